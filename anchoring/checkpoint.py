@@ -1,0 +1,397 @@
+"""Signed checkpoints: the chain head as a C2SP signed note (c2sp.org/signed-note).
+
+A checkpoint note looks like::
+
+    assay.example/custody-log
+    42
+    <base64 of the head block hash>
+
+    — assay.example/custody-log <base64(4-byte key id || 64-byte Ed25519 signature)>
+
+The body is the C2SP tlog-checkpoint layout, but here *size* is the number of blocks
+(head height + 1) and the *root hash* is the head block's hash, which itself commits to
+every earlier block through ``prev_hash`` and the accumulator. The Ed25519 signature
+covers the body bytes including their final newline. The key id is
+``SHA-256(key name || 0x0A || 0x01 || public key)[:4]``.
+
+Key texts use the Go ``golang.org/x/mod/sumdb/note`` formats, so its tools interoperate:
+
+* verifier key: ``<name>+<8 hex key id>+<base64(0x01 || 32-byte public key)>``
+* signer key:   ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || 32-byte seed)>``
+
+Opening is strict: the body is exactly three lines (no extension lines), the size is
+decimal without sign or leading zeros, base64 must be canonical standard base64 with
+padding, and nothing may follow the last signature line. Signature lines from other keys
+are ignored, as the spec requires; a line that claims the pinned key's name and id but
+does not verify rejects the whole note.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from anchoring.errors import CheckpointError, KeyFileError
+
+ALG_ED25519 = b"\x01"
+SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
+PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
+KEY_ID_SIZE = 4
+HASH_SIZE = 32
+MAX_NOTE_BYTES = 1 << 20
+# The spec asks verifiers to accept at least 16; Go's note package stops at 100.
+MAX_SIGNATURES = 100
+MAX_SIZE = 2**53 - 1
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
+_KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """SHA-256(name || 0x0A || 0x01 || public key)[:4], the C2SP recommended key id."""
+    material = name.encode("utf-8") + b"\n" + ALG_ED25519 + public_key
+    return hashlib.sha256(material).digest()[:KEY_ID_SIZE]
+
+
+def valid_key_name(name: str) -> bool:
+    """Non-empty, no Unicode space, no ``+`` and (our addition) no control character."""
+    return (
+        bool(name)
+        and "+" not in name
+        and not any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+        and _is_utf8(name)
+    )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    head_hash: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.origin, str) or not _valid_origin(self.origin):
+            _bad_format(f"origin {self.origin!r} must be non-empty text without control chars")
+        if isinstance(self.size, bool) or not isinstance(self.size, int):
+            _bad_format(f"size must be an integer, got {type(self.size).__name__}")
+        if not 1 <= self.size <= MAX_SIZE:
+            # A checkpoint names a head block, so there is at least one.
+            _bad_format(f"size {self.size} is outside 1..2**53-1")
+        if not isinstance(self.head_hash, bytes) or len(self.head_hash) != HASH_SIZE:
+            _bad_format(f"head hash must be {HASH_SIZE} bytes")
+
+    def body(self) -> bytes:
+        """The signed note text: origin, size and base64 head hash, one per line."""
+        head = base64.b64encode(self.head_hash).decode("ascii")
+        return f"{self.origin}\n{self.size}\n{head}\n".encode()
+
+    @classmethod
+    def parse_body(cls, text: str) -> Checkpoint:
+        """Strictly parse ``body()`` output back; ``checkpoint_format`` otherwise."""
+        if not text.endswith("\n"):
+            _bad_format("checkpoint body must end with a newline")
+        lines = text[:-1].split("\n")
+        if len(lines) != 3:
+            _bad_format(f"checkpoint body must have 3 lines, has {len(lines)}")
+        origin, size_text, head_text = lines
+        if not _DECIMAL.fullmatch(size_text):
+            _bad_format(f"size {size_text!r} is not a decimal without sign or leading zeros")
+        head = _b64decode(head_text)
+        if head is None or len(head) != HASH_SIZE:
+            _bad_format("root hash line is not canonical base64 of 32 bytes")
+        return cls(origin, int(size_text), head)
+
+
+@dataclass(frozen=True, repr=False)
+class Verifier:
+    """A pinned public key: the name, key id and Ed25519 key a signature must match."""
+
+    name: str
+    public_key: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not valid_key_name(self.name):
+            raise KeyFileError("key_file", f"{self.name!r} is not a valid key name")
+        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
+            raise KeyFileError("key_file", "an Ed25519 public key is 32 bytes")
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.name, self.public_key)
+
+    @classmethod
+    def from_text(cls, text: str) -> Verifier:
+        """Parse ``<name>+<8 hex key id>+<base64(0x01 || public key)>``."""
+        # Only the first two '+' separate fields: base64 key material may contain '+'.
+        parts = text.split("+", 2)
+        if len(parts) != 3:
+            raise KeyFileError("key_file", "verifier key must be <name>+<key id>+<key>")
+        name, id_hex, key_text = parts
+        verifier = cls(name, _decode_key(key_text, "verifier"))
+        _check_key_id(id_hex, verifier.key_id)
+        return verifier
+
+    def to_text(self) -> str:
+        key = base64.b64encode(ALG_ED25519 + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{key}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            VerifyKey(self.public_key).verify(message, signature)
+        except (BadSignatureError, ValueError, TypeError):
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"Verifier({self.to_text()!r})"
+
+
+class Signer:
+    """The platform's checkpoint signing key; its repr never shows the seed."""
+
+    __slots__ = ("_key_id", "_name", "_public_key", "_signing_key")
+
+    def __init__(self, name: str, signing_key: SigningKey) -> None:
+        if not isinstance(name, str) or not valid_key_name(name):
+            raise KeyFileError("key_file", f"{name!r} is not a valid key name")
+        self._name = name
+        self._signing_key = signing_key
+        self._public_key = bytes(signing_key.verify_key)
+        self._key_id = key_id(name, self._public_key)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public_key
+
+    @property
+    def key_id(self) -> bytes:
+        return self._key_id
+
+    @classmethod
+    def from_seed(cls, name: str, seed: bytes) -> Signer:
+        if not isinstance(seed, bytes) or len(seed) != 32:
+            raise KeyFileError("key_file", "an Ed25519 seed is 32 bytes")
+        return cls(name, SigningKey(seed))
+
+    @classmethod
+    def generate(cls, name: str) -> Signer:
+        return cls(name, SigningKey.generate())
+
+    @classmethod
+    def from_text(cls, text: str) -> Signer:
+        """Parse ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || seed)>``."""
+        if not text.startswith(PRIVATE_KEY_PREFIX):
+            raise KeyFileError("key_file", f"signer key must start with {PRIVATE_KEY_PREFIX}")
+        parts = text[len(PRIVATE_KEY_PREFIX) :].split("+", 2)
+        if len(parts) != 3:
+            raise KeyFileError("key_file", "signer key must be PRIVATE+KEY+<name>+<key id>+<seed>")
+        name, id_hex, seed_text = parts
+        signer = cls.from_seed(name, _decode_key(seed_text, "signer"))
+        _check_key_id(id_hex, signer.key_id)
+        return signer
+
+    def to_text(self) -> str:
+        seed = base64.b64encode(ALG_ED25519 + bytes(self._signing_key)).decode("ascii")
+        return f"{PRIVATE_KEY_PREFIX}{self.name}+{self.key_id.hex()}+{seed}"
+
+    def verifier(self) -> Verifier:
+        return Verifier(self.name, self.public_key)
+
+    def verifier_text(self) -> str:
+        return self.verifier().to_text()
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._signing_key.sign(message).signature)
+
+    def __repr__(self) -> str:
+        return f"Signer({self.name!r}, key_id={self.key_id.hex()})"
+
+
+def sign_note(text: str, signer: Signer) -> str:
+    """A C2SP signed note: ``text``, a blank line, and ``signer``'s signature line."""
+    if not text.endswith("\n") or not _valid_note_chars(text):
+        raise ValueError("note text must be UTF-8 lines without control characters, ending in \\n")
+    message = text.encode("utf-8")
+    signature = base64.b64encode(signer.key_id + signer.sign(message)).decode("ascii")
+    return f"{text}\n{SIGNATURE_PREFIX}{signer.name} {signature}\n"
+
+
+def open_note(note_text: str, verifier: Verifier) -> str:
+    """Verify a C2SP signed note against the pinned ``verifier``; return its text.
+
+    Lines by other keys are ignored (witnesses, rotated keys). Raises
+    :class:`CheckpointError`: ``checkpoint_format`` for a malformed note,
+    ``checkpoint_signature`` when no line by the pinned key (same name *and* key id)
+    verifies, or when one of them does not.
+    """
+    text, signatures = _split_note(note_text)
+    message = text.encode("utf-8")
+    verified = False
+    for name, claimed_id, signature in signatures:
+        if name != verifier.name or claimed_id != verifier.key_id:
+            continue
+        if not verifier.verify(message, signature):
+            raise CheckpointError(
+                "checkpoint_signature",
+                f"the signature by {verifier.name} (key {verifier.key_id.hex()}) "
+                "does not verify over this note",
+            )
+        verified = True
+    if not verified:
+        found = sorted({f"{name} ({claimed.hex()})" for name, claimed, _ in signatures})
+        raise CheckpointError(
+            "checkpoint_signature",
+            f"no signature by {verifier.name} (key {verifier.key_id.hex()}); "
+            f"the note is signed by {', '.join(found)}",
+        )
+    return text
+
+
+def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> str:
+    """The full signed note: body, blank line, one signature line."""
+    return sign_note(checkpoint.body().decode("utf-8"), signer)
+
+
+def open_checkpoint(note_text: str, verifier: Verifier, origin: str | None = None) -> Checkpoint:
+    """Verify the note against the pinned ``verifier`` and return the checkpoint it signs.
+
+    The body is parsed only once its signature verified. Raises :class:`CheckpointError`
+    as :func:`open_note` does, ``checkpoint_format`` for a signed but malformed body, and
+    ``checkpoint_origin`` when ``origin`` is given and differs.
+    """
+    checkpoint = Checkpoint.parse_body(open_note(note_text, verifier))
+    if origin is not None and checkpoint.origin != origin:
+        raise CheckpointError(
+            "checkpoint_origin",
+            f"checkpoint is for log {checkpoint.origin!r}, expected {origin!r}",
+        )
+    return checkpoint
+
+
+def write_signer_key(path: str | os.PathLike[str], signer: Signer) -> None:
+    """Create ``path`` (mode 0600) holding the signer key text; never overwrite a file."""
+    target = Path(path)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # O_EXCL also refuses a symlink planted at the path.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError("key_file", f"{target} exists; refusing to overwrite a key") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)  # exact mode whatever the umask
+        f.write(signer.to_text() + "\n")
+
+
+def read_signer_key(path: str | os.PathLike[str]) -> Signer:
+    return Signer.from_text(_read_key_text(path))
+
+
+def write_verifier_key(path: str | os.PathLike[str], verifier: Verifier) -> None:
+    """Write the public verifier key text (replacing any previous one atomically)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(verifier.to_text() + "\n", encoding="utf-8")
+    tmp.replace(target)
+
+
+def read_verifier_key(path: str | os.PathLike[str]) -> Verifier:
+    return Verifier.from_text(_read_key_text(path))
+
+
+def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)])."""
+    if not isinstance(note, str):
+        _bad_format(f"a note is text, not {type(note).__name__}")
+    if not _valid_note_chars(note):
+        _bad_format("note is not UTF-8 text, or has a control character other than newline")
+    if len(note.encode("utf-8")) > MAX_NOTE_BYTES:
+        _bad_format(f"note is larger than {MAX_NOTE_BYTES} bytes")
+    split = note.rfind("\n\n")
+    if split < 0:
+        _bad_format("note has no blank line before its signatures")
+    text, block = note[: split + 1], note[split + 2 :]
+    if not block.endswith("\n"):
+        _bad_format("signature block must be non-empty and end with a newline")
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        _bad_format(f"note has more than {MAX_SIGNATURES} signatures")
+    signatures: list[tuple[str, bytes, bytes]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.startswith(SIGNATURE_PREFIX):
+            _bad_format(f"signature line {number} does not start with an em dash and a space")
+        name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
+        raw = _b64decode(encoded)
+        if not valid_key_name(name) or raw is None or len(raw) <= KEY_ID_SIZE:
+            _bad_format(f"signature line {number} is not '— <name> <base64 signature>'")
+        signatures.append((name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:]))
+    return text, signatures
+
+
+def _b64decode(text: str) -> bytes | None:
+    """Standard padded base64, canonical only (one spelling per byte string)."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not text or base64.b64encode(raw).decode("ascii") != text:
+        return None
+    return raw
+
+
+def _decode_key(text: str, what: str) -> bytes:
+    raw = _b64decode(text)
+    if raw is None or len(raw) != 1 + 32:
+        raise KeyFileError("key_file", f"{what} key material is not base64 of 33 bytes")
+    if raw[:1] != ALG_ED25519:
+        raise KeyFileError("key_file", f"{what} key type {raw[0]:#04x} is not Ed25519 (0x01)")
+    return raw[1:]
+
+
+def _check_key_id(id_hex: str, computed: bytes) -> None:
+    if not _KEY_ID_HEX.fullmatch(id_hex):
+        raise KeyFileError("key_file", f"key id {id_hex!r} is not 8 hex digits")
+    if bytes.fromhex(id_hex) != computed:
+        raise KeyFileError(
+            "key_file", f"key id {id_hex} does not match the key (expected {computed.hex()})"
+        )
+
+
+def _read_key_text(path: str | os.PathLike[str]) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise KeyFileError("key_file", f"cannot read key file {path}: {e}") from None
+
+
+def _valid_origin(origin: str) -> bool:
+    return bool(origin) and _is_utf8(origin) and not any(ord(c) < 0x20 for c in origin)
+
+
+def _valid_note_chars(text: str) -> bool:
+    return _is_utf8(text) and not any(ord(c) < 0x20 and c != "\n" for c in text)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
+        return False
+    return True
+
+
+def _bad_format(message: str) -> NoReturn:
+    raise CheckpointError("checkpoint_format", message)

@@ -1,0 +1,188 @@
+"""Block headers: what a block commits to, and the bytes its hash is taken over.
+
+Canonical encoding (``BlockHeader.canonical_bytes``), version 1
+----------------------------------------------------------------
+ASCII text, ``\\n`` (0x0A) after every line including the last, no other whitespace,
+exactly these eleven lines in this order::
+
+    assay-block-v1
+    version=<int>
+    height=<int>
+    prev_hash=<hex32>
+    merkle_root=<hex32>
+    first_notification=<int>
+    last_notification=<int>
+    leaf_count=<int>
+    sealed_at=<YYYY-MM-DDTHH:MM:SS.ffffffZ>
+    acc_root=<hex32>
+    acc_size=<int>
+
+``<int>`` is base-10 without sign or leading zeros (``0`` for zero), in
+``0 .. 2**53 - 1`` so a JavaScript verifier holds it exactly in a Number.
+``<hex32>`` is 64 lowercase hex digits of a 32-byte hash. ``sealed_at`` is RFC 3339 UTC
+with exactly six fractional digits and a literal ``Z``. No value can contain ``=`` or a
+newline, so the encoding is unambiguous. The block hash is ``SHA-256`` of these bytes.
+
+Example (a genesis header)::
+
+    assay-block-v1
+    version=1
+    height=0
+    prev_hash=0000000000000000000000000000000000000000000000000000000000000000
+    merkle_root=<64 hex>
+    first_notification=1
+    last_notification=3
+    leaf_count=3
+    sealed_at=2026-11-27T03:00:00.000000Z
+    acc_root=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+    acc_size=0
+
+The JSON form (``to_json``) has the same keys in the same order, hashes as the same hex.
+
+Rules a header checks on its own (``header_link``): ``acc_size == height``; the genesis
+header (height 0) has ``prev_hash`` of 32 zero bytes and ``acc_root == EMPTY_ROOT``.
+Rules that need the previous header (``prev_hash`` is its hash, ``acc_root`` is the
+accumulator over the hashes of heights ``0..h-1``) belong to whoever walks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, NoReturn
+
+from anchoring.accumulator import EMPTY_ROOT
+from anchoring.errors import HeaderError
+
+HEADER_VERSION = 1
+HEADER_MAGIC = "assay-block-v1"
+GENESIS_PREV_HASH = bytes(32)
+HASH_SIZE = 32
+MAX_INT = 2**53 - 1
+
+_SEALED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+
+_INT_FIELDS = (
+    "version",
+    "height",
+    "first_notification",
+    "last_notification",
+    "leaf_count",
+    "acc_size",
+)
+_HASH_FIELDS = ("prev_hash", "merkle_root", "acc_root")
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    version: int
+    height: int
+    prev_hash: bytes
+    merkle_root: bytes
+    first_notification: int
+    last_notification: int
+    leaf_count: int
+    sealed_at: str
+    acc_root: bytes
+    acc_size: int
+
+    def __post_init__(self) -> None:
+        # Checked on construction so that no header object exists whose canonical bytes
+        # are ambiguous or whose JSON would not round-trip.
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                _format(f"{name} must be an integer, got {type(value).__name__}")
+            if not 0 <= value <= MAX_INT:
+                _format(f"{name}={value} is outside 0..2**53-1")
+        for name in _HASH_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+                _format(f"{name} must be {HASH_SIZE} bytes")
+        if not isinstance(self.sealed_at, str) or not _valid_sealed_at(self.sealed_at):
+            _format(f"sealed_at={self.sealed_at!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
+        if self.version != HEADER_VERSION:
+            _format(f"unsupported header version {self.version} (this code reads {HEADER_VERSION})")
+        if self.leaf_count < 1:
+            _format("a block has at least one leaf")
+        if self.first_notification > self.last_notification:
+            _format(
+                f"first_notification {self.first_notification} is after "
+                f"last_notification {self.last_notification}"
+            )
+        if self.acc_size != self.height:
+            raise HeaderError(
+                "header_link",
+                f"header {self.height} accumulates {self.acc_size} blocks, not {self.height}",
+            )
+        if self.height == 0 and self.prev_hash != GENESIS_PREV_HASH:
+            raise HeaderError("header_link", "the genesis header's prev_hash must be all zeros")
+        if self.height == 0 and self.acc_root != EMPTY_ROOT:
+            raise HeaderError("header_link", "the genesis header's acc_root must be EMPTY_ROOT")
+
+    def canonical_bytes(self) -> bytes:
+        """The bytes the block hash covers; the layout is in the module docstring."""
+        lines = [HEADER_MAGIC]
+        lines.extend(f"{name}={_text(getattr(self, name))}" for name in _FIELD_NAMES)
+        return ("\n".join(lines) + "\n").encode("ascii")
+
+    def block_hash(self) -> bytes:
+        return hashlib.sha256(self.canonical_bytes()).digest()
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            out[name] = value.hex() if isinstance(value, bytes) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: object) -> BlockHeader:
+        """Parse ``to_json`` output strictly; :class:`HeaderError` names the bad field."""
+        if not isinstance(data, dict):
+            _format(f"a header must be a JSON object, got {type(data).__name__}")
+        missing = [name for name in _FIELD_NAMES if name not in data]
+        if missing:
+            _format(f"header is missing {', '.join(missing)}")
+        extra = sorted(str(key) for key in data if key not in _FIELD_NAMES)
+        if extra:
+            # Keys outside the canonical bytes would ride along unauthenticated.
+            _format(f"header has unknown fields {', '.join(extra)}")
+        values: dict[str, Any] = {}
+        for name in _FIELD_NAMES:
+            value = data[name]
+            if name in _HASH_FIELDS:
+                if not isinstance(value, str) or not _HEX32.fullmatch(value):
+                    _format(f"{name} must be 64 lowercase hex characters")
+                value = bytes.fromhex(value)
+            elif name in _INT_FIELDS:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    _format(f"{name} must be an integer, got {type(value).__name__}")
+            elif not isinstance(value, str):
+                _format(f"{name} must be a string, got {type(value).__name__}")
+            values[name] = value
+        return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(BlockHeader))
+
+
+def _text(value: object) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def _valid_sealed_at(text: str) -> bool:
+    if not _SEALED_AT.fullmatch(text):
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _format(message: str) -> NoReturn:
+    raise HeaderError("header_format", message)

@@ -1,0 +1,187 @@
+"""The Merkle tree over one block's leaf digests, and the offline inclusion check.
+
+Tree shape (identical to ``merkletools`` 1.0.3): each level pairs nodes left to right
+with :func:`~anchoring.hasher.node_hash`; when a level has an odd number of nodes the last
+one is *promoted* unchanged to the next level (it is not duplicated or hashed). A path
+therefore skips the levels where its node was promoted, and paths in one tree can have
+different lengths.
+
+Paths use the Chainpoint-v2 layout ``merkletools.MerkleTools().get_proof`` emits: a list,
+from the leaf up, of ``{"left": <hex>}`` (sibling on the left) or ``{"right": <hex>}``
+(sibling on the right), lowercase hex of 32-byte digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from anchoring.errors import ProofError
+from anchoring.hasher import DIGEST_SIZE, leaf_hashes, node_hash
+
+Side = Literal["left", "right"]
+
+# Strict on purpose: bytes.fromhex also accepts upper case and spaces, which would give
+# one proof several spellings.
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+_sha256 = hashlib.sha256
+
+
+class MerkleTree:
+    """A block's tree, built once from leaf digests (already ``leaf_hash``-ed)."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        level = list(leaves)
+        if not level:
+            raise ValueError("a Merkle tree needs at least one leaf (blocks are never empty)")
+        # C-level passes over the list: a per-leaf Python check would cost ~5% of the build.
+        if not set(map(type, level)) <= {bytes} or set(map(len, level)) != {DIGEST_SIZE}:
+            raise ValueError(f"every leaf must be a {DIGEST_SIZE}-byte digest (bytes)")
+        levels = [level]
+        sha256 = _sha256
+        while len(level) > 1:
+            count = len(level)
+            pairs = iter(level[: count - 1] if count % 2 else level)
+            # zip over one iterator yields (0, 1), (2, 3), ... without building slices twice.
+            upper = [
+                sha256(left + right).digest() for left, right in zip(pairs, pairs, strict=True)
+            ]
+            if count % 2:
+                upper.append(level[-1])
+            levels.append(upper)
+            level = upper
+        self._levels = levels
+
+    @classmethod
+    def from_records(cls, records: Sequence[bytes]) -> MerkleTree:
+        """The tree over ``leaf_hash(record)`` of each record."""
+        return cls(leaf_hashes(records))
+
+    @property
+    def root(self) -> bytes:
+        return self._levels[-1][0]
+
+    @property
+    def leaf_count(self) -> int:
+        return len(self._levels[0])
+
+    def leaf(self, index: int) -> bytes:
+        self._check_index(index)
+        return self._levels[0][index]
+
+    def path(self, index: int) -> list[dict[str, str]]:
+        """The Chainpoint-v2 path of leaf ``index``, equal to merkletools' ``get_proof``."""
+        self._check_index(index)
+        path: list[dict[str, str]] = []
+        for level in self._levels[:-1]:
+            count = len(level)
+            if not (index == count - 1 and count % 2):  # promoted: no sibling at this level
+                if index % 2:
+                    path.append({"left": level[index - 1].hex()})
+                else:
+                    path.append({"right": level[index + 1].hex()})
+            index //= 2
+        return path
+
+    def _check_index(self, index: int) -> None:
+        # Explicit, so that -1 does not silently mean "the last leaf".
+        if not 0 <= index < self.leaf_count:
+            raise IndexError(f"leaf index {index} outside 0..{self.leaf_count - 1}")
+
+
+def expected_path_shape(index: int, leaf_count: int) -> list[Side]:
+    """The sides, leaf upwards, that a valid path for ``index`` in such a tree must have.
+
+    Derived from the promotion rule alone, so a verifier knows the path's length and
+    every sibling's side before looking at the path it was given.
+    """
+    if leaf_count < 1 or not 0 <= index < leaf_count:
+        raise ValueError(f"leaf index {index} outside a tree of {leaf_count} leaves")
+    shape: list[Side] = []
+    count = leaf_count
+    while count > 1:
+        if not (index == count - 1 and count % 2):
+            shape.append("left" if index % 2 else "right")
+        index //= 2
+        count = (count + 1) // 2
+    return shape
+
+
+def parse_path(path: object) -> list[tuple[Side, bytes]]:
+    """Check the Chainpoint-v2 layout strictly and decode it; ``merkle_path_entry`` if not."""
+    if not isinstance(path, list | tuple):
+        raise ProofError("merkle_path_entry", f"path must be a list, not {type(path).__name__}")
+    steps: list[tuple[Side, bytes]] = []
+    for position, entry in enumerate(path):
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise ProofError(
+                "merkle_path_entry", f"path entry {position} must be an object with one key"
+            )
+        ((side, value),) = entry.items()
+        if side not in ("left", "right"):
+            raise ProofError(
+                "merkle_path_entry",
+                f"path entry {position} has key {side!r}, expected 'left' or 'right'",
+            )
+        if not isinstance(value, str) or not _HEX_DIGEST.fullmatch(value):
+            raise ProofError(
+                "merkle_path_entry",
+                f"path entry {position} is not 64 lowercase hex characters",
+            )
+        steps.append((side, bytes.fromhex(value)))
+    return steps
+
+
+def root_from_path(leaf: bytes, path: Sequence[Mapping[str, str]]) -> bytes:
+    """The root a path leads to from ``leaf``. Does not check the path's shape."""
+    return _fold(leaf, parse_path(path))
+
+
+def _fold(leaf: bytes, steps: Sequence[tuple[Side, bytes]]) -> bytes:
+    node = leaf
+    for side, sibling in steps:
+        node = node_hash(sibling, node) if side == "left" else node_hash(node, sibling)
+    return node
+
+
+def verify_inclusion(leaf: bytes, index: int, leaf_count: int, path: object, root: bytes) -> None:
+    """Check that ``leaf`` is leaf ``index`` of the ``leaf_count``-leaf tree with ``root``.
+
+    Raises :class:`ProofError` whose ``step`` says which check failed. The shape check
+    comes before any hashing: it is what rejects a truncated or padded path, a wrong index
+    and an interior node posing as a leaf (see :mod:`anchoring.hasher`).
+    """
+    for name, digest in (("leaf", leaf), ("root", root)):
+        if not isinstance(digest, bytes) or len(digest) != DIGEST_SIZE:
+            raise ProofError("merkle_leaf", f"the {name} must be a {DIGEST_SIZE}-byte digest")
+    if (
+        isinstance(index, bool)
+        or isinstance(leaf_count, bool)
+        or not isinstance(index, int)
+        or not isinstance(leaf_count, int)
+        or leaf_count < 1
+        or not 0 <= index < leaf_count
+    ):
+        raise ProofError(
+            "merkle_index", f"leaf index {index!r} is not in a tree of {leaf_count!r} leaves"
+        )
+    steps = parse_path(path)
+    expected = expected_path_shape(index, leaf_count)
+    given = [side for side, _ in steps]
+    if given != expected:
+        raise ProofError(
+            "merkle_path_shape",
+            f"path for leaf {index} of {leaf_count} must have sides {expected}, got {given}",
+        )
+    node = _fold(leaf, steps)
+    if not hmac.compare_digest(node, root):
+        raise ProofError(
+            "merkle_root",
+            f"path leads to root {node.hex()}, the header commits to {root.hex()}",
+        )

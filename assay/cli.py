@@ -1,0 +1,60 @@
+"""The ``assay`` command line: a thin shell over the composition root.
+
+Each subcommand lives in ``assay/commands/<name>.py`` and exposes
+``register(subparsers)``; this module only wires them and maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from assay.settings import SettingsError
+
+COMMAND_MODULES = (
+    "demo",
+    "broker",
+    "device",
+    "publish",
+    "ingest",
+    "rejected",
+    "anchoring_cmds",
+)
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can act on; the message says how."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assay",
+        description="Verifiable custody ledger for luxury goods.",
+    )
+    parser.add_argument(
+        "--data-dir", help="where keys, stores and the local broker live (default ./assay-data)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"assay.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (CommandError, SettingsError) as e:
+        print(f"assay: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""One module per ``assay`` subcommand; each exposes ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from assay.settings import Settings, load_settings
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from env/TOML, with the global ``--data-dir`` flag applied."""
+    settings = load_settings()
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir:
+        settings = settings.with_overrides(data_dir=Path(data_dir))
+    return settings

@@ -1,0 +1,195 @@
+"""``assay keys init``, ``assay anchor``, ``assay prove``, ``assay verify``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from anchoring.checkpoint import Verifier
+from anchoring.errors import VerificationError
+from anchoring.prove import ProveError, Prover, write_bundle
+from anchoring.verify import verify_bundle
+from assay import runtime
+from assay.cli import CommandError
+from assay.commands import settings_from
+from streams.producer import Producer
+
+
+def register(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="the platform's checkpoint signing key")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    init = ksub.add_parser("init", help="create the platform key (0600) and print its public form")
+    init.set_defaults(handler=keys_init)
+    show = ksub.add_parser("show", help="print the platform's public (verifier) key")
+    show.set_defaults(handler=keys_show)
+
+    anchor = sub.add_parser("anchor", help="seal ledger events into blocks and sign checkpoints")
+    anchor.add_argument("--until-idle", type=float, metavar="SECONDS")
+    anchor.add_argument("--once", action="store_true", help="seal what is recorded now and exit")
+    anchor.set_defaults(handler=anchor_handler)
+
+    prove = sub.add_parser("prove", help="write the proof bundle of an item")
+    prove.add_argument("item_id")
+    prove.add_argument("-o", "--output", type=Path, help="bundle file (default: stdout)")
+    prove.set_defaults(handler=prove_handler)
+
+    verify = sub.add_parser("verify", help="verify a proof bundle offline")
+    verify.add_argument("bundle", type=Path)
+    verify.add_argument("--key", required=True, type=Path, help="pinned platform public key")
+    verify.add_argument(
+        "--device-keys",
+        type=Path,
+        help='JSON {"party/device": "hex public key"} to pin device keys',
+    )
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=verify_handler)
+
+    audit = sub.add_parser("audit", help="recompute every leaf, root, link and signature")
+    audit.add_argument(
+        "--since",
+        type=Path,
+        metavar="CHECKPOINT_FILE",
+        help="also prove this earlier checkpoint is an ancestor of today's head",
+    )
+    audit.set_defaults(handler=audit_handler)
+
+
+def keys_init(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    signer, created = runtime.init_platform_key(settings)
+    where = runtime.platform_verifier_path(settings)
+    state = "created" if created else "exists"
+    print(
+        f"# platform key {state}: {settings.platform_key_path} (public: {where})", file=sys.stderr
+    )
+    print(signer.verifier_text())
+    return 0
+
+
+def keys_show(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    path = runtime.platform_verifier_path(settings)
+    if not path.exists():
+        raise CommandError(f"no platform key yet: run `assay keys init` ({path} missing)")
+    print(path.read_text().strip())
+    return 0
+
+
+def anchor_handler(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
+    producer = None if args.once else Producer(runtime.kafka_bootstrap(settings))
+    anchor = runtime.make_anchor(settings, ledger, chain, producer)
+    try:
+        sealed = anchor.catch_up() if args.once else anchor.run(until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        sealed = 0
+    finally:
+        if producer is not None:
+            producer.close()
+    head = anchor.head
+    where = f"head at height {head.height}" if head else "no blocks yet"
+    print(f"sealed {sealed} block(s); {where}")
+    return 0
+
+
+def prove_handler(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not settings.checkpoint_path.exists():
+        raise CommandError("nothing anchored yet: run `assay anchor --once` first")
+    prover = Prover(
+        runtime.open_ledger(settings),
+        runtime.open_chain(settings),
+        settings.checkpoint_path.read_text(),
+    )
+    try:
+        bundle = prover.prove(args.item_id)
+    except ProveError as e:
+        raise CommandError(str(e)) from None
+    text = write_bundle(bundle)
+    if args.output:
+        args.output.write_text(text)
+        print(
+            f"wrote {args.output}: {len(bundle['events'])} anchored event(s), "
+            f"{len(bundle['pending'])} pending",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def verify_handler(args: argparse.Namespace) -> int:
+    try:
+        bundle = json.loads(args.bundle.read_text())
+        key = Verifier.from_text(args.key.read_text().strip())
+        pinned = None
+        if args.device_keys:
+            raw = json.loads(args.device_keys.read_text())
+            pinned = {k: bytes.fromhex(v) for k, v in raw.items()}
+    except (OSError, ValueError) as e:
+        raise CommandError(f"cannot read input: {e}") from None
+    try:
+        result = verify_bundle(bundle, key, pinned)
+    except VerificationError as e:
+        if args.json:
+            print(json.dumps({"verified": False, "step": e.step, "error": str(e)}))
+        else:
+            print(f"NOT VERIFIED: {e.step}: {e}")
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "verified": True,
+                    "item_id": result.item_id,
+                    "events": result.events,
+                    "pending": result.pending,
+                    "checkpoint_size": result.checkpoint_size,
+                }
+            )
+        )
+    else:
+        print(
+            f"VERIFIED: {result.item_id}: {result.events} event(s) proven into checkpoint "
+            f"of {result.checkpoint_size} block(s); {result.pending} pending"
+        )
+    return 0
+
+
+def audit_handler(args: argparse.Namespace) -> int:
+    from anchoring.audit import audit
+
+    settings = settings_from(args)
+    verifier = None
+    checkpoint = None
+    if runtime.platform_verifier_path(settings).exists():
+        verifier = runtime.platform_verifier(settings)
+    if settings.checkpoint_path.exists():
+        checkpoint = settings.checkpoint_path.read_text()
+    since = None
+    if args.since:
+        if verifier is None:
+            raise CommandError("--since needs the platform key: run `assay keys init`")
+        try:
+            since = args.since.read_text()
+        except OSError as e:
+            raise CommandError(f"cannot read {args.since}: {e.strerror}") from None
+    report = audit(
+        runtime.open_ledger(settings), runtime.open_chain(settings), verifier, checkpoint, since
+    )
+    for note in report.notes:
+        print(note)
+    summary = (
+        f"{report.blocks} block(s), {report.leaves} leaves, "
+        f"{report.notifications} ledger notifications checked"
+    )
+    if report.ok:
+        print(f"audit OK: {summary}")
+        return 0
+    print(f"audit FAILED: {report.divergence}")
+    print(f"(before the divergence: {summary})")
+    return 1

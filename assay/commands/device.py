@@ -1,0 +1,94 @@
+"""``assay device keygen|enrol|revoke`` and ``assay party add|list``: who may scan."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from assay import runtime
+from assay.cli import CommandError
+from assay.commands import settings_from
+from domain.custody import Role
+from domain.errors import DomainError
+from streams.keys import DeviceKey, KeyFileError
+
+
+def register(sub: Any) -> None:
+    device = sub.add_parser("device", help="device keys: keygen, enrol, revoke")
+    dsub = device.add_subparsers(dest="device_command", required=True)
+    keygen = dsub.add_parser("keygen", help="write a new device private key (mode 0600)")
+    keygen.add_argument("--out", required=True, type=Path)
+    keygen.add_argument("--party", required=True, help="party id the device belongs to")
+    keygen.add_argument("--device", required=True, help="device id, unique within the party")
+    keygen.set_defaults(handler=keygen_handler)
+    enrol = dsub.add_parser("enrol", help="enrol a device's public key for its party")
+    enrol.add_argument("--key", type=Path, help="device key file (public half is used)")
+    enrol.add_argument("--party")
+    enrol.add_argument("--device")
+    enrol.add_argument("--public-key", help="hex Ed25519 public key (instead of --key)")
+    enrol.set_defaults(handler=enrol_handler)
+    revoke = dsub.add_parser("revoke", help="revoke a device from now on")
+    revoke.add_argument("--party", required=True)
+    revoke.add_argument("--device", required=True)
+    revoke.set_defaults(handler=revoke_handler)
+
+    party = sub.add_parser("party", help="parties: add, list")
+    psub = party.add_subparsers(dest="party_command", required=True)
+    add = psub.add_parser("add", help="register a brand, appraiser, warehouse or store")
+    add.add_argument("party_id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.set_defaults(handler=party_add_handler)
+
+
+def keygen_handler(args: argparse.Namespace) -> int:
+    key = DeviceKey.generate(args.party, args.device)
+    try:
+        key.save(args.out)
+    except KeyFileError as e:
+        raise CommandError(str(e)) from None
+    print(key.public_key_hex)
+    return 0
+
+
+def enrol_handler(args: argparse.Namespace) -> int:
+    if args.key:
+        try:
+            key = DeviceKey.load(args.key)
+        except KeyFileError as e:
+            raise CommandError(str(e)) from None
+        party, device, public = key.party_id, key.device_id, key.public_key_hex
+    elif args.party and args.device and args.public_key:
+        party, device, public = args.party, args.device, args.public_key
+    else:
+        raise CommandError("give --key FILE, or --party, --device and --public-key")
+    if len(bytes.fromhex(public)) != 32:
+        raise CommandError("an Ed25519 public key is 32 bytes (64 hex characters)")
+    ledger = runtime.open_ledger(settings_from(args))
+    try:
+        ledger.enrol_device(party, device, public)
+    except DomainError as e:
+        raise CommandError(f"{e.rule}: {e.reason}") from None
+    print(f"enrolled {party}/{device}")
+    return 0
+
+
+def revoke_handler(args: argparse.Namespace) -> int:
+    ledger = runtime.open_ledger(settings_from(args))
+    try:
+        ledger.revoke_device(args.party, args.device)
+    except DomainError as e:
+        raise CommandError(f"{e.rule}: {e.reason}") from None
+    print(f"revoked {args.party}/{args.device}")
+    return 0
+
+
+def party_add_handler(args: argparse.Namespace) -> int:
+    ledger = runtime.open_ledger(settings_from(args))
+    try:
+        ledger.register_party(args.party_id, args.name, Role(args.role))
+    except DomainError as e:
+        raise CommandError(f"{e.rule}: {e.reason}") from None
+    print(f"registered {args.role} {args.party_id}")
+    return 0

@@ -1,0 +1,89 @@
+"""``assay ingest``: consume custody.events into the ledger (one or N workers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from assay import runtime
+from assay.commands import settings_from
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ingest", help="consume custody events from Kafka into the ledger")
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="exit once nothing arrived for this long",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run N worker processes in one consumer group (default 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print the final counts as JSON")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise SystemExit("assay ingest: --workers must be at least 1")
+    if args.workers > 1:
+        return _spawn_workers(args)
+    from streams.ingest import Ingest
+
+    settings = settings_from(args)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("streams.ingest").setLevel(logging.INFO)
+    bootstrap = runtime.kafka_bootstrap(settings)
+    ingest = Ingest(
+        runtime.open_ledger(settings),
+        bootstrap,
+        topic=settings.events_topic,
+        rejected_topic=settings.rejected_topic,
+        group=settings.consumer_group,
+        client_id=f"assay-ingest-{os.getpid()}",
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stats = ingest.run(until_idle=args.until_idle, stop=stop)
+    except KeyboardInterrupt:
+        stats = ingest.stats
+    counts = stats.__dict__
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        print(
+            f"ingested {stats.consumed} messages: {stats.accepted} accepted, "
+            f"{stats.flagged} flagged, {stats.duplicates} duplicates, {stats.rejected} rejected"
+        )
+    return 0
+
+
+def _spawn_workers(args: argparse.Namespace) -> int:
+    command = [sys.executable, "-m", "assay"]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    command += ["ingest"]
+    if args.until_idle is not None:
+        command += ["--until-idle", str(args.until_idle)]
+    if args.json:
+        command += ["--json"]
+    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    try:
+        codes = [w.wait() for w in workers]
+    except KeyboardInterrupt:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        codes = [w.wait() for w in workers]
+    return max(codes)

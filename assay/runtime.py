@@ -1,0 +1,90 @@
+"""Composition root: builds the ledger, chain, Kafka access and keys from Settings.
+
+Every process (CLI, demo, workers, server) wires itself here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from anchoring.chain import Chain
+from anchoring.checkpoint import (
+    Signer,
+    Verifier,
+    read_signer_key,
+    write_signer_key,
+    write_verifier_key,
+)
+from anchoring.sealer import Anchor, SealPolicy
+from assay.settings import Settings
+from ledger.application import CustodyLedger
+from ledger.config import store_env
+from streams.producer import Producer
+from streams.topics import custody_topics, ensure_topics
+
+
+def open_ledger(settings: Settings) -> CustodyLedger:
+    return CustodyLedger(store_env(settings.database_url, settings.ledger_db))
+
+
+def open_chain(settings: Settings) -> Chain:
+    return Chain(store_env(settings.database_url, settings.chain_db))
+
+
+def kafka_bootstrap(settings: Settings) -> str:
+    """The cluster to use (starting the local broker if none is configured), topics ready."""
+    from streams.localbroker import resolve_bootstrap
+
+    bootstrap = resolve_bootstrap(settings)
+    ensure_topics(
+        bootstrap,
+        custody_topics(
+            settings.events_topic,
+            settings.rejected_topic,
+            settings.checkpoints_topic,
+            settings.partitions,
+        ),
+    )
+    return bootstrap
+
+
+def platform_verifier_path(settings: Settings) -> Path:
+    return settings.keys_dir / "platform.pub"
+
+
+def init_platform_key(settings: Settings) -> tuple[Signer, bool]:
+    """The platform signing key, created (0600) if missing; returns (signer, created)."""
+    path = settings.platform_key_path
+    if path.exists():
+        return read_signer_key(path), False
+    signer = Signer.generate(settings.checkpoint_origin)
+    write_signer_key(path, signer)
+    write_verifier_key(platform_verifier_path(settings), signer.verifier())
+    return signer, True
+
+
+def platform_verifier(settings: Settings) -> Verifier:
+    return Verifier.from_text(platform_verifier_path(settings).read_text().strip())
+
+
+def make_anchor(
+    settings: Settings,
+    ledger: CustodyLedger,
+    chain: Chain,
+    checkpoint_producer: Producer | None = None,
+) -> Anchor:
+    signer, _ = init_platform_key(settings)
+
+    def publish(text: str) -> None:
+        if checkpoint_producer is not None:
+            checkpoint_producer.send(settings.checkpoints_topic, text.encode())
+
+    return Anchor(
+        ledger,
+        chain,
+        signer,
+        origin=settings.checkpoint_origin,
+        policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
+        checkpoint_path=settings.checkpoint_path,
+        publish_checkpoint=publish if checkpoint_producer is not None else None,
+    )

@@ -1,0 +1,129 @@
+"""Settings for every Assay process, read in one place.
+
+Precedence: explicit overrides > environment (``ASSAY_*``) > TOML file > defaults.
+The TOML file is ``$ASSAY_CONFIG`` if set, else ``./assay.toml`` if present.
+Defaults work with nothing configured: a local broker and ``./assay-data/``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ASSAY_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Assay cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of an Assay deployment; each maps to ``ASSAY_<NAME>`` in upper case."""
+
+    data_dir: Path = field(default_factory=lambda: Path("assay-data"))
+    #: Kafka bootstrap servers. Empty: start/reuse the local development broker.
+    kafka_bootstrap: str = ""
+    kafka_version: str = "4.1.1"
+    events_topic: str = "custody.events"
+    rejected_topic: str = "custody.rejected"
+    checkpoints_topic: str = "custody.checkpoints"
+    partitions: int = 6
+    consumer_group: str = "assay-ingest"
+    #: Event store DSN: empty for SQLite under data_dir, or a ``postgresql://`` URL.
+    database_url: str = ""
+    #: Seal a block after this many events ...
+    block_max_events: int = 1000
+    #: ... or this many seconds after the first unsealed event, whichever first.
+    block_max_seconds: float = 2.0
+    #: Origin line of signed checkpoints (C2SP signed-note).
+    checkpoint_origin: str = "assay.example/custody-log"
+    #: Seconds between analyst snapshot refreshes.
+    snapshot_interval: float = 2.0
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.data_dir / "ledger.sqlite"
+
+    @property
+    def chain_db(self) -> Path:
+        return self.data_dir / "chain.sqlite"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "projections.duckdb"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def platform_key_path(self) -> Path:
+        return self.keys_dir / "platform.key"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoint"
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def setting_names() -> list[str]:
+    """Environment variable names the settings understand (used by docker/ checks)."""
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings)] + [ENV_PREFIX + "CONFIG"]
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, Path):
+            return Path(str(raw)).expanduser()
+        if isinstance(default, bool):
+            return str(raw).lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r}") from None
+
+
+def load_settings(
+    environ: dict[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    path = config_file or (Path(env["ASSAY_CONFIG"]) if env.get("ASSAY_CONFIG") else None)
+    if path is None and Path("assay.toml").is_file():
+        path = Path("assay.toml")
+    from_file: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as config:
+                from_file = tomllib.load(config)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"config file {path}: {e}") from None
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+    for key in from_file:
+        if key not in known:
+            raise SettingsError(f"config file {path}: unknown setting {key!r}")
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        env_name = ENV_PREFIX + f.name.upper()
+        if env_name in env:
+            values[f.name] = _coerce(f.name, env[env_name], default)
+        elif f.name in from_file:
+            values[f.name] = _coerce(f.name, from_file[f.name], default)
+    settings = replace(defaults, **values)
+    if settings.partitions < 1:
+        raise SettingsError("setting 'partitions' must be at least 1")
+    return settings

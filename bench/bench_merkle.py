@@ -1,0 +1,98 @@
+"""Merkle build and path-verify speed: anchoring.merkle against merkletools 1.0.3.
+
+    uv run python bench/bench_merkle.py
+
+Columns, in leaves per second (best of a few runs, GC paused as timeit does):
+
+* ``ours+leaf``  MerkleTree(leaf_hashes(records)) from ~300-byte records: what sealing a
+  block costs, leaf hashing included;
+* ``ours tree``  MerkleTree(leaf digests): interior nodes only;
+* ``merkletools`` add_leaf(hex digests, do_hash=False) + make_tree() on the same digests;
+* ``ratio``      ours tree / merkletools (same work: interior nodes from digests);
+* ``verify``     verify_inclusion of one path (shape check + hashing), microseconds.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+import warnings
+from collections.abc import Callable
+
+from anchoring.hasher import leaf_hashes
+from anchoring.merkle import MerkleTree, verify_inclusion
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # merkletools warns that the optional pysha3 is missing
+    import merkletools
+
+RECORD_SIZE = 300
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+VERIFY_SAMPLES = 2_000
+
+
+def best_seconds(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return best
+
+
+def merkletools_build(hex_leaves: list[str]) -> object:
+    mt = merkletools.MerkleTools()
+    mt.add_leaf(hex_leaves, do_hash=False)
+    mt.make_tree()
+    return mt
+
+
+def bench(count: int) -> tuple[float, float, float, float]:
+    filler = bytes(RECORD_SIZE - 8)
+    records = [i.to_bytes(8, "big") + filler for i in range(count)]
+    leaves = leaf_hashes(records)
+    hex_leaves = [leaf.hex() for leaf in leaves]
+    repeat = 5 if count <= 100_000 else 2
+
+    with_leaves = best_seconds(lambda: MerkleTree(leaf_hashes(records)), repeat)
+    tree_only = best_seconds(lambda: MerkleTree(leaves), repeat)
+    reference = best_seconds(lambda: merkletools_build(hex_leaves), repeat)
+
+    tree = MerkleTree(leaves)
+    rng = random.Random(count)
+    cases = []
+    for index in (rng.randrange(count) for _ in range(VERIFY_SAMPLES)):
+        cases.append((leaves[index], index, tree.path(index)))
+    root = tree.root
+
+    def verify_all() -> None:
+        for leaf, index, path in cases:
+            verify_inclusion(leaf, index, count, path, root)
+
+    verify_us = best_seconds(verify_all, 3) / VERIFY_SAMPLES * 1e6
+    return count / with_leaves, count / tree_only, count / reference, verify_us
+
+
+def main() -> None:
+    header = (
+        f"{'leaves':>10} {'ours+leaf/s':>13} {'ours tree/s':>13} {'merkletools/s':>14} "
+        f"{'ratio':>6} {'verify µs':>10}"
+    )
+    print(f"record size {RECORD_SIZE} B; leaves per second, best run")
+    print(header)
+    print("-" * len(header))
+    for count in SIZES:
+        with_leaves, tree_only, reference, verify_us = bench(count)
+        print(
+            f"{count:>10,} {with_leaves:>13,.0f} {tree_only:>13,.0f} {reference:>14,.0f} "
+            f"{tree_only / reference:>5.1f}x {verify_us:>10.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Domain errors: each refusal names the rule it enforces (a stable code) and says why.
+
+``rule`` is stable (dead letters, dashboards and docs/custody-rules.md use it); ``reason`` is
+a sentence for people. ``str(error)`` gives both.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A custody rule refused an event. ``rule`` is a stable machine-readable code."""
+
+    rule = "domain_rule"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason} [rule: {self.rule}]")
+        self.reason = reason
+
+
+class UnknownParty(DomainError):
+    """The acting party is not registered."""
+
+    rule = "unknown_party"
+
+
+class ActorMismatch(DomainError):
+    """The event names another party or item than the one it is applied with."""
+
+    rule = "actor_mismatch"
+
+
+class DeviceNotEnrolled(DomainError):
+    """The device is not enrolled for the party, or was enrolled after the event."""
+
+    rule = "device_not_enrolled"
+
+
+class DeviceRevoked(DomainError):
+    """The device was revoked before the event occurred."""
+
+    rule = "device_revoked"
+
+
+class RoleNotAllowed(DomainError):
+    """The party's role may not record this kind of event."""
+
+    rule = "role_not_allowed"
+
+
+class MissingDetail(DomainError):
+    """A detail the event kind needs is missing (tag uid, verdict, consignee, buyer, reason)."""
+
+    rule = "missing_detail"
+
+
+class ItemFrozen(DomainError):
+    """An appraiser found the item counterfeit: only decommissioning is accepted."""
+
+    rule = "item_frozen"
+
+
+class ItemRetired(DomainError):
+    """Reserved: scans of a retired item are flagged (``scan_after_retirement``), not refused."""
+
+    rule = "item_retired"
+
+
+class NotHolder(DomainError):
+    """Only the current holder ships, sells or observes; the holder or the brand retires."""
+
+    rule = "not_holder"
+
+
+class NotShipper(DomainError):
+    """Only the party that shipped a consignment may recall it."""
+
+    rule = "not_shipper"
+
+
+class NotConsignee(DomainError):
+    """Only the named consignee receives a consignment."""
+
+    rule = "not_consignee"
+
+
+class UnknownConsignee(DomainError):
+    """Goods are shipped only to a registered party."""
+
+    rule = "unknown_consignee"
+
+
+class InvalidConsignee(DomainError):
+    """A party cannot ship an item to itself."""
+
+    rule = "invalid_consignee"
+
+
+class ItemInTransit(DomainError):
+    """In transit only the consignee's receiving or the shipper's recall is accepted."""
+
+    rule = "item_in_transit"
+
+
+class NotInTransit(DomainError):
+    """Receiving or recalling needs a consignment in transit."""
+
+    rule = "not_in_transit"
+
+
+class NotAuthenticated(DomainError):
+    """Only an item with a genuine verdict from an appraiser is sold."""
+
+    rule = "not_authenticated"
+
+
+class NotSold(DomainError):
+    """Only a sold item is returned."""
+
+    rule = "not_sold"
+
+
+class WrongReturnStore(DomainError):
+    """A sold item is returned to the store that sold it."""
+
+    rule = "wrong_return_store"
+
+
+class PartyExists(DomainError):
+    """A party id is registered once."""
+
+    rule = "party_exists"
+
+
+class DeviceExists(DomainError):
+    """A device id is enrolled once per party."""
+
+    rule = "device_exists"

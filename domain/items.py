@@ -1,0 +1,416 @@
+"""The Item aggregate: one physical luxury item and everything that happened to it.
+
+Consistency boundary: one item's custody — who holds it, whether it is in transit, sold,
+authenticated or retired — and the idempotency of the events reported for it. Rules that
+are broken refuse the event (a ``DomainError`` naming the rule) and change nothing; signals
+of counterfeiting are recorded as ``Flagged`` events so that the evidence is anchored with
+the history. A report is judged in this order (see docs/custody-rules.md):
+
+1. an exact repeat of a recorded event id is a no-op (``duplicate``);
+2. the actor must be the event's party, with a device valid at the event's time, in a role
+   that may record the kind — otherwise refused;
+3. a commissioning of an existing item must carry the identity; it commissions an item
+   only sighted so far, and is otherwise flagged (``duplicate_commissioning``);
+4. a repeated event id with other content is flagged (``conflicting_duplicate``);
+5. an item never commissioned, retired or sold makes the event a signal (``unknown_item``,
+   ``scan_after_retirement``, ``scan_after_sale`` — but for the return to the selling store,
+   or the brand writing off a sold item);
+6. a counterfeit item refuses everything but decommissioning (``item_frozen``);
+7. an observation or receiving by a party that cannot have the item is flagged
+   (``location_conflict``);
+8. the custody rules (``check_*``) refuse what is impossible; what passes is accepted, and
+   flagged besides when it implies ``impossible_travel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventsourcing.domain import BaseAggregate
+
+from domain import base
+from domain.custody import CustodyEvent, Kind, Role, Verdict
+from domain.errors import (
+    ActorMismatch,
+    InvalidConsignee,
+    ItemFrozen,
+    ItemInTransit,
+    MissingDetail,
+    NotAuthenticated,
+    NotConsignee,
+    NotHolder,
+    NotInTransit,
+    NotShipper,
+    NotSold,
+    UnknownConsignee,
+    WrongReturnStore,
+)
+from domain.parties import Party
+from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
+from domain.state import ItemState, Status, fix_of
+
+__all__ = ["Flag", "Item", "ItemState", "Outcome", "Policy", "Result", "Signal", "Status"]
+
+
+class Item(BaseAggregate[str]):
+    Event = base.Event
+    Created = base.Created
+
+    state: ItemState
+
+    def __init__(self) -> None:
+        self.state = ItemState()
+
+    @dataclass(frozen=True)
+    class Commissioned(base.Created):
+        custody: CustodyEvent
+        envelope: bytes
+
+        def apply(self, item: Item) -> None:
+            item.state = ItemState()
+            item.state.evolve(self.custody)
+
+    @dataclass(frozen=True)
+    class Sighted(base.Created):
+        """Platform-made: a scan of an item id that was never commissioned."""
+
+        custody: CustodyEvent
+        envelope: bytes
+
+        def apply(self, item: Item) -> None:
+            item.state = ItemState()
+            item.state.note_evidence(self.custody)
+            item.state.flags.append(
+                Flag(
+                    Signal.UNKNOWN_ITEM,
+                    "scanned before any commissioning",
+                    self.custody.event_id,
+                    self.timestamp,
+                )
+            )
+
+    @dataclass(frozen=True)
+    class CustodyRecorded(base.Event):
+        custody: CustodyEvent
+        envelope: bytes
+
+        def apply(self, item: Item) -> None:
+            item.state.evolve(self.custody)
+
+    @dataclass(frozen=True)
+    class Flagged(base.Event):
+        """Platform-made: a counterfeit signal, with the report that raised it as evidence."""
+
+        signal: str
+        detail: str
+        evidence: CustodyEvent | None
+        envelope: bytes | None
+
+        def apply(self, item: Item) -> None:
+            evidence_id = self.evidence.event_id if self.evidence else None
+            if self.evidence is not None:
+                item.state.note_evidence(self.evidence)
+            item.state.flags.append(
+                Flag(Signal(self.signal), self.detail, evidence_id, self.timestamp)
+            )
+
+    # ----- creation -------------------------------------------------------------------
+
+    @classmethod
+    def commission(cls, custody: CustodyEvent, envelope: bytes, actor: Party) -> Item:
+        """A brand registers a new item (the tag uid's uniqueness is the caller's TagClaim)."""
+        if custody.kind is not Kind.COMMISSIONING:
+            raise ValueError(f"Item.commission needs a commissioning, not {custody.kind.value}")
+        actor.check_may_record(custody)
+        cls.check_commissioning_details(custody)
+        return cls._create(cls.Commissioned, id=custody.item_id, custody=custody, envelope=envelope)
+
+    @classmethod
+    def sighted(cls, custody: CustodyEvent, envelope: bytes, actor: Party | None = None) -> Item:
+        """A scan of an item id nobody commissioned: kept as an ``unknown_item`` signal."""
+        if actor is not None:
+            actor.check_may_record(custody)
+        return cls._create(cls.Sighted, id=custody.item_id, custody=custody, envelope=envelope)
+
+    # ----- commands -------------------------------------------------------------------
+
+    def record(
+        self,
+        custody: CustodyEvent,
+        envelope: bytes,
+        actor: Party,
+        *,
+        counterparty_known: bool = False,
+        policy: Policy | None = None,
+    ) -> Outcome:
+        """Apply one reported custody event: no-op, refuse (``DomainError``), flag or accept."""
+        self.check_addressed_to_me(custody)
+        repeat = self._repeat(custody)
+        if repeat is not None:
+            return repeat
+        actor.check_may_record(custody)
+        if custody.kind is Kind.COMMISSIONING:
+            detail = f"item {self.id} commissioned again by {actor.id}"
+            return self.record_duplicate_commissioning(custody, envelope, detail, actor)
+        conflict = self._conflicting_repeat(custody, envelope)
+        if conflict is not None:
+            return conflict
+        signal = self._status_signal(custody, actor)
+        if signal is not None:
+            return self._flagged(*signal, custody, envelope)
+        self.check_not_frozen(custody.kind)
+        signal = self._location_signal(custody, actor)
+        if signal is not None:
+            return self._flagged(*signal, custody, envelope)
+        self._check_rules(custody, actor, counterparty_known)
+        travel = impossible_travel(self.state.last_fix, fix_of(custody), policy or Policy())
+        self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
+        if travel is not None:
+            # The envelope is stored with the custody event just recorded.
+            self.flag(Signal.IMPOSSIBLE_TRAVEL, travel, custody, None)
+            return Outcome(Result.ACCEPTED, (Signal.IMPOSSIBLE_TRAVEL,), travel)
+        return Outcome(Result.ACCEPTED)
+
+    def record_duplicate_commissioning(
+        self, custody: CustodyEvent, envelope: bytes, detail: str, actor: Party | None = None
+    ) -> Outcome:
+        """A commissioning naming this item's id or tag uid: flagged on this item.
+
+        An item only sighted so far (never commissioned) is commissioned late instead.
+        """
+        if custody.kind is not Kind.COMMISSIONING:
+            raise ValueError(f"a duplicate commissioning, not {custody.kind.value}")
+        repeat = self._repeat(custody)
+        if repeat is not None:
+            return repeat
+        if actor is not None:
+            actor.check_may_record(custody)
+        self.check_commissioning_details(custody)
+        conflict = self._conflicting_repeat(custody, envelope)
+        if conflict is not None:
+            return conflict
+        if not self.state.commissioned and custody.item_id == self.id:
+            self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
+            return Outcome(Result.ACCEPTED)
+        return self._flagged(Signal.DUPLICATE_COMMISSIONING, detail, custody, envelope)
+
+    def flag(
+        self, signal: Signal, detail: str, evidence: CustodyEvent | None, envelope: bytes | None
+    ) -> None:
+        self.trigger_event(
+            self.Flagged, signal=signal.value, detail=detail, evidence=evidence, envelope=envelope
+        )
+
+    def _flagged(
+        self, signal: Signal, detail: str, evidence: CustodyEvent, envelope: bytes
+    ) -> Outcome:
+        self.flag(signal, detail, evidence, envelope)
+        return Outcome(Result.FLAGGED, (signal,), detail)
+
+    # ----- idempotency ----------------------------------------------------------------
+
+    def _repeat(self, custody: CustodyEvent) -> Outcome | None:
+        digest = custody.digest()
+        known = self.state.seen.get(custody.event_id)
+        if known == digest or (custody.event_id, digest) in self.state.conflicts:
+            return Outcome(Result.DUPLICATE, detail=f"event {custody.event_id} already recorded")
+        return None
+
+    def _conflicting_repeat(self, custody: CustodyEvent, envelope: bytes) -> Outcome | None:
+        if custody.event_id not in self.state.seen:
+            return None
+        detail = (
+            f"event id {custody.event_id} reused by {custody.party_id} with different content "
+            f"({custody.kind.value}); the first report stands"
+        )
+        return self._flagged(Signal.CONFLICTING_DUPLICATE, detail, custody, envelope)
+
+    # ----- signals --------------------------------------------------------------------
+
+    def _status_signal(self, custody: CustodyEvent, actor: Party) -> tuple[Signal, str] | None:
+        """Any event for an item never commissioned, retired or sold is a signal."""
+        s = self.state
+        kind = custody.kind.value
+        if not s.commissioned:
+            return Signal.UNKNOWN_ITEM, f"{kind} by {actor.id} of an item never commissioned"
+        if s.status is Status.RETIRED:
+            return Signal.SCAN_AFTER_RETIREMENT, f"{kind} by {actor.id} of a retired item"
+        if s.status is Status.SOLD and not self._allowed_after_sale(custody, actor):
+            return Signal.SCAN_AFTER_SALE, f"{kind} by {actor.id} after the item was sold"
+        return None
+
+    def _location_signal(self, custody: CustodyEvent, actor: Party) -> tuple[Signal, str] | None:
+        """An observation or receiving by a party that cannot have the item is a signal.
+
+        The holder or the shipper "receiving" is not a clone but a mistake the rules refuse.
+        """
+        if custody.kind not in (Kind.OBSERVING, Kind.RECEIVING):
+            return None
+        if actor.id in self._present_parties():
+            return None
+        where = self._whereabouts()
+        return (
+            Signal.LOCATION_CONFLICT,
+            f"{custody.kind.value} by {actor.id} at {custody.location}; {where}",
+        )
+
+    @staticmethod
+    def _allowed_after_sale(custody: CustodyEvent, actor: Party) -> bool:
+        # A return is the sold item's normal next step; the brand may write off a sold
+        # item (reported lost or stolen) so that any later scan of it is flagged.
+        return custody.kind is Kind.RETURNING or (
+            custody.kind is Kind.DECOMMISSIONING and actor.role is Role.BRAND
+        )
+
+    def _present_parties(self) -> set[str]:
+        s = self.state
+        if s.status is Status.IN_TRANSIT:
+            return {p for p in (s.shipper, s.consignee) if p}
+        return {s.holder} if s.holder else set()
+
+    def _whereabouts(self) -> str:
+        s = self.state
+        if s.status is Status.IN_TRANSIT:
+            return f"it is in transit from {s.shipper} to {s.consignee}"
+        return f"it is held by {s.holder} at {s.location}"
+
+    # ----- rules ----------------------------------------------------------------------
+
+    def _check_rules(self, custody: CustodyEvent, actor: Party, counterparty_known: bool) -> None:
+        kind = custody.kind
+        self.check_transit_allows(custody, actor)
+        if kind is Kind.INSPECTING:
+            self.check_inspection_details(custody)
+        elif kind is Kind.SHIPPING:
+            self.check_holder(actor, kind)
+            self.check_consignee(custody, actor, counterparty_known)
+        elif kind is Kind.VOID_SHIPPING:
+            self.check_recall(actor)
+        elif kind is Kind.RECEIVING:
+            self.check_receiver(actor)
+        elif kind is Kind.OBSERVING:
+            self.check_holder(actor, kind)
+        elif kind is Kind.RETAIL_SELLING:
+            self.check_holder(actor, kind)
+            self.check_authenticated()
+            self.check_sale_details(custody)
+        elif kind is Kind.RETURNING:
+            self.check_return(actor)
+        elif kind is Kind.DECOMMISSIONING:
+            self.check_may_decommission(actor)
+            self.check_decommissioning_details(custody)
+
+    def check_addressed_to_me(self, custody: CustodyEvent) -> None:
+        if custody.item_id != self.id:
+            raise ActorMismatch(
+                f"event {custody.event_id} is for item {custody.item_id}, not {self.id}"
+            )
+
+    def check_not_frozen(self, kind: Kind) -> None:
+        if self.state.frozen and kind is not Kind.DECOMMISSIONING:
+            raise ItemFrozen(
+                f"item {self.id} was found counterfeit (certificate {self.state.certificate}); "
+                f"{kind.value} refused, only decommissioning remains"
+            )
+
+    def check_transit_allows(self, custody: CustodyEvent, actor: Party) -> None:
+        s = self.state
+        if s.status is not Status.IN_TRANSIT:
+            return
+        if custody.kind in (Kind.RECEIVING, Kind.VOID_SHIPPING):
+            return
+        raise ItemInTransit(
+            f"item {self.id} is in transit from {s.shipper} to {s.consignee}; "
+            f"{custody.kind.value} by {actor.id} refused: only {s.consignee}'s receiving "
+            f"or {s.shipper}'s recall is accepted"
+        )
+
+    def check_holder(self, actor: Party, kind: Kind) -> None:
+        if actor.id != self.state.holder:
+            raise NotHolder(
+                f"{actor.id} does not hold item {self.id} (holder: {self.state.holder}); "
+                f"only the holder may record {kind.value}"
+            )
+
+    def check_consignee(self, custody: CustodyEvent, actor: Party, known: bool) -> None:
+        if not custody.counterparty:
+            raise MissingDetail("shipping needs the consignee (counterparty)")
+        if custody.counterparty == actor.id:
+            raise InvalidConsignee(f"{actor.id} cannot ship item {self.id} to itself")
+        if not known:
+            raise UnknownConsignee(
+                f"consignee {custody.counterparty!r} is not a registered party; "
+                f"item {self.id} can only be shipped to a party the ledger knows"
+            )
+
+    def check_recall(self, actor: Party) -> None:
+        s = self.state
+        if s.status is not Status.IN_TRANSIT:
+            raise NotInTransit(f"item {self.id} is not in transit; there is nothing to recall")
+        if actor.id != s.shipper:
+            raise NotShipper(
+                f"only the shipper {s.shipper} may recall item {self.id}, not {actor.id}"
+            )
+
+    def check_receiver(self, actor: Party) -> None:
+        s = self.state
+        if s.status is not Status.IN_TRANSIT:
+            raise NotInTransit(
+                f"item {self.id} is not in transit ({actor.id} already holds it); "
+                f"there is nothing to receive"
+            )
+        if actor.id != s.consignee:
+            raise NotConsignee(
+                f"item {self.id} was shipped to {s.consignee}; only the consignee receives it "
+                f"(the shipper {s.shipper} recalls it with void_shipping)"
+            )
+
+    def check_authenticated(self) -> None:
+        if self.state.verdict is not Verdict.GENUINE:
+            verdict = self.state.verdict.value if self.state.verdict else "none"
+            raise NotAuthenticated(
+                f"item {self.id} has no genuine verdict from an appraiser (verdict: {verdict}); "
+                f"it cannot be sold"
+            )
+
+    def check_return(self, actor: Party) -> None:
+        if self.state.status is not Status.SOLD:
+            raise NotSold(f"item {self.id} is not sold; there is nothing to return")
+        if actor.id != self.state.sold_by:
+            raise WrongReturnStore(
+                f"item {self.id} was sold by {self.state.sold_by}; returns go back there, "
+                f"not to {actor.id}"
+            )
+
+    def check_may_decommission(self, actor: Party) -> None:
+        if actor.id != self.state.holder and actor.role is not Role.BRAND:
+            raise NotHolder(
+                f"only the holder ({self.state.holder}) or the brand decommissions item "
+                f"{self.id}, not {actor.id}"
+            )
+
+    @staticmethod
+    def check_commissioning_details(custody: CustodyEvent) -> None:
+        missing = [n for n in ("tag_uid", "brand", "model", "serial") if not getattr(custody, n)]
+        if missing:
+            raise MissingDetail(
+                f"commissioning of {custody.item_id} by {custody.party_id} needs "
+                f"{', '.join(missing)} (the item's identity)"
+            )
+
+    @staticmethod
+    def check_inspection_details(custody: CustodyEvent) -> None:
+        if custody.verdict is None:
+            raise MissingDetail("inspecting needs a verdict: genuine, counterfeit or inconclusive")
+        if not custody.certificate:
+            raise MissingDetail("inspecting needs a certificate reference")
+
+    @staticmethod
+    def check_sale_details(custody: CustodyEvent) -> None:
+        if not custody.buyer_ref:
+            raise MissingDetail("retail_selling needs a buyer reference (buyer_ref)")
+
+    @staticmethod
+    def check_decommissioning_details(custody: CustodyEvent) -> None:
+        if custody.reason is None:
+            raise MissingDetail("decommissioning needs a reason: destroyed, lost or stolen")

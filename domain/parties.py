@@ -1,0 +1,141 @@
+"""Parties (brands, appraisers, warehouses, stores) and their enrolled device keys.
+
+Consistency boundary: one party — its role and the lifecycle of each of its devices.
+A device's key is valid for events that occurred between its enrolment and its revocation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.domain import BaseAggregate
+
+from domain import base
+from domain.custody import ALLOWED_KINDS, CustodyEvent, Kind, Role
+from domain.errors import (
+    ActorMismatch,
+    DeviceExists,
+    DeviceNotEnrolled,
+    DeviceRevoked,
+    RoleNotAllowed,
+)
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    public_key: str  # hex of the raw 32-byte Ed25519 public key
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+
+    def active_at(self, when: datetime) -> bool:
+        return self.enrolled_at <= when and (self.revoked_at is None or when < self.revoked_at)
+
+
+class Party(BaseAggregate[str]):
+    Event = base.Event
+    Created = base.Created
+
+    name: str
+    role: Role
+    devices: dict[str, Device]
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.role = Role.BRAND
+        self.devices = {}
+
+    @dataclass(frozen=True)
+    class Registered(base.Created):
+        name: str
+        role: str
+
+        def apply(self, party: Party) -> None:
+            party.name = self.name
+            party.role = Role(self.role)
+            party.devices = {}
+
+    @dataclass(frozen=True)
+    class DeviceEnrolled(base.Event):
+        device_id: str
+        public_key: str
+        enrolled_at: datetime
+
+        def apply(self, party: Party) -> None:
+            party.devices[self.device_id] = Device(
+                self.device_id, self.public_key, self.enrolled_at
+            )
+
+    @dataclass(frozen=True)
+    class DeviceRevoked(base.Event):
+        device_id: str
+        revoked_at: datetime
+
+        def apply(self, party: Party) -> None:
+            device = party.devices[self.device_id]
+            party.devices[self.device_id] = Device(
+                device.device_id, device.public_key, device.enrolled_at, self.revoked_at
+            )
+
+    @classmethod
+    def register(cls, party_id: str, name: str, role: Role) -> Party:
+        return cls._create(cls.Registered, id=party_id, name=name, role=role.value)
+
+    def enrol_device(self, device_id: str, public_key: str, at: datetime) -> None:
+        _check_aware(at)
+        if device_id in self.devices:
+            raise DeviceExists(f"device {device_id!r} is already enrolled for {self.id!r}")
+        self.trigger_event(
+            self.DeviceEnrolled, device_id=device_id, public_key=public_key, enrolled_at=at
+        )
+
+    def revoke_device(self, device_id: str, at: datetime) -> None:
+        _check_aware(at)
+        self.check_device_enrolled(device_id)
+        if self.devices[device_id].revoked_at is not None:
+            raise DeviceRevoked(f"device {device_id!r} of {self.id!r} is already revoked")
+        self.trigger_event(self.DeviceRevoked, device_id=device_id, revoked_at=at)
+
+    def check_device_enrolled(self, device_id: str) -> Device:
+        device = self.devices.get(device_id)
+        if device is None:
+            raise DeviceNotEnrolled(f"device {device_id!r} is not enrolled for party {self.id!r}")
+        return device
+
+    def check_device_may_sign(self, device_id: str, at: datetime) -> Device:
+        device = self.check_device_enrolled(device_id)
+        if device.revoked_at is not None and at >= device.revoked_at:
+            raise DeviceRevoked(
+                f"device {device_id!r} of {self.id!r} was revoked at "
+                f"{device.revoked_at.isoformat()}, before this event ({at.isoformat()})"
+            )
+        if at < device.enrolled_at:
+            raise DeviceNotEnrolled(
+                f"device {device_id!r} of {self.id!r} was enrolled at "
+                f"{device.enrolled_at.isoformat()}, after this event ({at.isoformat()})"
+            )
+        return device
+
+    def check_role_allows(self, kind: Kind) -> None:
+        if kind not in ALLOWED_KINDS[self.role]:
+            allowed = ", ".join(sorted(k.value for k in ALLOWED_KINDS[self.role]))
+            raise RoleNotAllowed(
+                f"a {self.role.value} ({self.id!r}) may not record {kind.value}; "
+                f"a {self.role.value} records only: {allowed}"
+            )
+
+    def check_may_record(self, custody: CustodyEvent) -> None:
+        """This party made the event, with a device valid at its time, in a role that may."""
+        if custody.party_id != self.id:
+            raise ActorMismatch(
+                f"event {custody.event_id} was made by {custody.party_id!r}, not by {self.id!r}"
+            )
+        self.check_device_may_sign(custody.device_id, custody.occurred_at)
+        self.check_role_allows(custody.kind)
+
+
+def _check_aware(at: datetime) -> None:
+    # Device windows are compared with events' times, which always carry a time zone.
+    if at.tzinfo is None:
+        raise ValueError("enrolment and revocation times must carry a time zone")

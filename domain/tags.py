@@ -1,0 +1,40 @@
+"""Tag claims: a tag uid belongs to the first item commissioned with it.
+
+Consistency boundary: one tag uid. A second commissioning with the same uid finds the claim
+and becomes a cloned-tag signal on the item that owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventsourcing.domain import BaseAggregate
+
+from domain import base
+
+TAG_PREFIX = "tag:"
+
+
+def tag_claim_id(tag_uid: str) -> str:
+    return TAG_PREFIX + tag_uid
+
+
+class TagClaim(BaseAggregate[str]):
+    Event = base.Event
+    Created = base.Created
+
+    item_id: str
+
+    def __init__(self) -> None:
+        self.item_id = ""
+
+    @dataclass(frozen=True)
+    class Claimed(base.Created):
+        item_id: str
+
+        def apply(self, claim: TagClaim) -> None:
+            claim.item_id = self.item_id
+
+    @classmethod
+    def claim(cls, tag_uid: str, item_id: str) -> TagClaim:
+        return cls._create(cls.Claimed, id=tag_claim_id(tag_uid), item_id=item_id)

@@ -1,0 +1,1 @@
+"""The custody ledger: the event-sourced application that stores items and parties."""

@@ -1,0 +1,235 @@
+"""The custody ledger application: use cases over items and parties.
+
+Load → command → save, with every batch of reports from one Kafka partition saved in one
+transaction together with its tracking position (partition as the name, offset as the
+position), so a crash neither loses nor repeats a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
+
+from domain.custody import CustodyEvent, Kind, Role
+from domain.errors import DomainError, PartyExists, UnknownParty
+from domain.items import Item, Outcome, Policy, Result, Signal
+from domain.parties import Party
+from domain.tags import TagClaim, tag_claim_id
+from ledger.transcodings import BytesAsBase64, CustodyEventAsDict
+
+
+class ItemNotFound(LookupError):
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"no item {item_id!r} in the ledger")
+        self.item_id = item_id
+
+
+@dataclass(frozen=True)
+class Report:
+    """A custody event as it arrived, with the exact signed envelope bytes."""
+
+    custody: CustodyEvent
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the ledger did with one report: an outcome, or a refusal naming the rule."""
+
+    report: Report
+    outcome: Outcome | None = None
+    refusal: DomainError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is not None
+
+
+class CustodyLedger(Application[str]):
+    name = "ledger"
+    env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 - eventsourcing's own convention
+
+    def __init__(self, env: dict[str, str] | None = None, policy: Policy | None = None) -> None:
+        super().__init__(env)
+        self.policy = policy or Policy()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(BytesAsBase64())
+        transcoder.register(CustodyEventAsDict())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    # ----- parties ---------------------------------------------------------------------
+
+    def register_party(self, party_id: str, name: str, role: Role) -> None:
+        if self._exists(party_id):
+            raise PartyExists(f"party {party_id!r} is already registered")
+        self.save(Party.register(party_id, name, role))
+
+    def enrol_device(
+        self, party_id: str, device_id: str, public_key_hex: str, at: datetime | None = None
+    ) -> None:
+        party = self.get_party(party_id)
+        party.enrol_device(device_id, public_key_hex, at or datetime.now(UTC))
+        self.save(party)
+
+    def revoke_device(self, party_id: str, device_id: str, at: datetime | None = None) -> None:
+        party = self.get_party(party_id)
+        party.revoke_device(device_id, at or datetime.now(UTC))
+        self.save(party)
+
+    def get_party(self, party_id: str) -> Party:
+        try:
+            party: BaseAggregate[str] = self.repository.get(party_id)
+        except AggregateNotFoundError:
+            raise UnknownParty(f"party {party_id!r} is not registered") from None
+        if not isinstance(party, Party):
+            raise UnknownParty(f"{party_id!r} is not a party")
+        return party
+
+    # ----- items -----------------------------------------------------------------------
+
+    def get_item(self, item_id: str) -> Item:
+        try:
+            item: BaseAggregate[str] = self.repository.get(item_id)
+        except AggregateNotFoundError:
+            raise ItemNotFound(item_id) from None
+        if not isinstance(item, Item):
+            raise ItemNotFound(item_id)
+        return item
+
+    def item_events(self, item_id: str) -> list[Any]:
+        return list(self.events.get(item_id))
+
+    def position(self, tracking_name: str) -> int | None:
+        """Last offset recorded for a topic-partition (``None``: nothing yet)."""
+        return self.process_recorder.max_tracking_id(tracking_name)
+
+    def process(
+        self,
+        reports: Sequence[Report],
+        tracking: Tracking | None,
+        before_commit: Callable[[list[Decision]], None] | None = None,
+    ) -> list[Decision]:
+        """Apply reports in order and save them, and the position, in one transaction.
+
+        ``before_commit`` sees every decision before anything is saved (the ingest
+        publishes dead letters there, so a crash can repeat one but never lose one).
+        """
+        batch = _Batch(self)
+        decisions = [batch.apply(report) for report in reports]
+        if before_commit is not None:
+            before_commit(decisions)
+        self._record(batch.processing_event(tracking))
+        return decisions
+
+    def _exists(self, aggregate_id: str) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+
+class _Batch:
+    """Aggregates loaded once per batch; events collected in the order reports arrived."""
+
+    def __init__(self, ledger: CustodyLedger) -> None:
+        self.ledger = ledger
+        self.loaded: dict[str, BaseAggregate[str] | None] = {}
+        self.events: list[Any] = []
+
+    def processing_event(self, tracking: Tracking | None) -> ProcessingEvent[str]:
+        pe: ProcessingEvent[str] = ProcessingEvent(tracking)
+        pe.events.extend(self.events)
+        return pe
+
+    def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        if aggregate_id not in self.loaded:
+            try:
+                self.loaded[aggregate_id] = self.ledger.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.loaded[aggregate_id] = None
+        return self.loaded[aggregate_id]
+
+    def keep(self, *aggregates: BaseAggregate[str]) -> None:
+        for aggregate in aggregates:
+            self.loaded[aggregate.id] = aggregate
+            self.events.extend(aggregate.collect_events())
+
+    def apply(self, report: Report) -> Decision:
+        try:
+            return Decision(report, outcome=self._apply(report))
+        except DomainError as refusal:
+            self._check_nothing_pending(refusal)
+            return Decision(report, refusal=refusal)
+
+    def _check_nothing_pending(self, refusal: DomainError) -> None:
+        # Guards run before any event is triggered; a refusal after a change is a bug.
+        for aggregate in self.loaded.values():
+            if aggregate is not None and aggregate.pending_events:
+                msg = f"{refusal.rule} raised after {aggregate.id} changed"
+                raise RuntimeError(msg) from refusal
+
+    def _apply(self, report: Report) -> Outcome:
+        custody = report.custody
+        actor = self.load(custody.party_id)
+        if not isinstance(actor, Party):
+            raise UnknownParty(f"party {custody.party_id!r} is not registered")
+        actor.check_device_may_sign(custody.device_id, custody.occurred_at)
+        item = self.load(custody.item_id)
+        if item is not None and not isinstance(item, Item):
+            raise UnknownParty(f"{custody.item_id!r} names a party, not an item")
+        if custody.kind is Kind.COMMISSIONING:
+            return self._commission(report, actor, item)
+        if item is None:
+            actor.check_role_allows(custody.kind)
+            sighted = Item.sighted(custody, report.envelope)
+            self.keep(sighted)
+            return Outcome(Result.FLAGGED, (Signal.UNKNOWN_ITEM,), "scanned before commissioning")
+        counterparty_known = custody.counterparty is not None and isinstance(
+            self.load(custody.counterparty), Party
+        )
+        outcome = item.record(
+            custody,
+            report.envelope,
+            actor,
+            counterparty_known=counterparty_known,
+            policy=self.ledger.policy,
+        )
+        self.keep(item)
+        return outcome
+
+    def _commission(self, report: Report, actor: Party, item: Item | None) -> Outcome:
+        custody = report.custody
+        actor.check_role_allows(Kind.COMMISSIONING)
+        Item.check_commissioning_details(custody)
+        assert custody.tag_uid is not None
+        claim = self.load(tag_claim_id(custody.tag_uid))
+        owner = claim.item_id if isinstance(claim, TagClaim) else None
+        if owner is not None and owner != custody.item_id:
+            original = self.load(owner)
+            assert isinstance(original, Item)
+            detail = f"tag {custody.tag_uid} commissioned again for {custody.item_id} by {actor.id}"
+            outcome = original.record_duplicate_commissioning(custody, report.envelope, detail)
+            self.keep(original)
+            return outcome
+        if item is not None:
+            detail = f"item {custody.item_id} commissioned again by {actor.id}"
+            outcome = item.record_duplicate_commissioning(custody, report.envelope, detail)
+            if owner is None and outcome.result is Result.ACCEPTED:
+                self.keep(TagClaim.claim(custody.tag_uid, custody.item_id))
+            self.keep(item)
+            return outcome
+        new_item = Item.commission(custody, report.envelope, actor)
+        self.keep(new_item, TagClaim.claim(custody.tag_uid, custody.item_id))
+        return Outcome(Result.ACCEPTED)

@@ -1,0 +1,46 @@
+"""Persistence settings for the event store, chosen by configuration only.
+
+SQLite (a file under the data dir) by default; PostgreSQL when a ``postgresql://`` DSN is
+configured. Deployment only sets variables; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+class StoreConfigError(ValueError):
+    pass
+
+
+def store_env(database_url: str, sqlite_path: Path) -> dict[str, str]:
+    """eventsourcing environment for one application's store.
+
+    In PostgreSQL, eventsourcing prefixes each application's tables with its name, so the
+    ledger and the chain share one database; with SQLite each has its own file.
+    """
+    common = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": "20000"}
+    if not database_url:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    url = urlparse(database_url)
+    if url.scheme not in {"postgresql", "postgres"}:
+        raise StoreConfigError(
+            f"database_url must be empty (SQLite) or postgresql://…, not {url.scheme!r}"
+        )
+    env = {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "assay",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+    }
+    return env

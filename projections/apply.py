@@ -1,0 +1,146 @@
+"""Set-wise application of one staged batch: every statement handles the whole batch.
+
+Nothing here commits; the projector wraps a batch and its tracking position in one
+transaction. Order matters only within a batch: parties before the custody events whose
+role they give, custody events before the items derived from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from projections.derive import derive_page
+from projections.staging import ITEM_MODULE, PARTY_MODULE, Page
+
+#: The detail ``Item.Sighted`` gives its implicit unknown-item flag (domain/items.py).
+SIGHTED_DETAIL = "scanned before any commissioning"
+
+RECORD = """CASE event
+    WHEN 'Item.Commissioned' THEN 'commissioned'
+    WHEN 'Item.CustodyRecorded' THEN 'custody_recorded'
+    WHEN 'Item.Sighted' THEN 'sighted'
+    WHEN 'Item.Flagged' THEN 'flagged'
+    ELSE lower(replace(event, 'Item.', ''))
+END"""
+
+
+def apply_ledger(con: duckdb.DuckDBPyConnection, page: Page, *, derive_items: bool) -> None:
+    """Apply TEMP table ``staged`` (see ``staging.stage_ledger``)."""
+    if page.has_parties:
+        _apply_parties(con)
+    con.execute(
+        f"""
+        INSERT INTO custody_events
+        SELECT o, v, n, {RECORD}, event IN ('Item.Commissioned', 'Item.CustodyRecorded'),
+               c.event_id, c.kind, c.party_id, p.role, c.device_id, c.location,
+               c.counterparty, c.occurred_at, ts, c.tag_uid, c.brand, c.model,
+               c.serial, c.verdict, c.certificate, c.reason, c.latitude, c.longitude,
+               NULL, NULL, NULL
+        FROM staged LEFT JOIN parties p ON p.party_id = c.party_id
+        WHERE module = '{ITEM_MODULE}'
+        ORDER BY n"""
+    )
+    if page.has_flags:
+        con.execute(
+            f"""
+            INSERT INTO flags
+            SELECT o, v,
+                   CASE WHEN event = 'Item.Sighted' THEN 'unknown_item' ELSE signal END,
+                   CASE WHEN event = 'Item.Sighted' THEN '{SIGHTED_DETAIL}' ELSE detail END,
+                   c.event_id, c.party_id, c.location, ts
+            FROM staged
+            WHERE module = '{ITEM_MODULE}' AND event IN ('Item.Sighted', 'Item.Flagged')
+            ORDER BY n"""
+        )
+    if derive_items:
+        derive_page(con, after_notification=page.first_id - 1)
+
+
+def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"""
+        INSERT INTO parties
+        SELECT o, name, role, ts FROM staged
+        WHERE module = '{PARTY_MODULE}' AND event = 'Party.Registered' ORDER BY n"""
+    )
+    con.execute(
+        f"""
+        INSERT INTO devices
+        SELECT o, device_id, public_key, enrolled_at, NULL FROM staged
+        WHERE module = '{PARTY_MODULE}' AND event = 'Party.DeviceEnrolled' ORDER BY n"""
+    )
+    con.execute(
+        f"""
+        UPDATE devices SET revoked_at = r.revoked_at
+        FROM (SELECT o, device_id, revoked_at FROM staged
+              WHERE module = '{PARTY_MODULE}' AND event = 'Party.DeviceRevoked') r
+        WHERE devices.party_id = r.o AND devices.device_id = r.device_id"""
+    )
+
+
+def apply_blocks(con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]]) -> None:
+    """Insert sealed blocks and stamp their leaves onto ``custody_events``.
+
+    ``blocks`` are decoded ``Block.Sealed`` states (``header``, ``leaves``, ``items``) with
+    the header's ``block_hash`` added (see ``writer.decode_block``).
+    """
+    if not blocks:
+        return
+    headers = [b["header"] for b in blocks]
+    con.execute(
+        """
+        INSERT INTO blocks
+        SELECT h, bh, mr, ph, fn, ln, lc, sa::TIMESTAMPTZ, ar, asz, hv
+        FROM (SELECT unnest($1) h, unnest($2) mr, unnest($3) ph, unnest($4) fn, unnest($5) ln,
+                     unnest($6) lc, unnest($7) sa, unnest($8) ar, unnest($9) asz, unnest($10) hv,
+                     unnest($11) bh)
+        ORDER BY h""",
+        [
+            [int(h["height"]) for h in headers],
+            [str(h["merkle_root"]) for h in headers],
+            [str(h["prev_hash"]) for h in headers],
+            [int(h["first_notification"]) for h in headers],
+            [int(h["last_notification"]) for h in headers],
+            [int(h["leaf_count"]) for h in headers],
+            [str(h["sealed_at"]) for h in headers],
+            [_opt_str(h.get("acc_root")) for h in headers],
+            [_opt_int(h.get("acc_size")) for h in headers],
+            [_opt_int(h.get("version")) for h in headers],
+            [str(b["block_hash"]) for b in blocks],
+        ],
+    )
+    item_ids: list[str] = []
+    versions: list[int] = []
+    hashes: list[str] = []
+    heights: list[int] = []
+    indexes: list[int] = []
+    for block, header in zip(blocks, headers, strict=True):
+        height = int(header["height"])
+        for index, ((item_id, version), leaf) in enumerate(
+            zip(block["items"], block["leaves"], strict=True)
+        ):
+            item_ids.append(str(item_id))
+            versions.append(int(version))
+            hashes.append(str(leaf))
+            heights.append(height)
+            indexes.append(index)
+    con.execute(
+        """
+        UPDATE custody_events
+        SET leaf_hash = a.leaf_hash, block_height = a.height, leaf_index = a.leaf_index
+        FROM (SELECT unnest($1) AS item_id, unnest($2) AS version, unnest($3) AS leaf_hash,
+                     unnest($4) AS height, unnest($5) AS leaf_index) a
+        WHERE custody_events.item_id = a.item_id AND custody_events.version = a.version""",
+        [item_ids, versions, hashes, heights, indexes],
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(str(value))

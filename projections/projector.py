@@ -1,0 +1,250 @@
+"""The projector: follows the ledger's and the chain's notification logs into DuckDB.
+
+Two followers share one DuckDB connection, each with its own tracking row ("ledger",
+"chain"). The chain follower never runs ahead of the ledger follower: a block is projected
+only once every notification it covers has been, because it stamps leaf hashes onto those
+rows. ``rebuild`` projects everything into a side file and swaps it in, so a crash during a
+rebuild leaves the previous projection (and the analyst snapshot) untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+from eventsourcing.application import Application
+
+from projections.derive import derive_all
+from projections.snapshot import default_target, publish, remove_leftovers
+from projections.staging import Page, prepare
+from projections.writer import CHAIN, LEDGER, Writer, connect, coverable, decode_block
+
+log = logging.getLogger(__name__)
+
+PAGE = 20000
+REBUILD_PAGE = 20000
+REBUILD_COMMIT = 500_000
+POLL_SECONDS = 0.1
+
+Progress = Callable[[int, int], None]
+
+
+class Projector:
+    def __init__(
+        self,
+        ledger: Application[str],
+        chain: Application[str] | None,
+        duckdb_path: Path,
+        *,
+        snapshot_path: Path | None = None,
+        snapshot_interval: float = 2.0,
+        page_size: int = PAGE,
+    ) -> None:
+        self.ledger = ledger
+        self.chain = chain
+        self.path = duckdb_path
+        self.snapshot_path = snapshot_path or default_target(duckdb_path)
+        self.snapshot_interval = snapshot_interval
+        self.page_size = page_size
+        duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        self._discard_rebuild_leftovers()
+        self.writer = Writer(connect(duckdb_path))
+        remove_leftovers(self.snapshot_path)
+        self.dirty = False
+        self.published_at = 0.0
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.writer.con
+
+    def close(self) -> None:
+        self.writer.con.close()
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- following ----------------------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        return self.writer.position(name)
+
+    def catch_up(self) -> int:
+        """Project everything recorded so far; returns notifications projected.
+
+        The ledger is read ahead on a thread (``PageReader``); each page is still its own
+        transaction with its tracking position.
+        """
+        total = 0
+        while True:
+            done = 0
+            start = self.writer.position(LEDGER) + 1
+            for page in PageReader(self.ledger, start=start, limit=self.page_size):
+                self.writer.ledger_page(page, derive_items=True)
+                done += len(page)
+            while n := self._chain_step():
+                done += n
+            if done:
+                self.dirty = True
+            total += done
+            if not done:
+                return total
+
+    def step(self) -> int:
+        """One ledger page and one chain page at most (each its own transaction)."""
+        done = self._ledger_step()
+        done += self._chain_step()
+        if done:
+            self.dirty = True
+        return done
+
+    def run(self, until_idle: float | None = None, stop: threading.Event | None = None) -> int:
+        """Follow both logs until stopped (or idle that long), publishing analyst snapshots."""
+        total = 0
+        last_activity = time.monotonic()
+        while not (stop is not None and stop.is_set()):
+            done = self.step()
+            total += done
+            now = time.monotonic()
+            if done:
+                last_activity = now
+            if self.dirty and now - self.published_at >= self.snapshot_interval:
+                self.publish()
+            if not done:
+                if until_idle is not None and now - last_activity >= until_idle:
+                    break
+                if stop is not None:
+                    stop.wait(POLL_SECONDS)
+                else:
+                    time.sleep(POLL_SECONDS)
+        if self.dirty or not self.snapshot_path.exists():
+            self.publish()
+        return total
+
+    def publish(self) -> Path:
+        """Refresh the analyst snapshot now."""
+        publish(self.writer.con, self.path, self.snapshot_path)
+        self.dirty = False
+        self.published_at = time.monotonic()
+        return self.snapshot_path
+
+    def _ledger_step(self) -> int:
+        start = self.writer.position(LEDGER) + 1
+        page = self.ledger.recorder.select_notifications(start=start, limit=self.page_size)
+        if page:
+            self.writer.ledger_page(prepare(self.ledger.mapper, page), derive_items=True)
+        return len(page)
+
+    def _chain_step(self, writer: Writer | None = None, limit: int | None = None) -> int:
+        if self.chain is None:
+            return 0
+        writer = writer or self.writer
+        start = writer.position(CHAIN) + 1
+        page = self.chain.recorder.select_notifications(start=start, limit=limit or self.page_size)
+        blocks = [decode_block(self.chain, n) for n in page]
+        ready = coverable(blocks, writer.position(LEDGER))
+        if ready:
+            writer.chain_page(page[ready - 1].id, [b for b in blocks[:ready] if b is not None])
+        return ready
+
+    # ----- rebuild ------------------------------------------------------------------------
+
+    @property
+    def rebuild_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rebuild")
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every projection and project both logs again; returns notifications projected.
+
+        Same statements as the incremental path, in larger pages and transactions; ``items``
+        is derived once at the end instead of per page (the same query over the same rows).
+        Reading the event store overlaps with DuckDB's work (``PageReader``).
+        """
+        self._discard_rebuild_leftovers()
+        total = self._total()
+        done = 0
+        with connect(self.rebuild_path) as con:
+            writer = Writer(con)
+            reader = PageReader(self.ledger, start=1, limit=REBUILD_PAGE)
+            con.execute("BEGIN TRANSACTION")
+            uncommitted = 0
+            for page in reader:
+                writer.apply_ledger_page(page, derive_items=False)
+                done, uncommitted = done + len(page), uncommitted + len(page)
+                if uncommitted >= REBUILD_COMMIT:
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
+                    uncommitted = 0
+                if progress is not None:
+                    progress(done, total)
+            derive_all(con)
+            con.execute("COMMIT")
+            while n := self._chain_step(writer, REBUILD_PAGE):
+                done += n
+                if progress is not None:
+                    progress(done, total)
+            con.execute("CHECKPOINT")
+        self.writer.con.execute("CHECKPOINT")
+        self.writer.con.close()
+        # The old file's WAL must not be replayed onto the new file.
+        wal_of(self.path).unlink(missing_ok=True)
+        os.replace(self.rebuild_path, self.path)
+        self.writer = Writer(connect(self.path))
+        self.dirty = True
+        if progress is not None:
+            progress(done, max(total, done))
+        return done
+
+    def _total(self) -> int:
+        total = self.ledger.recorder.max_notification_id() or 0
+        if self.chain is not None:
+            total += self.chain.recorder.max_notification_id() or 0
+        return total
+
+    def _discard_rebuild_leftovers(self) -> None:
+        for leftover in (self.rebuild_path, wal_of(self.rebuild_path)):
+            leftover.unlink(missing_ok=True)
+
+
+def wal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+class PageReader:
+    """Reads ledger pages (as staging lines) on a thread while the caller writes DuckDB.
+
+    DuckDB releases the GIL while it works, so reading SQLite and building the lines
+    overlaps with parsing and inserting the previous page.
+    """
+
+    def __init__(self, ledger: Application[str], *, start: int, limit: int) -> None:
+        self.ledger = ledger
+        self.start = start
+        self.limit = limit
+        self.pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._read, name="projector-reader", daemon=True)
+
+    def __iter__(self) -> Iterator[Page]:
+        self.thread.start()
+        while (item := self.pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _read(self) -> None:
+        try:
+            start = self.start
+            while page := self.ledger.recorder.select_notifications(start=start, limit=self.limit):
+                self.pages.put(prepare(self.ledger.mapper, page))
+                start = page[-1].id + 1
+            self.pages.put(None)
+        except BaseException as e:  # handed to the consumer, which raises it
+            self.pages.put(e)

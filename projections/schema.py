@@ -1,0 +1,181 @@
+"""The projection's tables and views (DuckDB DDL); docs/analysts.md documents every column.
+
+Tables are derived data only: every one can be dropped and rebuilt from the event store and
+the chain. ``items`` is itself a pure function of ``custody_events`` (see ``derive.py``), so
+the incremental path and the rebuild agree by construction.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: Bumped when a table's shape changes; a projection written by another version is rebuilt.
+SCHEMA_VERSION = 1
+
+TABLES: dict[str, str] = {
+    "projection_tracking": """
+        name VARCHAR PRIMARY KEY,
+        position BIGINT NOT NULL""",
+    "projection_meta": """
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL""",
+    "parties": """
+        party_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        registered_at TIMESTAMPTZ NOT NULL""",
+    "devices": """
+        party_id VARCHAR NOT NULL,
+        device_id VARCHAR NOT NULL,
+        public_key VARCHAR NOT NULL,
+        enrolled_at TIMESTAMPTZ NOT NULL,
+        revoked_at TIMESTAMPTZ""",
+    "custody_events": """
+        item_id VARCHAR NOT NULL,
+        version BIGINT NOT NULL,
+        notification_id BIGINT NOT NULL,
+        record VARCHAR NOT NULL,
+        accepted BOOLEAN NOT NULL,
+        event_id VARCHAR,
+        kind VARCHAR,
+        party_id VARCHAR,
+        role VARCHAR,
+        device_id VARCHAR,
+        location VARCHAR,
+        counterparty VARCHAR,
+        occurred_at TIMESTAMPTZ,
+        recorded_at TIMESTAMPTZ NOT NULL,
+        tag_uid VARCHAR,
+        brand VARCHAR,
+        model VARCHAR,
+        serial VARCHAR,
+        verdict VARCHAR,
+        certificate VARCHAR,
+        reason VARCHAR,
+        latitude DOUBLE,
+        longitude DOUBLE,
+        leaf_hash VARCHAR,
+        block_height BIGINT,
+        leaf_index BIGINT""",
+    "flags": """
+        item_id VARCHAR NOT NULL,
+        version BIGINT NOT NULL,
+        signal VARCHAR NOT NULL,
+        detail VARCHAR NOT NULL,
+        evidence_event_id VARCHAR,
+        party_id VARCHAR,
+        location VARCHAR,
+        raised_at TIMESTAMPTZ NOT NULL""",
+    "items": """
+        item_id VARCHAR NOT NULL,
+        brand VARCHAR,
+        model VARCHAR,
+        serial VARCHAR,
+        tag_uid VARCHAR,
+        verdict VARCHAR,
+        certificate VARCHAR,
+        status VARCHAR NOT NULL,
+        holder VARCHAR,
+        location VARCHAR,
+        consignee VARCHAR,
+        last_event_kind VARCHAR,
+        last_event_at TIMESTAMPTZ,
+        version BIGINT NOT NULL,
+        open_flags BIGINT NOT NULL""",
+    "blocks": """
+        height BIGINT NOT NULL,
+        block_hash VARCHAR,
+        merkle_root VARCHAR NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        first_notification BIGINT NOT NULL,
+        last_notification BIGINT NOT NULL,
+        leaf_count BIGINT NOT NULL,
+        sealed_at TIMESTAMPTZ NOT NULL,
+        acc_root VARCHAR,
+        acc_size BIGINT,
+        header_version BIGINT""",
+}
+
+#: The point lookups analysts run most (one item's history, one item's state).
+INDEXES: dict[str, str] = {
+    "custody_events_item": "custody_events (item_id)",
+    "items_item": "items (item_id)",
+}
+
+#: Kinds that move custody (a hand-over), as opposed to scans and inspections.
+HANDOVER_KINDS = (
+    "'commissioning', 'shipping', 'void_shipping', 'receiving', "
+    "'retail_selling', 'returning', 'decommissioning'"
+)
+CLONE_SIGNALS = (
+    "'duplicate_commissioning', 'location_conflict', 'impossible_travel', 'scan_after_sale'"
+)
+
+VIEWS: dict[str, str] = {
+    "chain_of_custody": f"""
+        SELECT item_id,
+               row_number() OVER (PARTITION BY item_id ORDER BY version) AS step,
+               version, kind, party_id, role, counterparty, location, occurred_at, recorded_at,
+               block_height, leaf_index
+        FROM custody_events
+        WHERE accepted AND kind IN ({HANDOVER_KINDS})""",
+    "inventory_by_location": """
+        SELECT location, holder, brand, count(*) AS items,
+               count(*) FILTER (WHERE open_flags > 0) AS flagged_items
+        FROM items
+        WHERE status = 'in_custody'
+        GROUP BY ALL""",
+    "dwell_time": f"""
+        WITH moves AS (
+            SELECT item_id, version, kind, party_id, location, occurred_at,
+                   lead(occurred_at) OVER w AS next_at
+            FROM custody_events
+            WHERE accepted AND kind IN ({HANDOVER_KINDS})
+            WINDOW w AS (PARTITION BY item_id ORDER BY version)
+        )
+        SELECT item_id, location, party_id AS holder, kind AS arrived_by,
+               occurred_at AS arrived_at, next_at AS departed_at,
+               date_diff('second', occurred_at, next_at) / 3600.0 AS hours,
+               date_diff('second', occurred_at, coalesce(next_at, now())) / 3600.0
+                   AS hours_so_far
+        FROM moves
+        WHERE kind IN ('commissioning', 'void_shipping', 'receiving', 'returning')""",
+    "suspected_clones": f"""
+        SELECT f.item_id, i.brand, i.model, i.serial, i.status, i.holder, i.location,
+               count(*) AS clone_flags,
+               list(DISTINCT f.signal ORDER BY f.signal) AS signals,
+               list(DISTINCT f.party_id ORDER BY f.party_id)
+                   FILTER (WHERE f.party_id IS NOT NULL) AS seen_by,
+               min(f.raised_at) AS first_flagged_at,
+               max(f.raised_at) AS last_flagged_at
+        FROM flags f LEFT JOIN items i USING (item_id)
+        WHERE f.signal IN ({CLONE_SIGNALS})
+        GROUP BY ALL""",
+    "appraiser_activity": """
+        SELECT e.party_id AS appraiser_id, p.name AS appraiser_name, e.item_id,
+               i.brand, i.model, i.serial, e.verdict, e.certificate, e.location,
+               e.occurred_at, e.block_height, e.leaf_index
+        FROM custody_events e
+        JOIN parties p USING (party_id)
+        LEFT JOIN items i USING (item_id)
+        WHERE e.accepted AND e.kind = 'inspecting' AND p.role = 'appraiser'""",
+}
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing; existing tables are left as they are."""
+    for name, columns in TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    for name, target in INDEXES.items():
+        con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+    for name, query in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+    con.execute(
+        "INSERT OR REPLACE INTO projection_meta VALUES ('schema_version', ?)",
+        [str(SCHEMA_VERSION)],
+    )
+
+
+def content_tables() -> list[str]:
+    """Tables whose content is the projection (what rebuild and incremental must agree on)."""
+    return [name for name in TABLES if name != "projection_meta"]

@@ -1,0 +1,80 @@
+"""Signed envelopes: a CustodyEvent body in Avro single-object encoding, signed by a device.
+
+The signature covers the exact body bytes (which begin with the writer schema's
+fingerprint), so a verifier needs only the bytes, the device's public key and no schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.custody import CustodyEvent
+from streams.avro import SchemaRegistry, default_registry
+from streams.errors import SerializationError
+from streams.keys import DeviceKey
+
+EVENT_SCHEMA = "custody_event"
+ENVELOPE_SCHEMA = "signed_envelope"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    party_id: str
+    device_id: str
+    body: bytes
+    signature: bytes
+
+
+def custody_to_avro(event: CustodyEvent) -> dict[str, Any]:
+    record = event.to_primitive()
+    record["occurred_at"] = event.occurred_at
+    return record
+
+
+def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
+    data = dict(record)
+    occurred = data["occurred_at"]
+    if isinstance(occurred, datetime):
+        occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+        data["occurred_at"] = occurred.astimezone(UTC).isoformat()
+    try:
+        return CustodyEvent.from_primitive(data)
+    except (KeyError, ValueError) as e:
+        raise SerializationError(
+            "invalid_event", f"custody event fields are invalid: {e}"
+        ) from None
+
+
+def seal(
+    event: CustodyEvent,
+    key: DeviceKey,
+    registry: SchemaRegistry | None = None,
+    schema_version: int | None = None,
+) -> bytes:
+    """Encode and sign an event; returns the single-object-encoded envelope bytes."""
+    reg = registry or default_registry()
+    record = custody_to_avro(event)
+    writer = reg.get(EVENT_SCHEMA, schema_version).schema
+    known = {f["name"] for f in writer["fields"]}
+    body = reg.encode(EVENT_SCHEMA, {k: v for k, v in record.items() if k in known}, schema_version)
+    envelope = {
+        "party_id": key.party_id,
+        "device_id": key.device_id,
+        "body": body,
+        "signature": key.sign(body),
+    }
+    return reg.encode(ENVELOPE_SCHEMA, envelope)
+
+
+def open_envelope(message: bytes, registry: SchemaRegistry | None = None) -> Envelope:
+    record = (registry or default_registry()).decode(ENVELOPE_SCHEMA, message)
+    if len(record["signature"]) != 64:
+        raise SerializationError("malformed_body", "an Ed25519 signature is 64 bytes")
+    return Envelope(record["party_id"], record["device_id"], record["body"], record["signature"])
+
+
+def read_body(envelope: Envelope, registry: SchemaRegistry | None = None) -> CustodyEvent:
+    record = (registry or default_registry()).decode(EVENT_SCHEMA, envelope.body)
+    return custody_from_avro(record)

@@ -1,0 +1,271 @@
+"""The ingest: Kafka ``custody.events`` → verified reports → the event-sourced ledger.
+
+Per poll, each partition's records are decoded, checked against the enrolled device and
+applied to their items; the resulting events and the partition's offset are saved in one
+event-store transaction. On every assignment a partition is sought to its recorded
+offset + 1, so Kafka's own offset commits are only advisory. Anything that cannot be
+accepted goes to ``custody.rejected`` with a code, a reason and the original bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+from domain.errors import DomainError
+from domain.items import Result
+from domain.parties import Party
+from ledger.application import CustodyLedger, Decision, Report
+from streams.avro import SchemaRegistry, default_registry
+from streams.deadletter import DeadLetter
+from streams.envelope import open_envelope, read_body
+from streams.errors import SerializationError
+from streams.keys import SignatureInvalid, verify_signature
+from streams.producer import Producer
+
+log = logging.getLogger(__name__)
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+@dataclass
+class IngestStats:
+    consumed: int = 0
+    accepted: int = 0
+    flagged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    retries: int = 0
+    rejected_codes: dict[str, int] = field(default_factory=dict)
+
+    def count_rejection(self, code: str) -> None:
+        self.rejected += 1
+        self.rejected_codes[code] = self.rejected_codes.get(code, 0) + 1
+
+
+class IngestError(RuntimeError):
+    pass
+
+
+class Rejected(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        for tp in assigned:
+            self.ingest.seek_to_recorded(tp)
+        self.ingest.assigned_at = time.monotonic()
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+
+class Ingest:
+    def __init__(
+        self,
+        ledger: CustodyLedger,
+        bootstrap: str,
+        *,
+        topic: str = "custody.events",
+        rejected_topic: str = "custody.rejected",
+        group: str = "assay-ingest",
+        registry: SchemaRegistry | None = None,
+        max_records: int = 2000,
+        client_id: str = "assay-ingest",
+        join_timeout: float = 120.0,
+    ) -> None:
+        self.ledger = ledger
+        self.topic = topic
+        self.rejected_topic = rejected_topic
+        self.registry = registry or default_registry()
+        self.stats = IngestStats()
+        self.max_records = max_records
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+        )
+        self.dead_letters = Producer(bootstrap)
+        self.assigned_at: float | None = None
+        self.join_timeout = join_timeout
+
+    # ----- positions -------------------------------------------------------------------
+
+    def seek_to_recorded(self, tp: TopicPartition) -> None:
+        position = self.ledger.position(tracking_name(tp.topic, tp.partition))
+        if position is None:
+            self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, position + 1)
+
+    # ----- loop ------------------------------------------------------------------------
+
+    def run(
+        self, until_idle: float | None = None, stop: threading.Event | None = None
+    ) -> IngestStats:
+        self.consumer.subscribe([self.topic], listener=_Seeker(self))
+        started = last_activity = time.monotonic()
+        try:
+            while not (stop and stop.is_set()):
+                polled: dict[Any, list[Any]] = self.consumer.poll(
+                    timeout_ms=200, max_records=self.max_records
+                )
+                if polled:
+                    last_activity = time.monotonic()
+                    for tp, records in polled.items():
+                        self.process_partition(tp, records)
+                    self.consumer.commit_async()
+                elif self._idle_for(until_idle, last_activity, started):
+                    break
+        finally:
+            self.close()
+        return self.stats
+
+    def _idle_for(self, until_idle: float | None, last_activity: float, started: float) -> bool:
+        now = time.monotonic()
+        if self.assigned_at is None:
+            if now - started > self.join_timeout:
+                raise IngestError(
+                    f"no partitions of {self.topic} assigned after {self.join_timeout:.0f} s: "
+                    "is the broker reachable and the topic created?"
+                )
+            return False  # idleness counts only once we are in the group
+        if until_idle is None:
+            return False
+        return now - max(last_activity, self.assigned_at) >= until_idle
+
+    def close(self) -> None:
+        self.dead_letters.close()
+        self.consumer.close(autocommit=False)
+
+    def process_partition(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        if not records:
+            return
+        parties: dict[str, Party | None] = {}
+        reports: list[Report] = []
+        sources: list[Any] = []
+        letters: list[DeadLetter] = []
+        for record in records:
+            try:
+                reports.append(self.verify(record, parties))
+                sources.append(record)
+            except Rejected as r:
+                letters.append(self._letter(record, r.code, r.reason))
+        tracking = Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset)
+
+        def publish_rejections(decisions: list[Decision]) -> None:
+            for decision, record in zip(decisions, sources, strict=True):
+                if decision.refusal is not None:
+                    refusal = decision.refusal
+                    letters.append(self._letter(record, refusal.rule, refusal.reason))
+            self._publish(letters)
+
+        try:
+            decisions = self.ledger.process(reports, tracking, before_commit=publish_rejections)
+        except IntegrityError:
+            # Another worker saved this partition or item first (a rebalance in flight):
+            # re-read from the recorded position; nothing here was saved.
+            self.stats.retries += 1
+            self.seek_to_recorded(tp)
+            return
+        self._count(records, decisions, letters)
+
+    def _count(
+        self, records: Sequence[Any], decisions: list[Decision], letters: list[DeadLetter]
+    ) -> None:
+        s = self.stats
+        s.batches += 1
+        s.consumed += len(records)
+        for letter in letters:
+            s.count_rejection(letter.code)
+        for decision in decisions:
+            if decision.outcome is None:
+                continue
+            if decision.outcome.result is Result.DUPLICATE:
+                s.duplicates += 1
+            elif decision.outcome.result is Result.FLAGGED:
+                s.flagged += 1
+            else:
+                s.accepted += 1
+
+    # ----- checks ----------------------------------------------------------------------
+
+    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
+        value: bytes = record.value or b""
+        try:
+            envelope = open_envelope(value, self.registry)
+        except SerializationError as e:
+            raise Rejected(e.code, e.reason) from None
+        party = self._party(envelope.party_id, parties)
+        if party is None:
+            raise Rejected("unknown_party", f"party {envelope.party_id!r} is not registered")
+        try:
+            device = party.check_device_enrolled(envelope.device_id)
+        except DomainError as e:
+            raise Rejected(e.rule, e.reason) from None
+        try:
+            verify_signature(bytes.fromhex(device.public_key), envelope.body, envelope.signature)
+        except SignatureInvalid:
+            raise Rejected(
+                "bad_signature",
+                f"signature does not verify with the key of device {envelope.device_id!r}",
+            ) from None
+        try:
+            custody = read_body(envelope, self.registry)
+        except SerializationError as e:
+            raise Rejected(e.code, e.reason) from None
+        if (custody.party_id, custody.device_id) != (envelope.party_id, envelope.device_id):
+            raise Rejected("envelope_mismatch", "body and envelope name different devices")
+        if record.key is not None and record.key != custody.item_id.encode():
+            raise Rejected("key_mismatch", "message key is not the event's item id")
+        return Report(custody, value)
+
+    def _party(self, party_id: str, cache: dict[str, Party | None]) -> Party | None:
+        if party_id not in cache:
+            try:
+                cache[party_id] = self.ledger.get_party(party_id)
+            except DomainError:
+                cache[party_id] = None
+        return cache[party_id]
+
+    def _letter(self, record: Any, code: str, reason: str) -> DeadLetter:
+        return DeadLetter(
+            code=code,
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=int(record.timestamp or -1),
+            key=record.key,
+            value=record.value or b"",
+        )
+
+    def _publish(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            self.dead_letters.send(
+                self.rejected_topic, letter.to_json(), key=letter.key, headers=letter.headers()
+            )
+        if letters:
+            self.dead_letters.flush()

@@ -1,0 +1,83 @@
+"""Device keys: Ed25519 (PyNaCl) key files for scanners, created with mode 0600."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+KEY_FILE_TYPE = "assay-device-key-v1"
+
+
+class KeyFileError(ValueError):
+    pass
+
+
+class SignatureInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    """A scanner's identity: which party's device it is, and its private signing key."""
+
+    party_id: str
+    device_id: str
+    signing_key: SigningKey
+
+    @classmethod
+    def generate(cls, party_id: str, device_id: str) -> DeviceKey:
+        return cls(party_id, device_id, SigningKey.generate())
+
+    @property
+    def public_key_hex(self) -> str:
+        return bytes(self.signing_key.verify_key).hex()
+
+    def sign(self, message: bytes) -> bytes:
+        return self.signing_key.sign(message).signature
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "type": KEY_FILE_TYPE,
+            "party_id": self.party_id,
+            "device_id": self.device_id,
+            "seed": base64.b64encode(bytes(self.signing_key)).decode(),
+            "public_key": self.public_key_hex,
+        }
+        write_private(path, json.dumps(payload, indent=2).encode() + b"\n")
+
+    @classmethod
+    def load(cls, path: Path) -> DeviceKey:
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("type") != KEY_FILE_TYPE:
+                raise KeyFileError(f"{path} is not an Assay device key ({KEY_FILE_TYPE})")
+            seed = base64.b64decode(data["seed"], validate=True)
+            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            if isinstance(e, KeyFileError):
+                raise
+            raise KeyFileError(f"cannot read device key {path}: {e}") from None
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Create a secret file readable by its owner only; never overwrite one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"{path} exists; refusing to overwrite a key") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
+    try:
+        VerifyKey(public_key).verify(message, signature)
+    except (BadSignatureError, ValueError, TypeError) as e:
+        raise SignatureInvalid(str(e) or "signature does not match") from None

@@ -1,0 +1,660 @@
+"""The local development Kafka broker: a real Apache Kafka (KRaft, one node, loopback).
+
+Assay fetches the official broker jars itself (Maven, cached per version, or an existing
+install via ``$KAFKA_HOME``) and runs the broker detached, so it outlives the command that
+started it. Everything it owns lives under ``<data_dir>/kafka``::
+
+    server.properties   log4j2.properties   broker.json (pid, ports, cluster id)
+    data/ (KRaft metadata and topic logs)   logs/ (server.log, console.log)   lock
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assay.settings import Settings
+
+DEFAULT_KAFKA_VERSION = "4.1.1"
+MIN_JAVA = 17
+HOST = "127.0.0.1"
+JVM_HEAP = "-Xmx512m"
+LOG_TAIL_LINES = 20
+INSTALL_JAVA_HINT = (
+    f"install Java {MIN_JAVA}+ (e.g. `apt-get install openjdk-17-jre-headless`) "
+    "or set JAVA_HOME to a JDK/JRE 17+"
+)
+#: Brokers this process spawned, so their exit is reaped rather than left as zombies.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+LOG4J2_PROPERTIES = """\
+status = warn
+name = assay-local-kafka
+shutdownHook = disable
+appender.server.type = RollingFile
+appender.server.name = SERVER
+appender.server.fileName = ${sys:kafka.logs.dir}/server.log
+appender.server.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.server.layout.type = PatternLayout
+appender.server.layout.pattern = [%d] %p %m (%c)%n
+appender.server.policies.type = Policies
+appender.server.policies.size.type = SizeBasedTriggeringPolicy
+appender.server.policies.size.size = 20MB
+appender.server.strategy.type = DefaultRolloverStrategy
+appender.server.strategy.max = 3
+rootLogger.level = INFO
+rootLogger.appenderRef.server.ref = SERVER
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+class BrokerError(Exception):
+    """The local broker cannot be fetched, started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str | None
+    data_dir: Path
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class _State:
+    pid: int | None
+    port: int
+    controller_port: int
+    cluster_id: str
+    kafka_version: str
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+
+def find_java() -> Path:
+    """The ``java`` to run the broker with: ``$JAVA_HOME/bin/java`` or the one on PATH."""
+    java = _locate_java()
+    major = _java_major(_java_version_text(java))
+    if major is None or major < MIN_JAVA:
+        found = f"Java {major}" if major is not None else "a Java of unknown version"
+        raise BrokerError(f"{java} is {found}; Kafka needs Java {MIN_JAVA}+: {INSTALL_JAVA_HINT}")
+    return java
+
+
+def _locate_java() -> Path:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        java = Path(java_home) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            raise BrokerError(
+                f"JAVA_HOME={java_home} has no executable bin/java: point JAVA_HOME at a "
+                f"Java {MIN_JAVA}+ installation, or unset it and install Java {MIN_JAVA}+ "
+                "(e.g. `apt-get install openjdk-17-jre-headless`)"
+            )
+        return java
+    found = shutil.which("java")
+    if found is None:
+        raise BrokerError(
+            f"no `java` on PATH; the local Kafka broker needs it: {INSTALL_JAVA_HINT}"
+        )
+    return Path(found)
+
+
+def _java_version_text(java: Path) -> str:
+    try:
+        done = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BrokerError(f"cannot run {java} -version ({e}): {INSTALL_JAVA_HINT}") from None
+    return done.stderr + done.stdout
+
+
+def _java_major(version_text: str) -> int | None:
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_text)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2):
+        return int(match.group(2))
+    return major
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "assay"
+
+
+def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
+    """The directory of broker jars: ``$KAFKA_HOME/libs``, else fetched once into the cache.
+
+    ``cache_dir`` replaces ``${XDG_CACHE_HOME:-~/.cache}/assay``; the jars land in
+    ``<cache_dir>/kafka-<version>/libs``, which only ever appears complete.
+    """
+    kafka_home = os.environ.get("KAFKA_HOME")
+    if kafka_home:
+        return _kafka_home_libs(Path(kafka_home))
+    libs = (cache_dir or default_cache_dir()) / f"kafka-{kafka_version}" / "libs"
+    if not _has_broker_jar(libs):
+        _fetch_jars(kafka_version, libs)
+    return libs
+
+
+def _kafka_home_libs(kafka_home: Path) -> Path:
+    libs = kafka_home / "libs"
+    if not _has_broker_jar(libs):
+        raise BrokerError(
+            f"KAFKA_HOME={kafka_home} has no libs/kafka_*.jar: point it at an unpacked "
+            "Apache Kafka distribution, or unset it to let Assay fetch the jars"
+        )
+    return libs
+
+
+def _has_broker_jar(libs: Path) -> bool:
+    return libs.is_dir() and any(libs.glob("kafka_2.*.jar"))
+
+
+def _fetch_jars(kafka_version: str, libs: Path) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerError(
+            "Maven (`mvn`) is needed once to fetch the Kafka broker jars and is not on PATH: "
+            "install it (e.g. `apt-get install maven`), or set KAFKA_HOME to an unpacked "
+            "Apache Kafka distribution"
+        )
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".libs-", dir=libs.parent))
+    try:
+        _run_mvn(mvn, kafka_version, staging)
+        _publish(staging, libs)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_mvn(mvn: str, kafka_version: str, out: Path) -> None:
+    pom = Path(__file__).with_name("kafka-broker.pom.xml")
+    command = [
+        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+        f"-DoutputDirectory={out}", "-DincludeScope=runtime", f"-Dkafka.version={kafka_version}",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BrokerError(f"fetching Kafka {kafka_version} jars with Maven failed: {e}") from None
+    if done.returncode != 0 or not _has_broker_jar(out):
+        raise BrokerError(
+            f"fetching Kafka {kafka_version} jars with Maven failed (is the version right and "
+            f"Maven Central reachable?):\n{_tail(done.stdout + done.stderr)}"
+        )
+
+
+def _publish(staging: Path, libs: Path) -> None:
+    try:
+        staging.rename(libs)
+    except OSError:
+        if not _has_broker_jar(libs):
+            raise
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id, as ``kafka-storage random-uuid`` makes them."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
+
+
+class LocalBroker:
+    """A single-node KRaft broker on loopback, owned by ``data_dir / "kafka"``."""
+
+    def __init__(self, data_dir: Path, kafka_version: str = DEFAULT_KAFKA_VERSION) -> None:
+        self.root = Path(data_dir).absolute() / "kafka"
+        self.kafka_version = kafka_version
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def log4j_file(self) -> Path:
+        return self.root / "log4j2.properties"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs_dir / "server.log"
+
+    @property
+    def console_file(self) -> Path:
+        return self.logs_dir / "console.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "broker.json"
+
+    def start(self, timeout: float = 90.0) -> str:
+        """Start the broker (or reuse the running one); returns its bootstrap address."""
+        with self._locked():
+            state = self._read_state()
+            if state is not None and self._running(state):
+                self._check_version(state)
+                return state.bootstrap
+            if state is not None and state.pid is not None:
+                self._terminate(state.pid, timeout=10.0)
+            return self._launch(state, timeout)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker; returns whether one was running."""
+        with self._locked():
+            state = self._read_state()
+            if state is None or state.pid is None:
+                return False
+            was_running = self._owns(state.pid)
+            if was_running:
+                self._terminate(state.pid, timeout)
+            self._write_state(replace(state, pid=None))
+            return was_running
+
+    def status(self) -> BrokerStatus:
+        state = self._read_state()
+        running = state is not None and self._running(state)
+        return BrokerStatus(
+            running=running,
+            pid=state.pid if state is not None and running else None,
+            bootstrap=state.bootstrap if state is not None and running else None,
+            data_dir=self.root,
+            log_file=self.log_file,
+        )
+
+    def _check_version(self, state: _State) -> None:
+        if state.kafka_version != self.kafka_version:
+            raise BrokerError(
+                f"a Kafka {state.kafka_version} broker is already running in {self.root}; "
+                f"stop it (`assay broker stop`) to switch to Kafka {self.kafka_version}"
+            )
+
+    def _launch(self, previous: _State | None, timeout: float) -> str:
+        java = find_java()
+        libs = ensure_jars(self.kafka_version)
+        port, controller_port = _choose_ports(previous)
+        cluster_id = self._cluster_id(previous)
+        self._write_config(port, controller_port)
+        if not (self.storage_dir / "meta.properties").exists():
+            self._format(java, libs, cluster_id)
+        state = _State(
+            self._spawn(java, libs), port, controller_port, cluster_id, self.kafka_version
+        )
+        self._write_state(state)
+        try:
+            self._await_ready(state, time.monotonic() + timeout)
+        except BaseException:
+            self._terminate(state.pid, timeout=10.0)
+            self._write_state(replace(state, pid=None))
+            raise
+        return state.bootstrap
+
+    def _cluster_id(self, previous: _State | None) -> str:
+        meta = self.storage_dir / "meta.properties"
+        if meta.exists():
+            found = _properties(meta).get("cluster.id")
+            if found:
+                return found
+        return previous.cluster_id if previous is not None else new_cluster_id()
+
+    def _write_config(self, port: int, controller_port: int) -> None:
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.config_file, _server_properties(port, controller_port, self.storage_dir))
+        _write_atomic(self.log4j_file, LOG4J2_PROPERTIES)
+
+    def _jvm(self, java: Path, libs: Path) -> list[str]:
+        return [
+            str(java),
+            JVM_HEAP,
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            f"-Dkafka.logs.dir={self.logs_dir}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _format(self, java: Path, libs: Path, cluster_id: str) -> None:
+        command = [
+            *self._jvm(java, libs), "kafka.tools.StorageTool", "format",
+            "-t", cluster_id, "-c", str(self.config_file), "--ignore-formatted",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise BrokerError(
+                f"formatting Kafka storage in {self.storage_dir} failed: {e}"
+            ) from None
+        if done.returncode != 0:
+            raise BrokerError(
+                f"formatting Kafka storage in {self.storage_dir} failed; delete that directory "
+                f"to start afresh:\n{_tail(done.stdout + done.stderr)}"
+            )
+
+    def _spawn(self, java: Path, libs: Path) -> int:
+        command = [*self._jvm(java, libs), "kafka.Kafka", str(self.config_file)]
+        with self.console_file.open("ab") as console:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                start_new_session=True,
+            )
+        _CHILDREN[process.pid] = process
+        return process.pid
+
+    def _await_ready(self, state: _State, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if state.pid is None or not _alive(state.pid):
+                raise BrokerError(f"the Kafka broker exited during startup. {self._log_hint()}")
+            if _port_open(HOST, state.port) and _admin_ready(state.bootstrap):
+                return
+            time.sleep(0.25)
+        raise BrokerError(
+            f"the Kafka broker did not answer on {state.bootstrap} in time. {self._log_hint()}"
+        )
+
+    def _log_hint(self) -> str:
+        parts = [f"See {self.log_file}"]
+        for path in (self.log_file, self.console_file):
+            text = _read_tail(path)
+            if text:
+                parts.append(f"--- last lines of {path} ---\n{text}")
+        return "\n".join(parts)
+
+    def _running(self, state: _State) -> bool:
+        return state.pid is not None and self._owns(state.pid) and _port_open(HOST, state.port)
+
+    def _owns(self, pid: int) -> bool:
+        """Whether ``pid`` is alive and is this broker (not a recycled pid)."""
+        if not _alive(pid):
+            return False
+        if pid in _CHILDREN:
+            return True
+        cmdline = _cmdline(pid)
+        return cmdline is None or str(self.config_file) in cmdline
+
+    def _terminate(self, pid: int | None, timeout: float) -> None:
+        if pid is None or not self._owns(pid):
+            return
+        _signal_group(pid, signal.SIGTERM)
+        if _wait_dead(pid, timeout):
+            return
+        _signal_group(pid, signal.SIGKILL)
+        if not _wait_dead(pid, 10.0):
+            raise BrokerError(f"Kafka broker pid {pid} survived SIGKILL; stop it by hand")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_state(self) -> _State | None:
+        try:
+            raw: dict[str, Any] = json.loads(self.state_file.read_text())
+            return _State(
+                pid=int(raw["pid"]) if raw.get("pid") is not None else None,
+                port=int(raw["port"]),
+                controller_port=int(raw["controller_port"]),
+                cluster_id=str(raw["cluster_id"]),
+                kafka_version=str(raw.get("kafka_version", self.kafka_version)),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_state(self, state: _State) -> None:
+        record = {
+            "pid": state.pid,
+            "port": state.port,
+            "controller_port": state.controller_port,
+            "cluster_id": state.cluster_id,
+            "kafka_version": state.kafka_version,
+            "bootstrap": state.bootstrap,
+        }
+        _write_atomic(self.state_file, json.dumps(record, indent=2) + "\n")
+
+
+def resolve_bootstrap(settings: Settings) -> str:
+    """The configured cluster if any; otherwise the local broker, started if needed."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    return LocalBroker(settings.data_dir, settings.kafka_version).start()
+
+
+def bootstrap_answers(bootstrap: str, timeout: float = 2.0) -> bool:
+    """Whether any ``host:port`` of a bootstrap list accepts a TCP connection."""
+    for server in filter(None, (s.strip() for s in bootstrap.split(","))):
+        host, _, port = server.rpartition("://")[2].rpartition(":")
+        if port.isdigit() and _port_open(host.strip("[]") or "localhost", int(port), timeout):
+            return True
+    return False
+
+
+def _server_properties(port: int, controller_port: int, storage: Path) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{HOST}:{controller_port}",
+        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(storage),
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    lines = [f"{key}={value}" for key, value in settings.items()]
+    return "# Written by Assay (streams/localbroker.py) on every start.\n" + "\n".join(lines) + "\n"
+
+
+def _choose_ports(previous: _State | None) -> tuple[int, int]:
+    if previous is not None and all(
+        _port_free(p) for p in (previous.port, previous.controller_port)
+    ):
+        return previous.port, previous.controller_port
+    with _bound() as first, _bound() as second:
+        return first.getsockname()[1], second.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _bound(port: int = 0) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        yield sock
+    finally:
+        sock.close()
+
+
+def _port_free(port: int) -> bool:
+    try:
+        with _bound(port):
+            return True
+    except OSError:
+        return False
+
+
+def _port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _admin_ready(bootstrap: str) -> bool:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="assay-localbroker",
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=5000,
+        )
+    except (KafkaError, OSError):
+        return False
+    try:
+        admin.list_topics()
+        return bool(admin.describe_cluster().get("brokers"))
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        _CHILDREN.pop(pid, None)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _cmdline(pid: int) -> str | None:
+    """The process's command line, or None where /proc cannot tell."""
+    if not Path("/proc/self").exists():
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid) or _group_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return _group_has_live_member(pgid)
+
+
+def _group_has_live_member(pgid: int) -> bool:
+    proc = Path("/proc")
+    if not proc.exists():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and _pgid_of(entry) == pgid and not _is_zombie(int(entry.name)):
+            return True
+    return False
+
+
+def _pgid_of(entry: Path) -> int | None:
+    try:
+        fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+    return int(fields[2])
+
+
+def _properties(path: Path) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            result[key.strip()] = value.strip()
+    return result
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text)
+    staging.replace(path)
+
+
+def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            return _tail(f.read().decode(errors="replace"), lines)
+    except OSError:
+        return ""

@@ -1,0 +1,124 @@
+"""Invariants that hold after any sequence of custody commands by any actors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+
+from domain.custody import Kind, Verdict
+from domain.items import Item, ItemState, Result, Status
+from tests.domain.factory import replay
+from tests.domain.walk import PARTIES, Command, Step, Walk, run_walk, walks
+
+PROPERTY_SETTINGS = settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def custody_fields(state: ItemState | None) -> tuple[Any, ...] | None:
+    if state is None:
+        return None
+    s = state
+    fields = (s.status, s.holder, s.location, s.shipper, s.consignee, s.sold_by, s.buyer_ref)
+    return (*fields, s.verdict, s.certificate, s.commissioned, s.tag_uid, s.last_fix)
+
+
+def check_state(s: ItemState) -> None:
+    """Exactly one holder, or one consignment, or neither when sold, retired or unknown."""
+    consignment = (s.shipper, s.consignee)
+    if s.status is Status.IN_CUSTODY:
+        assert s.holder in PARTIES and consignment == (None, None) and s.sold_by is None
+    elif s.status is Status.IN_TRANSIT:
+        assert s.holder is None and None not in consignment and s.shipper != s.consignee
+        assert s.sold_by is None
+    elif s.status is Status.SOLD:
+        assert s.holder is None and consignment == (None, None) and s.sold_by and s.buyer_ref
+    else:
+        assert s.holder is None and consignment == (None, None) and s.sold_by is None
+    assert s.commissioned == (s.status is not Status.UNREGISTERED)
+
+
+def check_step(step: Step) -> None:
+    names = [type(e).__name__ for e in step.new_events]
+    if step.refusal is not None or step.outcome is None:
+        assert names == [] and step.after == step.before, "a refusal changed the item"
+        return
+    result = step.outcome.result
+    if result is Result.DUPLICATE:
+        assert names == [] and step.after == step.before
+    elif result is Result.FLAGGED:
+        assert names in (["Flagged"], ["Sighted"])
+        assert custody_fields(step.after) == custody_fields(step.before) or names == ["Sighted"]
+    else:
+        assert names in (["Commissioned"], ["CustodyRecorded"], ["CustodyRecorded", "Flagged"])
+        if step.before is not None and step.before.frozen:
+            assert step.custody.kind is Kind.DECOMMISSIONING, "a frozen item moved"
+
+
+def check_history(stored: list[Any]) -> None:
+    """Read from the stored events alone: sales, returns, freezing and retirement."""
+    sold = frozen = retired = False
+    verdict: Verdict | None = None
+    for e in stored:
+        if not isinstance(e, Item.Commissioned | Item.CustodyRecorded):
+            continue
+        kind = e.custody.kind
+        assert not retired, "custody after retirement"
+        assert not frozen or kind is Kind.DECOMMISSIONING, "custody after a counterfeit verdict"
+        if kind is Kind.RETAIL_SELLING:
+            assert not sold, "sold twice without a return"
+            assert verdict is Verdict.GENUINE, "sold without a genuine verdict"
+            sold = True
+        elif kind is Kind.RETURNING:
+            assert sold, "returned without a sale"
+            sold = False
+        elif kind is Kind.INSPECTING:
+            verdict = e.custody.verdict
+            frozen = verdict is Verdict.COUNTERFEIT
+        elif kind is Kind.DECOMMISSIONING:
+            retired = True
+    creations = [e for e in stored if isinstance(e, Item.Commissioned | Item.Sighted)]
+    assert stored[:1] == creations, "created once, first"
+
+
+def reapply_everything(walk: Walk) -> None:
+    """Re-sending any report the item ever kept changes nothing."""
+    item = walk.bench.item
+    assert item is not None
+    version = item.version
+    for e in list(walk.bench.stored):
+        custody = getattr(e, "custody", None) or getattr(e, "evidence", None)
+        if custody is None or custody.item_id != item.id:
+            continue
+        assert walk.bench.apply(custody).result is Result.DUPLICATE
+    assert item.version == version
+
+
+@PROPERTY_SETTINGS
+@given(walks)
+def test_custody_invariants_hold_for_any_walk(walk_spec: tuple[str, list[Command]]) -> None:
+    walk = run_walk(*walk_spec)
+    for step in walk.steps:
+        check_step(step)
+        if step.after is not None:
+            check_state(step.after)
+        note_statistics(step)
+    item = walk.bench.item
+    if item is None:
+        return
+    event(f"ends {item.state.status.value}" + (" frozen" if item.state.frozen else ""))
+    assert item.version == len(walk.bench.stored)
+    check_history(walk.bench.stored)
+    assert replay(walk.bench.stored).state == item.state, "replay differs"
+    reapply_everything(walk)
+
+
+def note_statistics(step: Step) -> None:
+    """What the walks reach: see ``pytest --hypothesis-show-statistics``."""
+    if step.refusal is not None:
+        event(f"refused: {step.refusal.rule}")
+    elif step.outcome is not None:
+        event(f"{step.outcome.result.value}: {step.custody.kind.value}")
+        for signal in step.outcome.signals:
+            event(f"signal: {signal.value}")

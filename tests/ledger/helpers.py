@@ -1,0 +1,29 @@
+"""Ledger test helpers: a ledger with the usual parties, and reports of custody events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from domain.custody import CustodyEvent, Role
+from ledger.application import CustodyLedger, Report
+from ledger.config import store_env
+from tests.domain.factory import ROLES, T0, envelope_of
+
+IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def open_ledger(sqlite_path: Path | None = None) -> CustodyLedger:
+    """A ledger on a SQLite file, or in memory; parties are not registered here."""
+    return CustodyLedger(store_env("", sqlite_path) if sqlite_path else dict(IN_MEMORY))
+
+
+def register(ledger: CustodyLedger, roles: dict[str, Role] | None = None) -> CustodyLedger:
+    for party_id, role in (roles or ROLES).items():
+        ledger.register_party(party_id, party_id.title(), role)
+        ledger.enrol_device(party_id, f"{party_id}-d1", "00" * 32, at=T0 - timedelta(days=1))
+    return ledger
+
+
+def report(custody: CustodyEvent) -> Report:
+    return Report(custody, envelope_of(custody))

@@ -1,0 +1,134 @@
+"""A random but plausible workload: most reports follow the item's state, some break rules.
+
+Reports are signed by the parties of ``tests.support`` and fed to the ledger in small
+batches; the ledger accepts, flags or refuses them exactly as it would from Kafka. The mix
+covers every kind, recalls, returns, retirements, scans in transit, scans at other
+locations, clones, unknown items and impossible travel.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from anchoring.checkpoint import Signer
+from anchoring.sealer import Anchor, SealPolicy
+from domain.custody import CustodyEvent, Kind
+from domain.items import Item, Status
+from ledger.application import ItemNotFound, Report
+from streams.envelope import seal
+from tests.projections.support import Store
+from tests.support import PARTIES, T0
+
+LOCATIONS = ("paris", "lyon", "tokyo", "osaka-bay", "milan")
+FIXES = {"paris": (48.85, 2.35), "tokyo": (35.68, 139.69), "milan": (45.46, 9.19)}
+
+
+class Workload:
+    def __init__(self, store: Store, seed: int, items: int = 12) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.items = [f"urn:item:{seed}-{i}" for i in range(items)] + ["urn:item:ghost"]
+        self.minutes = 0
+        self.events = 0
+
+    def run(self, reports: int, *, max_batch: int = 5, anchor_every: int = 4) -> None:
+        batches = 0
+        while reports > 0:
+            size = min(reports, self.rng.randint(1, max_batch))
+            self.batch(size)
+            reports -= size
+            batches += 1
+            if batches % anchor_every == 0:
+                self.anchor()
+        self.anchor()
+
+    def anchor(self) -> None:
+        # One notification per block: the anchor cannot yet chain two versions of one item
+        # inside one block, and a report can make two (a custody event and its flag).
+        policy = SealPolicy(max_events=1)
+        Anchor(self.store.ledger, self.store.chain, Signer.generate("t"), origin="t",
+               policy=policy).catch_up()  # fmt: skip
+
+    def batch(self, size: int) -> None:
+        reports = []
+        for _ in range(size):
+            event = self.next_event()
+            reports.append(Report(event, seal(event, self.store.keys[event.party_id])))
+        self.store.ledger.process(reports, None)
+
+    def next_event(self) -> CustodyEvent:
+        rng = self.rng
+        item_id = rng.choice(self.items)
+        self.minutes += rng.choice((1, 5, 30, 240))
+        self.events += 1
+        try:
+            item: Item | None = self.store.ledger.get_item(item_id)
+        except ItemNotFound:
+            item = None
+        details: dict[str, object]
+        if item_id == "urn:item:ghost":  # never commissioned: sighted, then conflicting scans
+            kind, party, details = Kind.OBSERVING, rng.choice(list(PARTIES)), {}
+        elif rng.random() < 0.8:
+            kind, party, details = self.plausible(item)
+        else:
+            kind, party, details = self.anything()
+        location = rng.choice(LOCATIONS)
+        if kind is Kind.COMMISSIONING:
+            details = {"tag_uid": f"tag-{rng.randint(0, 15)}", "brand": "B", "model": "M",
+                       "serial": item_id[-2:]}  # fmt: skip
+        if location in FIXES and rng.random() < 0.3:
+            details["latitude"], details["longitude"] = FIXES[location]
+        return CustodyEvent(
+            event_id=f"ev-{self.events}",
+            item_id=item_id,
+            kind=kind,
+            party_id=party,
+            device_id=f"{party}-d1",
+            location=location,
+            occurred_at=T0 + timedelta(minutes=self.minutes),
+            **details,  # type: ignore[arg-type]
+        )
+
+    def anything(self) -> tuple[Kind, str, dict[str, object]]:
+        kind = self.rng.choice(list(Kind))
+        return kind, self.rng.choice(list(PARTIES)), self.details(kind)
+
+    def plausible(self, item: Item | None) -> tuple[Kind, str, dict[str, object]]:
+        rng = self.rng
+        if item is None or item.state.status is Status.UNREGISTERED:
+            return Kind.COMMISSIONING, "brand", {}
+        s = item.state
+        if s.status is Status.IN_TRANSIT:
+            if rng.random() < 0.8:
+                return Kind.RECEIVING, str(s.consignee), {}
+            if rng.random() < 0.5:
+                return Kind.VOID_SHIPPING, str(s.shipper), {}
+            return Kind.OBSERVING, str(s.shipper), {}
+        if s.status is Status.SOLD:
+            if rng.random() < 0.5:
+                return Kind.RETURNING, str(s.sold_by), {}
+            return Kind.OBSERVING, rng.choice(list(PARTIES)), {}
+        if s.status is Status.RETIRED:
+            return Kind.OBSERVING, rng.choice(list(PARTIES)), {}
+        holder = str(s.holder)
+        if s.verdict is None and rng.random() < 0.7:
+            return Kind.INSPECTING, "lab", self.details(Kind.INSPECTING)
+        if rng.random() < 0.05:
+            kind = Kind.DECOMMISSIONING
+        else:
+            kind = rng.choice([Kind.SHIPPING] * 3 + [Kind.OBSERVING, Kind.RETAIL_SELLING])
+        return kind, holder, self.details(kind, holder)
+
+    def details(self, kind: Kind, holder: str = "") -> dict[str, object]:
+        rng = self.rng
+        if kind is Kind.SHIPPING:
+            return {"counterparty": rng.choice([p for p in PARTIES if p != holder])}
+        if kind is Kind.INSPECTING:
+            verdict = rng.choice(["genuine", "genuine", "genuine", "inconclusive", "counterfeit"])
+            return {"verdict": verdict, "certificate": f"cert-{rng.randint(0, 99)}"}
+        if kind is Kind.RETAIL_SELLING:
+            return {"buyer_ref": f"buyer-{rng.randint(0, 99)}"}
+        if kind is Kind.DECOMMISSIONING:
+            return {"reason": rng.choice(["destroyed", "lost", "stolen"])}
+        return {}

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from domain.custody import Kind
+from streams.envelope import open_envelope, read_body, seal
+from streams.keys import DeviceKey, KeyFileError, SignatureInvalid, verify_signature
+from streams.scanner import event_from_json
+from tests.support import custody
+
+
+def test_sealed_envelope_round_trips_and_verifies() -> None:
+    key = DeviceKey.generate("dc", "dc-d1")
+    event = custody(1, "observing", "dc", latitude=22.3, longitude=114.2)
+    envelope = open_envelope(seal(event, key))
+    assert (envelope.party_id, envelope.device_id) == ("dc", "dc-d1")
+    verify_signature(bytes.fromhex(key.public_key_hex), envelope.body, envelope.signature)
+    assert read_body(envelope) == event
+
+
+def test_an_older_writer_schema_is_read_with_the_current_one() -> None:
+    key = DeviceKey.generate("dc", "dc-d1")
+    event = custody(1, "observing", "dc")
+    decoded = read_body(open_envelope(seal(event, key, schema_version=1)))
+    assert decoded == event
+
+
+def test_a_changed_body_fails_the_signature() -> None:
+    key = DeviceKey.generate("dc", "dc-d1")
+    envelope = open_envelope(seal(custody(1, "observing", "dc"), key))
+    forged = envelope.body.replace(b"loc-dc", b"loc-xx")
+    with pytest.raises(SignatureInvalid):
+        verify_signature(bytes.fromhex(key.public_key_hex), forged, envelope.signature)
+
+
+def test_device_key_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    key = DeviceKey.generate("dc", "dc-d1")
+    path = tmp_path / "keys" / "dc.json"
+    key.save(path)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert DeviceKey.load(path).public_key_hex == key.public_key_hex
+    with pytest.raises(KeyFileError, match="refusing to overwrite"):
+        DeviceKey.generate("dc", "dc-d2").save(path)
+
+
+def test_json_line_events_take_party_and_device_from_the_key() -> None:
+    key = DeviceKey.generate("ginza", "ginza-d1")
+    event = event_from_json(
+        {
+            "item_id": "urn:x",
+            "kind": "observing",
+            "location": "shelf-3",
+            "occurred_at": "2026-11-27T10:00:00+09:00",
+        },
+        key,
+    )
+    assert event.kind is Kind.OBSERVING
+    assert (event.party_id, event.device_id) == ("ginza", "ginza-d1")
+    assert event.event_id  # generated
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"kind": "observing", "location": "x"}, "missing field 'item_id'"),
+        ({"item_id": "i", "kind": "teleporting", "location": "x"}, "teleporting"),
+        ({"item_id": "i", "kind": "observing", "location": "x", "colour": "red"}, "unknown"),
+        (
+            {
+                "item_id": "i",
+                "kind": "observing",
+                "location": "x",
+                "occurred_at": "2026-11-27T10:00:00",
+            },
+            "time zone",
+        ),
+    ],
+)
+def test_bad_json_lines_say_what_is_wrong(line: dict[str, object], message: str) -> None:
+    key = DeviceKey.generate("ginza", "ginza-d1")
+    with pytest.raises(ValueError, match=message):
+        event_from_json(line, key)
+
+
+def test_events_are_frozen_values() -> None:
+    event = custody(1, "observing", "dc")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.location = "elsewhere"  # type: ignore[misc]

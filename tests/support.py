@@ -1,0 +1,68 @@
+"""Shared test helpers: a ledger in a temp dir with enrolled parties and their device keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from domain.custody import CustodyEvent, Kind, Role
+from ledger.application import CustodyLedger
+from ledger.config import store_env
+from streams.keys import DeviceKey
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+PARTIES = {
+    "brand": Role.BRAND,
+    "lab": Role.APPRAISER,
+    "dc": Role.WAREHOUSE,
+    "ginza": Role.STORE,
+    "osaka": Role.STORE,
+}
+
+
+@dataclass
+class World:
+    ledger: CustodyLedger
+    keys: dict[str, DeviceKey]
+
+
+def make_world(tmp: Path, database_url: str = "") -> World:
+    ledger = CustodyLedger(store_env(database_url, tmp / "ledger.sqlite"))
+    keys: dict[str, DeviceKey] = {}
+    for party_id, role in PARTIES.items():
+        ledger.register_party(party_id, party_id.title(), role)
+        keys[party_id] = DeviceKey.generate(party_id, f"{party_id}-d1")
+        ledger.enrol_device(
+            party_id, f"{party_id}-d1", keys[party_id].public_key_hex, at=T0 - timedelta(days=1)
+        )
+    return World(ledger, keys)
+
+
+def custody(
+    n: int, kind: Kind | str, party: str, item: str = "urn:item:1", **details: object
+) -> CustodyEvent:
+    return CustodyEvent(
+        event_id=f"{item}#e{n}",
+        item_id=item,
+        kind=Kind(kind),
+        party_id=party,
+        device_id=f"{party}-d1",
+        location=f"loc-{party}",
+        occurred_at=T0 + timedelta(hours=n),
+        **details,  # type: ignore[arg-type]
+    )
+
+
+def story_events(item: str = "urn:item:1", tag: str = "TAG-1") -> list[CustodyEvent]:
+    """Brand registers → lab authenticates → DC → Ginza → sold."""
+    return [
+        custody(1, "commissioning", "brand", item, tag_uid=tag, brand="B", model="M", serial="S"),
+        custody(2, "inspecting", "lab", item, verdict="genuine", certificate="C-1"),
+        custody(3, "shipping", "brand", item, counterparty="dc"),
+        custody(4, "receiving", "dc", item),
+        custody(5, "shipping", "dc", item, counterparty="ginza"),
+        custody(6, "receiving", "ginza", item),
+        custody(7, "retail_selling", "ginza", item, buyer_ref="buyer-1"),
+    ]
