@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from assay.settings import SettingsError
+from ledger.config import StoreConfigError
+from streams.localbroker import BrokerError
 
 COMMAND_MODULES = (
     "demo",
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (CommandError, SettingsError) as e:
+    except (CommandError, SettingsError, BrokerError, StoreConfigError) as e:
         print(f"assay: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,6 +23,12 @@ class UnknownParty(DomainError):
     rule = "unknown_party"
 
 
+class ReservedId(DomainError):
+    """Item and party ids never use the ``tag:`` prefix, which names tag claims."""
+
+    rule = "reserved_id"
+
+
 class ActorMismatch(DomainError):
     """The event names another party or item than the one it is applied with."""
 

@@ -48,6 +48,7 @@ from domain.errors import (
 from domain.parties import Party
 from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
 from domain.state import ItemState, Status, fix_of
+from domain.tags import check_not_a_claim_id
 
 __all__ = ["Flag", "Item", "ItemState", "Outcome", "Policy", "Result", "Signal", "Status"]
 
@@ -121,6 +122,7 @@ class Item(BaseAggregate[str]):
         """A brand registers a new item (the tag uid's uniqueness is the caller's TagClaim)."""
         if custody.kind is not Kind.COMMISSIONING:
             raise ValueError(f"Item.commission needs a commissioning, not {custody.kind.value}")
+        check_not_a_claim_id(custody.item_id, "item")
         actor.check_may_record(custody)
         cls.check_commissioning_details(custody)
         return cls._create(cls.Commissioned, id=custody.item_id, custody=custody, envelope=envelope)
@@ -128,6 +130,7 @@ class Item(BaseAggregate[str]):
     @classmethod
     def sighted(cls, custody: CustodyEvent, envelope: bytes, actor: Party | None = None) -> Item:
         """A scan of an item id nobody commissioned: kept as an ``unknown_item`` signal."""
+        check_not_a_claim_id(custody.item_id, "item")
         if actor is not None:
             actor.check_may_record(custody)
         return cls._create(cls.Sighted, id=custody.item_id, custody=custody, envelope=envelope)

@@ -20,6 +20,7 @@ from domain.errors import (
     DeviceRevoked,
     RoleNotAllowed,
 )
+from domain.tags import check_not_a_claim_id
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Party(BaseAggregate[str]):
 
     @classmethod
     def register(cls, party_id: str, name: str, role: Role) -> Party:
+        check_not_a_claim_id(party_id, "party")
         return cls._create(cls.Registered, id=party_id, name=name, role=role.value)
 
     def enrol_device(self, device_id: str, public_key: str, at: datetime) -> None:

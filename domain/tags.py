@@ -11,12 +11,26 @@ from dataclasses import dataclass
 from eventsourcing.domain import BaseAggregate
 
 from domain import base
+from domain.errors import ReservedId
 
 TAG_PREFIX = "tag:"
 
 
 def tag_claim_id(tag_uid: str) -> str:
     return TAG_PREFIX + tag_uid
+
+
+def check_not_a_claim_id(aggregate_id: str, what: str) -> None:
+    """Items, parties and tag claims share one id space: keep the claims' prefix to them.
+
+    Otherwise a scan of an unknown item ``tag:<uid>`` would occupy the claim of a tag not
+    yet commissioned, and the genuine commissioning could never be saved.
+    """
+    if aggregate_id.startswith(TAG_PREFIX):
+        raise ReservedId(
+            f"{what} id {aggregate_id!r} starts with {TAG_PREFIX!r}, which is reserved for "
+            f"tag claims"
+        )
 
 
 class TagClaim(BaseAggregate[str]):

@@ -17,7 +17,7 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
 
 from domain.custody import CustodyEvent, Kind, Role
-from domain.errors import DomainError, PartyExists, UnknownParty
+from domain.errors import DomainError, PartyExists, ReservedId, UnknownParty
 from domain.items import Item, Outcome, Policy, Result, Signal
 from domain.parties import Party
 from domain.tags import TagClaim, tag_claim_id
@@ -188,12 +188,12 @@ class _Batch:
         actor.check_device_may_sign(custody.device_id, custody.occurred_at)
         item = self.load(custody.item_id)
         if item is not None and not isinstance(item, Item):
-            raise UnknownParty(f"{custody.item_id!r} names a party, not an item")
+            what = "a party" if isinstance(item, Party) else "a tag claim"
+            raise ReservedId(f"{custody.item_id!r} names {what}, not an item")
         if custody.kind is Kind.COMMISSIONING:
             return self._commission(report, actor, item)
         if item is None:
-            actor.check_role_allows(custody.kind)
-            sighted = Item.sighted(custody, report.envelope)
+            sighted = Item.sighted(custody, report.envelope, actor)
             self.keep(sighted)
             return Outcome(Result.FLAGGED, (Signal.UNKNOWN_ITEM,), "scanned before commissioning")
         counterparty_known = custody.counterparty is not None and isinstance(
@@ -215,17 +215,22 @@ class _Batch:
         Item.check_commissioning_details(custody)
         assert custody.tag_uid is not None
         claim = self.load(tag_claim_id(custody.tag_uid))
+        if claim is not None and not isinstance(claim, TagClaim):
+            raise ReservedId(f"tag {custody.tag_uid!r} collides with {claim.id!r}")
         owner = claim.item_id if isinstance(claim, TagClaim) else None
         if owner is not None and owner != custody.item_id:
             original = self.load(owner)
-            assert isinstance(original, Item)
+            if not isinstance(original, Item):
+                raise ReservedId(f"tag {custody.tag_uid!r} is claimed by {owner!r}, not an item")
             detail = f"tag {custody.tag_uid} commissioned again for {custody.item_id} by {actor.id}"
-            outcome = original.record_duplicate_commissioning(custody, report.envelope, detail)
+            outcome = original.record_duplicate_commissioning(
+                custody, report.envelope, detail, actor
+            )
             self.keep(original)
             return outcome
         if item is not None:
             detail = f"item {custody.item_id} commissioned again by {actor.id}"
-            outcome = item.record_duplicate_commissioning(custody, report.envelope, detail)
+            outcome = item.record_duplicate_commissioning(custody, report.envelope, detail, actor)
             if owner is None and outcome.result is Result.ACCEPTED:
                 self.keep(TagClaim.claim(custody.tag_uid, custody.item_id))
             self.keep(item)

@@ -152,9 +152,17 @@ class Ingest:
                     "is the broker reachable and the topic created?"
                 )
             return False  # idleness counts only once we are in the group
-        if until_idle is None:
+        if until_idle is None or now - max(last_activity, self.assigned_at) < until_idle:
             return False
-        return now - max(last_activity, self.assigned_at) >= until_idle
+        return self._caught_up()
+
+    def _caught_up(self) -> bool:
+        # Quiet is not enough on a loaded machine: also require no lag on our partitions.
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return True
+        ends = self.consumer.end_offsets(assigned)
+        return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)
 
     def close(self) -> None:
         self.dead_letters.close()

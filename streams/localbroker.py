@@ -658,3 +658,23 @@ def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
             return _tail(f.read().decode(errors="replace"), lines)
     except OSError:
         return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m streams.localbroker fetch``: cache the broker jars (used by .ci/run)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["fetch"]:
+        print("usage: python -m streams.localbroker fetch", file=sys.stderr)
+        return 2
+    try:
+        print(ensure_jars())
+    except BrokerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

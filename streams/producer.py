@@ -19,11 +19,16 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 }
 
 
+class DeliveryError(RuntimeError):
+    """Messages the broker did not acknowledge; raised by ``flush`` so none fail silently."""
+
+
 class Producer:
     def __init__(self, bootstrap: str, **overrides: Any) -> None:
         self.bootstrap = bootstrap
         self.config = {**PRODUCER_DEFAULTS, **overrides}
         self._producer: KafkaProducer | None = None
+        self._failures: list[BaseException] = []
 
     @property
     def client(self) -> KafkaProducer:
@@ -38,17 +43,28 @@ class Producer:
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Any:
-        return self.client.send(topic, value=value, key=key, headers=headers or [])
+        future = self.client.send(topic, value=value, key=key, headers=headers or [])
+        future.add_errback(self._failures.append)
+        return future
 
     def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait for every message sent so far; raise if any was not acknowledged."""
         if self._producer is not None:
             self._producer.flush(timeout=timeout)
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise DeliveryError(
+                f"{len(failures)} message(s) were not delivered to {self.bootstrap}: "
+                f"{failures[0]!r}"
+            )
 
     def close(self) -> None:
         if self._producer is not None:
-            self._producer.flush(timeout=30.0)
-            self._producer.close(timeout=10.0)
-            self._producer = None
+            try:
+                self.flush(timeout=30.0)
+            finally:
+                self._producer.close(timeout=10.0)
+                self._producer = None
 
     def __enter__(self) -> Producer:
         return self

@@ -116,3 +116,6 @@ def topic_factory(kafka_bootstrap: str) -> Iterator[TopicFactory]:
             if created:
                 admin.delete_topics(created, raise_errors=False)
         admin.close()
+
+
+pytest_plugins = ["tests.postgres"]

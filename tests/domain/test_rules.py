@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from domain.custody import Kind, Verdict
+from domain.custody import Kind, Role, Verdict
 from domain.errors import DomainError, MissingDetail
 from domain.items import Item, Result, Status
+from domain.parties import Party
 from tests.domain.factory import ITEM, Bench, envelope_of
 
 
@@ -376,3 +377,23 @@ def test_envelopes_differ_per_event() -> None:
     assert envelope_of(bench.event("observing", "brand")) != envelope_of(
         bench.event("observing", "brand")
     )
+
+
+# ----- ids -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda b: Item.commission(
+            b.event(Kind.COMMISSIONING, "brand", item_id="tag:T1"), b"", b.parties["brand"]
+        ),
+        lambda b: Item.sighted(b.event(Kind.OBSERVING, "osaka", item_id="tag:T1"), b""),
+        lambda b: Party.register("tag:T1", "Squatter", Role.STORE),
+    ],
+    ids=["commission", "sighted", "party"],
+)
+def test_ids_in_the_tag_claim_namespace_are_refused(make: Callable[[Bench], object]) -> None:
+    with pytest.raises(DomainError) as refused:
+        make(Bench())
+    assert_refused(refused.value, "reserved_id", "tag:T1", "reserved for tag claims")

@@ -240,6 +240,19 @@ def test_a_sighting_still_checks_the_role(ledger: CustodyLedger) -> None:
         ledger.get_item(ITEM)
 
 
+def test_a_scan_cannot_squat_the_claim_of_a_tag_not_yet_commissioned(
+    ledger: CustodyLedger,
+) -> None:
+    """Tag claims live beside items as ``tag:<uid>``: an item with such an id would make the
+    genuine commissioning unsavable (an IntegrityError the ingest would retry forever)."""
+    b = Bench()
+    squat = b.event(Kind.OBSERVING, "osaka", item_id=f"tag:{TAG}")
+    genuine = b.event(Kind.COMMISSIONING, "brand")
+    decisions = ledger.process([report(squat)], Tracking("t:0", 0))
+    decisions += ledger.process([report(genuine)], Tracking("t:0", 1))
+    assert results(decisions) == ["refused: reserved_id", "accepted"]
+
+
 # ----- parties and devices ---------------------------------------------------------------
 
 
@@ -277,7 +290,7 @@ def test_shipping_needs_a_consignee_the_ledger_knows(ledger: CustodyLedger) -> N
 
 def test_an_item_id_that_names_a_party_is_refused(ledger: CustodyLedger) -> None:
     scan = Bench().event(Kind.OBSERVING, "ginza", item_id="dc")
-    assert results(ledger.process([report(scan)], Tracking("t:0", 0))) == ["refused: unknown_party"]
+    assert results(ledger.process([report(scan)], Tracking("t:0", 0))) == ["refused: reserved_id"]
 
 
 def test_parties_are_registered_once_and_looked_up_by_id(ledger: CustodyLedger) -> None:

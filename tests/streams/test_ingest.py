@@ -40,8 +40,9 @@ class Topics:
             bootstrap, custody_topics(self.events, self.rejected, self.checkpoints, partitions)
         )
 
-    def env(self, bootstrap: str, data_dir: Path) -> dict[str, str]:
+    def env(self, bootstrap: str, data_dir: Path, database_url: str = "") -> dict[str, str]:
         return {
+            "ASSAY_DATABASE_URL": database_url,
             **os.environ,
             "ASSAY_KAFKA_BOOTSTRAP": bootstrap,
             "ASSAY_DATA_DIR": str(data_dir),
@@ -87,8 +88,10 @@ def stored_event_ids(world: World, item_ids: list[str]) -> list[str]:
     return ids
 
 
-def test_published_events_are_stored_in_order(kafka_bootstrap: str, tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_published_events_are_stored_in_order(
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
+) -> None:
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=3)
     with Producer(kafka_bootstrap) as producer:
         for event in story_events():
@@ -110,9 +113,9 @@ def test_published_events_are_stored_in_order(kafka_bootstrap: str, tmp_path: Pa
 
 
 def test_the_same_event_published_twice_is_stored_once(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
 ) -> None:
-    world = make_world(tmp_path)
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=1)
     first = story_events()[0]
     envelope = seal(first, world.keys["brand"])
@@ -125,9 +128,9 @@ def test_the_same_event_published_twice_is_stored_once(
 
 
 def test_bad_input_goes_to_the_dead_letter_topic_with_exact_bytes(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
 ) -> None:
-    world = make_world(tmp_path)
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=1)
     story = story_events()
     good = seal(story[0], world.keys["brand"])
@@ -171,13 +174,19 @@ def _publish_many(world: World, bootstrap: str, topic: str, items: int) -> list[
 
 
 def _spawn_ingest(
-    topics: Topics, bootstrap: str, data_dir: Path, idle: float, *, watch: bool = False
+    topics: Topics,
+    bootstrap: str,
+    data_dir: Path,
+    idle: float,
+    *,
+    watch: bool = False,
+    database_url: str = "",
 ) -> subprocess.Popen[str]:
     """An `assay ingest` process; its log goes to a pipe (watch) or a file in data_dir."""
     log = subprocess.PIPE if watch else (data_dir / f"ingest-{uuid.uuid4().hex[:6]}.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "assay", "ingest", "--until-idle", str(idle), "--json"],
-        env=topics.env(bootstrap, data_dir),
+        env=topics.env(bootstrap, data_dir, database_url),
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -185,12 +194,12 @@ def _spawn_ingest(
 
 
 def test_sigkill_mid_batch_then_restart_stores_every_event_once(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
 ) -> None:
-    world = make_world(tmp_path)
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=6)
     published = _publish_many(world, kafka_bootstrap, topics.events, items=400)
-    victim = _spawn_ingest(topics, kafka_bootstrap, tmp_path, idle=30)
+    victim = _spawn_ingest(topics, kafka_bootstrap, tmp_path, idle=30, database_url=database_url)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         positions = [world.ledger.position(f"{topics.events}:{p}") for p in range(6)]
@@ -201,7 +210,7 @@ def test_sigkill_mid_batch_then_restart_stores_every_event_once(
     victim.wait()
     stored_before = len(stored_event_ids(world, [f"urn:item:{n}" for n in range(400)]))
     assert 0 < stored_before < len(published), "the kill should land mid-stream"
-    survivor = _spawn_ingest(topics, kafka_bootstrap, tmp_path, idle=3)
+    survivor = _spawn_ingest(topics, kafka_bootstrap, tmp_path, idle=3, database_url=database_url)
     out, _ = survivor.communicate(timeout=180)
     assert survivor.returncode == 0
     stats = json.loads(out.strip().splitlines()[-1])
@@ -218,12 +227,15 @@ def _assigned(lines: list[str]) -> bool:
 
 
 def test_two_workers_in_one_group_share_partitions_without_duplicates(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
 ) -> None:
-    world = make_world(tmp_path)
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=6)
     workers = [
-        _spawn_ingest(topics, kafka_bootstrap, tmp_path, idle=8, watch=True) for _ in range(2)
+        _spawn_ingest(
+            topics, kafka_bootstrap, tmp_path, idle=8, watch=True, database_url=database_url
+        )
+        for _ in range(2)
     ]
     logs: list[list[str]] = [[], []]
     readers = [
@@ -245,8 +257,10 @@ def test_two_workers_in_one_group_share_partitions_without_duplicates(
     assert all(r["consumed"] > 0 for r in results), results
 
 
-def test_outcome_results_are_counted(kafka_bootstrap: str, tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_outcome_results_are_counted(
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
+) -> None:
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=1)
     events = [*story_events(), custody(8, "observing", "osaka")]  # a clone after the sale
     with Producer(kafka_bootstrap) as producer:
@@ -259,8 +273,10 @@ def test_outcome_results_are_counted(kafka_bootstrap: str, tmp_path: Path) -> No
     assert Result.FLAGGED.value == "flagged"
 
 
-def test_envelopes_stored_are_the_bytes_that_arrived(kafka_bootstrap: str, tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_envelopes_stored_are_the_bytes_that_arrived(
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
+) -> None:
+    world = make_world(tmp_path, database_url)
     topics = Topics(kafka_bootstrap, partitions=1)
     first = story_events()[0]
     sent = seal(first, world.keys["brand"])
