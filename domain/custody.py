@@ -183,5 +183,9 @@ class CustodyEvent:
 
     def digest(self) -> str:
         """Content fingerprint: two reports with one event id but other content differ here."""
-        canonical = json.dumps(self.to_primitive(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        cached: str | None = self.__dict__.get("_digest")
+        if cached is None:
+            canonical = json.dumps(self.to_primitive(), sort_keys=True, separators=(",", ":"))
+            cached = hashlib.sha256(canonical.encode()).hexdigest()
+            object.__setattr__(self, "_digest", cached)  # a value object: computed once
+        return cached

@@ -1,0 +1,107 @@
+"""The operator's commands: keygen, parties and devices, publish JSON lines, ingest, rejected."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streams.topics import custody_topics, ensure_topics
+
+
+def assay(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        input=stdin,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "ASSAY_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_keygen_writes_a_private_key_and_prints_the_public_one(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    out = tmp_path / "scanner.key"
+    done = assay("device", "keygen", "--out", str(out), "--party", "dc", "--device", "d1", env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(bytes.fromhex(done.stdout.strip())) == 32
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    again = assay("device", "keygen", "--out", str(out), "--party", "dc", "--device", "d1", env=env)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+
+
+def test_enrolling_needs_a_registered_party(tmp_path: Path, env: dict[str, str]) -> None:
+    key = tmp_path / "k.json"
+    assay("device", "keygen", "--out", str(key), "--party", "dc", "--device", "d1", env=env)
+    refused = assay("device", "enrol", "--key", str(key), env=env)
+    assert refused.returncode == 2 and "unknown_party" in refused.stderr
+    assert (
+        assay("party", "add", "dc", "--name", "DC", "--role", "warehouse", env=env).returncode == 0
+    )
+    assert assay("device", "enrol", "--key", str(key), env=env).returncode == 0
+
+
+@pytest.mark.kafka
+def test_publish_reports_every_bad_line_and_sends_the_good_ones(
+    tmp_path: Path, env: dict[str, str], kafka_bootstrap: str
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "ASSAY_EVENTS_TOPIC": f"cli.events.{suffix}",
+        "ASSAY_REJECTED_TOPIC": f"cli.rejected.{suffix}",
+        "ASSAY_CHECKPOINTS_TOPIC": f"cli.cp.{suffix}",
+        "ASSAY_CONSUMER_GROUP": f"cli-{suffix}",
+    }
+    env = {**env, **names, "ASSAY_KAFKA_BOOTSTRAP": kafka_bootstrap}
+    ensure_topics(kafka_bootstrap, custody_topics(*list(names.values())[:3], 2))
+    key = tmp_path / "brand.key"
+    assay("device", "keygen", "--out", str(key), "--party", "brand", "--device", "b1", env=env)
+    assay("party", "add", "brand", "--name", "Brand", "--role", "brand", env=env)
+    assay("device", "enrol", "--key", str(key), env=env)
+    lines = [
+        json.dumps(
+            {
+                "item_id": "urn:i:1",
+                "kind": "commissioning",
+                "location": "paris",
+                "tag_uid": "T1",
+                "brand": "B",
+                "model": "M",
+                "serial": "S",
+            }
+        ),
+        "{not json",
+        json.dumps({"item_id": "urn:i:1", "kind": "teleporting", "location": "x"}),
+        json.dumps({"item_id": "urn:i:1", "kind": "observing", "location": "paris"}),
+        json.dumps(
+            {"item_id": "urn:i:2", "kind": "retail_selling", "location": "paris", "buyer_ref": "b"}
+        ),  # a brand may not sell: rejected by the ingest
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    done = assay("publish", str(events), "--device-key", str(key), env=env)
+    assert done.returncode == 1
+    assert "published 3 event(s)" in done.stdout
+    assert f"{events}:2:" in done.stderr and f"{events}:3:" in done.stderr
+    assert "teleporting" in done.stderr
+    ingested = assay("ingest", "--until-idle", "2", "--json", env=env)
+    counts = json.loads(ingested.stdout.strip().splitlines()[-1])
+    assert (counts["accepted"], counts["rejected"]) == (2, 1)
+    rejected = assay("rejected", env=env)
+    assert "role_not_allowed" in rejected.stdout
+    assert "1 rejected message(s) shown" in rejected.stdout
