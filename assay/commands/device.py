@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     revoke.add_argument("--device", required=True)
     revoke.set_defaults(handler=revoke_handler)
 
-    party = sub.add_parser("party", help="parties: add, list")
+    party = sub.add_parser("party", help="parties: add")
     psub = party.add_subparsers(dest="party_command", required=True)
     add = psub.add_parser("add", help="register a brand, appraiser, warehouse or store")
     add.add_argument("party_id")

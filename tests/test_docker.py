@@ -1,0 +1,62 @@
+"""docker/ cannot run here (no Docker engine), so keep it honest by reading it: every
+service command must be a real `assay` subcommand and every ASSAY_* variable a setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from assay.cli import build_parser
+from assay.settings import setting_names
+
+DOCKER = Path(__file__).resolve().parents[1] / "docker"
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    return data
+
+
+def assay_services() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, svc)
+        for name, svc in compose()["services"].items()
+        if str(svc.get("image", "")).startswith("assay")
+    ]
+
+
+@pytest.mark.parametrize(("name", "service"), assay_services())
+def test_every_assay_service_runs_a_real_subcommand(name: str, service: dict[str, Any]) -> None:
+    parser = build_parser()
+    args = parser.parse_args(service["command"])  # exits (fails the test) on an unknown one
+    assert callable(args.handler), name
+
+
+@pytest.mark.parametrize(("name", "service"), assay_services())
+def test_every_variable_is_one_the_settings_know(name: str, service: dict[str, Any]) -> None:
+    known = set(setting_names())
+    variables = [k for k in service.get("environment", {}) if k.startswith("ASSAY_")]
+    assert variables, f"{name} sets no ASSAY_* variable"
+    assert set(variables) <= known, f"{name}: unknown {set(variables) - known}"
+
+
+def test_the_roles_of_a_scaled_deployment_are_all_there() -> None:
+    commands = {svc["command"][0] for _, svc in assay_services()}
+    assert {"ingest", "anchor", "project", "serve", "keys"} <= commands
+    services = compose()["services"]
+    assert services["ingest"]["deploy"]["replicas"] >= 2
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert "healthcheck" in services["postgres"] and "healthcheck" in services["kafka"]
+
+
+def test_the_dockerfile_copies_every_package_the_wheel_ships() -> None:
+    pyproject = (DOCKER.parent / "pyproject.toml").read_text()
+    packages = re.search(r"packages = \[(.*?)\]", pyproject)
+    assert packages is not None
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    for package in re.findall(r'"(\w+)"', packages.group(1)):
+        assert f"COPY {package} ./{package}" in dockerfile, package
