@@ -149,7 +149,11 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> DemoReport:
     from projections.projector import Projector
 
     projector = Projector(ledger, chain, settings.duckdb_path)
-    projected = projector.catch_up()
+    try:
+        projected = projector.catch_up()
+        projector.publish()  # the analyst snapshot `assay sql` reads
+    finally:
+        projector.close()
     progress(f"projected {projected} events into {settings.duckdb_path}")
 
     checkpoint_text = settings.checkpoint_path.read_text()

@@ -27,10 +27,24 @@ RECORD = """CASE event
 END"""
 
 
-def apply_ledger(con: duckdb.DuckDBPyConnection, page: Page, *, derive_items: bool) -> None:
-    """Apply TEMP table ``staged`` (see ``staging.stage_ledger``)."""
+def apply_ledger(
+    con: duckdb.DuckDBPyConnection, page: Page, *, derive_items: bool, leaves_ahead: bool = False
+) -> None:
+    """Apply TEMP table ``staged`` (see ``staging.stage_ledger``).
+
+    ``leaves_ahead``: the chain was read first (a rebuild) and TEMP ``leaves_ahead`` holds
+    its leaves; rows take their anchor as they are inserted instead of by a later UPDATE.
+    """
     if page.has_parties:
         _apply_parties(con)
+    anchors = "NULL, NULL, NULL"
+    join = ""
+    if leaves_ahead:
+        anchors = "a.leaf_hash, a.block_height, a.leaf_index"
+        # Only blocks overlapping this page; zone maps skip the rest of the table.
+        join = f"""LEFT JOIN (SELECT * FROM leaves_ahead
+                              WHERE last_n >= {page.first_id} AND first_n <= {page.last_id}) a
+                   ON a.item_id = o AND a.version = v"""
     con.execute(
         f"""
         INSERT INTO custody_events
@@ -38,10 +52,10 @@ def apply_ledger(con: duckdb.DuckDBPyConnection, page: Page, *, derive_items: bo
                c.event_id, c.kind, c.party_id, p.role, c.device_id, c.location,
                c.counterparty, c.occurred_at, ts, c.tag_uid, c.brand, c.model,
                c.serial, c.verdict, c.certificate, c.reason, c.latitude, c.longitude,
-               NULL, NULL, NULL
+               {anchors}
         FROM staged LEFT JOIN parties p ON p.party_id = c.party_id
-        WHERE module = '{ITEM_MODULE}'
-        ORDER BY n"""
+        {join}
+        WHERE module = '{ITEM_MODULE}'"""
     )
     if page.has_flags:
         con.execute(
@@ -52,8 +66,7 @@ def apply_ledger(con: duckdb.DuckDBPyConnection, page: Page, *, derive_items: bo
                    CASE WHEN event = 'Item.Sighted' THEN '{SIGHTED_DETAIL}' ELSE detail END,
                    c.event_id, c.party_id, c.location, ts
             FROM staged
-            WHERE module = '{ITEM_MODULE}' AND event IN ('Item.Sighted', 'Item.Flagged')
-            ORDER BY n"""
+            WHERE module = '{ITEM_MODULE}' AND event IN ('Item.Sighted', 'Item.Flagged')"""
         )
     if derive_items:
         derive_page(con, after_notification=page.first_id - 1)
@@ -82,13 +95,23 @@ def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def apply_blocks(con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]]) -> None:
-    """Insert sealed blocks and stamp their leaves onto ``custody_events``.
-
-    ``blocks`` are decoded ``Block.Sealed`` states (``header``, ``leaves``, ``items``) with
-    the header's ``block_hash`` added (see ``writer.decode_block``).
-    """
+    """Insert sealed blocks and stamp their leaves onto the ``custody_events`` rows."""
     if not blocks:
         return
+    insert_blocks(con, blocks)
+    stage_leaves(con, blocks, "page_leaves", replace=True)
+    con.execute(
+        """
+        UPDATE custody_events
+        SET leaf_hash = a.leaf_hash, block_height = a.block_height, leaf_index = a.leaf_index
+        FROM page_leaves a
+        WHERE custody_events.item_id = a.item_id AND custody_events.version = a.version"""
+    )
+
+
+def insert_blocks(con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]]) -> None:
+    """``blocks`` are decoded ``Block.Sealed`` states (``header``, ``leaves``, ``items``) with
+    the header's ``block_hash`` added (see ``writer.decode_block``)."""
     headers = [b["header"] for b in blocks]
     con.execute(
         """
@@ -112,30 +135,48 @@ def apply_blocks(con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]
             [str(b["block_hash"]) for b in blocks],
         ],
     )
-    item_ids: list[str] = []
-    versions: list[int] = []
-    hashes: list[str] = []
-    heights: list[int] = []
-    indexes: list[int] = []
-    for block, header in zip(blocks, headers, strict=True):
-        height = int(header["height"])
-        for index, ((item_id, version), leaf) in enumerate(
-            zip(block["items"], block["leaves"], strict=True)
-        ):
-            item_ids.append(str(item_id))
-            versions.append(int(version))
-            hashes.append(str(leaf))
-            heights.append(height)
-            indexes.append(index)
+
+
+LEAVES_COLUMNS = (
+    "item_id VARCHAR, version BIGINT, leaf_hash VARCHAR, block_height BIGINT, "
+    "leaf_index BIGINT, first_n BIGINT, last_n BIGINT"
+)
+
+
+def stage_leaves(
+    con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]], table: str, *, replace: bool
+) -> None:
+    """Every leaf of ``blocks`` into TEMP ``table``, with its block's notification range.
+
+    DuckDB unnests the leaves from each block's stored JSON (``state_json``): a million
+    leaves crossing from Python as seven lists of values would take seconds.
+    """
+    if replace:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({LEAVES_COLUMNS})")
+    headers = [b["header"] for b in blocks]
     con.execute(
-        """
-        UPDATE custody_events
-        SET leaf_hash = a.leaf_hash, block_height = a.height, leaf_index = a.leaf_index
-        FROM (SELECT unnest($1) AS item_id, unnest($2) AS version, unnest($3) AS leaf_hash,
-                     unnest($4) AS height, unnest($5) AS leaf_index) a
-        WHERE custody_events.item_id = a.item_id AND custody_events.version = a.version""",
-        [item_ids, versions, hashes, heights, indexes],
+        f"""
+        INSERT INTO {table}
+        SELECT item[1], item[2]::BIGINT, leaf_hash, h, leaf_index, fn, ln
+        FROM (
+            SELECT h, fn, ln, unnest(s.leaves) AS leaf_hash, unnest(s.items) AS item,
+                   unnest(range(len(s.leaves))) AS leaf_index
+            FROM (
+                SELECT h, fn, ln, json_transform(j, '{_LEAVES_SHAPE}') AS s
+                FROM (SELECT unnest($1) AS h, unnest($2) AS fn, unnest($3) AS ln,
+                             unnest($4) AS j)
+            )
+        )""",
+        [
+            [int(h["height"]) for h in headers],
+            [int(h["first_notification"]) for h in headers],
+            [int(h["last_notification"]) for h in headers],
+            [str(b["state_json"]) for b in blocks],
+        ],
     )
+
+
+_LEAVES_SHAPE = '{"leaves": ["VARCHAR"], "items": [["VARCHAR"]]}'
 
 
 def _opt_str(value: object) -> str | None:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from eventsourcing.application import Application
 
 from projections.derive import derive_all
+from projections.reader import PageReader, page_reader
+from projections.schema import SCHEMA_VERSION, stored_schema_version
 from projections.snapshot import default_target, publish, remove_leftovers
-from projections.staging import Page, prepare
+from projections.staging import prepare
 from projections.writer import CHAIN, LEDGER, Writer, connect, coverable, decode_block
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ PAGE = 20000
 REBUILD_PAGE = 20000
 REBUILD_COMMIT = 500_000
 POLL_SECONDS = 0.1
+#: From this many ledger notifications on, a rebuild reads in a child process (its start
+#: costs ~0.5 s; see projections/reader.py).
+PROCESS_READER_MIN = 100_000
 
 Progress = Callable[[int, int], None]
 
@@ -54,10 +59,25 @@ class Projector:
         self.page_size = page_size
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         self._discard_rebuild_leftovers()
-        self.writer = Writer(connect(duckdb_path))
+        self.writer = Writer(self._open_current())
         remove_leftovers(self.snapshot_path)
         self.dirty = False
         self.published_at = 0.0
+
+    def _open_current(self) -> duckdb.DuckDBPyConnection:
+        """The projection file, started afresh if an older Assay wrote another schema.
+
+        It is derived data: projecting again from position 0 recreates it.
+        """
+        con = connect(self.path)
+        stored = stored_schema_version(con)
+        if stored is None or stored == SCHEMA_VERSION:
+            return con
+        log.warning("%s has schema %s, not %s: projecting again", self.path, stored, SCHEMA_VERSION)
+        con.close()
+        for old in (self.path, wal_of(self.path)):
+            old.unlink(missing_ok=True)
+        return connect(self.path)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -80,13 +100,14 @@ class Projector:
     def catch_up(self) -> int:
         """Project everything recorded so far; returns notifications projected.
 
-        The ledger is read ahead on a thread (``PageReader``); each page is still its own
+        The ledger is read ahead (``projections.reader``); each page is still its own
         transaction with its tracking position.
         """
         total = 0
         while True:
             done = 0
             start = self.writer.position(LEDGER) + 1
+            # A thread is enough here: per-page work on the DuckDB side is the bottleneck.
             for page in PageReader(self.ledger, start=start, limit=self.page_size):
                 self.writer.ledger_page(page, derive_items=True)
                 done += len(page)
@@ -173,11 +194,18 @@ class Projector:
         done = 0
         with connect(self.rebuild_path) as con:
             writer = Writer(con)
-            reader = PageReader(self.ledger, start=1, limit=REBUILD_PAGE)
             con.execute("BEGIN TRANSACTION")
+            # The chain first: its leaves are then stamped on the rows as they are inserted.
+            writer.start_leaves_ahead()
+            for last_id, count, blocks in self._chain_pages():
+                writer.apply_chain_ahead(last_id, blocks)
+                done += count
+                if progress is not None:
+                    progress(done, total)
             uncommitted = 0
-            for page in reader:
-                writer.apply_ledger_page(page, derive_items=False)
+            large = (self.ledger.recorder.max_notification_id() or 0) >= PROCESS_READER_MIN
+            for page in page_reader(self.ledger, start=1, limit=REBUILD_PAGE, process=large):
+                writer.apply_ledger_page(page, derive_items=False, leaves_ahead=True)
                 done, uncommitted = done + len(page), uncommitted + len(page)
                 if uncommitted >= REBUILD_COMMIT:
                     con.execute("COMMIT")
@@ -187,10 +215,6 @@ class Projector:
                     progress(done, total)
             derive_all(con)
             con.execute("COMMIT")
-            while n := self._chain_step(writer, REBUILD_PAGE):
-                done += n
-                if progress is not None:
-                    progress(done, total)
             con.execute("CHECKPOINT")
         self.writer.con.execute("CHECKPOINT")
         self.writer.con.close()
@@ -202,6 +226,16 @@ class Projector:
         if progress is not None:
             progress(done, max(total, done))
         return done
+
+    def _chain_pages(self) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+        """Every chain notification, decoded, page by page: (last id, count, blocks)."""
+        if self.chain is None:
+            return
+        start = 1
+        while page := self.chain.recorder.select_notifications(start=start, limit=REBUILD_PAGE):
+            blocks = [decode_block(self.chain, n) for n in page]
+            yield page[-1].id, len(page), [b for b in blocks if b is not None]
+            start = page[-1].id + 1
 
     def _total(self) -> int:
         total = self.ledger.recorder.max_notification_id() or 0
@@ -216,35 +250,3 @@ class Projector:
 
 def wal_of(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
-
-
-class PageReader:
-    """Reads ledger pages (as staging lines) on a thread while the caller writes DuckDB.
-
-    DuckDB releases the GIL while it works, so reading SQLite and building the lines
-    overlaps with parsing and inserting the previous page.
-    """
-
-    def __init__(self, ledger: Application[str], *, start: int, limit: int) -> None:
-        self.ledger = ledger
-        self.start = start
-        self.limit = limit
-        self.pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=2)
-        self.thread = threading.Thread(target=self._read, name="projector-reader", daemon=True)
-
-    def __iter__(self) -> Iterator[Page]:
-        self.thread.start()
-        while (item := self.pages.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def _read(self) -> None:
-        try:
-            start = self.start
-            while page := self.ledger.recorder.select_notifications(start=start, limit=self.limit):
-                self.pages.put(prepare(self.ledger.mapper, page))
-                start = page[-1].id + 1
-            self.pages.put(None)
-        except BaseException as e:  # handed to the consumer, which raises it
-            self.pages.put(e)

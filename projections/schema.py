@@ -179,3 +179,14 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
 def content_tables() -> list[str]:
     """Tables whose content is the projection (what rebuild and incremental must agree on)."""
     return [name for name in TABLES if name != "projection_meta"]
+
+
+def stored_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version a projection file was written with (None: a new file)."""
+    try:
+        row = con.execute(
+            "SELECT value FROM projection_meta WHERE key = 'schema_version'"
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return int(row[0]) if row else None

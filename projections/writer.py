@@ -7,6 +7,7 @@ uncommitted page and the restart projects it again — never half of it, never t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from anchoring.header import BlockHeader
-from projections.apply import apply_blocks, apply_ledger
+from projections.apply import (
+    LEAVES_COLUMNS,
+    apply_blocks,
+    apply_ledger,
+    insert_blocks,
+    stage_leaves,
+)
 from projections.schema import create_schema
 from projections.staging import Page, stage_ledger, state_text
 
@@ -49,7 +56,8 @@ class Writer:
             body()
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # keep the original error visible
+                self.con.execute("ROLLBACK")
             raise
 
     def _track(self, name: str, position: int) -> None:
@@ -61,10 +69,12 @@ class Writer:
         """Project one page of ledger notifications (see ``staging.prepare``)."""
         self.transaction(lambda: self.apply_ledger_page(page, derive_items=derive_items))
 
-    def apply_ledger_page(self, page: Page, *, derive_items: bool) -> None:
+    def apply_ledger_page(
+        self, page: Page, *, derive_items: bool, leaves_ahead: bool = False
+    ) -> None:
         """As ``ledger_page`` inside the caller's transaction."""
         stage_ledger(self.con, page)
-        apply_ledger(self.con, page, derive_items=derive_items)
+        apply_ledger(self.con, page, derive_items=derive_items, leaves_ahead=leaves_ahead)
         self._track(LEDGER, page.last_id)
 
     def chain_page(self, last_id: int, blocks: Sequence[dict[str, Any]]) -> None:
@@ -74,15 +84,28 @@ class Writer:
 
         self.transaction(body)
 
+    def start_leaves_ahead(self) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE leaves_ahead ({LEAVES_COLUMNS})")
+
+    def apply_chain_ahead(self, last_id: int, blocks: Sequence[dict[str, Any]]) -> None:
+        """A rebuild reads the chain first: blocks now, their leaves kept in TEMP
+        ``leaves_ahead`` (``start_leaves_ahead``) for the ledger pages to pick up, instead
+        of an UPDATE of every row afterwards."""
+        if blocks:
+            insert_blocks(self.con, blocks)
+            stage_leaves(self.con, blocks, "leaves_ahead", replace=False)
+        self._track(CHAIN, last_id)
+
 
 def decode_block(chain: Application[str], n: Notification) -> dict[str, Any] | None:
-    """A ``Block.Sealed`` state as plain values, plus the block's hash (``block_hash``)."""
+    """A ``Block.Sealed`` state as plain values, plus the block's hash (``block_hash``) and
+    the stored JSON (``state_json``, from which DuckDB unnests the leaves)."""
     if not n.topic.endswith(BLOCK_TOPIC_SUFFIX):
         return None
-    state: dict[str, Any] = chain.mapper.transcoder.decode(
-        state_text(chain.mapper, n.state).encode()
-    )
+    text = state_text(chain.mapper, n.state)
+    state: dict[str, Any] = chain.mapper.transcoder.decode(text.encode())
     state["block_hash"] = BlockHeader.from_json(state["header"]).block_hash().hex()
+    state["state_json"] = text
     return state
 
 

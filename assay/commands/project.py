@@ -89,7 +89,7 @@ class ProgressBar:
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         finished = done >= total
-        fraction = done / total if total else 1.0
+        fraction = min(done / total, 1.0) if total else 1.0
         if self.tty:
             if now - self.drawn < 0.2 and not finished:
                 return

@@ -76,3 +76,24 @@ def test_broker_status_reports_the_configured_cluster(demo_run: dict[str, object
     assert isinstance(cwd, Path) and isinstance(env, dict)
     status = assay("broker", "status", env=env, cwd=cwd)
     assert "answers" in status.stdout
+
+
+def test_analysts_see_the_demo_item_through_the_snapshot(demo_run: dict[str, object]) -> None:
+    cwd, env = demo_run["cwd"], demo_run["env"]
+    assert isinstance(cwd, Path) and isinstance(env, dict)
+    item = str(demo_run["item_id"])
+    query = f"SELECT status, verdict, open_flags FROM items WHERE item_id = '{item}'"
+    done = assay("sql", query, "--json", env=env, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"status": "sold", "verdict": "genuine", "open_flags": 1}]
+    history = assay("history", item, "--json", env=env, cwd=cwd)
+    kinds = [row["kind"] for row in json.loads(history.stdout)]
+    assert kinds[:7] == [
+        "commissioning",
+        "inspecting",
+        "shipping",
+        "receiving",
+        "shipping",
+        "receiving",
+        "retail_selling",
+    ]

@@ -57,8 +57,8 @@ def test_sigkill_mid_batch_and_restart_neither_skips_nor_repeats(tmp_path: Path)
         (last,) = con.execute("SELECT max(notification_id) FROM custody_events").fetchall()[0]
         assert last <= 30
 
-    kill_mid_transaction(tmp_path, path, "chain", after=3)
-    assert positions(path) == {"ledger": ledger_end, "chain": 20}
+    kill_mid_transaction(tmp_path, path, "chain", after=2)
+    assert positions(path) == {"ledger": ledger_end, "chain": 10}
 
     with Projector(store.ledger, store.chain, path) as restarted:
         restarted.catch_up()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from projections import projector, reader
 from projections.projector import Projector
 from tests.projections.support import Store, contents, make_store
 from tests.projections.workload import Workload
@@ -93,3 +95,38 @@ def test_rebuild_in_place_keeps_following(tmp_path: Path) -> None:
     with Projector(store.ledger, store.chain, tmp_path / "fresh.duckdb") as fresh:
         fresh.rebuild()
         assert contents(fresh.con) == after
+
+
+def test_a_projection_of_another_schema_version_is_projected_again(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    Workload(store, seed=9, items=3).run(15)
+    path = tmp_path / "p.duckdb"
+    with Projector(store.ledger, store.chain, path) as p:
+        p.catch_up()
+        expected = contents(p.con)
+        p.con.execute("UPDATE projection_meta SET value = '0' WHERE key = 'schema_version'")
+        p.con.execute("DELETE FROM items")
+    with Projector(store.ledger, store.chain, path) as p:
+        assert p.position("ledger") == 0
+        p.catch_up()
+        assert contents(p.con) == expected
+
+
+def test_a_large_rebuild_reads_in_a_child_process(
+    grown: tuple[Store, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, path = grown
+    readers: list[object] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        readers.append(reader.page_reader(*args, **kwargs))
+        return readers[-1]
+
+    monkeypatch.setattr(projector, "PROCESS_READER_MIN", 0)
+    monkeypatch.setattr(projector, "page_reader", spy)
+    with Projector(store.ledger, store.chain, tmp_path / "rebuilt.duckdb") as rebuilt:
+        rebuilt.rebuild()
+        rebuilt_content = contents(rebuilt.con)
+    assert [type(r) for r in readers] == [reader.ProcessPageReader]
+    with Projector(store.ledger, store.chain, path) as incremental:
+        assert contents(incremental.con) == rebuilt_content

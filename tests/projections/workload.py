@@ -44,9 +44,8 @@ class Workload:
         self.anchor()
 
     def anchor(self) -> None:
-        # One notification per block: the anchor cannot yet chain two versions of one item
-        # inside one block, and a report can make two (a custody event and its flag).
-        policy = SealPolicy(max_events=1)
+        # Small blocks, so that a history spans many of them.
+        policy = SealPolicy(max_events=7)
         Anchor(self.store.ledger, self.store.chain, Signer.generate("t"), origin="t",
                policy=policy).catch_up()  # fmt: skip
 
