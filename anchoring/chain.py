@@ -1,12 +1,16 @@
 """The chain: an event-sourced application whose aggregates are sealed blocks.
 
 Consistency boundary of a ``Block``: one height. Two anchors racing to seal the same
-height collide on the block's id and version, so the chain cannot fork; the loser's
-transaction (block, tracking position and leaf index) is rolled back whole.
+height collide on the block's id and version (and on the block index's primary key), so
+the chain cannot fork; the loser's transaction (block, tracking position and both
+indexes) is rolled back whole.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +18,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder
 
+from anchoring.hasher import DIGEST_SIZE
 from anchoring.header import BlockHeader
-from anchoring.recorders import LeafRow, SQLiteChainRecorder
+from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
 
 LEDGER_TRACKING_NAME = "ledger"
+PAGE = 1000
+
+_sha256 = hashlib.sha256
 
 
 def block_id(height: int) -> str:
@@ -64,8 +72,73 @@ class Block(BaseAggregate[str]):
         return [bytes.fromhex(h) for h in self.leaves]
 
 
+# ----- packed trees ----------------------------------------------------------------------
+
+
+def pack_tree(leaves: Sequence[bytes]) -> bytes:
+    """Every level of the block's Merkle tree (anchoring.merkle's shape), leaves first,
+    32 bytes per node; the root is the last 32 bytes. Level sizes follow from the leaf
+    count alone (``n → ceil(n / 2)``), so a path is read with O(log n) slices.
+    """
+    if not leaves:
+        raise ValueError("a block has at least one leaf")
+    level = list(leaves)
+    parts = [b"".join(level)]
+    sha256 = _sha256
+    while len(level) > 1:
+        count = len(level)
+        pairs = iter(level[: count - 1] if count % 2 else level)
+        upper = [sha256(left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
+        if count % 2:
+            upper.append(level[-1])
+        parts.append(b"".join(upper))
+        level = upper
+    return b"".join(parts)
+
+
+def packed_root(tree: bytes) -> bytes:
+    return tree[-DIGEST_SIZE:]
+
+
+def packed_path(tree: bytes, leaf_count: int, index: int) -> list[dict[str, str]]:
+    """The Chainpoint-v2 path of leaf ``index``, equal to ``MerkleTree.path``."""
+    if not 0 <= index < leaf_count:
+        raise IndexError(f"leaf index {index} outside 0..{leaf_count - 1}")
+    path: list[dict[str, str]] = []
+    offset, count = 0, leaf_count
+    while count > 1:
+        if not (index == count - 1 and count % 2):
+            sibling = offset + (index - 1 if index % 2 else index + 1)
+            digest = tree[sibling * DIGEST_SIZE : (sibling + 1) * DIGEST_SIZE].hex()
+            path.append({"left": digest} if index % 2 else {"right": digest})
+        offset += count
+        index //= 2
+        count = (count + 1) // 2
+    return path
+
+
+def packed_leaf(tree: bytes, index: int) -> bytes:
+    return tree[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
+
+
+def block_row(header: BlockHeader, tree: bytes) -> BlockRow:
+    header_json = json.dumps(header.to_json(), separators=(",", ":"))
+    return BlockRow(header.height, header.block_hash(), header_json, tree)
+
+
+def header_from_row(header_json: str) -> BlockHeader:
+    return BlockHeader.from_json(json.loads(header_json))
+
+
+# ----- the application -------------------------------------------------------------------
+
+
 class Chain(Application[str]):
     name = "chain"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._backfill_block_index()
 
     def construct_recorder(self) -> ProcessRecorder:
         if self.env.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
@@ -75,8 +148,9 @@ class Chain(Application[str]):
         return self.factory.process_recorder()
 
     @property
-    def chain_recorder(self) -> SQLiteChainRecorder:
-        assert isinstance(self.recorder, SQLiteChainRecorder)
+    def index(self) -> LeafIndex:
+        if not isinstance(self.recorder, LeafIndex):
+            raise TypeError(f"{type(self.recorder).__name__} keeps no leaf index")
         return self.recorder
 
     def position(self) -> int:
@@ -92,19 +166,45 @@ class Chain(Application[str]):
         assert isinstance(block, Block)
         return block
 
-    def headers(self) -> list[BlockHeader]:
-        """Every block header in height order (notification order = height order)."""
-        out: list[BlockHeader] = []
-        start = 1
+    def sealed_blocks(self, start_height: int = 0) -> Iterator[Block.Sealed]:
+        """Block events in height order (the notification log holds nothing else)."""
+        start = start_height + 1  # notification ids start at 1; a fast first guess
         while True:
-            page = self.recorder.select_notifications(start=start, limit=1000)
+            page = self.recorder.select_notifications(start=start, limit=PAGE)
             if not page:
-                return out
+                return
             for n in page:
                 event = self.mapper.to_domain_event(n)
-                if isinstance(event, Block.Sealed):
-                    out.append(BlockHeader.from_json(event.header))
+                if isinstance(event, Block.Sealed) and event.header["height"] >= start_height:
+                    yield event
             start = page[-1].id + 1
+
+    def headers(self, start: int = 0) -> list[BlockHeader]:
+        """Block headers from height ``start`` on, in height order."""
+        if isinstance(self.recorder, BlockIndex):
+            return [header_from_row(text) for _, text in self.recorder.header_rows(start)]
+        return [BlockHeader.from_json(e.header) for e in self.sealed_blocks(start)]
+
+    def block_hashes(self, start: int = 0) -> list[bytes]:
+        if isinstance(self.recorder, BlockIndex):
+            return self.recorder.block_hashes(start)
+        return [h.block_hash() for h in self.headers(start)]
+
+    def block_rows(self, heights: Iterable[int]) -> dict[int, BlockRow]:
+        """Hash, header JSON and packed Merkle tree of each wanted block."""
+        wanted = set(heights)
+        if isinstance(self.recorder, BlockIndex):
+            return self.recorder.block_rows(wanted)
+        out = {}
+        for height in wanted:
+            block = self.block(height)
+            out[height] = block_row(block.header, pack_tree(block.leaf_hashes()))
+        return out
+
+    def block_trees(self, heights: Iterable[int]) -> dict[int, tuple[BlockHeader, bytes]]:
+        """Header and packed Merkle tree of each wanted block."""
+        rows = self.block_rows(heights)
+        return {h: (header_from_row(r.header_json), r.tree) for h, r in rows.items()}
 
     def head(self) -> BlockHeader | None:
         last = self.recorder.max_notification_id()
@@ -116,7 +216,22 @@ class Chain(Application[str]):
         return BlockHeader.from_json(event.header)
 
     def leaves_for(self, item_id: str) -> list[LeafRow]:
-        return self.chain_recorder.leaves_for(item_id)
+        return self.index.leaves_for(item_id)
 
     def leaf(self, item_id: str, version: int) -> LeafRow | None:
-        return self.chain_recorder.leaf(item_id, version)
+        return self.index.leaf(item_id, version)
+
+    def _backfill_block_index(self) -> None:
+        """Index blocks sealed before ``anchored_blocks`` existed (older data dirs)."""
+        recorder = self.recorder
+        if not isinstance(recorder, BlockIndex):
+            return
+        indexed = recorder.indexed_blocks()
+        # Block h has notification id >= h + 1, so this is cheap and never misses one.
+        if (self.recorder.max_notification_id() or 0) <= indexed:
+            return
+        rows = []
+        for sealed in self.sealed_blocks(indexed):
+            header = BlockHeader.from_json(sealed.header)
+            rows.append(block_row(header, pack_tree([bytes.fromhex(h) for h in sealed.leaves])))
+        recorder.add_block_rows(rows)

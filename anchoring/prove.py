@@ -1,131 +1,299 @@
 """``prove(item)``: a self-contained, versioned JSON bundle for one item's history.
 
-See docs/proof-bundle.md for every field. The bundle carries the item's anchored events
-(exact envelope bytes or platform body), each with its leaf index, Merkle path and block
-header; each block's accumulator proof into the newest header; the signed checkpoint of
-that header; and the device public keys. Recorded events not yet sealed are listed as
-pending, never silently left out.
+docs/proof-bundle.md describes every field. The bundle carries the item's anchored events
+(exact envelope bytes, or the platform record and the evidence envelope it commits to),
+each with its leaf index, Merkle path and block; each block's accumulator proof into the
+head the checkpoint signs; the checkpoint; and the device public keys. Recorded events
+not yet sealed into that head are listed as pending, never silently left out.
+
+A ``Prover`` is meant to live long (e.g. in a server): it keeps the chain's block hashes
+in an RFC 9162 tree with every perfect subtree's root, so an accumulator proof costs
+O(log n) lookups, and :meth:`Prover.refresh` reads only blocks sealed since. Per bundle
+it reads the item's events, its leaf index rows and the packed trees of just the blocks
+those leaves are in.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
-from anchoring.accumulator import inclusion_proof
-from anchoring.chain import Chain
+from anchoring.accumulator import acc_leaf, acc_node
+from anchoring.chain import Chain, header_from_row, packed_leaf, packed_path
+from anchoring.checkpoint import Checkpoint
+from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import ZERO_HASH, source_of
-from anchoring.merkle import MerkleTree
+from anchoring.leaves import (
+    ZERO_HASH,
+    evidence_of,
+    flag_summary,
+    read_signed,
+    signed_fields,
+    source_of,
+)
+from anchoring.recorders import LeafRow
+from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION
+from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
+from streams.errors import SerializationError
 
-BUNDLE_FORMAT = "assay-proof-bundle"
-BUNDLE_VERSION = 1
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BlockHashTree", "ProveError", "Prover"]
+
+
+HEADER_CACHE = 100_000
 
 
 class ProveError(LookupError):
     pass
 
 
-def summarize(event: Any) -> dict[str, Any]:
-    """Readable fields for the buyer's page; the verifier checks them against signed bytes."""
-    name = type(event).__name__
-    if name in {"Commissioned", "CustodyRecorded", "Sighted"}:
-        summary = {k: v for k, v in event.custody.to_primitive().items() if v not in (None, {})}
-        if name == "Sighted":
-            summary["flag"] = "unknown_item"
-        return summary
-    if name == "Flagged":
-        return {"flag": event.signal, "detail": event.detail}
-    return {"type": name}
+class BlockHashTree:
+    """The accumulator's RFC 9162 tree over block hashes, keeping every perfect subtree.
+
+    ``levels[k][j]`` is the root of the perfect subtree over blocks ``j·2^k … (j+1)·2^k-1``.
+    Every subtree RFC 9162 splits a tree into starts at a multiple of its largest power of
+    two, so any proof is a handful of lookups plus O(log n) hashes for ragged right edges.
+    """
+
+    def __init__(self) -> None:
+        self.levels: list[list[bytes]] = [[]]
+        self.hashes: list[bytes] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.hashes)
+
+    def append(self, block_hash: bytes) -> None:
+        self.hashes.append(block_hash)
+        node, level = acc_leaf(block_hash), 0
+        self.levels[0].append(node)
+        while len(self.levels[level]) % 2 == 0:
+            row = self.levels[level]
+            node = acc_node(row[-2], row[-1])
+            level += 1
+            if level == len(self.levels):
+                self.levels.append([])
+            self.levels[level].append(node)
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        """MTH of blocks ``lo … hi-1`` (``lo`` aligned as RFC 9162 splits leave it)."""
+        n = hi - lo
+        if n & (n - 1) == 0:
+            level = n.bit_length() - 1
+            return self.levels[level][lo >> level]
+        k = 1 << ((n - 1).bit_length() - 1)
+        return acc_node(self.subtree(lo, lo + k), self.subtree(lo + k, hi))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 PATH(index, blocks[0:size]), leaf upwards."""
+        if not 0 <= index < size <= self.size:
+            raise ValueError(f"no block {index} in an accumulator of {size} (have {self.size})")
+        proof: list[bytes] = []
+        lo, hi = 0, size
+        while hi - lo > 1:
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            if index - lo < k:
+                proof.append(self.subtree(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self.subtree(lo, lo + k))
+                lo += k
+        proof.reverse()
+        return proof
 
 
 class Prover:
     def __init__(self, ledger: CustodyLedger, chain: Chain, checkpoint_text: str) -> None:
         self.ledger = ledger
         self.chain = chain
+        self.tree = BlockHashTree()
         self.checkpoint_text = checkpoint_text
-        self.headers = chain.headers()
-        self._hashes = [h.block_hash() for h in self.headers]
-        self._trees: dict[int, MerkleTree] = {}
+        self.head: BlockHeader | None = None
+        # Headers never change once sealed; device entries may (a re-enrolment): those
+        # are forgotten on every refresh.
+        self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
+        self._devices: dict[str, dict[str, Any] | None] = {}
+        self.refresh(checkpoint_text)
 
-    def tree(self, height: int) -> MerkleTree:
-        if height not in self._trees:
-            self._trees[height] = MerkleTree(self.chain.block(height).leaf_hashes())
-        return self._trees[height]
+    def refresh(self, checkpoint_text: str | None = None) -> None:
+        """Adopt a newer checkpoint (or re-read the chain), loading only new blocks."""
+        text = self.checkpoint_text if checkpoint_text is None else checkpoint_text
+        checkpoint = _unverified_checkpoint(text)
+        if self.tree.size < checkpoint.size:
+            for block_hash in self.chain.block_hashes(self.tree.size):
+                self.tree.append(block_hash)
+        if self.tree.size < checkpoint.size:
+            raise ProveError(
+                f"the checkpoint names {checkpoint.size} blocks; the chain has {self.tree.size}"
+            )
+        height = checkpoint.size - 1
+        if self.tree.hashes[height] != checkpoint.head_hash:
+            raise ProveError(f"the checkpoint's head is not block {height} of this chain")
+        if self.head is None or self.head.height != height:
+            self.head = self._trees([height])[height][0]
+        self.checkpoint_text = text
+        self._devices.clear()
 
     def prove(self, item_id: str) -> dict[str, Any]:
+        head = self.head
+        assert head is not None
         events = self.ledger.item_events(item_id)
-        if not events:
+        if not events or not type(events[0]).__qualname__.startswith("Item."):
             raise ProveError(f"no item {item_id!r} in the ledger")
-        if not self.headers:
-            raise ProveError("nothing has been anchored yet")
-        head = self.headers[-1]
         rows = {row.version: row for row in self.chain.leaves_for(item_id)}
-        out_events: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
-        devices: dict[str, dict[str, Any]] = {}
-        heights: set[int] = set()
-        prev = ZERO_HASH
+        anchored: list[tuple[Any, LeafRow]] = []
+        pending: list[Any] = []
         for event in events:
-            version = event.originator_version
-            row = rows.get(version)
-            if row is None or row.height > head.height:
-                pending.append({"version": version, "summary": summarize(event)})
-                continue
-            source = source_of(item_id, version, event)
-            heights.add(row.height)
-            out_events.append(
-                {
-                    "version": version,
-                    "leaf_kind": source.kind,
-                    "payload_b64": base64.b64encode(source.payload).decode(),
-                    "prev_leaf": prev.hex(),
-                    "leaf": row.leaf_hash.hex(),
-                    "height": row.height,
-                    "leaf_index": row.leaf_index,
-                    "path": self.tree(row.height).path(row.leaf_index),
-                    "summary": summarize(event),
-                }
-            )
+            row = rows.get(event.originator_version)
+            if pending or row is None or row.height > head.height:
+                pending.append(event)
+            else:
+                anchored.append((event, row))
+        if not anchored:
+            raise ProveError(f"no event of {item_id!r} is anchored in the checkpoint yet")
+        trees = self._trees({row.height for _, row in anchored})
+        devices: dict[str, dict[str, Any]] = {}
+        out_events = []
+        prev = ZERO_HASH
+        for event, row in anchored:
+            header, tree = trees[row.height]
+            if packed_leaf(tree, row.leaf_index) != row.leaf_hash:
+                raise ProveError(f"leaf index of {item_id} v{row.version} is inconsistent")
+            out_events.append(self._event_entry(item_id, event, row, header, tree, prev, devices))
             prev = row.leaf_hash
-            self._add_device(event, devices)
         return {
             "format": BUNDLE_FORMAT,
             "version": BUNDLE_VERSION,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
+            "checkpoint_key": _signer_of(self.checkpoint_text),
             "head": head.to_json(),
-            "blocks": [self._block_entry(h, head) for h in sorted(heights)],
+            "blocks": [self._block_entry(trees[h][0], head) for h in sorted(trees)],
             "events": out_events,
             "devices": devices,
-            "pending": pending,
+            "pending": [
+                {"version": e.originator_version, "summary": self._summary(e, devices)}
+                for e in pending
+            ],
         }
 
-    def _block_entry(self, height: int, head: BlockHeader) -> dict[str, Any]:
-        header = self.headers[height]
+    def _event_entry(
+        self,
+        item_id: str,
+        event: Any,
+        row: LeafRow,
+        header: BlockHeader,
+        tree: bytes,
+        prev: bytes,
+        devices: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        source = source_of(item_id, row.version, event)
+        evidence = evidence_of(event) if source.kind == "P" else None
+        return {
+            "version": row.version,
+            "leaf_kind": source.kind,
+            "payload_b64": _b64(source.payload),
+            "evidence_b64": _b64(evidence) if evidence is not None else None,
+            "prev_leaf": prev.hex(),
+            "leaf": row.leaf_hash.hex(),
+            "height": row.height,
+            "leaf_index": row.leaf_index,
+            "path": packed_path(tree, header.leaf_count, row.leaf_index),
+            "summary": self._summary(event, devices),
+        }
+
+    def _trees(self, heights: set[int] | list[int]) -> dict[int, tuple[BlockHeader, bytes]]:
+        out = {}
+        for height, row in self.chain.block_rows(heights).items():
+            header = self._headers.get(height)
+            if header is None:
+                header = self._headers[height] = header_from_row(row.header_json)
+                if len(self._headers) > HEADER_CACHE:
+                    self._headers.popitem(last=False)
+            out[height] = (header, row.tree)
+        return out
+
+    def _block_entry(self, header: BlockHeader, head: BlockHeader) -> dict[str, Any]:
         proof: list[bytes] = []
-        if height < head.height:
-            proof = inclusion_proof(self._hashes[: head.acc_size], height, head.acc_size)
+        if header.height < head.height:
+            proof = self.tree.inclusion_proof(header.height, head.acc_size)
         return {"header": header.to_json(), "acc_proof": [p.hex() for p in proof]}
 
-    def _add_device(self, event: Any, devices: dict[str, dict[str, Any]]) -> None:
-        custody = getattr(event, "custody", None)
-        if custody is None or getattr(event, "envelope", None) is None:
-            return
-        key = f"{custody.party_id}/{custody.device_id}"
-        if key in devices:
-            return
-        party = self.ledger.get_party(custody.party_id)
-        device = party.devices.get(custody.device_id)
-        if device is not None:
-            devices[key] = {
-                "public_key": device.public_key,
-                "party_name": party.name,
-                "role": party.role.value,
-            }
+    def _summary(self, event: Any, devices: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """What the event says, read from the signed bytes (as the verifier will)."""
+        source = source_of(str(event.originator_id), event.originator_version, event)
+        if source.kind == "E":
+            return _fields_of(self._signed(source.payload, devices))
+        flag = json.loads(source.payload)
+        evidence = evidence_of(event)
+        body = self._signed(evidence, devices) if evidence is not None else None
+        return flag_summary(flag, body)
+
+    def _signed(
+        self, envelope_bytes: bytes, devices: dict[str, dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        try:
+            envelope, body = read_signed(envelope_bytes)
+        except SerializationError:
+            return None
+        name = f"{envelope.party_id}/{envelope.device_id}"
+        if name not in self._devices:
+            self._devices[name] = self._device(envelope.party_id, envelope.device_id)
+        entry = self._devices[name]
+        if entry is not None:
+            devices[name] = dict(entry)  # the caller may edit its bundle
+        return body
+
+    def _device(self, party_id: str, device_id: str) -> dict[str, Any] | None:
+        try:
+            party = self.ledger.get_party(party_id)
+        except UnknownParty:
+            return None
+        device = party.devices.get(device_id)
+        if device is None:
+            return None
+        return {"public_key": device.public_key, "party_name": party.name, "role": party.role.value}
 
 
 def write_bundle(bundle: dict[str, Any]) -> str:
     return json.dumps(bundle, indent=2, sort_keys=True) + "\n"
+
+
+def _fields_of(body: dict[str, Any] | None) -> dict[str, Any]:
+    return signed_fields(body) if body is not None else {}
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _note_lines(note: str) -> tuple[str, Sequence[str]]:
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise ProveError("the checkpoint is not a signed note")
+    return note[: split + 1], note[split + 2 :].splitlines()
+
+
+def _unverified_checkpoint(note: str) -> Checkpoint:
+    """The checkpoint a note claims. The prover's own file: verifiers check the signature."""
+    body, _ = _note_lines(note)
+    try:
+        return Checkpoint.parse_body(body)
+    except VerificationError as e:
+        raise ProveError(f"the checkpoint cannot be read: {e}") from None
+
+
+def _signer_of(note: str) -> dict[str, str] | None:
+    """Name and key id of the note's first signature, to tell a verifier which key to pin."""
+    _, lines = _note_lines(note)
+    if not lines:
+        return None
+    name, _, signature = lines[0].removeprefix("\u2014 ").partition(" ")
+    try:
+        key_id = base64.b64decode(signature, validate=True)[:4].hex()
+    except ValueError:
+        return None
+    return {"name": name, "key_id": key_id}

@@ -1,18 +1,27 @@
-"""The chain's recorder: block events, the anchor's tracking position and the per-item
-leaf index, written in one transaction so a seal is all-or-nothing.
+"""The chain's recorder: block events, the anchor's tracking position and two indexes,
+written in one transaction so a seal is all-or-nothing.
 
-The leaf index (item id, version) → (block height, leaf index, leaf hash) is what makes
-``prove`` fast in a large store; it is derived data, recomputed and checked by ``audit``.
+* ``anchored_leaves``: (item id, version) → (block height, leaf index, leaf hash), so
+  ``prove`` finds an item's leaves without scanning blocks;
+* ``anchored_blocks``: height → (block hash, header JSON, every level of the block's
+  Merkle tree), so ``prove`` reads a path's siblings and the accumulator's block hashes
+  without decoding block events.
+
+Both are derived data: ``audit`` recomputes and checks every row. ``height`` is the
+primary key of ``anchored_blocks``, a second guard (after the block aggregate's id)
+against two anchors sealing the same height.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+
+_LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,41 @@ class LeafRow:
     leaf_hash: bytes
 
 
+@dataclass(frozen=True)
+class BlockRow:
+    height: int
+    block_hash: bytes
+    header_json: str  # BlockHeader.to_json() as compact JSON text
+    tree: bytes  # anchoring.chain.pack_tree: every level of the Merkle tree, leaves first
+
+
+@runtime_checkable
+class LeafIndex(Protocol):
+    """The per-item leaf index every chain recorder keeps (``leaf_rows`` when sealing)."""
+
+    def leaves_for(self, item_id: str) -> list[LeafRow]: ...
+
+    def leaf(self, item_id: str, version: int) -> LeafRow | None: ...
+
+
+@runtime_checkable
+class BlockIndex(LeafIndex, Protocol):
+    """The block index (``block_rows`` when sealing) that makes ``prove`` read only what it
+    needs; without it the chain falls back to decoding block events."""
+
+    def leaves_at(self, height: int) -> list[LeafRow]: ...
+
+    def block_rows(self, heights: Iterable[int]) -> dict[int, BlockRow]: ...
+
+    def block_hashes(self, start: int) -> list[bytes]: ...
+
+    def header_rows(self, start: int) -> list[tuple[int, str]]: ...
+
+    def indexed_blocks(self) -> int: ...
+
+    def add_block_rows(self, rows: Sequence[BlockRow]) -> None: ...
+
+
 class SQLiteChainRecorder(SQLiteProcessRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -33,38 +77,94 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             "leaf_index INTEGER NOT NULL, leaf_hash BLOB NOT NULL, "
             "PRIMARY KEY (item_id, version)) WITHOUT ROWID"
         )
+        statements.append(
+            "CREATE INDEX IF NOT EXISTS anchored_leaves_by_block "
+            "ON anchored_leaves (height, leaf_index)"
+        )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS anchored_blocks ("
+            "height INTEGER PRIMARY KEY, block_hash BLOB NOT NULL, "
+            "header TEXT NOT NULL, tree BLOB NOT NULL)"
+        )
         return statements
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
-        rows: Sequence[LeafRow] = kwargs.get("leaf_rows", ())
-        for r in rows:
-            c.execute(
+        leaf_rows: Sequence[LeafRow] = kwargs.get("leaf_rows", ())
+        if leaf_rows:
+            c.executemany(
                 "INSERT INTO anchored_leaves VALUES (?,?,?,?,?)",
-                (r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash),
+                [(r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash) for r in leaf_rows],
+            )
+        block_rows: Sequence[BlockRow] = kwargs.get("block_rows", ())
+        if block_rows:
+            c.executemany(
+                "INSERT INTO anchored_blocks VALUES (?,?,?,?)",
+                [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
             )
         return returning
 
+    # ----- leaves ----------------------------------------------------------------------
+
     def leaves_for(self, item_id: str) -> list[LeafRow]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT item_id, version, height, leaf_index, leaf_hash FROM anchored_leaves "
-                "WHERE item_id=? ORDER BY version",
-                (item_id,),
-            )
-            return [LeafRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in c.fetchall()]
+        return self._leaves("WHERE item_id=? ORDER BY version", (item_id,))
 
     def leaf(self, item_id: str, version: int) -> LeafRow | None:
+        rows = self._leaves("WHERE item_id=? AND version=?", (item_id, version))
+        return rows[0] if rows else None
+
+    def leaves_at(self, height: int) -> list[LeafRow]:
+        return self._leaves("WHERE height=? ORDER BY leaf_index", (height,))
+
+    def _leaves(self, where: str, params: tuple[Any, ...]) -> list[LeafRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {_LEAF_COLUMNS} FROM anchored_leaves {where}", params)
+            return [LeafRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in c.fetchall()]
+
+    # ----- blocks ----------------------------------------------------------------------
+
+    def block_rows(self, heights: Iterable[int]) -> dict[int, BlockRow]:
+        wanted = sorted(set(heights))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT item_id, version, height, leaf_index, leaf_hash FROM anchored_leaves "
-                "WHERE item_id=? AND version=?",
-                (item_id, version),
+                "SELECT height, block_hash, header, tree FROM anchored_blocks "
+                f"WHERE height IN ({marks})",
+                wanted,
             )
-            rows = c.fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return LeafRow(r[0], r[1], r[2], r[3], bytes(r[4]))
+            return {r[0]: BlockRow(r[0], bytes(r[1]), r[2], bytes(r[3])) for r in c.fetchall()}
+
+    def block_hashes(self, start: int) -> list[bytes]:
+        """Hashes of blocks ``start, start+1, …`` in height order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT block_hash FROM anchored_blocks WHERE height>=? ORDER BY height", (start,)
+            )
+            return [bytes(r[0]) for r in c.fetchall()]
+
+    def header_rows(self, start: int) -> list[tuple[int, str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT height, header FROM anchored_blocks WHERE height>=? ORDER BY height",
+                (start,),
+            )
+            return [(r[0], r[1]) for r in c.fetchall()]
+
+    def indexed_blocks(self) -> int:
+        """How many blocks the block index holds (heights 0..n-1 when consistent)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT MAX(height) FROM anchored_blocks")
+            top = c.fetchone()[0]
+        return 0 if top is None else int(top) + 1
+
+    def add_block_rows(self, rows: Sequence[BlockRow]) -> None:
+        """Backfill rows for blocks sealed before the index existed (idempotent)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO anchored_blocks VALUES (?,?,?,?)",
+                [(r.height, r.block_hash, r.header_json, r.tree) for r in rows],
+            )

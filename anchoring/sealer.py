@@ -1,14 +1,24 @@
 """The anchor: follows the ledger's notification log and seals Merkle batches into blocks.
 
-Exactly once: a block, the ledger position it covers and its leaf index are saved in one
+Exactly once: a block, the ledger position it covers and its two indexes are saved in one
 chain transaction; on start the anchor resumes after the recorded position. A batch is
 sealed every ``max_events`` events or ``max_seconds`` after its first event arrived.
 After each seal the new head is published as a signed checkpoint.
+
+Blocks cover contiguous ranges of the notification log: a block's ``first_notification``
+is one past the previous block's ``last_notification``, even when notifications without
+item events (parties, devices, tag claims) were passed over in between, so ``audit`` can
+account for every notification.
+
+A second anchor started by mistake cannot fork the chain: both would write the same block
+id and index row, so one seal fails with an integrity error, is rolled back whole, and
+its anchor reloads the chain (headers, accumulator, position) and carries on from there.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -18,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from anchoring.accumulator import Accumulator
-from anchoring.chain import LEDGER_TRACKING_NAME, Block, Chain
+from anchoring.chain import LEDGER_TRACKING_NAME, Block, Chain, block_row, pack_tree, packed_root
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import HEADER_VERSION, BlockHeader
-from anchoring.leaves import ZERO_HASH, leaf_of, source_of
-from anchoring.merkle import MerkleTree
+from anchoring.leaves import ZERO_HASH, LeafSource, leaf_chain, source_of
 from anchoring.recorders import LeafRow
 from ledger.application import CustodyLedger
 
@@ -38,6 +47,10 @@ PREV_LEAF_CACHE = 200_000
 
 class AnchorError(RuntimeError):
     pass
+
+
+class SealConflict(AnchorError):
+    """Another anchor sealed first; this one has reloaded the chain and drops its batch."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class Anchor:
         policy: SealPolicy | None = None,
         checkpoint_path: Path | None = None,
         publish_checkpoint: Callable[[str], None] | None = None,
+        clock: Callable[[], str] = sealed_at_now,
     ) -> None:
         self.ledger = ledger
         self.chain = chain
@@ -69,13 +83,16 @@ class Anchor:
         self.policy = policy or SealPolicy()
         self.checkpoint_path = checkpoint_path
         self.publish_checkpoint = publish_checkpoint
-        self.headers = chain.headers()
-        self.accumulator = Accumulator.from_hashes([h.block_hash() for h in self.headers])
-        self.position = chain.position()
+        self.clock = clock
+        self.headers: list[BlockHeader] = []
+        self.accumulator = Accumulator()
+        self.position = 0
         self.prev_leaves: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self.pending: list[Notification] = []
         self.pending_since = 0.0
         self.sealed_events = 0
+        self.conflicts = 0
+        self.resync()
 
     @property
     def head(self) -> BlockHeader | None:
@@ -118,44 +135,62 @@ class Anchor:
         return len(page)
 
     def seal_due(self, *, force: bool) -> int:
+        """Seal full batches, and the rest if forced or overdue; returns blocks sealed."""
         sealed = 0
-        while len(self.pending) >= self.policy.max_events:
-            self.seal(self.pending[: self.policy.max_events])
-            del self.pending[: self.policy.max_events]
-            sealed += 1
-        overdue = time.monotonic() - self.pending_since >= self.policy.max_seconds
-        if self.pending and (force or overdue):
-            self.seal(self.pending)
-            self.pending = []
-            sealed += 1
+        while self.pending:
+            full = len(self.pending) >= self.policy.max_events
+            overdue = time.monotonic() - self.pending_since >= self.policy.max_seconds
+            if not (full or force or overdue):
+                break
+            batch = self.pending[: self.policy.max_events]
+            try:
+                header = self.seal(batch)
+            except SealConflict:
+                continue  # pending was dropped; the next fetch starts after the new position
+            del self.pending[: len(batch)]
+            sealed += header is not None
         return sealed
 
     # ----- sealing ---------------------------------------------------------------------
 
     def seal(self, notifications: Sequence[Notification]) -> BlockHeader | None:
+        """Seal one batch (the next notifications after the position) in one transaction.
+
+        Returns the new header, or ``None`` when the batch held no item event (only the
+        position moves). Raises :class:`SealConflict` if another anchor got there first.
+        """
         height = len(self.headers)
-        leaves: list[bytes] = []
-        items: list[tuple[str, int]] = []
-        rows: list[LeafRow] = []
-        in_batch: dict[str, tuple[int, bytes]] = {}
+        sources: list[LeafSource] = []
         for n in notifications:
-            if not n.topic.startswith(ITEM_TOPIC_PREFIX):
-                continue
-            item_id, version = str(n.originator_id), n.originator_version
-            event = self.ledger.mapper.to_domain_event(n)
-            prev = self._prev_leaf(item_id, version, in_batch)
-            leaf = leaf_of(source_of(item_id, version, event), prev)
-            in_batch[item_id] = (version, leaf)
-            rows.append(LeafRow(item_id, version, height, len(leaves), leaf))
-            leaves.append(leaf)
-            items.append((item_id, version))
-        tracking = Tracking(LEDGER_TRACKING_NAME, notifications[-1].id)
-        processing: ProcessingEvent[str] = ProcessingEvent(tracking)
+            if n.topic.startswith(ITEM_TOPIC_PREFIX):
+                event = self.ledger.mapper.to_domain_event(n)
+                item_id, version = str(n.originator_id), n.originator_version
+                sources.append(source_of(item_id, version, event))
+        leaves = leaf_chain(sources, self._prev_leaf)
+        rows = [
+            LeafRow(s.item_id, s.version, height, index, leaf)
+            for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
+        ]
+        processing: ProcessingEvent[str] = ProcessingEvent(
+            Tracking(LEDGER_TRACKING_NAME, notifications[-1].id)
+        )
         header = None
         if leaves:
-            header = self._header(height, leaves, notifications)
-            processing.collect_events(Block.seal(header, leaves, items), leaf_rows=rows)
-        self.chain._record(processing)
+            tree = pack_tree(leaves)
+            header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
+            items = [(s.item_id, s.version) for s in sources]
+            processing.collect_events(
+                Block.seal(header, leaves, items),
+                leaf_rows=rows,
+                block_rows=[block_row(header, tree)],
+            )
+        try:
+            self.chain._record(processing)
+        except IntegrityError as e:
+            self.conflicts += 1
+            log.warning("another anchor sealed first (%s); reloading the chain", e)
+            self.resync()
+            raise SealConflict(f"block {height} or position {notifications[-1].id} taken") from e
         self.position = notifications[-1].id
         for row in rows:
             self._remember(row.item_id, row.version, row.leaf_hash)
@@ -166,31 +201,36 @@ class Anchor:
             self.write_checkpoint()
         return header
 
-    def _header(
-        self, height: int, leaves: list[bytes], notifications: Sequence[Notification]
-    ) -> BlockHeader:
-        prev = self.headers[-1].block_hash() if self.headers else ZERO_HASH
+    def resync(self) -> None:
+        """Load blocks sealed by someone else and the recorded position; drop the batch."""
+        for header in self.chain.headers(len(self.headers)):
+            expected = self.head.block_hash() if self.head else ZERO_HASH
+            if header.height != len(self.headers) or header.prev_hash != expected:
+                raise AnchorError(f"block {header.height} does not extend this anchor's chain")
+            self.headers.append(header)
+            self.accumulator.append(header.block_hash())
+        self.position = self.chain.position()
+        self.pending = []
+
+    def _header(self, height: int, leaf_count: int, root: bytes, last: int) -> BlockHeader:
+        head = self.head
         return BlockHeader(
             version=HEADER_VERSION,
             height=height,
-            prev_hash=prev,
-            merkle_root=MerkleTree(leaves).root,
-            first_notification=notifications[0].id,
-            last_notification=notifications[-1].id,
-            leaf_count=len(leaves),
-            sealed_at=sealed_at_now(),
+            prev_hash=head.block_hash() if head else ZERO_HASH,
+            merkle_root=root,
+            first_notification=head.last_notification + 1 if head else 1,
+            last_notification=last,
+            leaf_count=leaf_count,
+            sealed_at=self.clock(),
             acc_root=self.accumulator.root(),
             acc_size=self.accumulator.size,
         )
 
-    def _prev_leaf(
-        self, item_id: str, version: int, in_batch: dict[str, tuple[int, bytes]]
-    ) -> bytes:
-        if version == 1:
-            return ZERO_HASH
-        for cached in (in_batch.get(item_id), self.prev_leaves.get(item_id)):
-            if cached is not None and cached[0] == version - 1:
-                return cached[1]
+    def _prev_leaf(self, item_id: str, version: int) -> bytes:
+        cached = self.prev_leaves.get(item_id)
+        if cached is not None and cached[0] == version - 1:
+            return cached[1]
         row = self.chain.leaf(item_id, version - 1)
         if row is None:
             raise AnchorError(
@@ -217,9 +257,26 @@ class Anchor:
         text = self.checkpoint_text()
         if text is None:
             return
-        if self.checkpoint_path is not None:
-            tmp = self.checkpoint_path.with_suffix(".tmp")
+        if self.checkpoint_path is not None and not self._file_is_newer(text):
+            # A name per writer: two anchors by mistake must not rename each other's file.
+            name = f".{self.checkpoint_path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp = self.checkpoint_path.with_name(name)
             tmp.write_text(text)
             tmp.replace(self.checkpoint_path)
         if self.publish_checkpoint is not None:
             self.publish_checkpoint(text)
+
+    def _file_is_newer(self, text: str) -> bool:
+        """True if the checkpoint file names more blocks (another anchor moved on)."""
+        assert self.checkpoint_path is not None
+        try:
+            current = self.checkpoint_path.read_text()
+        except OSError:
+            return False
+        return _note_size(current) > _note_size(text)
+
+
+def _note_size(note: str) -> int:
+    """The size line of a checkpoint note, unverified (0 if unreadable)."""
+    lines = note.split("\n", 2)
+    return int(lines[1]) if len(lines) > 2 and lines[1].isascii() and lines[1].isdigit() else 0

@@ -1,36 +1,87 @@
-"""``verify(bundle, key)``: check a proof bundle offline, trusting only the pinned key.
+"""``verify_bundle(bundle, key)``: check a proof bundle offline, trusting only pinned keys.
 
-Order of checks (the first failure is reported, with its step code and the event):
-checkpoint signature → head header is the checkpoint's head → each block is proven
-into the head's accumulator → for each event, in version order: no gap in the history,
-the per-item hash chain links, the leaf recomputes from the bytes, the Merkle path leads
-to the block's root → each envelope's device signature and content.
+docs/proof-bundle.md is the normative description (fields, record and header bytes, every
+step); this module implements it in that order and reports the first failure as a
+:class:`BundleError` whose ``step`` is one of:
+
+==================  ====================================================================
+``bundle_format``   not a v1 bundle, a field missing or of the wrong type or spelling
+``checkpoint_*``    the note is malformed / not signed by the pinned key / other origin
+``header_*``        a block header is malformed or breaks a rule checkable on its own
+``checkpoint_head`` the bundle's head header is not the block the checkpoint signs
+``acc_*``           a block's accumulator proof does not lead to the head's acc_root
+``block_link``      an event names a block not in the bundle, or a block is not the head
+``history_gap``     the events are not versions 1, 2, 3, … of the item (one left out)
+``merkle_*``        the event's leaf is not at that index of the block's Merkle tree
+``item_chain``      prev_leaf is not the previous event's leaf
+``leaf_hash``       the leaf does not recompute from the event's bytes
+``envelope_format`` the envelope or its body is not a readable Avro message
+``device_key``      no usable public key for the device that signed
+``device_signature`` the Ed25519 signature over the body bytes does not verify
+``envelope_device`` the envelope's outer party/device differ from the signed body's
+``item_mismatch``   the signed body is about another item
+``platform_body``   a platform-made record is not the canonical flag JSON
+``evidence_hash``   the evidence envelope is not the one the flag commits to
+``evidence_mismatch`` the evidence envelope is another event than the flag names
+``summary_mismatch`` the displayed summary differs from the signed content
+==================  ====================================================================
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from anchoring.accumulator import verify_acc_inclusion
 from anchoring.checkpoint import Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import LeafSource, leaf_of
+from anchoring.leaves import (
+    PLATFORM_BODY_KEYS,
+    ZERO_HASH,
+    LeafSource,
+    canonical_json,
+    flag_summary,
+    leaf_of,
+    read_body_record,
+    read_envelope,
+    read_signed,
+    signed_fields,
+)
 from anchoring.merkle import verify_inclusion
-from anchoring.prove import BUNDLE_FORMAT, BUNDLE_VERSION
-from streams.envelope import open_envelope, read_body
 from streams.errors import SerializationError
-from streams.keys import SignatureInvalid, verify_signature
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "BundleError",
+    "Verified",
+    "flag_summary",
+    "read_signed",
+    "same_json",
+    "signed_fields",
+    "verify_bundle",
+]
+
+BUNDLE_FORMAT = "assay-proof-bundle"
+BUNDLE_VERSION = 1
+MAX_INT = 2**53 - 1
+
+_HEX32 = re.compile(r"[0-9a-f]{64}")
 
 
 class BundleError(VerificationError):
-    """A bundle-level check failed; ``step`` names it, ``version`` the event if any."""
+    """A check failed; ``step`` names it, ``version`` the event (if it is about one)."""
 
     def __init__(self, step: str, message: str, version: int | None = None) -> None:
         where = f"event v{version}: " if version is not None else ""
@@ -41,6 +92,7 @@ class BundleError(VerificationError):
 @dataclass(frozen=True)
 class Verified:
     item_id: str
+    origin: str
     checkpoint_size: int
     events: int
     pending: int
@@ -51,149 +103,340 @@ def verify_bundle(
     bundle: Mapping[str, Any],
     platform_key: Verifier,
     device_keys: Mapping[str, bytes] | None = None,
+    *,
+    origin: str | None = None,
 ) -> Verified:
-    _check_format(bundle)
-    checkpoint = open_checkpoint(str(bundle["checkpoint"]), platform_key)
+    """Check everything in the order of docs/proof-bundle.md; raise the first failure."""
+    if not isinstance(bundle, Mapping):
+        _fail("bundle_format", "a bundle is a JSON object")
+    _check_top_level(bundle)
+    try:
+        checkpoint = open_checkpoint(bundle["checkpoint"], platform_key, origin)
+    except VerificationError as e:
+        _fail(e.step, f"checkpoint: {e}")
     head = _header(bundle["head"], "head")
+    head_hash = head.block_hash()
     if head.height + 1 != checkpoint.size or not hmac.compare_digest(
-        head.block_hash(), checkpoint.head_hash
+        head_hash, checkpoint.head_hash
     ):
-        raise BundleError("checkpoint_head", "the head header is not the one the checkpoint signs")
-    blocks = _check_blocks(bundle["blocks"], head)
-    item_id = str(bundle["item_id"])
-    prev = bytes(32)
-    expected_version = 1
+        _fail("checkpoint_head", "the head header is not the block the checkpoint signs")
+    blocks = _check_blocks(bundle["blocks"], head, head_hash)
+    keys = _Keys(bundle["devices"], device_keys)
+    item_id: str = bundle["item_id"]
+    prev = ZERO_HASH
     summaries = []
-    for entry in bundle["events"]:
-        version = int(entry["version"])
-        if version != expected_version:
-            raise BundleError(
-                "history_gap", f"expected version {expected_version}, found {version}", version
-            )
-        leaf = _check_event(entry, item_id, prev, blocks, version)
-        _check_signature(entry, item_id, bundle.get("devices", {}), device_keys, version)
-        summaries.append(dict(entry.get("summary", {})))
-        prev = leaf
-        expected_version += 1
+    for expected, entry in enumerate(bundle["events"], 1):
+        version = _check_entry_fields(entry, expected)
+        try:
+            payload = _b64(entry["payload_b64"], "payload_b64")
+            prev = _check_anchoring(entry, payload, item_id, prev, blocks)
+            summaries.append(_check_content(entry, payload, item_id, keys))
+        except VerificationError as e:
+            raise BundleError(e.step, e.message, version) from None
+    _check_pending(bundle["pending"], len(bundle["events"]))
     return Verified(
-        item_id, checkpoint.size, len(bundle["events"]), len(bundle["pending"]), summaries
+        item_id,
+        checkpoint.origin,
+        checkpoint.size,
+        len(bundle["events"]),
+        len(bundle["pending"]),
+        summaries,
     )
 
 
-def _check_format(bundle: Mapping[str, Any]) -> None:
+# ----- structure ---------------------------------------------------------------------------
+
+_TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
+    "item_id": str,
+    "checkpoint": str,
+    "head": dict,
+    "blocks": list,
+    "events": list,
+    "devices": dict,
+    "pending": list,
+}
+_EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "leaf_kind": str,
+    "payload_b64": str,
+    "evidence_b64": (str, type(None)),
+    "prev_leaf": str,
+    "leaf": str,
+    "height": int,
+    "leaf_index": int,
+    "path": list,
+    "summary": dict,
+}
+
+
+_BLOCK_FIELDS: dict[str, type | tuple[type, ...]] = {"header": dict, "acc_proof": list}
+
+
+def _check_top_level(bundle: Mapping[str, Any]) -> None:
     if bundle.get("format") != BUNDLE_FORMAT or bundle.get("version") != BUNDLE_VERSION:
-        raise BundleError("bundle_format", f"not an {BUNDLE_FORMAT} v{BUNDLE_VERSION} document")
-    for name in ("item_id", "checkpoint", "head", "blocks", "events", "pending"):
-        if name not in bundle:
-            raise BundleError("bundle_format", f"missing field {name!r}")
+        _fail("bundle_format", f"not an {BUNDLE_FORMAT} version {BUNDLE_VERSION} document")
+    _check_fields(bundle, _TOP_LEVEL, "bundle")
+    if not bundle["item_id"] or not _is_unicode(bundle["item_id"]):
+        _fail("bundle_format", "item_id is empty or not valid Unicode")
     if not bundle["events"]:
-        raise BundleError("bundle_format", "the bundle proves no event")
+        _fail("bundle_format", "the bundle proves no event")
+
+
+def _check_fields(obj: Any, spec: Mapping[str, type | tuple[type, ...]], where: str) -> None:
+    if not isinstance(obj, dict):  # parsed JSON; a concrete type check is also faster
+        _fail("bundle_format", f"{where} must be a JSON object")
+    for name, kind in spec.items():
+        if name not in obj:
+            _fail("bundle_format", f"{where} has no field {name!r}")
+        value = obj[name]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            _fail("bundle_format", f"{where}: {name!r} has the wrong type")
+        if isinstance(value, int) and not 0 <= value <= MAX_INT:
+            _fail("bundle_format", f"{where}: {name!r} is outside 0..2**53-1")
+
+
+def _check_entry_fields(entry: Any, expected: int) -> int:
+    _check_fields(entry, _EVENT_FIELDS, f"event #{expected}")
+    version: int = entry["version"]
+    if version != expected:
+        _fail("history_gap", f"expected version {expected}, found {version}", version)
+    if entry["leaf_kind"] not in ("E", "P"):
+        _fail("bundle_format", f"unknown leaf kind {entry['leaf_kind']!r}", version)
+    if entry["leaf_kind"] == "E" and entry["evidence_b64"] is not None:
+        _fail("bundle_format", "an envelope event carries no evidence", version)
+    return version
+
+
+def _check_pending(pending: list[Any], anchored: int) -> None:
+    for offset, entry in enumerate(pending, 1):
+        _check_fields(entry, {"version": int, "summary": dict}, f"pending #{offset}")
+        if entry["version"] != anchored + offset:
+            _fail("bundle_format", f"pending #{offset} is not version {anchored + offset}")
+
+
+# ----- chain: checkpoint → head → blocks ----------------------------------------------------
 
 
 def _header(data: Any, where: str) -> BlockHeader:
+    sealed_at = data.get("sealed_at") if isinstance(data, dict) else None
+    if isinstance(sealed_at, str) and not sealed_at.isascii():
+        # header.py's pattern uses \d, which also matches non-ASCII digits.
+        _fail("header_format", f"{where} header: sealed_at is not ASCII")
     try:
         return BlockHeader.from_json(data)
-    except VerificationError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
-        raise BundleError("header_format", f"{where} header is malformed: {e}") from None
+    except VerificationError as e:
+        _fail(e.step, f"{where} header: {e}")
 
 
-def _check_blocks(entries: Any, head: BlockHeader) -> dict[int, BlockHeader]:
+def _check_blocks(
+    entries: list[Any], head: BlockHeader, head_hash: bytes
+) -> dict[int, BlockHeader]:
     blocks: dict[int, BlockHeader] = {}
-    for entry in entries:
-        header = _header(entry["header"], "block")
+    for position, entry in enumerate(entries):
+        where = f"blocks[{position}]"
+        _check_fields(entry, _BLOCK_FIELDS, where)
+        header = _header(entry["header"], where)
+        if blocks and header.height <= next(reversed(blocks)):
+            _fail("bundle_format", f"{where}: blocks must be in strictly ascending height")
+        proof = [_hex32(p, f"{where} acc_proof") for p in entry["acc_proof"]]
         block_hash = header.block_hash()
+        if header.height > head.height:
+            _fail("block_link", f"block {header.height} is newer than the head {head.height}")
         if header.height == head.height:
-            if not hmac.compare_digest(block_hash, head.block_hash()):
-                raise BundleError("block_link", f"block {header.height} differs from the head")
-        elif header.height < head.height:
-            proof = [_hex(p, "acc_proof") for p in entry["acc_proof"]]
-            verify_acc_inclusion(block_hash, header.height, head.acc_size, proof, head.acc_root)
+            if proof:
+                _fail("bundle_format", f"{where}: the head block takes an empty acc_proof")
+            if not hmac.compare_digest(block_hash, head_hash):
+                _fail("block_link", f"block {header.height} is not the head block")
         else:
-            raise BundleError("block_link", f"block {header.height} is newer than the head")
+            try:
+                verify_acc_inclusion(block_hash, header.height, head.acc_size, proof, head.acc_root)
+            except VerificationError as e:
+                _fail(e.step, f"block {header.height}: {e}")
         blocks[header.height] = header
     return blocks
 
 
-def _check_event(
+# ----- one event: leaf in block, hash chain, bytes → leaf -----------------------------------
+
+
+def _check_anchoring(
     entry: Mapping[str, Any],
+    payload: bytes,
     item_id: str,
     prev: bytes,
     blocks: Mapping[int, BlockHeader],
-    version: int,
 ) -> bytes:
-    if not hmac.compare_digest(_hex(entry["prev_leaf"], "prev_leaf"), prev):
-        raise BundleError("item_chain", "does not link to the previous event's leaf", version)
-    kind = entry["leaf_kind"]
-    if kind not in ("E", "P"):
-        raise BundleError("bundle_format", f"unknown leaf kind {kind!r}", version)
-    payload = _b64(entry["payload_b64"], version)
-    leaf = leaf_of(LeafSource(item_id, version, kind, payload), prev)
-    if not hmac.compare_digest(leaf, _hex(entry["leaf"], "leaf")):
-        raise BundleError("leaf_hash", "the leaf does not match the event's bytes", version)
-    header = blocks.get(int(entry["height"]))
+    header = blocks.get(entry["height"])
     if header is None:
-        raise BundleError("block_link", f"block {entry['height']} is not in the bundle", version)
+        _fail("block_link", f"block {entry['height']} is not in the bundle")
+    leaf = _hex32(entry["leaf"], "leaf")
     try:
         verify_inclusion(
-            leaf, int(entry["leaf_index"]), header.leaf_count, entry["path"], header.merkle_root
+            leaf, entry["leaf_index"], header.leaf_count, entry["path"], header.merkle_root
         )
     except VerificationError as e:
-        raise BundleError(e.step, f"{e} (block {header.height})", version) from None
+        _fail(e.step, f"block {header.height}: {e}")
+    if not hmac.compare_digest(_hex32(entry["prev_leaf"], "prev_leaf"), prev):
+        _fail("item_chain", "prev_leaf is not the previous event's leaf")
+    source = LeafSource(item_id, entry["version"], entry["leaf_kind"], payload)
+    if not hmac.compare_digest(leaf_of(source, prev), leaf):
+        _fail("leaf_hash", "the leaf does not recompute from the event's bytes")
     return leaf
 
 
-def _check_signature(
-    entry: Mapping[str, Any],
-    item_id: str,
-    bundled: Mapping[str, Any],
-    pinned: Mapping[str, bytes] | None,
-    version: int,
-) -> None:
-    payload = _b64(entry["payload_b64"], version)
-    if entry["leaf_kind"] == "P":
+# ----- one event: what it says, and who signed it -------------------------------------------
+
+
+class _Keys:
+    """Device public keys: pinned ones first, else those the bundle lists."""
+
+    def __init__(self, listed: Mapping[str, Any], pinned: Mapping[str, bytes] | None) -> None:
+        self.listed = listed
+        self.pinned = pinned or {}
+        self._keys: dict[str, VerifyKey] = {}
+
+    def signature_valid(self, device: str, message: bytes, signature: bytes) -> bool:
+        key = self._keys.get(device)
+        if key is None:
+            key = self._keys[device] = VerifyKey(self._public_key(device))
         try:
-            json.loads(payload)
-        except ValueError:
-            raise BundleError("platform_body", "platform body is not JSON", version) from None
-        return
+            key.verify(message, signature)
+        except (BadSignatureError, ValueError, TypeError):
+            return False
+        return True
+
+    def _public_key(self, device: str) -> bytes:
+        key = self.pinned.get(device)
+        if key is not None:
+            if len(key) != 32:
+                _fail("device_key", f"pinned key of {device} is not 32 bytes")
+            return key
+        entry = self.listed.get(device)
+        if not isinstance(entry, dict) or not isinstance(entry.get("public_key"), str):
+            _fail("device_key", f"no public key for device {device}")
+        if not _HEX32.fullmatch(entry["public_key"]):
+            _fail("device_key", f"public key of {device} is not 64 lowercase hex")
+        return bytes.fromhex(entry["public_key"])
+
+
+def _check_content(
+    entry: Mapping[str, Any], payload: bytes, item_id: str, keys: _Keys
+) -> dict[str, Any]:
+    if entry["leaf_kind"] == "E":
+        body = _signed_body(payload, keys, "envelope")
+        if body["item_id"] != item_id:
+            _fail("item_mismatch", f"the signed event is about {body['item_id']!r}")
+        summary = signed_fields(body)
+    else:
+        flag = _platform_body(payload)
+        evidence = _evidence(flag, entry["evidence_b64"], keys)
+        summary = flag_summary(flag, evidence)
+    if not same_json(entry["summary"], summary):
+        _fail("summary_mismatch", "the summary differs from the signed content")
+    return summary
+
+
+def _signed_body(message: bytes, keys: _Keys, what: str) -> dict[str, Any]:
     try:
-        envelope = open_envelope(payload)
-        body = read_body(envelope)
+        envelope = read_envelope(message)
     except SerializationError as e:
-        raise BundleError("envelope_format", e.reason, version) from None
+        _fail("envelope_format", f"{what}: {e.reason}")
     device = f"{envelope.party_id}/{envelope.device_id}"
-    key = (pinned or {}).get(device)
-    if key is None:
-        listed = bundled.get(device)
-        if listed is None:
-            raise BundleError("device_key", f"no public key for device {device}", version)
-        key = _hex(listed["public_key"], "public_key")
+    if not keys.signature_valid(device, envelope.body, envelope.signature):
+        _fail("device_signature", f"{what}: the signature of device {device} does not verify")
     try:
-        verify_signature(key, envelope.body, envelope.signature)
-    except SignatureInvalid:
-        raise BundleError(
-            "device_signature", f"signature of device {device} does not verify", version
-        ) from None
-    if body.item_id != item_id:
-        raise BundleError("item_mismatch", f"envelope is for {body.item_id}", version)
-    summary = entry.get("summary") or {}
-    signed = {k: v for k, v in body.to_primitive().items() if v not in (None, {})}
-    if summary and summary != signed:
-        raise BundleError("summary_mismatch", "displayed fields differ from signed fields", version)
+        body = read_body_record(envelope)
+    except SerializationError as e:
+        _fail("envelope_format", f"{what} body: {e.reason}")
+    if (body["party_id"], body["device_id"]) != (envelope.party_id, envelope.device_id):
+        _fail("envelope_device", f"{what} is labelled {device}, its body names another device")
+    return body
 
 
-def _hex(value: Any, what: str) -> bytes:
+def _platform_body(payload: bytes) -> dict[str, Any]:
     try:
-        raw = bytes.fromhex(str(value))
-    except ValueError:
-        raise BundleError("bundle_format", f"{what} is not hex") from None
+        flag = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        _fail("platform_body", "the platform record is not UTF-8 JSON")
+    if (
+        not isinstance(flag, dict)
+        or sorted(flag) != list(PLATFORM_BODY_KEYS)
+        or flag["type"] != "flag"
+        or not isinstance(flag["signal"], str)
+        or not isinstance(flag["detail"], str)
+        or not isinstance(flag["evidence_event_id"], str | None)
+        or not (flag["evidence_sha256"] is None or _is_hex32(flag["evidence_sha256"]))
+        or canonical_json(flag) != payload
+    ):
+        _fail("platform_body", "the platform record is not a canonical flag object")
+    return flag
+
+
+def _evidence(
+    flag: Mapping[str, Any], evidence_b64: str | None, keys: _Keys
+) -> dict[str, Any] | None:
+    committed = flag["evidence_sha256"]
+    if committed is None:
+        if evidence_b64 is not None:
+            _fail("bundle_format", "evidence given for a flag that commits to none")
+        return None
+    if evidence_b64 is None:
+        _fail("bundle_format", "the flag commits to evidence the bundle does not carry")
+    evidence = _b64(evidence_b64, "evidence_b64")
+    if not hmac.compare_digest(hashlib.sha256(evidence).hexdigest(), committed):
+        _fail("evidence_hash", "the evidence envelope is not the one the flag commits to")
+    body = _signed_body(evidence, keys, "evidence")
+    if body["event_id"] != flag["evidence_event_id"]:
+        _fail("evidence_mismatch", f"the evidence is event {body['event_id']!r}")
+    return body
+
+
+# ----- encodings --------------------------------------------------------------------------
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values: booleans only equal booleans, numbers compare by value."""
+    return bool(a == b) and _same_kinds(a, b)
+
+
+def _same_kinds(a: Any, b: Any) -> bool:
+    """For values already ``==``: no boolean stands for a number (``True == 1`` in Python)."""
+    if type(a) is dict:
+        return type(b) is dict and all(_same_kinds(value, b[key]) for key, value in a.items())
+    if type(a) is list:
+        return type(b) is list and all(_same_kinds(x, y) for x, y in zip(a, b, strict=True))
+    return (type(a) is bool) == (type(b) is bool)
+
+
+def _is_unicode(text: str) -> bool:
+    """No lone surrogates (JSON's \\ud800 escapes allow them; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_hex32(value: Any) -> bool:
+    return isinstance(value, str) and _HEX32.fullmatch(value) is not None
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    if not _is_hex32(value):
+        _fail("bundle_format", f"{what} must be 64 lowercase hex characters")
+    return bytes.fromhex(value)
+
+
+def _b64(value: str, what: str) -> bytes:
+    """Standard base64 with padding, canonical only (one spelling per byte string)."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        _fail("bundle_format", f"{what} is not base64")
+    if base64.b64encode(raw).decode("ascii") != value:
+        _fail("bundle_format", f"{what} is not canonical base64")
     return raw
 
 
-def _b64(value: Any, version: int) -> bytes:
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError):
-        raise BundleError("bundle_format", "payload is not base64", version) from None
+def _fail(step: str, message: str, version: int | None = None) -> NoReturn:
+    raise BundleError(step, message, version)

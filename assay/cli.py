@@ -23,6 +23,10 @@ COMMAND_MODULES = (
     "ingest",
     "rejected",
     "anchoring_cmds",
+    "project",
+    "sql",
+    "run",
+    "serve",
 )
 
 

@@ -44,6 +44,7 @@ def register(sub: Any) -> None:
         type=Path,
         help='JSON {"party/device": "hex public key"} to pin device keys',
     )
+    verify.add_argument("--origin", help="also require the checkpoint to be for this log")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=verify_handler)
 
@@ -93,6 +94,8 @@ def anchor_handler(args: argparse.Namespace) -> int:
     head = anchor.head
     where = f"head at height {head.height}" if head else "no blocks yet"
     print(f"sealed {sealed} block(s); {where}")
+    if anchor.conflicts:
+        print(f"{anchor.conflicts} seal(s) lost to another anchor on the same chain: reloaded")
     return 0
 
 
@@ -100,12 +103,12 @@ def prove_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not settings.checkpoint_path.exists():
         raise CommandError("nothing anchored yet: run `assay anchor --once` first")
-    prover = Prover(
-        runtime.open_ledger(settings),
-        runtime.open_chain(settings),
-        settings.checkpoint_path.read_text(),
-    )
     try:
+        prover = Prover(
+            runtime.open_ledger(settings),
+            runtime.open_chain(settings),
+            settings.checkpoint_path.read_text(),
+        )
         bundle = prover.prove(args.item_id)
     except ProveError as e:
         raise CommandError(str(e)) from None
@@ -126,17 +129,17 @@ def verify_handler(args: argparse.Namespace) -> int:
     try:
         bundle = json.loads(args.bundle.read_text())
         key = Verifier.from_text(args.key.read_text().strip())
-        pinned = None
-        if args.device_keys:
-            raw = json.loads(args.device_keys.read_text())
-            pinned = {k: bytes.fromhex(v) for k, v in raw.items()}
+        pinned = _device_keys(args.device_keys) if args.device_keys else None
     except (OSError, ValueError) as e:
         raise CommandError(f"cannot read input: {e}") from None
+    except VerificationError as e:
+        raise CommandError(f"cannot read the platform key: {e}") from None
     try:
-        result = verify_bundle(bundle, key, pinned)
+        result = verify_bundle(bundle, key, pinned, origin=args.origin)
     except VerificationError as e:
         if args.json:
-            print(json.dumps({"verified": False, "step": e.step, "error": str(e)}))
+            event = getattr(e, "version", None)
+            print(json.dumps({"verified": False, "step": e.step, "event": event, "error": str(e)}))
         else:
             print(f"NOT VERIFIED: {e.step}: {e}")
         return 1
@@ -158,6 +161,15 @@ def verify_handler(args: argparse.Namespace) -> int:
             f"of {result.checkpoint_size} block(s); {result.pending} pending"
         )
     return 0
+
+
+def _device_keys(path: Path) -> dict[str, bytes]:
+    raw = json.loads(path.read_text())
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, str) and len(v) == 64 for v in raw.values()
+    ):
+        raise ValueError(f'{path}: expected {{"party/device": "<64 hex public key>"}}')
+    return {str(k): bytes.fromhex(v) for k, v in raw.items()}
 
 
 def audit_handler(args: argparse.Namespace) -> int:

@@ -1,0 +1,34 @@
+"""``assay serve``: the read-only HTTP API and the verifier page (see server/app.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from assay.commands import settings_from
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve the read-only API and the in-browser verifier page")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info"))
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = settings_from(args)
+    app = create_app(settings)
+    print(
+        f"assay: serving {settings.data_dir} on http://{args.host}:{args.port}/ "
+        f"(verifier page at /verify, API described at /openapi.json)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,344 @@
+/*
+ * Assay verifier, part 3 of 3 (load verifier-encodings.js and verifier-chain.js first):
+ * checks an assay-proof-bundle v1 in the browser, trusting only a pinned platform key. It
+ * is a line-by-line port of anchoring/verify.py: the same checks, in the same order,
+ * failing with the same step codes (docs/verifier.md; tests/server compare the two on
+ * every test vector). Hashing and signatures use WebCrypto (SHA-256, Ed25519);
+ * nothing is loaded from the network. Works from file:// as well as when served.
+ *
+ * Integers: JSON numbers written with a fraction or exponent are floats, as in Python, so
+ * `1.0` is not an integer field here either (needs JSON.parse source text access, which
+ * Chromium has; elsewhere such numbers read as integers).
+ */
+(function (global, parts) {
+  "use strict";
+
+  const {
+    AvroError, BundleError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
+    bytesEqual, ed25519Verify, has, hex32Field, isDict, isInt, isStr,
+    laxHex, leafOf, openCheckpoint, parseHeader, parseJson, parseVerifierKey, pyCompare,
+    pyEq, readEnvelope, sameJson, sha256, strictHex32, strictUtf8, toHex,
+    utf8, verifyAccInclusion, verifyInclusion,
+  } = parts;
+  const BUNDLE_FORMAT = "assay-proof-bundle";
+  const BUNDLE_VERSION = 1;
+
+  // ----- verify_bundle (anchoring/verify.py, docs/proof-bundle.md) ---------------------
+
+  const fail = (step, message, version) => {
+    throw new BundleError(step, message, version);
+  };
+
+  const TOP_LEVEL = { item_id: isStr, checkpoint: isStr, head: isDict, blocks: Array.isArray,
+    events: Array.isArray, devices: isDict, pending: Array.isArray };
+  const EVENT_FIELDS = { version: isInt, leaf_kind: isStr, payload_b64: isStr,
+    evidence_b64: (v) => v === null || isStr(v), prev_leaf: isStr, leaf: isStr, height: isInt,
+    leaf_index: isInt, path: Array.isArray, summary: isDict };
+
+  function checkFields(obj, spec, where) {
+    if (!isDict(obj)) fail("bundle_format", `${where} must be a JSON object`);
+    for (const [name, ok] of Object.entries(spec)) {
+      if (!has(obj, name)) fail("bundle_format", `${where} has no field '${name}'`);
+      const value = obj[name];
+      if (!ok(value)) fail("bundle_format", `${where}: '${name}' has the wrong type`);
+      if (isInt(value) && !(value >= 0 && value <= MAX_INT)) fail("bundle_format", `${where}: '${name}' is outside 0..2**53-1`);
+    }
+  }
+
+  function checkTopLevel(bundle) {
+    if (!pyEq(has(bundle, "format") ? bundle.format : null, BUNDLE_FORMAT) ||
+        !pyEq(has(bundle, "version") ? bundle.version : null, BUNDLE_VERSION)) {
+      fail("bundle_format", `not an ${BUNDLE_FORMAT} version ${BUNDLE_VERSION} document`);
+    }
+    checkFields(bundle, TOP_LEVEL, "bundle");
+    if (!bundle.item_id) fail("bundle_format", "item_id is empty");
+    if (!bundle.events.length) fail("bundle_format", "the bundle proves no event");
+  }
+
+  function checkEntryFields(entry, expected) {
+    checkFields(entry, EVENT_FIELDS, `event #${expected}`);
+    const version = entry.version;
+    if (version !== expected) fail("history_gap", `expected version ${expected}, found ${version}`, version);
+    if (entry.leaf_kind !== "E" && entry.leaf_kind !== "P") fail("bundle_format", `unknown leaf kind '${entry.leaf_kind}'`, version);
+    if (entry.leaf_kind === "E" && entry.evidence_b64 !== null) fail("bundle_format", "an envelope event carries no evidence", version);
+    return version;
+  }
+
+  function checkPending(pending, anchored) {
+    pending.forEach((entry, i) => {
+      const offset = i + 1;
+      checkFields(entry, { version: isInt, summary: isDict }, `pending #${offset}`);
+      if (entry.version !== anchored + offset) fail("bundle_format", `pending #${offset} is not version ${anchored + offset}`);
+    });
+  }
+
+  /* Re-raise a lower-level failure under the same step, its message prefixed. */
+  async function within(prefix, check) {
+    try {
+      return await check();
+    } catch (e) {
+      if (e instanceof BundleError) fail(e.step, `${prefix}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  async function checkBlocks(entries, head) {
+    const blocks = new Map();
+    const headHash = await blockHash(head);
+    for (const [position, entry] of entries.entries()) {
+      const where = `blocks[${position}]`;
+      checkFields(entry, { header: isDict, acc_proof: Array.isArray }, where);
+      const header = await within(`${where} header`, () => parseHeader(entry.header));
+      if (blocks.size && header.height <= Math.max(...blocks.keys())) {
+        fail("bundle_format", `${where}: blocks must be in strictly ascending height`);
+      }
+      const proof = entry.acc_proof.map((p) => hex32Field(p, `${where} acc_proof`));
+      const hash = await blockHash(header);
+      if (header.height > head.height) fail("block_link", `block ${header.height} is newer than the head ${head.height}`);
+      if (header.height === head.height) {
+        if (proof.length) fail("bundle_format", `${where}: the head block takes an empty acc_proof`);
+        if (!bytesEqual(hash, headHash)) fail("block_link", `block ${header.height} is not the head block`);
+      } else {
+        await within(`block ${header.height}`,
+          () => verifyAccInclusion(hash, header.height, head.acc_size, proof, laxHex(head.acc_root)));
+      }
+      blocks.set(header.height, header);
+    }
+    return blocks;
+  }
+
+  function payloadOf(value, what) {
+    const raw = b64decode(value);
+    if (raw === null) fail("bundle_format", `${what} is not base64`);
+    if (b64encode(raw) !== value) fail("bundle_format", `${what} is not canonical base64`);
+    return raw;
+  }
+
+  async function checkAnchoring(entry, payload, itemId, prev, blocks) {
+    const header = blocks.get(entry.height);
+    if (header === undefined) fail("block_link", `block ${entry.height} is not in the bundle`);
+    const leaf = hex32Field(entry.leaf, "leaf");
+    await within(`block ${header.height}`,
+      () => verifyInclusion(leaf, entry.leaf_index, header.leaf_count, entry.path, laxHex(header.merkle_root)));
+    if (!bytesEqual(hex32Field(entry.prev_leaf, "prev_leaf"), prev)) fail("item_chain", "prev_leaf is not the previous event's leaf");
+    if (!bytesEqual(await leafOf(itemId, entry.version, entry.leaf_kind, payload, prev), leaf)) {
+      fail("leaf_hash", "the leaf does not recompute from the event's bytes");
+    }
+    return { leaf, header };
+  }
+
+  /* Device public keys: pinned ones first, else those the bundle lists. */
+  class Keys {
+    constructor(listed, pinned) {
+      this.listed = listed;
+      this.pinned = pinned || {};
+      this.used = new Map();
+    }
+
+    publicKey(device) {
+      if (!this.used.has(device)) this.used.set(device, this.lookUp(device));
+      return this.used.get(device).key;
+    }
+
+    lookUp(device) {
+      if (has(this.pinned, device)) {
+        const key = this.pinned[device];
+        if (key.length !== 32) fail("device_key", `pinned key of ${device} is not 32 bytes`);
+        return { key, source: "pinned" };
+      }
+      const entry = has(this.listed, device) ? this.listed[device] : null;
+      if (!isDict(entry) || !has(entry, "public_key") || !isStr(entry.public_key)) fail("device_key", `no public key for device ${device}`);
+      const key = strictHex32(entry.public_key);
+      if (key === null) fail("device_key", `public key of ${device} is not 64 lowercase hex`);
+      return { key, source: "listed" };
+    }
+
+    source(device) {
+      return this.used.get(device).source;
+    }
+  }
+
+  /* What a summary shows of a signed custody event: the set fields, maps sorted. */
+  function signedFields(record) {
+    const out = {};
+    for (const [name, value] of Object.entries(record)) {
+      if (value === null || (isDict(value) && !(value instanceof Uint8Array) && Object.keys(value).length === 0)) continue;
+      if (isDict(value) && !(value instanceof Uint8Array)) {
+        const sorted = Object.create(null);
+        for (const k of Object.keys(value).sort(pyCompare)) sorted[k] = value[k];
+        out[name] = sorted;
+      } else {
+        out[name] = value;
+      }
+    }
+    return out;
+  }
+
+  async function signedBody(message, keys, what) {
+    let envelope;
+    try {
+      envelope = readEnvelope(message);
+    } catch (e) {
+      if (e instanceof AvroError) fail("envelope_format", `${what}: ${e.message}`);
+      throw e;
+    }
+    const device = `${envelope.party_id}/${envelope.device_id}`;
+    const key = keys.publicKey(device);
+    if (!(await ed25519Verify(key, envelope.body, envelope.signature))) {
+      fail("device_signature", `${what}: the signature of device ${device} does not verify`);
+    }
+    let body;
+    try {
+      body = avroDecode("custody_event", envelope.body);
+    } catch (e) {
+      if (e instanceof AvroError) fail("envelope_format", `${what} body: ${e.message}`);
+      throw e;
+    }
+    if (body.party_id !== envelope.party_id || body.device_id !== envelope.device_id) {
+      fail("envelope_device", `${what} is labelled ${device}, its body names another device`);
+    }
+    return { body, device, keySource: keys.source(device) };
+  }
+
+  const PLATFORM_BODY_KEYS = ["detail", "evidence_event_id", "evidence_sha256", "signal", "type"];
+
+  /* json.dumps(flag, sort_keys=True, separators=(",", ":"), ensure_ascii=False) */
+  function canonicalFlag(flag) {
+    return "{" + PLATFORM_BODY_KEYS.map((k) => `${JSON.stringify(k)}:${JSON.stringify(flag[k])}`).join(",") + "}";
+  }
+
+  function platformBody(payload) {
+    let flag;
+    try {
+      flag = JSON.parse(strictUtf8.decode(payload));
+    } catch (e) {
+      fail("platform_body", "the platform record is not UTF-8 JSON");
+    }
+    const keys = isDict(flag) ? Object.keys(flag).sort(pyCompare) : [];
+    const ok = isDict(flag) && keys.length === PLATFORM_BODY_KEYS.length &&
+      keys.every((k, i) => k === PLATFORM_BODY_KEYS[i]) &&
+      flag.type === "flag" && isStr(flag.signal) && isStr(flag.detail) &&
+      (flag.evidence_event_id === null || isStr(flag.evidence_event_id)) &&
+      (flag.evidence_sha256 === null || strictHex32(flag.evidence_sha256) !== null) &&
+      bytesEqual(utf8.encode(canonicalFlag(flag)), payload);
+    if (!ok) fail("platform_body", "the platform record is not a canonical flag object");
+    return flag;
+  }
+
+  async function evidenceOf(flag, evidenceB64, keys) {
+    const committed = flag.evidence_sha256;
+    if (committed === null) {
+      if (evidenceB64 !== null) fail("bundle_format", "evidence given for a flag that commits to none");
+      return null;
+    }
+    if (evidenceB64 === null) fail("bundle_format", "the flag commits to evidence the bundle does not carry");
+    const evidence = payloadOf(evidenceB64, "evidence_b64");
+    if (toHex(await sha256(evidence)) !== committed) fail("evidence_hash", "the evidence envelope is not the one the flag commits to");
+    const signed = await signedBody(evidence, keys, "evidence");
+    if (signed.body.event_id !== flag.evidence_event_id) fail("evidence_mismatch", `the evidence is event '${signed.body.event_id}'`);
+    return signed;
+  }
+
+  async function checkContent(entry, payload, itemId, keys) {
+    let summary;
+    let seen;
+    if (entry.leaf_kind === "E") {
+      seen = await signedBody(payload, keys, "envelope");
+      if (seen.body.item_id !== itemId) fail("item_mismatch", `the signed event is about '${seen.body.item_id}'`);
+      summary = signedFields(seen.body);
+    } else {
+      const flag = platformBody(payload);
+      const evidence = await evidenceOf(flag, entry.evidence_b64, keys);
+      summary = { flag: flag.signal, detail: flag.detail };
+      if (evidence !== null) summary.evidence = signedFields(evidence.body);
+      seen = { flag, device: evidence && evidence.device, keySource: evidence && evidence.keySource };
+    }
+    if (!sameJson(entry.summary, summary)) fail("summary_mismatch", "the summary differs from the signed content");
+    return { summary, ...seen };
+  }
+
+  /*
+   * verify_bundle(bundle, platform_key, device_keys, origin=...). Resolves to the verified
+   * result; rejects with a BundleError naming the step (and the event's version).
+   * ``progress.events`` receives each event that passed, so a caller can show how far the
+   * check got before a failure.
+   */
+  async function verifyBundle(bundle, platformKey, deviceKeys, options, progress) {
+    const done = progress || { events: [] };
+    const origin = (options && options.origin) || null;
+    if (!isDict(bundle)) fail("bundle_format", "a bundle is a JSON object");
+    checkTopLevel(bundle);
+    const checkpoint = await within("checkpoint", () => openCheckpoint(bundle.checkpoint, platformKey, origin));
+    const head = await within("head header", () => parseHeader(bundle.head));
+    if (head.height + 1 !== checkpoint.size || !bytesEqual(await blockHash(head), checkpoint.headHash)) {
+      fail("checkpoint_head", "the head header is not the block the checkpoint signs");
+    }
+    const blocks = await checkBlocks(bundle.blocks, head);
+    const keys = new Keys(bundle.devices, deviceKeys);
+    const itemId = bundle.item_id;
+    let prev = new Uint8Array(32);
+    for (const [i, entry] of bundle.events.entries()) {
+      const version = checkEntryFields(entry, i + 1);
+      try {
+        const payload = payloadOf(entry.payload_b64, "payload_b64");
+        const anchored = await checkAnchoring(entry, payload, itemId, prev, blocks);
+        const content = await checkContent(entry, payload, itemId, keys);
+        prev = anchored.leaf;
+        done.events.push({ version, kind: entry.leaf_kind, height: anchored.header.height,
+          leafIndex: entry.leaf_index, sealedAt: anchored.header.sealed_at, ...content });
+      } catch (e) {
+        if (e instanceof BundleError && e.version === null) fail(e.step, e.message, version);
+        throw e;
+      }
+    }
+    checkPending(bundle.pending, bundle.events.length);
+    return {
+      item_id: itemId,
+      origin: checkpoint.origin,
+      checkpoint_size: checkpoint.size,
+      events: bundle.events.length,
+      pending: bundle.pending,
+      story: done.events,
+    };
+  }
+
+  /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
+  function parseDeviceKeys(text) {
+    if (!text || !text.trim()) return null;
+    const raw = JSON.parse(text);
+    if (!isDict(raw)) throw new Error("device keys must be a JSON object");
+    const out = {};
+    for (const [k, v] of Object.entries(raw)) {
+      const key = isStr(v) && v.length === 64 ? laxHex(v) : null;
+      if (key === null) throw new Error(`device key of ${k} is not 64 hex digits`);
+      out[k] = key;
+    }
+    return out;
+  }
+
+  /*
+   * One call for the page, tests and tools: texts in, a plain outcome out, timed with
+   * performance.now() from reading the key to the verdict.
+   */
+  async function verifyText(bundleText, keyText, deviceKeysText, options) {
+    const progress = { events: [] };
+    const began = performance.now();
+    try {
+      const key = await parseVerifierKey(String(keyText).trim());
+      const devices = parseDeviceKeys(deviceKeysText);
+      let bundle;
+      try {
+        bundle = parseJson(bundleText);
+      } catch (e) {
+        fail("bundle_format", "the bundle is not JSON");
+      }
+      const result = await verifyBundle(bundle, key, devices, options, progress);
+      return { ok: true, step: null, version: null, message: "verified", ms: performance.now() - began, result, progress };
+    } catch (e) {
+      if (!(e instanceof BundleError)) throw e;
+      return { ok: false, step: e.step, version: e.version, message: e.message, detail: e.detail, ms: performance.now() - began, progress };
+    }
+  }
+
+  global.AssayVerifier = { BundleError, parseJson, parseVerifierKey, parseDeviceKeys, verifyBundle, verifyText };
+})(globalThis, globalThis.AssayVerifierParts);

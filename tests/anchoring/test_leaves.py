@@ -1,0 +1,83 @@
+"""Leaf records: the documented byte layout, and the batch builder the sealer uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from anchoring.leaves import (
+    ZERO_HASH,
+    LeafSource,
+    leaf_chain,
+    leaf_of,
+    platform_body,
+    record_bytes,
+)
+
+
+def test_the_record_layout_is_the_documented_one() -> None:
+    source = LeafSource("urn:é", 2, "E", b"\x01\x02\x03")
+    prev = bytes(range(32))
+    expected = (
+        b"assay-leaf-v1\n"
+        + (len("urn:é".encode())).to_bytes(4, "big")
+        + "urn:é".encode()
+        + (2).to_bytes(8, "big")
+        + prev
+        + b"E"
+        + (3).to_bytes(4, "big")
+        + b"\x01\x02\x03"
+    )
+    assert record_bytes(source, prev) == expected
+    assert leaf_of(source, prev) == hashlib.sha256(b"\x00" + expected).digest()
+
+
+def test_leaf_chain_equals_leaf_of_with_each_items_previous_leaf() -> None:
+    earlier = {("b", 3): hashlib.sha256(b"b v3").digest()}
+    asked: list[tuple[str, int]] = []
+
+    def lookup(item: str, version: int) -> bytes:
+        asked.append((item, version))
+        return earlier[(item, version - 1)]
+
+    sources = [
+        LeafSource("a", 1, "E", b"x"),
+        LeafSource("b", 4, "P", b"{}"),
+        LeafSource("a", 2, "E", b"y" * 300),
+        LeafSource("long item id " * 10, 1, "E", b""),
+        LeafSource("b", 5, "E", b"z"),
+    ]
+    leaves = leaf_chain(sources, lookup)
+    assert asked == [("b", 4)]
+    a1 = leaf_of(sources[0], ZERO_HASH)
+    b4 = leaf_of(sources[1], earlier[("b", 3)])
+    assert leaves == [
+        a1,
+        b4,
+        leaf_of(sources[2], a1),
+        leaf_of(sources[3], ZERO_HASH),
+        leaf_of(sources[4], b4),
+    ]
+
+
+def test_leaf_chain_refuses_a_bad_previous_leaf() -> None:
+    with pytest.raises(ValueError):
+        leaf_chain([LeafSource("a", 2, "E", b"")], lambda _item, _version: b"short")
+
+
+def test_platform_bodies_are_canonical_json() -> None:
+    body = platform_body("scan_after_sale", 'détail "q"\n', "e-1", b"envelope")
+    assert (
+        body
+        == (
+            '{"detail":"détail \\"q\\"\\n","evidence_event_id":"e-1","evidence_sha256":"'
+            + hashlib.sha256(b"envelope").hexdigest()
+            + '","signal":"scan_after_sale","type":"flag"}'
+        ).encode()
+    )
+    assert json.loads(body)["evidence_sha256"] is not None
+    assert (
+        json.loads(platform_body("impossible_travel", "d", "e-2", None))["evidence_sha256"] is None
+    )

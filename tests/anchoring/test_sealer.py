@@ -1,0 +1,197 @@
+"""The anchor: contiguous blocks, one transaction per seal, no fork with two anchors."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anchoring.audit import audit
+from anchoring.chain import Chain
+from anchoring.checkpoint import Signer, open_checkpoint
+from anchoring.recorders import SQLiteChainRecorder
+from anchoring.sealer import Anchor, SealPolicy
+from ledger.application import CustodyLedger, Report
+from ledger.config import store_env
+from streams.envelope import seal
+from tests.support import World, make_world, story_events
+
+ORIGIN = "assay.test/custody-log"
+SIGNER = Signer.from_seed(ORIGIN, bytes(32))
+
+
+def record_items(world: World, first: int, count: int) -> None:
+    reports = []
+    for n in range(first, first + count):
+        for event in story_events(f"urn:item:{n}", f"TAG-{n}"):
+            reports.append(Report(event, seal(event, world.keys[event.party_id])))
+    for report in reports:
+        (decision,) = world.ledger.process([report], None)
+        assert decision.accepted, decision.refusal
+
+
+def open_chain(root: Path) -> Chain:
+    return Chain(store_env("", root / "chain.sqlite"))
+
+
+def new_anchor(ledger: CustodyLedger, chain: Chain, root: Path, **kw: Any) -> Anchor:
+    return Anchor(
+        ledger,
+        chain,
+        SIGNER,
+        origin=ORIGIN,
+        policy=kw.pop("policy", SealPolicy(max_events=5, max_seconds=1e9)),
+        checkpoint_path=root / "checkpoint",
+        **kw,
+    )
+
+
+def sealed_items(chain: Chain) -> Counter[tuple[str, int]]:
+    return Counter(
+        (item, version) for block in chain.sealed_blocks() for item, version in block.items
+    )
+
+
+def ledger_items(ledger: CustodyLedger) -> Counter[tuple[str, int]]:
+    out: Counter[tuple[str, int]] = Counter()
+    for n in ledger.recorder.select_notifications(start=1, limit=1_000_000):
+        if n.topic.startswith("domain.items:Item."):
+            out[(str(n.originator_id), n.originator_version)] += 1
+    return out
+
+
+def test_blocks_cover_the_log_contiguously_even_across_non_item_batches(tmp_path: Path) -> None:
+    world = make_world(tmp_path)  # ten party and device notifications: no leaf in them
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path, policy=SealPolicy(3, 1e9))
+    assert anchor.catch_up() == 0  # only the position moved
+    assert chain.position() == 10 and anchor.head is None
+    record_items(world, 0, 2)
+    assert anchor.catch_up() > 0
+    headers = chain.headers()
+    assert headers[0].first_notification == 1
+    for before, after in pairwise(headers):
+        assert after.first_notification == before.last_notification + 1
+    assert audit(world.ledger, chain).ok
+
+
+def test_the_clock_sets_sealed_at_and_the_checkpoint_names_the_head(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 1)
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path, clock=lambda: "2026-05-01T00:00:00.000000Z")
+    anchor.catch_up()
+    assert {h.sealed_at for h in chain.headers()} == {"2026-05-01T00:00:00.000000Z"}
+    checkpoint = open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier())
+    assert anchor.head is not None
+    assert checkpoint.size == anchor.head.height + 1
+    assert checkpoint.head_hash == anchor.head.block_hash()
+
+
+def test_a_failed_seal_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 1)
+    chain = open_chain(tmp_path)
+    original = SQLiteChainRecorder._insert_events
+
+    def crash_after_the_block(self: Any, c: Any, stored: Any, **kwargs: Any) -> Any:
+        original(self, c, stored, **kwargs)  # block, tracking and both indexes written...
+        raise OSError("disk gone")  # ...then the transaction fails
+
+    monkeypatch.setattr(SQLiteChainRecorder, "_insert_events", crash_after_the_block)
+    with pytest.raises(OSError):
+        new_anchor(world.ledger, chain, tmp_path).catch_up()
+    with sqlite3.connect(tmp_path / "chain.sqlite") as db:
+        for table in ("stored_events", "anchored_leaves", "anchored_blocks"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+    assert chain.position() == 0
+    monkeypatch.undo()
+    new_anchor(world.ledger, chain, tmp_path).catch_up()
+    assert sealed_items(chain) == ledger_items(world.ledger)
+    assert audit(world.ledger, chain).ok
+
+
+def test_a_second_anchor_reloads_instead_of_forking(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 2)
+    first = new_anchor(world.ledger, open_chain(tmp_path), tmp_path)
+    second = new_anchor(world.ledger, open_chain(tmp_path), tmp_path)  # started by mistake
+    first.catch_up()
+    record_items(world, 2, 2)
+    assert second.head is None  # stale: it saw no block yet
+    second.catch_up()  # tries height 0, collides, reloads, then seals the new events
+    assert second.conflicts == 1
+    assert second.head is not None and first.head is not None
+    assert second.head.height > first.head.height
+    first.catch_up()  # now the stale one is the first anchor
+    record_items(world, 4, 1)
+    first.catch_up()
+    chain = open_chain(tmp_path)
+    assert [h.height for h in chain.headers()] == list(range(len(chain.headers())))
+    assert sealed_items(chain) == ledger_items(world.ledger)
+    assert max(sealed_items(chain).values()) == 1
+    assert audit(world.ledger, chain, SIGNER.verifier(), (tmp_path / "checkpoint").read_text()).ok
+
+
+def test_two_anchors_racing_in_threads_seal_each_event_once(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    anchors = [new_anchor(world.ledger, open_chain(tmp_path), tmp_path) for _ in range(2)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def follow(anchor: Anchor) -> None:
+        try:
+            while not stop.is_set():
+                anchor.catch_up()
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=follow, args=(a,)) for a in anchors]
+    for thread in threads:
+        thread.start()
+    for batch in range(6):
+        record_items(world, batch * 2, 2)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    for anchor in anchors:
+        anchor.catch_up()
+    chain = open_chain(tmp_path)
+    assert sealed_items(chain) == ledger_items(world.ledger)
+    assert max(sealed_items(chain).values()) == 1
+    assert audit(world.ledger, chain).ok
+    assert open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier()).size == len(
+        chain.headers()
+    )
+
+
+def test_the_checkpoint_file_never_goes_back(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 2)
+    stale = new_anchor(world.ledger, open_chain(tmp_path), tmp_path)
+    stale.catch_up()
+    record_items(world, 2, 2)
+    new_anchor(world.ledger, open_chain(tmp_path), tmp_path).catch_up()
+    newest = (tmp_path / "checkpoint").read_text()
+    stale.write_checkpoint()  # an older head: must not replace the newer file
+    assert (tmp_path / "checkpoint").read_text() == newest
+
+
+def test_older_chains_get_their_block_index_on_open(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 3)
+    chain = open_chain(tmp_path)
+    new_anchor(world.ledger, chain, tmp_path).catch_up()
+    with sqlite3.connect(tmp_path / "chain.sqlite") as db:
+        before = db.execute("SELECT * FROM anchored_blocks ORDER BY height").fetchall()
+        db.execute("DELETE FROM anchored_blocks WHERE height >= 2")
+    reopened = open_chain(tmp_path)
+    with sqlite3.connect(tmp_path / "chain.sqlite") as db:
+        assert db.execute("SELECT * FROM anchored_blocks ORDER BY height").fetchall() == before
+    assert audit(world.ledger, reopened).ok

@@ -1,0 +1,202 @@
+"""``verify_bundle`` on hostile input: only typed failures, and the optional origin pin."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anchoring.checkpoint import Verifier
+from anchoring.errors import VerificationError
+from anchoring.verify import BundleError, verify_bundle
+
+VECTORS = Path(__file__).parent / "vectors" / "bundles"
+HAPPY = json.loads((VECTORS / "happy-path.json").read_text())
+FLAG = json.loads((VECTORS / "flag-with-evidence.json").read_text())
+KEY = Verifier.from_text(HAPPY["platform_key"])
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=True),
+    st.text(max_size=80),
+    st.text(st.characters(categories=["Cs", "Nd", "Zs"]), max_size=8),  # surrogates, digits
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += paths(item, (*prefix, index))
+    return out
+
+
+HAPPY_PATHS = paths(HAPPY["bundle"])[1:]
+FLAG_PATHS = paths(FLAG["bundle"])[1:]
+
+
+def replaced(bundle: dict[str, Any], where: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(bundle)
+    node = out
+    for step in where[:-1]:
+        node = node[step]
+    node[where[-1]] = value
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_replaced_value_fails_as_a_verification_error(data: st.DataObject) -> None:
+    source = data.draw(st.sampled_from([HAPPY, FLAG]))
+    where = data.draw(st.sampled_from(HAPPY_PATHS if source is HAPPY else FLAG_PATHS))
+    value = data.draw(JUNK)
+    bundle = replaced(source["bundle"], where, value)
+    try:
+        verify_bundle(bundle, KEY)
+    except VerificationError as e:
+        assert e.step
+    except Exception as e:  # pragma: no cover - the point of the test
+        pytest.fail(f"{where} = {value!r} raised {type(e).__name__}: {e}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_deleted_field_fails_as_a_verification_error(data: st.DataObject) -> None:
+    where = data.draw(st.sampled_from(HAPPY_PATHS))
+    bundle = copy.deepcopy(HAPPY["bundle"])
+    node = bundle
+    for step in where[:-1]:
+        node = node[step]
+    del node[where[-1]]
+    with contextlib.suppress(VerificationError):
+        verify_bundle(bundle, KEY)
+
+
+def test_not_a_mapping_is_a_format_error() -> None:
+    with pytest.raises(BundleError) as e:
+        verify_bundle([], KEY)  # type: ignore[arg-type]
+    assert e.value.step == "bundle_format"
+
+
+def test_the_origin_can_be_pinned() -> None:
+    result = verify_bundle(HAPPY["bundle"], KEY, origin="assay.example/custody-log")
+    assert result.origin == "assay.example/custody-log" and result.events == 7
+    with pytest.raises(BundleError) as e:
+        verify_bundle(HAPPY["bundle"], KEY, origin="another.example/log")
+    assert e.value.step == "checkpoint_origin"
+
+
+def test_failures_name_the_event() -> None:
+    bundle = copy.deepcopy(HAPPY["bundle"])
+    bundle["events"][2]["summary"]["kind"] = "receiving"
+    with pytest.raises(BundleError) as e:
+        verify_bundle(bundle, KEY)
+    assert (e.value.step, e.value.version) == ("summary_mismatch", 3)
+    assert str(e.value).startswith("event v3: ")
+
+
+def test_non_canonical_base64_is_refused() -> None:
+    bundle = copy.deepcopy(HAPPY["bundle"])
+    payload = bundle["events"][0]["payload_b64"]
+    bundle["events"][0]["payload_b64"] = payload[:-4] + "\n" + payload[-4:]
+    with pytest.raises(BundleError) as e:
+        verify_bundle(bundle, KEY)
+    assert e.value.step == "bundle_format"
+
+
+def test_a_header_with_non_ascii_digits_is_a_format_error() -> None:
+    bundle = copy.deepcopy(HAPPY["bundle"])
+    bundle["head"]["sealed_at"] = "\u0662" + bundle["head"]["sealed_at"][1:]
+    with pytest.raises(BundleError) as e:
+        verify_bundle(bundle, KEY)
+    assert e.value.step == "header_format"
+
+
+def test_an_out_of_range_timestamp_is_an_unreadable_body() -> None:
+    import io
+
+    from fastavro import parse_schema, schemaless_writer
+
+    from anchoring.leaves import read_signed
+    from streams.avro import default_registry
+    from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA
+    from streams.errors import SerializationError
+
+    registry = default_registry()
+    latest = registry.get(EVENT_SCHEMA)
+    raw_longs = parse_schema(
+        {
+            "type": "record",
+            "name": "dev.assay.custody.CustodyEvent",
+            "fields": [
+                {**f, "type": "long"} if f["name"] == "occurred_at" else f
+                for f in latest.schema["fields"]
+            ],
+        }
+    )
+    body = io.BytesIO()
+    body.write(b"\xc3\x01" + latest.fingerprint)
+    record = {
+        "event_id": "e",
+        "item_id": "i",
+        "kind": "observing",
+        "party_id": "p",
+        "device_id": "d",
+        "location": "l",
+        "occurred_at": 2**62,
+        "attributes": {},
+    }
+    schemaless_writer(body, raw_longs, record)
+    envelope = registry.encode(
+        ENVELOPE_SCHEMA,
+        {"party_id": "p", "device_id": "d", "body": body.getvalue(), "signature": bytes(64)},
+    )
+    with pytest.raises(SerializationError):
+        read_signed(envelope)
+
+
+def test_a_non_canonical_envelope_is_unreadable() -> None:
+    import base64
+
+    from anchoring.leaves import read_envelope
+    from streams.envelope import open_envelope
+    from streams.errors import SerializationError
+
+    message = base64.b64decode(HAPPY["bundle"]["events"][0]["payload_b64"])
+    assert message[-66:-64] == b"\x80\x01"  # the signature's length, 64, as a varint
+    padded = message[:-66] + b"\x80\x81\x00" + message[-64:]  # 64 with a redundant group
+    assert open_envelope(padded).signature == open_envelope(message).signature
+    assert read_envelope(message) == open_envelope(message)
+    with pytest.raises(SerializationError):
+        read_envelope(padded)
+
+
+def test_summaries_compare_as_json_values() -> None:
+    from anchoring.verify import same_json
+
+    assert same_json({"a": 1, "b": {"c": "x"}}, {"b": {"c": "x"}, "a": 1.0})
+    assert not same_json({"a": True}, {"a": 1})
+    assert not same_json({"a": None}, {"a": 0})
+    assert not same_json({"a": "1"}, {"a": 1})
+    assert not same_json({"a": 1}, {"a": 1, "b": 2})
+
+
+def test_an_item_id_with_a_lone_surrogate_is_a_format_error() -> None:
+    bundle = copy.deepcopy(HAPPY["bundle"])
+    bundle["item_id"] = json.loads('"urn:\\ud800"')
+    with pytest.raises(BundleError) as e:
+        verify_bundle(bundle, KEY)
+    assert e.value.step == "bundle_format"
