@@ -145,7 +145,11 @@ class Chain(Application[str]):
             recorder = SQLiteChainRecorder(datastore=self.factory.datastore)  # type: ignore[attr-defined]
             recorder.create_table()
             return recorder
-        return self.factory.process_recorder()
+        from anchoring.recorders_postgres import PostgresChainRecorder
+
+        recorder_pg = PostgresChainRecorder(datastore=self.factory.datastore)  # type: ignore[attr-defined]
+        recorder_pg.create_table()
+        return recorder_pg
 
     @property
     def index(self) -> LeafIndex:

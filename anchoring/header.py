@@ -62,7 +62,7 @@ GENESIS_PREV_HASH = bytes(32)
 HASH_SIZE = 32
 MAX_INT = 2**53 - 1
 
-_SEALED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_SEALED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 
 _INT_FIELDS = (

@@ -1,12 +1,9 @@
-"""The chain recorder on PostgreSQL: the same one-transaction seal as on SQLite.
-
-Block events, the anchor's tracking position and the per-item leaf index rows are
-written with one cursor inside eventsourcing's transaction, so a seal is all-or-nothing.
-"""
+"""The chain recorder on PostgreSQL: the same one-transaction seal and the same two
+indexes as ``anchoring/recorders.py`` (see there for what each index is for)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -15,7 +12,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from anchoring.recorders import LeafRow
+from anchoring.recorders import BlockRow, LeafRow
 
 
 class PostgresChainRecorder(PostgresProcessRecorder):
@@ -26,45 +23,111 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         events_table_name: str = "chain_events",
         tracking_table_name: str = "chain_tracking",
     ) -> None:
-        self.leaves_table = "chain_anchored_leaves"
-        self.qualified = f"{datastore.schema}.{self.leaves_table}"
         super().__init__(
             datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name
         )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
-                "item_id TEXT NOT NULL, version BIGINT NOT NULL, height BIGINT NOT NULL, "
-                "leaf_index BIGINT NOT NULL, leaf_hash BYTEA NOT NULL, "
-                "PRIMARY KEY (item_id, version))"
-            ).format(Identifier(datastore.schema), Identifier(self.leaves_table))
-        )
+        schema = datastore.schema
+        self.leaves_table = f"{schema}.chain_anchored_leaves"
+        self.blocks_table = f"{schema}.chain_anchored_blocks"
+        for statement in (
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_leaves ("
+            "item_id TEXT NOT NULL, version BIGINT NOT NULL, height BIGINT NOT NULL, "
+            "leaf_index BIGINT NOT NULL, leaf_hash BYTEA NOT NULL, "
+            "PRIMARY KEY (item_id, version))",
+            "CREATE INDEX IF NOT EXISTS chain_anchored_leaves_by_block "
+            "ON {0}.chain_anchored_leaves (height, leaf_index)",
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_blocks ("
+            "height BIGINT PRIMARY KEY, block_hash BYTEA NOT NULL, "
+            "header TEXT NOT NULL, tree BYTEA NOT NULL)",
+        ):
+            self.sql_create_statements.append(SQL(statement).format(Identifier(schema)))
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        rows: Sequence[LeafRow] = kwargs.get("leaf_rows", ())
-        if rows:
+        leaf_rows: Sequence[LeafRow] = kwargs.get("leaf_rows", ())
+        if leaf_rows:
             curs.executemany(
-                f"INSERT INTO {self.qualified} VALUES (%s, %s, %s, %s, %s)",
-                [(r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash) for r in rows],
+                f"INSERT INTO {self.leaves_table} VALUES (%s, %s, %s, %s, %s)".encode(),
+                [(r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash) for r in leaf_rows],
+            )
+        block_rows: Sequence[BlockRow] = kwargs.get("block_rows", ())
+        if block_rows:
+            curs.executemany(
+                f"INSERT INTO {self.blocks_table} VALUES (%s, %s, %s, %s)".encode(),
+                [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
             )
 
+    # ----- leaves ----------------------------------------------------------------------
+
     def leaves_for(self, item_id: str) -> list[LeafRow]:
-        return self._select("WHERE item_id = %s ORDER BY version", (item_id,))
+        return self._leaves("WHERE item_id = %s ORDER BY version", (item_id,))
 
     def leaf(self, item_id: str, version: int) -> LeafRow | None:
-        rows = self._select("WHERE item_id = %s AND version = %s", (item_id, version))
+        rows = self._leaves("WHERE item_id = %s AND version = %s", (item_id, version))
         return rows[0] if rows else None
 
-    def _select(self, where: str, params: tuple[Any, ...]) -> list[LeafRow]:
-        sql = f"SELECT item_id, version, height, leaf_index, leaf_hash FROM {self.qualified} "
+    def leaves_at(self, height: int) -> list[LeafRow]:
+        return self._leaves("WHERE height = %s ORDER BY leaf_index", (height,))
+
+    def _leaves(self, where: str, params: tuple[Any, ...]) -> list[LeafRow]:
+        rows = self._fetch(
+            "SELECT item_id, version, height, leaf_index, leaf_hash "
+            f"FROM {self.leaves_table} {where}",
+            params,
+        )
+        return [
+            LeafRow(r["item_id"], r["version"], r["height"], r["leaf_index"], bytes(r["leaf_hash"]))
+            for r in rows
+        ]
+
+    # ----- blocks ----------------------------------------------------------------------
+
+    def block_rows(self, heights: Iterable[int]) -> dict[int, BlockRow]:
+        wanted = sorted(set(heights))
+        if not wanted:
+            return {}
+        rows = self._fetch(
+            f"SELECT height, block_hash, header, tree FROM {self.blocks_table} "
+            "WHERE height = ANY(%s)",
+            (wanted,),
+        )
+        return {
+            r["height"]: BlockRow(
+                r["height"], bytes(r["block_hash"]), r["header"], bytes(r["tree"])
+            )
+            for r in rows
+        }
+
+    def block_hashes(self, start: int) -> list[bytes]:
+        rows = self._fetch(
+            f"SELECT block_hash FROM {self.blocks_table} WHERE height >= %s ORDER BY height",
+            (start,),
+        )
+        return [bytes(r["block_hash"]) for r in rows]
+
+    def header_rows(self, start: int) -> list[tuple[int, str]]:
+        rows = self._fetch(
+            f"SELECT height, header FROM {self.blocks_table} WHERE height >= %s ORDER BY height",
+            (start,),
+        )
+        return [(r["height"], r["header"]) for r in rows]
+
+    def indexed_blocks(self) -> int:
+        rows = self._fetch(f"SELECT MAX(height) AS top FROM {self.blocks_table}", ())
+        top = rows[0]["top"] if rows else None
+        return 0 if top is None else int(top) + 1
+
+    def add_block_rows(self, rows: Sequence[BlockRow]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(
+                f"INSERT INTO {self.blocks_table} VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (height) DO NOTHING".encode(),
+                [(r.height, r.block_hash, r.header_json, r.tree) for r in rows],
+            )
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[DictRow]:
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute((sql + where).encode(), params)
-            return [
-                LeafRow(
-                    r["item_id"], r["version"], r["height"], r["leaf_index"], bytes(r["leaf_hash"])
-                )
-                for r in curs.fetchall()
-            ]
+            curs.execute(sql.encode(), params)
+            return curs.fetchall()

@@ -6,8 +6,13 @@ configured. Deployment only sets variables; nothing else changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+#: pg_advisory_lock key taken while an application creates its tables and functions.
+SCHEMA_LOCK_KEY = 0x4A55_4159  # "ASSAY"-ish; any constant shared by all Assay processes
 
 
 class StoreConfigError(ValueError):
@@ -44,3 +49,24 @@ def store_env(database_url: str, sqlite_path: Path) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
     }
     return env
+
+
+@contextmanager
+def schema_lock(database_url: str) -> Iterator[None]:
+    """Serialize table creation across processes on PostgreSQL.
+
+    Concurrent ``CREATE … IF NOT EXISTS`` / ``CREATE OR REPLACE FUNCTION`` statements race
+    in PostgreSQL (unique violations on the catalog); N workers starting together hit it.
+    SQLite needs nothing: its writers are serialized by the file lock.
+    """
+    if not database_url:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))

@@ -25,6 +25,8 @@ from streams.errors import SerializationError
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
+#: What fastavro raises on bytes that are not a valid body (OverflowError: dates > 9999).
+_UNREADABLE = (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError)
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<version>\d+)\.avsc$")
 
@@ -115,7 +117,14 @@ class SchemaRegistry:
         body = io.BytesIO(message[HEADER_LEN:])
         try:
             record = schemaless_reader(body, writer.schema, _reader(self, name, writer))
-        except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as e:
+        except (
+            EOFError,
+            ValueError,
+            IndexError,
+            UnicodeDecodeError,
+            TypeError,
+            OverflowError,
+        ) as e:
             raise SerializationError(
                 "malformed_body", f"{name} v{writer.version} body cannot be read: {e}"
             ) from None

@@ -181,6 +181,11 @@ class Ingest:
                 sources.append(record)
             except Rejected as r:
                 letters.append(self._letter(record, r.code, r.reason))
+            except Exception as e:
+                log.exception(
+                    "unexpected error reading %s:%s:%s", tp.topic, tp.partition, record.offset
+                )
+                letters.append(self._letter(record, "unreadable", f"{type(e).__name__}: {e}"))
         tracking = Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset)
 
         def publish_rejections(decisions: list[Decision]) -> None:

@@ -59,17 +59,43 @@ class PrivateCluster:
 
     def start(self) -> str:
         subprocess.run(
-            _as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
-                       "--auth=trust", "--no-sync", "-E", "UTF8"]),
-            check=True, capture_output=True,
+            _as_owner(
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c max_connections=200")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.root} -c fsync=off "
+            "-c max_connections=200"
+        )
         subprocess.run(
-            _as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
-                       "-l", str(self.root / "server.log"), "-w", "start"]),
-            check=True, capture_output=True,
+            _as_owner(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
