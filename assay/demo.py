@@ -25,7 +25,6 @@ from assay.settings import Settings
 from domain.custody import CustodyEvent, Role
 from domain.errors import PartyExists
 from ledger.application import CustodyLedger
-from streams.ingest import Ingest
 from streams.keys import DeviceKey
 from streams.producer import Producer
 from streams.scanner import Scanner
@@ -176,13 +175,7 @@ def _ingest_until_seen(
     settings: Settings, bootstrap: str, item_id: str, event_ids: list[str]
 ) -> None:
     stop = threading.Event()
-    ingest = Ingest(
-        runtime.open_ledger(settings),
-        bootstrap,
-        topic=settings.events_topic,
-        rejected_topic=settings.rejected_topic,
-        group=settings.consumer_group,
-    )
+    ingest = runtime.make_ingest(settings, bootstrap)
     worker = threading.Thread(target=ingest.run, kwargs={"stop": stop}, daemon=True)
     worker.start()
     reader = runtime.open_ledger(settings)

@@ -5,6 +5,7 @@ Every process (CLI, demo, workers, server) wires itself here and nowhere else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from anchoring.chain import Chain
@@ -19,6 +20,7 @@ from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings
 from ledger.application import CustodyLedger
 from ledger.config import schema_lock, store_env
+from streams.ingest import Ingest
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
 
@@ -48,6 +50,18 @@ def kafka_bootstrap(settings: Settings) -> str:
         ),
     )
     return bootstrap
+
+
+def make_ingest(settings: Settings, bootstrap: str) -> Ingest:
+    """An ingest worker of the configured consumer group (one per process or thread)."""
+    return Ingest(
+        open_ledger(settings),
+        bootstrap,
+        topic=settings.events_topic,
+        rejected_topic=settings.rejected_topic,
+        group=settings.consumer_group,
+        client_id=f"assay-ingest-{os.getpid()}",
+    )
 
 
 def platform_verifier_path(settings: Settings) -> Path:

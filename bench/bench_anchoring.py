@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,14 @@ from anchoring.merkle import MerkleTree
 from anchoring.prove import Prover
 from anchoring.sealer import Anchor, SealPolicy
 from anchoring.verify import verify_bundle
-from domain.custody import CustodyEvent, Kind, Role
+from bench.timing import best_seconds
+from domain.custody import CustodyEvent, Role
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.support import Step, sale
+from tests.support import journey as support_journey
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # merkletools warns that the optional pysha3 is missing
@@ -65,19 +68,6 @@ STORES = [f"store-{i}" for i in range(20)]
 WAREHOUSES = ["dc-eu", "dc-asia", "dc-us"]
 ORIGIN = "bench.assay/custody-log"
 GOALS = {"build_events_per_s": 1_000_000, "prove_p99_ms": 5.0, "verify_p99_ms": 1.0}
-
-
-def best_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return best
 
 
 # ----- 1. build --------------------------------------------------------------------------
@@ -126,21 +116,9 @@ def bench_build(count: int) -> dict[str, float]:
 # ----- 2. store --------------------------------------------------------------------------
 
 
-def journey(rng: random.Random, n: int) -> list[tuple[Kind, str, dict[str, str]]]:
-    dc, store = rng.choice(WAREHOUSES), rng.choice(STORES)
-    return [
-        (Kind.COMMISSIONING, "brand",
-         {"tag_uid": f"tag-{n}", "brand": "B", "model": f"M{n % 40}", "serial": f"S{n}"}),
-        (Kind.INSPECTING, "lab", {"verdict": "genuine", "certificate": f"C-{n}"}),
-        (Kind.SHIPPING, "brand", {"counterparty": dc}),
-        (Kind.RECEIVING, dc, {}),
-        (Kind.OBSERVING, dc, {}),
-        (Kind.SHIPPING, dc, {"counterparty": store}),
-        (Kind.RECEIVING, store, {}),
-        (Kind.OBSERVING, store, {}),
-        (Kind.OBSERVING, store, {}),
-        (Kind.RETAIL_SELLING, store, {"buyer_ref": f"buyer-{n}"}),
-    ]  # fmt: skip
+def journey(rng: random.Random, n: int) -> list[Step]:
+    steps = support_journey(rng, n, WAREHOUSES, STORES)
+    return [*steps, sale(n, steps[-1][1])]
 
 
 def device_keys() -> dict[str, DeviceKey]:

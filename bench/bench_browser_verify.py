@@ -22,45 +22,39 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright
 
 from anchoring.prove import Prover
 from assay import runtime
 from assay.settings import Settings
-from domain.custody import CustodyEvent, Kind, Role
+from domain.custody import CustodyEvent, Role
 from ledger.application import Report
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.server.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support import custody
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE = Path(__file__).resolve().parents[1] / "server" / "static" / "verifier.html"
 PER_BLOCK = 5  # the item's events per block, so bundles carry accumulator proofs
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def scan(n: int, kind: str, party: str, item: str, **details: object) -> CustodyEvent:
-    return CustodyEvent(
-        event_id=f"{item}#e{n}",
-        item_id=item,
-        kind=Kind(kind),
-        party_id=party,
-        device_id=f"{party}-d1",
+    return custody(
+        n,
+        kind,
+        party,
+        item,
         location=f"urn:epc:id:sgln:{party}.0",
         occurred_at=T0 + timedelta(minutes=n),
-        **details,  # type: ignore[arg-type]
+        **details,
     )
 
 

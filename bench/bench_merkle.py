@@ -14,14 +14,16 @@ Columns, in leaves per second (best of a few runs, GC paused as timeit does):
 
 from __future__ import annotations
 
-import gc
 import random
-import time
+import sys
 import warnings
-from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anchoring.hasher import leaf_hashes
 from anchoring.merkle import MerkleTree, verify_inclusion
+from bench.timing import best_seconds
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # merkletools warns that the optional pysha3 is missing
@@ -30,19 +32,6 @@ with warnings.catch_warnings():
 RECORD_SIZE = 300
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 VERIFY_SAMPLES = 2_000
-
-
-def best_seconds(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return best
 
 
 def merkletools_build(hex_leaves: list[str]) -> object:

@@ -41,6 +41,8 @@ from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from projections.analyst import history, open_analyst
 from projections.projector import Projector
+from tests.support import Step, sale
+from tests.support import journey as support_journey
 
 RESULTS = Path(__file__).resolve().parent / "results"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -59,23 +61,11 @@ def parties(ledger: CustodyLedger) -> None:
         ledger.enrol_device(party, "d1", "00" * 32, at=T0 - timedelta(days=1))
 
 
-def journey(rng: random.Random, n: int) -> list[tuple[Kind, str, dict[str, str]]]:
+def journey(rng: random.Random, n: int) -> list[Step]:
     """Brand → lab → warehouse (scanned) → store (scanned) → maybe sold: ~10 events."""
-    dc, store = rng.choice(WAREHOUSES), rng.choice(STORES)
-    steps: list[tuple[Kind, str, dict[str, str]]] = [
-        (Kind.COMMISSIONING, "brand",
-         {"tag_uid": f"tag-{n}", "brand": "B", "model": f"M{n % 40}", "serial": f"S{n}"}),
-        (Kind.INSPECTING, "lab", {"verdict": "genuine", "certificate": f"C-{n}"}),
-        (Kind.SHIPPING, "brand", {"counterparty": dc}),
-        (Kind.RECEIVING, dc, {}),
-        (Kind.OBSERVING, dc, {}),
-        (Kind.SHIPPING, dc, {"counterparty": store}),
-        (Kind.RECEIVING, store, {}),
-        (Kind.OBSERVING, store, {}),
-        (Kind.OBSERVING, store, {}),
-    ]  # fmt: skip
+    steps = support_journey(rng, n, WAREHOUSES, STORES)
     if rng.random() < 0.6:
-        steps.append((Kind.RETAIL_SELLING, store, {"buyer_ref": f"buyer-{n}"}))
+        steps.append(sale(n, steps[-1][1]))
     return steps
 
 

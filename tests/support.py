@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,18 +42,51 @@ def make_world(tmp: Path, database_url: str = "") -> World:
 
 
 def custody(
-    n: int, kind: Kind | str, party: str, item: str = "urn:item:1", **details: object
+    n: int,
+    kind: Kind | str,
+    party: str,
+    item: str = "urn:item:1",
+    *,
+    event_id: str | None = None,
+    location: str | None = None,
+    occurred_at: datetime | None = None,
+    **details: object,
 ) -> CustodyEvent:
+    """The n-th event of an item's story, by `party`'s first device (defaults: hourly)."""
     return CustodyEvent(
-        event_id=f"{item}#e{n}",
+        event_id=event_id or f"{item}#e{n}",
         item_id=item,
         kind=Kind(kind),
         party_id=party,
         device_id=f"{party}-d1",
-        location=f"loc-{party}",
-        occurred_at=T0 + timedelta(hours=n),
+        location=location or f"loc-{party}",
+        occurred_at=occurred_at or T0 + timedelta(hours=n),
         **details,  # type: ignore[arg-type]
     )
+
+
+Step = tuple[Kind, str, dict[str, str]]
+
+
+def journey(rng: random.Random, n: int, warehouses: list[str], stores: list[str]) -> list[Step]:
+    """Brand → lab → a warehouse (scanned) → a store (scanned twice): nine steps, unsold."""
+    dc, store = rng.choice(warehouses), rng.choice(stores)
+    return [
+        (Kind.COMMISSIONING, "brand",
+         {"tag_uid": f"tag-{n}", "brand": "B", "model": f"M{n % 40}", "serial": f"S{n}"}),
+        (Kind.INSPECTING, "lab", {"verdict": "genuine", "certificate": f"C-{n}"}),
+        (Kind.SHIPPING, "brand", {"counterparty": dc}),
+        (Kind.RECEIVING, dc, {}),
+        (Kind.OBSERVING, dc, {}),
+        (Kind.SHIPPING, dc, {"counterparty": store}),
+        (Kind.RECEIVING, store, {}),
+        (Kind.OBSERVING, store, {}),
+        (Kind.OBSERVING, store, {}),
+    ]  # fmt: skip
+
+
+def sale(n: int, store: str) -> Step:
+    return (Kind.RETAIL_SELLING, store, {"buyer_ref": f"buyer-{n}"})
 
 
 def story_events(item: str = "urn:item:1", tag: str = "TAG-1") -> list[CustodyEvent]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -39,20 +38,12 @@ def handle(args: argparse.Namespace) -> int:
         raise SystemExit("assay ingest: --workers must be at least 1")
     if args.workers > 1:
         return _spawn_workers(args)
-    from streams.ingest import Ingest
 
     settings = settings_from(args)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("streams.ingest").setLevel(logging.INFO)
     bootstrap = runtime.kafka_bootstrap(settings)
-    ingest = Ingest(
-        runtime.open_ledger(settings),
-        bootstrap,
-        topic=settings.events_topic,
-        rejected_topic=settings.rejected_topic,
-        group=settings.consumer_group,
-        client_id=f"assay-ingest-{os.getpid()}",
-    )
+    ingest = runtime.make_ingest(settings, bootstrap)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

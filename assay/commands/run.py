@@ -39,7 +39,6 @@ def _thread(name: str, target: Callable[[], object]) -> threading.Thread:
 
 def handle(args: argparse.Namespace) -> int:
     from projections.projector import Projector
-    from streams.ingest import Ingest
     from streams.producer import Producer
 
     settings = settings_from(args)
@@ -49,13 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop_ingest.set())
 
-    ingest = Ingest(
-        runtime.open_ledger(settings),
-        bootstrap,
-        topic=settings.events_topic,
-        rejected_topic=settings.rejected_topic,
-        group=settings.consumer_group,
-    )
+    ingest = runtime.make_ingest(settings, bootstrap)
     checkpoints = Producer(bootstrap)
     anchor = runtime.make_anchor(
         settings, runtime.open_ledger(settings), runtime.open_chain(settings), checkpoints

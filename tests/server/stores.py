@@ -16,10 +16,10 @@ from typing import Any
 from anchoring.prove import Prover
 from assay import runtime
 from assay.settings import Settings
-from domain.custody import CustodyEvent, Kind
+from domain.custody import CustodyEvent
 from ledger.application import Report
 from streams.envelope import seal
-from tests.support import T0, World, make_world, story_events
+from tests.support import T0, World, custody, make_world, story_events
 
 ITEM = "urn:epc:id:sgtin:0614141.107346.2017"
 GINZA: dict[str, Any] = {"latitude": 35.6717, "longitude": 139.7650}
@@ -55,15 +55,9 @@ class Store:
 
 
 def event(n: int, kind: str, party: str, item: str = ITEM, **details: object) -> CustodyEvent:
-    return CustodyEvent(
-        event_id=f"{item}#e{n}",
-        item_id=item,
-        kind=Kind(kind),
-        party_id=party,
-        device_id=f"{party}-d1",
-        location=f"urn:epc:id:sgln:{party}.0",
-        occurred_at=T0 + timedelta(hours=n, microseconds=n * 1001),
-        **details,  # type: ignore[arg-type]
+    at = T0 + timedelta(hours=n, microseconds=n * 1001)
+    return custody(
+        n, kind, party, item, location=f"urn:epc:id:sgln:{party}.0", occurred_at=at, **details
     )
 
 

@@ -46,11 +46,12 @@ from anchoring.merkle import expected_path_shape
 from anchoring.prove import Prover
 from anchoring.sealer import Anchor, SealPolicy
 from anchoring.verify import verify_bundle
-from domain.custody import CustodyEvent, Kind, Role
+from domain.custody import CustodyEvent, Role
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.support import custody
 
 OUT = Path(__file__).parent
 ORIGIN = "assay.example/custody-log"
@@ -81,12 +82,12 @@ KEYS = {party: device_key(party) for party in PARTIES}
 
 
 def event(n: int, item: str, kind: str, party: str, **details: Any) -> CustodyEvent:
-    return CustodyEvent(
+    return custody(
+        n,
+        kind,
+        party,
+        item,
         event_id=f"{item}#{n}",
-        item_id=item,
-        kind=Kind(kind),
-        party_id=party,
-        device_id=f"{party}-d1",
         location=f"urn:epc:id:sgln:4012345.{party}.0",
         occurred_at=T0 + timedelta(hours=n),
         **details,
