@@ -23,6 +23,7 @@ from anchoring.header import BlockHeader
 from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
+from ledger.config import postgres_url, schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
 PAGE = 1000
@@ -137,7 +138,8 @@ class Chain(Application[str]):
     name = "chain"
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
+        with schema_lock(postgres_url(env or {})):  # N processes may start together
+            super().__init__(env)
         self._backfill_block_index()
 
     def construct_recorder(self) -> ProcessRecorder:

@@ -19,20 +19,18 @@ from anchoring.checkpoint import (
 from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings
 from ledger.application import CustodyLedger
-from ledger.config import schema_lock, store_env
+from ledger.config import store_env
 from streams.ingest import Ingest
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
 
 
 def open_ledger(settings: Settings) -> CustodyLedger:
-    with schema_lock(settings.database_url):
-        return CustodyLedger(store_env(settings.database_url, settings.ledger_db))
+    return CustodyLedger(store_env(settings.database_url, settings.ledger_db))
 
 
 def open_chain(settings: Settings) -> Chain:
-    with schema_lock(settings.database_url):
-        return Chain(store_env(settings.database_url, settings.chain_db))
+    return Chain(store_env(settings.database_url, settings.chain_db))
 
 
 def kafka_bootstrap(settings: Settings) -> str:

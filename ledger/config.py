@@ -6,10 +6,10 @@ configured. Deployment only sets variables; nothing else changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 #: pg_advisory_lock key taken while an application creates its tables and functions.
 SCHEMA_LOCK_KEY = 0x4A55_4159  # "ASSAY"-ish; any constant shared by all Assay processes
@@ -70,3 +70,14 @@ def schema_lock(database_url: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+def postgres_url(env: Mapping[str, str]) -> str:
+    """The DSN of an eventsourcing PostgreSQL environment ("" for any other backend)."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return ""
+    user = quote(env.get("POSTGRES_USER", "postgres"))
+    password = env.get("POSTGRES_PASSWORD", "")
+    auth = f"{user}:{quote(password)}" if password else user
+    host, port = env.get("POSTGRES_HOST", "127.0.0.1"), env.get("POSTGRES_PORT", "5432")
+    return f"postgresql://{auth}@{host}:{port}/{env.get('POSTGRES_DBNAME', 'assay')}"

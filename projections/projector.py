@@ -9,6 +9,7 @@ rebuild leaves the previous projection (and the analyst snapshot) untouched.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -40,6 +41,29 @@ PROCESS_READER_MIN = 100_000
 Progress = Callable[[int, int], None]
 
 
+class ProjectorBusy(RuntimeError):
+    """Another projector writes these projections; DuckDB allows one writer."""
+
+
+def take_writer_lock(duckdb_path: Path) -> int:
+    """An exclusive flock on ``<file>.lock`` for the projector's lifetime.
+
+    DuckDB's own lock is an fcntl record lock, which POSIX drops as soon as the process
+    closes *any* descriptor of the file — and publishing the analyst snapshot reads the
+    file. A flock on a separate file is held until we close it.
+    """
+    fd = os.open(f"{duckdb_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ProjectorBusy(
+            f"another projector is writing {duckdb_path} (is another `assay project` or "
+            "`assay run` using it?)"
+        ) from None
+    return fd
+
+
 class Projector:
     def __init__(
         self,
@@ -58,6 +82,7 @@ class Projector:
         self.snapshot_interval = snapshot_interval
         self.page_size = page_size
         duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = take_writer_lock(duckdb_path)
         self._discard_rebuild_leftovers()
         self.writer = Writer(self._open_current())
         remove_leftovers(self.snapshot_path)
@@ -85,6 +110,7 @@ class Projector:
 
     def close(self) -> None:
         self.writer.con.close()
+        os.close(self._lock)
 
     def __enter__(self) -> Projector:
         return self

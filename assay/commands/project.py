@@ -15,7 +15,7 @@ from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.settings import Settings
 from projections.analyst import analyst_path
-from projections.projector import Projector
+from projections.projector import Projector, ProjectorBusy
 
 
 def register(sub: Any) -> None:
@@ -48,6 +48,8 @@ def make_projector(
             snapshot_path=analyst_path(settings),
             snapshot_interval=settings.snapshot_interval,
         )
+    except ProjectorBusy as e:
+        raise CommandError(str(e)) from None
     except duckdb.IOException as e:
         raise CommandError(
             f"cannot open {settings.duckdb_path} for writing (is another `assay project` or "
