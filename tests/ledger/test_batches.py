@@ -15,13 +15,18 @@ from domain.custody import CustodyEvent, Kind
 from domain.errors import PartyExists, UnknownParty
 from domain.items import Item, Signal, Status
 from ledger.application import CustodyLedger, Decision, ItemNotFound
+from ledger.config import store_env
 from tests.domain.factory import ITEM, TAG, Bench, comparable
 from tests.ledger.helpers import open_ledger, register, report
 
 
-@pytest.fixture
-def ledger() -> CustodyLedger:
-    return register(open_ledger())
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> CustodyLedger:
+    """The same tests on every event store: in memory, a SQLite file and PostgreSQL."""
+    if request.param == "memory":
+        return register(open_ledger())
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    return register(CustodyLedger(store_env(url, tmp_path / "ledger.sqlite")))
 
 
 def story(bench: Bench | None = None) -> list[CustodyEvent]:
