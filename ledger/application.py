@@ -187,11 +187,15 @@ class _Batch:
         actor = self.load(custody.party_id)
         if not isinstance(actor, Party):
             raise UnknownParty(f"party {custody.party_id!r} is not registered")
-        actor.check_device_may_sign(custody.device_id, custody.occurred_at)
         item = self.load(custody.item_id)
         if item is not None and not isinstance(item, Item):
             what = "a party" if isinstance(item, Party) else "a tag claim"
             raise ReservedId(f"{custody.item_id!r} names {what}, not an item")
+        if isinstance(item, Item) and item.state.seen.get(custody.event_id) == custody.digest():
+            # A redelivery of what is already recorded: nothing to check, nothing to do,
+            # even if the device was revoked since.
+            return Outcome(Result.DUPLICATE, detail=f"event {custody.event_id} already recorded")
+        actor.check_device_may_sign(custody.device_id, custody.occurred_at)
         if custody.kind is Kind.COMMISSIONING:
             return self._commission(report, actor, item)
         if item is None:

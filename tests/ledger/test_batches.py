@@ -276,6 +276,17 @@ def test_a_report_signed_after_the_device_was_revoked_is_refused(ledger: Custody
     assert results(decisions) == ["accepted", "refused: device_revoked"]
 
 
+def test_a_redelivery_after_a_backdated_revocation_stays_a_duplicate(
+    ledger: CustodyLedger,
+) -> None:
+    b = Bench()
+    first = b.event(Kind.COMMISSIONING, "brand")
+    ledger.process([report(first)], Tracking("t:0", 0))
+    # Revoked later, with a time before the event: the stored history is not re-judged.
+    ledger.revoke_device("brand", "brand-d1", at=first.occurred_at - timedelta(minutes=1))
+    assert results(ledger.process([report(first)], Tracking("t:0", 1))) == ["duplicate"]
+
+
 def test_shipping_needs_a_consignee_the_ledger_knows(ledger: CustodyLedger) -> None:
     b = Bench()
     events = [
