@@ -6,31 +6,59 @@ headers, accumulator roots from the block hashes, the two chain indexes from the
 and checkpoint signatures with the platform key. Blocks must cover the ledger's
 notification log contiguously from notification 1. It stops at the first divergence and
 says where it is: block height, leaf index, item and version, ledger notification id or
-chain record id.
+chain record id. Damage that makes a record unreadable (bad UTF-8, bad JSON, an unknown
+topic) is such a divergence, never an exception.
+
+Beyond the hashes, every stored record of both stores must be exactly what its
+application writes for the event it decodes to (so a byte that decodes to the same event
+still counts), notification ids must run 1, 2, 3, … with no gap where the backend
+guarantees it (SQLite), every aggregate's versions must run 1, 2, 3, …, and the parts
+of a stored event that repeat signed data must agree with it: the decoded custody copy
+with its envelope, the envelope with its device's enrolled key (signature), a tag claim
+with its item's commissioning.
+
+What no hash covers, and the audit therefore cannot vouch for (tests/anchoring/
+test_tamper.py measures it): the ``timestamp`` eventsourcing stores with every event
+(ingest and seal times, outside any signed or hashed bytes); party and device events
+beyond what the signatures of the sealed envelopes depend on (a party's name and role,
+an enrolment time); and events after the head block, which are only checked for
+readability, encoding, signatures and version order until they are sealed.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import Notification
+from eventsourcing.domain import CanInitAggregate
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
-from anchoring.chain import Block, Chain, pack_tree
+from anchoring.chain import Block, Chain, block_id, block_row, pack_tree
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import ZERO_HASH, leaf_of, source_of
+from anchoring.leaves import ZERO_HASH, leaf_of, read_envelope, source_of
 from anchoring.prove import BlockHashTree
-from anchoring.recorders import BlockIndex
+from anchoring.recorders import BlockIndex, LeafRow
 from anchoring.sealer import ITEM_TOPIC_PREFIX
+from domain.custody import CustodyEvent, Kind
+from domain.tags import TAG_PREFIX
 from ledger.application import CustodyLedger
+from streams.envelope import read_body
+from streams.keys import verify_signature
 
 PAGE = 1000
+PARTY_TOPIC_PREFIX = "domain.parties:Party."
+TAG_TOPIC_PREFIX = "domain.tags:TagClaim."
+UNEXPECTED = "audit stopped by an unexpected error"
 
 
 @dataclass
@@ -58,8 +86,9 @@ def audit(
     since_text: str | None = None,
 ) -> AuditReport:
     report = AuditReport()
+    walk = _Walk(ledger, chain, report)
     try:
-        headers = _Walk(ledger, chain, report).run()
+        headers = walk.run()
         if verifier is not None and checkpoint_text is not None:
             _audit_checkpoint(headers, verifier, checkpoint_text, "current checkpoint")
         if verifier is not None and since_text is not None:
@@ -68,17 +97,131 @@ def audit(
         report.divergence = str(d)
     except VerificationError as e:
         report.divergence = f"{e.step}: {e}"
+    except Exception as e:  # a bug here must still end in a report, with the place
+        report.divergence = f"{UNEXPECTED} at {walk.where}: {_error(e)}"
     return report
 
 
-def _pages(recorder: Any) -> Iterator[Notification]:
-    start = 1
+# ----- reading the logs ------------------------------------------------------------------
+
+
+def _log(recorder: Any, what: str) -> Iterator[Notification]:
+    """A recorder's notifications in id order, each readable, ids from 1 with no gap
+    where the backend allocates them without gaps (SQLite's rowid: a rolled-back insert
+    gives its id back; a PostgreSQL sequence does not)."""
+    contiguous = isinstance(recorder, SQLiteAggregateRecorder)
+    try:  # ids below 1 are outside every page read below
+        first = list(recorder.select_notifications(start=None, limit=1))
+        unreadable_first = None
+    except Exception as e:
+        first, unreadable_first = [], e
+    if first and first[0].id < 1:
+        raise Divergence(
+            f"{what} {first[0].id} ({_name(first[0])}) has an id below 1 (a notification "
+            "id was altered)"
+        )
+    expected = 1
     while True:
-        page = recorder.select_notifications(start=start, limit=PAGE)
+        page = _select(recorder, expected, PAGE, what)
         if not page:
-            return
-        yield from page
-        start = page[-1].id + 1
+            break
+        for n in page:
+            if contiguous and n.id != expected:
+                raise Divergence(
+                    f"{what} {expected} is missing: the log goes from {expected - 1} to "
+                    f"{n.id} ({_name(n)}); a notification id was altered or a record deleted"
+                )
+            yield n
+            expected = n.id + 1
+    if unreadable_first is not None:
+        raise Divergence(f"a {what} with an id below 1 cannot be read: {_error(unreadable_first)}")
+
+
+def _name(n: Notification) -> str:
+    """``item v3`` for a ledger record, ``block 3`` for a chain record."""
+    oid = str(n.originator_id)
+    if oid.startswith("block-") and oid[6:].isdigit():
+        return f"block {int(oid[6:])}"
+    return f"{oid} v{n.originator_version}"
+
+
+def _select(recorder: Any, start: int, limit: int, what: str) -> list[Notification]:
+    try:
+        return list(recorder.select_notifications(start=start, limit=limit))
+    except Exception as e:
+        if limit > 1:  # find the unreadable one
+            out: list[Notification] = []
+            at = start
+            while len(out) < limit:
+                one = _select(recorder, at, 1, what)
+                if not one:
+                    break
+                out += one
+                at = one[0].id + 1
+            return out
+        contiguous = isinstance(recorder, SQLiteAggregateRecorder)
+        place = f"{start}" if contiguous else f"after {start - 1}"
+        raise Divergence(f"{what} {place} cannot be read: {_error(e)}") from None
+
+
+def _decode(mapper: Mapper[Any], n: Notification, where: str) -> Any:
+    """The event of a stored record that is exactly what the application would write for
+    it: any other byte (JSON spelling, an unknown key, base64 the decoder tolerates) is a
+    divergence, as is a created event with the wrong aggregate topic."""
+    try:
+        event = mapper.to_domain_event(n)
+        again = mapper.to_stored_event(event)
+    except Exception as e:
+        raise Divergence(f"{where} cannot be read: {_error(e)}") from None
+    if is_dataclass(event):
+        names = {f.name for f in fields(event)}
+        if set(vars(event)) != names:
+            odd = ", ".join(sorted(set(vars(event)) ^ names))
+            raise Divergence(f"{where}: its stored state has wrong or missing fields ({odd})")
+        for name, hint in _hints(type(event)).items():
+            value = getattr(event, name)
+            if name in names and not _has_type(value, hint):
+                raise Divergence(f"{where}: its {name} is a {type(value).__name__}, not a {hint}")
+    for name in ("originator_id", "originator_version", "topic", "state"):
+        if getattr(again, name) != getattr(n, name):
+            raise Divergence(
+                f"{where}: its stored {name} is not what the application writes for the "
+                "event it decodes to (altered bytes)"
+            )
+    if isinstance(event, CanInitAggregate):
+        aggregate_topic = n.topic.rpartition(".")[0]
+        if getattr(event, "originator_topic", None) != aggregate_topic:
+            raise Divergence(f"{where}: its originator_topic is not {aggregate_topic}")
+        if n.originator_version != 1:
+            raise Divergence(f"{where}: a created event at version {n.originator_version}")
+    return event
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # an annotation this module cannot resolve: no type checks for it
+        return {}
+
+
+def _has_type(value: object, hint: Any) -> bool:
+    """``isinstance`` for the annotations of stored events (classes, ``X | None``, generic
+    containers by their origin); anything else passes."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_has_type(value, arg) for arg in typing.get_args(hint))
+    if origin is not None:
+        return not isinstance(origin, type) or isinstance(value, origin)
+    if hint is None or hint is type(None):
+        return value is None
+    return not isinstance(hint, type) or isinstance(value, hint)
+
+
+@dataclass
+class _Device:
+    public_key: str
+    where: str
 
 
 class _Walk:
@@ -88,41 +231,58 @@ class _Walk:
         self.ledger = ledger
         self.chain = chain
         self.report = report
-        self.ledger_log = _pages(ledger.recorder)
+        self.ledger_log = _log(ledger.recorder, "ledger notification")
         self.last_leaf: dict[str, tuple[int, bytes]] = {}
+        self.versions: dict[str, int] = {}  # of every aggregate in the ledger
+        self.devices: dict[tuple[str, str], _Device] = {}
+        self.party_events: dict[str, list[str]] = {}
+        self.claims: list[tuple[str, str, str]] = []  # tag uid, item id, where
+        self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
         self.accumulator = Accumulator()
         self.headers: list[BlockHeader] = []
         self.covered = 0
+        self.last_id = 0
         self.index = chain.recorder if isinstance(chain.recorder, BlockIndex) else None
         self.notification_ids: list[int] = []  # of the current block's leaves
+        # Item events whose custody copies and signatures are still to check: after the
+        # leaves, so an edited envelope is reported as the leaf it changes.
+        self.signed_copies: list[tuple[Notification, Any, str]] = []
+        self.where = "the start"
 
     def run(self) -> list[BlockHeader]:
-        for record in _pages(self.chain.recorder):
+        for record in _log(self.chain.recorder, "chain record"):
             height = len(self.headers)
+            self.where = f"chain record {record.id} (block {height})"
             sealed = self._block_event(record, height)
             header = self._header(sealed, record.id, height)
             self._check_link(header)
             leaves, items = self._expected_leaves(header)
             self._check_leaves(sealed, header, leaves, items)
+            self._check_signed()
             self._check_index(header, leaves, items)
             self.covered = header.last_notification
             self.headers.append(header)
             self.accumulator.append(header.block_hash())
             self.report.blocks += 1
             self.report.leaves += len(leaves)
+        self._check_tail()
         self._check_position()
+        self._check_claims()
         return self.headers
 
     # ----- one block ---------------------------------------------------------------
 
     def _block_event(self, record: Notification, height: int) -> Block.Sealed:
         where = f"chain record {record.id} (block {height})"
-        try:
-            event = self.chain.mapper.to_domain_event(record)
-        except Exception as e:  # any corruption of the stored bytes lands here
-            raise Divergence(f"{where} cannot be read: {e}") from None
+        event = _decode(self.chain.mapper, record, where)
         if not isinstance(event, Block.Sealed):
             raise Divergence(f"{where} is not a sealed block")
+        if not (
+            isinstance(event.leaves, list)
+            and isinstance(event.items, list)
+            and all(isinstance(leaf, str) for leaf in event.leaves)
+        ):
+            raise Divergence(f"{where}: its leaves or items are not lists")
         return event
 
     def _header(self, sealed: Block.Sealed, record_id: int, height: int) -> BlockHeader:
@@ -130,10 +290,10 @@ class _Walk:
             header = BlockHeader.from_json(sealed.header)
         except (VerificationError, KeyError, TypeError, ValueError) as e:
             raise Divergence(f"block {height} (chain record {record_id}): header: {e}") from None
-        if header.height != height or sealed.originator_id != f"block-{height:012d}":
+        if header.height != height or sealed.originator_id != block_id(height):
             raise Divergence(
                 f"chain record {record_id}: block {sealed.originator_id} says height "
-                f"{header.height}, expected {height}"
+                f"{header.height}, expected {height} (block {height})"
             )
         return header
 
@@ -158,7 +318,10 @@ class _Walk:
     def _which_was_edited(self, height: int, prev_hash: bytes) -> str:
         if self.index is None:
             return f"block {height} or {height + 1} was altered"
-        rows = self.index.block_rows([height])
+        try:
+            rows = self.index.block_rows([height])
+        except Exception:
+            rows = {}
         if height in rows and hmac.compare_digest(rows[height].block_hash, prev_hash):
             return f"block {height}'s header was altered after sealing (its index row agrees)"
         return f"block {height}'s header or block {height + 1}'s prev_hash was altered"
@@ -175,22 +338,107 @@ class _Walk:
                     f"block {header.height}: ledger ends before notification "
                     f"{header.last_notification}"
                 )
+            if n.id > header.last_notification:
+                raise Divergence(
+                    f"block {header.height}: ledger notification {header.last_notification}, "
+                    f"its last, is missing (the next is ledger event {n.id}, "
+                    f"{n.originator_id} v{n.originator_version})"
+                )
             covered = n.id
             self.report.notifications += 1
+            where = (
+                f"ledger event {n.id} ({n.originator_id} v{n.originator_version}; "
+                f"block {header.height} leaf {len(leaves)})"
+            )
+            event = self._notification(n, where)
             if n.topic.startswith(ITEM_TOPIC_PREFIX):
-                leaves.append(self._leaf(n, header, len(leaves)))
+                leaves.append(self._leaf(n, event, where))
                 self.notification_ids.append(n.id)
                 items.append((str(n.originator_id), n.originator_version))
         return leaves, items
 
-    def _leaf(self, n: Notification, header: BlockHeader, index: int) -> bytes:
-        item_id, version = str(n.originator_id), n.originator_version
-        where = f"ledger event {n.id} ({item_id} v{version}; block {header.height} leaf {index})"
+    def _notification(self, n: Notification, where: str) -> Any:
+        """Checks every ledger notification gets, sealed or not; returns its event."""
+        self.where = where
+        self.last_id = n.id
+        event = _decode(self.ledger.mapper, n, where)
+        aggregate = str(n.originator_id)
+        previous = self.versions.get(aggregate, 0)
+        if n.originator_version > previous + 1:
+            raise Divergence(
+                f"{where}: {aggregate} v{previous + 1} is missing before it (a record's "
+                "id, version or notification id was altered, or it was deleted)"
+            )
+        if n.originator_version <= previous:
+            raise Divergence(f"{where}: {aggregate} v{previous} came before it")
+        self.versions[aggregate] = n.originator_version
+        if n.topic.startswith(ITEM_TOPIC_PREFIX):
+            self.signed_copies.append((n, event, where))
+        elif n.topic.startswith(PARTY_TOPIC_PREFIX):
+            self.party_events.setdefault(aggregate, []).append(
+                f"{aggregate} v{n.originator_version}"
+            )
+            if type(event).__name__ == "DeviceEnrolled":
+                self.devices[(aggregate, event.device_id)] = _Device(
+                    event.public_key, f"ledger event {n.id} ({aggregate} v{n.originator_version})"
+                )
+        elif n.topic.startswith(TAG_TOPIC_PREFIX):
+            self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
+        return event
+
+    def _check_signed(self) -> None:
+        for n, event, where in self.signed_copies:
+            self.where = where
+            self._check_signed_copies(n, event, where)
+        self.signed_copies = []
+
+    def _check_signed_copies(self, n: Notification, event: Any, where: str) -> None:
+        """An item event's decoded custody copy must be its envelope's body, and the
+        envelope must carry a valid signature of an enrolled device."""
+        name = type(event).__name__
+        if name == "Flagged":
+            copy, envelope = event.evidence, event.envelope
+            if (copy is None) != (envelope is None):
+                raise Divergence(f"{where}: evidence without its envelope or the reverse")
+            if copy is None:
+                return
+        else:
+            copy, envelope = event.custody, event.envelope
+            if copy.item_id != n.originator_id:
+                raise Divergence(f"{where}: its custody event is for {copy.item_id}")
         try:
-            event = self.ledger.mapper.to_domain_event(n)
+            opened = read_envelope(envelope)
+            signed: CustodyEvent = read_body(opened)
+        except Exception as e:
+            raise Divergence(f"{where}: its envelope cannot be read: {_error(e)}") from None
+        if copy != signed or (opened.party_id, opened.device_id) != (
+            signed.party_id,
+            signed.device_id,
+        ):
+            raise Divergence(f"{where}: its decoded custody copy differs from its envelope")
+        device = self.devices.get((opened.party_id, opened.device_id))
+        if device is None:
+            known = ", ".join(self.party_events.get(opened.party_id, [])) or "none"
+            raise Divergence(
+                f"{where}: signed by {opened.party_id}/{opened.device_id}, which no earlier "
+                f"party event enrols (events of {opened.party_id}: {known})"
+            )
+        try:
+            verify_signature(bytes.fromhex(device.public_key), opened.body, opened.signature)
+        except Exception:
+            raise Divergence(
+                f"{where}: its signature does not verify with the key of "
+                f"{opened.party_id}/{opened.device_id} enrolled by {device.where}"
+            ) from None
+        if name != "Flagged" and signed.kind is Kind.COMMISSIONING and signed.tag_uid:
+            self.commissioned.add((signed.item_id, signed.tag_uid))
+
+    def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
+        item_id, version = str(n.originator_id), n.originator_version
+        try:
             source = source_of(item_id, version, event)
         except Exception as e:  # any corruption of the stored bytes lands here
-            raise Divergence(f"{where} cannot be read: {e}") from None
+            raise Divergence(f"{where} cannot be read: {_error(e)}") from None
         prev_version, prev = self.last_leaf.get(item_id, (0, ZERO_HASH))
         if prev_version != version - 1:
             raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
@@ -220,7 +468,7 @@ class _Walk:
                     f"{self.notification_ids[index]}): the stored leaf differs from the one "
                     "recomputed from the ledger (edited event or block)"
                 )
-        if [tuple(i) for i in sealed.items] != items:
+        if sealed.items != [[item_id, version] for item_id, version in items]:
             raise Divergence(f"block {height}: its item list differs from the ledger's events")
         root = pack_tree(leaves)[-32:]
         if not hmac.compare_digest(root, header.merkle_root):
@@ -232,7 +480,14 @@ class _Walk:
         if self.index is None:
             return
         height = header.height
-        row = self.index.block_rows([height]).get(height)
+        self.where = f"block {height}'s index rows"
+        try:
+            row = self.index.block_rows([height]).get(height)
+            rows = self.index.leaves_at(height)
+        except Exception as e:
+            raise Divergence(
+                f"block {height}: its index rows cannot be read: {_error(e)}"
+            ) from None
         if row is None:
             raise Divergence(f"block {height}: the block index has no row for it")
         if not hmac.compare_digest(row.block_hash, header.block_hash()):
@@ -241,29 +496,88 @@ class _Walk:
                 f"index recorded {row.block_hash.hex()} when it was sealed (header or index "
                 "altered)"
             )
-        if json.loads(row.header_json) != header.to_json() or row.tree != pack_tree(leaves):
-            raise Divergence(f"block {height}: its block index row is wrong")
-        rows = self.index.leaves_at(height)
+        expected_row = block_row(header, pack_tree(leaves))
+        if row.header_json != expected_row.header_json:
+            raise Divergence(f"block {height}: its block index row's header is wrong")
+        if row.tree != expected_row.tree:
+            raise Divergence(f"block {height}: its block index row's Merkle tree is wrong")
         expected = [
-            (item_id, version, height, index, leaf)
+            LeafRow(item_id, version, height, index, leaf)
             for index, ((item_id, version), leaf) in enumerate(zip(items, leaves, strict=True))
         ]
-        got = [(r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash) for r in rows]
-        if got != expected:
-            raise Divergence(f"block {height}: its leaf index rows are missing or wrong")
+        if rows != expected:
+            index = next(
+                i for i in range(max(len(rows), len(expected)))
+                if i >= len(rows) or i >= len(expected) or rows[i] != expected[i]
+            )  # fmt: skip
+            stored = _leaf_row(rows[index]) if index < len(rows) else "nothing"
+            wanted = _leaf_row(expected[index]) if index < len(expected) else "nothing"
+            raise Divergence(
+                f"block {height}: leaf index row {index} is wrong: stored {stored}, "
+                f"expected {wanted}"
+            )
+
+    # ----- after the last block ------------------------------------------------------
+
+    def _check_tail(self) -> None:
+        """Events recorded after the head block: readable, canonical, in version order,
+        signed by enrolled devices; nothing more can be claimed until they are sealed."""
+        tail = 0
+        for n in self.ledger_log:
+            tail += 1
+            self.report.notifications += 1
+            where = (
+                f"ledger event {n.id} ({n.originator_id} v{n.originator_version}; not sealed yet)"
+            )
+            self._notification(n, where)
+            self._check_signed()
+        if tail:
+            self.report.notes.append(
+                f"{tail} ledger notification(s) after the head block (from "
+                f"{self.covered + 1} on) are not sealed yet: checked for readability, "
+                "encoding, version order and signatures only"
+            )
 
     def _check_position(self) -> None:
-        position = self.chain.position()
+        self.where = "the anchor's position"
+        try:
+            position = self.chain.position()
+        except Exception as e:
+            raise Divergence(f"the anchor's position cannot be read: {_error(e)}") from None
         if position < self.covered:
             raise Divergence(
                 f"the anchor's position {position} is before the head block's last "
                 f"notification {self.covered}"
             )
-        if self.index is not None and self.index.indexed_blocks() != len(self.headers):
+        if position > self.last_id:
             raise Divergence(
-                f"the block index holds {self.index.indexed_blocks()} blocks, "
-                f"the chain {len(self.headers)}"
+                f"the anchor's position {position} is past the ledger's last notification "
+                f"{self.last_id}"
             )
+        if self.index is not None:
+            try:
+                indexed = self.index.indexed_blocks()
+            except Exception as e:
+                raise Divergence(f"the block index cannot be read: {_error(e)}") from None
+            if indexed != len(self.headers):
+                raise Divergence(
+                    f"the block index holds {indexed} blocks, the chain {len(self.headers)}"
+                )
+
+    def _check_claims(self) -> None:
+        for tag, item_id, where in self.claims:
+            if (item_id, tag) not in self.commissioned:
+                raise Divergence(
+                    f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
+                    f"{item_id} carries"
+                )
+
+
+def _leaf_row(row: LeafRow) -> str:
+    return (
+        f"{row.item_id} v{row.version} (block {row.height} leaf {row.leaf_index}, "
+        f"{row.leaf_hash.hex()[:16]}…)"
+    )
 
 
 def _audit_checkpoint(
@@ -299,3 +613,36 @@ def _audit_since(
         )
     else:
         report.notes.append("earlier checkpoint is today's head")
+
+
+def read_checkpoint_text(path: Path) -> str | None:
+    """The checkpoint file's text (``None`` if there is none). Bytes that are not UTF-8
+    become U+FFFD, so a damaged file fails its signature check instead of the reader."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return raw.decode("utf-8", errors="replace")
+
+
+def audit_stores(
+    open_ledger: Callable[[], CustodyLedger],
+    open_chain: Callable[[], Chain],
+    verifier: Verifier | None = None,
+    checkpoint_text: str | None = None,
+    since_text: str | None = None,
+) -> AuditReport:
+    """:func:`audit` of stores opened here: a store too damaged to open is a divergence."""
+    stores = []
+    for what, opener in (("ledger", open_ledger), ("chain", open_chain)):
+        try:
+            stores.append(opener())
+        except Exception as e:
+            return AuditReport(divergence=f"the {what} store cannot be opened: {_error(e)}")
+    ledger, chain = stores
+    assert isinstance(ledger, CustodyLedger) and isinstance(chain, Chain)
+    return audit(ledger, chain, verifier, checkpoint_text, since_text)
+
+
+def _error(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"

@@ -173,25 +173,29 @@ def _device_keys(path: Path) -> dict[str, bytes]:
 
 
 def audit_handler(args: argparse.Namespace) -> int:
-    from anchoring.audit import audit
+    from anchoring.audit import audit_stores, read_checkpoint_text
 
     settings = settings_from(args)
     verifier = None
-    checkpoint = None
     if runtime.platform_verifier_path(settings).exists():
         verifier = runtime.platform_verifier(settings)
-    if settings.checkpoint_path.exists():
-        checkpoint = settings.checkpoint_path.read_text()
+    checkpoint = read_checkpoint_text(settings.checkpoint_path)
     since = None
     if args.since:
         if verifier is None:
             raise CommandError("--since needs the platform key: run `assay keys init`")
         try:
-            since = args.since.read_text()
+            since = read_checkpoint_text(args.since)
         except OSError as e:
             raise CommandError(f"cannot read {args.since}: {e.strerror}") from None
-    report = audit(
-        runtime.open_ledger(settings), runtime.open_chain(settings), verifier, checkpoint, since
+        if since is None:
+            raise CommandError(f"cannot read {args.since}: no such file")
+    report = audit_stores(
+        lambda: runtime.open_ledger(settings),
+        lambda: runtime.open_chain(settings),
+        verifier,
+        checkpoint,
+        since,
     )
     for note in report.notes:
         print(note)
