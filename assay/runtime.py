@@ -59,6 +59,7 @@ def make_ingest(settings: Settings, bootstrap: str) -> Ingest:
         rejected_topic=settings.rejected_topic,
         group=settings.consumer_group,
         client_id=f"assay-ingest-{os.getpid()}",
+        max_message_bytes=settings.max_message_bytes,
     )
 
 

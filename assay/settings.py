@@ -33,6 +33,9 @@ class Settings:
     checkpoints_topic: str = "custody.checkpoints"
     partitions: int = 6
     consumer_group: str = "assay-ingest"
+    #: Largest message (key + value, bytes) the ingest decodes; bigger ones are refused
+    #: unread with code ``oversized`` (kept in the dead-letter topic).
+    max_message_bytes: int = 64 * 1024
     #: Event store DSN: empty for SQLite under data_dir, or a ``postgresql://`` URL.
     database_url: str = ""
     #: Seal a block after this many events ...
@@ -126,4 +129,6 @@ def load_settings(
     settings = replace(defaults, **values)
     if settings.partitions < 1:
         raise SettingsError("setting 'partitions' must be at least 1")
+    if settings.max_message_bytes < 1:
+        raise SettingsError("setting 'max_message_bytes' must be at least 1")
     return settings

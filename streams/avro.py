@@ -125,8 +125,9 @@ class SchemaRegistry:
             TypeError,
             OverflowError,
         ) as e:
+            detail = str(e) or type(e).__name__  # fastavro's EOFError often has no text
             raise SerializationError(
-                "malformed_body", f"{name} v{writer.version} body cannot be read: {e}"
+                "malformed_body", f"{name} v{writer.version} body cannot be read: {detail}"
             ) from None
         if body.read(1):
             raise SerializationError("malformed_body", f"trailing bytes after the {name} body")

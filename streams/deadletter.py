@@ -8,15 +8,29 @@ carried in headers for consumers that filter without parsing:
 
 Publishing happens before the batch's position is saved, so a crash in between can only
 repeat a dead letter (same source coordinates), never lose one.
+
+A dead letter must itself fit in one Kafka request (1 MiB by default), or the hostile
+message that caused it would stop the ingest on every restart. So it carries the original
+value verbatim up to :data:`MAX_KEPT_VALUE` bytes and the key up to :data:`MAX_KEPT_KEY`
+(far above the ingest's message size limit); beyond that it carries the first bytes plus
+``value_length`` and ``value_sha256`` (``key_length``/``key_sha256``) of the whole, and the
+source coordinates still name the original. The reason is cut to :data:`MAX_REASON_CHARS`.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+#: Original bytes a dead letter carries verbatim: with base64 and the rest of the JSON,
+#: a dead letter stays well under Kafka's default 1 MiB request and message size.
+MAX_KEPT_VALUE = 512 * 1024
+MAX_KEPT_KEY = 64 * 1024
+MAX_REASON_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -30,21 +44,64 @@ class DeadLetter:
     key: bytes | None
     value: bytes
     rejected_at: str = ""
+    #: Set when ``value`` (``key``) is only the first bytes of a longer original: the
+    #: original's length and SHA-256 (hex).
+    value_length: int | None = None
+    value_sha256: str | None = None
+    key_length: int | None = None
+    key_sha256: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.value_length is not None or self.key_length is not None
+
+    def kept(self) -> DeadLetter:
+        """This letter as it travels: value and key cut to what a dead letter carries."""
+        value, value_length, value_sha256 = self.value, self.value_length, self.value_sha256
+        if value_length is None and len(value) > MAX_KEPT_VALUE:
+            value_length, value_sha256 = len(value), hashlib.sha256(value).hexdigest()
+            value = value[:MAX_KEPT_VALUE]
+        key, key_length, key_sha256 = self.key, self.key_length, self.key_sha256
+        if key is not None and key_length is None and len(key) > MAX_KEPT_KEY:
+            key_length, key_sha256 = len(key), hashlib.sha256(key).hexdigest()
+            key = key[:MAX_KEPT_KEY]
+        reason = self.reason
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
+        return DeadLetter(
+            code=self.code,
+            reason=reason,
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            timestamp_ms=self.timestamp_ms,
+            key=key,
+            value=value,
+            rejected_at=self.rejected_at,
+            value_length=value_length,
+            value_sha256=value_sha256,
+            key_length=key_length,
+            key_sha256=key_sha256,
+        )
 
     def to_json(self) -> bytes:
-        payload = {
-            "code": self.code,
-            "reason": self.reason,
+        letter = self.kept()
+        payload: dict[str, Any] = {
+            "code": letter.code,
+            "reason": letter.reason,
             "source": {
-                "topic": self.topic,
-                "partition": self.partition,
-                "offset": self.offset,
-                "timestamp_ms": self.timestamp_ms,
+                "topic": letter.topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+                "timestamp_ms": letter.timestamp_ms,
             },
-            "key_b64": None if self.key is None else base64.b64encode(self.key).decode(),
-            "value_b64": base64.b64encode(self.value).decode(),
-            "rejected_at": self.rejected_at or datetime.now(UTC).isoformat(),
+            "key_b64": None if letter.key is None else base64.b64encode(letter.key).decode(),
+            "value_b64": base64.b64encode(letter.value).decode(),
+            "rejected_at": letter.rejected_at or datetime.now(UTC).isoformat(),
         }
+        for name in ("value_length", "value_sha256", "key_length", "key_sha256"):
+            if getattr(letter, name) is not None:
+                payload[name] = getattr(letter, name)
         return json.dumps(payload, sort_keys=True).encode()
 
     def headers(self) -> list[tuple[str, bytes]]:
@@ -68,4 +125,8 @@ class DeadLetter:
             key=None if key is None else base64.b64decode(key),
             value=base64.b64decode(data["value_b64"]),
             rejected_at=data.get("rejected_at", ""),
+            value_length=data.get("value_length"),
+            value_sha256=data.get("value_sha256"),
+            key_length=data.get("key_length"),
+            key_sha256=data.get("key_sha256"),
         )

@@ -17,6 +17,9 @@ from streams.keys import DeviceKey
 
 EVENT_SCHEMA = "custody_event"
 ENVELOPE_SCHEMA = "signed_envelope"
+#: Default limit of a message's key plus value on custody.events: a signed envelope is
+#: ~200 bytes, so 64 KiB leaves room for long attributes while bounding what is decoded.
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)

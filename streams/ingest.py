@@ -20,13 +20,14 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
+from domain.custody import CustodyEvent
 from domain.errors import DomainError
 from domain.items import Result
 from domain.parties import Party
 from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
 from streams.deadletter import DeadLetter
-from streams.envelope import open_envelope, read_body
+from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
 from streams.keys import SignatureInvalid, verify_signature
 from streams.producer import Producer
@@ -79,6 +80,84 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
+class Gate:
+    """What one record passes before the ledger sees it: size limit, envelope, enrolled
+    device, signature over the exact body bytes, body, and agreement of all of them.
+
+    No I/O but reading parties from the ledger; hostile bytes end as :class:`Rejected`.
+    """
+
+    def __init__(
+        self,
+        ledger: CustodyLedger,
+        registry: SchemaRegistry | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        if max_message_bytes < 1:
+            raise ValueError("max_message_bytes must be at least 1")
+        self.ledger = ledger
+        self.registry = registry or default_registry()
+        self.max_message_bytes = max_message_bytes
+
+    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
+        """The report to apply, or :class:`Rejected` with a stable code and a reason."""
+        value: bytes = record.value or b""
+        size = len(value) + len(record.key or b"")
+        if size > self.max_message_bytes:
+            # Before decoding: nothing of an oversized message is parsed or allocated.
+            raise Rejected(
+                "oversized",
+                f"message is {size} bytes (key and value), over the limit of "
+                f"{self.max_message_bytes}",
+            )
+        try:
+            envelope = open_envelope(value, self.registry)
+        except SerializationError as e:
+            raise Rejected(e.code, e.reason) from None
+        party = self._party(envelope.party_id, parties)
+        if party is None:
+            raise Rejected("unknown_party", f"party {envelope.party_id!r} is not registered")
+        try:
+            device = party.check_device_enrolled(envelope.device_id)
+        except DomainError as e:
+            raise Rejected(e.rule, e.reason) from None
+        try:
+            verify_signature(bytes.fromhex(device.public_key), envelope.body, envelope.signature)
+        except SignatureInvalid:
+            raise Rejected(
+                "bad_signature",
+                f"signature does not verify with the key of device {envelope.device_id!r}",
+            ) from None
+        try:
+            custody = read_body(envelope, self.registry)
+        except SerializationError as e:
+            raise Rejected(e.code, e.reason) from None
+        if _has_nul(custody):
+            # SQLite would keep it, PostgreSQL cannot: refused alike on every event store.
+            raise Rejected("invalid_event", "a text field of the event contains NUL (U+0000)")
+        if (custody.party_id, custody.device_id) != (envelope.party_id, envelope.device_id):
+            raise Rejected("envelope_mismatch", "body and envelope name different devices")
+        if record.key is not None and record.key != custody.item_id.encode():
+            raise Rejected("key_mismatch", "message key is not the event's item id")
+        return Report(custody, value)
+
+    def _party(self, party_id: str, cache: dict[str, Party | None]) -> Party | None:
+        if party_id not in cache:
+            try:
+                # No party id holds NUL (and PostgreSQL cannot even look one up).
+                cache[party_id] = None if "\x00" in party_id else self.ledger.get_party(party_id)
+            except DomainError:
+                cache[party_id] = None
+        return cache[party_id]
+
+
+def _has_nul(custody: CustodyEvent) -> bool:
+    for value in custody.to_primitive().values():
+        if isinstance(value, str) and "\x00" in value:
+            return True
+    return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())
+
+
 class Ingest:
     def __init__(
         self,
@@ -92,11 +171,13 @@ class Ingest:
         max_records: int = 2000,
         client_id: str = "assay-ingest",
         join_timeout: float = 120.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.ledger = ledger
         self.topic = topic
         self.rejected_topic = rejected_topic
         self.registry = registry or default_registry()
+        self.gate = Gate(ledger, self.registry, max_message_bytes)
         self.stats = IngestStats()
         self.max_records = max_records
         self.consumer = KafkaConsumer(
@@ -226,42 +307,7 @@ class Ingest:
     # ----- checks ----------------------------------------------------------------------
 
     def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
-        value: bytes = record.value or b""
-        try:
-            envelope = open_envelope(value, self.registry)
-        except SerializationError as e:
-            raise Rejected(e.code, e.reason) from None
-        party = self._party(envelope.party_id, parties)
-        if party is None:
-            raise Rejected("unknown_party", f"party {envelope.party_id!r} is not registered")
-        try:
-            device = party.check_device_enrolled(envelope.device_id)
-        except DomainError as e:
-            raise Rejected(e.rule, e.reason) from None
-        try:
-            verify_signature(bytes.fromhex(device.public_key), envelope.body, envelope.signature)
-        except SignatureInvalid:
-            raise Rejected(
-                "bad_signature",
-                f"signature does not verify with the key of device {envelope.device_id!r}",
-            ) from None
-        try:
-            custody = read_body(envelope, self.registry)
-        except SerializationError as e:
-            raise Rejected(e.code, e.reason) from None
-        if (custody.party_id, custody.device_id) != (envelope.party_id, envelope.device_id):
-            raise Rejected("envelope_mismatch", "body and envelope name different devices")
-        if record.key is not None and record.key != custody.item_id.encode():
-            raise Rejected("key_mismatch", "message key is not the event's item id")
-        return Report(custody, value)
-
-    def _party(self, party_id: str, cache: dict[str, Party | None]) -> Party | None:
-        if party_id not in cache:
-            try:
-                cache[party_id] = self.ledger.get_party(party_id)
-            except DomainError:
-                cache[party_id] = None
-        return cache[party_id]
+        return self.gate.verify(record, parties)
 
     def _letter(self, record: Any, code: str, reason: str) -> DeadLetter:
         return DeadLetter(
@@ -277,8 +323,9 @@ class Ingest:
 
     def _publish(self, letters: list[DeadLetter]) -> None:
         for letter in letters:
+            kept = letter.kept()  # one Kafka request, however big the original was
             self.dead_letters.send(
-                self.rejected_topic, letter.to_json(), key=letter.key, headers=letter.headers()
+                self.rejected_topic, kept.to_json(), key=kept.key, headers=kept.headers()
             )
         if letters:
             self.dead_letters.flush()
