@@ -4,6 +4,13 @@ Consistency boundary of a ``Block``: one height. Two anchors racing to seal the 
 height collide on the block's id and version (and on the block index's primary key), so
 the chain cannot fork; the loser's transaction (block, tracking position and both
 indexes) is rolled back whole.
+
+A block event also stores ``records_digest``: SHA-256 over every ledger record of the
+block's notification range as stored (id, originator id and version, topic, state
+bytes — so the ``timestamp`` eventsourcing keeps inside the state too), including
+records that make no leaf (party events, tag claims). It is outside the signed header
+and the leaves (proof bundles and offline verification do not see it); ``audit``
+recomputes it. Blocks sealed before it existed have none (``None``).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
@@ -23,12 +30,62 @@ from anchoring.header import BlockHeader
 from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
-from ledger.config import postgres_url, schema_lock
+from ledger.config import schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
 PAGE = 1000
 
 _sha256 = hashlib.sha256
+
+
+RECORDS_DIGEST_DOMAIN = b"assay/ledger-records/v1\x00"
+
+
+class StoredRecord(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> Any: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+class RecordsDigest:
+    """SHA-256 over ledger records in notification order, each as its id, originator id,
+    originator version, topic and state bytes exactly as stored (integers 8-byte signed
+    big-endian, strings UTF-8 and every variable part length-prefixed)."""
+
+    def __init__(self) -> None:
+        self._hash = _sha256(RECORDS_DIGEST_DOMAIN)
+        self.count = 0
+
+    def update(self, record: StoredRecord) -> None:
+        update = self._hash.update
+        update(record.id.to_bytes(8, "big", signed=True))
+        _put(update, str(record.originator_id).encode("utf-8", "surrogatepass"))
+        update(record.originator_version.to_bytes(8, "big", signed=True))
+        _put(update, record.topic.encode("utf-8", "surrogatepass"))
+        _put(update, bytes(record.state))
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _put(update: Any, data: bytes) -> None:
+    update(len(data).to_bytes(8, "big"))
+    update(data)
+
+
+def records_digest(records: Iterable[StoredRecord]) -> str:
+    digest = RecordsDigest()
+    for record in records:
+        digest.update(record)
+    return digest.hexdigest()
 
 
 def block_id(height: int) -> str:
@@ -43,26 +100,38 @@ class Block(BaseAggregate[str]):
         self.header_json: dict[str, Any] = {}
         self.leaves: list[str] = []
         self.items: list[list[Any]] = []
+        self.records_digest: str | None = None
 
     @dataclass(frozen=True)
     class Sealed(BaseCreated):
         header: dict[str, Any]
         leaves: list[str]  # leaf hashes (hex) in leaf-index order
         items: list[list[Any]]  # [item_id, version] of each leaf
+        # RecordsDigest (hex) of the ledger records first..last_notification; absent from
+        # blocks sealed before it existed (decoded, the class default None stands in).
+        records_digest: str | None = None
 
         def apply(self, block: Block) -> None:
             block.header_json = self.header
             block.leaves = self.leaves
             block.items = self.items
+            block.records_digest = self.records_digest
 
     @classmethod
-    def seal(cls, header: BlockHeader, leaves: list[bytes], items: list[tuple[str, int]]) -> Block:
+    def seal(
+        cls,
+        header: BlockHeader,
+        leaves: list[bytes],
+        items: list[tuple[str, int]],
+        records_digest: str | None = None,
+    ) -> Block:
         return cls._create(
             cls.Sealed,
             id=block_id(header.height),
             header=header.to_json(),
             leaves=[leaf.hex() for leaf in leaves],
             items=[[item, version] for item, version in items],
+            records_digest=records_digest,
         )
 
     @property
@@ -138,7 +207,7 @@ class Chain(Application[str]):
     name = "chain"
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        with schema_lock(postgres_url(env or {})):  # N processes may start together
+        with schema_lock(env or {}):  # N processes may start together
             super().__init__(env)
         self._backfill_block_index()
 

@@ -296,6 +296,11 @@ def write_signer_key(path: str | os.PathLike[str], signer: Signer) -> None:
 
 
 def read_signer_key(path: str | os.PathLike[str]) -> Signer:
+    from streams.keys import exposed_secret
+
+    problem = exposed_secret(path)
+    if problem:
+        raise KeyFileError("key_file", problem)
     return Signer.from_text(_read_key_text(path))
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
+from anchoring.errors import KeyFileError as PlatformKeyError
+from assay.failures import describe
 from assay.settings import SettingsError
 from ledger.config import StoreConfigError
+from streams.keys import KeyFileError
 from streams.localbroker import BrokerError
 
 COMMAND_MODULES = (
@@ -54,11 +58,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (CommandError, SettingsError, BrokerError, StoreConfigError) as e:
+    except (
+        CommandError,
+        SettingsError,
+        BrokerError,
+        StoreConfigError,
+        KeyFileError,
+        PlatformKeyError,
+    ) as e:
         print(f"assay: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        failure = describe(e, args.data_dir or os.environ.get("ASSAY_DATA_DIR", "assay-data"))
+        if failure is None:
+            raise  # a bug: keep the traceback
+        print(f"assay: error: {failure.message}", file=sys.stderr)
+        return failure.code
     return code
 
 

@@ -25,6 +25,7 @@ from assay.settings import Settings
 from domain.custody import CustodyEvent, Role
 from domain.errors import PartyExists
 from ledger.application import CustodyLedger
+from streams.connection import KafkaConnection
 from streams.keys import DeviceKey
 from streams.producer import Producer
 from streams.scanner import Scanner
@@ -104,7 +105,7 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> DemoReport:
     t0 = time.monotonic()
     bootstrap = runtime.kafka_bootstrap(settings)
     item_id = f"urn:epc:id:sgtin:0614141.107346.{secrets.randbelow(10**9):09d}"
-    report = DemoReport(str(settings.data_dir), bootstrap, item_id)
+    report = DemoReport(str(settings.data_dir), str(bootstrap), item_id)
     report.timings["broker_ready_s"] = round(time.monotonic() - t0, 2)
     progress(f"broker ready at {bootstrap} ({report.timings['broker_ready_s']} s)")
 
@@ -172,7 +173,7 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> DemoReport:
 
 
 def _ingest_until_seen(
-    settings: Settings, bootstrap: str, item_id: str, event_ids: list[str]
+    settings: Settings, bootstrap: KafkaConnection, item_id: str, event_ids: list[str]
 ) -> None:
     stop = threading.Event()
     ingest = runtime.make_ingest(settings, bootstrap)

@@ -20,24 +20,35 @@ from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings
 from ledger.application import CustodyLedger
 from ledger.config import store_env
+from streams.connection import KafkaConnection
 from streams.ingest import Ingest
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
 
 
 def open_ledger(settings: Settings) -> CustodyLedger:
-    return CustodyLedger(store_env(settings.database_url, settings.ledger_db))
+    return CustodyLedger(
+        store_env(settings.database_url, settings.ledger_db, settings.store_lock_timeout)
+    )
 
 
 def open_chain(settings: Settings) -> Chain:
-    return Chain(store_env(settings.database_url, settings.chain_db))
+    return Chain(store_env(settings.database_url, settings.chain_db, settings.store_lock_timeout))
 
 
-def kafka_bootstrap(settings: Settings) -> str:
-    """The cluster to use (starting the local broker if none is configured), topics ready."""
+def kafka_connection(settings: Settings) -> KafkaConnection:
+    """The configured cluster with its security settings, or the local (plaintext) broker."""
     from streams.localbroker import resolve_bootstrap
 
     bootstrap = resolve_bootstrap(settings)
+    if settings.uses_local_broker:
+        return KafkaConnection(bootstrap)  # loopback development broker: PLAINTEXT only
+    return KafkaConnection(bootstrap, tuple(settings.kafka_security().items()))
+
+
+def kafka_bootstrap(settings: Settings) -> KafkaConnection:
+    """The cluster to use (starting the local broker if none is configured), topics ready."""
+    bootstrap = kafka_connection(settings)
     ensure_topics(
         bootstrap,
         custody_topics(
@@ -50,7 +61,7 @@ def kafka_bootstrap(settings: Settings) -> str:
     return bootstrap
 
 
-def make_ingest(settings: Settings, bootstrap: str) -> Ingest:
+def make_ingest(settings: Settings, bootstrap: KafkaConnection | str) -> Ingest:
     """An ingest worker of the configured consumer group (one per process or thread)."""
     return Ingest(
         open_ledger(settings),

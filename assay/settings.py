@@ -28,6 +28,18 @@ class Settings:
     #: Kafka bootstrap servers. Empty: start/reuse the local development broker.
     kafka_bootstrap: str = ""
     kafka_version: str = "4.1.1"
+    #: Kafka client security, passed to every producer, consumer and admin client:
+    #: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    kafka_security_protocol: str = "PLAINTEXT"
+    #: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols only).
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    #: Never printed: excluded from repr, status output and logs.
+    kafka_sasl_password: str = field(default="", repr=False)
+    #: PEM files for SSL / SASL_SSL (CA bundle; client certificate and key for mTLS).
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
     events_topic: str = "custody.events"
     rejected_topic: str = "custody.rejected"
     checkpoints_topic: str = "custody.checkpoints"
@@ -38,6 +50,8 @@ class Settings:
     max_message_bytes: int = 64 * 1024
     #: Event store DSN: empty for SQLite under data_dir, or a ``postgresql://`` URL.
     database_url: str = ""
+    #: Seconds a writer waits for another process's lock on the event store, then fails.
+    store_lock_timeout: float = 30.0
     #: Seal a block after this many events ...
     block_max_events: int = 1000
     #: ... or this many seconds after the first unsealed event, whichever first.
@@ -74,6 +88,23 @@ class Settings:
     @property
     def uses_local_broker(self) -> bool:
         return not self.kafka_bootstrap
+
+    def kafka_security(self) -> dict[str, Any]:
+        """kafka-python security options for every client (validated; see streams.connection)."""
+        from streams.connection import KafkaSecurityError, security_options
+
+        try:
+            return security_options(
+                self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_username=self.kafka_sasl_username,
+                sasl_password=self.kafka_sasl_password,
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+            )
+        except KafkaSecurityError as e:
+            raise SettingsError(str(e)) from None
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -131,4 +162,5 @@ def load_settings(
         raise SettingsError("setting 'partitions' must be at least 1")
     if settings.max_message_bytes < 1:
         raise SettingsError("setting 'max_message_bytes' must be at least 1")
+    settings.kafka_security()  # refuse unusable security settings before any client starts
     return settings

@@ -21,7 +21,7 @@ from domain.errors import DomainError, PartyExists, ReservedId, UnknownParty
 from domain.items import Item, Outcome, Policy, Result, Signal
 from domain.parties import Party
 from domain.tags import TagClaim, tag_claim_id
-from ledger.config import postgres_url, schema_lock
+from ledger.config import schema_lock
 from ledger.transcodings import BytesAsBase64, CustodyEventAsDict
 
 
@@ -57,7 +57,7 @@ class CustodyLedger(Application[str]):
     env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 - eventsourcing's own convention
 
     def __init__(self, env: dict[str, str] | None = None, policy: Policy | None = None) -> None:
-        with schema_lock(postgres_url(env or {})):
+        with schema_lock(env or {}):
             super().__init__(env)
         self.policy = policy or Policy()
 

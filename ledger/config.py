@@ -6,6 +6,8 @@ configured. Deployment only sets variables; nothing else changes.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,10 @@ class StoreConfigError(ValueError):
     pass
 
 
-def store_env(database_url: str, sqlite_path: Path) -> dict[str, str]:
+def store_env(database_url: str, sqlite_path: Path, lock_timeout: float = 30.0) -> dict[str, str]:
     """eventsourcing environment for one application's store.
 
+    ``lock_timeout``: seconds a writer waits for another's lock before failing clearly.
     In PostgreSQL, eventsourcing prefixes each application's tables with its name, so the
     ledger and the chain share one database; with SQLite each has its own file.
     """
@@ -32,7 +35,7 @@ def store_env(database_url: str, sqlite_path: Path) -> dict[str, str]:
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(sqlite_path),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(int(max(1, lock_timeout))),
         }
     url = urlparse(database_url)
     if url.scheme not in {"postgresql", "postgres"}:
@@ -47,18 +50,29 @@ def store_env(database_url: str, sqlite_path: Path) -> dict[str, str]:
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_LOCK_TIMEOUT": str(int(max(1, lock_timeout))),
     }
     return env
 
 
 @contextmanager
-def schema_lock(database_url: str) -> Iterator[None]:
-    """Serialize table creation across processes on PostgreSQL.
+def schema_lock(store: str | Mapping[str, str]) -> Iterator[None]:
+    """Serialize table creation across processes (a DSN, or an eventsourcing environment).
 
     Concurrent ``CREATE … IF NOT EXISTS`` / ``CREATE OR REPLACE FUNCTION`` statements race
     in PostgreSQL (unique violations on the catalog); N workers starting together hit it.
-    SQLite needs nothing: its writers are serialized by the file lock.
+    SQLite races too: eventsourcing checks for its tracking table in one transaction and
+    creates it (with a ``__migration__`` row) in another, so two processes opening a new
+    file together both insert that row and one fails. There, an flock beside the file.
     """
+    if not isinstance(store, str):
+        sqlite = store.get("SQLITE_DBNAME", "")
+        if store.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and _is_file(sqlite):
+            with _file_lock(Path(sqlite + ".schema-lock")):
+                yield
+            return
+        store = postgres_url(store)
+    database_url = store
     if not database_url:
         yield
         return
@@ -70,6 +84,24 @@ def schema_lock(database_url: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+def _is_file(dbname: str) -> bool:
+    return bool(dbname) and ":memory:" not in dbname and "mode=memory" not in dbname
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        yield  # a read-only data dir: nobody can create tables in it anyway
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def postgres_url(env: Mapping[str, str]) -> str:

@@ -16,6 +16,7 @@ without any detail for anything else (the traceback goes to the server log only)
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import threading
@@ -87,7 +88,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings, read_model: ReadModel | None = None) -> FastAPI:
+#: The API is read-only: nothing it serves takes a request body.
+READ_METHODS = frozenset({"GET", "HEAD"})
+#: Bounds on what a client may send and on how long one request may take.
+MAX_BODY_BYTES = 1024
+MAX_TARGET_BYTES = 2048
+REQUEST_SECONDS = 10.0
+
+
+def create_app(
+    settings: Settings,
+    read_model: ReadModel | None = None,
+    *,
+    request_seconds: float = REQUEST_SECONDS,
+) -> FastAPI:
     model = read_model or ReadModel(settings)
     assets = {name: (files("server") / "static" / name).read_bytes() for name in STATIC}
 
@@ -111,6 +125,30 @@ def create_app(settings: Settings, read_model: ReadModel | None = None) -> FastA
         redoc_url=None,
     )
     _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def bounded(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Read-only and bounded: refuse writes, bodies and huge targets before any handler
+        runs, and answer 503 when a request takes longer than ``request_seconds``."""
+        if request.method not in READ_METHODS:
+            return _error(405, "method_not_allowed", "this API is read-only", Allow="GET, HEAD")
+        target = len(request.url.path) + len(request.url.query)
+        if target > MAX_TARGET_BYTES:
+            return _error(414, "uri_too_long", f"request target over {MAX_TARGET_BYTES} bytes")
+        length = request.headers.get("content-length", "0")
+        if (
+            not length.isdigit()
+            or int(length) > MAX_BODY_BYTES
+            or "chunked" in request.headers.get("transfer-encoding", "").lower()
+        ):
+            return _error(413, "too_large", f"request bodies over {MAX_BODY_BYTES} bytes")
+        try:
+            return await asyncio.wait_for(call_next(request), timeout=request_seconds)
+        except TimeoutError:
+            return _error(503, "timeout", f"no answer within {request_seconds:g} s; retry",
+                          **{"Retry-After": "1"})  # fmt: skip
 
     @app.middleware("http")
     async def security_headers(

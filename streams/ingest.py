@@ -19,6 +19,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaConnectionError, KafkaError
 
 from domain.custody import CustodyEvent
 from domain.errors import DomainError
@@ -26,11 +27,12 @@ from domain.items import Result
 from domain.parties import Party
 from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
+from streams.connection import Cluster, as_connection
 from streams.deadletter import DeadLetter
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
 from streams.keys import SignatureInvalid, verify_signature
-from streams.producer import Producer
+from streams.producer import DeliveryError, Producer
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +160,43 @@ def _has_nul(custody: CustodyEvent) -> bool:
     return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())
 
 
+def _retriable(error: KafkaError) -> bool:
+    return bool(getattr(error, "retriable", False))
+
+
+class _Outage:
+    """Backs off while the cluster is unreachable; logs its start, progress and end."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.delay = 0.2
+        self.logged_at = 0.0
+
+    def wait(self, error: KafkaError, stop: threading.Event | None) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since, self.logged_at = now, now
+            log.warning("Kafka unreachable, retrying: %s", error)
+        elif now - self.logged_at > 10:
+            self.logged_at = now
+            log.warning("Kafka still unreachable after %.0f s: %s", now - self.since, error)
+        if stop is not None:
+            stop.wait(self.delay)
+        else:
+            time.sleep(self.delay)
+        self.delay = min(self.delay * 2, 5.0)
+
+    def over(self) -> None:
+        if self.since is not None:
+            log.warning("Kafka reachable again after %.1f s", time.monotonic() - self.since)
+            self.since, self.delay = None, 0.2
+
+
 class Ingest:
     def __init__(
         self,
         ledger: CustodyLedger,
-        bootstrap: str,
+        cluster: Cluster,
         *,
         topic: str = "custody.events",
         rejected_topic: str = "custody.rejected",
@@ -180,15 +214,16 @@ class Ingest:
         self.gate = Gate(ledger, self.registry, max_message_bytes)
         self.stats = IngestStats()
         self.max_records = max_records
+        connection = as_connection(cluster)
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **connection.client_config(),
             group_id=group,
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_records,
         )
-        self.dead_letters = Producer(bootstrap)
+        self.dead_letters = Producer(connection)
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
 
@@ -208,21 +243,38 @@ class Ingest:
     ) -> IngestStats:
         self.consumer.subscribe([self.topic], listener=_Seeker(self))
         started = last_activity = time.monotonic()
+        outage = _Outage()
         try:
             while not (stop and stop.is_set()):
-                polled: dict[Any, list[Any]] = self.consumer.poll(
-                    timeout_ms=200, max_records=self.max_records
-                )
-                if polled:
-                    last_activity = time.monotonic()
-                    for tp, records in polled.items():
-                        self.process_partition(tp, records)
-                    self.consumer.commit_async()
-                elif self._idle_for(until_idle, last_activity, started):
-                    break
+                try:
+                    polled: dict[Any, list[Any]] = self.consumer.poll(
+                        timeout_ms=200, max_records=self.max_records
+                    )
+                    if polled:
+                        last_activity = time.monotonic()
+                        for tp, records in polled.items():
+                            self._process_or_rewind(tp, records)
+                        self.consumer.commit_async()
+                    elif self._idle_for(until_idle, last_activity, started):
+                        break
+                    outage.over()
+                except KafkaError as e:
+                    if not _retriable(e):
+                        raise
+                    # The broker is down or moving: nothing was committed for the records
+                    # in hand; the consumer reconnects and re-reads from the recorded offsets.
+                    outage.wait(e, stop)
         finally:
             self.close()
         return self.stats
+
+    def _process_or_rewind(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        try:
+            self.process_partition(tp, records)
+        except DeliveryError as e:
+            # A dead letter could not be written: the batch was rolled back with it.
+            self.seek_to_recorded(tp)
+            raise KafkaConnectionError(str(e)) from e
 
     def _idle_for(self, until_idle: float | None, last_activity: float, started: float) -> bool:
         now = time.monotonic()

@@ -53,6 +53,9 @@ class DeviceKey:
 
     @classmethod
     def load(cls, path: Path) -> DeviceKey:
+        problem = exposed_secret(path)
+        if problem:
+            raise KeyFileError(problem)
         try:
             data = json.loads(path.read_bytes())
             if data.get("type") != KEY_FILE_TYPE:
@@ -63,6 +66,24 @@ class DeviceKey:
             if isinstance(e, KeyFileError):
                 raise
             raise KeyFileError(f"cannot read device key {path}: {e}") from None
+
+
+def exposed_secret(path: str | os.PathLike[str]) -> str | None:
+    """Why a secret key file must not be used (others may read or change it), or None.
+
+    Like ssh, a key file with any group or other permission bit is refused: its secret may
+    already be known to someone else.
+    """
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None  # reading it reports the real problem
+    if mode & 0o077:
+        return (
+            f"{path} is accessible by other users (mode {mode:04o}); a secret key must be "
+            f"private: chmod 600 {path}"
+        )
+    return None
 
 
 def write_private(path: Path, content: bytes) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from streams.connection import Cluster, as_connection
+
 #: acks=all + idempotence: a broker retry never writes a message twice or out of order.
 #: Batching and compression measured with bench/bench_producer.py (21k signed envelopes of
 #: ~190 B, 6 partitions, local broker): no batching 15.1k/s; linger 5 ms + 256 KiB 19.9k/s;
@@ -27,8 +29,9 @@ class DeliveryError(RuntimeError):
 
 
 class Producer:
-    def __init__(self, bootstrap: str, **overrides: Any) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, cluster: Cluster, **overrides: Any) -> None:
+        self.connection = as_connection(cluster)
+        self.bootstrap = self.connection.bootstrap
         self.config = {**PRODUCER_DEFAULTS, **overrides}
         self._producer: KafkaProducer | None = None
         self._failures: list[BaseException] = []
@@ -36,7 +39,7 @@ class Producer:
     @property
     def client(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, **self.config)
+            self._producer = KafkaProducer(**self.connection.client_config(), **self.config)
         return self._producer
 
     def send(

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from domain.custody import CustodyEvent, Kind, RetirementReason, Verdict
+from streams.connection import KafkaConnection
 from streams.envelope import seal
 from streams.keys import DeviceKey
 from streams.producer import Producer
@@ -29,14 +30,14 @@ class Scanner:
     def __init__(
         self,
         key: DeviceKey,
-        producer: Producer | str,
+        producer: Producer | KafkaConnection | str,
         *,
         location: str = "",
         topic: str = "custody.events",
         schema_version: int | None = None,
     ) -> None:
         self.key = key
-        self.producer = Producer(producer) if isinstance(producer, str) else producer
+        self.producer = producer if isinstance(producer, Producer) else Producer(producer)
         self.location = location
         self.topic = topic
         self.schema_version = schema_version

@@ -9,6 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from assay import runtime
 from assay.commands import settings_from
+from streams.connection import Cluster, as_connection
 from streams.deadletter import DeadLetter
 
 
@@ -19,8 +20,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=handle)
 
 
-def read_dead_letters(bootstrap: str, topic: str, limit: int) -> list[DeadLetter]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def read_dead_letters(cluster: Cluster, topic: str, limit: int) -> list[DeadLetter]:
+    consumer = KafkaConsumer(**as_connection(cluster).client_config(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(partitions)

@@ -30,5 +30,15 @@ def handle(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        # Bounded: at most 100 connections in flight (503 beyond), idle keep-alive closed
+        # after 5 s, request head (line + headers) at most 16 KiB.
+        limit_concurrency=100,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
     return 0

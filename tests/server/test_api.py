@@ -266,3 +266,37 @@ def test_answers_while_ingest_and_anchor_write(tmp_path: Path) -> None:
         thread.join(timeout=10)
     assert not errors, errors
     assert seen > 10 and proofs > 3, (seen, proofs)
+
+
+# ----- read-only and bounded ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/healthz", "/checkpoint", "/keys", "/verify", "ITEM", "PROOF"])
+def test_nothing_can_be_written(client: TestClient, method: str, path: str) -> None:
+    path = {"ITEM": _item(), "PROOF": _item(suffix="/proof")}.get(path, path)
+    response = client.request(method, path, content=b"{}")
+    _is_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_request_bodies_and_huge_targets_are_refused(client: TestClient) -> None:
+    _is_error(client.request("GET", "/keys", content=b"x" * 4096), 413, "too_large")
+    _is_error(client.get("/keys", headers={"content-length": "nope"}), 413, "too_large")
+    _is_error(client.get("/keys?" + "q=1&" * 1000), 414, "uri_too_long")
+    assert client.get("/keys?q=1").status_code == 200
+
+
+class _Slow(ReadModel):
+    def item(self, item_id: str) -> dict[str, Any]:
+        time.sleep(1.5)
+        return super().item(item_id)
+
+
+def test_a_request_that_takes_too_long_is_cut_at_the_limit(api_store: Store) -> None:
+    app = create_app(api_store.settings, _Slow(api_store.settings), request_seconds=0.3)
+    with TestClient(app) as client:
+        response = client.get(_item())
+        _is_error(response, 503, "timeout")
+        assert response.headers["retry-after"] == "1"
+        assert client.get("/healthz").status_code == 200  # the server keeps serving
