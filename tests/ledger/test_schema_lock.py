@@ -31,8 +31,7 @@ def test_many_processes_create_one_sqlite_store_together(kind: str, tmp_path: Pa
         path = tmp_path / f"{kind}-{attempt}.sqlite"
         barrier, errors = context.Barrier(6), context.Queue()
         processes = [
-            context.Process(target=_open, args=(kind, str(path), barrier, errors))
-            for _ in range(6)
+            context.Process(target=_open, args=(kind, str(path), barrier, errors)) for _ in range(6)
         ]
         for p in processes:
             p.start()
