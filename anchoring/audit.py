@@ -17,12 +17,24 @@ of a stored event that repeat signed data must agree with it: the decoded custod
 with its envelope, the envelope with its device's enrolled key (signature), a tag claim
 with its item's commissioning.
 
+Every block also stores a digest of the exact ledger records of its notification range
+(``records_digest``, see anchoring/chain.py), leafless records included; the audit
+recomputes it, so any byte of a sealed ledger record — the ``timestamp`` eventsourcing
+stores with every event, a party's name and role, an enrolment time — is vouched for.
+A mismatch is reported after every other check has passed (a more precise divergence
+wins), naming the block and its notification range, not the record: the digest is one
+hash over the range. The digest sits in the chain store beside the block, outside the
+signed header: it finds a changed ledger (or a changed digest), not someone rewriting
+both stores together.
+
 What no hash covers, and the audit therefore cannot vouch for (tests/anchoring/
-test_tamper.py measures it): the ``timestamp`` eventsourcing stores with every event
-(ingest and seal times, outside any signed or hashed bytes); party and device events
-beyond what the signatures of the sealed envelopes depend on (a party's name and role,
-an enrolment time); and events after the head block, which are only checked for
-readability, encoding, signatures and version order until they are sealed.
+test_tamper.py measures it): events after the head block, which are only checked for
+readability, encoding, signatures and version order until they are sealed (their
+timestamps, a party's name, a platform flag's text can change unnoticed until then);
+the ``timestamp`` of the block events themselves (seal time, in the chain store, which
+nothing hashes); and, in blocks sealed before ``records_digest`` existed (the audit
+notes them), the ledger records' timestamps and the party and device fields no
+signature depends on.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
-from anchoring.chain import Block, Chain, block_id, block_row, pack_tree
+from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, pack_tree
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
@@ -58,6 +70,8 @@ from streams.keys import verify_signature
 PAGE = 1000
 PARTY_TOPIC_PREFIX = "domain.parties:Party."
 TAG_TOPIC_PREFIX = "domain.tags:TagClaim."
+#: Block event fields that blocks sealed before they existed lack.
+OPTIONAL_BLOCK_FIELDS = frozenset({"records_digest"})
 UNEXPECTED = "audit stopped by an unexpected error"
 
 
@@ -164,10 +178,13 @@ def _select(recorder: Any, start: int, limit: int, what: str) -> list[Notificati
         raise Divergence(f"{what} {place} cannot be read: {_error(e)}") from None
 
 
-def _decode(mapper: Mapper[Any], n: Notification, where: str) -> Any:
+def _decode(
+    mapper: Mapper[Any], n: Notification, where: str, optional: frozenset[str] = frozenset()
+) -> Any:
     """The event of a stored record that is exactly what the application would write for
     it: any other byte (JSON spelling, an unknown key, base64 the decoder tolerates) is a
-    divergence, as is a created event with the wrong aggregate topic."""
+    divergence, as is a created event with the wrong aggregate topic. Fields named in
+    ``optional`` may be absent (records written before they existed)."""
     try:
         event = mapper.to_domain_event(n)
         again = mapper.to_stored_event(event)
@@ -175,7 +192,7 @@ def _decode(mapper: Mapper[Any], n: Notification, where: str) -> Any:
         raise Divergence(f"{where} cannot be read: {_error(e)}") from None
     if is_dataclass(event):
         names = {f.name for f in fields(event)}
-        if set(vars(event)) != names:
+        if set(vars(event)) | (optional & names) != names:
             odd = ", ".join(sorted(set(vars(event)) ^ names))
             raise Divergence(f"{where}: its stored state has wrong or missing fields ({odd})")
         for name, hint in _hints(type(event)).items():
@@ -244,6 +261,9 @@ class _Walk:
         self.last_id = 0
         self.index = chain.recorder if isinstance(chain.recorder, BlockIndex) else None
         self.notification_ids: list[int] = []  # of the current block's leaves
+        self.records = RecordsDigest()  # of the current block's ledger records
+        self.undigested: list[int] = []  # heights of blocks sealed without records_digest
+        self.digest_mismatch: str | None = None  # the first; reported after all else
         # Item events whose custody copies and signatures are still to check: after the
         # leaves, so an edited envelope is reported as the leaf it changes.
         self.signed_copies: list[tuple[Notification, Any, str]] = []
@@ -260,6 +280,7 @@ class _Walk:
             self._check_leaves(sealed, header, leaves, items)
             self._check_signed()
             self._check_index(header, leaves, items)
+            self._check_records(sealed, header)
             self.covered = header.last_notification
             self.headers.append(header)
             self.accumulator.append(header.block_hash())
@@ -268,13 +289,21 @@ class _Walk:
         self._check_tail()
         self._check_position()
         self._check_claims()
+        if self.digest_mismatch is not None:
+            raise Divergence(self.digest_mismatch)
+        if self.undigested:
+            self.report.notes.append(
+                f"{len(self.undigested)} block(s) (heights {_heights(self.undigested)}) have "
+                "no records digest (sealed before blocks stored one): their ledger records' "
+                "timestamps and the party fields no signature covers are not vouched for"
+            )
         return self.headers
 
     # ----- one block ---------------------------------------------------------------
 
     def _block_event(self, record: Notification, height: int) -> Block.Sealed:
         where = f"chain record {record.id} (block {height})"
-        event = _decode(self.chain.mapper, record, where)
+        event = _decode(self.chain.mapper, record, where, OPTIONAL_BLOCK_FIELDS)
         if not isinstance(event, Block.Sealed):
             raise Divergence(f"{where} is not a sealed block")
         if not (
@@ -331,6 +360,7 @@ class _Walk:
         items: list[tuple[str, int]] = []
         covered = self.covered
         self.notification_ids = []
+        self.records = RecordsDigest()
         while covered < header.last_notification:
             n = next(self.ledger_log, None)
             if n is None:
@@ -351,6 +381,7 @@ class _Walk:
                 f"block {header.height} leaf {len(leaves)})"
             )
             event = self._notification(n, where)
+            self.records.update(n)
             if n.topic.startswith(ITEM_TOPIC_PREFIX):
                 leaves.append(self._leaf(n, event, where))
                 self.notification_ids.append(n.id)
@@ -517,6 +548,30 @@ class _Walk:
                 f"expected {wanted}"
             )
 
+    def _check_records(self, sealed: Block.Sealed, header: BlockHeader) -> None:
+        """The block's digest of its ledger records against the records stored now."""
+        height = header.height
+        stored = sealed.records_digest
+        if stored is None:
+            if len(self.undigested) < height:  # an earlier block has one
+                raise Divergence(
+                    f"block {height}: it has no records digest, but earlier blocks do "
+                    "(its records_digest was removed)"
+                )
+            self.undigested.append(height)
+            return
+        if self.digest_mismatch is None and not hmac.compare_digest(
+            stored.encode(), self.records.hexdigest().encode()
+        ):
+            self.digest_mismatch = (
+                f"block {height}: the ledger records of notifications "
+                f"{header.first_notification}..{header.last_notification} "
+                f"({self.records.count} stored) are not those it sealed: their digest is "
+                f"{self.records.hexdigest()[:16]}…, the block recorded {stored[:16]}… (a "
+                "stored record in that range — e.g. its timestamp or a party's details — "
+                "or the block's records_digest was altered)"
+            )
+
     # ----- after the last block ------------------------------------------------------
 
     def _check_tail(self) -> None:
@@ -571,6 +626,10 @@ class _Walk:
                     f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
                     f"{item_id} carries"
                 )
+
+
+def _heights(heights: list[int]) -> str:
+    return f"{heights[0]}..{heights[-1]}" if len(heights) > 1 else str(heights[0])
 
 
 def _leaf_row(row: LeafRow) -> str:

@@ -8,7 +8,10 @@ After each seal the new head is published as a signed checkpoint.
 Blocks cover contiguous ranges of the notification log: a block's ``first_notification``
 is one past the previous block's ``last_notification``, even when notifications without
 item events (parties, devices, tag claims) were passed over in between, so ``audit`` can
-account for every notification.
+account for every notification. The block event also stores ``records_digest``
+(:class:`anchoring.chain.RecordsDigest`) of every ledger record in that range as stored,
+leafless ones and those of earlier leafless batches included, so ``audit`` can vouch for
+bytes no leaf covers (e.g. eventsourcing's ``timestamp``).
 
 A second anchor started by mistake cannot fork the chain: both would write the same block
 id and index row, so one seal fails with an integrity error, is rolled back whole, and
@@ -31,7 +34,15 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification, Tracking
 
 from anchoring.accumulator import Accumulator
-from anchoring.chain import LEDGER_TRACKING_NAME, Block, Chain, block_row, pack_tree, packed_root
+from anchoring.chain import (
+    LEDGER_TRACKING_NAME,
+    Block,
+    Chain,
+    RecordsDigest,
+    block_row,
+    pack_tree,
+    packed_root,
+)
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import HEADER_VERSION, BlockHeader
 from anchoring.leaves import ZERO_HASH, LeafSource, leaf_chain, source_of
@@ -179,8 +190,9 @@ class Anchor:
             tree = pack_tree(leaves)
             header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
             items = [(s.item_id, s.version) for s in sources]
+            digest = self._records_digest(header.first_notification, notifications)
             processing.collect_events(
-                Block.seal(header, leaves, items),
+                Block.seal(header, leaves, items, digest),
                 leaf_rows=rows,
                 block_rows=[block_row(header, tree)],
             )
@@ -211,6 +223,22 @@ class Anchor:
             self.accumulator.append(header.block_hash())
         self.position = self.chain.position()
         self.pending = []
+
+    def _records_digest(self, first: int, notifications: Sequence[Notification]) -> str:
+        """Digest of the ledger records ``first``..the batch's last: those of earlier
+        batches that sealed no block (read again here), then the batch's own."""
+        digest = RecordsDigest()
+        start, stop = first, notifications[0].id - 1
+        while start <= stop:
+            page = self.ledger.recorder.select_notifications(start=start, limit=PAGE, stop=stop)
+            if not page:
+                break
+            for n in page:
+                digest.update(n)
+            start = page[-1].id + 1
+        for n in notifications:
+            digest.update(n)
+        return digest.hexdigest()
 
     def _header(self, height: int, leaf_count: int, root: bytes, last: int) -> BlockHeader:
         head = self.head

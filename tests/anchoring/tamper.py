@@ -32,8 +32,9 @@ change one byte of their 8-byte two's complement, and a change is redrawn only w
 would leave the value equal or break a primary key (SQLite itself refuses those).
 
 A corruption is *detected* when the audit fails, *located* when the failure names the
-place: the ledger event's notification id or its item id and version, or the block
-height, chain record id or checkpoint.
+place: the ledger event's notification id or its item id and version (or a block's
+notification range holding it: the records digest names no single record), or the
+block height, chain record id or checkpoint.
 """
 
 from __future__ import annotations
@@ -70,8 +71,6 @@ SEED = bytes(range(32))
 ITEMS = 30
 BLOCK_EVENTS = 20
 TAIL_ITEMS = 2
-#: Values of party events that neither a hash nor a signature depends on.
-UNCOMMITTED_PARTY_FIELDS = frozenset({"name", "role", "enrolled_at", "revoked_at"})
 
 
 # ----- the store ---------------------------------------------------------------------------
@@ -131,6 +130,7 @@ class Corruption:
     category: str = ""  # ledger rows: item/other × sealed/tail
     places: list[str] = field(default_factory=list)  # regexes; one must match
     detail: str = ""
+    notification: int = 0  # ledger rows: a message naming a range holding it locates it
 
     @property
     def label(self) -> str:
@@ -138,10 +138,20 @@ class Corruption:
 
     @property
     def covered(self) -> bool:
-        """Whether the chain commits to this byte (see ``test_tamper``'s docstring)."""
-        if self.category.endswith("tail") or self.part.endswith("timestamp"):
+        """Whether the chain commits to this byte (see ``test_tamper``'s docstring): every
+        byte of a sealed ledger record (leaves, signatures, the blocks' records digest),
+        every byte of the chain but its block events' own timestamps; no tail byte."""
+        if self.category.endswith("tail"):
             return False
-        return not (self.category.startswith("other") and self.part in UNCOMMITTED_PARTY_FIELDS)
+        return not (self.store == "chain" and self.part == "timestamp")
+
+    def located_by(self, message: str) -> bool:
+        if any(re.search(p, message) for p in self.places):
+            return True
+        return bool(self.notification) and any(
+            int(first) <= self.notification <= int(last)
+            for first, last in re.findall(r"notifications (\d+)\.\.(\d+)", message)
+        )
 
 
 def _word(text: str) -> str:
@@ -276,6 +286,7 @@ def _corrupt_ledger(root: Path, rng: random.Random) -> Corruption:
         [_word(f"ledger event {rowid}"), _word(f"ledger notification {rowid}"),
          re.escape(f"{item_id} v{version}") + r"(?![0-9])"],
         f"row {rowid} ({item_id} v{version}): {detail}",
+        rowid,
     )  # fmt: skip
 
 
@@ -444,7 +455,7 @@ def one_round(template: Path, work: Path, rng: random.Random, *, cli: bool = Fal
     message = report.divergence or ""
     if message.startswith(UNEXPECTED):
         return Outcome(corruption, True, False, message, crashed=message)
-    located = any(re.search(p, message) for p in corruption.places)
+    located = corruption.located_by(message)
     outcome = Outcome(corruption, not report.ok, located, message)
     if cli:
         done = run_cli(work)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from anchoring.audit import audit
-from anchoring.chain import Chain
+from anchoring.chain import Chain, records_digest
 from anchoring.checkpoint import Signer, open_checkpoint
 from anchoring.recorders import SQLiteChainRecorder
 from anchoring.sealer import Anchor, SealPolicy
@@ -77,6 +77,24 @@ def test_blocks_cover_the_log_contiguously_even_across_non_item_batches(tmp_path
     assert headers[0].first_notification == 1
     for before, after in pairwise(headers):
         assert after.first_notification == before.last_notification + 1
+    assert audit(world.ledger, chain).ok
+
+
+def test_each_block_digests_every_ledger_record_of_its_range(tmp_path: Path) -> None:
+    """Leafless records count too, those of earlier batches that sealed no block (block 0
+    starts at notification 1, ten party records before its batch) included."""
+    world = make_world(tmp_path)
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path, policy=SealPolicy(3, 1e9))
+    anchor.catch_up()  # parties only: no block, the position moves to 10
+    record_items(world, 0, 2)
+    anchor.catch_up()
+    for header in chain.headers():
+        stored = world.ledger.recorder.select_notifications(
+            start=header.first_notification, stop=header.last_notification, limit=10_000
+        )
+        assert chain.block(header.height).records_digest == records_digest(stored)
+    assert chain.headers()[0].first_notification == 1
     assert audit(world.ledger, chain).ok
 
 

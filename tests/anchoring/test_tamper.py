@@ -8,7 +8,8 @@ run of the issue is the documented command::
     uv run python -m tests.anchoring.tamper --rounds 1000 --cli-every 50
 
 Covered — a corruption must be detected *and* located (notification id, item id and
-version, block height, chain record id or "checkpoint"), never crash the audit:
+version, a block's notification range holding it, block height, chain record id or
+"checkpoint"), never crash the audit:
 
 * every byte of a sealed item event: the envelope and platform bodies through the leaf,
   originator id and version through the leaf record, the decoded custody copy against
@@ -18,38 +19,46 @@ version, block height, chain record id or "checkpoint"), never crash the audit:
 * tag claims (against their item's commissioning) and the structure of party events
   (ids, versions, topics, device ids, public keys: the sealed envelopes' signatures
   depend on them);
+* every other byte of a sealed ledger record — the ``timestamp`` eventsourcing stores
+  with every event (ingest time), a party's ``name`` and ``role``, a device's
+  ``enrolled_at``/``revoked_at`` — through the block's ``records_digest``: SHA-256 over
+  the exact stored records of its notification range, leafless ones included, kept in
+  the block event (outside the signed header, so bundles and offline verification are
+  unchanged). It names the block and the range, not the record;
 * every stored field of a block: the block event (header fields, leaves, items, ids,
-  topic), its block-index row (hash, header text, packed tree, height), its leaf-index
-  rows and the signed checkpoint.
+  topic, records digest), its block-index row (hash, header text, packed tree, height),
+  its leaf-index rows and the signed checkpoint.
 
 Not covered, and why (measured, not asserted 100%):
 
-* ``timestamp``: eventsourcing stores the wall-clock time each event object was made
-  (ingest time in the ledger, seal time in the chain) outside the signed envelope, the
-  leaf record and the block header. A change that still spells a valid time (a digit of
-  the microseconds, the hour) decodes to a plausible event, so nothing the audit holds
-  can contradict it; a change that breaks its spelling or type is found. Covering it
-  needs the chain to commit to it (e.g. a header v2 hashing every stored record), which
-  changes the leaf or header format verifiers read — not an audit change.
-* a party's ``name`` and ``role`` and a device's ``enrolled_at``/``revoked_at``: no
-  hash or signature depends on them (the chain commits to item events only).
 * events after the head block (the tail): until they are sealed nothing commits to
   them; the audit checks their readability, encoding, version order, custody copies and
   device signatures and says how many there are (a note), so most corruptions are still
-  found, but a platform flag's text or a timestamp there can change unnoticed.
+  found, but a timestamp, a party's name or a platform flag's text there can change
+  unnoticed — the next block's records digest covers them as they are then.
+* the ``timestamp`` of a block event itself (seal time, in the chain store): a change
+  that still spells a valid time is found by nothing (one that breaks its spelling or
+  type is). The header's ``sealed_at`` is the signed seal time.
+* the records digest lives in the chain store, unsigned: it finds an altered ledger or
+  an altered digest, not both stores rewritten together. Blocks sealed before it existed
+  have none; the audit notes them and vouches for their records as before.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from anchoring.audit import UNEXPECTED
+from anchoring.chain import Chain
+from ledger.config import store_env
 from tests.anchoring.tamper import (
+    ITEMS,
     Tally,
     build_store,
     campaign,
@@ -150,17 +159,97 @@ def test_a_type_marker_renamed_in_the_json_is_found(template: Path, tmp_path: Pa
     assert "its timestamp is a dict" in divergence
 
 
-def test_a_timestamp_moved_by_a_microsecond_is_beyond_any_hash(
-    template: Path, tmp_path: Path
-) -> None:
-    """The gap the module docstring describes, pinned: a sealed event's ingest time is
-    changed to another valid time and the audit, rightly, has nothing to compare it with."""
-    work = tmp_path / "copy"
-    copy_store(template, work)
-    rowid, state = _item_row(work / "ledger.sqlite", "urn:item:4", 5)
+def _move_timestamp(db: Path, item: str, version: int) -> int:
+    """Change one digit of a ledger event's stored microseconds; returns its rowid."""
+    rowid, state = _item_row(db, item, version)
     data = json.loads(state)
     stamp = data["timestamp"]["_data_"]  # 2026-…T…:SS.ffffff+00:00
     digit = stamp[25]
     moved = stamp[:25] + ("1" if digit != "1" else "2") + stamp[26:]
-    _set_state(work / "ledger.sqlite", rowid, state.replace(stamp.encode(), moved.encode()))
-    assert run_audit(work).ok
+    _set_state(db, rowid, state.replace(stamp.encode(), moved.encode()))
+    return rowid
+
+
+def test_a_sealed_timestamp_moved_by_a_microsecond_breaks_its_blocks_records_digest(
+    template: Path, tmp_path: Path
+) -> None:
+    """Another valid time decodes to a plausible event no leaf or signature covers; the
+    block's digest of its stored records does, and the audit names block and range."""
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    rowid = _move_timestamp(work / "ledger.sqlite", "urn:item:4", 5)
+    divergence = run_audit(work).divergence or ""
+    match = re.search(r"notifications (\d+)\.\.(\d+)", divergence)
+    assert match, divergence
+    first, last = map(int, match.groups())
+    assert divergence.startswith("block ") and first <= rowid <= last, divergence
+    assert "records" in divergence
+
+
+def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(
+    template: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    db = work / "ledger.sqlite"
+    with sqlite3.connect(db) as conn:
+        rowid, state = conn.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic LIKE 'domain.parties:%' "
+            "AND instr(state, '\"name\":') > 0 ORDER BY rowid LIMIT 1"
+        ).fetchone()
+    conn.close()
+    name = json.loads(state)["name"]
+    renamed = name[:-1] + ("x" if name[-1] != "x" else "y")
+    _set_state(db, rowid, bytes(state).replace(f'"{name}"'.encode(), f'"{renamed}"'.encode(), 1))
+    divergence = run_audit(work).divergence or ""
+    assert re.search(r"block 0: the ledger records of notifications 1\.\.", divergence)
+
+
+def test_a_tail_timestamp_cannot_be_vouched_for_until_it_is_sealed(
+    template: Path, tmp_path: Path
+) -> None:
+    """The gap that remains, pinned: an unsealed event's ingest time moved to another
+    valid time; nothing commits to it yet, and the audit, rightly, finds nothing."""
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    _move_timestamp(work / "ledger.sqlite", f"urn:item:{ITEMS}", 2)  # in the tail
+    report = run_audit(work)
+    assert report.ok, report.divergence
+
+
+def test_blocks_sealed_without_a_records_digest_still_audit_with_a_note(
+    template: Path, tmp_path: Path
+) -> None:
+    """An older store: block events without ``records_digest`` load and audit clean, and
+    the audit says which blocks it could not check records for."""
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    db = work / "chain.sqlite"
+    conn = sqlite3.connect(db)
+    with conn:
+        rows = conn.execute("SELECT rowid, state FROM stored_events").fetchall()
+        for rowid, state in rows:
+            old = re.sub(rb',"records_digest":"[0-9a-f]{64}"', b"", bytes(state))
+            assert old != bytes(state)
+            conn.execute("UPDATE stored_events SET state=? WHERE rowid=?", (old, rowid))
+    conn.close()
+    report = run_audit(work)
+    assert report.ok, report.divergence
+    assert any("no records digest" in note for note in report.notes)
+    assert Chain(store_env("", db)).block(0).records_digest is None
+
+
+def test_a_records_digest_removed_after_blocks_that_have_one_is_found(
+    template: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    db = work / "chain.sqlite"
+    conn = sqlite3.connect(db)
+    with conn:
+        (state,) = conn.execute("SELECT state FROM stored_events WHERE rowid=3").fetchone()
+        old = re.sub(rb',"records_digest":"[0-9a-f]{64}"', b"", bytes(state))
+        conn.execute("UPDATE stored_events SET state=? WHERE rowid=3", (old,))
+    conn.close()
+    divergence = run_audit(work).divergence or ""
+    assert divergence.startswith("block 2: it has no records digest"), divergence
