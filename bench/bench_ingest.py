@@ -2,6 +2,8 @@
 
     uv run python bench/bench_ingest.py [--items 3000] [--partitions 6]
 
+(also part of ``python -m bench``, which reuses ``measure``, ``raw_produce`` and ``raw_consume``)
+
 Uses ASSAY_KAFKA_BOOTSTRAP if set, else starts a local broker in a temp dir. Both rates
 are measured on the same broker in the same run; the ratio is the figure of merit
 (goal: ingest ≥ 0.5 × raw consume, with signature checks on).
@@ -19,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 
 from streams.envelope import seal
 from streams.ingest import Ingest
-from streams.producer import Producer
+from streams.producer import PRODUCER_DEFAULTS
 from streams.topics import custody_topics, ensure_topics
-from tests.support import make_world, story_events
+from tests.support import World, make_world, story_events
 
 
 def broker(tmp: Path) -> tuple[str, object | None]:
@@ -69,6 +71,55 @@ class TimedIngest(Ingest):
         self.last = time.perf_counter()
 
 
+def raw_produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    """A bare kafka-python produce loop with the product's settings (acks=all, idempotent)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    try:
+        start = time.perf_counter()
+        for key, value in messages:
+            producer.send(topic, value=value, key=key)
+        producer.flush(timeout=120)
+        return len(messages) / (time.perf_counter() - start)
+    finally:
+        producer.close()
+
+
+def sealed_messages(world: World, items: int, prefix: str) -> list[tuple[bytes, bytes]]:
+    """items × 7 signed envelopes (a story each), keyed by item id."""
+    messages = []
+    for n in range(items):
+        for event in story_events(f"{prefix}{n}", f"{prefix}TAG-{n}"):
+            messages.append((event.item_id.encode(), seal(event, world.keys[event.party_id])))
+    return messages
+
+
+def measure(bootstrap: str, tmp: Path, items: int, partitions: int = 6) -> dict[str, float]:
+    """Raw produce and consume on one broker, next to the in-process ingest of the same data."""
+    world = make_world(tmp)
+    suffix = uuid.uuid4().hex[:6]
+    topic, rejected = f"bench.events.{suffix}", f"bench.rejected.{suffix}"
+    ensure_topics(bootstrap, custody_topics(topic, rejected, f"bench.cp.{suffix}", partitions))
+    t = time.perf_counter()
+    messages = sealed_messages(world, items, "urn:bench:")
+    sign_rate = len(messages) / (time.perf_counter() - t)
+    publish_rate = raw_produce(bootstrap, topic, messages)
+    raw = raw_consume(bootstrap, topic, len(messages))
+    ingest = TimedIngest(
+        world.ledger, bootstrap, topic=topic, rejected_topic=rejected, group=f"bench-{suffix}"
+    )
+    stats = ingest.run(until_idle=3.0)  # the rate is timed from first to last batch
+    assert stats.accepted == len(messages), stats
+    ingest_rate = len(messages) / (ingest.last - (ingest.first or ingest.last))
+    return {
+        "events": len(messages),
+        "seal_per_s": sign_rate,
+        "raw_produce_per_s": publish_rate,
+        "raw_consume_per_s": raw,
+        "ingest_per_s": ingest_rate,
+        "ingest_over_raw_consume": ingest_rate / raw,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=3000, help="items × 7 events each")
@@ -78,41 +129,16 @@ def main() -> None:
         tmp = Path(tmp_name)
         bootstrap, local = broker(tmp)
         try:
-            run(bootstrap, tmp, args.items, args.partitions)
+            m = measure(bootstrap, tmp, args.items, args.partitions)
         finally:
             if local is not None:
                 local.stop()  # type: ignore[attr-defined]
-
-
-def run(bootstrap: str, tmp: Path, items: int, partitions: int) -> None:
-    world = make_world(tmp)
-    suffix = uuid.uuid4().hex[:6]
-    topic, rejected = f"bench.events.{suffix}", f"bench.rejected.{suffix}"
-    ensure_topics(bootstrap, custody_topics(topic, rejected, f"bench.cp.{suffix}", partitions))
-    messages = []
-    t = time.perf_counter()
-    for n in range(items):
-        for event in story_events(f"urn:bench:{n}", f"TAG-{n}"):
-            messages.append((event.item_id.encode(), seal(event, world.keys[event.party_id])))
-    sign_rate = len(messages) / (time.perf_counter() - t)
-    t = time.perf_counter()
-    with Producer(bootstrap) as producer:
-        for key, value in messages:
-            producer.send(topic, value, key=key)
-    publish_rate = len(messages) / (time.perf_counter() - t)
-    raw = raw_consume(bootstrap, topic, len(messages))
-    ingest = TimedIngest(
-        world.ledger, bootstrap, topic=topic, rejected_topic=rejected, group=f"bench-{suffix}"
-    )
-    stats = ingest.run(until_idle=3.0)
-    assert stats.accepted == len(messages), stats
-    ingest_rate = len(messages) / (ingest.last - (ingest.first or ingest.last))
-    print(f"events                      {len(messages):>10}")
-    print(f"sign (seal) rate            {sign_rate:>10.0f} events/s")
-    print(f"publish rate (acks=all)     {publish_rate:>10.0f} events/s")
-    print(f"raw kafka-python consume    {raw:>10.0f} events/s")
-    print(f"ingest (verify+store)       {ingest_rate:>10.0f} events/s")
-    print(f"ratio ingest / raw consume  {ingest_rate / raw:>10.2f}  (goal ≥ 0.5)")
+    print(f"events                      {m['events']:>10.0f}")
+    print(f"sign (seal) rate            {m['seal_per_s']:>10.0f} events/s")
+    print(f"raw produce (acks=all)      {m['raw_produce_per_s']:>10.0f} events/s")
+    print(f"raw kafka-python consume    {m['raw_consume_per_s']:>10.0f} events/s")
+    print(f"ingest (verify+store)       {m['ingest_per_s']:>10.0f} events/s")
+    print(f"ratio ingest / raw consume  {m['ingest_over_raw_consume']:>10.2f}  (goal ≥ 0.5)")
 
 
 if __name__ == "__main__":

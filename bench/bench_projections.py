@@ -133,21 +133,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99)] * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=2000)
-    parser.add_argument("--no-anchor", action="store_true", help="skip the chain")
-    parser.add_argument("--fresh", action="store_true", help="regenerate the event store")
-    args = parser.parse_args()
-    anchor = not args.no_anchor
-    root = RESULTS / f"projections-store-{args.events}{'' if anchor else '-noanchor'}"
-    if args.fresh:
-        shutil.rmtree(root, ignore_errors=True)
+def measure(
+    root: Path, events: int, queries: int = 2000, anchor: bool = True, tail: bool = True
+) -> dict[str, float | int]:
+    """Build (or reuse) the store under ``root`` and measure projections over it."""
     root.mkdir(parents=True, exist_ok=True)
-    ledger, chain = build_store(root, args.events, anchor)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load average {load} (rates are CPU-bound)")
+    ledger, chain = build_store(root, events, anchor)
     follow = chain if anchor else None
     total = (ledger.recorder.max_notification_id() or 0) + (
         chain.recorder.max_notification_id() or 0 if anchor else 0
@@ -155,7 +146,7 @@ def main() -> None:
     work = root / "projection"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    results: dict[str, float | int] = {"events": args.events, "notifications": total}
+    results: dict[str, float | int] = {"events": events, "notifications": total}
 
     with Projector(ledger, follow, work / "incremental.duckdb") as p:
         results["incremental_per_s"] = timed("incremental", total, p.catch_up)
@@ -169,12 +160,14 @@ def main() -> None:
         print(f"snapshot     {rows:,} custody_events rows, {size / 1e6:,.0f} MB, "
               f"published in {results['publish_s']:.2f}s")  # fmt: skip
         results["custody_events"], results["snapshot_mb"] = rows, size / 1e6
-        results["tail_per_s"] = live_tail(root, p)
+        if tail:
+            results["tail_per_s"] = live_tail(root, p)
 
     with open_analyst(snapshot) as con:
         (items,) = con.execute("SELECT count(*) FROM items").fetchall()[0]
+        results["items"] = items
         rng = random.Random(2)
-        ids = [f"urn:item:{rng.randrange(items)}" for _ in range(args.queries)]
+        ids = [f"urn:item:{rng.randrange(items)}" for _ in range(queries)]
         for item_id in ids[:50]:  # warm the buffer pool as a long-lived notebook would
             history(con, item_id)
         samples = []
@@ -194,6 +187,24 @@ def main() -> None:
         f" ms over {rows:,} events ({items:,} items; goal p99 ≤ 10 ms)\n"
         f"items row    p50 {results['item_p50_ms']:.2f} ms  p99 {results['item_p99_ms']:.2f} ms"
     )
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--no-anchor", action="store_true", help="skip the chain")
+    parser.add_argument("--fresh", action="store_true", help="regenerate the event store")
+    args = parser.parse_args()
+    anchor = not args.no_anchor
+    root = RESULTS / f"projections-store-{args.events}{'' if anchor else '-noanchor'}"
+    if args.fresh:
+        shutil.rmtree(root, ignore_errors=True)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (rates are CPU-bound)")
+    results = measure(root, args.events, args.queries, anchor)
     (RESULTS / f"projections-{args.events}.json").write_text(json.dumps(results, indent=1))
 
 

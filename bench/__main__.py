@@ -1,0 +1,356 @@
+"""``python -m bench``: every Assay benchmark in one run, against its baselines and goals.
+
+    uv run python -m bench --quick      # CI size: well under a minute
+    uv run python -m bench              # full size: ~10 minutes on 2 cores
+
+Writes ``bench-<size>.json`` (numbers, baselines, goals, machine facts and the raw
+measurements), ``bench-<size>.md`` (the table) and ``bench-<size>.png`` (the chart) into
+``--out`` (default ``bench/results/``). Kafka: ``$ASSAY_KAFKA_BOOTSTRAP`` if set, else a
+local broker started in a temporary directory and stopped at the end. Every store, topic
+and process is fresh and temporary, except the large event stores of the full size
+(1M-event projection store, 100k-event anchored store), which are kept under
+``bench/results/cache/`` and reused unless ``--fresh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench import (
+    bench_anchoring,
+    bench_components,
+    bench_ingest,
+    bench_merkle,
+    bench_pipeline,
+    bench_projections,
+)
+from bench.report import Goal, Row, machine_facts, write
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CACHE_FORMAT = "v1"  # bump when the ledger's or chain's tables change
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    ingest_items: int  # × 7 events: raw produce/consume and in-process ingest
+    pipeline_items: int  # × 7 events per worker count
+    workers: tuple[int, ...]
+    latency_rate: float  # offered events/s in the latency phase (capped at ½ the e2e rate)
+    latency_seconds: float
+    component_events: int
+    merkle_leaves: int
+    seal_events: int
+    prove_store_events: int
+    prove_samples: int
+    projection_events: int
+    history_queries: int
+
+
+QUICK = Size("quick", 300, 300, (1, 2), 200, 3, 1400, 20_000, 20_000, 2_000, 100, 10_000, 200)
+FULL = Size(
+    "full", 15_000, 30_000, (1, 2), 2000, 30, 21_000, 1_000_000, 200_000, 100_000, 1000,
+    1_000_000, 2000,
+)  # fmt: skip
+
+GOAL_E2E = Goal(">=", 20_000, "≥ 20,000 events/s")
+GOAL_RAW = Goal(">=", 0.5, "≥ 0.5× raw consume")
+GOAL_CHECKPOINT = Goal("<=", 1500, "p99 ≤ 1.5 s")
+GOAL_STALENESS = Goal("<=", 5000, "p99 ≤ 5 s")
+GOAL_MERKLE = Goal(">=", 1_000_000, "≥ 1M/s")
+GOAL_PROVE = Goal("<=", 5.0, "≤ 5 ms")
+GOAL_VERIFY = Goal("<=", 1.0, "≤ 1 ms")
+GOAL_HISTORY = Goal("<=", 10.0, "p99 ≤ 10 ms over 1M+ events")
+GOAL_REBUILD = Goal(">=", 100_000, "≥ 100k events/s")
+FLAT_PERCENT = 10.0
+GOAL_FLAT = Goal("flat", FLAT_PERCENT, f"flat: ≤ {FLAT_PERCENT:.0f}% growth mid → end")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def step(name: str, fn: Callable[[], T]) -> T:
+    log(f"{name} …")
+    started = time.perf_counter()
+    value = fn()
+    log(f"{name}: {time.perf_counter() - started:.1f} s")
+    return value
+
+
+def cached_root(kind: str, events: int, cache: Path | None, tmp: Path, fresh: bool) -> Path:
+    if cache is None:
+        return tmp / f"{kind}-{events}"
+    root = cache / f"{kind}-{events}-{CACHE_FORMAT}"
+    if fresh:
+        shutil.rmtree(root, ignore_errors=True)
+    return root
+
+
+def measure(
+    size: Size,
+    out_tmp: Path,
+    bootstrap: str,
+    broker_pid: int | None,
+    cache: Path | None,
+    fresh: bool,
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    raw["ingest"] = step(
+        "raw produce / consume and in-process ingest",
+        lambda: bench_ingest.measure(bootstrap, out_tmp / "ingest", size.ingest_items),
+    )
+    raw["pipeline"] = {}
+    for workers in size.workers:
+        raw["pipeline"][str(workers)] = step(
+            f"end to end, {workers} ingest worker(s)",
+            lambda w=workers: bench_pipeline.run_config(  # type: ignore[misc]
+                bootstrap,
+                out_tmp,
+                w,
+                size.pipeline_items,
+                size.latency_rate,
+                size.latency_seconds,
+                broker_pid,
+            ),
+        )
+    raw["components"] = step(
+        "components: decode, verify, save",
+        lambda: bench_components.measure(out_tmp / "components", size.component_events),
+    )
+    raw["merkle"] = step("Merkle build", lambda: bench_merkle.measure(size.merkle_leaves))
+    raw["seal_build"] = step(
+        "seal build (record + leaf + tree)",
+        lambda: bench_anchoring.bench_build(size.seal_events),
+    )
+    prove_root = cached_root("anchoring-store", size.prove_store_events, cache, out_tmp, fresh)
+    raw["prove"] = step(
+        "prove and verify",
+        lambda: bench_anchoring.bench_prove_verify(
+            prove_root, size.prove_store_events, size.prove_samples
+        ),
+    )
+    projection_root = cached_root(
+        "projections-store", size.projection_events, cache, out_tmp, fresh
+    )
+    raw["projections"] = step(
+        "projections and history",
+        lambda: bench_projections.measure(
+            projection_root, size.projection_events, size.history_queries, tail=False
+        ),
+    )
+    return raw
+
+
+def rows_from(raw: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    ingest = raw["ingest"]
+    consume, produce = ingest["raw_consume_per_s"], ingest["raw_produce_per_s"]
+    for workers, p in raw["pipeline"].items():
+        w = f"{workers} worker{'s' if workers != '1' else ''}"
+        rows += [
+            Row(f"e2e_{workers}w", "end to end", f"publish → stored → anchored → projected, {w}",
+                p["e2e_per_s"], "events/s", "raw consume", consume, GOAL_E2E,
+                note=f"{p['events']:,} events", chart="throughput"),
+            Row(f"e2e_{workers}w_ratio_consume", "end to end", f"e2e / raw consume, {w}",
+                p["e2e_per_s"] / consume, "×", goal=GOAL_RAW),
+            Row(f"e2e_{workers}w_ratio_produce", "end to end", f"e2e / raw produce, {w}",
+                p["e2e_per_s"] / produce, "×"),
+            Row(f"stored_{workers}w", "end to end", f"publish → stored, {w}", p["stored_per_s"],
+                "events/s", "raw consume", consume, chart="throughput"),
+        ]  # fmt: skip
+    rows += [
+        Row("raw_consume", "end to end", "raw kafka-python consume loop", consume, "events/s",
+            chart="throughput", note=f"{ingest['events']:,} events"),
+        Row("raw_produce", "end to end", "raw kafka-python produce loop (acks=all)", produce,
+            "events/s", chart="throughput"),
+        Row("ingest_inprocess", "end to end", "ingest in one process (verify + store)",
+            ingest["ingest_per_s"], "events/s", "raw consume", consume, chart="throughput"),
+    ]  # fmt: skip
+    for workers, p in raw["pipeline"].items():
+        w = f"{workers}w"
+        rate = f"{p['latency_offered_per_s']:,.0f} events/s offered"
+        for q in ("p50", "p99"):
+            rows.append(
+                Row(
+                    f"checkpoint_{q}_{w}",
+                    "latency",
+                    f"event → signed checkpoint {q}, {w}",
+                    p[f"checkpoint_{q}_s"] * 1e3,
+                    "ms",
+                    goal=GOAL_CHECKPOINT if q == "p99" else None,
+                    note=rate,
+                    chart="latency",
+                )
+            )
+        for q in ("p50", "p99"):
+            rows.append(
+                Row(
+                    f"staleness_{q}_{w}",
+                    "latency",
+                    f"event → analyst snapshot {q}, {w}",
+                    p[f"staleness_{q}_s"] * 1e3,
+                    "ms",
+                    goal=GOAL_STALENESS if q == "p99" else None,
+                    note=rate,
+                    chart="latency",
+                )
+            )
+    prove = raw["prove"]
+    store = f"{prove['store_events']:,}-event store"
+    for what, goal in (("prove", GOAL_PROVE), ("verify", GOAL_VERIFY)):
+        for q in ("p50", "p99"):
+            rows.append(
+                Row(
+                    f"{what}_{q}",
+                    "latency",
+                    f"{what} {q}",
+                    prove[f"{what}_{q}_ms"],
+                    "ms",
+                    goal=goal if q == "p99" else None,
+                    chart="latency",
+                    note=f"{store}, CPU {prove[f'{what}_{q}_cpu_ms']:.2f} ms",
+                )
+            )
+    proj = raw["projections"]
+    for q in ("p50", "p99"):
+        rows.append(
+            Row(
+                f"history_{q}",
+                "latency",
+                f"item history query {q}",
+                proj[f"history_{q}_ms"],
+                "ms",
+                goal=GOAL_HISTORY if q == "p99" else None,
+                chart="latency",
+                note=f"over {proj['custody_events']:,} events",
+            )
+        )
+    comp, merkle, seal = raw["components"], raw["merkle"], raw["seal_build"]
+    rows += [
+        Row("avro_decode", "components", "Avro decode, envelope + body", comp["decode_per_s"],
+            "events/s", chart="throughput"),
+        Row("signature_verify", "components", "Ed25519 signature verify", comp["verify_per_s"],
+            "events/s", chart="throughput"),
+    ]  # fmt: skip
+    for batch, rate in comp["save_per_s"].items():
+        rows.append(
+            Row(
+                f"save_batch_{batch}",
+                "components",
+                f"aggregate save, batch {batch}",
+                rate,
+                "events/s",
+                chart="throughput",
+            )
+        )
+    rows += [
+        Row("merkle_build", "components", "Merkle build incl. leaf hashing",
+            merkle["build_with_leaf_hashing_per_s"], "leaves/s", "merkletools pre-hashed",
+            merkle["merkletools_prehashed_per_s"], GOAL_MERKLE, chart="throughput",
+            note=f"{merkle['leaves']:,} leaves"),
+        Row("merkle_tree_only", "components", "Merkle tree on pre-hashed leaves",
+            merkle["tree_only_per_s"], "leaves/s", "merkletools pre-hashed",
+            merkle["merkletools_prehashed_per_s"], chart="throughput"),
+        Row("merkletools", "components", "merkletools tree on pre-hashed leaves",
+            merkle["merkletools_prehashed_per_s"], "leaves/s", chart="throughput"),
+        Row("seal_build", "components", "seal build: record + leaf + tree",
+            seal["build_events_per_s"], "events/s", "merkletools pre-hashed",
+            seal["merkletools_prehashed_events_per_s"], GOAL_MERKLE, chart="throughput",
+            note="blocks of 1,000"),
+        Row("projection_rows", "components", "DuckDB projection, incremental",
+            proj["incremental_per_s"], "rows/s", chart="throughput",
+            note=f"{proj['notifications']:,} notifications"),
+        Row("projection_rebuild", "components", "projection rebuild", proj["rebuild_per_s"],
+            "events/s", goal=GOAL_REBUILD, chart="throughput"),
+    ]  # fmt: skip
+    for workers, p in raw["pipeline"].items():
+        for name, r in p["rss"].items():
+            growth = 100 * (r["end_mb"] - r["mid_mb"]) / r["mid_mb"] if r["mid_mb"] else 0.0
+            rows.append(
+                Row(
+                    f"rss_{workers}w_{name}_end",
+                    "memory",
+                    f"{workers}w {name} RSS at end",
+                    r["end_mb"],
+                    "MB",
+                    "start",
+                    r["start_mb"],
+                    GOAL_FLAT,
+                    met=growth <= FLAT_PERCENT,
+                    note=f"peak {r['peak_mb']:.0f} MB, mid → end {growth:+.1f}%",
+                )
+            )
+    return [row.judge() for row in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="CI size (seconds, not minutes)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", help="ingest worker counts (default: 1 2)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="rebuild the cached full-size stores")
+    parser.add_argument(
+        "--from-json", type=Path, help="only redraw the table and chart of an earlier run"
+    )
+    args = parser.parse_args(argv)
+    if args.from_json:
+        document = json.loads(args.from_json.read_text())
+        rows = rows_from(document["raw"])
+        paths = write(rows, document["machine"], document["raw"], document["size"], args.out)
+        print(paths["md"].read_text())
+        return 0
+    size = QUICK if args.quick else FULL
+    if args.workers:
+        size = Size(**{**size.__dict__, "workers": tuple(args.workers)})
+    cache = None if args.quick else RESULTS / "cache"
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="assay-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        local = None
+        bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP", "")
+        broker_pid = None
+        if bootstrap:
+            kafka = f"external cluster {bootstrap}"
+        else:
+            from streams.localbroker import DEFAULT_KAFKA_VERSION, LocalBroker
+
+            version = os.environ.get("ASSAY_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
+            local = LocalBroker(tmp / "broker", version)
+            kafka = f"{version} (local single-node KRaft)"
+        try:
+            if local is not None:
+                bootstrap = step("start the local broker", local.start)
+                broker_pid = local.status().pid
+            facts = machine_facts(kafka)
+            raw = measure(size, tmp, bootstrap, broker_pid, cache, args.fresh)
+        finally:
+            if local is not None:
+                local.stop()
+    facts["seconds"] = round(time.perf_counter() - started, 1)
+    rows = rows_from(raw)
+    paths = write(rows, facts, raw, size.name, args.out)
+    print(paths["md"].read_text())
+    missed = [r.name for r in rows if r.met is False]
+    print(f"goals missed: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else ""))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

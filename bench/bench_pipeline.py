@@ -1,0 +1,437 @@
+"""End to end as deployed: N ingest processes, one `assay anchor`, one `assay project`.
+
+    uv run python bench/bench_pipeline.py [--items 3000] [--workers 1 2]
+
+For each worker count, in a fresh data directory and fresh topics on one broker:
+
+1. start the processes (SQLite store, product defaults) and wait until the consumer group
+   is stable with every worker and a warm-up item is visible in the analyst snapshot;
+2. throughput: publish ``items`` × 7 signed events (sealed beforehand) as fast as the
+   producer goes, then time first publish → all stored (ledger), all sealed (chain) and
+   all anchored *and* projected (visible with a block height in the analyst snapshot);
+3. latency: publish at a steady rate below capacity; per event, publish → first signed
+   checkpoint covering its block (the anchor's checkpoint messages on the checkpoints
+   topic carry the broker-side time of publication) and publish → first analyst snapshot
+   that shows it (polled every 50 ms by this process);
+4. memory: RSS of every process (and the local broker) sampled from /proc twice a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import duckdb
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
+
+from anchoring.chain import Chain
+from bench.bench_ingest import sealed_messages
+from ledger.config import store_env
+from streams.producer import Producer
+from streams.topics import custody_topics, ensure_topics
+from tests.support import make_world
+
+PARTITIONS = 6
+POLL = 0.05
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ----- memory ---------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class RssSampler:
+    """Samples the RSS of named processes every ``interval`` seconds in a thread."""
+
+    pids: dict[str, int]
+    interval: float = 0.5
+    samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, pid in self.pids.items():
+                value = rss_mb(pid)
+                if value is not None:
+                    self.samples.setdefault(name, []).append((now, value))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self, since: str) -> dict[str, dict[str, float]]:
+        """start (first sample after the mark), mid, end and peak RSS per process, in MB."""
+        begin = self.marks.get(since, 0.0)
+        out = {}
+        for name, series in self.samples.items():
+            after = [v for t, v in series if t >= begin] or [v for _, v in series]
+            out[name] = {
+                "start_mb": after[0],
+                "mid_mb": after[len(after) // 2],
+                "end_mb": after[-1],
+                "peak_mb": max(v for _, v in series),
+                "samples": len(after),
+            }
+        return out
+
+
+# ----- watching the stores ----------------------------------------------------------------
+
+
+def max_notification(ledger_db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{ledger_db}?mode=ro", uri=True)) as conn:
+        row = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
+    return int(row[0] or 0)
+
+
+class SnapshotWatcher:
+    """Notices each new analyst snapshot (a new inode) and reads what became visible."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.inode: int | None = None
+        self.anchored = 0
+        self.seen_notification = 0
+        self.visible_at: dict[str, float] = {}
+
+    def poll(self, track: bool = False) -> bool:
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            return False
+        if inode == self.inode:
+            return False
+        now = time.time()
+        self.inode = inode
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error:
+            self.inode = None  # replaced while opening: try again
+            return False
+        with contextlib.closing(con):
+            row = con.execute(
+                "SELECT count(block_height), max(notification_id) FROM custody_events"
+            ).fetchone()
+            self.anchored = int(row[0]) if row else 0
+            if track:
+                new = con.execute(
+                    "SELECT event_id FROM custody_events WHERE notification_id > ?",
+                    [self.seen_notification],
+                ).fetchall()
+                for (event_id,) in new:
+                    self.visible_at.setdefault(str(event_id), now)
+            if row and row[1] is not None:
+                self.seen_notification = int(row[1])
+        return True
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, every: float = POLL
+) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return time.time()
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def group_is_stable(bootstrap: str, group: str, members: int) -> bool:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="assay-bench")
+    try:
+        info: Any = admin.describe_groups([group])
+    except KafkaError:  # no coordinator yet: the group is still forming
+        return False
+    finally:
+        admin.close()
+    desc = info.get(group, {}) if isinstance(info, dict) else {}
+    state = str(desc.get("group_state", desc.get("state", "")))
+    return state == "Stable" and len(desc.get("members", [])) == members
+
+
+def checkpoint_times(bootstrap: str, topic: str) -> list[tuple[float, int]]:
+    """(publication time in s, tree size) of each checkpoint on the topic."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    out = []
+    try:
+        for record in consumer:
+            lines = record.value.decode().split("\n")
+            if len(lines) > 1 and lines[1].isdigit():
+                out.append((record.timestamp / 1000, int(lines[1])))
+    finally:
+        consumer.close()
+    return sorted(out)
+
+
+# ----- one configuration --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def processes(
+    env: dict[str, str], workers: int, logs: Path
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(name: str, *args: str) -> None:
+        log = (logs / f"{name}.log").open("wb")
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "assay", *args], env=env, stdout=log, stderr=log
+        )
+
+    try:
+        for n in range(workers):
+            spawn(f"ingest-{n + 1}", "ingest")
+        spawn("anchor", "anchor")
+        spawn("project", "project")
+        yield procs
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def run_config(
+    bootstrap: str,
+    root: Path,
+    workers: int,
+    items: int,
+    latency_rate: float,
+    latency_seconds: float,
+    broker_pid: int | None = None,
+) -> dict[str, Any]:
+    data = root / f"pipeline-{workers}w"
+    logs = data / "logs"
+    logs.mkdir(parents=True)
+    world = make_world(data)
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "ASSAY_KAFKA_BOOTSTRAP": bootstrap,
+        "ASSAY_DATA_DIR": str(data),
+        "ASSAY_DATABASE_URL": "",
+        "ASSAY_EVENTS_TOPIC": f"bench.e2e.events.{suffix}",
+        "ASSAY_REJECTED_TOPIC": f"bench.e2e.rejected.{suffix}",
+        "ASSAY_CHECKPOINTS_TOPIC": f"bench.e2e.cp.{suffix}",
+        "ASSAY_CONSUMER_GROUP": f"bench-e2e-{suffix}",
+        "ASSAY_PARTITIONS": str(PARTITIONS),
+    }
+    topic = env["ASSAY_EVENTS_TOPIC"]
+    ensure_topics(
+        bootstrap,
+        custody_topics(
+            topic, env["ASSAY_REJECTED_TOPIC"], env["ASSAY_CHECKPOINTS_TOPIC"], PARTITIONS
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "assay", "keys", "init"], env=env, check=True, capture_output=True
+    )
+    warmup = sealed_messages(world, 6, "urn:warm:")
+    burst = sealed_messages(world, items, "urn:tput:")
+    steady_items = max(1, int(latency_rate * latency_seconds / 7))
+    steady = sealed_messages(world, steady_items, "urn:lat:")
+    ledger_db = data / "ledger.sqlite"
+    watcher = SnapshotWatcher(data / "analyst.duckdb")
+    chain: Chain | None = None
+    result: dict[str, Any] = {"workers": workers, "partitions": PARTITIONS}
+    with processes(env, workers, logs) as procs, Producer(bootstrap) as producer:
+        pids = {name: p.pid for name, p in procs.items()}
+        if broker_pid is not None:
+            pids["kafka broker"] = broker_pid
+        sampler = RssSampler(pids)
+        sampler.start()
+        try:
+            began = time.time()
+            wait_until(
+                lambda: group_is_stable(bootstrap, env["ASSAY_CONSUMER_GROUP"], workers),
+                180,
+                f"{workers} ingest worker(s) in the group",
+                every=0.5,
+            )
+            for key, value in warmup:
+                producer.send(topic, value, key=key)
+            producer.flush()
+            wait_until(
+                lambda: (watcher.poll() or True) and watcher.anchored >= len(warmup),
+                120,
+                "the warm-up events in the analyst snapshot",
+            )
+            result["startup_s"] = time.time() - began
+            sampler.mark("warm")
+            base = max_notification(ledger_db)
+            chain = Chain(store_env("", data / "chain.sqlite"))
+            total = len(burst)
+            expected = len(warmup) + total
+
+            # -- throughput -------------------------------------------------------------
+            t0 = time.time()
+            for key, value in burst:
+                producer.send(topic, value, key=key)
+            producer.flush(timeout=300)
+            t_published = time.time()
+            limit = max(300.0, total / 200)
+            t_stored = wait_until(
+                lambda: max_notification(ledger_db) - base >= total,
+                limit,
+                "every event stored",
+                every=0.1,
+            )
+            assert chain is not None
+            last = max_notification(ledger_db)
+            t_sealed = wait_until(lambda: chain.position() >= last, limit, "every event sealed")
+            t_projected = wait_until(
+                lambda: (watcher.poll() or True) and watcher.anchored >= expected,
+                limit,
+                "every event anchored and projected",
+            )
+            result.update(
+                events=total,
+                publish_per_s=total / (t_published - t0),
+                stored_per_s=total / (t_stored - t0),
+                sealed_per_s=total / (t_sealed - t0),
+                e2e_per_s=total / (t_projected - t0),
+                e2e_seconds=t_projected - t0,
+            )
+
+            # -- latency at a steady rate -------------------------------------------------
+            rate = min(latency_rate, 0.5 * result["e2e_per_s"])
+            published: dict[str, float] = {}
+            event_ids = [f"{key.decode()}#e{1 + i % 7}" for i, (key, _) in enumerate(steady)]
+            watcher.poll(track=True)  # baseline: what is visible already is not counted
+            watcher.visible_at.clear()
+            start = time.time()
+            chunk = max(1, int(rate / 20))
+            for first in range(0, len(steady), chunk):
+                due = start + first / rate
+                while (now := time.time()) < due:
+                    watcher.poll(track=True)
+                    time.sleep(min(POLL, max(0.0, due - now)))
+                for i in range(first, min(len(steady), first + chunk)):
+                    key, value = steady[i]
+                    published[event_ids[i]] = time.time()
+                    producer.send(topic, value, key=key)
+            producer.flush()
+            expected += len(steady)
+            wait_until(
+                lambda: (watcher.poll(track=True) or True) and watcher.anchored >= expected,
+                max(120.0, len(steady) / 100),
+                "the steady events in the analyst snapshot",
+            )
+            result["latency_rate_per_s"] = len(steady) / (time.time() - start)
+            result["latency_offered_per_s"] = rate
+            result["latency_events"] = len(steady)
+            sampler.mark("end")
+        finally:
+            sampler.stop()
+        result["rss"] = sampler.summary("warm")
+
+    # checkpoint latency: each steady event's block height, from the final projection
+    con = duckdb.connect(str(data / "analyst.duckdb"), read_only=True)
+    with contextlib.closing(con):
+        heights = dict(
+            con.execute(
+                "SELECT event_id, block_height FROM custody_events WHERE item_id LIKE 'urn:lat:%'"
+            ).fetchall()
+        )
+    checkpoints = checkpoint_times(bootstrap, env["ASSAY_CHECKPOINTS_TOPIC"])
+    to_checkpoint = []
+    for event_id, at in published.items():
+        height = heights.get(event_id)
+        if height is None:
+            continue
+        signed = next((t for t, size in checkpoints if size > height), None)
+        if signed is not None:
+            to_checkpoint.append(max(0.0, signed - at))
+    to_visible = [
+        watcher.visible_at[e] - at for e, at in published.items() if e in watcher.visible_at
+    ]
+    result.update(
+        checkpoint_samples=len(to_checkpoint),
+        checkpoint_p50_s=percentile(to_checkpoint, 0.5),
+        checkpoint_p99_s=percentile(to_checkpoint, 0.99),
+        staleness_samples=len(to_visible),
+        staleness_p50_s=percentile(to_visible, 0.5),
+        staleness_p99_s=percentile(to_visible, 0.99),
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rate", type=float, default=1000.0, help="steady events/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady phase length")
+    args = parser.parse_args()
+    from bench.bench_ingest import broker
+
+    with tempfile.TemporaryDirectory(prefix="assay-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        bootstrap, local = broker(tmp)
+        try:
+            for workers in args.workers:
+                print(run_config(bootstrap, tmp, workers, args.items, args.rate, args.seconds))
+        finally:
+            if local is not None:
+                local.stop()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

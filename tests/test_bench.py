@@ -1,0 +1,89 @@
+"""The benchmark command runs end to end at its quick size and writes sane results.
+
+Numbers are never compared with the goals here (a loaded CI machine is not a benchmark
+machine); only that every measurement happened, is a positive number, and that the JSON,
+the Markdown table and the PNG chart are written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench-results")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--workers", "1", "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "ASSAY_KAFKA_BOOTSTRAP": kafka_bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out
+
+
+def test_json_has_machine_facts_and_positive_numbers(quick_run: Path) -> None:
+    document = json.loads((quick_run / "bench-quick.json").read_text())
+    machine = document["machine"]
+    for fact in ("date", "cpu_count", "cpu_model", "ram_gb", "python", "kafka", "duckdb"):
+        assert machine[fact], fact
+    assert machine["eventsourcing"].startswith("9.")
+    rows = {row["key"]: row for row in document["results"]}
+    expected = [
+        "e2e_1w", "raw_consume", "raw_produce", "checkpoint_p99_1w", "staleness_p99_1w",
+        "avro_decode", "signature_verify", "save_batch_1", "save_batch_1000", "merkle_build",
+        "merkletools", "prove_p99", "verify_p99", "projection_rows", "projection_rebuild",
+        "history_p99", "rss_1w_ingest-1_end", "rss_1w_anchor_end", "rss_1w_project_end",
+    ]  # fmt: skip
+    for key in expected:
+        value = rows[key]["value"]
+        assert isinstance(value, float | int) and math.isfinite(value) and value > 0, (key, value)
+    # Ratios are measured in the same run against the same broker.
+    e2e = rows["e2e_1w"]
+    assert e2e["baseline_name"] == "raw consume"
+    assert e2e["ratio"] == pytest.approx(e2e["value"] / rows["raw_consume"]["value"])
+    # Every goal of the issue is carried with a verdict, whatever it is.
+    judged = [row for row in document["results"] if row["goal"] is not None]
+    assert len(judged) >= 10
+    assert all(isinstance(row["met"], bool) for row in judged)
+    # p50 never exceeds p99.
+    for what in ("checkpoint", "staleness"):
+        assert rows[f"{what}_p50_1w"]["value"] <= rows[f"{what}_p99_1w"]["value"]
+    for what in ("prove", "verify", "history"):
+        assert rows[f"{what}_p50"]["value"] <= rows[f"{what}_p99"]["value"]
+
+
+def test_markdown_table_names_every_measurement(quick_run: Path) -> None:
+    text = (quick_run / "bench-quick.md").read_text()
+    assert "| group | measurement | value | baseline (same run) | ratio | goal | met |" in text
+    phrases = [
+        "publish → stored → anchored → projected",
+        "signed checkpoint p99",
+        "analyst snapshot p99",
+        "Merkle build",
+        "projection rebuild",
+        "RSS",
+    ]
+    for phrase in phrases:
+        assert phrase in text, phrase
+
+
+def test_chart_is_a_png(quick_run: Path) -> None:
+    png = (quick_run / "bench-quick.png").read_bytes()
+    assert png.startswith(PNG_MAGIC)
+    assert len(png) > 10_000
