@@ -46,7 +46,9 @@ def describe(error: BaseException, data_dir: str) -> Failure | None:
 def _kafka(error: BaseException) -> str | None:
     from kafka.errors import KafkaError
 
-    if not isinstance(error, KafkaError):
+    from streams.producer import DeliveryError
+
+    if not isinstance(error, KafkaError | DeliveryError):
         return None
     return (
         f"Kafka: {type(error).__name__}: {error}. Check that the cluster is up and that "

@@ -9,10 +9,13 @@ carried in headers for consumers that filter without parsing:
 Publishing happens before the batch's position is saved, so a crash in between can only
 repeat a dead letter (same source coordinates), never lose one.
 
-A dead letter must itself fit in one Kafka request (1 MiB by default), or the hostile
-message that caused it would stop the ingest on every restart. So it carries the original
-value verbatim up to :data:`MAX_KEPT_VALUE` bytes and the key up to :data:`MAX_KEPT_KEY`
-(far above the ingest's message size limit); beyond that it carries the first bytes plus
+A dead letter must itself fit in one Kafka request, or the hostile message that caused it
+would stop the ingest on every restart. Assay creates ``custody.rejected`` with
+``max.message.bytes`` = :data:`MAX_LETTER_BYTES` and the ingest's dead-letter producer may
+send that much, so a letter carries the original value verbatim up to
+:data:`MAX_KEPT_VALUE` bytes and the key up to :data:`MAX_KEPT_KEY` — more than a broker
+accepts into ``custody.events`` by default (``message.max.bytes`` ≈ 1 MiB), so every
+message that could arrive is kept whole. Beyond that it carries the first bytes plus
 ``value_length`` and ``value_sha256`` (``key_length``/``key_sha256``) of the whole, and the
 source coordinates still name the original. The reason is cut to :data:`MAX_REASON_CHARS`.
 """
@@ -26,10 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-#: Original bytes a dead letter carries verbatim: with base64 and the rest of the JSON,
-#: a dead letter stays well under Kafka's default 1 MiB request and message size.
-MAX_KEPT_VALUE = 512 * 1024
-MAX_KEPT_KEY = 64 * 1024
+#: Largest dead letter: the rejected topic's ``max.message.bytes`` and the dead-letter
+#: producer's ``max_request_size``.
+MAX_LETTER_BYTES = 8 * 1024 * 1024
+#: Original bytes a dead letter carries verbatim: with base64 (4/3) and the rest of the
+#: JSON, a letter stays under MAX_LETTER_BYTES (4 MiB + 256 KiB → about 5.7 MiB).
+MAX_KEPT_VALUE = 4 * 1024 * 1024
+MAX_KEPT_KEY = 256 * 1024
 MAX_REASON_CHARS = 2000
 
 

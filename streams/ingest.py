@@ -28,7 +28,7 @@ from domain.parties import Party
 from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
 from streams.connection import Cluster, as_connection
-from streams.deadletter import DeadLetter
+from streams.deadletter import MAX_LETTER_BYTES, DeadLetter
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
 from streams.keys import SignatureInvalid, verify_signature
@@ -223,7 +223,7 @@ class Ingest:
             auto_offset_reset="earliest",
             max_poll_records=max_records,
         )
-        self.dead_letters = Producer(connection)
+        self.dead_letters = Producer(connection, max_request_size=MAX_LETTER_BYTES)
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
 
@@ -274,6 +274,8 @@ class Ingest:
         except DeliveryError as e:
             # A dead letter could not be written: the batch was rolled back with it.
             self.seek_to_recorded(tp)
+            if not e.retriable:
+                raise  # refused, not unreachable: retrying would repeat it forever
             raise KafkaConnectionError(str(e)) from e
 
     def _idle_for(self, until_idle: float | None, last_activity: float, started: float) -> bool:

@@ -27,6 +27,15 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 class DeliveryError(RuntimeError):
     """Messages the broker did not acknowledge; raised by ``flush`` so none fail silently."""
 
+    def __init__(self, message: str, errors: list[BaseException]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+    @property
+    def retriable(self) -> bool:
+        """Whether sending again may succeed (the broker was unreachable, not refusing)."""
+        return all(getattr(e, "retriable", False) for e in self.errors)
+
 
 class Producer:
     def __init__(self, cluster: Cluster, **overrides: Any) -> None:
@@ -61,7 +70,8 @@ class Producer:
             failures, self._failures = self._failures, []
             raise DeliveryError(
                 f"{len(failures)} message(s) were not delivered to {self.bootstrap}: "
-                f"{failures[0]!r}"
+                f"{failures[0]!r}",
+                failures,
             )
 
     def close(self) -> None:

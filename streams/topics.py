@@ -11,6 +11,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.connection import Cluster, as_connection
+from streams.deadletter import MAX_LETTER_BYTES
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def custody_topics(
     keep_forever = (("retention.ms", "-1"),)
     return [
         TopicSpec(events, partitions),
-        TopicSpec(rejected, 1, keep_forever),
+        TopicSpec(rejected, 1, (*keep_forever, ("max.message.bytes", str(MAX_LETTER_BYTES)))),
         TopicSpec(checkpoints, 1, (*keep_forever, ("cleanup.policy", "delete"))),
     ]
 

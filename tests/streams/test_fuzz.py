@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from domain.errors import DomainError
 from ledger.application import Report
 from streams.avro import MAGIC
-from streams.deadletter import MAX_KEPT_KEY, MAX_KEPT_VALUE, DeadLetter
+from streams.deadletter import MAX_KEPT_KEY, MAX_KEPT_VALUE, MAX_LETTER_BYTES, DeadLetter
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body, seal
 from streams.errors import SerializationError
 from streams.ingest import Gate, Rejected
@@ -257,22 +257,22 @@ def test_the_size_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyP
 # ----- dead letters of any size fit in one Kafka request ------------------------------------
 
 
-def test_a_dead_letter_keeps_the_exact_bytes_of_anything_up_to_half_a_mebibyte() -> None:
+def test_a_dead_letter_keeps_the_exact_bytes_of_anything_up_to_four_mebibytes() -> None:
     value, key = random.Random(3).randbytes(MAX_KEPT_VALUE), b"k" * MAX_KEPT_KEY
     letter = DeadLetter("oversized", "r", "t", 0, 1, 2, key, value)
     back = DeadLetter.from_json(letter.to_json())
     assert (back.value, back.key, back.truncated) == (value, key, False)
-    assert len(letter.to_json()) < 1024 * 1024
+    assert len(letter.to_json()) < MAX_LETTER_BYTES  # the rejected topic's message limit
 
 
 def test_a_bigger_message_is_kept_as_its_first_bytes_its_length_and_its_hash() -> None:
     import hashlib
 
-    value = random.Random(4).randbytes(8 * 1024 * 1024)
+    value = random.Random(4).randbytes(MAX_LETTER_BYTES)
     key = b"K" * (MAX_KEPT_KEY + 1)
     letter = DeadLetter("oversized", "why " * 10_000, "t", 0, 1, 2, key, value)
     raw = letter.to_json()
-    assert len(raw) < 1024 * 1024  # Kafka's default max.request.size and max.message.bytes
+    assert len(raw) < MAX_LETTER_BYTES  # the rejected topic's max.message.bytes
     back = DeadLetter.from_json(raw)
     assert back.truncated and back.value == value[:MAX_KEPT_VALUE]
     assert (back.value_length, back.value_sha256) == (len(value), hashlib.sha256(value).hexdigest())
