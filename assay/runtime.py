@@ -71,6 +71,8 @@ def make_ingest(settings: Settings, bootstrap: KafkaConnection | str) -> Ingest:
         group=settings.consumer_group,
         client_id=f"assay-ingest-{os.getpid()}",
         max_message_bytes=settings.max_message_bytes,
+        session_timeout=settings.ingest_session_timeout,
+        instance_id=settings.ingest_instance_id,
     )
 
 

@@ -45,6 +45,11 @@ class Settings:
     checkpoints_topic: str = "custody.checkpoints"
     partitions: int = 6
     consumer_group: str = "assay-ingest"
+    #: Seconds without heartbeats after which a dead ingest worker's partitions move on.
+    ingest_session_timeout: float = 10.0
+    #: Static group membership: a stable, unique id per ingest worker (e.g. the pod name);
+    #: a worker restarted with the same id resumes its partitions without a rebalance.
+    ingest_instance_id: str = ""
     #: Largest message (key + value, bytes) the ingest decodes; bigger ones are refused
     #: unread with code ``oversized`` (kept in the dead-letter topic).
     max_message_bytes: int = 64 * 1024
@@ -55,7 +60,7 @@ class Settings:
     #: Seal a block after this many events ...
     block_max_events: int = 1000
     #: ... or this many seconds after the first unsealed event, whichever first.
-    block_max_seconds: float = 2.0
+    block_max_seconds: float = 1.0
     #: Origin line of signed checkpoints (C2SP signed-note).
     checkpoint_origin: str = "assay.example/custody-log"
     #: Seconds between analyst snapshot refreshes.

@@ -206,6 +206,8 @@ class Ingest:
         client_id: str = "assay-ingest",
         join_timeout: float = 120.0,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        session_timeout: float = 10.0,
+        instance_id: str = "",
     ) -> None:
         self.ledger = ledger
         self.topic = topic
@@ -222,6 +224,13 @@ class Ingest:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_records,
+            # A worker that dies (SIGKILL, lost host) holds its partitions until the
+            # broker misses its heartbeats this long; Kafka's 45 s default stalls them.
+            session_timeout_ms=int(session_timeout * 1000),
+            heartbeat_interval_ms=max(500, int(session_timeout * 1000) // 3),
+            # Static membership (KIP-345): a worker restarted with the same id gets its
+            # partitions back at once, without a rebalance of the whole group.
+            group_instance_id=instance_id or None,
         )
         self.dead_letters = Producer(connection, max_request_size=MAX_LETTER_BYTES)
         self.assigned_at: float | None = None

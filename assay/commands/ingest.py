@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -61,6 +62,14 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_env(instance_id: str, n: int) -> dict[str, str]:
+    """Each worker its own static member id (``<id>-<n>``) when static membership is on."""
+    env = dict(os.environ)
+    if instance_id:
+        env["ASSAY_INGEST_INSTANCE_ID"] = f"{instance_id}-{n}"
+    return env
+
+
 def _spawn_workers(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "assay"]
     if args.data_dir:
@@ -70,7 +79,11 @@ def _spawn_workers(args: argparse.Namespace) -> int:
         command += ["--until-idle", str(args.until_idle)]
     if args.json:
         command += ["--json"]
-    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    settings = settings_from(args)
+    workers = [
+        subprocess.Popen(command, env=_worker_env(settings.ingest_instance_id, n))
+        for n in range(args.workers)
+    ]
     try:
         codes = [w.wait() for w in workers]
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -207,13 +208,32 @@ def check(site: Deployment, pipeline: Pipeline, scratch: Path, report: CrashRepo
         fresh.catch_up()
         rebuilt = contents(fresh.con)
     fresh_path.unlink()
-    assert projected == rebuilt, "the projection differs from a rebuild"
+    assert projected == rebuilt, _difference(projected, rebuilt, report.rounds)
     report.stored, report.checks = stored, report.checks + 1
 
 
-def run(bootstrap: str, work: Path, rounds: int, seed: int, rate: float = 300.0) -> CrashReport:
+def _difference(projected: dict[str, list[Any]], rebuilt: dict[str, list[Any]], at: int) -> str:
+    """Which rows of which table differ (a few of each), for the failure message."""
+    lines = [f"round {at}: the projection differs from a rebuild"]
+    for table in sorted(set(projected) | set(rebuilt)):
+        live, fresh = Counter(projected.get(table, [])), Counter(rebuilt.get(table, []))
+        if live != fresh:
+            only_live, only_fresh = list((live - fresh).elements()), list((fresh - live).elements())
+            lines.append(
+                f"  {table}: {len(only_live)} row(s) only live, {len(only_fresh)} only rebuilt"
+            )
+            lines += [f"    live:    {row!r}"[:400] for row in only_live[:3]]
+            lines += [f"    rebuilt: {row!r}"[:400] for row in only_fresh[:3]]
+    return "\n".join(lines)
+
+
+def run(
+    bootstrap: str, work: Path, rounds: int, seed: int, rate: float = 300.0, progress: bool = False
+) -> CrashReport:
     rng = random.Random(seed)
     site = Deployment(work / "data", bootstrap)
+    # Static membership: the restarted ingest takes its partitions back at once.
+    site.env["ASSAY_INGEST_INSTANCE_ID"] = "crash-harness-ingest"
     pipeline = Pipeline(site, work)
     load = Load(site, rate)
     report = CrashReport()
@@ -234,6 +254,8 @@ def run(bootstrap: str, work: Path, rounds: int, seed: int, rate: float = 300.0)
             report.rounds += 1
             report.published = site.published
             check(site, pipeline, work, report)
+            if progress:
+                print(f"round {report.rounds}: killed {victim}; {report.line()}", flush=True)
     finally:
         load.stopped.set()
         load.running.set()
@@ -250,15 +272,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="events/s while loading")
     parser.add_argument("--bootstrap", help="a running Kafka (default: start a local broker)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     args = parser.parse_args(argv)
     from streams.localbroker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix="assay-crash-") as tmp:
-        work = Path(tmp)
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         broker = None if args.bootstrap else LocalBroker(work / "broker")
         bootstrap = args.bootstrap or broker.start()  # type: ignore[union-attr]
         try:
-            report = run(bootstrap, work, args.rounds, args.seed, args.rate)
+            report = run(bootstrap, work, args.rounds, args.seed, args.rate, progress=True)
         finally:
             if broker is not None:
                 broker.stop()
