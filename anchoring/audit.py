@@ -53,7 +53,15 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
-from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, pack_tree
+from anchoring.chain import (
+    Block,
+    Chain,
+    RecordsDigest,
+    block_id,
+    block_row,
+    pack_tree,
+    sealed_at_time,
+)
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
@@ -280,6 +288,7 @@ class _Walk:
             self._check_leaves(sealed, header, leaves, items)
             self._check_signed()
             self._check_index(header, leaves, items)
+            self._check_seal_time(sealed, header)
             self._check_records(sealed, header)
             self.covered = header.last_notification
             self.headers.append(header)
@@ -546,6 +555,17 @@ class _Walk:
             raise Divergence(
                 f"block {height}: leaf index row {index} is wrong: stored {stored}, "
                 f"expected {wanted}"
+            )
+
+    def _check_seal_time(self, sealed: Block.Sealed, header: BlockHeader) -> None:
+        """Blocks that carry a records digest were sealed with timestamp == sealed_at (run
+        after the header checks, so an edited header is reported as such)."""
+        if sealed.records_digest is not None and sealed.timestamp != sealed_at_time(
+            header.sealed_at
+        ):
+            raise Divergence(
+                f"block {header.height}: the stored event timestamp "
+                f"{sealed.timestamp.isoformat()} is not its header's sealed_at {header.sealed_at}"
             )
 
     def _check_records(self, sealed: Block.Sealed, header: BlockHeader) -> None:

@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -128,6 +129,9 @@ class Block(BaseAggregate[str]):
         return cls._create(
             cls.Sealed,
             id=block_id(header.height),
+            # The event's own timestamp is the signed header's sealed_at, so the audit can
+            # check it too (nothing else in the chain store is outside a hash or signature).
+            timestamp=sealed_at_time(header.sealed_at),
             header=header.to_json(),
             leaves=[leaf.hex() for leaf in leaves],
             items=[[item, version] for item, version in items],
@@ -201,6 +205,11 @@ def header_from_row(header_json: str) -> BlockHeader:
 
 
 # ----- the application -------------------------------------------------------------------
+
+
+def sealed_at_time(sealed_at: str) -> datetime:
+    """A header's ``sealed_at`` (``…T…Z``, microseconds) as an aware UTC datetime."""
+    return datetime.fromisoformat(sealed_at.removesuffix("Z")).replace(tzinfo=UTC)
 
 
 class Chain(Application[str]):

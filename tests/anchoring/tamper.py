@@ -140,10 +140,9 @@ class Corruption:
     def covered(self) -> bool:
         """Whether the chain commits to this byte (see ``test_tamper``'s docstring): every
         byte of a sealed ledger record (leaves, signatures, the blocks' records digest),
-        every byte of the chain but its block events' own timestamps; no tail byte."""
-        if self.category.endswith("tail"):
-            return False
-        return not (self.store == "chain" and self.part == "timestamp")
+        every byte of the chain (a block event's own timestamp is its signed sealed_at);
+        no tail byte."""
+        return not self.category.endswith("tail")
 
     def located_by(self, message: str) -> bool:
         if any(re.search(p, message) for p in self.places):

@@ -169,7 +169,10 @@ def test_one_byte_of_a_stored_block_header_is_found(stores: Stores) -> None:
     state = stored(db, 2).decode()
     sealed_at = json.loads(state)["header"]["sealed_at"]
     later = sealed_at[:-2] + ("1" if sealed_at[-2] != "1" else "2") + "Z"
-    overwrite(db, 2, state.replace(sealed_at, later).encode())
+    stamp = json.loads(state)["timestamp"]["_data_"]  # the seal time, kept consistent too
+    assert stamp == sealed_at[:-1] + "+00:00"
+    edited = state.replace(sealed_at, later).replace(stamp, later[:-1] + "+00:00")
+    overwrite(db, 2, edited.encode())
     ledger, chain = stores.reopen()
     report = audit(ledger, chain)
     assert not report.ok
@@ -186,7 +189,10 @@ def test_a_header_edited_with_its_index_row_breaks_the_link(stores: Stores) -> N
     state = stored(db, 2).decode()
     sealed_at = json.loads(state)["header"]["sealed_at"]
     later = sealed_at[:-2] + ("1" if sealed_at[-2] != "1" else "2") + "Z"
-    overwrite(db, 2, state.replace(sealed_at, later).encode())
+    stamp = json.loads(state)["timestamp"]["_data_"]  # the seal time, kept consistent too
+    assert stamp == sealed_at[:-1] + "+00:00"
+    edited = state.replace(sealed_at, later).replace(stamp, later[:-1] + "+00:00")
+    overwrite(db, 2, edited.encode())
     ledger, chain = stores.reopen()  # rebuilds the index from the (edited) blocks
     report = audit(ledger, chain)
     assert not report.ok

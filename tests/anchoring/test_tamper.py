@@ -26,7 +26,8 @@ version, a block's notification range holding it, block height, chain record id 
   the block event (outside the signed header, so bundles and offline verification are
   unchanged). It names the block and the range, not the record;
 * every stored field of a block: the block event (header fields, leaves, items, ids,
-  topic, records digest), its block-index row (hash, header text, packed tree, height),
+  topic, records digest, and its own ``timestamp``, which is the signed header's
+  ``sealed_at``), its block-index row (hash, header text, packed tree, height),
   its leaf-index rows and the signed checkpoint.
 
 Not covered, and why (measured, not asserted 100%):
@@ -36,9 +37,6 @@ Not covered, and why (measured, not asserted 100%):
   device signatures and says how many there are (a note), so most corruptions are still
   found, but a timestamp, a party's name or a platform flag's text there can change
   unnoticed — the next block's records digest covers them as they are then.
-* the ``timestamp`` of a block event itself (seal time, in the chain store): a change
-  that still spells a valid time is found by nothing (one that breaks its spelling or
-  type is). The header's ``sealed_at`` is the signed seal time.
 * the records digest lives in the chain store, unsigned: it finds an altered ledger or
   an altered digest, not both stores rewritten together. Blocks sealed before it existed
   have none; the audit notes them and vouches for their records as before.
@@ -184,6 +182,24 @@ def test_a_sealed_timestamp_moved_by_a_microsecond_breaks_its_blocks_records_dig
     first, last = map(int, match.groups())
     assert divergence.startswith("block ") and first <= rowid <= last, divergence
     assert "records" in divergence
+
+
+def test_a_block_events_own_timestamp_must_be_its_signed_sealed_at(
+    template: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "copy"
+    copy_store(template, work)
+    db = work / "chain.sqlite"
+    with sqlite3.connect(db) as conn:
+        rowid, state = conn.execute(
+            "SELECT rowid, state FROM stored_events ORDER BY rowid LIMIT 1 OFFSET 1"
+        ).fetchone()
+    conn.close()
+    stamp = json.loads(state)["timestamp"]["_data_"]
+    moved = stamp[:25] + ("1" if stamp[25] != "1" else "2") + stamp[26:]
+    _set_state(db, rowid, bytes(state).replace(stamp.encode(), moved.encode(), 1))
+    divergence = run_audit(work).divergence or ""
+    assert divergence.startswith("block 1: ") and "header's sealed_at" in divergence
 
 
 def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(

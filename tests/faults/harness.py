@@ -194,8 +194,9 @@ def check(site: Deployment, pipeline: Pipeline, scratch: Path, report: CrashRepo
     wait_until(lambda: chain.position() >= ledger_head, 180, "the anchor", pipeline)
     chain_head = chain.recorder.max_notification_id() or 0
     wait_until(
-        lambda: snapshot_positions(site) >= (ledger_head, chain_head), 180, "the projector",
-        pipeline,
+        lambda: all(p >= h for p, h in zip(snapshot_positions(site), (ledger_head, chain_head),
+                                           strict=True)),
+        180, "the projector", pipeline,
     )  # fmt: skip
     site.audit_clean()
     snapshot = duckdb.connect(str(site.data_dir / "analyst.duckdb"), read_only=True)
@@ -228,12 +229,18 @@ def _difference(projected: dict[str, list[Any]], rebuilt: dict[str, list[Any]], 
 
 
 def run(
-    bootstrap: str, work: Path, rounds: int, seed: int, rate: float = 300.0, progress: bool = False
+    bootstrap: str,
+    work: Path,
+    rounds: int,
+    seed: int,
+    rate: float = 300.0,
+    progress: bool = False,
+    static: bool = True,
 ) -> CrashReport:
     rng = random.Random(seed)
     site = Deployment(work / "data", bootstrap)
-    # Static membership: the restarted ingest takes its partitions back at once.
-    site.env["ASSAY_INGEST_INSTANCE_ID"] = "crash-harness-ingest"
+    if static:  # static membership: the restarted ingest takes its partitions back at once
+        site.env["ASSAY_INGEST_INSTANCE_ID"] = "crash-harness-ingest"
     pipeline = Pipeline(site, work)
     load = Load(site, rate)
     report = CrashReport()
@@ -273,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="a running Kafka (default: start a local broker)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument(
+        "--dynamic", action="store_true", help="dynamic group membership (restarts wait ~10 s)"
+    )
     args = parser.parse_args(argv)
     from streams.localbroker import LocalBroker
 
@@ -282,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         broker = None if args.bootstrap else LocalBroker(work / "broker")
         bootstrap = args.bootstrap or broker.start()  # type: ignore[union-attr]
         try:
-            report = run(bootstrap, work, args.rounds, args.seed, args.rate, progress=True)
+            report = run(bootstrap, work, args.rounds, args.seed, args.rate, progress=True,
+                         static=not args.dynamic)  # fmt: skip
         finally:
             if broker is not None:
                 broker.stop()
