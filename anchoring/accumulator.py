@@ -31,6 +31,8 @@ ACC_NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 HASH_SIZE = 32
 
+_sha256 = hashlib.sha256
+
 
 def acc_leaf(block_hash: bytes) -> bytes:
     return hashlib.sha256(ACC_LEAF_PREFIX + block_hash).digest()
@@ -143,18 +145,19 @@ def root_from_inclusion_proof(
         )
     fn, sn = index, size - 1
     node = leaf_node
+    sha256, prefix = _sha256, ACC_NODE_PREFIX  # acc_node, inlined: verifiers run this a lot
     for sibling in proof:
         if sn == 0:
             raise AccumulatorError(
                 "acc_proof", f"proof of {len(proof)} hashes is too long for block {index} of {size}"
             )
         if fn & 1 or fn == sn:
-            node = acc_node(sibling, node)
+            node = sha256(prefix + sibling + node).digest()
             while fn and not fn & 1:  # skip the levels where this node has no right sibling
                 fn >>= 1
                 sn >>= 1
         else:
-            node = acc_node(node, sibling)
+            node = sha256(prefix + node + sibling).digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -54,6 +54,7 @@ MAX_SIZE = 2**53 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
+_NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -64,6 +65,8 @@ def key_id(name: str, public_key: bytes) -> bytes:
 
 def valid_key_name(name: str) -> bool:
     """Non-empty, no Unicode space, no ``+`` and (our addition) no control character."""
+    if name.isascii() and name.isprintable():  # 0x20..0x7E: only the space is to refuse
+        return bool(name) and "+" not in name and " " not in name
     return (
         bool(name)
         and "+" not in name
@@ -387,7 +390,7 @@ def _valid_origin(origin: str) -> bool:
 
 
 def _valid_note_chars(text: str) -> bool:
-    return _is_utf8(text) and not any(ord(c) < 0x20 and c != "\n" for c in text)
+    return _is_utf8(text) and _NOTE_CONTROL.search(text) is None
 
 
 def _is_utf8(text: str) -> bool:

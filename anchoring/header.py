@@ -51,6 +51,7 @@ import hashlib
 import re
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from anchoring.accumulator import EMPTY_ROOT
@@ -168,6 +169,63 @@ class BlockHeader:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(BlockHeader))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_GET_FIELDS = itemgetter(*_FIELD_NAMES)
+_CANONICAL = HEADER_MAGIC + "\n" + "".join(f"{name}={{}}\n" for name in _FIELD_NAMES)
+
+
+def plain_json_block_hash(data: object) -> bytes | None:
+    """The block hash of a JSON header that :meth:`BlockHeader.from_json` accepts, or None.
+
+    A fast path for verifiers: it accepts only headers in their plain spelling (a ``dict``
+    of exactly the ten keys, ``int`` and ``str`` values, every rule of ``__post_init__``
+    met), so whatever it accepts ``from_json`` accepts too, with the same canonical bytes.
+    None means "not plainly valid": call ``from_json`` for the verdict and the error.
+    """
+    if type(data) is not dict or data.keys() != _FIELD_SET:
+        return None
+    (version, height, prev_hash, merkle_root, first, last, leaf_count, sealed_at, acc_root,
+     acc_size) = _GET_FIELDS(data)  # fmt: skip
+    for value in (version, height, first, last, leaf_count, acc_size):
+        if type(value) is not int or not 0 <= value <= MAX_INT:
+            return None
+    if (
+        version != HEADER_VERSION
+        or leaf_count < 1
+        or first > last
+        or acc_size != height
+        or type(sealed_at) is not str
+        or not _valid_sealed_at(sealed_at)  # its pattern admits ASCII digits only
+        or type(prev_hash) is not str
+        or type(merkle_root) is not str
+        or type(acc_root) is not str
+        or len(prev_hash) != 64
+        or len(merkle_root) != 64
+        or len(acc_root) != 64
+    ):
+        return None
+    hashes = prev_hash + merkle_root + acc_root
+    try:
+        raw = bytes.fromhex(hashes)
+    except ValueError:
+        return None
+    if raw.hex() != hashes:  # only lowercase hex digits, no whitespace
+        return None
+    if height == 0 and (raw[:32] != GENESIS_PREV_HASH or raw[64:] != EMPTY_ROOT):
+        return None
+    text = _CANONICAL.format(
+        version,
+        height,
+        prev_hash,
+        merkle_root,
+        first,
+        last,
+        leaf_count,
+        sealed_at,
+        acc_root,
+        acc_size,
+    )
+    return hashlib.sha256(text.encode("ascii")).digest()
 
 
 def _text(value: object) -> str:

@@ -157,6 +157,71 @@ def verify_inclusion(leaf: bytes, index: int, leaf_count: int, path: object, roo
     comes before any hashing: it is what rejects a truncated or padded path, a wrong index
     and an interior node posing as a leaf (see :mod:`anchoring.hasher`).
     """
+    node = _plain_path_root(leaf, index, leaf_count, path)
+    if node is not None and type(root) is bytes and len(root) == DIGEST_SIZE:
+        if not hmac.compare_digest(node, root):
+            raise ProofError(
+                "merkle_root",
+                f"path leads to root {node.hex()}, the header commits to {root.hex()}",
+            )
+        return
+    _verify_inclusion_checked(leaf, index, leaf_count, path, root)
+
+
+def _plain_path_root(leaf: bytes, index: int, leaf_count: int, path: object) -> bytes | None:
+    """The root of a path that passes every check of :func:`verify_inclusion` before the
+    root comparison, computed in one pass; None when the careful check must decide.
+
+    Plain means: a ``list`` of one-key ``dict`` entries whose sides follow
+    :func:`expected_path_shape` and whose values are lowercase hex ``str`` of 32 bytes.
+    A path that turns out otherwise is dropped half-hashed (None): the careful check
+    then finds the first fault, before any hashing, as always.
+    """
+    if (
+        type(leaf) is not bytes
+        or len(leaf) != DIGEST_SIZE
+        or type(index) is not int
+        or type(leaf_count) is not int
+        or not 0 <= index < leaf_count
+        or type(path) is not list
+    ):
+        return None
+    sha256 = _sha256
+    node, count = leaf, leaf_count
+    spelled: list[str] = []
+    for entry in path:
+        while count > 1 and index == count - 1 and count & 1:  # promoted: no entry
+            index >>= 1
+            count = (count + 1) >> 1
+        if count <= 1 or type(entry) is not dict or len(entry) != 1:
+            return None
+        value = entry.get("left" if index & 1 else "right")
+        if type(value) is not str or len(value) != 2 * DIGEST_SIZE:
+            return None
+        try:
+            sibling = bytes.fromhex(value)
+        except ValueError:
+            return None
+        if len(sibling) != DIGEST_SIZE:  # 64 characters of which some were whitespace
+            return None
+        spelled.append(value)
+        node = sha256(sibling + node if index & 1 else node + sibling).digest()
+        index >>= 1
+        count = (count + 1) >> 1
+    while count > 1:  # the rest of the way up must be promotions only
+        if not (index == count - 1 and count & 1):
+            return None
+        index >>= 1
+        count = (count + 1) >> 1
+    joined = "".join(spelled)
+    if joined.lower() != joined:  # fromhex also takes upper case
+        return None
+    return node
+
+
+def _verify_inclusion_checked(
+    leaf: bytes, index: int, leaf_count: int, path: object, root: bytes
+) -> None:
     for name, digest in (("leaf", leaf), ("root", root)):
         if not isinstance(digest, bytes) or len(digest) != DIGEST_SIZE:
             raise ProofError("merkle_leaf", f"the {name} must be a {DIGEST_SIZE}-byte digest")
