@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -213,35 +214,47 @@ class Projector:
 
         Same statements as the incremental path, in larger pages and transactions; ``items``
         is derived once at the end instead of per page (the same query over the same rows).
-        Reading the event store overlaps with DuckDB's work (``PageReader``).
+        Reading the event store overlaps with DuckDB's work (``projections.reader``) and
+        starts before the chain is projected; a large ledger is read in a child process
+        that leaves its pages as files in ``spill_dir`` for DuckDB.
         """
         self._discard_rebuild_leftovers()
         total = self._total()
         done = 0
-        with connect(self.rebuild_path) as con:
-            writer = Writer(con)
-            con.execute("BEGIN TRANSACTION")
-            # The chain first: its leaves are then stamped on the rows as they are inserted.
-            writer.start_leaves_ahead()
-            for last_id, count, blocks in self._chain_pages():
-                writer.apply_chain_ahead(last_id, blocks)
-                done += count
-                if progress is not None:
-                    progress(done, total)
-            uncommitted = 0
-            large = (self.ledger.recorder.max_notification_id() or 0) >= PROCESS_READER_MIN
-            for page in page_reader(self.ledger, start=1, limit=REBUILD_PAGE, process=large):
-                writer.apply_ledger_page(page, derive_items=False, leaves_ahead=True)
-                done, uncommitted = done + len(page), uncommitted + len(page)
-                if uncommitted >= REBUILD_COMMIT:
-                    con.execute("COMMIT")
-                    con.execute("BEGIN TRANSACTION")
-                    uncommitted = 0
-                if progress is not None:
-                    progress(done, total)
-            derive_all(con)
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
+        large = (self.ledger.recorder.max_notification_id() or 0) >= PROCESS_READER_MIN
+        pages = page_reader(
+            self.ledger, start=1, limit=REBUILD_PAGE, process=large, spill_dir=self.spill_dir
+        )
+        # Reading the ledger starts now, while the chain is projected.
+        pages.start()
+        try:
+            with connect(self.rebuild_path) as con:
+                # One core is the reader's: DuckDB's threads would only contend for the other.
+                con.execute(f"SET threads = {max(1, cores() - 1)}")
+                writer = Writer(con)
+                con.execute("BEGIN TRANSACTION")
+                # The chain first: its leaves are then stamped on the rows as they are inserted.
+                writer.start_leaves_ahead()
+                for last_id, count, blocks in self._chain_pages():
+                    writer.apply_chain_ahead(last_id, blocks)
+                    done += count
+                    if progress is not None:
+                        progress(done, total)
+                uncommitted = 0
+                for page in pages:
+                    writer.apply_ledger_page(page, derive_items=False, leaves_ahead=True)
+                    done, uncommitted = done + len(page), uncommitted + len(page)
+                    if uncommitted >= REBUILD_COMMIT:
+                        con.execute("COMMIT")
+                        con.execute("BEGIN TRANSACTION")
+                        uncommitted = 0
+                    if progress is not None:
+                        progress(done, total)
+                derive_all(con)
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+        finally:
+            pages.close()
         self.writer.con.execute("CHECKPOINT")
         self.writer.con.close()
         # The old file's WAL must not be replayed onto the new file.
@@ -252,6 +265,11 @@ class Projector:
         if progress is not None:
             progress(done, max(total, done))
         return done
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where a rebuild's reader process leaves pages for DuckDB (``staging.spill``)."""
+        return self.path.with_name(self.path.name + ".rebuild-pages")
 
     def _chain_pages(self) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
         """Every chain notification, decoded, page by page: (last id, count, blocks)."""
@@ -272,6 +290,14 @@ class Projector:
     def _discard_rebuild_leftovers(self) -> None:
         for leftover in (self.rebuild_path, wal_of(self.rebuild_path)):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def cores() -> int:
+    """CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def wal_of(path: Path) -> Path:

@@ -8,13 +8,15 @@ uncommitted page and the restart projects it again — never half of it, never t
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import JSONTranscoder, Notification
 
 from anchoring.header import BlockHeader
 from projections.apply import (
@@ -98,15 +100,67 @@ class Writer:
 
 
 def decode_block(chain: Application[str], n: Notification) -> dict[str, Any] | None:
-    """A ``Block.Sealed`` state as plain values, plus the block's hash (``block_hash``) and
-    the stored JSON (``state_json``, from which DuckDB unnests the leaves)."""
+    """A ``Block.Sealed`` event's ``header`` as plain values, the block's hash
+    (``block_hash``) and the stored JSON (``state_json``, from which DuckDB unnests the
+    leaves)."""
     if not n.topic.endswith(BLOCK_TOPIC_SUFFIX):
         return None
     text = state_text(chain.mapper, n.state)
-    state: dict[str, Any] = chain.mapper.transcoder.decode(text.encode())
-    state["block_hash"] = BlockHeader.from_json(state["header"]).block_hash().hex()
-    state["state_json"] = text
-    return state
+    transcoder = chain.mapper.transcoder
+    header: Any = MISSING
+    if isinstance(transcoder, JSONTranscoder):
+        header = top_level_member(transcoder.decoder, text, "header")
+    if header is MISSING:
+        header = transcoder.decode(text.encode())["header"]
+    return {
+        "header": header,
+        "block_hash": BlockHeader.from_json(header).block_hash().hex(),
+        "state_json": text,
+    }
+
+
+MISSING = object()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    """The index of the first non-whitespace character from ``i`` on."""
+    match = _SPACE.match(text, i)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def top_level_member(decoder: json.JSONDecoder, text: str, name: str) -> Any:
+    """``decoder.decode(text)[name]`` for a JSON object ``text``, decoding only the members
+    up to ``name`` (``MISSING`` if it is not there or ``text`` is not such an object).
+
+    A block's header comes before its leaves and items, which are ~99% of the text: a
+    chain page is then ~10× quicker to read. The walk follows JSON's grammar, each value
+    decoded by ``decoder`` itself (the same hooks), so the value is the one a full decode
+    gives (an encoder writes a key once; ``json`` would keep the last of duplicates).
+    """
+    try:
+        i = _skip(text, 0)
+        if text[i] != "{":
+            return MISSING
+        i += 1
+        while True:
+            i = _skip(text, i)
+            if text[i] != '"':
+                return MISSING
+            key, i = decoder.raw_decode(text, i)
+            i = _skip(text, i)
+            if text[i] != ":":
+                return MISSING
+            value, i = decoder.raw_decode(text, _skip(text, i + 1))
+            if key == name:
+                return value
+            i = _skip(text, i)
+            if text[i] != ",":
+                return MISSING
+            i += 1
+    except (IndexError, ValueError):
+        return MISSING
 
 
 def coverable(blocks: Sequence[dict[str, Any] | None], ledger_position: int) -> int:

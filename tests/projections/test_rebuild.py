@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import JSONTranscoder
 
 from projections import projector, reader
 from projections.projector import Projector
+from projections.writer import MISSING, decode_block, top_level_member
 from tests.projections.support import Store, contents, make_store
 from tests.projections.workload import Workload
 
@@ -128,5 +130,25 @@ def test_a_large_rebuild_reads_in_a_child_process(
         rebuilt.rebuild()
         rebuilt_content = contents(rebuilt.con)
     assert [type(r) for r in readers] == [reader.ProcessPageReader]
+    assert not rebuilt.spill_dir.exists()  # its pages came as files, removed once read
     with Projector(store.ledger, store.chain, path) as incremental:
         assert contents(incremental.con) == rebuilt_content
+
+
+def test_a_blocks_header_is_read_as_a_full_decode_reads_it(grown: tuple[Store, Path]) -> None:
+    store, _ = grown
+    transcoder = store.chain.mapper.transcoder
+    assert isinstance(transcoder, JSONTranscoder)
+    blocks = store.chain.recorder.select_notifications(start=1, limit=1000)
+    assert blocks
+    for n in blocks:
+        block = decode_block(store.chain, n)
+        assert block is not None
+        assert block["header"] == transcoder.decode(n.state)["header"]
+    decoder = transcoder.decoder
+    awkward = (
+        ' { "a" : [1, {"header": 0}] , "h\\"": "header", "header" : {"x": "\\u00e9"}, "z": [] }'
+    )
+    assert top_level_member(decoder, awkward, "header") == {"x": "é"}
+    for text in ("{}", "[]", '{"a": 1}', '{"a": 1,', '{"a" 1}', "", '{"header": tru}'):
+        assert top_level_member(decoder, text, "header") is MISSING
