@@ -134,14 +134,17 @@ class SnapshotWatcher:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.inode: int | None = None
+        # A snapshot's identity: inode numbers alone are reused (a snapshot replaced twice
+        # between two polls can come back with the inode last seen), so mtime and size too.
+        self.inode: tuple[int, int, int] | None = None
         self.anchored = 0
         self.seen_notification = 0
         self.visible_at: dict[str, float] = {}
 
     def poll(self, track: bool = False) -> bool:
         try:
-            inode = self.path.stat().st_ino
+            stat = self.path.stat()
+            inode = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         except FileNotFoundError:
             return False
         if inode == self.inode:
