@@ -1,0 +1,219 @@
+"""One-pass readers for the plain spelling of signed envelopes and their Avro bodies.
+
+:func:`plain_envelope` and :func:`plain_body` are the verifier's fast paths (issue 10):
+each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
+and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
+plain spelling writers emit (the newest envelope schema, minimal varints, non-negative
+lengths and map counts, distinct map keys, a timestamp inside years 1-9999). For anything
+else they return None and the caller asks the careful reader, which decides, so a fast
+path never accepts what the careful one refuses and never changes a refusal.
+
+The layouts they can read are derived once from the schema registry
+(``streams.avro.default_registry``); a schema they do not know simply takes the careful path.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from streams.avro import HEADER_LEN, default_registry
+from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, Envelope
+
+__all__ = ["plain_body", "plain_envelope"]
+
+_MISSING = object()
+
+_ENVELOPE_FIELDS = [
+    {"name": "party_id", "type": "string"},
+    {"name": "device_id", "type": "string"},
+    {"name": "body", "type": "bytes"},
+    {"name": "signature", "type": "bytes"},
+]
+_envelope_header: list[bytes] = []  # the single-object header plain_envelope reads, once known
+
+
+def _envelope_header_bytes() -> bytes:
+    """``C3 01`` ‖ fingerprint of the newest envelope schema, if it is the four-field record
+    :func:`plain_envelope` knows (b"" otherwise: every envelope takes the general path)."""
+    if not _envelope_header:
+        latest = default_registry().latest[ENVELOPE_SCHEMA]
+        fields = [{"name": f["name"], "type": f["type"]} for f in latest.schema["fields"]]
+        plain = fields == _ENVELOPE_FIELDS
+        _envelope_header.append(b"\xc3\x01" + latest.fingerprint if plain else b"")
+    return _envelope_header[0]
+
+
+def plain_envelope(message: bytes) -> Envelope | None:
+    """The envelope if ``message`` is the canonical encoding of one in the newest schema
+    (what :func:`read_envelope` accepts, read in one pass), else None: ask it."""
+    header = _envelope_header_bytes()
+    if not header or message[:HEADER_LEN] != header:
+        return None
+    values: list[bytes] = []
+    position, end = HEADER_LEN, len(message)
+    try:
+        for _ in range(4):
+            # A minimal zig-zag varint of a non-negative length: even, no empty top group.
+            byte = message[position]
+            position += 1
+            zigzag, shift = byte & 0x7F, 7
+            while byte & 0x80:
+                byte = message[position]
+                position += 1
+                if shift > 28 or byte == 0:
+                    return None
+                zigzag |= (byte & 0x7F) << shift
+                shift += 7
+            if zigzag & 1:
+                return None
+            stop = position + (zigzag >> 1)
+            if stop > end:
+                return None
+            values.append(message[position:stop])
+            position = stop
+        party_id, device_id = values[0].decode("utf-8"), values[1].decode("utf-8")
+    except (IndexError, UnicodeDecodeError):
+        return None
+    if position != end or len(values[3]) != 64:
+        return None
+    return Envelope(party_id, device_id, values[2], values[3])
+
+
+# Body fields plain_body reads: the Avro types CustodyEvent uses, as the registry holds them.
+_STRING, _TIMESTAMP, _OPTIONAL_STRING, _STRING_MAP, _OPTIONAL_DOUBLE = range(5)
+_BODY_TYPES: list[tuple[Any, int]] = [
+    ("string", _STRING),
+    ({"logicalType": "timestamp-micros", "type": "long"}, _TIMESTAMP),
+    (["null", "string"], _OPTIONAL_STRING),
+    ({"type": "map", "values": "string"}, _STRING_MAP),
+    (["null", "double"], _OPTIONAL_DOUBLE),
+]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DOUBLE = struct.Struct("<d")
+# (the fields a body version has, with their types; (name, default) of those the newest adds)
+_BodyPlan = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, Any], ...]]
+_body_plans: list[dict[bytes, _BodyPlan]] = []  # by single-object header, once known
+
+
+def _body_plan(header: bytes) -> _BodyPlan | None:
+    """How :func:`plain_body` reads a body with this single-object header, if it can:
+    a known ``CustodyEvent`` version whose fields are a prefix of the newest version's
+    (which the registry resolves it to), of the types above; None otherwise."""
+    if not _body_plans:
+        registry = default_registry()
+        newest = registry.latest[EVENT_SCHEMA].schema["fields"]
+        plans: dict[bytes, _BodyPlan] = {}
+        for fingerprint, writer in registry.by_fingerprint.items():
+            if writer.name != EVENT_SCHEMA:
+                continue
+            written = writer.schema["fields"]
+            kinds = [k for f in written for t, k in _BODY_TYPES if t == f["type"]]
+            added = newest[len(written) :]
+            if (
+                len(kinds) == len(written)
+                and [(f["name"], f["type"]) for f in written]
+                == [(f["name"], f["type"]) for f in newest[: len(written)]]
+                and all((f.get("default", _MISSING), f["type"]) in _ADDED for f in added)
+            ):
+                plans[b"\xc3\x01" + fingerprint] = (
+                    tuple((f["name"], kind) for f, kind in zip(written, kinds, strict=True)),
+                    tuple((f["name"], f["default"]) for f in added),
+                )
+        _body_plans.append(plans)
+    return _body_plans[0].get(header)
+
+
+# (default, type) of a field a body may lack, which the reader then fills in
+_ADDED: tuple[tuple[Any, Any], ...] = (
+    (None, ["null", "string"]),
+    ({}, {"type": "map", "values": "string"}),
+    (None, ["null", "double"]),
+)
+
+
+def plain_body(message: bytes) -> dict[str, Any] | None:
+    """The body record as :func:`read_body_record` returns it, for a body in the plain
+    spelling (minimal varints, non-negative lengths and map counts, distinct map keys, a
+    timestamp inside years 1-9999); None when read_body_record must decide."""
+    plan = _body_plan(message[:HEADER_LEN])
+    if plan is None:
+        return None
+    kinds, added = plan
+    record: dict[str, Any] = {}
+    position, end = HEADER_LEN, len(message)
+    try:
+        for name, kind in kinds:
+            if kind == _STRING:
+                record[name], position = _text(message, position, end)
+                continue
+            value, position = _varint(message, position)
+            if kind == _OPTIONAL_STRING:
+                if value == 0:
+                    record[name] = None
+                elif value == 1:
+                    record[name], position = _text(message, position, end)
+                else:
+                    return None
+            elif kind == _TIMESTAMP:
+                record[name] = _EPOCH + timedelta(microseconds=value)
+            elif kind == _STRING_MAP:
+                mapping: dict[str, str] = {}
+                while value:
+                    if value < 0:
+                        return None
+                    for _ in range(value):
+                        key, position = _text(message, position, end)
+                        if key in mapping:
+                            return None
+                        mapping[key], position = _text(message, position, end)
+                    value, position = _varint(message, position)
+                record[name] = mapping
+            elif value == 0:  # _OPTIONAL_DOUBLE
+                record[name] = None
+            elif value == 1 and position + 8 <= end:
+                (record[name],) = _DOUBLE.unpack_from(message, position)
+                position += 8
+            else:
+                return None
+    except (IndexError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
+        return None
+    if position != end:
+        return None
+    for name, default in added:
+        record[name] = {} if default == {} else default
+    return record
+
+
+def _varint(message: bytes, position: int) -> tuple[int, int]:
+    """An Avro long written minimally in at most 9 bytes (ValueError otherwise), and the
+    position after it."""
+    byte = message[position]
+    if byte < 0x80:
+        return (byte >> 1) ^ -(byte & 1), position + 1
+    value, shift = byte & 0x7F, 7
+    while byte & 0x80:
+        position += 1
+        byte = message[position]
+        if shift > 56 or byte == 0:
+            raise ValueError("not a minimal varint")
+        value |= (byte & 0x7F) << shift
+        shift += 7
+    return (value >> 1) ^ -(value & 1), position + 1
+
+
+def _text(message: bytes, position: int, end: int) -> tuple[str, int]:
+    """An Avro string (strict UTF-8) and the position after it; ValueError if unreadable."""
+    size = message[position]
+    if size < 0x80 and not size & 1:  # a length below 64: one byte
+        position += 1
+        size >>= 1
+    else:
+        size, position = _varint(message, position)
+        if size < 0:
+            raise ValueError("negative length")
+    stop = position + size
+    if stop > end:
+        raise ValueError("truncated")
+    return message[position:stop].decode("utf-8"), stop
