@@ -19,6 +19,8 @@ Key texts use the Go ``golang.org/x/mod/sumdb/note`` formats, so its tools inter
 * verifier key: ``<name>+<8 hex key id>+<base64(0x01 || 32-byte public key)>``
 * signer key:   ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || 32-byte seed)>``
 
+(``anchoring.keyfiles`` reads and writes them as files.)
+
 Opening is strict: the body is exactly three lines (no extension lines), the size is
 decimal without sign or leading zeros, base64 must be canonical standard base64 with
 padding, and nothing may follow the last signature line. Signature lines from other keys
@@ -31,10 +33,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
 from nacl.exceptions import BadSignatureError
@@ -284,42 +284,6 @@ def open_checkpoint(note_text: str, verifier: Verifier, origin: str | None = Non
     return checkpoint
 
 
-def write_signer_key(path: str | os.PathLike[str], signer: Signer) -> None:
-    """Create ``path`` (mode 0600) holding the signer key text; never overwrite a file."""
-    target = Path(path)
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        # O_EXCL also refuses a symlink planted at the path.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyFileError("key_file", f"{target} exists; refusing to overwrite a key") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        os.fchmod(f.fileno(), 0o600)  # exact mode whatever the umask
-        f.write(signer.to_text() + "\n")
-
-
-def read_signer_key(path: str | os.PathLike[str]) -> Signer:
-    from streams.keys import exposed_secret
-
-    problem = exposed_secret(path)
-    if problem:
-        raise KeyFileError("key_file", problem)
-    return Signer.from_text(_read_key_text(path))
-
-
-def write_verifier_key(path: str | os.PathLike[str], verifier: Verifier) -> None:
-    """Write the public verifier key text (replacing any previous one atomically)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(verifier.to_text() + "\n", encoding="utf-8")
-    tmp.replace(target)
-
-
-def read_verifier_key(path: str | os.PathLike[str]) -> Verifier:
-    return Verifier.from_text(_read_key_text(path))
-
-
 def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)])."""
     if not isinstance(note, str):
@@ -376,13 +340,6 @@ def _check_key_id(id_hex: str, computed: bytes) -> None:
         raise KeyFileError(
             "key_file", f"key id {id_hex} does not match the key (expected {computed.hex()})"
         )
-
-
-def _read_key_text(path: str | os.PathLike[str]) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise KeyFileError("key_file", f"cannot read key file {path}: {e}") from None
 
 
 def _valid_origin(origin: str) -> bool:

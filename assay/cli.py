@@ -16,8 +16,8 @@ from anchoring.errors import KeyFileError as PlatformKeyError
 from assay.failures import describe
 from assay.settings import SettingsError
 from ledger.config import StoreConfigError
+from streams.kafka_dist import BrokerError
 from streams.keys import KeyFileError
-from streams.localbroker import BrokerError
 
 COMMAND_MODULES = (
     "demo",

@@ -9,13 +9,8 @@ import os
 from pathlib import Path
 
 from anchoring.chain import Chain
-from anchoring.checkpoint import (
-    Signer,
-    Verifier,
-    read_signer_key,
-    write_signer_key,
-    write_verifier_key,
-)
+from anchoring.checkpoint import Signer, Verifier
+from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
 from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings
 from ledger.application import CustodyLedger

@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         if bootstrap:
             kafka = f"external cluster {bootstrap}"
         else:
-            from streams.localbroker import DEFAULT_KAFKA_VERSION, LocalBroker
+            from streams.kafka_dist import DEFAULT_KAFKA_VERSION
+            from streams.localbroker import LocalBroker
 
             version = os.environ.get("ASSAY_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
             local = LocalBroker(tmp / "broker", version)

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import KafkaAdminClient
 
-from streams.localbroker import DEFAULT_KAFKA_VERSION, BrokerError, LocalBroker
+from streams.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError
+from streams.localbroker import LocalBroker
 
 BOOTSTRAP_ENV = "ASSAY_KAFKA_BOOTSTRAP"
 _BROKER_USED = pytest.StashKey[str]()

@@ -10,7 +10,8 @@ from typing import Any
 from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.settings import Settings
-from streams.localbroker import BrokerError, LocalBroker, bootstrap_answers
+from streams.kafka_dist import BrokerError
+from streams.localbroker import LocalBroker, bootstrap_answers
 
 EXIT_STOPPED = 3
 

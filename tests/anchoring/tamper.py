@@ -58,7 +58,8 @@ from typing import Any
 
 from anchoring.audit import UNEXPECTED, AuditReport, audit_stores, read_checkpoint_text
 from anchoring.chain import Chain
-from anchoring.checkpoint import Signer, Verifier, write_verifier_key
+from anchoring.checkpoint import Signer, Verifier
+from anchoring.keyfiles import write_verifier_key
 from anchoring.sealer import ITEM_TOPIC_PREFIX, Anchor, SealPolicy
 from domain.custody import CustodyEvent
 from ledger.application import CustodyLedger, Report

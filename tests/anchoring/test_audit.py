@@ -17,7 +17,8 @@ import pytest
 
 from anchoring.audit import audit
 from anchoring.chain import Chain
-from anchoring.checkpoint import Signer, write_signer_key, write_verifier_key
+from anchoring.checkpoint import Signer
+from anchoring.keyfiles import write_signer_key, write_verifier_key
 from anchoring.sealer import Anchor, SealPolicy
 from assay.cli import main
 from ledger.application import CustodyLedger, Report

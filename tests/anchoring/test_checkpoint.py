@@ -15,14 +15,16 @@ from anchoring.checkpoint import (
     key_id,
     open_checkpoint,
     open_note,
-    read_signer_key,
-    read_verifier_key,
     sign_checkpoint,
     sign_note,
+)
+from anchoring.errors import CheckpointError, KeyFileError, VerificationError
+from anchoring.keyfiles import (
+    read_signer_key,
+    read_verifier_key,
     write_signer_key,
     write_verifier_key,
 )
-from anchoring.errors import CheckpointError, KeyFileError, VerificationError
 
 ORIGIN = "assay.example/custody-log"
 HEAD = hashlib.sha256(b"head block").digest()

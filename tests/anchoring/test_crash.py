@@ -20,7 +20,7 @@ import pytest
 
 from anchoring.audit import audit
 from anchoring.chain import Chain
-from anchoring.checkpoint import read_verifier_key
+from anchoring.keyfiles import read_verifier_key
 from ledger.application import Report
 from ledger.config import store_env
 from streams.envelope import seal

@@ -12,13 +12,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from assay.settings import Settings
-from streams.localbroker import (
-    BrokerError,
-    LocalBroker,
-    ensure_jars,
-    find_java,
-    resolve_bootstrap,
-)
+from streams.kafka_dist import BrokerError, ensure_jars, find_java
+from streams.localbroker import LocalBroker, resolve_bootstrap
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -187,7 +187,8 @@ def test_key_files_are_created_private_and_no_secret_is_printed(tmp_path: Path) 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
     from anchoring.checkpoint import KeyFileError as CheckpointKeyError
-    from anchoring.checkpoint import Signer, read_signer_key, write_signer_key
+    from anchoring.checkpoint import Signer
+    from anchoring.keyfiles import read_signer_key, write_signer_key
     from streams.keys import DeviceKey, KeyFileError
 
     device, signer = tmp_path / "device.key", tmp_path / "platform.key"
