@@ -35,24 +35,25 @@ the ``timestamp`` of the block events themselves (seal time, in the chain store,
 nothing hashes); and, in blocks sealed before ``records_digest`` existed (the audit
 notes them), the ledger records' timestamps and the party and device fields no
 signature depends on.
+
+This module is the walk over the two stores, block by block with the ledger in step;
+the checks every single stored record gets (exact re-encoding, fields, version order,
+custody copies, signatures, tag claims) are in anchoring/audit_records.py.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
-import types
-import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.domain import CanInitAggregate
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
+from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
 from anchoring.chain import (
     Block,
     Chain,
@@ -65,19 +66,13 @@ from anchoring.chain import (
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import ZERO_HASH, leaf_of, read_envelope, source_of
+from anchoring.leaves import ZERO_HASH, leaf_of, source_of
 from anchoring.prove import BlockHashTree
 from anchoring.recorders import BlockIndex, LeafRow
 from anchoring.sealer import ITEM_TOPIC_PREFIX
-from domain.custody import CustodyEvent, Kind
-from domain.tags import TAG_PREFIX
 from ledger.application import CustodyLedger
-from streams.envelope import read_body
-from streams.keys import verify_signature
 
 PAGE = 1000
-PARTY_TOPIC_PREFIX = "domain.parties:Party."
-TAG_TOPIC_PREFIX = "domain.tags:TagClaim."
 #: Block event fields that blocks sealed before they existed lack.
 OPTIONAL_BLOCK_FIELDS = frozenset({"records_digest"})
 UNEXPECTED = "audit stopped by an unexpected error"
@@ -94,10 +89,6 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         return self.divergence is None
-
-
-class Divergence(Exception):
-    pass
 
 
 def audit(
@@ -120,7 +111,7 @@ def audit(
     except VerificationError as e:
         report.divergence = f"{e.step}: {e}"
     except Exception as e:  # a bug here must still end in a report, with the place
-        report.divergence = f"{UNEXPECTED} at {walk.where}: {_error(e)}"
+        report.divergence = f"{UNEXPECTED} at {walk.where}: {error_text(e)}"
     return report
 
 
@@ -156,7 +147,9 @@ def _log(recorder: Any, what: str) -> Iterator[Notification]:
             yield n
             expected = n.id + 1
     if unreadable_first is not None:
-        raise Divergence(f"a {what} with an id below 1 cannot be read: {_error(unreadable_first)}")
+        raise Divergence(
+            f"a {what} with an id below 1 cannot be read: {error_text(unreadable_first)}"
+        )
 
 
 def _name(n: Notification) -> str:
@@ -183,70 +176,7 @@ def _select(recorder: Any, start: int, limit: int, what: str) -> list[Notificati
             return out
         contiguous = isinstance(recorder, SQLiteAggregateRecorder)
         place = f"{start}" if contiguous else f"after {start - 1}"
-        raise Divergence(f"{what} {place} cannot be read: {_error(e)}") from None
-
-
-def _decode(
-    mapper: Mapper[Any], n: Notification, where: str, optional: frozenset[str] = frozenset()
-) -> Any:
-    """The event of a stored record that is exactly what the application would write for
-    it: any other byte (JSON spelling, an unknown key, base64 the decoder tolerates) is a
-    divergence, as is a created event with the wrong aggregate topic. Fields named in
-    ``optional`` may be absent (records written before they existed)."""
-    try:
-        event = mapper.to_domain_event(n)
-        again = mapper.to_stored_event(event)
-    except Exception as e:
-        raise Divergence(f"{where} cannot be read: {_error(e)}") from None
-    if is_dataclass(event):
-        names = {f.name for f in fields(event)}
-        if set(vars(event)) | (optional & names) != names:
-            odd = ", ".join(sorted(set(vars(event)) ^ names))
-            raise Divergence(f"{where}: its stored state has wrong or missing fields ({odd})")
-        for name, hint in _hints(type(event)).items():
-            value = getattr(event, name)
-            if name in names and not _has_type(value, hint):
-                raise Divergence(f"{where}: its {name} is a {type(value).__name__}, not a {hint}")
-    for name in ("originator_id", "originator_version", "topic", "state"):
-        if getattr(again, name) != getattr(n, name):
-            raise Divergence(
-                f"{where}: its stored {name} is not what the application writes for the "
-                "event it decodes to (altered bytes)"
-            )
-    if isinstance(event, CanInitAggregate):
-        aggregate_topic = n.topic.rpartition(".")[0]
-        if getattr(event, "originator_topic", None) != aggregate_topic:
-            raise Divergence(f"{where}: its originator_topic is not {aggregate_topic}")
-        if n.originator_version != 1:
-            raise Divergence(f"{where}: a created event at version {n.originator_version}")
-    return event
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except Exception:  # an annotation this module cannot resolve: no type checks for it
-        return {}
-
-
-def _has_type(value: object, hint: Any) -> bool:
-    """``isinstance`` for the annotations of stored events (classes, ``X | None``, generic
-    containers by their origin); anything else passes."""
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        return any(_has_type(value, arg) for arg in typing.get_args(hint))
-    if origin is not None:
-        return not isinstance(origin, type) or isinstance(value, origin)
-    if hint is None or hint is type(None):
-        return value is None
-    return not isinstance(hint, type) or isinstance(value, hint)
-
-
-@dataclass
-class _Device:
-    public_key: str
-    where: str
+        raise Divergence(f"{what} {place} cannot be read: {error_text(e)}") from None
 
 
 class _Walk:
@@ -258,11 +188,7 @@ class _Walk:
         self.report = report
         self.ledger_log = _log(ledger.recorder, "ledger notification")
         self.last_leaf: dict[str, tuple[int, bytes]] = {}
-        self.versions: dict[str, int] = {}  # of every aggregate in the ledger
-        self.devices: dict[tuple[str, str], _Device] = {}
-        self.party_events: dict[str, list[str]] = {}
-        self.claims: list[tuple[str, str, str]] = []  # tag uid, item id, where
-        self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
+        self.ledger_checks = LedgerChecks(ledger.mapper)
         self.accumulator = Accumulator()
         self.headers: list[BlockHeader] = []
         self.covered = 0
@@ -272,9 +198,6 @@ class _Walk:
         self.records = RecordsDigest()  # of the current block's ledger records
         self.undigested: list[int] = []  # heights of blocks sealed without records_digest
         self.digest_mismatch: str | None = None  # the first; reported after all else
-        # Item events whose custody copies and signatures are still to check: after the
-        # leaves, so an edited envelope is reported as the leaf it changes.
-        self.signed_copies: list[tuple[Notification, Any, str]] = []
         self.where = "the start"
 
     def run(self) -> list[BlockHeader]:
@@ -285,9 +208,9 @@ class _Walk:
             header = self._header(sealed, record.id, height)
             self._check_link(header)
             leaves, items = self._expected_leaves(header)
-            self._check_leaves(sealed, header, leaves, items)
+            tree = self._check_leaves(sealed, header, leaves, items)
             self._check_signed()
-            self._check_index(header, leaves, items)
+            self._check_index(header, leaves, items, tree)
             self._check_seal_time(sealed, header)
             self._check_records(sealed, header)
             self.covered = header.last_notification
@@ -297,7 +220,7 @@ class _Walk:
             self.report.leaves += len(leaves)
         self._check_tail()
         self._check_position()
-        self._check_claims()
+        self.ledger_checks.check_claims()
         if self.digest_mismatch is not None:
             raise Divergence(self.digest_mismatch)
         if self.undigested:
@@ -312,7 +235,7 @@ class _Walk:
 
     def _block_event(self, record: Notification, height: int) -> Block.Sealed:
         where = f"chain record {record.id} (block {height})"
-        event = _decode(self.chain.mapper, record, where, OPTIONAL_BLOCK_FIELDS)
+        event = decode_record(self.chain.mapper, record, where, OPTIONAL_BLOCK_FIELDS)
         if not isinstance(event, Block.Sealed):
             raise Divergence(f"{where} is not a sealed block")
         if not (
@@ -401,84 +324,20 @@ class _Walk:
         """Checks every ledger notification gets, sealed or not; returns its event."""
         self.where = where
         self.last_id = n.id
-        event = _decode(self.ledger.mapper, n, where)
-        aggregate = str(n.originator_id)
-        previous = self.versions.get(aggregate, 0)
-        if n.originator_version > previous + 1:
-            raise Divergence(
-                f"{where}: {aggregate} v{previous + 1} is missing before it (a record's "
-                "id, version or notification id was altered, or it was deleted)"
-            )
-        if n.originator_version <= previous:
-            raise Divergence(f"{where}: {aggregate} v{previous} came before it")
-        self.versions[aggregate] = n.originator_version
-        if n.topic.startswith(ITEM_TOPIC_PREFIX):
-            self.signed_copies.append((n, event, where))
-        elif n.topic.startswith(PARTY_TOPIC_PREFIX):
-            self.party_events.setdefault(aggregate, []).append(
-                f"{aggregate} v{n.originator_version}"
-            )
-            if type(event).__name__ == "DeviceEnrolled":
-                self.devices[(aggregate, event.device_id)] = _Device(
-                    event.public_key, f"ledger event {n.id} ({aggregate} v{n.originator_version})"
-                )
-        elif n.topic.startswith(TAG_TOPIC_PREFIX):
-            self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
-        return event
+        return self.ledger_checks.check(n, where)
 
     def _check_signed(self) -> None:
-        for n, event, where in self.signed_copies:
+        """The custody copies and signatures of the item events read since the last call."""
+        for n, event, where in self.ledger_checks.take_signed():
             self.where = where
-            self._check_signed_copies(n, event, where)
-        self.signed_copies = []
-
-    def _check_signed_copies(self, n: Notification, event: Any, where: str) -> None:
-        """An item event's decoded custody copy must be its envelope's body, and the
-        envelope must carry a valid signature of an enrolled device."""
-        name = type(event).__name__
-        if name == "Flagged":
-            copy, envelope = event.evidence, event.envelope
-            if (copy is None) != (envelope is None):
-                raise Divergence(f"{where}: evidence without its envelope or the reverse")
-            if copy is None:
-                return
-        else:
-            copy, envelope = event.custody, event.envelope
-            if copy.item_id != n.originator_id:
-                raise Divergence(f"{where}: its custody event is for {copy.item_id}")
-        try:
-            opened = read_envelope(envelope)
-            signed: CustodyEvent = read_body(opened)
-        except Exception as e:
-            raise Divergence(f"{where}: its envelope cannot be read: {_error(e)}") from None
-        if copy != signed or (opened.party_id, opened.device_id) != (
-            signed.party_id,
-            signed.device_id,
-        ):
-            raise Divergence(f"{where}: its decoded custody copy differs from its envelope")
-        device = self.devices.get((opened.party_id, opened.device_id))
-        if device is None:
-            known = ", ".join(self.party_events.get(opened.party_id, [])) or "none"
-            raise Divergence(
-                f"{where}: signed by {opened.party_id}/{opened.device_id}, which no earlier "
-                f"party event enrols (events of {opened.party_id}: {known})"
-            )
-        try:
-            verify_signature(bytes.fromhex(device.public_key), opened.body, opened.signature)
-        except Exception:
-            raise Divergence(
-                f"{where}: its signature does not verify with the key of "
-                f"{opened.party_id}/{opened.device_id} enrolled by {device.where}"
-            ) from None
-        if name != "Flagged" and signed.kind is Kind.COMMISSIONING and signed.tag_uid:
-            self.commissioned.add((signed.item_id, signed.tag_uid))
+            self.ledger_checks.check_signed(n, event, where)
 
     def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
         item_id, version = str(n.originator_id), n.originator_version
         try:
             source = source_of(item_id, version, event)
         except Exception as e:  # any corruption of the stored bytes lands here
-            raise Divergence(f"{where} cannot be read: {_error(e)}") from None
+            raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
         prev_version, prev = self.last_leaf.get(item_id, (0, ZERO_HASH))
         if prev_version != version - 1:
             raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
@@ -492,7 +351,9 @@ class _Walk:
         header: BlockHeader,
         leaves: list[bytes],
         items: list[tuple[str, int]],
-    ) -> None:
+    ) -> bytes:
+        """The stored leaves and item list against the recomputed ones; returns the
+        block's Merkle tree (chain.pack_tree) for the index check."""
         height = header.height
         if header.leaf_count != len(leaves) or len(sealed.leaves) != len(leaves):
             raise Divergence(
@@ -510,12 +371,13 @@ class _Walk:
                 )
         if sealed.items != [[item_id, version] for item_id, version in items]:
             raise Divergence(f"block {height}: its item list differs from the ledger's events")
-        root = pack_tree(leaves)[-32:]
-        if not hmac.compare_digest(root, header.merkle_root):
+        tree = pack_tree(leaves)
+        if not hmac.compare_digest(tree[-32:], header.merkle_root):
             raise Divergence(f"block {height}: merkle_root does not match its leaves")
+        return tree
 
     def _check_index(
-        self, header: BlockHeader, leaves: list[bytes], items: list[tuple[str, int]]
+        self, header: BlockHeader, leaves: list[bytes], items: list[tuple[str, int]], tree: bytes
     ) -> None:
         if self.index is None:
             return
@@ -526,7 +388,7 @@ class _Walk:
             rows = self.index.leaves_at(height)
         except Exception as e:
             raise Divergence(
-                f"block {height}: its index rows cannot be read: {_error(e)}"
+                f"block {height}: its index rows cannot be read: {error_text(e)}"
             ) from None
         if row is None:
             raise Divergence(f"block {height}: the block index has no row for it")
@@ -536,7 +398,7 @@ class _Walk:
                 f"index recorded {row.block_hash.hex()} when it was sealed (header or index "
                 "altered)"
             )
-        expected_row = block_row(header, pack_tree(leaves))
+        expected_row = block_row(header, tree)
         if row.header_json != expected_row.header_json:
             raise Divergence(f"block {height}: its block index row's header is wrong")
         if row.tree != expected_row.tree:
@@ -618,7 +480,7 @@ class _Walk:
         try:
             position = self.chain.position()
         except Exception as e:
-            raise Divergence(f"the anchor's position cannot be read: {_error(e)}") from None
+            raise Divergence(f"the anchor's position cannot be read: {error_text(e)}") from None
         if position < self.covered:
             raise Divergence(
                 f"the anchor's position {position} is before the head block's last "
@@ -633,18 +495,10 @@ class _Walk:
             try:
                 indexed = self.index.indexed_blocks()
             except Exception as e:
-                raise Divergence(f"the block index cannot be read: {_error(e)}") from None
+                raise Divergence(f"the block index cannot be read: {error_text(e)}") from None
             if indexed != len(self.headers):
                 raise Divergence(
                     f"the block index holds {indexed} blocks, the chain {len(self.headers)}"
-                )
-
-    def _check_claims(self) -> None:
-        for tag, item_id, where in self.claims:
-            if (item_id, tag) not in self.commissioned:
-                raise Divergence(
-                    f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
-                    f"{item_id} carries"
                 )
 
 
@@ -717,11 +571,7 @@ def audit_stores(
         try:
             stores.append(opener())
         except Exception as e:
-            return AuditReport(divergence=f"the {what} store cannot be opened: {_error(e)}")
+            return AuditReport(divergence=f"the {what} store cannot be opened: {error_text(e)}")
     ledger, chain = stores
     assert isinstance(ledger, CustodyLedger) and isinstance(chain, Chain)
     return audit(ledger, chain, verifier, checkpoint_text, since_text)
-
-
-def _error(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"

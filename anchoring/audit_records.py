@@ -1,0 +1,206 @@
+"""The per-record checks of ``assay audit`` (anchoring/audit.py walks the stores).
+
+A stored record must be exactly what its application writes for the event it decodes
+to: :func:`decode_record` decodes it, re-encodes the event and compares every stored
+column, checks the event's fields against its class (present, of the annotated type)
+and that a created event names its aggregate's topic at version 1. Records written
+before an optional field existed may lack it.
+
+:class:`LedgerChecks` holds what the audit learns from the ledger's records as it reads
+them in notification order: every aggregate's versions must run 1, 2, 3, …; party
+events enrol device keys; an item event's decoded custody copy must be its envelope's
+body, and the envelope must carry a valid signature of a device enrolled earlier; a
+tag claim must name an item whose commissioning carries that tag.
+
+Every failed check raises :class:`Divergence`, its message naming the record.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+from eventsourcing.domain import CanInitAggregate
+from eventsourcing.persistence import Mapper, Notification
+
+from anchoring.leaves import read_envelope
+from anchoring.sealer import ITEM_TOPIC_PREFIX
+from domain.custody import CustodyEvent, Kind
+from domain.tags import TAG_PREFIX
+from streams.envelope import read_body
+from streams.keys import verify_signature
+
+PARTY_TOPIC_PREFIX = "domain.parties:Party."
+TAG_TOPIC_PREFIX = "domain.tags:TagClaim."
+
+
+class Divergence(Exception):
+    """Where the stores differ from what they must hold; the message says where."""
+
+
+def error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def decode_record(
+    mapper: Mapper[Any], n: Notification, where: str, optional: frozenset[str] = frozenset()
+) -> Any:
+    """The event of a stored record that is exactly what the application would write for
+    it: any other byte (JSON spelling, an unknown key, base64 the decoder tolerates) is a
+    divergence, as is a created event with the wrong aggregate topic. Fields named in
+    ``optional`` may be absent (records written before they existed)."""
+    try:
+        event = mapper.to_domain_event(n)
+        again = mapper.to_stored_event(event)
+    except Exception as e:
+        raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
+    if is_dataclass(event):
+        names = {f.name for f in fields(event)}
+        if set(vars(event)) | (optional & names) != names:
+            odd = ", ".join(sorted(set(vars(event)) ^ names))
+            raise Divergence(f"{where}: its stored state has wrong or missing fields ({odd})")
+        for name, hint in _hints(type(event)).items():
+            value = getattr(event, name)
+            if name in names and not _has_type(value, hint):
+                raise Divergence(f"{where}: its {name} is a {type(value).__name__}, not a {hint}")
+    for name in ("originator_id", "originator_version", "topic", "state"):
+        if getattr(again, name) != getattr(n, name):
+            raise Divergence(
+                f"{where}: its stored {name} is not what the application writes for the "
+                "event it decodes to (altered bytes)"
+            )
+    if isinstance(event, CanInitAggregate):
+        aggregate_topic = n.topic.rpartition(".")[0]
+        if getattr(event, "originator_topic", None) != aggregate_topic:
+            raise Divergence(f"{where}: its originator_topic is not {aggregate_topic}")
+        if n.originator_version != 1:
+            raise Divergence(f"{where}: a created event at version {n.originator_version}")
+    return event
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # an annotation this module cannot resolve: no type checks for it
+        return {}
+
+
+def _has_type(value: object, hint: Any) -> bool:
+    """``isinstance`` for the annotations of stored events (classes, ``X | None``, generic
+    containers by their origin); anything else passes."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_has_type(value, arg) for arg in typing.get_args(hint))
+    if origin is not None:
+        return not isinstance(origin, type) or isinstance(value, origin)
+    if hint is None or hint is type(None):
+        return value is None
+    return not isinstance(hint, type) or isinstance(value, hint)
+
+
+@dataclass
+class _Device:
+    public_key: str
+    where: str
+
+
+class LedgerChecks:
+    """What the ledger's records, read in notification order, must agree on."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        self.mapper = mapper
+        self.versions: dict[str, int] = {}  # of every aggregate in the ledger
+        self.devices: dict[tuple[str, str], _Device] = {}
+        self.party_events: dict[str, list[str]] = {}
+        self.claims: list[tuple[str, str, str]] = []  # tag uid, item id, where
+        self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
+        # Item events whose custody copies and signatures are still to check: the walk
+        # checks them after the leaves, so an edited envelope is reported as the leaf it
+        # changes.
+        self.signed_copies: list[tuple[Notification, Any, str]] = []
+
+    def check(self, n: Notification, where: str) -> Any:
+        """Checks every ledger notification gets, sealed or not; returns its event."""
+        event = decode_record(self.mapper, n, where)
+        aggregate = str(n.originator_id)
+        previous = self.versions.get(aggregate, 0)
+        if n.originator_version > previous + 1:
+            raise Divergence(
+                f"{where}: {aggregate} v{previous + 1} is missing before it (a record's "
+                "id, version or notification id was altered, or it was deleted)"
+            )
+        if n.originator_version <= previous:
+            raise Divergence(f"{where}: {aggregate} v{previous} came before it")
+        self.versions[aggregate] = n.originator_version
+        if n.topic.startswith(ITEM_TOPIC_PREFIX):
+            self.signed_copies.append((n, event, where))
+        elif n.topic.startswith(PARTY_TOPIC_PREFIX):
+            self.party_events.setdefault(aggregate, []).append(
+                f"{aggregate} v{n.originator_version}"
+            )
+            if type(event).__name__ == "DeviceEnrolled":
+                self.devices[(aggregate, event.device_id)] = _Device(
+                    event.public_key, f"ledger event {n.id} ({aggregate} v{n.originator_version})"
+                )
+        elif n.topic.startswith(TAG_TOPIC_PREFIX):
+            self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
+        return event
+
+    def take_signed(self) -> list[tuple[Notification, Any, str]]:
+        """The item events read since the last call, to pass to :meth:`check_signed`."""
+        out, self.signed_copies = self.signed_copies, []
+        return out
+
+    def check_signed(self, n: Notification, event: Any, where: str) -> None:
+        """An item event's decoded custody copy must be its envelope's body, and the
+        envelope must carry a valid signature of an enrolled device."""
+        name = type(event).__name__
+        if name == "Flagged":
+            copy, envelope = event.evidence, event.envelope
+            if (copy is None) != (envelope is None):
+                raise Divergence(f"{where}: evidence without its envelope or the reverse")
+            if copy is None:
+                return
+        else:
+            copy, envelope = event.custody, event.envelope
+            if copy.item_id != n.originator_id:
+                raise Divergence(f"{where}: its custody event is for {copy.item_id}")
+        try:
+            opened = read_envelope(envelope)
+            signed: CustodyEvent = read_body(opened)
+        except Exception as e:
+            raise Divergence(f"{where}: its envelope cannot be read: {error_text(e)}") from None
+        if copy != signed or (opened.party_id, opened.device_id) != (
+            signed.party_id,
+            signed.device_id,
+        ):
+            raise Divergence(f"{where}: its decoded custody copy differs from its envelope")
+        device = self.devices.get((opened.party_id, opened.device_id))
+        if device is None:
+            known = ", ".join(self.party_events.get(opened.party_id, [])) or "none"
+            raise Divergence(
+                f"{where}: signed by {opened.party_id}/{opened.device_id}, which no earlier "
+                f"party event enrols (events of {opened.party_id}: {known})"
+            )
+        try:
+            verify_signature(bytes.fromhex(device.public_key), opened.body, opened.signature)
+        except Exception:
+            raise Divergence(
+                f"{where}: its signature does not verify with the key of "
+                f"{opened.party_id}/{opened.device_id} enrolled by {device.where}"
+            ) from None
+        if name != "Flagged" and signed.kind is Kind.COMMISSIONING and signed.tag_uid:
+            self.commissioned.add((signed.item_id, signed.tag_uid))
+
+    def check_claims(self) -> None:
+        """After the last record: every tag claim names a commissioning that carries it."""
+        for tag, item_id, where in self.claims:
+            if (item_id, tag) not in self.commissioned:
+                raise Divergence(
+                    f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
+                    f"{item_id} carries"
+                )
