@@ -182,32 +182,23 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
     for workers, p in raw["pipeline"].items():
         w = f"{workers}w"
         rate = f"{p['latency_offered_per_s']:,.0f} events/s offered"
-        for q in ("p50", "p99"):
-            rows.append(
-                Row(
-                    f"checkpoint_{q}_{w}",
-                    "latency",
-                    f"event → signed checkpoint {q}, {w}",
-                    p[f"checkpoint_{q}_s"] * 1e3,
-                    "ms",
-                    goal=GOAL_CHECKPOINT if q == "p99" else None,
-                    note=rate,
-                    chart="latency",
+        for name, reached, goal in (
+            ("checkpoint", "signed checkpoint", GOAL_CHECKPOINT),
+            ("staleness", "analyst snapshot", GOAL_STALENESS),
+        ):
+            for q in ("p50", "p99"):
+                rows.append(
+                    Row(
+                        f"{name}_{q}_{w}",
+                        "latency",
+                        f"event → {reached} {q}, {w}",
+                        p[f"{name}_{q}_s"] * 1e3,
+                        "ms",
+                        goal=goal if q == "p99" else None,
+                        note=rate,
+                        chart="latency",
+                    )
                 )
-            )
-        for q in ("p50", "p99"):
-            rows.append(
-                Row(
-                    f"staleness_{q}_{w}",
-                    "latency",
-                    f"event → analyst snapshot {q}, {w}",
-                    p[f"staleness_{q}_s"] * 1e3,
-                    "ms",
-                    goal=GOAL_STALENESS if q == "p99" else None,
-                    note=rate,
-                    chart="latency",
-                )
-            )
     prove = raw["prove"]
     store = f"{prove['store_events']:,}-event store"
     for what, goal in (("prove", GOAL_PROVE), ("verify", GOAL_VERIFY)):

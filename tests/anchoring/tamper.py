@@ -60,11 +60,12 @@ from anchoring.audit import UNEXPECTED, AuditReport, audit_stores, read_checkpoi
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
 from anchoring.keyfiles import write_verifier_key
-from anchoring.sealer import ITEM_TOPIC_PREFIX, Anchor, SealPolicy
+from anchoring.sealer import ITEM_TOPIC_PREFIX, SealPolicy
 from domain.custody import CustodyEvent
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
+from tests.anchoring.stores import new_anchor
 from tests.support import custody, make_world, story_events
 
 ORIGIN = "assay.test/tamper"
@@ -89,14 +90,8 @@ def build_store(root: Path, items: int = ITEMS) -> Path:
             world.ledger.process([Report(event, seal(event, world.keys[event.party_id]))], None)
 
     chain = Chain(store_env("", root / "chain.sqlite"))
-    anchor = Anchor(
-        world.ledger,
-        chain,
-        signer,
-        origin=ORIGIN,
-        policy=SealPolicy(max_events=BLOCK_EVENTS, max_seconds=1e9),
-        checkpoint_path=root / "checkpoint",
-    )
+    policy = SealPolicy(max_events=BLOCK_EVENTS, max_seconds=1e9)
+    anchor = new_anchor(world.ledger, chain, signer, root, origin=ORIGIN, policy=policy)
     for n in range(items):
         item = f"urn:item:{n}"
         record(story_events(item, f"TAG-{n}"))

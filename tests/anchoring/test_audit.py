@@ -19,12 +19,13 @@ from anchoring.audit import audit
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.keyfiles import write_signer_key, write_verifier_key
-from anchoring.sealer import Anchor, SealPolicy
+from anchoring.sealer import SealPolicy
 from assay.cli import main
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.anchoring.stores import item_row, new_anchor, record_items, set_state, stored_row
 from tests.support import T0, make_world, story_events
 
 ORIGIN = "assay.test/custody-log"
@@ -50,24 +51,15 @@ class Stores:
 
 def build(root: Path, signer: Signer, items: int = 3, first: int = 0) -> Stores:
     world = make_world(root)
-    reports = []
-    for n in range(first, first + items):
-        for event in story_events(f"urn:item:{n}", f"TAG-{n}"):
-            reports.append(Report(event, seal(event, world.keys[event.party_id])))
-    for report in reports:
-        (decision,) = world.ledger.process([report], None)
-        assert decision.accepted, decision.refusal
+    record_items(world, first, items)
     chain = Chain(store_env("", root / "chain.sqlite"))
-    anchor = Anchor(
-        world.ledger,
-        chain,
-        signer,
-        origin=ORIGIN,
-        policy=SealPolicy(max_events=5, max_seconds=1e9),
-        checkpoint_path=root / "checkpoint",
-    )
-    anchor.catch_up()
+    seal_all(world.ledger, chain, signer, root)
     return Stores(root, world.ledger, chain, signer)
+
+
+def seal_all(ledger: CustodyLedger, chain: Chain, signer: Signer, root: Path) -> None:
+    policy = SealPolicy(max_events=5, max_seconds=1e9)
+    new_anchor(ledger, chain, signer, root, origin=ORIGIN, policy=policy).catch_up()
 
 
 @pytest.fixture
@@ -76,26 +68,22 @@ def stores(tmp_path: Path) -> Stores:
 
 
 def stored(db: Path, rowid: int) -> bytes:
-    with sqlite3.connect(db) as conn:
-        query = "SELECT state FROM stored_events WHERE rowid=?"
-        (state,) = conn.execute(query, (rowid,)).fetchone()
-    return bytes(state)
-
-
-def overwrite(db: Path, rowid: int, state: bytes) -> None:
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE stored_events SET state=? WHERE rowid=?", (state, rowid))
-    conn.close()
+    return stored_row(db, "WHERE rowid=?", rowid)[1]
 
 
 def rowid_of(db: Path, originator_id: str, version: int) -> int:
-    with sqlite3.connect(db) as conn:
-        (rowid,) = conn.execute(
-            "SELECT rowid FROM stored_events WHERE originator_id=? AND originator_version=?",
-            (originator_id, version),
-        ).fetchone()
-    return int(rowid)
+    return item_row(db, originator_id, version)[0]
+
+
+def move_sealed_at(db: Path, rowid: int) -> None:
+    """Move a stored block's sealed_at by a digit, and its event timestamp with it."""
+    state = stored(db, rowid).decode()
+    sealed_at = json.loads(state)["header"]["sealed_at"]
+    later = sealed_at[:-2] + ("1" if sealed_at[-2] != "1" else "2") + "Z"
+    stamp = json.loads(state)["timestamp"]["_data_"]  # the seal time, kept consistent too
+    assert stamp == sealed_at[:-1] + "+00:00"
+    edited = state.replace(sealed_at, later).replace(stamp, later[:-1] + "+00:00")
+    set_state(db, rowid, edited.encode())
 
 
 def flip_inside_envelope(state: bytes) -> bytes:
@@ -130,7 +118,7 @@ def test_one_byte_of_an_envelope_in_the_ledger_is_found_with_its_location(
     corrupted = flip_inside_envelope(state)
     assert sum(a != b for a, b in zip(corrupted, state, strict=True)) == 1
     json.loads(corrupted)  # still parses: only the leaf gives it away
-    overwrite(db, rowid, corrupted)
+    set_state(db, rowid, corrupted)
     ledger, chain = stores.reopen()
     report = audit(ledger, chain, stores.signer.verifier(), stores.checkpoint)
     assert not report.ok
@@ -144,7 +132,7 @@ def test_one_byte_that_breaks_the_json_is_found_with_its_location(stores: Stores
     rowid = rowid_of(db, "urn:item:2", 3)
     state = bytearray(stored(db, rowid))
     state[0] ^= 0x01  # '{' becomes 'z'
-    overwrite(db, rowid, bytes(state))
+    set_state(db, rowid, bytes(state))
     ledger, chain = stores.reopen()
     report = audit(ledger, chain)
     assert not report.ok
@@ -158,7 +146,7 @@ def test_one_byte_of_a_leaf_in_a_stored_block_is_found(stores: Stores) -> None:
     state = stored(db, rowid).decode()
     leaf = json.loads(state)["leaves"][1]
     changed = ("1" if leaf[10] != "1" else "2").join((leaf[:10], leaf[11:]))
-    overwrite(db, rowid, state.replace(leaf, changed).encode())
+    set_state(db, rowid, state.replace(leaf, changed).encode())
     ledger, chain = stores.reopen()
     report = audit(ledger, chain)
     assert not report.ok
@@ -167,13 +155,7 @@ def test_one_byte_of_a_leaf_in_a_stored_block_is_found(stores: Stores) -> None:
 
 def test_one_byte_of_a_stored_block_header_is_found(stores: Stores) -> None:
     db = stores.root / "chain.sqlite"
-    state = stored(db, 2).decode()
-    sealed_at = json.loads(state)["header"]["sealed_at"]
-    later = sealed_at[:-2] + ("1" if sealed_at[-2] != "1" else "2") + "Z"
-    stamp = json.loads(state)["timestamp"]["_data_"]  # the seal time, kept consistent too
-    assert stamp == sealed_at[:-1] + "+00:00"
-    edited = state.replace(sealed_at, later).replace(stamp, later[:-1] + "+00:00")
-    overwrite(db, 2, edited.encode())
+    move_sealed_at(db, 2)
     ledger, chain = stores.reopen()
     report = audit(ledger, chain)
     assert not report.ok
@@ -187,13 +169,7 @@ def test_a_header_edited_with_its_index_row_breaks_the_link(stores: Stores) -> N
     with conn:
         conn.execute("DROP TABLE anchored_blocks")  # as if from before the index existed
     conn.close()
-    state = stored(db, 2).decode()
-    sealed_at = json.loads(state)["header"]["sealed_at"]
-    later = sealed_at[:-2] + ("1" if sealed_at[-2] != "1" else "2") + "Z"
-    stamp = json.loads(state)["timestamp"]["_data_"]  # the seal time, kept consistent too
-    assert stamp == sealed_at[:-1] + "+00:00"
-    edited = state.replace(sealed_at, later).replace(stamp, later[:-1] + "+00:00")
-    overwrite(db, 2, edited.encode())
+    move_sealed_at(db, 2)
     ledger, chain = stores.reopen()  # rebuilds the index from the (edited) blocks
     report = audit(ledger, chain)
     assert not report.ok
@@ -204,7 +180,7 @@ def test_an_unreadable_block_is_found(stores: Stores) -> None:
     db = stores.root / "chain.sqlite"
     state = bytearray(stored(db, 1))
     state[-1] ^= 0x01  # the closing brace
-    overwrite(db, 1, bytes(state))
+    set_state(db, 1, bytes(state))
     ledger, chain = stores.reopen()
     report = audit(ledger, chain)
     assert not report.ok and report.divergence.startswith("chain record 1 (block 0)")
@@ -237,7 +213,7 @@ def test_assay_audit_exits_1_on_a_corrupted_store(
     assert "audit OK" in capsys.readouterr().out
     db = stores.root / "ledger.sqlite"
     rowid = rowid_of(db, "urn:item:0", 2)
-    overwrite(db, rowid, flip_inside_envelope(stored(db, rowid)))
+    set_state(db, rowid, flip_inside_envelope(stored(db, rowid)))
     assert main(["--data-dir", str(stores.root), "audit"]) == 1
     out = capsys.readouterr().out
     assert "audit FAILED" in out and "urn:item:0 v2" in out and f"ledger event {rowid}" in out
@@ -285,11 +261,4 @@ def _add_items(stores: Stores, items: list[str]) -> None:
             report = Report(event, seal(event, keys[event.party_id]))
             (decision,) = stores.ledger.process([report], None)
             assert decision.accepted, decision.refusal
-    Anchor(
-        stores.ledger,
-        stores.chain,
-        stores.signer,
-        origin=ORIGIN,
-        policy=SealPolicy(max_events=5, max_seconds=1e9),
-        checkpoint_path=stores.root / "checkpoint",
-    ).catch_up()
+    seal_all(stores.ledger, stores.chain, stores.signer, stores.root)

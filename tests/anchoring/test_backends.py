@@ -13,6 +13,7 @@ from anchoring.verify import verify_bundle
 from ledger.application import Report
 from ledger.config import store_env
 from streams.envelope import seal
+from tests.anchoring.stores import new_anchor
 from tests.support import custody, make_world, story_events
 
 ORIGIN = "assay.test/backends"
@@ -22,14 +23,8 @@ def test_a_story_is_sealed_proven_verified_and_audited(tmp_path: Path, database_
     world = make_world(tmp_path, database_url)
     chain = Chain(store_env(database_url, tmp_path / "chain.sqlite"))
     signer = Signer.generate(ORIGIN)
-    anchor = Anchor(
-        world.ledger,
-        chain,
-        signer,
-        origin=ORIGIN,
-        policy=SealPolicy(max_events=3, max_seconds=60),
-        checkpoint_path=tmp_path / "checkpoint",
-    )
+    policy = SealPolicy(max_events=3, max_seconds=60)
+    anchor = new_anchor(world.ledger, chain, signer, tmp_path, origin=ORIGIN, policy=policy)
     events = [*story_events(), custody(8, "observing", "osaka")]
     for half in (events[:4], events[4:]):
         world.ledger.process([Report(e, seal(e, world.keys[e.party_id])) for e in half], None)

@@ -15,11 +15,12 @@ from anchoring.checkpoint import Signer
 from anchoring.hasher import leaf_hash
 from anchoring.merkle import MerkleTree
 from anchoring.prove import BlockHashTree, ProveError, Prover, write_bundle
-from anchoring.sealer import Anchor, SealPolicy
+from anchoring.sealer import SealPolicy
 from anchoring.verify import verify_bundle
 from ledger.application import Report
 from ledger.config import store_env
 from streams.envelope import seal
+from tests.anchoring.stores import new_anchor
 from tests.support import World, custody, make_world, story_events
 
 with warnings.catch_warnings():
@@ -47,13 +48,9 @@ class Setup:
         self.root = root
         self.world = make_world(root)
         self.chain = Chain(store_env("", root / "chain.sqlite"))
-        self.anchor = Anchor(
-            self.world.ledger,
-            self.chain,
-            SIGNER,
-            origin=ORIGIN,
-            policy=SealPolicy(max_events=block_events, max_seconds=1e9),
-            checkpoint_path=root / "checkpoint",
+        policy = SealPolicy(max_events=block_events, max_seconds=1e9)
+        self.anchor = new_anchor(
+            self.world.ledger, self.chain, SIGNER, root, origin=ORIGIN, policy=policy
         )
 
     def seal(self) -> str:

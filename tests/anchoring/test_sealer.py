@@ -16,23 +16,14 @@ from anchoring.chain import Chain, records_digest
 from anchoring.checkpoint import Signer, open_checkpoint
 from anchoring.recorders import SQLiteChainRecorder
 from anchoring.sealer import Anchor, SealPolicy
-from ledger.application import CustodyLedger, Report
+from ledger.application import CustodyLedger
 from ledger.config import store_env
-from streams.envelope import seal
-from tests.support import World, make_world, story_events
+from tests.anchoring import stores
+from tests.anchoring.stores import record_items
+from tests.support import make_world
 
 ORIGIN = "assay.test/custody-log"
 SIGNER = Signer.from_seed(ORIGIN, bytes(32))
-
-
-def record_items(world: World, first: int, count: int) -> None:
-    reports = []
-    for n in range(first, first + count):
-        for event in story_events(f"urn:item:{n}", f"TAG-{n}"):
-            reports.append(Report(event, seal(event, world.keys[event.party_id])))
-    for report in reports:
-        (decision,) = world.ledger.process([report], None)
-        assert decision.accepted, decision.refusal
 
 
 def open_chain(root: Path) -> Chain:
@@ -40,15 +31,8 @@ def open_chain(root: Path) -> Chain:
 
 
 def new_anchor(ledger: CustodyLedger, chain: Chain, root: Path, **kw: Any) -> Anchor:
-    return Anchor(
-        ledger,
-        chain,
-        SIGNER,
-        origin=ORIGIN,
-        policy=kw.pop("policy", SealPolicy(max_events=5, max_seconds=1e9)),
-        checkpoint_path=root / "checkpoint",
-        **kw,
-    )
+    policy = kw.pop("policy", SealPolicy(max_events=5, max_seconds=1e9))
+    return stores.new_anchor(ledger, chain, SIGNER, root, origin=ORIGIN, policy=policy, **kw)
 
 
 def sealed_items(chain: Chain) -> Counter[tuple[str, int]]:

@@ -55,6 +55,7 @@ import pytest
 from anchoring.audit import UNEXPECTED
 from anchoring.chain import Chain
 from ledger.config import store_env
+from tests.anchoring.stores import item_row, set_state, stored_row
 from tests.anchoring.tamper import (
     ITEMS,
     Tally,
@@ -107,29 +108,12 @@ def test_the_cli_exits_1_and_names_the_place(template: Path, tmp_path: Path) -> 
     assert all(o.cli == "ok" for o in outcomes)
 
 
-def _set_state(db: Path, rowid: int, state: bytes) -> None:
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE stored_events SET state=? WHERE rowid=?", (state, rowid))
-    conn.close()
-
-
-def _item_row(db: Path, item: str, version: int) -> tuple[int, bytes]:
-    with sqlite3.connect(db) as conn:
-        rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE originator_id=? AND originator_version=?",
-            (item, version),
-        ).fetchone()
-    conn.close()
-    return int(rowid), bytes(state)
-
-
 def test_invalid_utf8_in_a_text_column_is_reported_not_raised(
     template: Path, tmp_path: Path
 ) -> None:
     work = tmp_path / "copy"
     copy_store(template, work)
-    rowid, _ = _item_row(work / "ledger.sqlite", "urn:item:3", 2)
+    rowid, _ = item_row(work / "ledger.sqlite", "urn:item:3", 2)
     conn = sqlite3.connect(work / "ledger.sqlite")
     with conn:
         conn.execute(
@@ -150,21 +134,24 @@ def test_a_type_marker_renamed_in_the_json_is_found(template: Path, tmp_path: Pa
     re-encodes to the same bytes: only the field's type gives it away."""
     work = tmp_path / "copy"
     copy_store(template, work)
-    rowid, state = _item_row(work / "ledger.sqlite", "urn:item:4", 5)
-    _set_state(work / "ledger.sqlite", rowid, state.replace(b'"_type_"', b'"_tvpe_"', 1))
+    rowid, state = item_row(work / "ledger.sqlite", "urn:item:4", 5)
+    set_state(work / "ledger.sqlite", rowid, state.replace(b'"_type_"', b'"_tvpe_"', 1))
     divergence = run_audit(work).divergence or ""
     assert f"ledger event {rowid} (urn:item:4 v5" in divergence
     assert "its timestamp is a dict" in divergence
 
 
+def _moved_microsecond(stamp: str) -> str:
+    """``2026-…T…:SS.ffffff+00:00`` with one digit of its microseconds changed."""
+    return stamp[:25] + ("1" if stamp[25] != "1" else "2") + stamp[26:]
+
+
 def _move_timestamp(db: Path, item: str, version: int) -> int:
     """Change one digit of a ledger event's stored microseconds; returns its rowid."""
-    rowid, state = _item_row(db, item, version)
+    rowid, state = item_row(db, item, version)
     data = json.loads(state)
     stamp = data["timestamp"]["_data_"]  # 2026-…T…:SS.ffffff+00:00
-    digit = stamp[25]
-    moved = stamp[:25] + ("1" if digit != "1" else "2") + stamp[26:]
-    _set_state(db, rowid, state.replace(stamp.encode(), moved.encode()))
+    set_state(db, rowid, state.replace(stamp.encode(), _moved_microsecond(stamp).encode()))
     return rowid
 
 
@@ -190,14 +177,9 @@ def test_a_block_events_own_timestamp_must_be_its_signed_sealed_at(
     work = tmp_path / "copy"
     copy_store(template, work)
     db = work / "chain.sqlite"
-    with sqlite3.connect(db) as conn:
-        rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events ORDER BY rowid LIMIT 1 OFFSET 1"
-        ).fetchone()
-    conn.close()
+    rowid, state = stored_row(db, "ORDER BY rowid LIMIT 1 OFFSET 1")
     stamp = json.loads(state)["timestamp"]["_data_"]
-    moved = stamp[:25] + ("1" if stamp[25] != "1" else "2") + stamp[26:]
-    _set_state(db, rowid, bytes(state).replace(stamp.encode(), moved.encode(), 1))
+    set_state(db, rowid, state.replace(stamp.encode(), _moved_microsecond(stamp).encode(), 1))
     divergence = run_audit(work).divergence or ""
     assert divergence.startswith("block 1: ") and "header's sealed_at" in divergence
 
@@ -208,15 +190,14 @@ def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(
     work = tmp_path / "copy"
     copy_store(template, work)
     db = work / "ledger.sqlite"
-    with sqlite3.connect(db) as conn:
-        rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic LIKE 'domain.parties:%' "
-            "AND instr(state, '\"name\":') > 0 ORDER BY rowid LIMIT 1"
-        ).fetchone()
-    conn.close()
+    rowid, state = stored_row(
+        db,
+        "WHERE topic LIKE 'domain.parties:%' AND instr(state, '\"name\":') > 0 "
+        "ORDER BY rowid LIMIT 1",
+    )
     name = json.loads(state)["name"]
     renamed = name[:-1] + ("x" if name[-1] != "x" else "y")
-    _set_state(db, rowid, bytes(state).replace(f'"{name}"'.encode(), f'"{renamed}"'.encode(), 1))
+    set_state(db, rowid, state.replace(f'"{name}"'.encode(), f'"{renamed}"'.encode(), 1))
     divergence = run_audit(work).divergence or ""
     assert re.search(r"block 0: the ledger records of notifications 1\.\.", divergence)
 

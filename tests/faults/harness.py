@@ -33,11 +33,9 @@ from typing import Any
 
 import duckdb
 
-from projections.projector import Projector
 from streams.envelope import seal
 from streams.producer import Producer
-from tests.faults.support import Deployment
-from tests.projections.support import contents
+from tests.faults.support import Deployment, projected_and_rebuilt
 from tests.support import story_events
 
 ROLES = ("ingest", "anchor", "project")
@@ -199,15 +197,9 @@ def check(site: Deployment, pipeline: Pipeline, scratch: Path, report: CrashRepo
         180, "the projector", pipeline,
     )  # fmt: skip
     site.audit_clean()
-    snapshot = duckdb.connect(str(site.data_dir / "analyst.duckdb"), read_only=True)
-    try:
-        projected = contents(snapshot)
-    finally:
-        snapshot.close()
     fresh_path = scratch / f"rebuild-{report.rounds}.duckdb"
-    with Projector(ledger, chain, fresh_path) as fresh:
-        fresh.catch_up()
-        rebuilt = contents(fresh.con)
+    snapshot = site.data_dir / "analyst.duckdb"
+    projected, rebuilt = projected_and_rebuilt(snapshot, ledger, chain, fresh_path)
     fresh_path.unlink()
     assert projected == rebuilt, _difference(projected, rebuilt, report.rounds)
     report.stored, report.checks = stored, report.checks + 1

@@ -129,16 +129,30 @@ class Deployment:
 
     def projection_equals_rebuild(self, scratch: Path) -> None:
         """The live projection holds exactly what a fresh projection of the store holds."""
-        live = duckdb.connect(str(self.data_dir / "projections.duckdb"), read_only=True)
-        try:
-            projected = contents(live)
-        finally:
-            live.close()
         fresh_path = scratch / f"rebuild-{uuid.uuid4().hex}.duckdb"
-        with Projector(self.ledger(), self.chain(), fresh_path) as fresh:
-            fresh.catch_up()
-            rebuilt = contents(fresh.con)
+        projected, rebuilt = projected_and_rebuilt(
+            self.data_dir / "projections.duckdb", self.ledger(), self.chain(), fresh_path
+        )
         assert projected == rebuilt
+
+
+Contents = dict[str, list[tuple[Any, ...]]]
+
+
+def projected_and_rebuilt(
+    projection: Path, ledger: CustodyLedger, chain: Chain, fresh_path: Path
+) -> tuple[Contents, Contents]:
+    """The contents of the projection file ``projection``, and those of a fresh projection
+    of ``ledger`` and ``chain`` built at ``fresh_path``."""
+    con = duckdb.connect(str(projection), read_only=True)
+    try:
+        projected = contents(con)
+    finally:
+        con.close()
+    with Projector(ledger, chain, fresh_path) as fresh:
+        fresh.catch_up()
+        rebuilt = contents(fresh.con)
+    return projected, rebuilt
 
 
 def _all_notifications(app: Any) -> Iterator[Any]:
