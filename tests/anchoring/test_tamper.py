@@ -75,6 +75,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("tamper") / "template")
 
 
+@pytest.fixture
+def work(template: Path, tmp_path: Path) -> Path:
+    """A copy of the template store, for one test to corrupt."""
+    copy_store(template, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
 def test_the_untouched_store_audits_clean_with_blocks_flags_and_a_tail(template: Path) -> None:
     report = run_audit(template)
     assert report.ok, report.divergence
@@ -108,11 +115,7 @@ def test_the_cli_exits_1_and_names_the_place(template: Path, tmp_path: Path) -> 
     assert all(o.cli == "ok" for o in outcomes)
 
 
-def test_invalid_utf8_in_a_text_column_is_reported_not_raised(
-    template: Path, tmp_path: Path
-) -> None:
-    work = tmp_path / "copy"
-    copy_store(template, work)
+def test_invalid_utf8_in_a_text_column_is_reported_not_raised(work: Path) -> None:
     rowid, _ = item_row(work / "ledger.sqlite", "urn:item:3", 2)
     conn = sqlite3.connect(work / "ledger.sqlite")
     with conn:
@@ -129,11 +132,9 @@ def test_invalid_utf8_in_a_text_column_is_reported_not_raised(
     assert f"ledger notification {rowid} cannot be read" in done.stdout
 
 
-def test_a_type_marker_renamed_in_the_json_is_found(template: Path, tmp_path: Path) -> None:
+def test_a_type_marker_renamed_in_the_json_is_found(work: Path) -> None:
     """``"_type_"`` → ``"_tvpe_"`` still decodes (to a dict instead of a datetime) and
     re-encodes to the same bytes: only the field's type gives it away."""
-    work = tmp_path / "copy"
-    copy_store(template, work)
     rowid, state = item_row(work / "ledger.sqlite", "urn:item:4", 5)
     set_state(work / "ledger.sqlite", rowid, state.replace(b'"_type_"', b'"_tvpe_"', 1))
     divergence = run_audit(work).divergence or ""
@@ -156,12 +157,10 @@ def _move_timestamp(db: Path, item: str, version: int) -> int:
 
 
 def test_a_sealed_timestamp_moved_by_a_microsecond_breaks_its_blocks_records_digest(
-    template: Path, tmp_path: Path
+    work: Path,
 ) -> None:
     """Another valid time decodes to a plausible event no leaf or signature covers; the
     block's digest of its stored records does, and the audit names block and range."""
-    work = tmp_path / "copy"
-    copy_store(template, work)
     rowid = _move_timestamp(work / "ledger.sqlite", "urn:item:4", 5)
     divergence = run_audit(work).divergence or ""
     match = re.search(r"notifications (\d+)\.\.(\d+)", divergence)
@@ -171,11 +170,7 @@ def test_a_sealed_timestamp_moved_by_a_microsecond_breaks_its_blocks_records_dig
     assert "records" in divergence
 
 
-def test_a_block_events_own_timestamp_must_be_its_signed_sealed_at(
-    template: Path, tmp_path: Path
-) -> None:
-    work = tmp_path / "copy"
-    copy_store(template, work)
+def test_a_block_events_own_timestamp_must_be_its_signed_sealed_at(work: Path) -> None:
     db = work / "chain.sqlite"
     rowid, state = stored_row(db, "ORDER BY rowid LIMIT 1 OFFSET 1")
     stamp = json.loads(state)["timestamp"]["_data_"]
@@ -184,11 +179,7 @@ def test_a_block_events_own_timestamp_must_be_its_signed_sealed_at(
     assert divergence.startswith("block 1: ") and "header's sealed_at" in divergence
 
 
-def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(
-    template: Path, tmp_path: Path
-) -> None:
-    work = tmp_path / "copy"
-    copy_store(template, work)
+def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(work: Path) -> None:
     db = work / "ledger.sqlite"
     rowid, state = stored_row(
         db,
@@ -202,25 +193,17 @@ def test_a_party_name_in_a_sealed_block_is_covered_by_the_records_digest(
     assert re.search(r"block 0: the ledger records of notifications 1\.\.", divergence)
 
 
-def test_a_tail_timestamp_cannot_be_vouched_for_until_it_is_sealed(
-    template: Path, tmp_path: Path
-) -> None:
+def test_a_tail_timestamp_cannot_be_vouched_for_until_it_is_sealed(work: Path) -> None:
     """The gap that remains, pinned: an unsealed event's ingest time moved to another
     valid time; nothing commits to it yet, and the audit, rightly, finds nothing."""
-    work = tmp_path / "copy"
-    copy_store(template, work)
     _move_timestamp(work / "ledger.sqlite", f"urn:item:{ITEMS}", 2)  # in the tail
     report = run_audit(work)
     assert report.ok, report.divergence
 
 
-def test_blocks_sealed_without_a_records_digest_still_audit_with_a_note(
-    template: Path, tmp_path: Path
-) -> None:
+def test_blocks_sealed_without_a_records_digest_still_audit_with_a_note(work: Path) -> None:
     """An older store: block events without ``records_digest`` load and audit clean, and
     the audit says which blocks it could not check records for."""
-    work = tmp_path / "copy"
-    copy_store(template, work)
     db = work / "chain.sqlite"
     conn = sqlite3.connect(db)
     with conn:
@@ -236,11 +219,7 @@ def test_blocks_sealed_without_a_records_digest_still_audit_with_a_note(
     assert Chain(store_env("", db)).block(0).records_digest is None
 
 
-def test_a_records_digest_removed_after_blocks_that_have_one_is_found(
-    template: Path, tmp_path: Path
-) -> None:
-    work = tmp_path / "copy"
-    copy_store(template, work)
+def test_a_records_digest_removed_after_blocks_that_have_one_is_found(work: Path) -> None:
     db = work / "chain.sqlite"
     conn = sqlite3.connect(db)
     with conn:
