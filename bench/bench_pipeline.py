@@ -239,6 +239,11 @@ def processes(
         spawn("anchor", "anchor")
         spawn("project", "project")
         yield procs
+    except BaseException as e:
+        for name, p in procs.items():  # what each process said, for the failure report
+            tail = (logs / f"{name}.log").read_text(errors="replace")[-1500:]
+            e.add_note(f"--- {name} (exit {p.poll()}) ---\n{tail}")
+        raise
     finally:
         for p in procs.values():
             if p.poll() is None:
