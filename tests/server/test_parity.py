@@ -192,7 +192,8 @@ def forged_cases(tmp: Path) -> list[Case]:
     body = body_of()
     good = seal_as(body)
     evidence = seal_as(body_of(2, "osaka"), "osaka")
-    unsigned = evidence[:-1] + b"\x00"
+    # Flip the signature's last bit: setting the byte to 0 left it unchanged 1 time in 256.
+    unsigned = evidence[:-1] + bytes([evidence[-1] ^ 0x01])
     v1_body = forge.body_bytes(event(1, "observing", "ginza", item), schema_version=1)
 
     def padded(groups: int) -> bytes:  # the first length varint with redundant groups
