@@ -10,6 +10,7 @@ accepted goes to ``custody.rejected`` with a code, a reason and the original byt
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaConnectionError, KafkaError
 
@@ -31,6 +32,7 @@ from streams.connection import Cluster, as_connection
 from streams.deadletter import MAX_LETTER_BYTES, DeadLetter
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
+from streams.groups import hold_pending_rebalance, ownership, should_rejoin
 from streams.keys import SignatureInvalid, verify_signature
 from streams.producer import DeliveryError, Producer
 
@@ -50,6 +52,7 @@ class IngestStats:
     rejected: int = 0
     batches: int = 0
     retries: int = 0
+    rejoins: int = 0
     rejected_codes: dict[str, int] = field(default_factory=dict)
 
     def count_rejection(self, code: str) -> None:
@@ -192,6 +195,46 @@ class _Outage:
             self.since, self.delay = None, 0.2
 
 
+class _OwnershipWatch:
+    """Every few seconds, compare this worker's assignment with the broker's view of the
+    group; rejoin after two settled checks in a row that show an unowned partition or a
+    disagreement (one may be a rebalance seen half-way)."""
+
+    def __init__(self, ingest: Ingest, interval: float) -> None:
+        self.ingest = ingest
+        self.interval = interval
+        self.next_check = time.monotonic() + interval
+        self.strikes = 0
+        self._admin: KafkaAdminClient | None = None
+
+    def check(self) -> None:
+        if self.interval <= 0 or time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + self.interval
+        ingest = self.ingest
+        try:
+            partitions = ingest.consumer.partitions_for_topic(ingest.topic)
+            if self._admin is None:
+                self._admin = KafkaAdminClient(
+                    **ingest.connection.client_config(), client_id=f"{ingest.client_id}-watch"
+                )
+            view = ownership(self._admin, ingest.group, ingest.topic, partitions)
+        except KafkaError as e:
+            log.debug("group ownership not readable now: %s", e)  # the poll loop sees outages
+            return
+        assigned = {tp.partition for tp in ingest.consumer.assignment()}
+        reason = should_rejoin(view, ingest.client_id, assigned)
+        self.strikes = self.strikes + 1 if reason else 0
+        if reason and self.strikes >= 2:
+            self.strikes = 0
+            ingest.rejoin(reason)
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+
 class Ingest:
     def __init__(
         self,
@@ -208,6 +251,7 @@ class Ingest:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         session_timeout: float = 10.0,
         instance_id: str = "",
+        ownership_interval: float = 5.0,
     ) -> None:
         self.ledger = ledger
         self.topic = topic
@@ -217,10 +261,14 @@ class Ingest:
         self.stats = IngestStats()
         self.max_records = max_records
         connection = as_connection(cluster)
+        self.connection = connection
+        self.group = group
+        # Unique per worker, so the group's member list says which member is this one.
+        self.client_id = f"{client_id}-{secrets.token_hex(4)}"
         self.consumer = KafkaConsumer(
             **connection.client_config(),
             group_id=group,
-            client_id=client_id,
+            client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_records,
@@ -232,9 +280,11 @@ class Ingest:
             # partitions back at once, without a rebalance of the whole group.
             group_instance_id=instance_id or None,
         )
+        hold_pending_rebalance(self.consumer)
         self.dead_letters = Producer(connection, max_request_size=MAX_LETTER_BYTES)
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
+        self.ownership = _OwnershipWatch(self, ownership_interval)
 
     # ----- positions -------------------------------------------------------------------
 
@@ -247,10 +297,25 @@ class Ingest:
 
     # ----- loop ------------------------------------------------------------------------
 
+    def subscribe(self) -> None:
+        self.assigned_at = None
+        self.consumer.subscribe([self.topic], listener=_Seeker(self))
+        # Learn the topic's partitions before the first JoinGroup: a consumer that joins
+        # first is assigned nothing and must rebalance again once the metadata arrives.
+        if not self.consumer.partitions_for_topic(self.topic):
+            log.warning("topic %s has no partitions yet; joining anyway", self.topic)
+
+    def rejoin(self, reason: str) -> None:
+        """Leave the group and join again (the only way out of a lost assignment)."""
+        log.warning("rejoining group %s: %s", self.group, reason)
+        self.stats.rejoins += 1
+        self.consumer.unsubscribe()
+        self.subscribe()
+
     def run(
         self, until_idle: float | None = None, stop: threading.Event | None = None
     ) -> IngestStats:
-        self.consumer.subscribe([self.topic], listener=_Seeker(self))
+        self.subscribe()
         started = last_activity = time.monotonic()
         outage = _Outage()
         try:
@@ -266,6 +331,7 @@ class Ingest:
                         self.consumer.commit_async()
                     elif self._idle_for(until_idle, last_activity, started):
                         break
+                    self.ownership.check()
                     outage.over()
                 except KafkaError as e:
                     if not _retriable(e):
@@ -301,14 +367,24 @@ class Ingest:
         return self._caught_up()
 
     def _caught_up(self) -> bool:
-        # Quiet is not enough on a loaded machine: also require no lag on our partitions.
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return True
-        ends = self.consumer.end_offsets(assigned)
-        return all(self.consumer.position(tp) >= ends[tp] for tp in assigned)
+        """Every partition of the topic is stored up to its end, whoever owns it.
+
+        Quiet is not idle: an empty assignment, or one made before the topic's metadata
+        was known, says nothing about the events waiting on the topic.
+        """
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            return False
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        ends = self.consumer.end_offsets(tps)
+        for tp in tps:
+            recorded = self.ledger.position(tracking_name(tp.topic, tp.partition))
+            if (0 if recorded is None else recorded + 1) < ends[tp]:
+                return False
+        return True
 
     def close(self) -> None:
+        self.ownership.close()
         self.dead_letters.close()
         self.consumer.close(autocommit=False)
 

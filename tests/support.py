@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,3 +104,15 @@ def story_events(item: str = "urn:item:1", tag: str = "TAG-1") -> list[CustodyEv
         custody(6, "receiving", "ginza", item),
         custody(7, "retail_selling", "ginza", item, buyer_ref="buyer-1"),
     ]
+
+
+@contextlib.contextmanager
+def busy_machine(hogs: int = 2) -> Iterator[None]:
+    """CPU-bound processes beside the test, as on a loaded CI machine or laptop."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
