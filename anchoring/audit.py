@@ -66,11 +66,11 @@ from anchoring.chain import (
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import ZERO_HASH, leaf_of, source_of
+from anchoring.leaves import ZERO_HASH, leaf_of
 from anchoring.prove import BlockHashTree
 from anchoring.recorders import BlockIndex, LeafRow
-from anchoring.sealer import ITEM_TOPIC_PREFIX
 from ledger.application import CustodyLedger
+from ledger.records import is_item_topic, leaf_source
 
 PAGE = 1000
 #: Block event fields that blocks sealed before they existed lack.
@@ -314,7 +314,7 @@ class _Walk:
             )
             event = self._notification(n, where)
             self.records.update(n)
-            if n.topic.startswith(ITEM_TOPIC_PREFIX):
+            if is_item_topic(n.topic):
                 leaves.append(self._leaf(n, event, where))
                 self.notification_ids.append(n.id)
                 items.append((str(n.originator_id), n.originator_version))
@@ -335,7 +335,7 @@ class _Walk:
     def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
         item_id, version = str(n.originator_id), n.originator_version
         try:
-            source = source_of(item_id, version, event)
+            source = leaf_source(item_id, version, event)
         except Exception as e:  # any corruption of the stored bytes lands here
             raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
         prev_version, prev = self.last_leaf.get(item_id, (0, ZERO_HASH))

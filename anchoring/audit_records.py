@@ -27,14 +27,18 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, Notification
 
 from anchoring.leaves import read_envelope
-from anchoring.sealer import ITEM_TOPIC_PREFIX
-from domain.custody import CustodyEvent, Kind
+from domain.custody import CustodyEvent
+from domain.kinds import RULES
 from domain.tags import TAG_PREFIX
+from ledger.records import (
+    is_device_enrolment,
+    is_item_topic,
+    is_party_topic,
+    is_tag_topic,
+    item_record,
+)
 from streams.envelope import read_body
 from streams.keys import verify_signature
-
-PARTY_TOPIC_PREFIX = "domain.parties:Party."
-TAG_TOPIC_PREFIX = "domain.tags:TagClaim."
 
 
 class Divergence(Exception):
@@ -136,17 +140,17 @@ class LedgerChecks:
         if n.originator_version <= previous:
             raise Divergence(f"{where}: {aggregate} v{previous} came before it")
         self.versions[aggregate] = n.originator_version
-        if n.topic.startswith(ITEM_TOPIC_PREFIX):
+        if is_item_topic(n.topic):
             self.signed_copies.append((n, event, where))
-        elif n.topic.startswith(PARTY_TOPIC_PREFIX):
+        elif is_party_topic(n.topic):
             self.party_events.setdefault(aggregate, []).append(
                 f"{aggregate} v{n.originator_version}"
             )
-            if type(event).__name__ == "DeviceEnrolled":
+            if is_device_enrolment(event):
                 self.devices[(aggregate, event.device_id)] = _Device(
                     event.public_key, f"ledger event {n.id} ({aggregate} v{n.originator_version})"
                 )
-        elif n.topic.startswith(TAG_TOPIC_PREFIX):
+        elif is_tag_topic(n.topic):
             self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
         return event
 
@@ -158,17 +162,16 @@ class LedgerChecks:
     def check_signed(self, n: Notification, event: Any, where: str) -> None:
         """An item event's decoded custody copy must be its envelope's body, and the
         envelope must carry a valid signature of an enrolled device."""
-        name = type(event).__name__
-        if name == "Flagged":
-            copy, envelope = event.evidence, event.envelope
-            if (copy is None) != (envelope is None):
-                raise Divergence(f"{where}: evidence without its envelope or the reverse")
-            if copy is None:
-                return
-        else:
-            copy, envelope = event.custody, event.envelope
-            if copy.item_id != n.originator_id:
-                raise Divergence(f"{where}: its custody event is for {copy.item_id}")
+        record = item_record(event)
+        copy, envelope = record.report, record.envelope
+        if (copy is None) != (envelope is None):
+            raise Divergence(f"{where}: evidence without its envelope or the reverse")
+        if copy is None or envelope is None:
+            if record.type.own_report:
+                raise Divergence(f"{where}: its report is missing")
+            return
+        if record.type.own_report and copy.item_id != n.originator_id:
+            raise Divergence(f"{where}: its custody event is for {copy.item_id}")
         try:
             opened = read_envelope(envelope)
             signed: CustodyEvent = read_body(opened)
@@ -193,7 +196,7 @@ class LedgerChecks:
                 f"{where}: its signature does not verify with the key of "
                 f"{opened.party_id}/{opened.device_id} enrolled by {device.where}"
             ) from None
-        if name != "Flagged" and signed.kind is Kind.COMMISSIONING and signed.tag_uid:
+        if record.type.accepted and RULES[signed.kind].creates and signed.tag_uid:
             self.commissioned.add((signed.item_id, signed.tag_uid))
 
     def check_claims(self) -> None:

@@ -1,4 +1,4 @@
-"""Canonical leaf records: the exact bytes hashed into a block for each accepted item event.
+"""Canonical leaf records: the exact bytes hashed into a block for each item event.
 
     record = "assay-leaf-v1" 0x0A
              ‖ u32be(len(item_id)) ‖ item_id (UTF-8)
@@ -8,31 +8,22 @@
              ‖ u32be(len(payload)) ‖ payload
     leaf   = SHA-256(0x00 ‖ record)
 
-``E`` payloads are the signed envelope bytes exactly as they arrived from Kafka. ``P``
-payloads are platform-made events (counterfeit flags, sightings of unknown items): the
-canonical JSON object (keys sorted, no spaces, UTF-8, non-ASCII unescaped) ::
-
-    {"detail":…,"evidence_event_id":…|null,"evidence_sha256":<64 hex>|null,"signal":…,"type":"flag"}
-
-where ``evidence_sha256`` is SHA-256 of the evidence envelope (the signed report that
-raised the flag), so a proof can carry that envelope and have it checked.
-
-The second half reads payloads back the way a verifier must: envelopes only in their
-canonical Avro encoding, and the *signed fields* a proof's summary shows.
-docs/proof-bundle.md is the normative description for verifiers.
+What the kind and payload of each stored event are is the record codec's
+(``ledger/records.py``). The second half reads payloads back the way a verifier must:
+envelopes only in their canonical Avro encoding, and the *signed fields* a proof's summary
+shows. docs/proof-bundle.md is the normative description for verifiers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from anchoring.hasher import LEAF_PREFIX, leaf_hash
+from ledger.records import LeafSource
 from streams.avro import HEADER_LEN, default_registry
 from streams.envelope import EVENT_SCHEMA, Envelope, open_envelope
 from streams.errors import SerializationError
@@ -41,21 +32,10 @@ RECORD_MAGIC = b"assay-leaf-v1\n"
 ZERO_HASH = bytes(32)
 KIND_ENVELOPE = b"E"
 KIND_PLATFORM = b"P"
-PLATFORM_BODY_KEYS = ("detail", "evidence_event_id", "evidence_sha256", "signal", "type")
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _sha256 = hashlib.sha256
-
-
-@dataclass(frozen=True)
-class LeafSource:
-    """What one stored item event contributes to its leaf."""
-
-    item_id: str
-    version: int
-    kind: Literal["E", "P"]
-    payload: bytes
 
 
 def record_bytes(source: LeafSource, prev_leaf: bytes) -> bytes:
@@ -172,43 +152,6 @@ def _distinct_leaves(
     return out
 
 
-def platform_body(
-    signal: str, detail: str, evidence_event_id: str | None, evidence: bytes | None
-) -> bytes:
-    body: dict[str, Any] = {
-        "type": "flag",
-        "signal": signal,
-        "detail": detail,
-        "evidence_event_id": evidence_event_id,
-        "evidence_sha256": hashlib.sha256(evidence).hexdigest() if evidence else None,
-    }
-    return canonical_json(body)
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def source_of(item_id: str, version: int, event: Any) -> LeafSource:
-    """The leaf source of a stored Item event (domain.items.Item.*)."""
-    name = type(event).__name__
-    if name in {"Commissioned", "CustodyRecorded"}:
-        return LeafSource(item_id, version, "E", event.envelope)
-    if name == "Sighted":
-        body = platform_body(
-            "unknown_item",
-            "scanned before any commissioning",
-            event.custody.event_id,
-            event.envelope,
-        )
-        return LeafSource(item_id, version, "P", body)
-    if name == "Flagged":
-        evidence_id = event.evidence.event_id if event.evidence is not None else None
-        body = platform_body(event.signal, event.detail, evidence_id, event.envelope)
-        return LeafSource(item_id, version, "P", body)
-    raise ValueError(f"no leaf rule for {name}")
-
-
 # ----- what a payload says ------------------------------------------------------------------
 
 
@@ -274,11 +217,3 @@ def _avro_long(value: int) -> bytes:
         zigzag >>= 7
     out.append(zigzag)
     return bytes(out)
-
-
-def evidence_of(event: Any) -> bytes | None:
-    """The evidence envelope a platform-made event's body commits to (by SHA-256), if any."""
-    if type(event).__name__ in {"Sighted", "Flagged"}:
-        envelope: bytes | None = event.envelope
-        return envelope or None
-    return None

@@ -26,18 +26,12 @@ from anchoring.chain import Chain, header_from_row, packed_leaf, packed_path
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.leaves import (
-    ZERO_HASH,
-    evidence_of,
-    flag_summary,
-    read_signed,
-    signed_fields,
-    source_of,
-)
+from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
 from anchoring.recorders import LeafRow
 from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION
 from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
+from ledger.records import is_item_event, item_record
 from streams.errors import SerializationError
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BlockHashTree", "ProveError", "Prover"]
@@ -141,7 +135,7 @@ class Prover:
         head = self.head
         assert head is not None
         events = self.ledger.item_events(item_id)
-        if not events or not type(events[0]).__qualname__.startswith("Item."):
+        if not events or not is_item_event(events[0]):
             raise ProveError(f"no item {item_id!r} in the ledger")
         rows = {row.version: row for row in self.chain.leaves_for(item_id)}
         anchored: list[tuple[Any, LeafRow]] = []
@@ -190,8 +184,9 @@ class Prover:
         prev: bytes,
         devices: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
-        source = source_of(item_id, row.version, event)
-        evidence = evidence_of(event) if source.kind == "P" else None
+        record = item_record(event, item_id, row.version)
+        source = record.leaf_source()
+        evidence = record.evidence
         return {
             "version": row.version,
             "leaf_kind": source.kind,
@@ -224,11 +219,12 @@ class Prover:
 
     def _summary(self, event: Any, devices: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """What the event says, read from the signed bytes (as the verifier will)."""
-        source = source_of(str(event.originator_id), event.originator_version, event)
+        record = item_record(event)
+        source = record.leaf_source()
         if source.kind == "E":
             return _fields_of(self._signed(source.payload, devices))
         flag = json.loads(source.payload)
-        evidence = evidence_of(event)
+        evidence = record.evidence
         body = self._signed(evidence, devices) if evidence is not None else None
         return flag_summary(flag, body)
 

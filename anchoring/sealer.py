@@ -45,13 +45,13 @@ from anchoring.chain import (
 )
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import HEADER_VERSION, BlockHeader
-from anchoring.leaves import ZERO_HASH, LeafSource, leaf_chain, source_of
+from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.recorders import LeafRow
 from ledger.application import CustodyLedger
+from ledger.records import LeafSource, is_item_topic, leaf_source
 
 log = logging.getLogger(__name__)
 
-ITEM_TOPIC_PREFIX = "domain.items:Item."
 PAGE = 1000
 PREV_LEAF_CACHE = 200_000
 
@@ -173,10 +173,10 @@ class Anchor:
         height = len(self.headers)
         sources: list[LeafSource] = []
         for n in notifications:
-            if n.topic.startswith(ITEM_TOPIC_PREFIX):
+            if is_item_topic(n.topic):
                 event = self.ledger.mapper.to_domain_event(n)
                 item_id, version = str(n.originator_id), n.originator_version
-                sources.append(source_of(item_id, version, event))
+                sources.append(leaf_source(item_id, version, event))
         leaves = leaf_chain(sources, self._prev_leaf)
         rows = [
             LeafRow(s.item_id, s.version, height, index, leaf)

@@ -58,10 +58,8 @@ from anchoring.fastread import plain_body, plain_envelope
 from anchoring.hasher import LEAF_PREFIX
 from anchoring.header import BlockHeader, plain_json_block_hash
 from anchoring.leaves import (
-    PLATFORM_BODY_KEYS,
     RECORD_MAGIC,
     ZERO_HASH,
-    canonical_json,
     flag_summary,
     read_body_record,
     read_envelope,
@@ -69,6 +67,7 @@ from anchoring.leaves import (
     signed_fields,
 )
 from anchoring.merkle import verify_inclusion
+from ledger.records import PLATFORM_BODY_KEYS, canonical_json
 from streams.errors import SerializationError
 
 __all__ = [

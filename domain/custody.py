@@ -1,8 +1,6 @@
-"""Value objects shared by the custody domain: roles, event kinds, verdicts, the custody event.
+"""Value objects shared by the custody domain: verdicts, retirement reasons, the custody event.
 
-Event kinds follow the GS1 Core Business Vocabulary business steps where one exists, so an
-EPCIS export maps one to one (``observing`` is Assay's name for an inventory scan;
-``void_shipping`` is CBV's step for a shipper recalling a consignment in transit).
+Roles and event kinds, and what each kind does, are in ``domain/kinds.py``.
 """
 
 from __future__ import annotations
@@ -14,24 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from domain.kinds import ALLOWED_KINDS, Kind, Role
 
-class Role(StrEnum):
-    BRAND = "brand"
-    APPRAISER = "appraiser"
-    WAREHOUSE = "warehouse"
-    STORE = "store"
-
-
-class Kind(StrEnum):
-    COMMISSIONING = "commissioning"
-    INSPECTING = "inspecting"
-    SHIPPING = "shipping"
-    VOID_SHIPPING = "void_shipping"
-    RECEIVING = "receiving"
-    OBSERVING = "observing"
-    RETAIL_SELLING = "retail_selling"
-    RETURNING = "returning"
-    DECOMMISSIONING = "decommissioning"
+__all__ = [
+    "ALLOWED_KINDS",
+    "CustodyEvent",
+    "Kind",
+    "RetirementReason",
+    "Role",
+    "Verdict",
+]
 
 
 class Verdict(StrEnum):
@@ -44,38 +34,6 @@ class RetirementReason(StrEnum):
     DESTROYED = "destroyed"
     LOST = "lost"
     STOLEN = "stolen"
-
-
-#: What each role's devices may record. Everything else is refused by role.
-ALLOWED_KINDS: Mapping[Role, frozenset[Kind]] = {
-    Role.BRAND: frozenset(
-        {
-            Kind.COMMISSIONING,
-            Kind.SHIPPING,
-            Kind.VOID_SHIPPING,
-            Kind.RECEIVING,
-            Kind.OBSERVING,
-            Kind.DECOMMISSIONING,
-        }
-    ),
-    Role.APPRAISER: frozenset(
-        {Kind.INSPECTING, Kind.SHIPPING, Kind.VOID_SHIPPING, Kind.RECEIVING, Kind.OBSERVING}
-    ),
-    Role.WAREHOUSE: frozenset(
-        {Kind.SHIPPING, Kind.VOID_SHIPPING, Kind.RECEIVING, Kind.OBSERVING, Kind.DECOMMISSIONING}
-    ),
-    Role.STORE: frozenset(
-        {
-            Kind.SHIPPING,
-            Kind.VOID_SHIPPING,
-            Kind.RECEIVING,
-            Kind.OBSERVING,
-            Kind.RETAIL_SELLING,
-            Kind.RETURNING,
-            Kind.DECOMMISSIONING,
-        }
-    ),
-}
 
 
 @dataclass(frozen=True)

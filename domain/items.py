@@ -4,26 +4,14 @@ Consistency boundary: one item's custody — who holds it, whether it is in tran
 authenticated or retired — and the idempotency of the events reported for it. Rules that
 are broken refuse the event (a ``DomainError`` naming the rule) and change nothing; signals
 of counterfeiting are recorded as ``Flagged`` events so that the evidence is anchored with
-the history. A report is judged in this order (see docs/custody-rules.md):
-
-1. an exact repeat of a recorded event id is a no-op (``duplicate``);
-2. the actor must be the event's party, with a device valid at the event's time, in a role
-   that may record the kind — otherwise refused;
-3. a commissioning of an existing item must carry the identity; it commissions an item
-   only sighted so far, and is otherwise flagged (``duplicate_commissioning``);
-4. a repeated event id with other content is flagged (``conflicting_duplicate``);
-5. an item never commissioned, retired or sold makes the event a signal (``unknown_item``,
-   ``scan_after_retirement``, ``scan_after_sale`` — but for the return to the selling store,
-   or the brand writing off a sold item);
-6. a counterfeit item refuses everything but decommissioning (``item_frozen``);
-7. an observation or receiving by a party that cannot have the item is flagged
-   (``location_conflict``);
-8. the custody rules (``check_*``) refuse what is impossible; what passes is accepted, and
-   flagged besides when it implies ``impossible_travel``.
+the history. ``domain.reports.decide`` judges a report in the order docs/custody-rules.md
+gives; the item holds its own steps: idempotency, duplicate commissionings, the status and
+location signals, the freeze, and the guards each kind's rule names (``domain/kinds.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eventsourcing.domain import BaseAggregate
@@ -45,12 +33,26 @@ from domain.errors import (
     UnknownConsignee,
     WrongReturnStore,
 )
+from domain.kinds import DETAIL_HINTS, RULES, KindRule
 from domain.parties import Party
 from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
 from domain.state import ItemState, Status, fix_of
 from domain.tags import check_not_a_claim_id
 
-__all__ = ["Flag", "Item", "ItemState", "Outcome", "Policy", "Result", "Signal", "Status"]
+__all__ = [
+    "SIGHTED_DETAIL",
+    "Flag",
+    "Item",
+    "ItemState",
+    "Outcome",
+    "Policy",
+    "Result",
+    "Signal",
+    "Status",
+]
+
+#: What a sighting of an item never commissioned says (hashed into its leaf).
+SIGHTED_DETAIL = "scanned before any commissioning"
 
 
 class Item(BaseAggregate[str]):
@@ -73,21 +75,22 @@ class Item(BaseAggregate[str]):
 
     @dataclass(frozen=True)
     class Sighted(base.Created):
-        """Platform-made: a scan of an item id that was never commissioned."""
+        """Platform-made: a scan of an item id that was never commissioned.
+
+        ``signal`` and ``detail`` are stored with the event; records written before they
+        were lack them and read as these defaults (what those leaves were sealed with).
+        """
 
         custody: CustodyEvent
         envelope: bytes
+        signal: str = Signal.UNKNOWN_ITEM.value
+        detail: str = SIGHTED_DETAIL
 
         def apply(self, item: Item) -> None:
             item.state = ItemState()
             item.state.note_evidence(self.custody)
             item.state.flags.append(
-                Flag(
-                    Signal.UNKNOWN_ITEM,
-                    "scanned before any commissioning",
-                    self.custody.event_id,
-                    self.timestamp,
-                )
+                Flag(Signal(self.signal), self.detail, self.custody.event_id, self.timestamp)
             )
 
     @dataclass(frozen=True)
@@ -118,22 +121,27 @@ class Item(BaseAggregate[str]):
     # ----- creation -------------------------------------------------------------------
 
     @classmethod
-    def commission(cls, custody: CustodyEvent, envelope: bytes, actor: Party) -> Item:
-        """A brand registers a new item (the tag uid's uniqueness is the caller's TagClaim)."""
-        if custody.kind is not Kind.COMMISSIONING:
+    def commission(cls, custody: CustodyEvent, envelope: bytes) -> Item:
+        """A new item from a report that creates one (its actor and the tag uid's
+        uniqueness were checked by ``domain.reports.decide``)."""
+        if not RULES[custody.kind].creates:
             raise ValueError(f"Item.commission needs a commissioning, not {custody.kind.value}")
         check_not_a_claim_id(custody.item_id, "item")
-        actor.check_may_record(custody)
-        cls.check_commissioning_details(custody)
+        cls.check_details(custody)
         return cls._create(cls.Commissioned, id=custody.item_id, custody=custody, envelope=envelope)
 
     @classmethod
-    def sighted(cls, custody: CustodyEvent, envelope: bytes, actor: Party | None = None) -> Item:
+    def sighted(cls, custody: CustodyEvent, envelope: bytes) -> Item:
         """A scan of an item id nobody commissioned: kept as an ``unknown_item`` signal."""
         check_not_a_claim_id(custody.item_id, "item")
-        if actor is not None:
-            actor.check_may_record(custody)
-        return cls._create(cls.Sighted, id=custody.item_id, custody=custody, envelope=envelope)
+        return cls._create(
+            cls.Sighted,
+            id=custody.item_id,
+            custody=custody,
+            envelope=envelope,
+            signal=Signal.UNKNOWN_ITEM.value,
+            detail=SIGHTED_DETAIL,
+        )
 
     # ----- commands -------------------------------------------------------------------
 
@@ -146,15 +154,16 @@ class Item(BaseAggregate[str]):
         counterparty_known: bool = False,
         policy: Policy | None = None,
     ) -> Outcome:
-        """Apply one reported custody event: no-op, refuse (``DomainError``), flag or accept."""
+        """Apply one report whose actor may record it (``domain.reports.decide`` checked the
+        party, its device and its role): no-op, refuse (``DomainError``), flag or accept."""
         self.check_addressed_to_me(custody)
-        repeat = self._repeat(custody)
+        actor.check_made(custody)
+        repeat = self.repeat_of(custody)
         if repeat is not None:
             return repeat
-        actor.check_may_record(custody)
-        if custody.kind is Kind.COMMISSIONING:
+        if RULES[custody.kind].creates:
             detail = f"item {self.id} commissioned again by {actor.id}"
-            return self.record_duplicate_commissioning(custody, envelope, detail, actor)
+            return self.record_duplicate_commissioning(custody, envelope, detail)
         conflict = self._conflicting_repeat(custody, envelope)
         if conflict is not None:
             return conflict
@@ -175,20 +184,17 @@ class Item(BaseAggregate[str]):
         return Outcome(Result.ACCEPTED)
 
     def record_duplicate_commissioning(
-        self, custody: CustodyEvent, envelope: bytes, detail: str, actor: Party | None = None
+        self, custody: CustodyEvent, envelope: bytes, detail: str
     ) -> Outcome:
         """A commissioning naming this item's id or tag uid: flagged on this item.
 
         An item only sighted so far (never commissioned) is commissioned late instead.
         """
-        if custody.kind is not Kind.COMMISSIONING:
+        if not RULES[custody.kind].creates:
             raise ValueError(f"a duplicate commissioning, not {custody.kind.value}")
-        repeat = self._repeat(custody)
+        repeat = self.repeat_of(custody)
         if repeat is not None:
             return repeat
-        if actor is not None:
-            actor.check_may_record(custody)
-        self.check_commissioning_details(custody)
         conflict = self._conflicting_repeat(custody, envelope)
         if conflict is not None:
             return conflict
@@ -212,7 +218,8 @@ class Item(BaseAggregate[str]):
 
     # ----- idempotency ----------------------------------------------------------------
 
-    def _repeat(self, custody: CustodyEvent) -> Outcome | None:
+    def repeat_of(self, custody: CustodyEvent) -> Outcome | None:
+        """A ``duplicate`` outcome if this exact report is already recorded or flagged."""
         digest = custody.digest()
         known = self.state.seen.get(custody.event_id)
         if known == digest or (custody.event_id, digest) in self.state.conflicts:
@@ -238,16 +245,15 @@ class Item(BaseAggregate[str]):
             return Signal.UNKNOWN_ITEM, f"{kind} by {actor.id} of an item never commissioned"
         if s.status is Status.RETIRED:
             return Signal.SCAN_AFTER_RETIREMENT, f"{kind} by {actor.id} of a retired item"
-        if s.status is Status.SOLD and not self._allowed_after_sale(custody, actor):
+        if s.status is Status.SOLD and not self._allowed_after_sale(RULES[custody.kind], actor):
             return Signal.SCAN_AFTER_SALE, f"{kind} by {actor.id} after the item was sold"
         return None
 
     def _location_signal(self, custody: CustodyEvent, actor: Party) -> tuple[Signal, str] | None:
-        """An observation or receiving by a party that cannot have the item is a signal.
-
-        The holder or the shipper "receiving" is not a clone but a mistake the rules refuse.
-        """
-        if custody.kind not in (Kind.OBSERVING, Kind.RECEIVING):
+        """A kind that needs the item present, recorded by a party that cannot have it, is a
+        signal. The holder or the shipper "receiving" is not a clone but a mistake the rules
+        refuse."""
+        if not RULES[custody.kind].presence:
             return None
         if actor.id in self._present_parties():
             return None
@@ -258,12 +264,10 @@ class Item(BaseAggregate[str]):
         )
 
     @staticmethod
-    def _allowed_after_sale(custody: CustodyEvent, actor: Party) -> bool:
+    def _allowed_after_sale(rule: KindRule, actor: Party) -> bool:
         # A return is the sold item's normal next step; the brand may write off a sold
         # item (reported lost or stolen) so that any later scan of it is flagged.
-        return custody.kind is Kind.RETURNING or (
-            custody.kind is Kind.DECOMMISSIONING and actor.role is Role.BRAND
-        )
+        return rule.after_sale == "any" or (rule.after_sale == "brand" and actor.role is Role.BRAND)
 
     def _present_parties(self) -> set[str]:
         s = self.state
@@ -280,28 +284,12 @@ class Item(BaseAggregate[str]):
     # ----- rules ----------------------------------------------------------------------
 
     def _check_rules(self, custody: CustodyEvent, actor: Party, counterparty_known: bool) -> None:
-        kind = custody.kind
+        """The kind's guards in the order of its rule (domain/kinds.py), then its details."""
+        rule = RULES[custody.kind]
         self.check_transit_allows(custody, actor)
-        if kind is Kind.INSPECTING:
-            self.check_inspection_details(custody)
-        elif kind is Kind.SHIPPING:
-            self.check_holder(actor, kind)
-            self.check_consignee(custody, actor, counterparty_known)
-        elif kind is Kind.VOID_SHIPPING:
-            self.check_recall(actor)
-        elif kind is Kind.RECEIVING:
-            self.check_receiver(actor)
-        elif kind is Kind.OBSERVING:
-            self.check_holder(actor, kind)
-        elif kind is Kind.RETAIL_SELLING:
-            self.check_holder(actor, kind)
-            self.check_authenticated()
-            self.check_sale_details(custody)
-        elif kind is Kind.RETURNING:
-            self.check_return(actor)
-        elif kind is Kind.DECOMMISSIONING:
-            self.check_may_decommission(actor)
-            self.check_decommissioning_details(custody)
+        for guard in rule.guards:
+            _GUARDS[guard](self, custody, actor, counterparty_known)
+        self.check_details(custody)
 
     def check_addressed_to_me(self, custody: CustodyEvent) -> None:
         if custody.item_id != self.id:
@@ -318,9 +306,7 @@ class Item(BaseAggregate[str]):
 
     def check_transit_allows(self, custody: CustodyEvent, actor: Party) -> None:
         s = self.state
-        if s.status is not Status.IN_TRANSIT:
-            return
-        if custody.kind in (Kind.RECEIVING, Kind.VOID_SHIPPING):
+        if s.status is not Status.IN_TRANSIT or RULES[custody.kind].in_transit:
             return
         raise ItemInTransit(
             f"item {self.id} is in transit from {s.shipper} to {s.consignee}; "
@@ -393,27 +379,25 @@ class Item(BaseAggregate[str]):
             )
 
     @staticmethod
-    def check_commissioning_details(custody: CustodyEvent) -> None:
-        missing = [n for n in ("tag_uid", "brand", "model", "serial") if not getattr(custody, n)]
+    def check_details(custody: CustodyEvent) -> None:
+        """The fields the kind needs (``details`` of its rule) are set."""
+        missing = [n for n in RULES[custody.kind].details if getattr(custody, n) in (None, "")]
         if missing:
+            needs = "; ".join(DETAIL_HINTS.get(name, name) for name in missing)
             raise MissingDetail(
-                f"commissioning of {custody.item_id} by {custody.party_id} needs "
-                f"{', '.join(missing)} (the item's identity)"
+                f"{custody.kind.value} of {custody.item_id} by {custody.party_id} needs {needs}"
             )
 
-    @staticmethod
-    def check_inspection_details(custody: CustodyEvent) -> None:
-        if custody.verdict is None:
-            raise MissingDetail("inspecting needs a verdict: genuine, counterfeit or inconclusive")
-        if not custody.certificate:
-            raise MissingDetail("inspecting needs a certificate reference")
 
-    @staticmethod
-    def check_sale_details(custody: CustodyEvent) -> None:
-        if not custody.buyer_ref:
-            raise MissingDetail("retail_selling needs a buyer reference (buyer_ref)")
+_Guard = Callable[[Item, CustodyEvent, Party, bool], None]
 
-    @staticmethod
-    def check_decommissioning_details(custody: CustodyEvent) -> None:
-        if custody.reason is None:
-            raise MissingDetail("decommissioning needs a reason: destroyed, lost or stolen")
+#: The guards a kind's rule names (``domain.kinds.GUARDS``), as calls on the item.
+_GUARDS: dict[str, _Guard] = {
+    "holder": lambda item, c, actor, known: item.check_holder(actor, c.kind),
+    "consignee": lambda item, c, actor, known: item.check_consignee(c, actor, known),
+    "recall": lambda item, c, actor, known: item.check_recall(actor),
+    "receiver": lambda item, c, actor, known: item.check_receiver(actor),
+    "authenticated": lambda item, c, actor, known: item.check_authenticated(),
+    "return": lambda item, c, actor, known: item.check_return(actor),
+    "may_decommission": lambda item, c, actor, known: item.check_may_decommission(actor),
+}

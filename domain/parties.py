@@ -127,12 +127,16 @@ class Party(BaseAggregate[str]):
                 f"a {self.role.value} records only: {allowed}"
             )
 
-    def check_may_record(self, custody: CustodyEvent) -> None:
-        """This party made the event, with a device valid at its time, in a role that may."""
+    def check_made(self, custody: CustodyEvent) -> None:
+        """The event names this party as the one that made it."""
         if custody.party_id != self.id:
             raise ActorMismatch(
                 f"event {custody.event_id} was made by {custody.party_id!r}, not by {self.id!r}"
             )
+
+    def check_may_record(self, custody: CustodyEvent) -> None:
+        """This party made the event, with a device valid at its time, in a role that may."""
+        self.check_made(custody)
         self.check_device_may_sign(custody.device_id, custody.occurred_at)
         self.check_role_allows(custody.kind)
 

@@ -1,4 +1,5 @@
-"""An item's state and how each stored custody event changes it.
+"""An item's state and how each stored custody event changes it (as ``domain/kinds.py``
+says each kind does).
 
 Only the events' ``apply`` methods call ``evolve`` and ``note_evidence``: replaying the stored
 events of an item always rebuilds the same state.
@@ -7,18 +8,12 @@ events of an item always rebuilds the same state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from domain.custody import CustodyEvent, Kind, Verdict
+from domain.custody import CustodyEvent, Verdict
+from domain.kinds import RULES, Status
 from domain.signals import Fix, Flag
 
-
-class Status(StrEnum):
-    UNREGISTERED = "unregistered"  # seen by a scanner but never commissioned
-    IN_CUSTODY = "in_custody"
-    IN_TRANSIT = "in_transit"
-    SOLD = "sold"
-    RETIRED = "retired"
+__all__ = ["ItemState", "Status", "fix_of"]
 
 
 @dataclass
@@ -62,34 +57,29 @@ class ItemState:
         fix = fix_of(c)
         if fix is not None:
             self.last_fix = fix
-        if c.kind is Kind.COMMISSIONING:
+        rule = RULES[c.kind]
+        if rule.creates:
             self.commissioned = True
-            self.brand, self.model = c.brand, c.model
-            self.serial, self.tag_uid = c.serial, c.tag_uid
-            self._hold(c.party_id, c.location)
-        elif c.kind is Kind.INSPECTING:
-            self.verdict, self.certificate = c.verdict, c.certificate
-        elif c.kind is Kind.SHIPPING:
-            self.status = Status.IN_TRANSIT
-            self.shipper, self.consignee, self.holder = c.party_id, c.counterparty, None
-        elif c.kind is Kind.VOID_SHIPPING:
-            self._hold(self.shipper, c.location)
-        elif c.kind is Kind.RECEIVING:
-            self._hold(c.party_id, c.location)
-        elif c.kind is Kind.OBSERVING:
+        for name in rule.sets:
+            setattr(self, name, getattr(c, name))
+        if rule.status is not None:
+            self.status = rule.status
+        if rule.holder == "actor":
+            self.holder = c.party_id
+        elif rule.holder == "none":
+            self.holder = None
+        if rule.location == "event":
             self.location = c.location
-        elif c.kind is Kind.RETAIL_SELLING:
-            self.status, self.sold_by, self.buyer_ref = Status.SOLD, c.party_id, c.buyer_ref
-            self.holder = self.location = None
-        elif c.kind is Kind.RETURNING:
-            self._hold(c.party_id, c.location)
-        elif c.kind is Kind.DECOMMISSIONING:
-            self.status = Status.RETIRED
-            self.holder = self.shipper = self.consignee = self.sold_by = self.buyer_ref = None
-
-    def _hold(self, holder: str | None, location: str) -> None:
-        self.status, self.holder, self.location = Status.IN_CUSTODY, holder, location
-        self.shipper = self.consignee = self.sold_by = self.buyer_ref = None
+        elif rule.location == "none":
+            self.location = None
+        if rule.clears_parties:
+            self.shipper = self.consignee = self.sold_by = None
+            if "buyer_ref" not in rule.sets:
+                self.buyer_ref = None
+        if rule.opens_transit:
+            self.shipper, self.consignee = c.party_id, c.counterparty
+        if rule.status is Status.SOLD:
+            self.sold_by = c.party_id
 
 
 def fix_of(custody: CustodyEvent) -> Fix | None:

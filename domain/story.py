@@ -13,27 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from domain.custody import CustodyEvent, Kind
+from domain.custody import CustodyEvent
 from domain.items import Item
+from domain.kinds import RULES
 
 
 def describe(c: CustodyEvent) -> str:
-    """What one custody event says happened, as a sentence without its time."""
-    who, at = c.party_id, c.location
-    sentences = {
-        Kind.COMMISSIONING: f"{who} commissioned {c.brand} {c.model} serial {c.serial} "
-        f"(tag {c.tag_uid}) at {at}",
-        Kind.INSPECTING: f"{who} inspected it: {c.verdict.value if c.verdict else '?'} "
-        f"(certificate {c.certificate})",
-        Kind.SHIPPING: f"{who} shipped it to {c.counterparty} from {at}",
-        Kind.VOID_SHIPPING: f"{who} recalled the shipment at {at}",
-        Kind.RECEIVING: f"{who} received it at {at}",
-        Kind.OBSERVING: f"{who} scanned it at {at}",
-        Kind.RETAIL_SELLING: f"{who} sold it to buyer {c.buyer_ref}",
-        Kind.RETURNING: f"{who} took it back at {at}",
-        Kind.DECOMMISSIONING: f"{who} decommissioned it ({c.reason.value if c.reason else '?'})",
-    }
-    return sentences[c.kind]
+    """What one custody event says happened, as a sentence without its time
+    (the kind's sentence in domain/kinds.py, with unknown values shown as ``?``)."""
+    fields = {k: "?" if v is None else str(v) for k, v in c.to_primitive().items()}
+    return RULES[c.kind].sentence.format(who=c.party_id, **fields)
 
 
 def sentence(event: object) -> str:
@@ -42,7 +31,7 @@ def sentence(event: object) -> str:
         return _line(event.custody.occurred_at, describe(event.custody))
     if isinstance(event, Item.Sighted):
         c = event.custody
-        return _line(c.occurred_at, f"FLAG unknown_item: {describe(c)}, never commissioned")
+        return _line(c.occurred_at, f"FLAG {event.signal}: {describe(c)}, never commissioned")
     if isinstance(event, Item.Flagged):
         when = event.evidence.occurred_at if event.evidence else event.timestamp
         return _line(when, f"FLAG {event.signal}: {event.detail}")

@@ -16,11 +16,11 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
 
-from domain.custody import CustodyEvent, Kind, Role
-from domain.errors import DomainError, PartyExists, ReservedId, UnknownParty
-from domain.items import Item, Outcome, Policy, Result, Signal
+from domain.custody import CustodyEvent, Role
+from domain.errors import DomainError, PartyExists, UnknownParty
+from domain.items import Item, Outcome, Policy
 from domain.parties import Party
-from domain.tags import TagClaim, tag_claim_id
+from domain.reports import decide
 from ledger.config import schema_lock
 from ledger.transcodings import BytesAsBase64, CustodyEventAsDict
 
@@ -170,10 +170,11 @@ class _Batch:
 
     def apply(self, report: Report) -> Decision:
         try:
-            return Decision(report, outcome=self._apply(report))
+            outcome = decide(report.custody, report.envelope, self, self.ledger.policy)
         except DomainError as refusal:
             self._check_nothing_pending(refusal)
             return Decision(report, refusal=refusal)
+        return Decision(report, outcome=outcome)
 
     def _check_nothing_pending(self, refusal: DomainError) -> None:
         # Guards run before any event is triggered; a refusal after a change is a bug.
@@ -181,66 +182,3 @@ class _Batch:
             if aggregate is not None and aggregate.pending_events:
                 msg = f"{refusal.rule} raised after {aggregate.id} changed"
                 raise RuntimeError(msg) from refusal
-
-    def _apply(self, report: Report) -> Outcome:
-        custody = report.custody
-        actor = self.load(custody.party_id)
-        if not isinstance(actor, Party):
-            raise UnknownParty(f"party {custody.party_id!r} is not registered")
-        item = self.load(custody.item_id)
-        if item is not None and not isinstance(item, Item):
-            what = "a party" if isinstance(item, Party) else "a tag claim"
-            raise ReservedId(f"{custody.item_id!r} names {what}, not an item")
-        if isinstance(item, Item) and item.state.seen.get(custody.event_id) == custody.digest():
-            # A redelivery of what is already recorded: nothing to check, nothing to do,
-            # even if the device was revoked since.
-            return Outcome(Result.DUPLICATE, detail=f"event {custody.event_id} already recorded")
-        actor.check_device_may_sign(custody.device_id, custody.occurred_at)
-        if custody.kind is Kind.COMMISSIONING:
-            return self._commission(report, actor, item)
-        if item is None:
-            sighted = Item.sighted(custody, report.envelope, actor)
-            self.keep(sighted)
-            return Outcome(Result.FLAGGED, (Signal.UNKNOWN_ITEM,), "scanned before commissioning")
-        counterparty_known = custody.counterparty is not None and isinstance(
-            self.load(custody.counterparty), Party
-        )
-        outcome = item.record(
-            custody,
-            report.envelope,
-            actor,
-            counterparty_known=counterparty_known,
-            policy=self.ledger.policy,
-        )
-        self.keep(item)
-        return outcome
-
-    def _commission(self, report: Report, actor: Party, item: Item | None) -> Outcome:
-        custody = report.custody
-        actor.check_role_allows(Kind.COMMISSIONING)
-        Item.check_commissioning_details(custody)
-        assert custody.tag_uid is not None
-        claim = self.load(tag_claim_id(custody.tag_uid))
-        if claim is not None and not isinstance(claim, TagClaim):
-            raise ReservedId(f"tag {custody.tag_uid!r} collides with {claim.id!r}")
-        owner = claim.item_id if isinstance(claim, TagClaim) else None
-        if owner is not None and owner != custody.item_id:
-            original = self.load(owner)
-            if not isinstance(original, Item):
-                raise ReservedId(f"tag {custody.tag_uid!r} is claimed by {owner!r}, not an item")
-            detail = f"tag {custody.tag_uid} commissioned again for {custody.item_id} by {actor.id}"
-            outcome = original.record_duplicate_commissioning(
-                custody, report.envelope, detail, actor
-            )
-            self.keep(original)
-            return outcome
-        if item is not None:
-            detail = f"item {custody.item_id} commissioned again by {actor.id}"
-            outcome = item.record_duplicate_commissioning(custody, report.envelope, detail, actor)
-            if owner is None and outcome.result is Result.ACCEPTED:
-                self.keep(TagClaim.claim(custody.tag_uid, custody.item_id))
-            self.keep(item)
-            return outcome
-        new_item = Item.commission(custody, report.envelope, actor)
-        self.keep(new_item, TagClaim.claim(custody.tag_uid, custody.item_id))
-        return Outcome(Result.ACCEPTED)

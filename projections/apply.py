@@ -12,19 +12,19 @@ from typing import Any
 
 import duckdb
 
+from ledger.records import (
+    DEVICE_ENROLLED,
+    DEVICE_REVOKED,
+    ITEM_MODULE,
+    PARTY_MODULE,
+    PARTY_REGISTERED,
+    sql_flag_field,
+    sql_is_accepted,
+    sql_is_flag,
+    sql_record_name,
+)
 from projections.derive import derive_page
-from projections.staging import ITEM_MODULE, PARTY_MODULE, Page
-
-#: The detail ``Item.Sighted`` gives its implicit unknown-item flag (domain/items.py).
-SIGHTED_DETAIL = "scanned before any commissioning"
-
-RECORD = """CASE event
-    WHEN 'Item.Commissioned' THEN 'commissioned'
-    WHEN 'Item.CustodyRecorded' THEN 'custody_recorded'
-    WHEN 'Item.Sighted' THEN 'sighted'
-    WHEN 'Item.Flagged' THEN 'flagged'
-    ELSE lower(replace(event, 'Item.', ''))
-END"""
+from projections.staging import Page
 
 
 def apply_ledger(
@@ -48,7 +48,7 @@ def apply_ledger(
     con.execute(
         f"""
         INSERT INTO custody_events
-        SELECT o, v, n, {RECORD}, event IN ('Item.Commissioned', 'Item.CustodyRecorded'),
+        SELECT o, v, n, {sql_record_name()}, {sql_is_accepted()},
                c.event_id, c.kind, c.party_id, p.role, c.device_id, c.location,
                c.counterparty, c.occurred_at, ts, c.tag_uid, c.brand, c.model,
                c.serial, c.verdict, c.certificate, c.reason, c.latitude, c.longitude,
@@ -61,12 +61,10 @@ def apply_ledger(
         con.execute(
             f"""
             INSERT INTO flags
-            SELECT o, v,
-                   CASE WHEN event = 'Item.Sighted' THEN 'unknown_item' ELSE signal END,
-                   CASE WHEN event = 'Item.Sighted' THEN '{SIGHTED_DETAIL}' ELSE detail END,
+            SELECT o, v, {sql_flag_field("signal")}, {sql_flag_field("detail")},
                    c.event_id, c.party_id, c.location, ts
             FROM staged
-            WHERE module = '{ITEM_MODULE}' AND event IN ('Item.Sighted', 'Item.Flagged')"""
+            WHERE module = '{ITEM_MODULE}' AND {sql_is_flag()}"""
         )
     if derive_items:
         derive_page(con, after_notification=page.first_id - 1)
@@ -77,19 +75,19 @@ def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         INSERT INTO parties
         SELECT o, name, role, ts FROM staged
-        WHERE module = '{PARTY_MODULE}' AND event = 'Party.Registered' ORDER BY n"""
+        WHERE module = '{PARTY_MODULE}' AND event = '{PARTY_REGISTERED}' ORDER BY n"""
     )
     con.execute(
         f"""
         INSERT INTO devices
         SELECT o, device_id, public_key, enrolled_at, NULL FROM staged
-        WHERE module = '{PARTY_MODULE}' AND event = 'Party.DeviceEnrolled' ORDER BY n"""
+        WHERE module = '{PARTY_MODULE}' AND event = '{DEVICE_ENROLLED}' ORDER BY n"""
     )
     con.execute(
         f"""
         UPDATE devices SET revoked_at = r.revoked_at
         FROM (SELECT o, device_id, revoked_at FROM staged
-              WHERE module = '{PARTY_MODULE}' AND event = 'Party.DeviceRevoked') r
+              WHERE module = '{PARTY_MODULE}' AND event = '{DEVICE_REVOKED}') r
         WHERE devices.party_id = r.o AND devices.device_id = r.device_id"""
     )
 

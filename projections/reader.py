@@ -1,12 +1,10 @@
 """Read-ahead of ledger pages, so reading the event store overlaps with writing DuckDB.
 
-Reading is pure Python (~2.5 µs a notification from SQLite: ``select_rows``, then
-``staging.prepare_rows``; ~5 µs through the recorder's ``Notification`` objects); DuckDB's
-side is mostly native code. ``PageReader`` reads on a thread: enough for a catch-up. For a
-large rebuild ``ProcessPageReader`` reads in a child process with its own application
-object, so the two sides do not share one GIL, and hands pages over as files that DuckDB
-reads itself (``staging.spill``): on two cores a rebuild of 1.1M notifications then takes
-~7 s, ~160k/s (bench/bench_projections.py).
+Reading is pure Python (``ledger.stored.select_rows``, then ``staging.prepare_rows``);
+DuckDB's side is mostly native code. ``PageReader`` reads on a thread: enough for a
+catch-up. For a large rebuild ``ProcessPageReader`` reads in a child process with its own
+application object, so the two sides do not share one GIL, and hands pages over as files
+that DuckDB reads itself (``staging.spill``); bench/bench_projections.py measures it.
 """
 
 from __future__ import annotations
@@ -21,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from projections.staging import Page, Row, prepare, prepare_rows, spill
+from ledger.stored import select_rows
+from projections.staging import Page, prepare_rows, spill
 
 _Item = Page | BaseException | None
 
@@ -32,34 +30,7 @@ _Item = Page | BaseException | None
 def read_page(ledger: Application[str], start: int, limit: int) -> Page | None:
     """The ledger's notifications from ``start`` on (at most ``limit``), prepared."""
     rows = select_rows(ledger, start, limit)
-    if rows is not None:
-        return prepare_rows(ledger.mapper, rows) if rows else None
-    page = ledger.recorder.select_notifications(start=start, limit=limit)
-    return prepare(ledger.mapper, page) if page else None
-
-
-def select_rows(ledger: Application[str], start: int, limit: int) -> list[Row] | None:
-    """``select_notifications`` of SQLite's recorder as plain tuples (None: another store).
-
-    The recorder's own statement, without its per-row ``sqlite3.Row`` and ``Notification``
-    objects: that is ~70% of reading (2.5 of 3.5 µs a notification). Only for text
-    originator ids, which the recorder passes on unconverted.
-    """
-    recorder = ledger.recorder
-    if not isinstance(recorder, SQLiteApplicationRecorder):
-        return None
-    if recorder.datastore.originator_id_type != "text":
-        return None
-    statement = (
-        "SELECT rowid, topic, originator_id, originator_version, state "
-        f"FROM {recorder.events_table_name} WHERE rowid>=? ORDER BY rowid LIMIT ?"
-    )
-    with recorder.datastore.transaction(commit=False) as c:
-        cursor = c.sqlite_cursor
-        cursor.row_factory = None
-        cursor.execute(statement, (start, limit))
-        rows: list[Row] = cursor.fetchall()
-    return rows
+    return prepare_rows(ledger.mapper, rows) if rows else None
 
 
 class PageReader:

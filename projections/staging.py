@@ -1,11 +1,11 @@
 """Notifications into a staged DuckDB view, parsed by DuckDB rather than by Python.
 
-Decoding each stored event into domain objects in Python costs ~13 µs; handing DuckDB one
-list of JSON lines and letting ``json_transform`` parse them in bulk costs ~3 µs, and a
-file of those lines read by ``read_json`` (a rebuild, see ``spill``) ~1.5 µs, which is what
-lets a rebuild pass 100k events/s. The price is that the projection reads the
-stored JSON layout of eventsourcing's ``JSONTranscoder`` (custom values are
-``{"_type_": …, "_data_": …}``), which ``ledger/transcodings.py`` defines for our types.
+Handing DuckDB one list of JSON lines and letting ``json_transform`` parse them in bulk is
+several times cheaper than decoding each stored event into domain objects in Python, and
+a file of those lines read by ``read_json`` (a rebuild, see ``spill``) cheaper still. The
+stored rows and the layout of their JSON are the ledger's documented contract
+(``ledger/stored.py``); which topics are items, flags and parties is the record codec's
+(``ledger/records.py``).
 """
 
 from __future__ import annotations
@@ -19,53 +19,22 @@ from typing import Any
 import duckdb
 from eventsourcing.persistence import Mapper, Notification
 
-ITEM_MODULE = "domain.items"
-PARTY_MODULE = "domain.parties"
+from ledger.records import is_flag_topic, is_party_topic
+from ledger.stored import STATE_FIELDS, Row, plain, rows_of, state_json, without_envelope
 
-_CUSTODY = {
-    "event_id": "VARCHAR",
-    "kind": "VARCHAR",
-    "party_id": "VARCHAR",
-    "device_id": "VARCHAR",
-    "location": "VARCHAR",
-    "occurred_at": "TIMESTAMPTZ",
-    "counterparty": "VARCHAR",
-    "tag_uid": "VARCHAR",
-    "brand": "VARCHAR",
-    "model": "VARCHAR",
-    "serial": "VARCHAR",
-    "verdict": "VARCHAR",
-    "certificate": "VARCHAR",
-    "reason": "VARCHAR",
-    "latitude": "DOUBLE",
-    "longitude": "DOUBLE",
-}
+_DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "number": "DOUBLE"}
 
-#: One shape for every ledger event type; fields an event lacks come out NULL.
-_STATE = {
-    "timestamp": {"_data_": "TIMESTAMPTZ"},
-    "custody": {"_data_": _CUSTODY},
-    "evidence": {"_data_": _CUSTODY},
-    "signal": "VARCHAR",
-    "detail": "VARCHAR",
-    "name": "VARCHAR",
-    "role": "VARCHAR",
-    "device_id": "VARCHAR",
-    "public_key": "VARCHAR",
-    "enrolled_at": {"_data_": "TIMESTAMPTZ"},
-    "revoked_at": {"_data_": "TIMESTAMPTZ"},
-}
+
+def _duckdb_shape(shape: Any) -> Any:
+    if isinstance(shape, dict):
+        return {k: _duckdb_shape(v) for k, v in shape.items()}
+    return _DUCKDB_TYPES[shape]
+
+
 #: A staged line: notification id, topic, originator id and version, and the stored state.
-LINE_SHAPE = json.dumps({"n": "BIGINT", "t": "VARCHAR", "o": "VARCHAR", "v": "BIGINT", "s": _STATE})
-
-
-def state_text(mapper: Mapper[Any], state: bytes) -> str:
-    """The stored event's JSON, undoing the mapper's encryption and compression if any."""
-    if mapper.cipher is not None:
-        state = mapper.cipher.decrypt(state)
-    if mapper.compressor is not None:
-        state = mapper.compressor.decompress(state)
-    return without_envelope(state).decode()
+LINE_SHAPE = json.dumps(
+    {"n": "BIGINT", "t": "VARCHAR", "o": "VARCHAR", "v": "BIGINT", "s": _duckdb_shape(STATE_FIELDS)}
+)
 
 
 def json_string_body(text: str) -> str:
@@ -73,27 +42,6 @@ def json_string_body(text: str) -> str:
     if '"' in text or "\\" in text or not text.isprintable():
         return json.dumps(text)[1:-1]
     return text
-
-
-_ENVELOPE = b',"envelope":{"_type_":"bytes_b64","_data_":"'
-
-
-def without_envelope(state: bytes) -> bytes:
-    """The state minus its signed envelope, which the projection does not show.
-
-    The envelope is half of a stored event; cutting it here (base64 holds no quote, so its
-    end is the first ``"}``) saves DuckDB copying and parsing it: ~30% of the staging time.
-    """
-    start = state.find(_ENVELOPE)
-    if start < 0:
-        return state
-    end = state.find(b'"}', start + len(_ENVELOPE))
-    return state[:start] + state[end + 2 :]
-
-
-#: A stored event as the projection reads it: notification id, topic, originator id,
-#: originator version and the stored state.
-Row = tuple[int, str, str, int, bytes]
 
 
 @dataclass(frozen=True)
@@ -120,17 +68,15 @@ class Page:
 def prepare(mapper: Mapper[Any], page: Sequence[Notification]) -> Page:
     """One JSON object per notification: a single list crosses into DuckDB faster than
     five (each Python value converted costs ~0.5 µs; the state string is copied anyway)."""
-    return prepare_rows(
-        mapper, [(x.id, x.topic, str(x.originator_id), x.originator_version, x.state) for x in page]
-    )
+    return prepare_rows(mapper, rows_of(page))
 
 
 def prepare_rows(mapper: Mapper[Any], rows: Sequence[Row]) -> Page:
-    """As ``prepare``, from rows read straight from the store (``reader.select_rows``)."""
-    plain = mapper.cipher is None and mapper.compressor is None
+    """As ``prepare``, from rows read straight from the store (``ledger.stored``)."""
+    bare = plain(mapper)
     text = [
         f'{{"n":{n},"t":"{t}","o":"{json_string_body(o)}","v":{v},"s":'
-        f"{without_envelope(s).decode() if plain else state_text(mapper, s)}}}"
+        f"{without_envelope(s).decode() if bare else state_json(mapper, s)}}}"
         for n, t, o, v, s in rows
     ]
     topics = {row[1] for row in rows}
@@ -138,8 +84,8 @@ def prepare_rows(mapper: Mapper[Any], rows: Sequence[Row]) -> Page:
         lines=text,
         first_id=rows[0][0],
         last_id=rows[-1][0],
-        has_parties=any(t.startswith(PARTY_MODULE + ":") for t in topics),
-        has_flags=any(t.endswith((":Item.Sighted", ":Item.Flagged")) for t in topics),
+        has_parties=any(is_party_topic(t) for t in topics),
+        has_flags=any(is_flag_topic(t) for t in topics),
         count=len(text),
     )
 

@@ -19,6 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Notification
 
 from anchoring.header import BlockHeader
+from ledger.stored import state_json
 from projections.apply import (
     LEAVES_COLUMNS,
     apply_blocks,
@@ -27,7 +28,7 @@ from projections.apply import (
     stage_leaves,
 )
 from projections.schema import create_schema
-from projections.staging import Page, stage_ledger, state_text
+from projections.staging import Page, stage_ledger
 
 LEDGER = "ledger"
 CHAIN = "chain"
@@ -105,7 +106,7 @@ def decode_block(chain: Application[str], n: Notification) -> dict[str, Any] | N
     leaves)."""
     if not n.topic.endswith(BLOCK_TOPIC_SUFFIX):
         return None
-    text = state_text(chain.mapper, n.state)
+    text = state_json(chain.mapper, n.state)
     transcoder = chain.mapper.transcoder
     header: Any = MISSING
     if isinstance(transcoder, JSONTranscoder):

@@ -65,6 +65,7 @@ STATIC = {
     "verifier-encodings.js": "text/javascript; charset=utf-8",
     "verifier-chain.js": "text/javascript; charset=utf-8",
     "verifier.js": "text/javascript; charset=utf-8",
+    "kinds.js": "text/javascript; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
     "verifier.css": "text/css; charset=utf-8",
 }

@@ -28,6 +28,7 @@ from assay import runtime
 from domain.parties import Party
 from domain.story import sentence
 from ledger.application import CustodyLedger
+from ledger.records import PARTY_TOPICS, ItemRecord, item_record
 
 if TYPE_CHECKING:
     from anchoring.recorders import LeafRow
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE = 1000
-PARTY_TOPICS = tuple(
-    f"{Party.__module__}:{cls.__qualname__}"
-    for cls in (Party.Registered, Party.DeviceEnrolled, Party.DeviceRevoked)
-)
 _STATE_FIELDS = (
     "status",
     "commissioned",
@@ -228,31 +225,31 @@ class ReadModel:
 
 
 def _history_entry(event: Any, leaf: LeafRow | None) -> dict[str, Any]:
+    record = item_record(event)
     return {
         "version": event.originator_version,
         "type": type(event).__name__,
+        "record": record.type.name,
         "recorded_at": event.timestamp.isoformat(),
         "sentence": sentence(event),
-        "details": _details(event),
+        "details": _details(record),
         "anchored": None
         if leaf is None
         else {"height": leaf.height, "leaf_index": leaf.leaf_index, "leaf": leaf.leaf_hash.hex()},
     }
 
 
-def _details(event: Any) -> dict[str, Any]:
-    """The event's fields: the reported custody event, and for a flag its signal."""
-    custody = getattr(event, "custody", None) or getattr(event, "evidence", None)
+def _details(record: ItemRecord) -> dict[str, Any]:
+    """The record's fields: the reported custody event, and for a flag its signal."""
+    report = record.report
     out: dict[str, Any] = {}
-    if custody is not None:
-        out = {k: v for k, v in custody.to_primitive().items() if v not in (None, {})}
-    name = type(event).__name__
-    if name == "Sighted":
-        detail = "scanned before any commissioning"
-        return {"flag": "unknown_item", "detail": detail, "evidence": out}
-    if name == "Flagged":
-        return {"flag": event.signal, "detail": event.detail, "evidence": out or None}
-    return out
+    if report is not None:
+        out = {k: v for k, v in report.to_primitive().items() if v not in (None, {})}
+    if not record.type.raises_flag:
+        return out
+    if record.type.own_report:
+        return {"flag": record.signal, "detail": record.detail, "evidence": out}
+    return {"flag": record.signal, "detail": record.detail, "evidence": out or None}
 
 
 def _device_entry(party: Party, device_id: str) -> dict[str, Any]:

@@ -183,27 +183,33 @@
       void_shipping: `${who} recalled the shipment`,
       receiving: `${who} received it`,
       observing: `${who} scanned it`,
+      repairing: `${who} serviced it`,
       retail_selling: `${who} sold it${c.buyer_ref ? ` (buyer ${c.buyer_ref})` : ""}`,
       returning: `${who} took it back`,
       decommissioning: `${who} retired it (${c.reason || "?"})`,
     }[c.kind];
   }
 
-  /* ItemState.evolve (domain/state.py) over the verified custody events. */
+  /* ItemState.evolve over the verified custody events, driven by the kinds table
+   * (kinds.js, generated from domain/kinds.py). */
   function currentState(events) {
     const s = { status: "unregistered" };
-    const hold = (holder, location) => Object.assign(s, { status: "in_custody", holder, location });
     for (const e of events) {
       if (e.kind !== "E") continue;
       const c = e.summary;
-      if (c.kind === "commissioning") Object.assign(hold(c.party_id, c.location), { commissioning: c });
-      else if (c.kind === "inspecting") s.inspection = c;
-      else if (c.kind === "shipping") Object.assign(s, { status: "in_transit", shipper: c.party_id, consignee: c.counterparty });
-      else if (c.kind === "void_shipping") hold(s.shipper, c.location);
-      else if (c.kind === "receiving" || c.kind === "returning") hold(c.party_id, c.location);
-      else if (c.kind === "observing") s.location = c.location;
-      else if (c.kind === "retail_selling") Object.assign(s, { status: "sold", soldBy: c.party_id, soldAt: c.occurred_at });
-      else if (c.kind === "decommissioning") Object.assign(s, { status: "retired", reason: c.reason });
+      const r = window.AssayKinds.kinds[c.kind];
+      if (!r) continue;
+      if (r.creates) s.commissioning = c;
+      if (r.sets.includes("verdict")) s.inspection = c;
+      if (r.status) s.status = r.status;
+      if (r.holder === "actor") s.holder = c.party_id;
+      else if (r.holder === "none") s.holder = null;
+      if (r.location === "event") s.location = c.location;
+      else if (r.location === "none") s.location = null;
+      if (r.clears_parties) s.shipper = s.consignee = s.soldBy = null;
+      if (r.opens_transit) Object.assign(s, { shipper: c.party_id, consignee: c.counterparty });
+      if (r.status === "sold") Object.assign(s, { soldBy: c.party_id, soldAt: c.occurred_at });
+      if (r.status === "retired") s.reason = c.reason;
     }
     return s;
   }

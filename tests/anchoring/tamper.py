@@ -60,10 +60,11 @@ from anchoring.audit import UNEXPECTED, AuditReport, audit_stores, read_checkpoi
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
 from anchoring.keyfiles import write_verifier_key
-from anchoring.sealer import ITEM_TOPIC_PREFIX, SealPolicy
+from anchoring.sealer import SealPolicy
 from domain.custody import CustodyEvent
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
+from ledger.records import is_item_topic
 from streams.envelope import seal
 from tests.anchoring.stores import new_anchor
 from tests.support import custody, make_world, story_events
@@ -269,7 +270,7 @@ def _corrupt_ledger(root: Path, rng: random.Random) -> Corruption:
         part, detail = _update_event(conn, rowid, column, rng)
     finally:
         conn.close()
-    kind = "item" if topic.startswith(ITEM_TOPIC_PREFIX) else "other"
+    kind = "item" if is_item_topic(topic) else "other"
     category = f"{kind}-{'sealed' if rowid <= sealed else 'tail'}"
     if column == "state" and kind == "item" and part.startswith("envelope"):
         part = "envelope"

@@ -7,14 +7,8 @@ import json
 
 import pytest
 
-from anchoring.leaves import (
-    ZERO_HASH,
-    LeafSource,
-    leaf_chain,
-    leaf_of,
-    platform_body,
-    record_bytes,
-)
+from anchoring.leaves import ZERO_HASH, leaf_chain, leaf_of, record_bytes
+from ledger.records import LeafSource, platform_body
 
 
 def test_the_record_layout_is_the_documented_one() -> None:

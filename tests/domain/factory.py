@@ -12,8 +12,10 @@ from typing import Any
 
 from domain.custody import CustodyEvent, Kind, Role
 from domain.errors import DomainError
-from domain.items import Item, ItemState, Outcome, Policy, Result, Signal
+from domain.items import Item, ItemState, Outcome, Policy, Result
 from domain.parties import Party
+from domain.reports import decide
+from domain.tags import TagClaim
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ITEM = "urn:epc:id:sgtin:0614141.107346.2017"
@@ -68,6 +70,8 @@ class Bench:
     policy: Policy = field(default_factory=Policy)
     item: Item | None = None
     stored: list[Any] = field(default_factory=list)
+    others: dict[str, Item] = field(default_factory=dict)  # items of other ids it touched
+    claims: dict[str, TagClaim] = field(default_factory=dict)
     clock: datetime = T0
     count: int = 0
 
@@ -91,24 +95,18 @@ class Bench:
         )
 
     def apply(self, custody: CustodyEvent) -> Outcome:
-        actor = self.parties[custody.party_id]
-        envelope = envelope_of(custody)
-        if self.item is None:
-            if custody.kind is Kind.COMMISSIONING:
-                self.item = Item.commission(custody, envelope, actor)
-                outcome = Outcome(Result.ACCEPTED)
-            else:
-                self.item = Item.sighted(custody, envelope, actor)
-                outcome = Outcome(Result.FLAGGED, (Signal.UNKNOWN_ITEM,))
-        else:
-            outcome = self.item.record(
-                custody,
-                envelope,
-                actor,
-                counterparty_known=custody.counterparty in self.parties,
-                policy=self.policy,
-            )
-        self.stored.extend(self.item.collect_events())
+        """Decide the report as the ledger does (``domain.reports.decide``)."""
+        world = _World(self)
+        outcome = decide(custody, envelope_of(custody), world, self.policy)
+        for aggregate in world.kept:
+            events = aggregate.collect_events()
+            if isinstance(aggregate, Item) and aggregate.id == self.item_id:
+                self.item = aggregate
+                self.stored.extend(events)
+            elif isinstance(aggregate, Item):
+                self.others[aggregate.id] = aggregate
+            elif isinstance(aggregate, TagClaim):
+                self.claims[aggregate.id] = aggregate
         return outcome
 
     def do(self, kind: Kind | str, party: str, **details: Any) -> Outcome:
@@ -168,6 +166,27 @@ class Bench:
     def retired(self, reason: str = "destroyed") -> Bench:
         self.do(Kind.DECOMMISSIONING, "brand", reason=reason)
         return self
+
+
+class _World:
+    """The bench's aggregates as ``domain.reports.Aggregates``: dictionaries, no store."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.kept: list[Item | Party | TagClaim] = []
+
+    def load(self, aggregate_id: str) -> object | None:
+        bench = self.bench
+        if aggregate_id == bench.item_id:
+            return bench.item
+        return (
+            bench.parties.get(aggregate_id)
+            or bench.others.get(aggregate_id)
+            or bench.claims.get(aggregate_id)
+        )
+
+    def keep(self, *aggregates: Item | Party | TagClaim) -> None:
+        self.kept.extend(aggregates)
 
 
 def replay(events: list[Any]) -> Item:

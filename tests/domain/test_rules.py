@@ -55,7 +55,7 @@ def test_commissioning_needs_the_identity(missing: str) -> None:
 def test_commission_is_for_commissioning_events_only() -> None:
     bench = Bench()
     with pytest.raises(ValueError, match="needs a commissioning"):
-        Item.commission(bench.event(Kind.OBSERVING, "brand"), b"", bench.parties["brand"])
+        Item.commission(bench.event(Kind.OBSERVING, "brand"), b"")
 
 
 # ----- inspecting ------------------------------------------------------------------------
@@ -352,20 +352,6 @@ def test_the_event_must_be_for_this_item() -> None:
     assert_refused(refused.value, "actor_mismatch", "urn:other", ITEM)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda b: Item.commission(b.event(Kind.COMMISSIONING, "brand"), b"", b.parties["ginza"]),
-        lambda b: Item.sighted(b.event(Kind.OBSERVING, "brand"), b"", b.parties["ginza"]),
-    ],
-    ids=["commission", "sighted"],
-)
-def test_creation_checks_the_actor_too(make: Callable[[Bench], Item]) -> None:
-    with pytest.raises(DomainError) as refused:
-        make(Bench())
-    assert refused.value.rule == "actor_mismatch"
-
-
 def test_missing_detail_is_a_domain_error_with_its_rule() -> None:
     error = MissingDetail("shipping needs the consignee (counterparty)")
     assert str(error) == "shipping needs the consignee (counterparty) [rule: missing_detail]"
@@ -385,9 +371,7 @@ def test_envelopes_differ_per_event() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda b: Item.commission(
-            b.event(Kind.COMMISSIONING, "brand", item_id="tag:T1"), b"", b.parties["brand"]
-        ),
+        lambda b: Item.commission(b.event(Kind.COMMISSIONING, "brand", item_id="tag:T1"), b""),
         lambda b: Item.sighted(b.event(Kind.OBSERVING, "osaka", item_id="tag:T1"), b""),
         lambda b: Party.register("tag:T1", "Squatter", Role.STORE),
     ],

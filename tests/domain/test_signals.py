@@ -55,13 +55,11 @@ def test_a_second_commissioning_of_the_item_id_is_flagged_on_it() -> None:
 def test_a_commissioning_of_a_cloned_tag_under_another_id_is_flagged_on_the_original() -> None:
     bench = Bench().commissioned()
     clone = bench.event(Kind.COMMISSIONING, "brand", item_id="urn:clone")
-    assert bench.item is not None
-    outcome = bench.item.record_duplicate_commissioning(
-        clone, envelope_of(clone), "tag cloned", bench.parties["brand"]
-    )
-    bench.stored.extend(bench.item.collect_events())
-    flagged = assert_flagged(bench, outcome, Signal.DUPLICATE_COMMISSIONING, "tag cloned")
+    outcome = bench.apply(clone)  # its tag uid is the original's: the tag claim knows
+    detail = "commissioned again for urn:clone"
+    flagged = assert_flagged(bench, outcome, Signal.DUPLICATE_COMMISSIONING, detail)
     assert flagged.evidence.item_id == "urn:clone"
+    assert "urn:clone" not in bench.others  # the clone's item is never created
 
 
 def test_an_item_first_sighted_is_commissioned_late_without_a_duplicate_flag() -> None:

@@ -28,6 +28,7 @@ def test_each_kind_has_a_sentence() -> None:
         Kind.VOID_SHIPPING: "brand recalled the shipment at loc-brand",
         Kind.RECEIVING: "brand received it at loc-brand",
         Kind.OBSERVING: "brand scanned it at loc-brand",
+        Kind.REPAIRING: "brand serviced it at loc-brand",
         Kind.RETAIL_SELLING: "brand sold it to buyer b-1",
         Kind.RETURNING: "brand took it back at loc-brand",
         Kind.DECOMMISSIONING: "brand decommissioned it (stolen)",

@@ -6,16 +6,10 @@ from pathlib import Path
 
 import duckdb
 
+from ledger.records import is_flag_topic, is_item_topic
 from projections.projector import Projector
-from projections.reader import read_page, select_rows
-from projections.staging import (
-    ITEM_MODULE,
-    json_string_body,
-    prepare,
-    spill,
-    stage_ledger,
-    without_envelope,
-)
+from projections.reader import read_page
+from projections.staging import json_string_body, prepare, spill, stage_ledger
 from tests.projections.support import make_store, rows
 from tests.support import custody
 
@@ -42,12 +36,6 @@ def test_json_string_body_escapes_only_when_needed() -> None:
     assert json_string_body('a"b\\c\n') == 'a\\"b\\\\c\\n'
 
 
-def test_without_envelope_cuts_exactly_the_envelope() -> None:
-    state = b'{"a":1,"envelope":{"_type_":"bytes_b64","_data_":"QUJD+/=="},"b":2}'
-    assert without_envelope(state) == b'{"a":1,"b":2}'
-    assert without_envelope(b'{"envelope":null}') == b'{"envelope":null}'
-
-
 def test_a_spilled_page_stages_the_same_rows_as_its_lines(tmp_path: Path) -> None:
     """The rebuild's reader process hands pages over as files that DuckDB reads with
     ``read_json``; the incremental path passes the lines. Both must stage the same rows."""
@@ -61,11 +49,11 @@ def test_a_spilled_page_stages_the_same_rows_as_its_lines(tmp_path: Path) -> Non
         ]
     )  # fmt: skip
     notifications = store.ledger.recorder.select_notifications(start=1, limit=1000)
-    items_only = [n for n in notifications if n.topic.startswith(ITEM_MODULE + ":")]
+    items_only = [n for n in notifications if is_item_topic(n.topic)]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     events: set[str] = set()
-    no_flags = [n for n in items_only if n.topic.endswith(":Item.Commissioned")]
+    no_flags = [n for n in items_only if not is_flag_topic(n.topic)]
     # Parties and flags: a staged table; neither: a view that reads the file itself.
     for part, notes in enumerate((notifications, items_only, no_flags)):
         page = prepare(store.ledger.mapper, notes)
@@ -79,14 +67,14 @@ def test_a_spilled_page_stages_the_same_rows_as_its_lines(tmp_path: Path) -> Non
     assert {"Party.Registered", "Item.Commissioned", "Item.Sighted"} <= events
 
 
-def test_the_direct_read_equals_the_recorders(tmp_path: Path) -> None:
+def test_a_page_read_equals_one_prepared_from_the_recorders_notifications(
+    tmp_path: Path,
+) -> None:
     store = make_store(tmp_path)
     store.record([custody(1, "commissioning", "brand", "urn:item:1")])
-    rows_read = select_rows(store.ledger, 3, 1000)
-    assert rows_read is not None
     page = read_page(store.ledger, 3, 1000)
     expected = prepare(
         store.ledger.mapper, store.ledger.recorder.select_notifications(start=3, limit=1000)
     )
     assert page == expected
-    assert read_page(store.ledger, page.last_id + 1, 10) is None
+    assert page is not None and read_page(store.ledger, page.last_id + 1, 10) is None

@@ -78,6 +78,13 @@ class Workload:
                        "serial": item_id[-2:]}  # fmt: skip
         if location in FIXES and rng.random() < 0.3:
             details["latitude"], details["longitude"] = FIXES[location]
+        occurred_at = T0 + timedelta(minutes=self.minutes)
+        last = item.state.last_fix if item is not None else None
+        if kind is Kind.OBSERVING and last is not None and rng.random() < 0.3:
+            # The same scanner again a minute after its last fix, on another continent.
+            far = "tokyo" if (last.latitude, last.longitude) != FIXES["tokyo"] else "paris"
+            details["latitude"], details["longitude"] = FIXES[far]
+            occurred_at = last.at + timedelta(minutes=1)
         return CustodyEvent(
             event_id=f"ev-{self.events}",
             item_id=item_id,
@@ -85,7 +92,7 @@ class Workload:
             party_id=party,
             device_id=f"{party}-d1",
             location=location,
-            occurred_at=T0 + timedelta(minutes=self.minutes),
+            occurred_at=occurred_at,
             **details,  # type: ignore[arg-type]
         )
 
@@ -105,7 +112,7 @@ class Workload:
                 return Kind.VOID_SHIPPING, str(s.shipper), {}
             return Kind.OBSERVING, str(s.shipper), {}
         if s.status is Status.SOLD:
-            if rng.random() < 0.5:
+            if rng.random() < 0.2:
                 return Kind.RETURNING, str(s.sold_by), {}
             return Kind.OBSERVING, rng.choice(list(PARTIES)), {}
         if s.status is Status.RETIRED:
@@ -116,7 +123,9 @@ class Workload:
         if rng.random() < 0.05:
             kind = Kind.DECOMMISSIONING
         else:
-            kind = rng.choice([Kind.SHIPPING] * 3 + [Kind.OBSERVING, Kind.RETAIL_SELLING])
+            kind = rng.choice(
+                [Kind.SHIPPING] * 3 + [Kind.OBSERVING, Kind.RETAIL_SELLING, Kind.REPAIRING]
+            )
         return kind, holder, self.details(kind, holder)
 
     def details(self, kind: Kind, holder: str = "") -> dict[str, object]:

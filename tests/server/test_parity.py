@@ -22,6 +22,7 @@ import pytest
 
 from anchoring.checkpoint import Signer
 from domain.custody import Kind
+from domain.kinds import javascript
 from streams.avro import default_registry
 from streams.keys import DeviceKey
 from tests.server import forge
@@ -353,6 +354,12 @@ def test_schema_table_is_current() -> None:
             "fields": fields,
         }
     assert table == expected, "regenerate AVRO_SCHEMAS in server/static/verifier-encodings.js"
+
+
+def test_the_pages_kinds_table_is_generated_from_the_domains() -> None:
+    assert (STATIC / "kinds.js").read_text() == javascript(), (
+        "regenerate it: uv run python -m domain.kinds > server/static/kinds.js"
+    )
 
 
 def test_page_tells_every_kind() -> None:

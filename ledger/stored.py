@@ -1,0 +1,119 @@
+"""The ledger's stored records, read in bulk: rows and the layout of their state.
+
+Bulk readers (the projections) read the stored JSON instead of decoding each event into
+domain objects, which is several times slower. This module is the documented contract
+they read through:
+
+* :func:`select_rows` — notifications as plain tuples ``(id, topic, originator id,
+  originator version, state bytes)``, from SQLite straight through its cursor (no
+  per-row objects), from any other store through the recorder;
+* the state of a record is eventsourcing's ``JSONTranscoder`` output: a JSON object of the
+  event's fields, custom values as ``{"_type_": <name>, "_data_": …}`` with the names of
+  ``ledger/transcodings.py`` (``custody_event``: a ``CustodyEvent.to_primitive`` object,
+  ``bytes_b64``: base64, ``datetime_iso``: ISO 8601), plus ``timestamp``;
+  :data:`STATE_FIELDS` lists the fields bulk readers use, with their JSON types;
+* :func:`state_json` — the state as JSON text, without the signed envelope (bulk readers
+  never show it, and it is half of every item record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from ledger.transcodings import BytesAsBase64
+
+#: A stored record: notification id, topic, originator id, originator version, state.
+Row = tuple[int, str, str, int, bytes]
+
+_CUSTODY_FIELDS: Mapping[str, str] = {
+    "event_id": "string",
+    "kind": "string",
+    "party_id": "string",
+    "device_id": "string",
+    "location": "string",
+    "occurred_at": "timestamp",
+    "counterparty": "string",
+    "tag_uid": "string",
+    "brand": "string",
+    "model": "string",
+    "serial": "string",
+    "verdict": "string",
+    "certificate": "string",
+    "reason": "string",
+    "latitude": "number",
+    "longitude": "number",
+}
+
+#: The state fields bulk readers use, by event: ``{"_data_": …}`` marks a transcoded value.
+#: A field an event lacks reads as null (old records lack fields added since).
+STATE_FIELDS: Mapping[str, Any] = {
+    "timestamp": {"_data_": "timestamp"},
+    "custody": {"_data_": _CUSTODY_FIELDS},  # Item.Commissioned, CustodyRecorded, Sighted
+    "evidence": {"_data_": _CUSTODY_FIELDS},  # Item.Flagged
+    "signal": "string",  # Item.Flagged, Item.Sighted
+    "detail": "string",
+    "name": "string",  # Party.Registered
+    "role": "string",
+    "device_id": "string",  # Party.DeviceEnrolled, DeviceRevoked
+    "public_key": "string",
+    "enrolled_at": {"_data_": "timestamp"},
+    "revoked_at": {"_data_": "timestamp"},
+}
+
+_ENVELOPE = b',"envelope":{"_type_":"' + BytesAsBase64.name.encode() + b'","_data_":"'
+
+
+def select_rows(ledger: Application[str], start: int, limit: int) -> list[Row]:
+    """Up to ``limit`` stored records from notification ``start`` on, in id order."""
+    recorder = ledger.recorder
+    if (
+        isinstance(recorder, SQLiteApplicationRecorder)
+        and recorder.datastore.originator_id_type == "text"
+    ):
+        statement = (
+            "SELECT rowid, topic, originator_id, originator_version, state "
+            f"FROM {recorder.events_table_name} WHERE rowid>=? ORDER BY rowid LIMIT ?"
+        )
+        with recorder.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None
+            cursor.execute(statement, (start, limit))
+            rows: list[Row] = cursor.fetchall()
+        return rows
+    return rows_of(recorder.select_notifications(start=start, limit=limit))
+
+
+def rows_of(notifications: Sequence[Notification]) -> list[Row]:
+    return [
+        (n.id, n.topic, str(n.originator_id), n.originator_version, n.state) for n in notifications
+    ]
+
+
+def state_json(mapper: Mapper[Any], state: bytes) -> str:
+    """A record's state as JSON text without its signed envelope (decrypted and
+    decompressed first if the store does that)."""
+    if mapper.cipher is not None:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor is not None:
+        state = mapper.compressor.decompress(state)
+    return without_envelope(state).decode()
+
+
+def plain(mapper: Mapper[Any]) -> bool:
+    """Whether stored states are plain JSON (then :func:`without_envelope` applies)."""
+    return mapper.cipher is None and mapper.compressor is None
+
+
+def without_envelope(state: bytes) -> bytes:
+    """Plain stored JSON minus its ``envelope`` member (base64 holds no quote, so the
+    value ends at the first ``"}``)."""
+    start = state.find(_ENVELOPE)
+    if start < 0:
+        return state
+    end = state.find(b'"}', start + len(_ENVELOPE))
+    return state[:start] + state[end + 2 :]
