@@ -20,26 +20,21 @@ The header at height ``h`` carries ``acc_root = MTH(hashes of blocks 0..h-1)`` a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 
 from anchoring.errors import AccumulatorError
+from anchoring.hasher import RFC9162
 
-ACC_LEAF_PREFIX = b"\x00"
-ACC_NODE_PREFIX = b"\x01"
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+ACC_LEAF_PREFIX = RFC9162.leaf_prefix
+ACC_NODE_PREFIX = RFC9162.node_prefix
+EMPTY_ROOT = RFC9162.empty_root()
 HASH_SIZE = 32
 
-_sha256 = hashlib.sha256
 
-
-def acc_leaf(block_hash: bytes) -> bytes:
-    return hashlib.sha256(ACC_LEAF_PREFIX + block_hash).digest()
-
-
-def acc_node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(ACC_NODE_PREFIX + left + right).digest()
+#: The accumulator's leaf and node hashes: :data:`anchoring.hasher.RFC9162`'s.
+acc_leaf = RFC9162.hash_leaf
+acc_node = RFC9162.hash_children
 
 
 class Accumulator:
@@ -145,19 +140,19 @@ def root_from_inclusion_proof(
         )
     fn, sn = index, size - 1
     node = leaf_node
-    sha256, prefix = _sha256, ACC_NODE_PREFIX  # acc_node, inlined: verifiers run this a lot
+    node_of = acc_node
     for sibling in proof:
         if sn == 0:
             raise AccumulatorError(
                 "acc_proof", f"proof of {len(proof)} hashes is too long for block {index} of {size}"
             )
         if fn & 1 or fn == sn:
-            node = sha256(prefix + sibling + node).digest()
+            node = node_of(sibling, node)
             while fn and not fn & 1:  # skip the levels where this node has no right sibling
                 fn >>= 1
                 sn >>= 1
         else:
-            node = sha256(prefix + node + sibling).digest()
+            node = node_of(node, sibling)
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -54,27 +54,18 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
 from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
-from anchoring.chain import (
-    Block,
-    Chain,
-    RecordsDigest,
-    block_id,
-    block_row,
-    pack_tree,
-    sealed_at_time,
-)
+from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, sealed_at_time
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.leaves import ZERO_HASH, leaf_of
+from anchoring.merkle import pack_tree
 from anchoring.prove import BlockHashTree
 from anchoring.recorders import BlockIndex, LeafRow
 from ledger.application import CustodyLedger
 from ledger.records import is_item_topic, leaf_source
 
 PAGE = 1000
-#: Block event fields that blocks sealed before they existed lack.
-OPTIONAL_BLOCK_FIELDS = frozenset({"records_digest"})
 UNEXPECTED = "audit stopped by an unexpected error"
 
 
@@ -235,7 +226,7 @@ class _Walk:
 
     def _block_event(self, record: Notification, height: int) -> Block.Sealed:
         where = f"chain record {record.id} (block {height})"
-        event = decode_record(self.chain.mapper, record, where, OPTIONAL_BLOCK_FIELDS)
+        event = decode_record(self.chain.mapper, record, where)
         if not isinstance(event, Block.Sealed):
             raise Divergence(f"{where} is not a sealed block")
         if not (

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Any
 
 from eventsourcing.domain import CanInitAggregate
@@ -49,13 +49,11 @@ def error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def decode_record(
-    mapper: Mapper[Any], n: Notification, where: str, optional: frozenset[str] = frozenset()
-) -> Any:
+def decode_record(mapper: Mapper[Any], n: Notification, where: str) -> Any:
     """The event of a stored record that is exactly what the application would write for
     it: any other byte (JSON spelling, an unknown key, base64 the decoder tolerates) is a
-    divergence, as is a created event with the wrong aggregate topic. Fields named in
-    ``optional`` may be absent (records written before they existed)."""
+    divergence, as is a created event with the wrong aggregate topic. A field with a class
+    default may be absent: records written before it existed read as that default."""
     try:
         event = mapper.to_domain_event(n)
         again = mapper.to_stored_event(event)
@@ -63,6 +61,7 @@ def decode_record(
         raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
     if is_dataclass(event):
         names = {f.name for f in fields(event)}
+        optional = {f.name for f in fields(event) if f.default is not MISSING}
         if set(vars(event)) | (optional & names) != names:
             odd = ", ".join(sorted(set(vars(event)) ^ names))
             raise Divergence(f"{where}: its stored state has wrong or missing fields ({odd})")

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import ProcessRecorder, Tracking
 
-from anchoring.hasher import DIGEST_SIZE
 from anchoring.header import BlockHeader
+from anchoring.merkle import pack_tree
 from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
@@ -146,55 +146,6 @@ class Block(BaseAggregate[str]):
         return [bytes.fromhex(h) for h in self.leaves]
 
 
-# ----- packed trees ----------------------------------------------------------------------
-
-
-def pack_tree(leaves: Sequence[bytes]) -> bytes:
-    """Every level of the block's Merkle tree (anchoring.merkle's shape), leaves first,
-    32 bytes per node; the root is the last 32 bytes. Level sizes follow from the leaf
-    count alone (``n → ceil(n / 2)``), so a path is read with O(log n) slices.
-    """
-    if not leaves:
-        raise ValueError("a block has at least one leaf")
-    level = list(leaves)
-    parts = [b"".join(level)]
-    sha256 = _sha256
-    while len(level) > 1:
-        count = len(level)
-        pairs = iter(level[: count - 1] if count % 2 else level)
-        upper = [sha256(left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
-        if count % 2:
-            upper.append(level[-1])
-        parts.append(b"".join(upper))
-        level = upper
-    return b"".join(parts)
-
-
-def packed_root(tree: bytes) -> bytes:
-    return tree[-DIGEST_SIZE:]
-
-
-def packed_path(tree: bytes, leaf_count: int, index: int) -> list[dict[str, str]]:
-    """The Chainpoint-v2 path of leaf ``index``, equal to ``MerkleTree.path``."""
-    if not 0 <= index < leaf_count:
-        raise IndexError(f"leaf index {index} outside 0..{leaf_count - 1}")
-    path: list[dict[str, str]] = []
-    offset, count = 0, leaf_count
-    while count > 1:
-        if not (index == count - 1 and count % 2):
-            sibling = offset + (index - 1 if index % 2 else index + 1)
-            digest = tree[sibling * DIGEST_SIZE : (sibling + 1) * DIGEST_SIZE].hex()
-            path.append({"left": digest} if index % 2 else {"right": digest})
-        offset += count
-        index //= 2
-        count = (count + 1) // 2
-    return path
-
-
-def packed_leaf(tree: bytes, index: int) -> bytes:
-    return tree[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
-
-
 def block_row(header: BlockHeader, tree: bytes) -> BlockRow:
     header_json = json.dumps(header.to_json(), separators=(",", ":"))
     return BlockRow(header.height, header.block_hash(), header_json, tree)
@@ -230,6 +181,23 @@ class Chain(Application[str]):
         recorder_pg = PostgresChainRecorder(datastore=self.factory.datastore)  # type: ignore[attr-defined]
         recorder_pg.create_table()
         return recorder_pg
+
+    def save_seal(
+        self, position: int, block: Block | None, leaf_rows: list[LeafRow], tree: bytes | None
+    ) -> None:
+        """Save a seal in one transaction: the anchor's new ledger position, and the block
+        with its leaf and block index rows (none when the batch held no item event).
+
+        Raises eventsourcing's ``IntegrityError`` if another anchor sealed that height or
+        recorded that position first; nothing is saved then.
+        """
+        processing: ProcessingEvent[str] = ProcessingEvent(Tracking(LEDGER_TRACKING_NAME, position))
+        if block is not None:
+            assert tree is not None
+            processing.collect_events(
+                block, leaf_rows=leaf_rows, block_rows=[block_row(block.header, tree)]
+            )
+        self._record(processing)
 
     @property
     def index(self) -> LeafIndex:
@@ -284,11 +252,6 @@ class Chain(Application[str]):
             block = self.block(height)
             out[height] = block_row(block.header, pack_tree(block.leaf_hashes()))
         return out
-
-    def block_trees(self, heights: Iterable[int]) -> dict[int, tuple[BlockHeader, bytes]]:
-        """Header and packed Merkle tree of each wanted block."""
-        rows = self.block_rows(heights)
-        return {h: (header_from_row(r.header_json), r.tree) for h, r in rows.items()}
 
     def head(self) -> BlockHeader | None:
         last = self.recorder.max_notification_id()

@@ -1,6 +1,6 @@
 """One-pass readers for the plain spelling of signed envelopes and their Avro bodies.
 
-:func:`plain_envelope` and :func:`plain_body` are the verifier's fast paths (issue 10):
+:func:`plain_envelope` and :func:`plain_body` are the verifier's fast paths:
 each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
 and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
 plain spelling writers emit (the newest envelope schema, minimal varints, non-negative

@@ -1,8 +1,12 @@
 """The Merkle tree over one block's leaf digests, and the offline inclusion check.
 
+This is the one implementation sealing, proving, auditing and verifying use (the
+reference tree the tests compare it with is ``tests/anchoring/reference.py``).
+
 Tree shape (identical to ``merkletools`` 1.0.3): each level pairs nodes left to right
-with :func:`~anchoring.hasher.node_hash`; when a level has an odd number of nodes the last
-one is *promoted* unchanged to the next level (it is not duplicated or hashed). A path
+with the hasher's ``hash_children`` (:data:`anchoring.hasher.BLOCK_TREE` for blocks);
+when a level has an odd number of nodes the last one is *promoted* unchanged to the next
+level (it is not duplicated or hashed). A path
 therefore skips the levels where its node was promoted, and paths in one tree can have
 different lengths.
 
@@ -13,14 +17,13 @@ from the leaf up, of ``{"left": <hex>}`` (sibling on the left) or ``{"right": <h
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from anchoring.errors import ProofError
-from anchoring.hasher import DIGEST_SIZE, leaf_hashes, node_hash
+from anchoring.hasher import BLOCK_TREE, DIGEST_SIZE, Hasher
 
 Side = Literal["left", "right"]
 
@@ -28,71 +31,52 @@ Side = Literal["left", "right"]
 # one proof several spellings.
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
-_sha256 = hashlib.sha256
+
+def pack_tree(leaves: Sequence[bytes], hasher: Hasher = BLOCK_TREE) -> bytes:
+    """Every level of the tree over ``leaves`` (already leaf-hashed), leaves first,
+    32 bytes per node; the root is the last 32 bytes. Level sizes follow from the leaf
+    count alone (``n → ceil(n / 2)``), so a path is read with O(log n) slices.
+    """
+    level = list(leaves)
+    if not level:
+        raise ValueError("a Merkle tree needs at least one leaf (blocks are never empty)")
+    # C-level passes over the list: a per-leaf Python check would slow the build.
+    if not set(map(type, level)) <= {bytes} or set(map(len, level)) != {DIGEST_SIZE}:
+        raise ValueError(f"every leaf must be a {DIGEST_SIZE}-byte digest (bytes)")
+    parts = [b"".join(level)]
+    while len(level) > 1:
+        odd = len(level) % 2
+        upper = hasher.hash_pairs(level[:-1] if odd else level)
+        if odd:
+            upper.append(level[-1])  # promoted unchanged
+        parts.append(b"".join(upper))
+        level = upper
+    return b"".join(parts)
 
 
-class MerkleTree:
-    """A block's tree, built once from leaf digests (already ``leaf_hash``-ed)."""
+def packed_root(tree: bytes) -> bytes:
+    return tree[-DIGEST_SIZE:]
 
-    __slots__ = ("_levels",)
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        level = list(leaves)
-        if not level:
-            raise ValueError("a Merkle tree needs at least one leaf (blocks are never empty)")
-        # C-level passes over the list: a per-leaf Python check would cost ~5% of the build.
-        if not set(map(type, level)) <= {bytes} or set(map(len, level)) != {DIGEST_SIZE}:
-            raise ValueError(f"every leaf must be a {DIGEST_SIZE}-byte digest (bytes)")
-        levels = [level]
-        sha256 = _sha256
-        while len(level) > 1:
-            count = len(level)
-            pairs = iter(level[: count - 1] if count % 2 else level)
-            # zip over one iterator yields (0, 1), (2, 3), ... without building slices twice.
-            upper = [
-                sha256(left + right).digest() for left, right in zip(pairs, pairs, strict=True)
-            ]
-            if count % 2:
-                upper.append(level[-1])
-            levels.append(upper)
-            level = upper
-        self._levels = levels
+def packed_leaf(tree: bytes, index: int) -> bytes:
+    return tree[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
 
-    @classmethod
-    def from_records(cls, records: Sequence[bytes]) -> MerkleTree:
-        """The tree over ``leaf_hash(record)`` of each record."""
-        return cls(leaf_hashes(records))
 
-    @property
-    def root(self) -> bytes:
-        return self._levels[-1][0]
-
-    @property
-    def leaf_count(self) -> int:
-        return len(self._levels[0])
-
-    def leaf(self, index: int) -> bytes:
-        self._check_index(index)
-        return self._levels[0][index]
-
-    def path(self, index: int) -> list[dict[str, str]]:
-        """The Chainpoint-v2 path of leaf ``index``, equal to merkletools' ``get_proof``."""
-        self._check_index(index)
-        path: list[dict[str, str]] = []
-        for level in self._levels[:-1]:
-            count = len(level)
-            if not (index == count - 1 and count % 2):  # promoted: no sibling at this level
-                if index % 2:
-                    path.append({"left": level[index - 1].hex()})
-                else:
-                    path.append({"right": level[index + 1].hex()})
-            index //= 2
-        return path
-
-    def _check_index(self, index: int) -> None:
-        # Explicit, so that -1 does not silently mean "the last leaf".
-        if not 0 <= index < self.leaf_count:
-            raise IndexError(f"leaf index {index} outside 0..{self.leaf_count - 1}")
+def packed_path(tree: bytes, leaf_count: int, index: int) -> list[dict[str, str]]:
+    """The Chainpoint-v2 path of leaf ``index`` (what merkletools' ``get_proof`` gives)."""
+    if not 0 <= index < leaf_count:
+        raise IndexError(f"leaf index {index} outside 0..{leaf_count - 1}")
+    path: list[dict[str, str]] = []
+    offset, count = 0, leaf_count
+    while count > 1:
+        if not (index == count - 1 and count % 2):
+            sibling = offset + (index - 1 if index % 2 else index + 1)
+            digest = tree[sibling * DIGEST_SIZE : (sibling + 1) * DIGEST_SIZE].hex()
+            path.append({"left": digest} if index % 2 else {"right": digest})
+        offset += count
+        index //= 2
+        count = (count + 1) // 2
+    return path
 
 
 def expected_path_shape(index: int, leaf_count: int) -> list[Side]:
@@ -138,26 +122,35 @@ def parse_path(path: object) -> list[tuple[Side, bytes]]:
     return steps
 
 
-def root_from_path(leaf: bytes, path: Sequence[Mapping[str, str]]) -> bytes:
+def root_from_path(
+    leaf: bytes, path: Sequence[Mapping[str, str]], hasher: Hasher = BLOCK_TREE
+) -> bytes:
     """The root a path leads to from ``leaf``. Does not check the path's shape."""
-    return _fold(leaf, parse_path(path))
+    return _fold(leaf, parse_path(path), hasher)
 
 
-def _fold(leaf: bytes, steps: Sequence[tuple[Side, bytes]]) -> bytes:
-    node = leaf
+def _fold(leaf: bytes, steps: Sequence[tuple[Side, bytes]], hasher: Hasher) -> bytes:
+    node, children = leaf, hasher.hash_children
     for side, sibling in steps:
-        node = node_hash(sibling, node) if side == "left" else node_hash(node, sibling)
+        node = children(sibling, node) if side == "left" else children(node, sibling)
     return node
 
 
-def verify_inclusion(leaf: bytes, index: int, leaf_count: int, path: object, root: bytes) -> None:
+def verify_inclusion(
+    leaf: bytes,
+    index: int,
+    leaf_count: int,
+    path: object,
+    root: bytes,
+    hasher: Hasher = BLOCK_TREE,
+) -> None:
     """Check that ``leaf`` is leaf ``index`` of the ``leaf_count``-leaf tree with ``root``.
 
     Raises :class:`ProofError` whose ``step`` says which check failed. The shape check
     comes before any hashing: it is what rejects a truncated or padded path, a wrong index
     and an interior node posing as a leaf (see :mod:`anchoring.hasher`).
     """
-    node = _plain_path_root(leaf, index, leaf_count, path)
+    node = _plain_path_root(leaf, index, leaf_count, path, hasher)
     if node is not None and type(root) is bytes and len(root) == DIGEST_SIZE:
         if not hmac.compare_digest(node, root):
             raise ProofError(
@@ -165,10 +158,12 @@ def verify_inclusion(leaf: bytes, index: int, leaf_count: int, path: object, roo
                 f"path leads to root {node.hex()}, the header commits to {root.hex()}",
             )
         return
-    _verify_inclusion_checked(leaf, index, leaf_count, path, root)
+    _verify_inclusion_checked(leaf, index, leaf_count, path, root, hasher)
 
 
-def _plain_path_root(leaf: bytes, index: int, leaf_count: int, path: object) -> bytes | None:
+def _plain_path_root(
+    leaf: bytes, index: int, leaf_count: int, path: object, hasher: Hasher
+) -> bytes | None:
     """The root of a path that passes every check of :func:`verify_inclusion` before the
     root comparison, computed in one pass; None when the careful check must decide.
 
@@ -186,7 +181,7 @@ def _plain_path_root(leaf: bytes, index: int, leaf_count: int, path: object) -> 
         or type(path) is not list
     ):
         return None
-    sha256 = _sha256
+    children = hasher.hash_children
     node, count = leaf, leaf_count
     spelled: list[str] = []
     for entry in path:
@@ -205,7 +200,7 @@ def _plain_path_root(leaf: bytes, index: int, leaf_count: int, path: object) -> 
         if len(sibling) != DIGEST_SIZE:  # 64 characters of which some were whitespace
             return None
         spelled.append(value)
-        node = sha256(sibling + node if index & 1 else node + sibling).digest()
+        node = children(sibling, node) if index & 1 else children(node, sibling)
         index >>= 1
         count = (count + 1) >> 1
     while count > 1:  # the rest of the way up must be promotions only
@@ -220,7 +215,7 @@ def _plain_path_root(leaf: bytes, index: int, leaf_count: int, path: object) -> 
 
 
 def _verify_inclusion_checked(
-    leaf: bytes, index: int, leaf_count: int, path: object, root: bytes
+    leaf: bytes, index: int, leaf_count: int, path: object, root: bytes, hasher: Hasher
 ) -> None:
     for name, digest in (("leaf", leaf), ("root", root)):
         if not isinstance(digest, bytes) or len(digest) != DIGEST_SIZE:
@@ -244,7 +239,7 @@ def _verify_inclusion_checked(
             "merkle_path_shape",
             f"path for leaf {index} of {leaf_count} must have sides {expected}, got {given}",
         )
-    node = _fold(leaf, steps)
+    node = _fold(leaf, steps, hasher)
     if not hmac.compare_digest(node, root):
         raise ProofError(
             "merkle_root",

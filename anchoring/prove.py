@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from anchoring.accumulator import acc_leaf, acc_node
-from anchoring.chain import Chain, header_from_row, packed_leaf, packed_path
+from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
+from anchoring.merkle import packed_leaf, packed_path
 from anchoring.recorders import LeafRow
 from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION
 from domain.errors import UnknownParty

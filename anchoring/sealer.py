@@ -30,22 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification
 
 from anchoring.accumulator import Accumulator
-from anchoring.chain import (
-    LEDGER_TRACKING_NAME,
-    Block,
-    Chain,
-    RecordsDigest,
-    block_row,
-    pack_tree,
-    packed_root,
-)
+from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import HEADER_VERSION, BlockHeader
 from anchoring.leaves import ZERO_HASH, leaf_chain
+from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import LeafRow
 from ledger.application import CustodyLedger
 from ledger.records import LeafSource, is_item_topic, leaf_source
@@ -182,22 +174,15 @@ class Anchor:
             LeafRow(s.item_id, s.version, height, index, leaf)
             for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
         ]
-        processing: ProcessingEvent[str] = ProcessingEvent(
-            Tracking(LEDGER_TRACKING_NAME, notifications[-1].id)
-        )
-        header = None
+        header = block = tree = None
         if leaves:
             tree = pack_tree(leaves)
             header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
             items = [(s.item_id, s.version) for s in sources]
             digest = self._records_digest(header.first_notification, notifications)
-            processing.collect_events(
-                Block.seal(header, leaves, items, digest),
-                leaf_rows=rows,
-                block_rows=[block_row(header, tree)],
-            )
+            block = Block.seal(header, leaves, items, digest)
         try:
-            self.chain._record(processing)
+            self.chain.save_seal(notifications[-1].id, block, rows, tree)
         except IntegrityError as e:
             self.conflicts += 1
             log.warning("another anchor sealed first (%s); reloading the chain", e)

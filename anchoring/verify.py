@@ -26,8 +26,7 @@ step); this module implements it in that order and reports the first failure as 
 ``summary_mismatch`` the displayed summary differs from the signed content
 ==================  ====================================================================
 
-Speed (issue 10: ≤ 1 ms per bundle, about half of it the eleven Ed25519 checks). Each
-structure is parsed once, in one pass where it is in the plain spelling writers emit (a
+Speed. Each structure is parsed once, in one pass where it is in the plain spelling writers emit (a
 header's hash from its JSON values, a path folded while its shape is checked, hex and
 base64 decoded in one call, the envelope and its Avro body read directly by
 :mod:`anchoring.fastread`). Anything not plainly valid goes to the careful check it
@@ -43,7 +42,6 @@ import hashlib
 import hmac
 import json
 import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
@@ -55,19 +53,18 @@ from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
 from anchoring.checkpoint import Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope
-from anchoring.hasher import LEAF_PREFIX
 from anchoring.header import BlockHeader, plain_json_block_hash
 from anchoring.leaves import (
-    RECORD_MAGIC,
     ZERO_HASH,
     flag_summary,
+    leaf_of,
     read_body_record,
     read_envelope,
     read_signed,
     signed_fields,
 )
 from anchoring.merkle import verify_inclusion
-from ledger.records import PLATFORM_BODY_KEYS, canonical_json
+from ledger.records import PLATFORM_BODY_KEYS, LeafSource, canonical_json
 from streams.errors import SerializationError
 
 __all__ = [
@@ -131,14 +128,13 @@ def verify_bundle(
     blocks = _check_blocks(bundle["blocks"], head)
     keys = _Keys(bundle["devices"], device_keys)
     item_id: str = bundle["item_id"]
-    record_head = _record_head(item_id)
     prev = ZERO_HASH
     summaries = []
     for expected, entry in enumerate(bundle["events"], 1):
         version = _check_entry_fields(entry, expected)
         try:
             payload = _b64(entry["payload_b64"], "payload_b64")
-            prev = _check_anchoring(entry, payload, record_head, prev, blocks)
+            prev = _check_anchoring(entry, payload, item_id, prev, blocks)
             summaries.append(_check_content(entry, payload, item_id, keys))
         except VerificationError as e:
             raise BundleError(e.step, e.message, version) from None
@@ -343,7 +339,7 @@ def _check_blocks(entries: list[Any], head: _Block) -> dict[int, _Block]:
 def _check_anchoring(
     entry: Mapping[str, Any],
     payload: bytes,
-    record_head: bytes,
+    item_id: str,
     prev: bytes,
     blocks: Mapping[int, _Block],
 ) -> bytes:
@@ -359,24 +355,10 @@ def _check_anchoring(
         _fail(e.step, f"block {header.height}: {e}")
     if not hmac.compare_digest(_hex32(entry["prev_leaf"], "prev_leaf"), prev):
         _fail("item_chain", "prev_leaf is not the previous event's leaf")
-    if not hmac.compare_digest(_leaf(record_head, entry, prev, payload), leaf):
+    source = LeafSource(item_id, entry["version"], entry["leaf_kind"], payload)
+    if not hmac.compare_digest(leaf_of(source, prev), leaf):
         _fail("leaf_hash", "the leaf does not recompute from the event's bytes")
     return leaf
-
-
-_RECORD_TAIL = struct.Struct(">Q32scI")  # u64be(version) ‖ prev ‖ kind ‖ u32be(len(payload))
-
-
-def _record_head(item_id: str) -> bytes:
-    """0x00 ‖ the leaf record's part shared by every event of the item (§4.1)."""
-    item = item_id.encode()
-    return LEAF_PREFIX + RECORD_MAGIC + struct.pack(">I", len(item)) + item
-
-
-def _leaf(record_head: bytes, entry: Mapping[str, Any], prev: bytes, payload: bytes) -> bytes:
-    """``leaf_of(LeafSource(item_id, version, kind, payload), prev)`` in one hash call."""
-    tail = _RECORD_TAIL.pack(entry["version"], prev, entry["leaf_kind"].encode(), len(payload))
-    return hashlib.sha256(record_head + tail + payload).digest()
 
 
 # ----- one event: what it says, and who signed it -------------------------------------------

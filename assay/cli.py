@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from anchoring.errors import KeyFileError as PlatformKeyError
 from assay.failures import describe
 from assay.settings import SettingsError
+from devtools.kafka_dist import BrokerError
 from ledger.config import StoreConfigError
-from streams.kafka_dist import BrokerError
 from streams.keys import KeyFileError
 
 COMMAND_MODULES = (

@@ -33,7 +33,7 @@ def open_chain(settings: Settings) -> Chain:
 
 def kafka_connection(settings: Settings) -> KafkaConnection:
     """The configured cluster with its security settings, or the local (plaintext) broker."""
-    from streams.localbroker import resolve_bootstrap
+    from devtools.localbroker import resolve_bootstrap
 
     bootstrap = resolve_bootstrap(settings)
     if settings.uses_local_broker:

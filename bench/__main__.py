@@ -318,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         if bootstrap:
             kafka = f"external cluster {bootstrap}"
         else:
-            from streams.kafka_dist import DEFAULT_KAFKA_VERSION
-            from streams.localbroker import LocalBroker
+            from devtools.kafka_dist import DEFAULT_KAFKA_VERSION
+            from devtools.localbroker import LocalBroker
 
             version = os.environ.get("ASSAY_KAFKA_VERSION") or DEFAULT_KAFKA_VERSION
             local = LocalBroker(tmp / "broker", version)

@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nacl.signing import SigningKey
 
-from anchoring.chain import Chain, pack_tree
+from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.leaves import LeafSource, leaf_chain
-from anchoring.merkle import MerkleTree
+from anchoring.merkle import pack_tree
 from anchoring.prove import Prover
 from anchoring.sealer import Anchor, SealPolicy
 from anchoring.verify import verify_bundle
@@ -98,7 +98,7 @@ def bench_build(count: int) -> dict[str, float]:
 
     def ours_tree_only() -> None:
         for batch in leaves:
-            MerkleTree(batch)
+            pack_tree(batch)
 
     def reference() -> None:
         for batch in hex_leaves:

@@ -33,7 +33,7 @@ from tests.support import World, make_world, story_events
 def broker(tmp: Path) -> tuple[str, object | None]:
     if os.environ.get("ASSAY_KAFKA_BOOTSTRAP"):
         return os.environ["ASSAY_KAFKA_BOOTSTRAP"], None
-    from streams.localbroker import LocalBroker
+    from devtools.localbroker import LocalBroker
 
     local = LocalBroker(tmp / "broker")
     return local.start(), local

@@ -4,9 +4,9 @@
 
 Columns, in leaves per second (best of a few runs, GC paused as timeit does):
 
-* ``ours+leaf``  MerkleTree(leaf_hashes(records)) from ~300-byte records: what sealing a
-  block costs, leaf hashing included;
-* ``ours tree``  MerkleTree(leaf digests): interior nodes only;
+* ``ours+leaf``  pack_tree(BLOCK_TREE.hash_leaves(records)) from ~300-byte records: what
+  sealing a block costs, leaf hashing included;
+* ``ours tree``  pack_tree(leaf digests): interior nodes only;
 * ``merkletools`` add_leaf(hex digests, do_hash=False) + make_tree() on the same digests;
 * ``ratio``      ours tree / merkletools (same work: interior nodes from digests);
 * ``verify``     verify_inclusion of one path (shape check + hashing), microseconds.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anchoring.hasher import leaf_hashes
-from anchoring.merkle import MerkleTree, verify_inclusion
+from anchoring.hasher import BLOCK_TREE
+from anchoring.merkle import pack_tree, packed_path, packed_root, verify_inclusion
 from bench.timing import best_seconds
 
 with warnings.catch_warnings():
@@ -45,20 +45,20 @@ def measure(count: int) -> dict[str, float]:
     """Leaves per second of our build (with and without leaf hashing) and of merkletools."""
     filler = bytes(RECORD_SIZE - 8)
     records = [i.to_bytes(8, "big") + filler for i in range(count)]
-    leaves = leaf_hashes(records)
+    leaves = BLOCK_TREE.hash_leaves(records)
     hex_leaves = [leaf.hex() for leaf in leaves]
     repeat = 5 if count <= 100_000 else 2
 
-    with_leaves = best_seconds(lambda: MerkleTree(leaf_hashes(records)), repeat)
-    tree_only = best_seconds(lambda: MerkleTree(leaves), repeat)
+    with_leaves = best_seconds(lambda: pack_tree(BLOCK_TREE.hash_leaves(records)), repeat)
+    tree_only = best_seconds(lambda: pack_tree(leaves), repeat)
     reference = best_seconds(lambda: merkletools_build(hex_leaves), repeat)
 
-    tree = MerkleTree(leaves)
+    tree = pack_tree(leaves)
     rng = random.Random(count)
     cases = []
     for index in (rng.randrange(count) for _ in range(VERIFY_SAMPLES)):
-        cases.append((leaves[index], index, tree.path(index)))
-    root = tree.root
+        cases.append((leaves[index], index, packed_path(tree, count, index)))
+    root = packed_root(tree)
 
     def verify_all() -> None:
         for leaf, index, path in cases:

@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=21000)
     args = parser.parse_args()
-    from streams.localbroker import LocalBroker
+    from devtools.localbroker import LocalBroker
 
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-producer-"))
     local = None

@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=3000)
     parser.add_argument("--postgres", help="server DSN (a fresh database is created on it)")
     args = parser.parse_args()
-    from streams.localbroker import LocalBroker
+    from devtools.localbroker import LocalBroker
 
     broker_dir = Path(tempfile.mkdtemp(prefix="assay-bench-broker-"))
     bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP") or LocalBroker(broker_dir).start()

@@ -65,12 +65,6 @@ class ItemFrozen(DomainError):
     rule = "item_frozen"
 
 
-class ItemRetired(DomainError):
-    """Reserved: scans of a retired item are flagged (``scan_after_retirement``), not refused."""
-
-    rule = "item_retired"
-
-
 class NotHolder(DomainError):
     """Only the current holder ships, sells or observes; the holder or the brand retires."""
 

@@ -219,6 +219,9 @@ def _check_table() -> None:
         unknown = set(rule.guards) - GUARDS
         if unknown:
             raise RuntimeError(f"{rule.kind.value} names unknown guards {sorted(unknown)}")
+        if (rule.holder != "keep" or rule.opens_transit) and rule.status is None:
+            # Custody changes hands only with a status (the analysts' fold relies on it).
+            raise RuntimeError(f"{rule.kind.value} moves the item without a status")
 
 
 _check_table()

@@ -7,89 +7,93 @@ projected version), followed by the page's new rows. A fold over (state so far, 
 equals a fold over the whole history, so both paths give the same table, and a page costs
 O(page + items) instead of a scan of the whole history.
 
-The effects mirror ``Item._apply_custody`` in ``domain/items.py`` (a test checks the
-projection against the aggregates' own state):
-
-- a status-changing kind sets ``status``, ``holder`` and ``consignee``;
-- arrivals set ``location``, a sale clears it, an inventory scan (``observing``) moves it
-  only while the item is in custody;
-- commissioning sets ``brand/model/serial/tag_uid``, an inspection ``verdict/certificate``.
+What each kind does to the state is generated from the kinds table (``domain/kinds.py``),
+the same one ``ItemState.evolve`` applies (a test checks the projection against the
+aggregates' own state): a kind with a status sets ``status``, ``holder`` and ``consignee``;
+its location rule sets or clears ``location``; the fields its rule copies from the event
+(identity, verdict) are taken from its row.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-STATUS_OF_KIND = """CASE kind
-        WHEN 'commissioning' THEN 'in_custody'
-        WHEN 'shipping' THEN 'in_transit'
-        WHEN 'void_shipping' THEN 'in_custody'
-        WHEN 'receiving' THEN 'in_custody'
-        WHEN 'retail_selling' THEN 'sold'
-        WHEN 'returning' THEN 'in_custody'
-        WHEN 'decommissioning' THEN 'retired'
-    END"""
+from domain.kinds import RULES, Kind
 
-ARRIVALS = "'commissioning', 'void_shipping', 'receiving', 'returning'"
+#: The ``items`` columns a kind's rule can copy from its event (``KindRule.sets``).
+COPIED = ("brand", "model", "serial", "tag_uid", "verdict", "certificate")
 
-#: custody_events rows as effects (columns shared with SEED_EFFECTS, in the same order).
-EVENT_EFFECTS = f"""
+
+def _in(kinds: list[Kind]) -> str:
+    return ", ".join(f"'{k.value}'" for k in kinds) or "NULL"
+
+
+def _status_of_kind() -> str:
+    whens = " ".join(
+        f"WHEN '{k.value}' THEN '{r.status.value}'" for k, r in RULES.items() if r.status
+    )
+    return f"CASE kind {whens} END"
+
+
+def _event_effects() -> str:
+    holders = [k for k, r in RULES.items() if r.holder == "actor"]
+    transit = [k for k, r in RULES.items() if r.opens_transit]
+    placed = [k for k, r in RULES.items() if r.location != "keep"]
+    unplaced = [k for k, r in RULES.items() if r.location == "none"]
+    copies = ",\n           ".join(
+        f"accepted AND kind IN ({_in([k for k, r in RULES.items() if f in r.sets])}) AS sets_{f}"
+        for f in COPIED
+    )
+    return f"""
     SELECT item_id, version,
-           CASE WHEN accepted THEN {STATUS_OF_KIND} END AS st,
-           CASE WHEN kind IN ({ARRIVALS}) THEN party_id END AS holder,
-           CASE WHEN kind = 'shipping' THEN counterparty END AS consignee,
-           CASE WHEN NOT accepted THEN 'keep'
-                WHEN kind IN ({ARRIVALS}, 'retail_selling') THEN 'set'
-                WHEN kind = 'observing' THEN 'set_if_in_custody'
-                ELSE 'keep' END AS loc_rule,
-           CASE WHEN kind <> 'retail_selling' THEN location END AS location,
-           accepted AND kind = 'commissioning' AS identified,
-           brand, model, serial, tag_uid,
-           accepted AND kind = 'inspecting' AS inspected,
-           verdict, certificate,
+           CASE WHEN accepted THEN {_status_of_kind()} END AS st,
+           CASE WHEN kind IN ({_in(holders)}) THEN party_id END AS holder,
+           CASE WHEN kind IN ({_in(transit)}) THEN counterparty END AS consignee,
+           CASE WHEN accepted AND kind IN ({_in(placed)}) THEN 'set' ELSE 'keep' END AS loc_rule,
+           CASE WHEN kind NOT IN ({_in(unplaced)}) THEN location END AS location,
+           {", ".join(COPIED)},
+           {copies},
            CASE WHEN accepted THEN kind END AS last_kind,
            CASE WHEN accepted THEN occurred_at END AS last_at,
-           CASE WHEN record IN ('sighted', 'flagged') THEN 1 ELSE 0 END AS flags
+           CASE WHEN NOT accepted THEN 1 ELSE 0 END AS flags
     FROM custody_events"""
 
+
+#: custody_events rows as effects (columns shared with SEED_EFFECTS, in the same order).
+EVENT_EFFECTS = _event_effects()
+
 #: items rows as one pseudo-event each: "everything is as it is now".
-SEED_EFFECTS = """
+SEED_EFFECTS = f"""
     SELECT item_id, version, status AS st, holder, consignee, 'set' AS loc_rule, location,
-           brand IS NOT NULL AS identified, brand, model, serial, tag_uid,
-           verdict IS NOT NULL AS inspected, verdict, certificate,
+           {", ".join(COPIED)},
+           {", ".join(f"{f} IS NOT NULL AS sets_{f}" for f in COPIED)},
            last_event_kind AS last_kind, last_event_at AS last_at, open_flags AS flags
     FROM items"""
 
-FOLD = """
-WITH effects AS ({source}),
-ordered AS (
-    SELECT *,
-           coalesce(last_value(st IGNORE NULLS) OVER (
-               PARTITION BY item_id ORDER BY version
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 'unregistered') AS before
-    FROM effects
+_COPIED_FOLD = ",\n       ".join(
+    f"arg_max({f}, version) FILTER (WHERE sets_{f}) AS {f}" for f in COPIED
 )
+
+FOLD = (
+    """
+WITH effects AS ({source})
 SELECT item_id,
-       arg_max(brand, version) FILTER (WHERE identified) AS brand,
-       arg_max(model, version) FILTER (WHERE identified) AS model,
-       arg_max(serial, version) FILTER (WHERE identified) AS serial,
-       arg_max(tag_uid, version) FILTER (WHERE identified) AS tag_uid,
-       arg_max(verdict, version) FILTER (WHERE inspected) AS verdict,
-       arg_max(certificate, version) FILTER (WHERE inspected) AS certificate,
+       """
+    + _COPIED_FOLD
+    + """,
        coalesce(arg_max(st, version) FILTER (WHERE st IS NOT NULL), 'unregistered') AS status,
        arg_max_null(holder, version) FILTER (WHERE st IS NOT NULL) AS holder,
-       arg_max_null(location, version) FILTER (
-           WHERE loc_rule = 'set' OR (loc_rule = 'set_if_in_custody' AND before = 'in_custody')
-       ) AS location,
+       arg_max_null(location, version) FILTER (WHERE loc_rule = 'set') AS location,
        arg_max_null(consignee, version) FILTER (WHERE st IS NOT NULL) AS consignee,
        arg_max(last_kind, version) FILTER (WHERE last_kind IS NOT NULL) AS last_event_kind,
        arg_max_null(last_at, version) FILTER (WHERE last_kind IS NOT NULL) AS last_event_at,
        max(version) AS version,
        sum(flags)::BIGINT AS open_flags
-FROM ordered
+FROM effects
 GROUP BY item_id
 ORDER BY item_id
 """
+)
 
 
 def derive_page(con: duckdb.DuckDBPyConnection, after_notification: int) -> None:

@@ -35,8 +35,8 @@ PAGE = 20000
 REBUILD_PAGE = 20000
 REBUILD_COMMIT = 500_000
 POLL_SECONDS = 0.1
-#: From this many ledger notifications on, a rebuild reads in a child process (its start
-#: costs ~0.5 s; see projections/reader.py).
+#: From this many ledger notifications on, a rebuild reads in a child process (starting
+#: one costs a fraction of a second; see projections/reader.py).
 PROCESS_READER_MIN = 100_000
 
 Progress = Callable[[int, int], None]

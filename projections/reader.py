@@ -133,7 +133,7 @@ class ProcessPageReader:
         self.pages: Any = None
 
     def start(self) -> None:
-        """Start reading now, ahead of the first page asked for (a child takes ~0.5 s)."""
+        """Start reading now, ahead of the first page asked for (a child takes a moment)."""
         if self.child is not None:
             return
         if self.spill_dir is not None:

@@ -135,8 +135,8 @@ def top_level_member(decoder: json.JSONDecoder, text: str, name: str) -> Any:
     """``decoder.decode(text)[name]`` for a JSON object ``text``, decoding only the members
     up to ``name`` (``MISSING`` if it is not there or ``text`` is not such an object).
 
-    A block's header comes before its leaves and items, which are ~99% of the text: a
-    chain page is then ~10× quicker to read. The walk follows JSON's grammar, each value
+    A block's header comes before its leaves and items, which are nearly all of the text:
+    a chain page is then much quicker to read. The walk follows JSON's grammar, each value
     decoded by ``decoder`` itself (the same hooks), so the value is the one a full decode
     gives (an encoder writes a key once; ``json`` would keep the last of duplicates).
     """

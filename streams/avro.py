@@ -25,9 +25,9 @@ from streams.errors import SerializationError
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
+SCHEMA_DIR = Path(__file__).with_name("schemas")
 #: What fastavro raises on bytes that are not a valid body (OverflowError: dates > 9999).
 _UNREADABLE = (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError)
-SCHEMA_DIR = Path(__file__).with_name("schemas")
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<version>\d+)\.avsc$")
 
 CRC64_EMPTY = 0xC15D213AA4D7A795
@@ -117,14 +117,7 @@ class SchemaRegistry:
         body = io.BytesIO(message[HEADER_LEN:])
         try:
             record = schemaless_reader(body, writer.schema, _reader(self, name, writer))
-        except (
-            EOFError,
-            ValueError,
-            IndexError,
-            UnicodeDecodeError,
-            TypeError,
-            OverflowError,
-        ) as e:
+        except _UNREADABLE as e:
             detail = str(e) or type(e).__name__  # fastavro's EOFError often has no text
             raise SerializationError(
                 "malformed_body", f"{name} v{writer.version} body cannot be read: {detail}"

@@ -6,7 +6,6 @@ consumer and admin client alike. Secrets (passwords) never appear in ``repr`` or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +89,3 @@ def security_options(
         raise KafkaSecurityError(f"SSL files are given but kafka_security_protocol is {protocol}")
     options |= {name: value for name, value in ssl_files.items() if value}
     return options
-
-
-def redacted(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k in SECRET_OPTIONS else v) for k, v in options.items()}

@@ -10,10 +10,9 @@ from kafka import KafkaProducer
 from streams.connection import Cluster, as_connection
 
 #: acks=all + idempotence: a broker retry never writes a message twice or out of order.
-#: Batching and compression measured with bench/bench_producer.py (21k signed envelopes of
-#: ~190 B, 6 partitions, local broker): no batching 15.1k/s; linger 5 ms + 256 KiB 19.9k/s;
-#: the same with gzip 26.2k/s; linger 20 ms + 1 MiB gzip 26.0k/s (no gain, more latency).
-#: lz4/zstd need extra C libraries and were not adopted.
+#: Batching and compression were chosen by measurement (bench/bench_producer.py compares
+#: the alternatives in one run): a short linger with large gzip batches was fastest;
+#: longer lingers added latency for nothing; lz4/zstd need extra C libraries.
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,

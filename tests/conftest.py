@@ -1,7 +1,7 @@
 """Session fixtures shared by the whole suite.
 
 Kafka tests run against a real broker: ``$ASSAY_KAFKA_BOOTSTRAP`` if set, otherwise a
-local Apache Kafka (KRaft) started once per session by ``streams.localbroker``. A broker
+local Apache Kafka (KRaft) started once per session by ``devtools.localbroker``. A broker
 that cannot start is an error, never a skip.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import KafkaAdminClient
 
-from streams.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError
-from streams.localbroker import LocalBroker
+from devtools.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError
+from devtools.localbroker import LocalBroker
 
 BOOTSTRAP_ENV = "ASSAY_KAFKA_BOOTSTRAP"
 _BROKER_USED = pytest.StashKey[str]()

@@ -10,8 +10,8 @@ from typing import Any
 from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.settings import Settings
-from streams.kafka_dist import BrokerError
-from streams.localbroker import LocalBroker, bootstrap_answers
+from devtools.kafka_dist import BrokerError
+from devtools.localbroker import LocalBroker, bootstrap_answers
 
 EXIT_STOPPED = 3
 

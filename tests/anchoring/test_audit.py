@@ -19,10 +19,12 @@ from anchoring.audit import audit
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.keyfiles import write_signer_key, write_verifier_key
+from anchoring.leaves import ZERO_HASH, leaf_of
 from anchoring.sealer import SealPolicy
 from assay.cli import main
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
+from ledger.records import LeafSource, platform_body
 from streams.envelope import seal
 from streams.keys import DeviceKey
 from tests.anchoring.stores import item_row, new_anchor, record_items, set_state, stored_row
@@ -262,3 +264,31 @@ def _add_items(stores: Stores, items: list[str]) -> None:
             (decision,) = stores.ledger.process([report], None)
             assert decision.accepted, decision.refusal
     seal_all(stores.ledger, stores.chain, stores.signer, stores.root)
+
+
+def test_a_sighting_stored_before_it_kept_its_signal_seals_and_audits_as_before(
+    tmp_path: Path,
+) -> None:
+    """Records written before ``Item.Sighted`` stored its signal and detail read as the
+    class defaults: their leaf is the one they were sealed with, and the audit is clean."""
+    world = make_world(tmp_path)
+    scan = replace(story_events("urn:item:ghost")[3], event_id="ghost-scan")
+    (decision,) = world.ledger.process([Report(scan, seal(scan, world.keys["dc"]))], None)
+    assert decision.outcome is not None and decision.outcome.signals[0].value == "unknown_item"
+    rowid, state = item_row(tmp_path / "ledger.sqlite", "urn:item:ghost", 1)
+    new_fields = b',"signal":"unknown_item","detail":"scanned before any commissioning"'
+    assert new_fields in state
+    set_state(tmp_path / "ledger.sqlite", rowid, state.replace(new_fields, b""))
+    ledger = CustodyLedger(store_env("", tmp_path / "ledger.sqlite"))
+    (event,) = ledger.item_events("urn:item:ghost")
+    assert "signal" not in vars(event) and event.detail == "scanned before any commissioning"
+    chain = Chain(store_env("", tmp_path / "chain.sqlite"))
+    signer = Signer.generate(ORIGIN)
+    seal_all(ledger, chain, signer, tmp_path)
+    (row,) = chain.leaves_for("urn:item:ghost")
+    body = platform_body(
+        "unknown_item", "scanned before any commissioning", "ghost-scan", event.envelope
+    )
+    assert row.leaf_hash == leaf_of(LeafSource("urn:item:ghost", 1, "P", body), ZERO_HASH)
+    report = audit(ledger, chain)
+    assert report.ok, report.divergence

@@ -10,7 +10,7 @@ import pytest
 from anchoring.accumulator import EMPTY_ROOT, Accumulator, inclusion_proof, verify_acc_inclusion
 from anchoring.errors import HeaderError, VerificationError
 from anchoring.header import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader
-from anchoring.merkle import MerkleTree
+from tests.anchoring.reference import MerkleTree
 
 ROOT = hashlib.sha256(b"merkle root").digest()
 PREV = hashlib.sha256(b"previous block").digest()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anchoring.leaves import ZERO_HASH, leaf_chain, leaf_of, record_bytes
 from ledger.records import LeafSource, platform_body
@@ -75,3 +78,26 @@ def test_platform_bodies_are_canonical_json() -> None:
     assert (
         json.loads(platform_body("impossible_travel", "d", "e-2", None))["evidence_sha256"] is None
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(["a", "bb", "é", "x" * 70, "y"]), min_size=1, max_size=12),
+    payloads=st.lists(st.binary(max_size=40), min_size=12, max_size=12),
+)
+def test_both_builders_of_leaf_chain_are_leaf_of(ids: list[str], payloads: list[bytes]) -> None:
+    """Distinct item ids take a loop of their own: bound to ``leaf_of`` like the other."""
+    versions: dict[str, int] = {}
+    sources = []
+    for n, item in enumerate(ids):
+        versions[item] = versions.get(item, 0) + 1
+        kind: Literal["E", "P"] = "E" if n % 2 else "P"
+        sources.append(LeafSource(item, versions[item], kind, payloads[n]))
+    expected, last = [], {}
+    for source in sources:
+        leaf = leaf_of(source, last.get(source.item_id, ZERO_HASH))
+        last[source.item_id] = leaf
+        expected.append(leaf)
+    assert leaf_chain(sources, lambda _i, _v: ZERO_HASH) == expected
+    firsts = [s for s in sources if s.version == 1]
+    assert leaf_chain(firsts, lambda _i, _v: ZERO_HASH) == [leaf_of(s, ZERO_HASH) for s in firsts]

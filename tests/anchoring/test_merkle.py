@@ -12,8 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchoring.errors import ProofError, VerificationError
-from anchoring.hasher import LEAF_PREFIX, leaf_hash, leaf_hashes, node_hash
-from anchoring.merkle import MerkleTree, expected_path_shape, root_from_path, verify_inclusion
+from anchoring.hasher import BLOCK_TREE, LEAF_PREFIX, leaf_hash, node_hash
+from anchoring.merkle import (
+    expected_path_shape,
+    pack_tree,
+    packed_path,
+    packed_root,
+    root_from_path,
+    verify_inclusion,
+)
+from tests.anchoring.reference import MerkleTree
 
 with warnings.catch_warnings():
     # merkletools warns at import that the optional pysha3 is missing; we only use SHA-256.
@@ -51,7 +59,11 @@ def test_leaf_hash_is_sha256_of_zero_prefix_and_record() -> None:
     assert LEAF_PREFIX == b"\x00"
     assert leaf_hash(b"abc") == hashlib.sha256(b"\x00abc").digest()
     assert leaf_hash(b"abc") != hashlib.sha256(b"abc").digest()
-    assert leaf_hashes([b"a", b"", b"bc"]) == [leaf_hash(b"a"), leaf_hash(b""), leaf_hash(b"bc")]
+    assert BLOCK_TREE.hash_leaves([b"a", b"", b"bc"]) == [
+        leaf_hash(b"a"),
+        leaf_hash(b""),
+        leaf_hash(b"bc"),
+    ]
 
 
 def test_node_hash_is_the_plain_concatenation_merkletools_uses() -> None:
@@ -106,7 +118,7 @@ def test_odd_last_node_is_promoted_not_duplicated() -> None:
 
 def test_from_records_hashes_each_record_as_a_leaf() -> None:
     records = [b"first", b"second", b"third"]
-    assert MerkleTree.from_records(records).root == MerkleTree(leaf_hashes(records)).root
+    assert MerkleTree.from_records(records).root == MerkleTree(BLOCK_TREE.hash_leaves(records)).root
 
 
 def test_tree_refuses_empty_and_malformed_leaves() -> None:
@@ -339,3 +351,16 @@ def test_vectors_on_disk_match_their_generator() -> None:
     for name, vector in generator["build_vectors"]().items():
         on_disk = json.loads((VECTORS / "merkle" / f"{name}.json").read_text())
         assert on_disk == vector, f"{name}.json is stale: rerun make_merkle_vectors.py"
+
+
+@settings(max_examples=40, deadline=None)
+@given(count=st.integers(1, 2000), data=st.data())
+def test_the_packed_tree_sealing_uses_equals_the_reference_and_merkletools(
+    count: int, data: st.DataObject
+) -> None:
+    leaves = leaves_for(count, "k")
+    packed, tree, mt = pack_tree(leaves), MerkleTree(leaves), reference(leaves)
+    assert packed_root(packed) == tree.root
+    assert packed_root(packed).hex() == mt.get_merkle_root()
+    for index in {0, count - 1, data.draw(st.integers(0, count - 1))}:
+        assert packed_path(packed, count, index) == tree.path(index) == mt.get_proof(index)

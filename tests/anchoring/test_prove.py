@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 
 from anchoring.accumulator import inclusion_proof, merkle_tree_hash
-from anchoring.chain import Chain, pack_tree, packed_leaf, packed_path, packed_root
+from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.hasher import leaf_hash
-from anchoring.merkle import MerkleTree
+from anchoring.merkle import pack_tree, packed_leaf, packed_path, packed_root
 from anchoring.prove import BlockHashTree, ProveError, Prover, write_bundle
 from anchoring.sealer import SealPolicy
 from anchoring.verify import verify_bundle
 from ledger.application import Report
 from ledger.config import store_env
 from streams.envelope import seal
+from tests.anchoring.reference import MerkleTree
 from tests.anchoring.stores import new_anchor
 from tests.support import World, custody, make_world, story_events
 

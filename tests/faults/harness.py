@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dynamic", action="store_true", help="dynamic group membership (restarts wait ~10 s)"
     )
     args = parser.parse_args(argv)
-    from streams.localbroker import LocalBroker
+    from devtools.localbroker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix="assay-crash-") as tmp:
         work = args.keep or Path(tmp)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.localbroker import LocalBroker
+from devtools.localbroker import LocalBroker
 from tests.faults.harness import CrashReport, Pipeline, check, custody_counts, wait_until
 from tests.faults.support import Deployment
 

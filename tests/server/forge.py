@@ -18,13 +18,13 @@ from anchoring.accumulator import EMPTY_ROOT
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import BlockHeader
 from anchoring.leaves import ZERO_HASH, leaf_of
-from anchoring.merkle import MerkleTree
 from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION, flag_summary, read_signed, signed_fields
 from domain.custody import CustodyEvent
 from ledger.records import LeafSource, canonical_json
 from streams.avro import default_registry
 from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, custody_to_avro
 from streams.keys import DeviceKey
+from tests.anchoring.reference import MerkleTree
 
 ORIGIN = "forge.example/custody-log"
 SIGNER = Signer.from_seed(ORIGIN, hashlib.sha256(b"assay forged bundles").digest())

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from assay.settings import Settings, SettingsError, load_settings
+from devtools.localbroker import HOST, LocalBroker, _bound
 from streams.connection import KafkaConnection, KafkaSecurityError, security_options
-from streams.localbroker import HOST, LocalBroker, _bound
 
 SECRET = "s3cr3t-assay-pw"
 JAAS = (

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 
 from anchoring.hasher import leaf_hash, node_hash
-from anchoring.merkle import MerkleTree, expected_path_shape, root_from_path
+from anchoring.merkle import expected_path_shape, root_from_path
+from tests.anchoring.reference import MerkleTree
 
 OUT = Path(__file__).parent / "merkle"
 LEAF_COUNT = 11

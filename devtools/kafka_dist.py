@@ -3,7 +3,7 @@
 ``ensure_jars`` finds the official Apache Kafka broker jars, from an existing install
 (``$KAFKA_HOME/libs``) or fetched once with Maven into ``${XDG_CACHE_HOME:-~/.cache}/assay``
 (cached per version, published atomically); ``find_java`` finds a Java 17+ to run them.
-``streams.localbroker`` runs the broker from these; ``python -m streams.localbroker fetch``
+``devtools.localbroker`` runs the broker from these; ``python -m devtools.localbroker fetch``
 caches the jars ahead of time.
 """
 

@@ -1,6 +1,6 @@
 """The local development Kafka broker: a real Apache Kafka (KRaft, one node, loopback).
 
-Assay fetches the official broker jars itself (``streams.kafka_dist``: Maven, cached per
+Assay fetches the official broker jars itself (``devtools.kafka_dist``: Maven, cached per
 version, or an existing install via ``$KAFKA_HOME``) and runs the broker detached, so it
 outlives the command that started it. Everything it owns lives under ``<data_dir>/kafka``::
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streams.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError, ensure_jars, find_java
+from devtools.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError, ensure_jars, find_java
 
 if TYPE_CHECKING:
     from assay.settings import Settings
@@ -352,7 +352,9 @@ def _server_properties(port: int, controller_port: int, storage: Path) -> str:
         "group.initial.rebalance.delay.ms": "0",
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
-    return "# Written by Assay (streams/localbroker.py) on every start.\n" + "\n".join(lines) + "\n"
+    return (
+        "# Written by Assay (devtools/localbroker.py) on every start.\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _choose_ports(previous: _State | None) -> tuple[int, int]:
@@ -525,12 +527,12 @@ def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m streams.localbroker fetch``: cache the broker jars (used by .ci/run)."""
+    """``python -m devtools.localbroker fetch``: cache the broker jars (used by .ci/run)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if args != ["fetch"]:
-        print("usage: python -m streams.localbroker fetch", file=sys.stderr)
+        print("usage: python -m devtools.localbroker fetch", file=sys.stderr)
         return 2
     try:
         print(ensure_jars())

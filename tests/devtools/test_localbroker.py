@@ -12,8 +12,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from assay.settings import Settings
-from streams.kafka_dist import BrokerError, ensure_jars, find_java
-from streams.localbroker import LocalBroker, resolve_bootstrap
+from devtools.kafka_dist import BrokerError, ensure_jars, find_java
+from devtools.localbroker import LocalBroker, resolve_bootstrap
 
 
 def _processes_mentioning(text: str) -> list[int]:
