@@ -95,11 +95,12 @@ class PrefixHasher:
         return out
 
     def hash_pairs(self, nodes: Sequence[bytes]) -> list[bytes]:
-        """The parents of ``(nodes[0], nodes[1]), (nodes[2], nodes[3]), …`` (an even count):
-        one level of a tree, the loop every tree builder spends its time in."""
+        """The parents of ``(nodes[0], nodes[1]), (nodes[2], nodes[3]), …``; an odd last
+        node has no pair and is left to the caller. One level of a tree: the loop every
+        tree builder spends its time in."""
         pairs = iter(nodes)
         sha256, prefix = _sha256, self.node_prefix
-        twos = zip(pairs, pairs, strict=True)
+        twos = zip(pairs, pairs)  # noqa: B905 - a last odd node is dropped on purpose
         if prefix:
             return [sha256(prefix + left + right).digest() for left, right in twos]
         return [sha256(left + right).digest() for left, right in twos]

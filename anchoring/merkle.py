@@ -40,14 +40,16 @@ def pack_tree(leaves: Sequence[bytes], hasher: Hasher = BLOCK_TREE) -> bytes:
     level = list(leaves)
     if not level:
         raise ValueError("a Merkle tree needs at least one leaf (blocks are never empty)")
-    # C-level passes over the list: a per-leaf Python check would slow the build.
-    if not set(map(type, level)) <= {bytes} or set(map(len, level)) != {DIGEST_SIZE}:
+    try:
+        joined = b"".join(level)
+    except TypeError:
+        joined = b""
+    if len(joined) != DIGEST_SIZE * len(level) or set(map(len, level)) != {DIGEST_SIZE}:
         raise ValueError(f"every leaf must be a {DIGEST_SIZE}-byte digest (bytes)")
-    parts = [b"".join(level)]
+    parts = [joined]
     while len(level) > 1:
-        odd = len(level) % 2
-        upper = hasher.hash_pairs(level[:-1] if odd else level)
-        if odd:
+        upper = hasher.hash_pairs(level)
+        if len(level) % 2:
             upper.append(level[-1])  # promoted unchanged
         parts.append(b"".join(upper))
         level = upper

@@ -381,3 +381,25 @@ def test_ids_in_the_tag_claim_namespace_are_refused(make: Callable[[Bench], obje
     with pytest.raises(DomainError) as refused:
         make(Bench())
     assert_refused(refused.value, "reserved_id", "tag:T1", "reserved for tag claims")
+
+
+# ----- repairing (added as the recipe of docs/architecture.md shows) ----------------------
+
+
+def test_the_brand_services_an_item_it_holds_and_custody_does_not_change() -> None:
+    bench = Bench().commissioned()
+    before = (bench.state.status, bench.state.holder, bench.state.location)
+    assert bench.do(Kind.REPAIRING, "brand").result is Result.ACCEPTED
+    assert (bench.state.status, bench.state.holder, bench.state.location) == before
+
+
+def test_only_the_holder_services_an_item() -> None:
+    bench = Bench().commissioned().moved("ginza")
+    refusal = bench.refuse(Kind.REPAIRING, "brand")
+    assert_refused(refusal, "not_holder", "brand", "repairing")
+
+
+@pytest.mark.parametrize("party", ["dc", "ginza"])
+def test_warehouses_and_stores_do_not_service_items(party: str) -> None:
+    bench = Bench().commissioned().moved(party)
+    assert_refused(bench.refuse(Kind.REPAIRING, party), "role_not_allowed", "repairing")
