@@ -17,14 +17,10 @@ ASSAY_PREFIX = "assay"
 ILMD_FIELDS = frozenset({"brand", "model", "serial", "tagUID", "tagUIDs"})
 #: Fields read from the event itself.
 EVENT_FIELDS = frozenset({"verdict", "certificate", "buyerRef", "reason", "latitude", "longitude"})
-#: Fields the export writes; a capture refuses them (they are Assay's to say).
+#: Fields only the export writes; a capture refuses them (they are Assay's to say).
 EXPORT_FIELDS = frozenset(
-    {
-        "blockHeight", "leafIndex", "leafHash", "itemVersion", "party", "device",
-        "recordedAt", "flag", "flagDetail", "verdict", "certificate", "buyerRef", "reason",
-        "latitude", "longitude", "via",
-    }
-)  # fmt: skip
+    {"blockHeight", "leafIndex", "leafHash", "itemVersion", "party", "device", "flags", "via"}
+)
 
 
 class Namespaces:

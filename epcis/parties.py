@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 ASSAY_PARTY_URN = "urn:assay:party:"
 
@@ -32,7 +33,7 @@ class PartyTable:
 
     def party_of(self, identifier: str) -> str | None:
         if identifier.startswith(ASSAY_PARTY_URN) and len(identifier) > len(ASSAY_PARTY_URN):
-            return identifier[len(ASSAY_PARTY_URN) :]
+            return unquote(identifier[len(ASSAY_PARTY_URN) :])
         return self.entries.get(identifier)
 
     @classmethod

@@ -76,3 +76,22 @@ def serve_handler(args: argparse.Namespace) -> int:
     finally:
         gateway.close()
     return 0
+
+
+def epcis_history(args: argparse.Namespace) -> int:
+    """``assay history ITEM --epcis``: the item's history as an EPCISDocument (stdout)."""
+    import json
+
+    from epcis.export import document, item_history
+    from ledger.application import ItemNotFound
+
+    settings = settings_from(args)
+    try:
+        events = item_history(
+            runtime.open_ledger(settings), runtime.open_chain(settings), args.item_id
+        )
+    except ItemNotFound:
+        raise CommandError(f"no item {args.item_id!r} in the ledger") from None
+    json.dump(document(events), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
