@@ -83,15 +83,16 @@ class Reader:
                 f"the document has {len(events)} events; at most {self.limits.events} "
                 "(GS1-EPCIS-Capture-Limit): split it",
             )
-        violation = self.schema.violation(document)
-        if violation is not None:
+        violations = self.schema.violations(document)
+        if violations:
+            first = violations[0]
             raise Problem(
                 400,
                 VALIDATION,
                 "Invalid EPCIS document",
-                f"{violation.pointer or 'the document'} {violation.message} (GS1 EPCIS 2.0 "
+                f"{first.pointer or 'the document'}: {first.message} (GS1 EPCIS 2.0 "
                 "JSON Schema); nothing was captured",
-                [{"pointer": violation.pointer, "detail": violation.message}],
+                [{"pointer": v.pointer, "detail": v.message} for v in violations],
             )
         assert events is not None  # the schema requires the event list
         ids, hashed = _event_ids(document, events)

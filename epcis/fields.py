@@ -59,6 +59,8 @@ class Namespaces:
         """Assay's fields of an object: local name -> (key as written, value)."""
         out: dict[str, tuple[str, Any]] = {}
         for key, value in obj.items():
+            if ":" not in key:  # EPCIS's own fields (most of them): not an extension
+                continue
             name = self.assay_name(key)
             if name is not None:
                 out[name] = (key, value)

@@ -9,11 +9,28 @@ the id impossible to compute here, and the event must then carry its own ``event
 from __future__ import annotations
 
 import copy
+import importlib
+import sys
 import threading
+from types import ModuleType
 from typing import Any
 
-from epcis_event_hash_generator import file_document_loader, hash_generator, json_to_py
 from pyld import jsonld
+
+
+def _generator(name: str) -> ModuleType:
+    # The package puts its own site-packages folder first on sys.path when imported
+    # (epcis_event_hash_generator/context.py), which would shadow this project's modules.
+    saved = list(sys.path)
+    try:
+        return importlib.import_module(f"epcis_event_hash_generator.{name}")
+    finally:
+        sys.path[:] = saved
+
+
+file_document_loader = _generator("file_document_loader")
+hash_generator = _generator("hash_generator")
+json_to_py = _generator("json_to_py")
 
 #: The GS1 EPCIS 2.0 context under each published URL -> the URL the package resolves.
 _SHIPPED = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"

@@ -8,6 +8,7 @@ the items inside them; AggregationEvents change what the gateway remembers of pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -32,11 +33,20 @@ from epcis.vocab import (
 
 #: Custody event ids are ``uuid5(EVENT_NAMESPACE, "<EPCIS eventID> <item EPC URN>")``.
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://assay.example/epcis#event")
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 MAPPED_TYPES = ("ObjectEvent", "AggregationEvent")
 
 
 def custody_event_id(epcis_event_id: str, item: str) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{epcis_event_id} {item}"))
+    """``str(uuid.uuid5(EVENT_NAMESPACE, f"{epcis_event_id} {item}"))``, without the UUID
+    object (a tenth of a capture's mapping time went into building it)."""
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + f"{epcis_event_id} {item}".encode()).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
