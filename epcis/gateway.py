@@ -56,18 +56,22 @@ class Gateway:
     def _run(self) -> None:
         while (task := self._tasks.get()) is not None:
             try:
-                prepared = self.reader.read(task.body, self.store)
-            except Problem as problem:
-                task.ready.set_exception(problem)
-                continue
-            except Exception as e:  # a bug: the client gets a 500, the log the traceback
-                log.exception("reading a document failed")
-                task.ready.set_exception(e)
-                continue
-            capture_id = uuid.uuid4().hex
-            self.store.start_job(capture_id, prepared.epcis_events, len(prepared.custody))
-            task.ready.set_result(capture_id)
-            self._publish(capture_id, prepared)
+                self._handle(task)
+            except Exception as e:  # a bug or a broken disk: a 500 for this document only
+                log.exception("capturing a document failed")
+                if not task.ready.done():
+                    task.ready.set_exception(e)
+
+    def _handle(self, task: _Task) -> None:
+        try:
+            prepared = self.reader.read(task.body, self.store)
+        except Problem as problem:
+            task.ready.set_exception(problem)
+            return
+        capture_id = uuid.uuid4().hex
+        self.store.start_job(capture_id, prepared.epcis_events, len(prepared.custody))
+        task.ready.set_result(capture_id)
+        self._publish(capture_id, prepared)
 
     def _publish(self, capture_id: str, prepared: Prepared) -> None:
         try:
