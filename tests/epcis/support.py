@@ -148,6 +148,7 @@ class Platform:
         self.data_dir = root / "platform"
         self.ledger = CustodyLedger(store_env("", self.data_dir / "ledger.sqlite"))
         self.gateways: list[Gateway] = []
+        self._consumer: KafkaConsumer | None = None
 
     def env(self, data_dir: Path | None = None) -> dict[str, str]:
         return {
@@ -194,12 +195,10 @@ class Platform:
 
     def published(self) -> int:
         """How many messages the events topic holds (its end offsets, summed)."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
-        try:
-            parts = [TopicPartition(self.events_topic, p) for p in range(PARTITIONS)]
-            return sum(consumer.end_offsets(parts).values())
-        finally:
-            consumer.close()
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        parts = [TopicPartition(self.events_topic, p) for p in range(PARTITIONS)]
+        return int(sum(self._consumer.end_offsets(parts).values()))
 
     def custody_ids(self, item_id: str) -> list[str]:
         """Event ids of the item's stored reports (accepted or kept as evidence)."""
@@ -213,6 +212,8 @@ class Platform:
     def close(self) -> None:
         for gateway in self.gateways:
             gateway.stop()
+        if self._consumer is not None:
+            self._consumer.close()
 
 
 @contextlib.contextmanager

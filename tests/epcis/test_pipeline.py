@@ -187,8 +187,8 @@ def _commission_many(first: int, events: int, per_event: int = 10) -> bytes:
 
 def test_each_event_is_stored_once_after_a_resend_and_after_a_kill(site: Platform) -> None:
     gateway = site.gateway(site.party("maison-aurel", Role.BRAND))
-    small, large = _commission_many(0, 100), _commission_many(100_000, 800)
-    small_items, large_items = 1000, 8000
+    small, large = _commission_many(0, 100), _commission_many(100_000, 1500)
+    small_items, large_items = 1000, 15000
     gateway.capture_all(small)
     gateway.capture_all(small)  # the same document again: published twice
     assert site.published() == 2 * small_items
@@ -198,7 +198,7 @@ def test_each_event_is_stored_once_after_a_resend_and_after_a_kill(site: Platfor
     before = 2 * small_items
     deadline = time.monotonic() + 120
     while site.published() == before and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.005)
     gateway.kill()  # SIGKILL while it publishes the large document
     partial = site.published() - before
     assert 0 < partial < large_items, f"not killed mid-document: {partial} of {large_items}"
