@@ -65,6 +65,12 @@ class Settings:
     checkpoint_origin: str = "assay.example/custody-log"
     #: Seconds between analyst snapshot refreshes.
     snapshot_interval: float = 2.0
+    #: EPCIS capture gateway: most events one document may hold ...
+    epcis_capture_limit: int = 10_000
+    #: ... and most bytes it may have (GS1-EPCIS-Capture-File-Size-Limit).
+    epcis_capture_max_bytes: int = 32 * 1024 * 1024
+    #: A copy of GS1's EPCIS JSON Schema; empty: fetched once with npm (docs/epcis.md).
+    epcis_schema: str = ""
 
     @property
     def ledger_db(self) -> Path:
@@ -167,5 +173,7 @@ def load_settings(
         raise SettingsError("setting 'partitions' must be at least 1")
     if settings.max_message_bytes < 1:
         raise SettingsError("setting 'max_message_bytes' must be at least 1")
+    if settings.epcis_capture_limit < 1 or settings.epcis_capture_max_bytes < 1:
+        raise SettingsError("settings 'epcis_capture_limit' and '..._max_bytes' must be >= 1")
     settings.kafka_security()  # refuse unusable security settings before any client starts
     return settings

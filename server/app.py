@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from epcis.query import add_epcis_routes
 from ledger.application import ItemNotFound
 from server.readmodel import NotAnchored, ReadModel, StoreUnavailable
 
@@ -228,6 +229,7 @@ def create_app(
         """Convenience only: pin the platform key from a channel other than this server."""
         return model.keys()
 
+    add_epcis_routes(app, model)
     return app
 
 

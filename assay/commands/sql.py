@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
     hist = sub.add_parser("history", help="an item's events, oldest first, and their anchors")
     hist.add_argument("item_id")
     _formats(hist, csv_too=False)
+    hist.add_argument(
+        "--epcis", action="store_true", help="as a GS1 EPCIS 2.0 document (from the event store)"
+    )
     hist.set_defaults(handler=history_handler)
 
 
@@ -56,6 +59,10 @@ def sql_handler(args: argparse.Namespace) -> int:
 
 
 def history_handler(args: argparse.Namespace) -> int:
+    if args.epcis:
+        from assay.commands.epcis import epcis_history
+
+        return epcis_history(args)
     with _connect(args) as con:
         events = history(con, args.item_id)
         taken = snapshot_taken_at(con)
