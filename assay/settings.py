@@ -65,6 +65,11 @@ class Settings:
     checkpoint_origin: str = "assay.example/custody-log"
     #: Seconds between analyst snapshot refreshes.
     snapshot_interval: float = 2.0
+    #: Logs `assay witness serve` cosigns: whitespace-separated ORIGIN=VKEY (or bare VKEY,
+    #: whose key name is then the origin), added to its --log options.
+    witness_logs: str = ""
+    #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
+    ots_calendars: str = ""
 
     @property
     def ledger_db(self) -> Path:
@@ -85,6 +90,11 @@ class Settings:
     @property
     def platform_key_path(self) -> Path:
         return self.keys_dir / "platform.key"
+
+    @property
+    def witness_dir(self) -> Path:
+        """Where `assay witness` keeps its key and state when run on this data dir."""
+        return self.data_dir / "witness"
 
     @property
     def checkpoint_path(self) -> Path:
