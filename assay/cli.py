@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "run",
     "serve",
     "witness",
+    "ots",
 )
 
 

@@ -264,4 +264,3 @@ def _verifies(verifier: WitnessVerifier, body: str, line: str) -> bool:
 
 def _outcome(link: _Link, status: str, http_status: int | None, detail: str) -> WitnessOutcome:
     return WitnessOutcome(link.endpoint.name, status, http_status, (), link.size, detail)
-
