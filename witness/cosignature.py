@@ -48,6 +48,9 @@ ED25519_SIGNATURE_SIZE = 64
 #: The spec caps timestamps at 2**63 - 1 (they are POSIX seconds).
 MAX_TIMESTAMP = 2**63 - 1
 
+#: Seconds a cosignature's timestamp may be ahead of the verifier's clock (clock skew).
+FUTURE_TOLERANCE_SECONDS = 300
+
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}")
 
 
@@ -149,6 +152,28 @@ class WitnessVerifier:
 
     def __repr__(self) -> str:
         return f"WitnessVerifier({self.to_text()!r})"
+
+
+def check_cosignature(
+    verifier: WitnessVerifier,
+    body: str,
+    line: SignatureLine | str,
+    *,
+    now: float,
+    future_tolerance: float = FUTURE_TOLERANCE_SECONDS,
+) -> int:
+    """:meth:`WitnessVerifier.verify`, and refuse a timestamp after ``now + future_tolerance``.
+
+    Raises :class:`CosignatureError` as ``verify`` does, or ``cosignature_future``.
+    """
+    timestamp = verifier.verify(body, line)
+    if timestamp > now + future_tolerance:
+        raise CosignatureError(
+            "cosignature_future",
+            f"cosignature by {verifier.name} is dated {timestamp}, "
+            f"{timestamp - int(now)} s after now (tolerance {future_tolerance:g} s)",
+        )
+    return timestamp
 
 
 class WitnessSigner:

@@ -32,12 +32,10 @@ from dataclasses import dataclass
 
 from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError, VerificationError
-from witness.cosignature import WitnessVerifier
+from witness.cosignature import FUTURE_TOLERANCE_SECONDS, WitnessVerifier, check_cosignature
 from witness.errors import CosignatureError, NoteError, PolicyError
 from witness.note import Note, TreeHead, parse_note
 
-#: Seconds a cosignature's timestamp may be ahead of the verifier's clock (clock skew).
-FUTURE_TOLERANCE_SECONDS = 300
 NONE = "none"
 #: C2SP tlog-policy asks implementations to support at least 32 of each.
 MAX_ENTRIES = 256
@@ -265,13 +263,11 @@ def evaluate(
             ignored += 1
             continue
         try:
-            timestamp = witness.verifier.verify(note.text, line)
+            timestamp = check_cosignature(
+                witness.verifier, note.text, line, now=now, future_tolerance=future_tolerance
+            )
         except CosignatureError as e:
             refused.append(Refusal(witness.name, e.step, e.message))
-            continue
-        if timestamp > now + future_tolerance:
-            detail = f"dated {timestamp}, {timestamp - int(now)} s after now"
-            refused.append(Refusal(witness.name, "cosignature_future", detail))
             continue
         counted[witness.name] = max(timestamp, counted.get(witness.name, 0))
     met = _satisfied(policy.quorum, policy, set(counted))
