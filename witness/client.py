@@ -66,7 +66,8 @@ class WitnessEndpoint:
 class WitnessOutcome:
     """What one witness did with one checkpoint.
 
-    ``witness_size`` is the size the witness last cosigned as far as the client knows.
+    ``witness_size`` is the size the witness last cosigned as far as the client knows;
+    ``resent`` counts the 409s answered by sending again from the witness's size.
     ``status``: ``cosigned``; ``refused`` (an HTTP error of the protocol: 403, 404, 422,
     ...); ``ahead`` (it cosigned a larger size than this checkpoint's); ``timeout``;
     ``unreachable`` (connection failed); ``invalid_response``; ``proof_unavailable``
@@ -79,6 +80,7 @@ class WitnessOutcome:
     lines: tuple[str, ...]
     witness_size: int | None
     detail: str
+    resent: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class _Link:
         self, note: str, body: str, size: int, proof: ProofFunction, deadline: float
     ) -> WitnessOutcome:
         old = min(self.size, size)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 nodes = tuple(proof(old, size)) if 0 < old < size else ()
             except Exception as e:  # the caller's proof source: report it, never raise
@@ -184,7 +186,7 @@ class _Link:
             except (OSError, http.client.HTTPException) as e:
                 return _outcome(self, "unreachable", None, f"{type(e).__name__}: {e}")
             if status == 200:
-                return self._cosigned(body, size, reply)
+                return self._cosigned(body, size, reply, attempt)
             if status != 409:
                 detail = reply[:200].decode("utf-8", "replace").strip()
                 return _outcome(self, "refused", status, detail)
@@ -197,7 +199,7 @@ class _Link:
             old = self.size
         return _outcome(self, "refused", 409, f"size still changing after {MAX_ATTEMPTS} tries")
 
-    def _cosigned(self, body: str, size: int, reply: bytes) -> WitnessOutcome:
+    def _cosigned(self, body: str, size: int, reply: bytes, resent: int) -> WitnessOutcome:
         try:
             lines = parse_cosignature_lines(reply)
         except ProtocolError as e:
@@ -208,7 +210,7 @@ class _Link:
             if not lines:
                 return _outcome(self, "invalid_response", 200, "no valid cosignature by its key")
         self.size = size
-        return WitnessOutcome(self.endpoint.name, "cosigned", 200, tuple(lines), size, "")
+        return WitnessOutcome(self.endpoint.name, "cosigned", 200, tuple(lines), size, "", resent)
 
     def _post(self, request: bytes, deadline: float) -> tuple[int, str, bytes]:
         reused = self._connection is not None

@@ -57,7 +57,9 @@ def create_app(witness: Witness, *, max_request_bytes: int = MAX_REQUEST_BYTES) 
         reply = await anyio.to_thread.run_sync(witness.add_checkpoint, body, limiter=limiter)
         if reply.status != 200:
             log.info("add-checkpoint refused: %d %s", reply.status, reply.body[:200])
-        return Response(reply.body, reply.status, media_type=reply.content_type)
+        # Set as a header: Starlette would append a charset to the protocol's exact
+        # ``text/x.tlog.size``.
+        return Response(reply.body, reply.status, headers={"Content-Type": reply.content_type})
 
     async def checkpoint(request: Request) -> Response:
         origin = by_hash.get(request.path_params["origin_hash"])
