@@ -1,0 +1,62 @@
+"""`assay witness init | serve | evidence`: key files, refusals, clear errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from witness.cosignature import WitnessSigner, WitnessVerifier
+
+from .processes import assay
+from .testlog import GrowingLog
+
+
+def test_init_creates_a_private_key_and_prints_its_vkey(tmp_path: Path) -> None:
+    key = tmp_path / "keys" / "witness.key"
+    done = assay("witness", "init", "--name", "partner.example/witness", "--out", str(key))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    verifier = WitnessVerifier.from_text(done.stdout.strip())
+    assert verifier.name == "partner.example/witness"
+    signer = WitnessSigner.from_text(key.read_text())
+    assert signer.verifier() == verifier
+    assert key.read_text().startswith("PRIVATE+KEY+partner.example/witness+")
+
+    again = assay("witness", "init", "--name", "other", "--out", str(key), check=False)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    assert WitnessSigner.from_text(key.read_text()).verifier() == verifier
+
+
+def test_the_data_dir_default(tmp_path: Path) -> None:
+    assay("--data-dir", str(tmp_path), "witness", "init", "--name", "w.example")
+    assert (tmp_path / "witness" / "witness.key").exists()
+
+
+def test_serve_refuses_an_exposed_key_and_bad_configuration(tmp_path: Path) -> None:
+    log = GrowingLog()
+    key = tmp_path / "witness.key"
+    assay("witness", "init", "--name", "w.example", "--out", str(key))
+    args = ["witness", "serve", "--key", str(key), "--state", str(tmp_path), "--port", "1"]
+
+    no_log = assay(*args, check=False)
+    assert no_log.returncode == 2 and "no log to witness" in no_log.stderr
+    bad_vkey = assay(*args, "--log", f"{log.origin}=not-a-vkey", check=False)
+    assert bad_vkey.returncode == 2 and "--log" in bad_vkey.stderr
+    missing = assay(*args[:2], "--key", str(tmp_path / "nope"), "--log", log.vkey, check=False)
+    assert missing.returncode == 2 and "witness init" in missing.stderr
+
+    os.chmod(key, 0o640)
+    exposed = assay(*args, "--log", log.vkey, check=False)
+    assert exposed.returncode == 2 and "accessible by other users" in exposed.stderr
+    assert "Traceback" not in exposed.stderr
+
+
+def test_evidence_without_state_or_without_evidence(tmp_path: Path) -> None:
+    nothing = assay("witness", "evidence", "--state", str(tmp_path / "none"), check=False)
+    assert nothing.returncode == 2 and "no witness state" in nothing.stderr
+    from witness.state import StateStore
+
+    StateStore(tmp_path / "w").close()
+    clean = assay("witness", "evidence", "--state", str(tmp_path / "w"))
+    assert clean.stdout.startswith("no evidence")
+    assert assay("witness", "evidence", "--state", str(tmp_path / "w"), "--json").stdout == "[]\n"
