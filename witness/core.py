@@ -14,9 +14,10 @@ spec prescribes; the HTTP layer (:mod:`witness.server`) only moves bytes. In ord
    where none is possible, or a proof that does not verify .. 422
 9. otherwise: state saved, then 200 with the cosignature line
 
-Steps 5-9 run in one state transaction (the compare-and-swap). Whatever the reply, a
-validly signed checkpoint that contradicts the state is kept as evidence with the note
-the witness held: the same size with another root (``fork``), a smaller size
+Steps 5-9 run in one state transaction (the compare-and-swap); requests that arrive
+together share one transaction and one fsync, decided in their order of arrival.
+Whatever the reply, a validly signed checkpoint that contradicts the state is kept as
+evidence with the note the witness held: the same size with another root (``fork``), a smaller size
 (``rollback``), or a larger one whose proof fails (``unproven``).
 """
 
@@ -88,15 +89,33 @@ class Witness:
         self._clock = clock
 
     def add_checkpoint(self, body: bytes) -> Reply:
-        try:
-            request = parse_add_checkpoint(body)
-            note, head = self._open(request.note)
-            with self.store.update(head.origin) as txn:
-                return self._update(txn, request, note, head)
-        except _Refused as refused:
-            return refused.reply
-        except ProtocolError as e:
-            return _text(400, str(e))
+        """The reply to one request body."""
+        return self.add_checkpoints([body])[0]
+
+    def add_checkpoints(self, bodies: Sequence[bytes]) -> list[Reply]:
+        """Replies to several requests, decided in order and made durable by one commit.
+
+        Each decision sees the state the earlier ones left, exactly as if they had come
+        one after the other; none is answered before the commit that holds it.
+        """
+        replies: list[Reply | None] = []
+        opened: list[tuple[int, AddCheckpoint, Note, TreeHead]] = []
+        for index, body in enumerate(bodies):
+            try:
+                request = parse_add_checkpoint(body)
+                note, head = self._open(request.note)
+            except _Refused as refused:
+                replies.append(refused.reply)
+            except ProtocolError as e:
+                replies.append(_text(400, str(e)))
+            else:
+                replies.append(None)
+                opened.append((index, request, note, head))
+        if opened:
+            with self.store.transaction() as view:
+                for index, request, note, head in opened:
+                    replies[index] = self._update(view(head.origin), request, note, head)
+        return [reply for reply in replies if reply is not None]
 
     def _open(self, note_text: str) -> tuple[Note, TreeHead]:
         """Steps 1-4: the note, its trusted signature lines only, and its checkpoint."""

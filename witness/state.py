@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,16 +127,27 @@ class StateStore:
                 raise
 
     @contextmanager
-    def update(self, origin: str) -> Iterator[StateTransaction]:
-        """One read-decide-write transaction on ``origin``: committed on normal exit."""
+    def transaction(self) -> Iterator[Callable[[str], StateTransaction]]:
+        """One ``BEGIN IMMEDIATE`` transaction, committed (and fsync'd) on normal exit.
+
+        Yields a function opening an origin's view inside it; a view opened after another
+        one wrote sees that write, so several requests can be decided in order and made
+        durable by one commit (group commit).
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield StateTransaction(self._db, origin)
+                yield lambda origin: StateTransaction(self._db, origin)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def update(self, origin: str) -> Iterator[StateTransaction]:
+        """One read-decide-write transaction on ``origin``: committed on normal exit."""
+        with self.transaction() as view:
+            yield view(origin)
 
     def get(self, origin: str) -> LogState | None:
         with self._lock:
