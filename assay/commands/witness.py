@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="ORIGIN=VKEY",
-        help="a log to witness and its Ed25519 vkey (repeat; a bare VKEY uses its key name)",
+        help="a log to witness and its Ed25519 vkey, or @FILE holding it (repeat; a bare "
+        "VKEY uses its key name as the origin)",
     )
     serve.add_argument("--key", type=Path, help=f"key file (default <data dir>/witness/{KEY_FILE})")
     serve.add_argument("--state", type=Path, help="state directory (default <data dir>/witness)")
@@ -117,15 +118,23 @@ def evidence_handler(args: argparse.Namespace) -> int:
 
 
 def parse_logs(entries: list[str]) -> dict[str, list[Verifier]]:
-    """``ORIGIN=VKEY`` (or bare ``VKEY``) entries → trusted keys per origin."""
+    """``ORIGIN=VKEY`` (or bare ``VKEY``) entries → trusted keys per origin.
+
+    A VKEY of the form ``@PATH`` is read from that file (e.g. the platform.pub that
+    ``assay keys init`` writes).
+    """
     logs: dict[str, list[Verifier]] = {}
     for entry in entries:
         origin, sep, vkey = entry.partition("=")
-        if not sep or "+" in origin:  # a bare vkey: its first '=' is base64 padding
-            origin, vkey = "", entry
+        if not sep or "+" in origin or origin.startswith("@"):
+            origin, vkey = "", entry  # a bare vkey: its first '=' is base64 padding
         try:
+            if vkey.startswith("@"):
+                vkey = Path(vkey[1:]).read_text(encoding="utf-8").strip()
             verifier = Verifier.from_text(vkey)
-        except KeyFileError as e:
+        except OSError as e:
+            raise CommandError(f"--log {entry!r}: cannot read {e.filename}: {e.strerror}") from None
+        except (KeyFileError, UnicodeDecodeError) as e:
             raise CommandError(f"--log {entry!r}: {e}") from None
         logs.setdefault(origin or verifier.name, []).append(verifier)
     return logs

@@ -45,10 +45,27 @@ def test_serve_refuses_an_exposed_key_and_bad_configuration(tmp_path: Path) -> N
     missing = assay(*args[:2], "--key", str(tmp_path / "nope"), "--log", log.vkey, check=False)
     assert missing.returncode == 2 and "witness init" in missing.stderr
 
+    missing_file = assay(*args, "--log", f"{log.origin}=@{tmp_path / 'absent.pub'}", check=False)
+    assert missing_file.returncode == 2 and "cannot read" in missing_file.stderr
+
     os.chmod(key, 0o640)
     exposed = assay(*args, "--log", log.vkey, check=False)
     assert exposed.returncode == 2 and "accessible by other users" in exposed.stderr
     assert "Traceback" not in exposed.stderr
+
+
+def test_log_keys_from_entries_and_files(tmp_path: Path) -> None:
+    from assay.commands.witness import parse_logs
+
+    log, other = GrowingLog("example.com/a"), GrowingLog("example.com/b")
+    pub = tmp_path / "platform.pub"
+    pub.write_text(other.vkey + "\n")
+    logs = parse_logs([f"{log.origin}={log.vkey}", f"@{pub}", f"example.com/c=@{pub}"])
+    assert {o: [v.to_text() for v in vs] for o, vs in logs.items()} == {
+        "example.com/a": [log.vkey],
+        "example.com/b": [other.vkey],
+        "example.com/c": [other.vkey],
+    }
 
 
 def test_evidence_without_state_or_without_evidence(tmp_path: Path) -> None:

@@ -82,3 +82,24 @@ def test_evidence_is_kept_once_however_often_it_is_shown(tmp_path: Path) -> None
     assert w.add_checkpoint(AddCheckpoint(5, wrong, bigger.note()).encode()).status == 422
     assert [e.kind for e in store.evidence()] == ["fork", "unproven"]
     store.close()
+
+
+def test_a_batch_is_decided_in_order_under_one_commit(tmp_path: Path) -> None:
+    log = GrowingLog()
+    store = StateStore(tmp_path)
+    w = Witness(WitnessSigner.generate("w.example"), {log.origin: [log.signer.verifier()]}, store)
+    log.grow(5)
+    first = AddCheckpoint(0, (), log.note()).encode()
+    log.grow(3)
+    second = AddCheckpoint(5, tuple(log.proof(5, 8)), log.note()).encode()
+    stale = AddCheckpoint(5, tuple(log.proof(5, 8)), log.note()).encode()  # 5 is gone by now
+    fork = log.fork(at=6)
+    fork.grow(2)
+    forked = AddCheckpoint(8, (), fork.note()).encode()
+    replies = w.add_checkpoints([first, b"garbage", second, stale, forked])
+    assert [r.status for r in replies] == [200, 400, 200, 409, 422]
+    assert replies[3].body == b"8\n"
+    state = store.get(log.origin)
+    assert state is not None and state.size == 8
+    assert [e.kind for e in store.evidence()] == ["fork"]
+    store.close()
