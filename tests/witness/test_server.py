@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from anchoring.checkpoint import Signer, sign_note
-from witness.cosignature import WitnessVerifier
+from witness.core import Witness
+from witness.cosignature import WitnessSigner, WitnessVerifier
 from witness.note import TreeHead, parse_note
 from witness.protocol import MAX_REQUEST_BYTES, AddCheckpoint
+from witness.server import create_app
+from witness.state import StateStore
 
 from .conftest import HttpReply, get, post
 from .processes import WitnessProcess, assay
@@ -158,3 +162,20 @@ def _flip_last_signature_bit(note: str) -> str:
         line.name, line.key_id, line.signature[:-1] + bytes([line.signature[-1] ^ 1])
     )
     return type(parsed)(parsed.text, (flipped,)).to_text()
+
+
+def test_an_internal_error_is_a_bare_json_500(tmp_path: Path) -> None:
+    """A store that fails (here: closed under the server) never leaks a traceback."""
+    from starlette.testclient import TestClient
+
+    log = GrowingLog()
+    store = StateStore(tmp_path)
+    witness = Witness(
+        WitnessSigner.generate("w.example"), {log.origin: [log.signer.verifier()]}, store
+    )
+    log.grow(2)
+    with TestClient(create_app(witness), raise_server_exceptions=False) as client:
+        store.close()
+        reply = client.post("/add-checkpoint", content=AddCheckpoint(0, (), log.note()).encode())
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal", "message": "internal error"}
