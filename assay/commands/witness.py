@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
     init = wsub.add_parser("init", help="create the witness key (0600) and print its vkey")
     init.add_argument("--name", required=True, help="key name, e.g. witness.example.com/w1")
     init.add_argument("--out", type=Path, help=f"key file (default <data dir>/witness/{KEY_FILE})")
+    init.add_argument(
+        "--exist-ok", action="store_true", help="if the key file exists, print its vkey instead"
+    )
     init.set_defaults(handler=init_handler)
 
     serve = wsub.add_parser("serve", help="serve POST /add-checkpoint for the given logs")
@@ -55,6 +58,13 @@ def init_handler(args: argparse.Namespace) -> int:
     from witness.cosignature import WitnessSigner
 
     path = args.out or settings_from(args).witness_dir / KEY_FILE
+    if args.exist_ok and path.exists():
+        existing = WitnessSigner.from_signer(read_signer_key(path))
+        if existing.name != args.name:
+            raise CommandError(f"{path} holds the key of {existing.name}, not {args.name}")
+        print(f"# witness key exists: {path}", file=sys.stderr)
+        print(existing.verifier().to_text())
+        return 0
     signer = WitnessSigner.generate(args.name)
     write_signer_key(path, signer.key_file_signer())
     print(f"# witness key created: {path}", file=sys.stderr)

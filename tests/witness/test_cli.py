@@ -25,6 +25,10 @@ def test_init_creates_a_private_key_and_prints_its_vkey(tmp_path: Path) -> None:
     again = assay("witness", "init", "--name", "other", "--out", str(key), check=False)
     assert again.returncode == 2 and "refusing to overwrite" in again.stderr
     assert WitnessSigner.from_text(key.read_text()).verifier() == verifier
+    same = assay("witness", "init", "--name", verifier.name, "--out", str(key), "--exist-ok")
+    assert same.stdout.strip() == verifier.to_text()
+    other = assay("witness", "init", "--name", "x", "--out", str(key), "--exist-ok", check=False)
+    assert other.returncode == 2 and "holds the key of partner.example/witness" in other.stderr
 
 
 def test_the_data_dir_default(tmp_path: Path) -> None:
