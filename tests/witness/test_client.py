@@ -78,13 +78,14 @@ def test_a_silent_witness_costs_the_timeout_and_no_more(
 ) -> None:
     real = spawn("witness.example/w1", [f"{log.origin}={log.vkey}"])
     endpoints = [WitnessEndpoint("real", real.url), WitnessEndpoint("silent", silent)]
-    with WitnessClient(endpoints, timeout=0.5) as client:
+    timeout = 2.0  # ample for the real witness on a busy machine
+    with WitnessClient(endpoints, timeout=timeout) as client:
         for _ in range(3):  # again and again: a hung witness never piles up
             log.grow(2)
             started = time.monotonic()
             result = client.add_checkpoint(log.note(), log.size, log.proof)
             elapsed = time.monotonic() - started
-            assert elapsed < 1.5, elapsed
+            assert timeout - 0.1 < elapsed < timeout + 1.0, elapsed
             assert {o.name: o.status for o in result.outcomes} == {
                 "real": "cosigned",
                 "silent": "timeout",

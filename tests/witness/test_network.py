@@ -21,7 +21,7 @@ from witness.policy import Policy, PolicyVerdict, evaluate, parse_policy
 from .processes import WitnessProcess, assay
 from .testlog import GrowingLog
 
-TIMEOUT = 3.0
+TIMEOUT = 5.0
 
 
 def policy_for(log: GrowingLog, witnesses: list[WitnessProcess]) -> Policy:
