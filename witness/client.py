@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from witness.cosignature import WitnessVerifier
 from witness.errors import CosignatureError, NoteError
 from witness.note import TreeHead, merge_signatures, parse_note
+from witness.policy import Policy
 from witness.protocol import (
     ADD_CHECKPOINT_PATH,
     AddCheckpoint,
@@ -40,6 +41,7 @@ __all__ = [
     "WitnessClient",
     "WitnessEndpoint",
     "WitnessOutcome",
+    "endpoints_from_policy",
     "merge_signatures",
 ]
 
@@ -93,6 +95,11 @@ class Collection:
     @property
     def cosigned_by(self) -> list[str]:
         return [o.name for o in self.outcomes if o.status == "cosigned"]
+
+
+def endpoints_from_policy(policy: Policy) -> list[WitnessEndpoint]:
+    """One endpoint per policy witness that has a URL, pinned to the witness's vkey."""
+    return [WitnessEndpoint(w.name, w.url, w.verifier) for w in policy.witnesses.values() if w.url]
 
 
 class WitnessClient:

@@ -26,9 +26,11 @@ raw hex; a witness vkey must be ``cosignature/v1`` (type 0x04) and a log vkey Ed
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError, VerificationError
@@ -114,6 +116,15 @@ def parse_policy(text: str) -> Policy:
         raise PolicyError("the policy has no quorum line")
     del groups[NONE]
     return Policy(tuple(logs), witnesses, groups, quorum)
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read and parse a policy file; unreadable or non-UTF-8 files are ``witness_policy``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"cannot read policy {path}: {e}") from None
+    return parse_policy(text)
 
 
 def _log(args: list[str], logs: list[PolicyLog], number: int) -> PolicyLog:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from witness.client import Collection, WitnessClient, WitnessEndpoint
+from witness.client import Collection, WitnessClient, WitnessEndpoint, endpoints_from_policy
 from witness.cosignature import WitnessSigner
 from witness.note import merge_signatures
 from witness.policy import Policy, PolicyVerdict, evaluate, parse_policy
@@ -32,10 +32,7 @@ def policy_for(log: GrowingLog, witnesses: list[WitnessProcess]) -> Policy:
 
 
 def client_for(policy: Policy) -> WitnessClient:
-    endpoints = [
-        WitnessEndpoint(w.name, w.url or "", w.verifier) for w in policy.witnesses.values()
-    ]
-    return WitnessClient(endpoints, timeout=TIMEOUT)
+    return WitnessClient(endpoints_from_policy(policy), timeout=TIMEOUT)
 
 
 def publish(

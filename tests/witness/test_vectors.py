@@ -14,7 +14,7 @@ import pytest
 
 from witness.cosignature import WitnessSigner, WitnessVerifier, check_cosignature
 from witness.errors import CosignatureError, PolicyError
-from witness.policy import evaluate, parse_policy
+from witness.policy import evaluate, load_policy, parse_policy
 
 from .vectors.generate import write_all
 
@@ -74,3 +74,17 @@ def test_policy_vector(name: str, vector: dict[str, Any]) -> None:
         assert getattr(caught.value, "step", None) == verdict.failure
     else:
         verdict.check()
+
+
+def test_policy_files_are_read_as_utf8(tmp_path: Path) -> None:
+    vector = dict(load("policy"))["quorum-2-of-3-met"]
+    path = tmp_path / "policy.txt"
+    path.write_text(vector["policy"])
+    assert load_policy(path).quorum == "partners"
+    for bad in (tmp_path / "absent.txt", tmp_path):
+        with pytest.raises(PolicyError) as caught:
+            load_policy(bad)
+        assert caught.value.step == "witness_policy"
+    path.write_bytes(b"quorum none\n# \xff\n")
+    with pytest.raises(PolicyError):
+        load_policy(path)
