@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "run",
     "serve",
     "epcis",
+    "witness",
+    "ots",
 )
 
 

@@ -71,6 +71,11 @@ class Settings:
     epcis_capture_max_bytes: int = 32 * 1024 * 1024
     #: A copy of GS1's EPCIS JSON Schema; empty: fetched once with npm (docs/epcis.md).
     epcis_schema: str = ""
+    #: Logs `assay witness serve` cosigns: whitespace-separated ORIGIN=VKEY (or bare VKEY,
+    #: whose key name is then the origin), added to its --log options.
+    witness_logs: str = ""
+    #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
+    ots_calendars: str = ""
 
     @property
     def ledger_db(self) -> Path:
@@ -91,6 +96,11 @@ class Settings:
     @property
     def platform_key_path(self) -> Path:
         return self.keys_dir / "platform.key"
+
+    @property
+    def witness_dir(self) -> Path:
+        """Where `assay witness` keeps its key and state when run on this data dir."""
+        return self.data_dir / "witness"
 
     @property
     def checkpoint_path(self) -> Path:
