@@ -240,6 +240,10 @@ class _Link:
             )
             response = connection.getresponse()
             reply = response.read(1 << 16)
+            declared = response.getheader("Content-Length", "")
+            if declared.isdigit() and len(reply) < min(int(declared), 1 << 16):
+                # read(n) returns what arrived when the witness dies mid-answer.
+                raise http.client.IncompleteRead(reply, int(declared) - len(reply))
         except BaseException:
             self.close()  # a half-used connection cannot carry the next request
             raise
