@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,6 +285,10 @@ class Ingest:
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
         self.ownership = _OwnershipWatch(self, ownership_interval)
+        #: Called with (seconds, records) after each committed partition batch (metrics).
+        self.batch_observers: list[Callable[[float, int], None]] = []
+        #: Seconds ``close`` may wait for the broker (leaving the group, dead letters).
+        self.close_timeout = 5.0
 
     # ----- positions -------------------------------------------------------------------
 
@@ -385,12 +389,15 @@ class Ingest:
 
     def close(self) -> None:
         self.ownership.close()
-        self.dead_letters.close()
-        self.consumer.close(autocommit=False)
+        try:
+            self.dead_letters.close(timeout=self.close_timeout)
+        finally:
+            self.consumer.close(autocommit=False, timeout_ms=int(self.close_timeout * 1000))
 
     def process_partition(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         if not records:
             return
+        began = time.perf_counter()
         parties: dict[str, Party | None] = {}
         reports: list[Report] = []
         sources: list[Any] = []
@@ -424,6 +431,8 @@ class Ingest:
             self.seek_to_recorded(tp)
             return
         self._count(records, decisions, letters)
+        for observe in self.batch_observers:
+            observe(time.perf_counter() - began, len(records))
 
     def _count(
         self, records: Sequence[Any], decisions: list[Decision], letters: list[DeadLetter]

@@ -64,7 +64,10 @@ class Scanner:
         schema_version: int | None = None,
         outbox: Outbox | Path | str | None = None,
         stop_timeout: float = STOP_TIMEOUT,
+        window: int = 500,
     ) -> None:
+        """``window``: scans handed to the producer per round (each round waits for their
+        acknowledgements before the next)."""
         self.key = key
         self.location = location
         self.topic = topic
@@ -83,7 +86,9 @@ class Scanner:
             if isinstance(outbox, Outbox)
             else Outbox(default_outbox(key) if outbox is None else outbox)
         )
-        self.sender = OutboxSender(self.outbox, cluster, name=f"scanner-{key.device_id}").start()
+        self.sender = OutboxSender(
+            self.outbox, cluster, window=window, name=f"scanner-{key.device_id}"
+        ).start()
 
     def publish(self, event: CustodyEvent) -> bytes:
         """Sign one event and keep it for sending (or send it); returns the envelope bytes."""
