@@ -77,6 +77,7 @@ class Scanner:
         self.outbox: Outbox | None = None
         self.sender: OutboxSender | None = None
         self._left = 0
+        self._owns_outbox = False
         if isinstance(producer, Producer) and outbox is None:
             self.producer = producer
             return
@@ -195,7 +196,8 @@ class Scanner:
             sender.wait_sent(timeout=budget)
         finally:
             self._left = sender.stop(max(1.0, deadline - time.monotonic()))
-            self.outbox.close()
+            if self._owns_outbox:
+                self.outbox.close()
         return self._left
 
     def __enter__(self) -> Scanner:
