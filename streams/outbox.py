@@ -91,22 +91,24 @@ class Outbox:
             raise
 
     def _prepare(self) -> None:
+        """Check what the file is before changing anything in it, then make it ready."""
         con = self._con
-        con.execute("PRAGMA journal_mode=WAL")
-        # A committed scan must survive a power cut, not only a crash.
-        con.execute("PRAGMA synchronous=FULL")
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables - {"outbox", "outbox_meta", "sqlite_sequence"}:
             raise OutboxError(f"{self.path} holds other tables: not an Assay outbox")
+        if "outbox_meta" in tables:
+            row = con.execute("SELECT value FROM outbox_meta WHERE name = 'format'").fetchone()
+            if row is not None and row[0] != FORMAT:
+                raise OutboxError(
+                    f"{self.path} is an outbox of format {row[0]!r}; this Assay reads {FORMAT!r}"
+                )
+        con.execute("PRAGMA journal_mode=WAL")
+        # A committed scan must survive a power cut, not only a crash.
+        con.execute("PRAGMA synchronous=FULL")
         with self._transaction():
             for statement in _SCHEMA:
                 con.execute(statement)
             con.execute("INSERT OR IGNORE INTO outbox_meta VALUES ('format', ?)", (FORMAT,))
-        (found,) = con.execute("SELECT value FROM outbox_meta WHERE name = 'format'").fetchone()
-        if found != FORMAT:
-            raise OutboxError(
-                f"{self.path} is an outbox of format {found!r}; this Assay reads {FORMAT!r}"
-            )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

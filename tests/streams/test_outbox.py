@@ -39,8 +39,10 @@ def test_vector(file: Path, tmp_path: Path) -> None:
     path = tmp_path / "scanner.key.outbox.sqlite"
     build(vector, path)
     if vector["want_err"]:
+        before = path.read_bytes()
         with pytest.raises(OutboxError, match=vector["want_err"]):
             Outbox(path)
+        assert path.read_bytes() == before  # refused, and left as it was
         return
     want = vector["want"]
     with Outbox(path) as outbox:
