@@ -288,7 +288,7 @@ class Ingest:
         #: Called with (seconds, records) after each committed partition batch (metrics).
         self.batch_observers: list[Callable[[float, int], None]] = []
         #: Seconds ``close`` may wait for the broker (leaving the group, dead letters).
-        self.close_timeout = 5.0
+        self.close_timeout = 3.0
 
     # ----- positions -------------------------------------------------------------------
 
@@ -391,6 +391,10 @@ class Ingest:
         self.ownership.close()
         try:
             self.dead_letters.close(timeout=self.close_timeout)
+        except (KafkaError, DeliveryError) as e:
+            # Only letters of a batch that was not committed can be pending here: that
+            # batch is read again, and its letters written again, on the next start.
+            log.info("dead letters of an uncommitted batch dropped at close: %s", e)
         finally:
             self.consumer.close(autocommit=False, timeout_ms=int(self.close_timeout * 1000))
 

@@ -177,3 +177,21 @@ def test_a_scanner_and_a_flush_stopped_while_the_broker_is_gone_keep_their_scans
     assert app.returncode == 5 and "left 100" in out.read_text()
     line = assert_clean_stop(flush, took["flush"], code=5)
     assert "100 message(s) waiting" in line
+
+
+def test_ctrl_c_to_a_group_of_workers_stops_them_all(kafka_bootstrap: str, tmp_path: Path) -> None:
+    site = Deployment(tmp_path / "data", kafka_bootstrap)
+    site.publish_items(0, 20)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    workers = start(site, "workers", "ingest", "--workers", "2", logs=logs)
+    wait_for(lambda: custody_counts(site)[0] == 140, [workers], "ingest")
+    began = time.monotonic()
+    workers.process.send_signal(signal.SIGINT)
+    workers.process.wait(timeout=60)
+    took = time.monotonic() - began
+    out, err = workers.text()
+    assert took <= STOP_TIMEOUT + EXIT_SLACK, (took, out, err)
+    assert workers.process.returncode == 0 and "Traceback" not in err, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and all("(stopped on SIGTERM)" in line for line in lines), out
