@@ -15,6 +15,7 @@ sent by the next run).
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -93,5 +94,7 @@ class Stopper:
             file=sys.stderr,
             flush=True,
         )
+        if log.isEnabledFor(logging.DEBUG):  # which call did not return, for a bug report
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         sys.stdout.flush()
         os._exit(self.forced_code)

@@ -195,6 +195,10 @@ class _Outage:
             self.since, self.delay = None, 0.2
 
 
+#: Client waits of the ownership check, bounded so the poll loop stays responsive.
+WATCH_TIMEOUTS = {"bootstrap_timeout_ms": 2000, "request_timeout_ms": 3000}
+
+
 class _OwnershipWatch:
     """Every few seconds, compare this worker's assignment with the broker's view of the
     group; rejoin after two settled checks in a row that show an unowned partition or a
@@ -216,7 +220,11 @@ class _OwnershipWatch:
             partitions = ingest.consumer.partitions_for_topic(ingest.topic)
             if self._admin is None:
                 self._admin = KafkaAdminClient(
-                    **ingest.connection.client_config(), client_id=f"{ingest.client_id}-watch"
+                    **ingest.connection.client_config(),
+                    client_id=f"{ingest.client_id}-watch",
+                    # Checked from the poll loop: a broker that is away must not hold it
+                    # (kafka-python waits 30 s by default), or a stop would wait as long.
+                    **WATCH_TIMEOUTS,
                 )
             view = ownership(self._admin, ingest.group, ingest.topic, partitions)
         except KafkaError as e:

@@ -143,7 +143,9 @@ def test_sigterm_with_the_broker_gone_stops_every_process_cleanly(
 ) -> None:
     split, whole, running = pipeline(tmp_path, broker.start())
     assert broker.stop()
-    time.sleep(3)  # the outage lasts: clients are reconnecting when the signal comes
+    # The outage lasts longer than the ingest's periodic group check (5 s): clients are
+    # reconnecting and every periodic call has met the absent broker when the signal comes.
+    time.sleep(8)
     took = stop_all(running)
     for r in running:
         assert_clean_stop(r, took[r.name])
