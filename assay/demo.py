@@ -177,12 +177,22 @@ def _ingest_until_seen(
 ) -> None:
     stop = threading.Event()
     ingest = runtime.make_ingest(settings, bootstrap)
-    worker = threading.Thread(target=ingest.run, kwargs={"stop": stop}, daemon=True)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            ingest.run(stop=stop)
+        except BaseException as e:  # reported by the waiting loop, not lost with the thread
+            failure.append(e)
+
+    worker = threading.Thread(target=work, daemon=True)
     worker.start()
     reader = runtime.open_ledger(settings)
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline:
+            if failure:
+                raise failure[0]
             try:
                 seen = reader.get_item(item_id).state.seen
             except LookupError:

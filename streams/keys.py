@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nacl.exceptions import BadSignatureError
@@ -29,6 +29,8 @@ class DeviceKey:
     party_id: str
     device_id: str
     signing_key: SigningKey
+    #: The key file it was loaded from (a scanner keeps its outbox beside it).
+    source: Path | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def generate(cls, party_id: str, device_id: str) -> DeviceKey:
@@ -61,7 +63,7 @@ class DeviceKey:
             if data.get("type") != KEY_FILE_TYPE:
                 raise KeyFileError(f"{path} is not an Assay device key ({KEY_FILE_TYPE})")
             seed = base64.b64decode(data["seed"], validate=True)
-            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed))
+            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed), source=path)
         except (OSError, ValueError, KeyError, TypeError) as e:
             if isinstance(e, KeyFileError):
                 raise

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from anchoring.checkpoint import Verifier
 from anchoring.errors import VerificationError
 from anchoring.prove import ProveError, Prover, write_bundle
+from anchoring.sealer import Anchor
 from anchoring.verify import verify_bundle
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import settings_from
-from streams.producer import Producer
+from assay.commands import add_metrics_flag, settings_from
+from assay.service import Service
 
 
 def register(sub: Any) -> None:
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
     anchor = sub.add_parser("anchor", help="seal ledger events into blocks and sign checkpoints")
     anchor.add_argument("--until-idle", type=float, metavar="SECONDS")
     anchor.add_argument("--once", action="store_true", help="seal what is recorded now and exit")
+    add_metrics_flag(anchor)
     anchor.set_defaults(handler=anchor_handler)
 
     prove = sub.add_parser("prove", help="write the proof bundle of an item")
@@ -82,21 +85,36 @@ def keys_show(args: argparse.Namespace) -> int:
 def anchor_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
-    producer = None if args.once else Producer(runtime.kafka_bootstrap(settings))
-    anchor = runtime.make_anchor(settings, ledger, chain, producer)
-    try:
-        sealed = anchor.catch_up() if args.once else anchor.run(until_idle=args.until_idle)
-    except KeyboardInterrupt:
-        sealed = 0
-    finally:
-        if producer is not None:
-            producer.close()
+    if args.once:
+        anchor = runtime.make_anchor(settings, ledger, chain)
+        _report(anchor.catch_up(), anchor, print)
+        return 0
+    with Service("anchor", settings, args.metrics_port) as service:
+        # Checkpoints leave through an outbox: sealing never waits for the broker.
+        outbox, sender = runtime.checkpoint_outbox(settings, runtime.kafka_connection(settings))
+        service.metrics.watch_outbox("checkpoints", outbox, sender)
+        try:
+            anchor = runtime.make_anchor(settings, ledger, chain, checkpoint_outbox=outbox)
+            service.metrics.watch_anchor(anchor)
+            sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
+            if not service.stopped_by_signal:
+                sender.wait_sent(timeout=settings.stop_timeout)
+        finally:
+            waiting = sender.stop(service.stopper.remaining())
+            outbox.close()
+        _report(sealed, anchor, service.summary, waiting)
+    return 0
+
+
+def _report(sealed: int, anchor: Anchor, say: Callable[[str], None], waiting: int = 0) -> None:
     head = anchor.head
     where = f"head at height {head.height}" if head else "no blocks yet"
-    print(f"sealed {sealed} block(s); {where}")
+    line = f"sealed {sealed} block(s); {where}"
     if anchor.conflicts:
-        print(f"{anchor.conflicts} seal(s) lost to another anchor on the same chain: reloaded")
-    return 0
+        line += f"; {anchor.conflicts} seal(s) lost to another anchor on the same chain: reloaded"
+    if waiting:
+        line += f"; {waiting} checkpoint(s) wait in the outbox for the broker"
+    say(line)
 
 
 def prove_handler(args: argparse.Namespace) -> int:
