@@ -47,8 +47,8 @@ def test_a_reader_process_sees_fresh_snapshots_and_no_lock_error(tmp_path: Path)
             assert time.monotonic() < deadline, "no snapshot published"
             time.sleep(0.05)
         reader = subprocess.run(
-            [sys.executable, str(READER), str(projector.snapshot_path), "7"],
-            capture_output=True, text=True, timeout=60, check=True,
+            [sys.executable, str(READER), str(projector.snapshot_path), "90", "20", "3"],
+            capture_output=True, text=True, timeout=120, check=True,
         )  # fmt: skip
     finally:
         stop_ingest.set()
