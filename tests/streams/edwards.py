@@ -8,6 +8,7 @@ refuses or accepts them as docs/proof-bundle.md §4.8 says. Never used to verify
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
@@ -90,3 +91,70 @@ def sign_as(a: int, public_key: bytes, message: bytes, nonce: int) -> bytes:
     r = encode(mul(nonce, B))
     s = (nonce + challenge(r, public_key, message) * a) % L
     return r + s.to_bytes(32, "little")
+
+
+def signature_cases() -> dict[str, tuple[bytes, bytes, bytes, bool]]:
+    """``name → (public key, signature, message, valid under docs/proof-bundle.md §4.8)``:
+    an honest signature and the edge cases libraries disagree on."""
+    seed = hashlib.sha256(b"assay ed25519 cases").digest()
+    a = secret_scalar(seed)
+    honest = encode(mul(a, B))
+    assert T8 is not None
+    identity, order8 = encode(IDENTITY), encode(T8)
+    mixed = encode(add(mul(a, B), T8))
+    zero = bytes(32)
+
+    def with_k(
+        key: bytes, sign: Callable[[bytes], bytes], k_mod_8: bool | None
+    ) -> tuple[bytes, bytes]:
+        for n in range(500):  # a message whose challenge k is (not) a multiple of 8
+            message = b"message %d" % n
+            signature = sign(message)
+            k = challenge(signature[:32], key, message)
+            if k_mod_8 is None or (k % 8 == 0) == k_mod_8:
+                return signature, message
+        raise AssertionError("no message found")
+
+    def honest_sign(message: bytes) -> bytes:
+        return sign_as(a, honest, message, 1 + int.from_bytes(message, "little") % (L - 1))
+
+    def mixed_sign(message: bytes) -> bytes:
+        return sign_as(a, mixed, message, 1 + int.from_bytes(message, "little") % (L - 1))
+
+    def identity_r(message: bytes) -> bytes:
+        s = challenge(identity, honest, message) * a % L
+        return identity + s.to_bytes(32, "little")
+
+    good, message = with_k(honest, honest_sign, None)
+    s = int.from_bytes(good[32:], "little")
+    cases: dict[str, tuple[bytes, bytes, bytes, bool]] = {
+        "honest": (honest, good, message, True),
+        "honest, S + L": (honest, good[:32] + (s + L).to_bytes(32, "little"), message, False),
+        "honest, identity R": (honest, *with_k(honest, identity_r, None), False),
+        "identity key, identity R, S = 0": (identity, identity + zero, message, False),
+        "identity key as y = p + 1": (
+            (P + 1).to_bytes(32, "little"),
+            identity + zero,
+            message,
+            False,
+        ),
+        "order-8 key, identity R, S = 0, k ≡ 0 (mod 8)": (
+            order8,
+            *with_k(order8, lambda m: identity + zero, True),
+            False,
+        ),
+        "mixed-order key, k ≡ 0 (mod 8)": (mixed, *with_k(mixed, mixed_sign, True), True),
+        "mixed-order key, cofactored only": (mixed, *with_k(mixed, mixed_sign, False), False),
+        "key with y + p": ((3 + P).to_bytes(32, "little"), good, message, False),
+        "short signature": (honest, good[:63], message, False),
+    }
+    for multiple, point in enumerate(small_order_points()):
+        for sign_bit in (0, 1):
+            raw = (point[1] | sign_bit << 255).to_bytes(32, "little")
+            cases[f"small-order key [{multiple}]T8, sign bit {sign_bit}"] = (
+                raw,
+                identity + zero,
+                message,
+                False,
+            )
+    return cases
