@@ -8,8 +8,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
+
+from streams.ed25519 import public_key_problem, signature_problem
+from streams.ed25519 import verify as ed25519_verify
 
 KEY_FILE_TYPE = "assay-device-key-v1"
 
@@ -100,7 +102,7 @@ def write_private(path: Path, content: bytes) -> None:
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
-    try:
-        VerifyKey(public_key).verify(message, signature)
-    except (BadSignatureError, ValueError, TypeError) as e:
-        raise SignatureInvalid(str(e) or "signature does not match") from None
+    """Ed25519 under the rules of :mod:`streams.ed25519`; :class:`SignatureInvalid` if not."""
+    if not ed25519_verify(public_key, message, signature):
+        reason = public_key_problem(public_key) or signature_problem(signature)
+        raise SignatureInvalid(reason or "signature does not match")
