@@ -135,3 +135,22 @@ class DeviceExists(DomainError):
     """A device id is enrolled once per party."""
 
     rule = "device_exists"
+
+
+class NotDeclarable(DomainError):
+    """Only the party that recorded an event, or the item's brand, declares it in error; an
+    error declaration is itself final."""
+
+    rule = "not_declarable"
+
+
+class UnknownEvent(DomainError):
+    """An event declared in error must be one of the item's accepted custody events."""
+
+    rule = "unknown_event"
+
+
+class AlreadyDeclared(DomainError):
+    """An event is declared in error once."""
+
+    rule = "already_declared"
