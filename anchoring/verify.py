@@ -51,6 +51,7 @@ from nacl.signing import VerifyKey
 
 from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
 from anchoring.checkpoint import Verifier, open_checkpoint
+from anchoring.declarations import declared_in_error
 from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope
 from anchoring.header import BlockHeader, plain_json_block_hash
@@ -103,6 +104,11 @@ class Verified:
     events: int
     pending: int
     summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def declared_in_error(self) -> list[dict[str, Any]]:
+        """The verified events declared in error, and by which (docs/proof-bundle.md §4.8)."""
+        return declared_in_error(self.summaries)
 
 
 def verify_bundle(
