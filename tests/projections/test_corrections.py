@@ -42,9 +42,7 @@ def declare(store: Store, n: int, party: str, declared: int, reason: str, *fix: 
     assert decision.accepted, decision.refusal
 
 
-def test_custody_events_mark_the_original_and_the_declaration(
-    store: Store, tmp_path: Path
-) -> None:
+def test_custody_events_mark_the_original_and_the_declaration(store: Store, tmp_path: Path) -> None:
     with Projector(store.ledger, store.chain, tmp_path / "p.duckdb", page_size=2) as p:
         p.catch_up()
         assert rows(p.con, "SELECT location FROM items") == [("shelf-wrong",)]

@@ -10,15 +10,13 @@ import pytest
 
 from anchoring.checkpoint import Verifier
 from anchoring.verify import verify_bundle
-from assay.settings import Settings
 from tests.server.conftest import STATIC
-from tests.server.stores import Store, event
-from tests.support import make_world
+from tests.server.stores import CORRECTED_ITEM, Store, build_corrected_store
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-ITEM = "urn:epc:id:sgtin:0614141.107346.2018"
+ITEM = CORRECTED_ITEM
 
 
 @pytest.fixture
@@ -30,24 +28,7 @@ def offline_page(page: Page) -> Page:
 
 @pytest.fixture(scope="module")
 def corrected(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """Commissioned, shipped to the wrong store and received there; the shipping declared
-    in error by its shipper (the receipt rested on it: flagged), then shipped again."""
-    data_dir = tmp_path_factory.mktemp("corrected") / "assay-data"
-    settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
-    store = Store(settings, make_world(data_dir), ITEM)
-    store.record(
-        event(1, "commissioning", "brand", ITEM, tag_uid="T-8", brand="B", model="M",
-              serial="2018"),
-        event(2, "shipping", "brand", ITEM, counterparty="osaka"),
-        event(3, "receiving", "osaka", ITEM),
-    )  # fmt: skip
-    store.anchor()
-    store.record(
-        event(4, "error_declaration", "brand", ITEM, declared_event_id=f"{ITEM}#e2",
-              error_reason="incorrect_data", corrective_event_ids=[f"{ITEM}#e5"]),
-    )  # fmt: skip
-    store.anchor()
-    return store
+    return build_corrected_store(tmp_path_factory.mktemp("corrected") / "assay-data")
 
 
 def test_the_python_verifier_reports_what_is_declared_in_error(corrected: Store) -> None:
