@@ -76,6 +76,11 @@ class Settings:
     witness_logs: str = ""
     #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
     ots_calendars: str = ""
+    #: A platform verifier key file (e.g. keys/platform.pub) `assay serve` pins in the
+    #: verifier page it serves; empty: nothing pinned (the page labels trust on first use).
+    page_pinned_key: str = ""
+    #: A witness policy file (C2SP tlog-policy) the served verifier page pins.
+    page_witness_policy: str = ""
 
     @property
     def ledger_db(self) -> Path:
