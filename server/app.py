@@ -118,9 +118,10 @@ def create_app(
     *,
     request_seconds: float = REQUEST_SECONDS,
 ) -> FastAPI:
+    pins = load_pins(settings)  # a broken pinned key or policy stops the start, with why
     model = read_model or ReadModel(settings)
     assets = {name: (files("server") / "static" / name).read_bytes() for name in STATIC}
-    assets["verifier.html"] = pin_page(assets["verifier.html"], load_pins(settings))
+    assets["verifier.html"] = pin_page(assets["verifier.html"], pins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

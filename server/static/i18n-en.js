@@ -108,7 +108,7 @@
   "action.copy": "Copy",
   "action.copy_what": "Copy {what}",
   "action.copied": "Copied.",
-  "action.copy_failed": "Could not copy: select the text instead.",
+  "action.copy_failed": "Could not copy: the text is selected, copy it by hand.",
   "how.title": "How this was checked",
   "how.failed_step": "The check stopped at step {step}.",
   "how.signatures.one": "The event's scanner signature was checked (1 event).",

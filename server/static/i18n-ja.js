@@ -108,7 +108,7 @@
   "action.copy": "コピー",
   "action.copy_what": "{what}をコピー",
   "action.copied": "コピーしました。",
-  "action.copy_failed": "コピーできませんでした。テキストを選択してください。",
+  "action.copy_failed": "コピーできませんでした。テキストを選択したので、手動でコピーしてください。",
   "how.title": "確認の方法",
   "how.failed_step": "ステップ {step} で確認が止まりました。",
   "how.signatures.one": "イベントのスキャナー署名を確認しました（1 件）。",

@@ -108,7 +108,7 @@
   "action.copy": "复制",
   "action.copy_what": "复制{what}",
   "action.copied": "已复制。",
-  "action.copy_failed": "无法复制：请手动选择文本。",
+  "action.copy_failed": "无法复制：文本已选中，请手动复制。",
   "how.title": "查验方式",
   "how.failed_step": "查验在步骤 {step} 停止。",
   "how.signatures.one": "已查验该事件的扫描设备签名（1 条事件）。",

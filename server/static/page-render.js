@@ -27,16 +27,20 @@
 
   /* A long value (id, key, fingerprint) that wraps anywhere, with a copy button. */
   function copyable(w, value, what) {
+    const text = el("span", { class: "mono wrap" }, value);
     const button = el("button", { type: "button", class: "copy", "aria-label": w.t("action.copy_what", { what }) }, w.t("action.copy"));
-    button.addEventListener("click", () => copy(w, value));
-    return el("span", { class: "copyable" }, el("span", { class: "mono wrap" }, value), button);
+    button.addEventListener("click", () => copy(w, value, text));
+    return el("span", { class: "copyable" }, text, button);
   }
 
-  async function copy(w, value) {
+  /* To the clipboard; where the browser refuses (no permission, file://), the text is
+   * selected so the buyer can copy it by hand. */
+  async function copy(w, value, node) {
     try {
       await navigator.clipboard.writeText(value);
       $("copied").textContent = w.t("action.copied");
     } catch (e) {
+      getSelection().selectAllChildren(node);
       $("copied").textContent = w.t("action.copy_failed");
     }
   }

@@ -296,8 +296,12 @@
       setLanguage(ev.target.value);
     });
     $("print").addEventListener("click", () => window.print());
-    if (served && "serviceWorker" in navigator) {
-      navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy: the page still works online */ });
+    if (served) {
+      // Installable when served (a manifest cannot be fetched from file://).
+      document.head.append(R.el("link", { rel: "manifest", href: "manifest.webmanifest" }));
+      if ("serviceWorker" in navigator) {
+        navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy: the page still works online */ });
+      }
     }
     if (served && item) {
       $("item-id").value = item;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -23,8 +24,10 @@ VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, 
 #: The page's languages and a browser locale that asks for each.
 LANGUAGES = {"en": "en-US", "zh-Hans": "zh-CN", "ja": "ja-JP"}
 DONE = "#verdict:not([data-verdict=checking]):not([data-verdict=idle])"
-#: Chromium logs an expected 404 (an unknown tag's proof) as a console error.
+#: Chromium logs an expected 404 (an unknown tag's proof) as a console error ...
 NOT_FOUND = "the server responded with a status of 404"
+#: ... and each request to a stopped server.
+OFFLINE = ("net::ERR_CONNECTION_REFUSED", "net::ERR_FAILED")
 
 
 @cache
@@ -58,6 +61,7 @@ def buyer(
     timezone: str = "Europe/Paris",
     service_workers: Literal["allow", "block"] = "allow",
     expect_404: bool = False,
+    expect_offline: bool = False,
 ) -> Iterator[Page]:
     """A page in a fresh context; fails if the page logged an error or threw."""
     context = chromium.new_context(
@@ -74,7 +78,8 @@ def buyer(
         yield page
     finally:
         context.close()
-    unexpected = [e for e in errors if not (expect_404 and NOT_FOUND in e)]
+    expected = ((NOT_FOUND,) if expect_404 else ()) + (OFFLINE if expect_offline else ())
+    unexpected = [e for e in errors if not any(x in e for x in expected)]
     assert not unexpected, f"errors on the page (script, CSP, failed loads): {unexpected}"
 
 
@@ -85,6 +90,16 @@ def open_item(page: Page, base: str, item: str, lang: str | None = None) -> int:
     page.goto(f"{base}/verify{query}")
     page.wait_for_selector(DONE, timeout=15_000)
     return int(page.get_attribute("#verdict", "data-shown-ms") or "0")
+
+
+def wait_until(page: Page, script: str, timeout: float = 15.0) -> None:
+    """Poll a JS function until it returns true. (wait_for_function evaluates a string,
+    which the page's Content-Security-Policy forbids.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {script}")
+        time.sleep(0.05)
 
 
 def verdict(page: Page) -> dict[str, Any]:

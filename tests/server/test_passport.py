@@ -25,6 +25,7 @@ from tests.server.pages import (
     open_item,
     says,
     verdict,
+    wait_until,
 )
 from tests.server.passports import (
     BUYER_REFS,
@@ -225,7 +226,7 @@ def test_the_certificate_prints_on_one_page(chromium: Browser, pinned: str) -> N
         ):
             assert text in certificate, text
         assert page.inner_text("#cert-link") == f"{pinned}/verify?item={quote(FLAGGED, safe='')}"
-        page.wait_for_function("document.getElementById('cert-qr').naturalWidth > 0")
+        wait_until(page, "() => document.getElementById('cert-qr').naturalWidth > 0")
         pdf = page.pdf(format="A4", print_background=True)
         assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1
 
