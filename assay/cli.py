@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "sql",
     "run",
     "serve",
+    "page",
     "epcis",
     "witness",
     "ots",

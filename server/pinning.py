@@ -86,3 +86,21 @@ def pin_page(page: bytes, pins: Pins) -> bytes:
             )
             page = page.replace(placeholder, filled, 1)
     return page
+
+
+def export_page(out: Path, pins: Pins) -> list[Path]:
+    """Write the page's static files into ``out`` with the pins in its HTML (`assay page`),
+    for a brand that hosts the page itself."""
+    from importlib.resources import files
+
+    from server.app import STATIC
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in STATIC:
+        data = (files("server") / "static" / name).read_bytes()
+        if name == "verifier.html":
+            data = pin_page(data, pins)
+        (out / name).write_bytes(data)
+        written.append(out / name)
+    return written

@@ -155,6 +155,7 @@
   "tech.item": "Item id",
   "tech.log": "Ledger",
   "tech.checkpoint": "Checkpoint",
+  "tech.checkpoint_size": "size {size}",
   "tech.checkpoint_value": "size {size}, {date}",
   "tech.format": "Proof format",
   "tech.format_v1": "version 1 (inclusion only)",

@@ -155,6 +155,7 @@
   "tech.item": "商品 ID",
   "tech.log": "台帳",
   "tech.checkpoint": "チェックポイント",
+  "tech.checkpoint_size": "サイズ {size}",
   "tech.checkpoint_value": "サイズ {size}、{date}",
   "tech.format": "証明の形式",
   "tech.format_v1": "バージョン 1（包含のみ）",

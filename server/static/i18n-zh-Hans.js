@@ -155,6 +155,7 @@
   "tech.item": "商品编号",
   "tech.log": "账本",
   "tech.checkpoint": "检查点",
+  "tech.checkpoint_size": "大小 {size}",
   "tech.checkpoint_value": "大小 {size}，{date}",
   "tech.format": "证明格式",
   "tech.format_v1": "第 1 版（仅证明包含）",

@@ -156,6 +156,11 @@
     $("timeline").replaceChildren(...items);
   }
 
+  function checkpointText(w, r) {
+    if (!r.checkpoint_time) return w.t("tech.checkpoint_size", { size: r.checkpoint_size });
+    return w.t("tech.checkpoint_value", { size: r.checkpoint_size, date: w.date(r.checkpoint_time) });
+  }
+
   function technical(w, view) {
     const o = view.outcome;
     const r = o && o.ok ? o.result : null;
@@ -164,7 +169,7 @@
     if (id) rows.push({ term: w.t("tech.item"), value: id, copy: id });
     if (r) {
       rows.push({ term: w.t("tech.log"), value: r.origin, mono: true });
-      rows.push({ term: w.t("tech.checkpoint"), value: w.t("tech.checkpoint_value", { size: r.checkpoint_size, date: w.date(r.checkpoint_time) }) });
+      rows.push({ term: w.t("tech.checkpoint"), value: checkpointText(w, r) });
       rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 2 ? "tech.format_v2" : "tech.format_v1") });
     }
     if (view.key) {
@@ -188,7 +193,7 @@
     list($("cert-lines"), v.lines);
     const o = view.outcome;
     const rows = o && o.ok ? P.facts(w, o.result, view.ctx.now).filter((f) => !f.copy || f.value === o.result.item_id) : [];
-    if (o && o.ok) rows.push({ term: w.t("tech.checkpoint"), value: `${o.result.origin} · ${w.t("tech.checkpoint_value", { size: o.result.checkpoint_size, date: w.date(o.result.checkpoint_time) })}`, mono: true });
+    if (o && o.ok) rows.push({ term: w.t("tech.checkpoint"), value: `${o.result.origin} · ${checkpointText(w, o.result)}`, mono: true });
     factList(w, $("cert-facts"), rows.map((f) => ({ term: f.term, value: f.value, mono: f.mono })));
     const link = view.itemId && view.pageUrl ? `${view.pageUrl}?item=${encodeURIComponent(view.itemId)}` : "";
     $("cert-link").textContent = link;

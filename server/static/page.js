@@ -72,7 +72,9 @@
   function show(next) {
     view = next;
     const v = R.render(words, view);
+    // For tests and bench/bench_passport.py: ms from navigation to this verdict, and of the check.
     $("verdict").dataset.shownMs = String(Math.round(performance.now()));
+    $("verdict").dataset.checkMs = view.outcome ? String(Math.round(view.outcome.ms)) : "";
     return v;
   }
 

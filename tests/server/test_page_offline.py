@@ -154,3 +154,24 @@ def test_the_audit_finds_what_it_should(chromium: Browser, pinned: str) -> None:
         )
         found = {v["id"] for v in serious_violations(page)}
         assert {"color-contrast", "label"} <= found, found
+
+
+def test_an_exported_page_checks_a_file_with_its_pinned_key(
+    chromium: Browser, passports: Store, tmp_path: Path
+) -> None:
+    """`assay page --pinned-key` for a brand hosting the page: from disk, no server."""
+    from assay.cli import main
+
+    key = runtime.platform_verifier_path(passports.settings)
+    assert main(["page", "--out", str(tmp_path / "site"), "--pinned-key", str(key)]) == 0
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(passports.bundle(GENUINE)))
+    with buyer(chromium) as page:
+        page.goto((tmp_path / "site" / "verifier.html").as_uri())
+        assert page.input_value("#key-text") == passports.key_text
+        assert page.inner_text("#key-status") == EN["manual.key_pinned"]
+        page.set_input_files("#bundle-file", str(bundle))
+        page.click("#verify")
+        page.wait_for_selector("#verdict[data-verdict=genuine]")
+        open_everything(page)
+        assert EN["key.deployment"] in page.inner_text("#technical")

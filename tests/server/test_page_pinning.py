@@ -150,3 +150,21 @@ def test_serve_refuses_a_broken_pin_before_serving(
     assert code == 2
     err = capsys.readouterr().err
     assert "page_pinned_key" in err and "not a verifier key" in err and "Traceback" not in err
+
+
+def test_assay_page_writes_the_pinned_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "platform.pub"
+    key.write_text(KEY + "\n")
+    out = tmp_path / "site"
+    assert main(["--data-dir", str(tmp_path / "d"), "page", "--out", str(out),
+                 "--pinned-key", str(key)]) == 0  # fmt: skip
+    assert "key pinned" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(STATIC)
+    metas = _metas((out / "verifier.html").read_bytes())
+    assert (metas["assay-pinned-key"], metas["assay-witness-policy"]) == (KEY, "")
+    assert (out / "page.js").read_bytes() == (STATIC_DIR / "page.js").read_bytes()
+    bad = tmp_path / "policy.txt"
+    bad.write_text("quorum nobody\n")
+    assert main(["page", "--out", str(out), "--witness-policy", str(bad)]) == 2
