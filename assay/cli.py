@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "sql",
     "run",
     "serve",
+    "page",
     "epcis",
     "witness",
     "ots",

@@ -95,6 +95,11 @@ class Settings:
     health_max_anchor_delay: float = 60.0
     #: ... and the projection, if it is behind and its snapshot is older than this.
     health_max_snapshot_delay: float = 60.0
+    #: A platform verifier key file (e.g. keys/platform.pub) `assay serve` pins in the
+    #: verifier page it serves; empty: nothing pinned (the page labels trust on first use).
+    page_pinned_key: str = ""
+    #: A witness policy file (C2SP tlog-policy) the served verifier page pins.
+    page_witness_policy: str = ""
 
     @property
     def ledger_db(self) -> Path:

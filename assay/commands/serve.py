@@ -15,6 +15,16 @@ def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the read-only API and the in-browser verifier page")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--pinned-key",
+        metavar="FILE",
+        help="platform verifier key the page pins (setting page_pinned_key)",
+    )
+    p.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="witness policy the page pins (setting page_witness_policy)",
+    )
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info"))
     add_metrics_flag(p)
     p.set_defaults(handler=handle)
@@ -27,6 +37,9 @@ def handle(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = settings_from(args)
+    settings = settings.with_overrides(
+        page_pinned_key=args.pinned_key, page_witness_policy=args.witness_policy
+    )
     app = create_app(settings)
     with Service("serve", settings, args.metrics_port) as service:
         service.metrics.watch_snapshot(analyst_path(settings))
