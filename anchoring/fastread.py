@@ -4,7 +4,7 @@
 each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
 and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
 plain spelling writers emit (the newest envelope schema, minimal varints, non-negative
-lengths and map counts, distinct map keys, a timestamp inside years 1-9999). For anything
+lengths, a map in one block with distinct keys, a timestamp inside years 1-9999). For anything
 else they return None and the caller asks the careful reader, which decides, so a fast
 path never accepts what the careful one refuses and never changes a refusal.
 
@@ -135,8 +135,8 @@ _ADDED: tuple[tuple[Any, Any], ...] = (
 
 def plain_body(message: bytes) -> dict[str, Any] | None:
     """The body record as :func:`read_body_record` returns it, for a body in the plain
-    spelling (minimal varints, non-negative lengths and map counts, distinct map keys, a
-    timestamp inside years 1-9999); None when read_body_record must decide."""
+    spelling (minimal varints, non-negative lengths, a map in one block with distinct keys,
+    a timestamp inside years 1-9999); None when read_body_record must decide."""
     plan = _body_plan(message[:HEADER_LEN])
     if plan is None:
         return None
@@ -160,7 +160,7 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                 record[name] = _EPOCH + timedelta(microseconds=value)
             elif kind == _STRING_MAP:
                 mapping: dict[str, str] = {}
-                while value:
+                if value:  # one block of pairs, then the end block (canonical form)
                     if value < 0:
                         return None
                     for _ in range(value):
@@ -169,6 +169,8 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                             return None
                         mapping[key], position = _text(message, position, end)
                     value, position = _varint(message, position)
+                    if value:
+                        return None
                 record[name] = mapping
             elif value == 0:  # _OPTIONAL_DOUBLE
                 record[name] = None

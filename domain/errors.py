@@ -135,3 +135,10 @@ class DeviceExists(DomainError):
     """A device id is enrolled once per party."""
 
     rule = "device_exists"
+
+
+class InvalidDeviceKey(DomainError):
+    """A device key is enrolled only if it is a usable Ed25519 public key (32 bytes,
+    canonical, of the prime-order subgroup: never a small-order point)."""
+
+    rule = "invalid_device_key"

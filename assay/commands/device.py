@@ -60,11 +60,9 @@ def enrol_handler(args: argparse.Namespace) -> int:
             raise CommandError(str(e)) from None
         party, device, public = key.party_id, key.device_id, key.public_key_hex
     elif args.party and args.device and args.public_key:
-        party, device, public = args.party, args.device, args.public_key
+        party, device, public = args.party, args.device, args.public_key.strip().lower()
     else:
         raise CommandError("give --key FILE, or --party, --device and --public-key")
-    if len(bytes.fromhex(public)) != 32:
-        raise CommandError("an Ed25519 public key is 32 bytes (64 hex characters)")
     ledger = runtime.open_ledger(settings_from(args))
     try:
         ledger.enrol_device(party, device, public)
