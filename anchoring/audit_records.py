@@ -163,7 +163,11 @@ class LedgerChecks:
         envelope must carry a valid signature of an enrolled device."""
         record = item_record(event)
         copy, envelope = record.report, record.envelope
-        if (copy is None) != (envelope is None):
+        if (copy is None) != (envelope is None) and (
+            envelope is not None or record.type.own_report
+        ):
+            # A flag may cite an event without keeping its envelope (impossible_travel,
+            # rests_on_declared: the cited event's envelope is its own leaf).
             raise Divergence(f"{where}: evidence without its envelope or the reverse")
         if copy is None or envelope is None:
             if record.type.own_report:

@@ -4,9 +4,10 @@
 each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
 and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
 plain spelling writers emit (the newest envelope schema, minimal varints, non-negative
-lengths, a map in one block with distinct keys, a timestamp inside years 1-9999). For anything
-else they return None and the caller asks the careful reader, which decides, so a fast
-path never accepts what the careful one refuses and never changes a refusal.
+lengths, a map or array in one block, distinct map keys, a timestamp inside years
+1-9999). For anything else they return None and the caller asks the careful reader,
+which decides, so a fast path never accepts what the careful one refuses and never
+changes a refusal.
 
 The layouts they can read are derived once from the schema registry
 (``streams.avro.default_registry``); a schema they do not know simply takes the careful path.
@@ -82,13 +83,14 @@ def plain_envelope(message: bytes) -> Envelope | None:
 
 
 # Body fields plain_body reads: the Avro types CustodyEvent uses, as the registry holds them.
-_STRING, _TIMESTAMP, _OPTIONAL_STRING, _STRING_MAP, _OPTIONAL_DOUBLE = range(5)
+_STRING, _TIMESTAMP, _OPTIONAL_STRING, _STRING_MAP, _OPTIONAL_DOUBLE, _STRING_ARRAY = range(6)
 _BODY_TYPES: list[tuple[Any, int]] = [
     ("string", _STRING),
     ({"logicalType": "timestamp-micros", "type": "long"}, _TIMESTAMP),
     (["null", "string"], _OPTIONAL_STRING),
     ({"type": "map", "values": "string"}, _STRING_MAP),
     (["null", "double"], _OPTIONAL_DOUBLE),
+    ({"type": "array", "items": "string"}, _STRING_ARRAY),
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOUBLE = struct.Struct("<d")
@@ -130,6 +132,7 @@ _ADDED: tuple[tuple[Any, Any], ...] = (
     (None, ["null", "string"]),
     ({}, {"type": "map", "values": "string"}),
     (None, ["null", "double"]),
+    ([], {"type": "array", "items": "string"}),
 )
 
 
@@ -172,6 +175,16 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                     if value:
                         return None
                 record[name] = mapping
+            elif kind == _STRING_ARRAY:
+                items: list[str] = []
+                while value:
+                    if value < 0:
+                        return None
+                    for _ in range(value):
+                        item, position = _text(message, position, end)
+                        items.append(item)
+                    value, position = _varint(message, position)
+                record[name] = items
             elif value == 0:  # _OPTIONAL_DOUBLE
                 record[name] = None
             elif value == 1 and position + 8 <= end:
@@ -184,7 +197,7 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
     if position != end:
         return None
     for name, default in added:
-        record[name] = {} if default == {} else default
+        record[name] = {} if default == {} else [] if default == [] else default
     return record
 
 

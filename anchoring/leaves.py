@@ -158,8 +158,8 @@ def _distinct_leaves(
 
 def signed_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """What a summary shows of a signed custody event: the Avro record's fields that are
-    set (not null, not an empty map), ``occurred_at`` as RFC 3339 in UTC."""
-    out = {name: value for name, value in record.items() if value is not None}
+    set (not null, not an empty map or array), ``occurred_at`` as RFC 3339 in UTC."""
+    out = {name: value for name, value in record.items() if value is not None and value != []}
     occurred = out.get("occurred_at")
     if isinstance(occurred, datetime):
         out["occurred_at"] = occurred.astimezone(UTC).isoformat()

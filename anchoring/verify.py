@@ -48,6 +48,7 @@ from typing import Any, NamedTuple, NoReturn
 from anchoring import strictjson
 from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
 from anchoring.checkpoint import Verifier, open_checkpoint
+from anchoring.declarations import declared_in_error
 from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope
 from anchoring.header import BlockHeader, plain_json_block_hash
@@ -102,6 +103,11 @@ class Verified:
     events: int
     pending: int
     summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def declared_in_error(self) -> list[dict[str, Any]]:
+        """The verified events declared in error, and by which (docs/proof-bundle.md §4.8)."""
+        return declared_in_error(self.summaries)
 
 
 def read_bundle(data: bytes | str) -> Any:

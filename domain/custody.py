@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from domain.kinds import ALLOWED_KINDS, Kind, Role
+from domain.kinds import ALLOWED_KINDS, RULES, Kind, Role
 
 __all__ = [
     "ALLOWED_KINDS",
+    "CORRECTION_FIELDS",
     "CustodyEvent",
+    "ErrorReason",
     "Kind",
     "RetirementReason",
     "Role",
@@ -34,6 +36,18 @@ class RetirementReason(StrEnum):
     DESTROYED = "destroyed"
     LOST = "lost"
     STOLEN = "stolen"
+
+
+class ErrorReason(StrEnum):
+    """Why an event is declared in error (GS1 CBV error reasons)."""
+
+    DID_NOT_OCCUR = "did_not_occur"
+    INCORRECT_DATA = "incorrect_data"
+
+
+#: The fields only an error declaration carries (custody_event v3 on the wire). Unset, they
+#: are left out of ``to_primitive``: records stored before they existed read the same.
+CORRECTION_FIELDS = ("declared_event_id", "error_reason", "corrective_event_ids")
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,11 @@ class CustodyEvent:
     latitude: float | None = None
     longitude: float | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    #: The id of the item's event this one declares in error (an ``error_declaration``).
+    declared_event_id: str | None = None
+    error_reason: ErrorReason | None = None
+    #: Ids of the item's custody events that replace the declared one (they may come later).
+    corrective_event_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enumerations; refuse what cannot be one.
@@ -67,6 +86,18 @@ class CustodyEvent:
             object.__setattr__(self, "verdict", Verdict(self.verdict))
         if self.reason is not None:
             object.__setattr__(self, "reason", RetirementReason(self.reason))
+        if self.error_reason is not None:
+            object.__setattr__(self, "error_reason", ErrorReason(self.error_reason))
+        if isinstance(self.corrective_event_ids, str):
+            raise ValueError("corrective_event_ids is a list of event ids, not one string")
+        object.__setattr__(
+            self, "corrective_event_ids", tuple(str(i) for i in self.corrective_event_ids)
+        )
+        if not RULES[self.kind].withdraws and self.corrects:
+            raise ValueError(
+                f"{', '.join(CORRECTION_FIELDS)} belong to an error_declaration, "
+                f"not to {self.kind.value}"
+            )
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must carry a time zone")
         for name in ("event_id", "item_id", "party_id", "device_id", "location"):
@@ -101,6 +132,21 @@ class CustodyEvent:
             "latitude": self.latitude,
             "longitude": self.longitude,
             "attributes": dict(sorted(self.attributes.items())),
+            **self._correction_primitive(),
+        }
+
+    @property
+    def corrects(self) -> bool:
+        """The event carries any of the correction fields."""
+        return bool(self.declared_event_id or self.error_reason or self.corrective_event_ids)
+
+    def _correction_primitive(self) -> dict[str, object]:
+        if not self.corrects:
+            return {}
+        return {
+            "declared_event_id": self.declared_event_id,
+            "error_reason": self.error_reason.value if self.error_reason else None,
+            "corrective_event_ids": list(self.corrective_event_ids),
         }
 
     @classmethod
@@ -115,8 +161,11 @@ class CustodyEvent:
 
         verdict = opt("verdict")
         reason = opt("reason")
+        error_reason = opt("error_reason")
         attributes = data.get("attributes") or {}
         assert isinstance(attributes, Mapping)
+        corrective = data.get("corrective_event_ids") or ()
+        assert isinstance(corrective, list | tuple)
         return cls(
             event_id=str(data["event_id"]),
             item_id=str(data["item_id"]),
@@ -137,6 +186,9 @@ class CustodyEvent:
             latitude=opt_float("latitude"),
             longitude=opt_float("longitude"),
             attributes={str(k): str(v) for k, v in attributes.items()},
+            declared_event_id=opt("declared_event_id"),
+            error_reason=ErrorReason(error_reason) if error_reason else None,
+            corrective_event_ids=tuple(str(i) for i in corrective),
         )
 
     def digest(self) -> str:

@@ -142,3 +142,22 @@ class InvalidDeviceKey(DomainError):
     canonical, of the prime-order subgroup: never a small-order point)."""
 
     rule = "invalid_device_key"
+
+
+class NotDeclarable(DomainError):
+    """Only the party that recorded an event, or the item's brand, declares it in error; an
+    error declaration is itself final."""
+
+    rule = "not_declarable"
+
+
+class UnknownEvent(DomainError):
+    """An event declared in error must be one of the item's accepted custody events."""
+
+    rule = "unknown_event"
+
+
+class AlreadyDeclared(DomainError):
+    """An event is declared in error once."""
+
+    rule = "already_declared"

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from eventsourcing.domain import BaseAggregate
 
 from domain import base
+from domain.corrections import check_declarable, resting_on
 from domain.custody import CustodyEvent, Kind, Role, Verdict
 from domain.errors import (
     ActorMismatch,
+    DomainError,
     InvalidConsignee,
     ItemFrozen,
     ItemInTransit,
@@ -153,9 +155,13 @@ class Item(BaseAggregate[str]):
         *,
         counterparty_known: bool = False,
         policy: Policy | None = None,
+        parties: Callable[[str], Party | None] | None = None,
     ) -> Outcome:
         """Apply one report whose actor may record it (``domain.reports.decide`` checked the
-        party, its device and its role): no-op, refuse (``DomainError``), flag or accept."""
+        party, its device and its role): no-op, refuse (``DomainError``), flag or accept.
+
+        ``parties`` finds the parties of earlier events (a declaration judges them again,
+        see ``domain/corrections.py``); without it only the actor is known."""
         self.check_addressed_to_me(custody)
         actor.check_made(custody)
         repeat = self.repeat_of(custody)
@@ -175,6 +181,8 @@ class Item(BaseAggregate[str]):
         if signal is not None:
             return self._flagged(*signal, custody, envelope)
         self._check_rules(custody, actor, counterparty_known)
+        if RULES[custody.kind].withdraws:
+            return self._declare(custody, envelope, parties or {actor.id: actor}.get)
         travel = impossible_travel(self.state.last_fix, fix_of(custody), policy or Policy())
         self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
         if travel is not None:
@@ -210,6 +218,35 @@ class Item(BaseAggregate[str]):
             self.Flagged, signal=signal.value, detail=detail, evidence=evidence, envelope=envelope
         )
 
+    def _declare(
+        self, custody: CustodyEvent, envelope: bytes, parties: Callable[[str], Party | None]
+    ) -> Outcome:
+        """Record a declaration (its guards passed) and flag the later events that rested on
+        the event it withdraws, citing the declaration (``domain/corrections.py``)."""
+        rested = resting_on(self, custody, parties)
+        self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
+        if not rested:
+            return Outcome(Result.ACCEPTED)
+        self.flag(Signal.RESTS_ON_DECLARED, rested, custody, None)
+        return Outcome(Result.ACCEPTED, (Signal.RESTS_ON_DECLARED,), rested)
+
+    def would_refuse(self, custody: CustodyEvent, actor: Party) -> str | None:
+        """The rule or signal code that would refuse or flag ``custody`` now (None: it would
+        be accepted): the steps of ``record`` after idempotency, changing nothing."""
+        if RULES[custody.kind].creates:
+            return Signal.DUPLICATE_COMMISSIONING.value if self.state.commissioned else None
+        try:
+            signal = self._status_signal(custody, actor)
+            if signal is None:
+                self.check_not_frozen(custody.kind)
+                signal = self._location_signal(custody, actor)
+            if signal is not None:
+                return signal[0].value
+            self._check_rules(custody, actor, counterparty_known=True)
+        except DomainError as refusal:
+            return refusal.rule
+        return None
+
     def _flagged(
         self, signal: Signal, detail: str, evidence: CustodyEvent, envelope: bytes
     ) -> Outcome:
@@ -241,6 +278,8 @@ class Item(BaseAggregate[str]):
         """Any event for an item never commissioned, retired or sold is a signal."""
         s = self.state
         kind = custody.kind.value
+        if RULES[custody.kind].withdraws:  # judged by who may declare (check_declarable)
+            return None
         if not s.commissioned:
             return Signal.UNKNOWN_ITEM, f"{kind} by {actor.id} of an item never commissioned"
         if s.status is Status.RETIRED:
@@ -298,7 +337,7 @@ class Item(BaseAggregate[str]):
             )
 
     def check_not_frozen(self, kind: Kind) -> None:
-        if self.state.frozen and kind is not Kind.DECOMMISSIONING:
+        if self.state.frozen and kind is not Kind.DECOMMISSIONING and not RULES[kind].withdraws:
             raise ItemFrozen(
                 f"item {self.id} was found counterfeit (certificate {self.state.certificate}); "
                 f"{kind.value} refused, only decommissioning remains"
@@ -378,6 +417,9 @@ class Item(BaseAggregate[str]):
                 f"{self.id}, not {actor.id}"
             )
 
+    def check_declarable(self, custody: CustodyEvent, actor: Party) -> None:
+        check_declarable(self.id, self.state, custody, actor)
+
     @staticmethod
     def check_details(custody: CustodyEvent) -> None:
         """The fields the kind needs (``details`` of its rule) are set."""
@@ -400,4 +442,5 @@ _GUARDS: dict[str, _Guard] = {
     "authenticated": lambda item, c, actor, known: item.check_authenticated(),
     "return": lambda item, c, actor, known: item.check_return(actor),
     "may_decommission": lambda item, c, actor, known: item.check_may_decommission(actor),
+    "declarable": lambda item, c, actor, known: item.check_declarable(c, actor),
 }

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     RETAIL_SELLING = "retail_selling"
     RETURNING = "returning"
     DECOMMISSIONING = "decommissioning"
+    ERROR_DECLARATION = "error_declaration"
 
 
 class Status(StrEnum):
@@ -60,7 +61,16 @@ AfterSale = Literal["no", "any", "brand"]
 
 #: The guards of ``domain.items.Item`` a rule may name (each a ``check_<name>`` there).
 GUARDS = frozenset(
-    {"holder", "consignee", "recall", "receiver", "authenticated", "return", "may_decommission"}
+    {
+        "holder",
+        "consignee",
+        "recall",
+        "receiver",
+        "authenticated",
+        "return",
+        "may_decommission",
+        "declarable",
+    }
 )
 
 #: How a missing detail is described in a ``missing_detail`` refusal.
@@ -69,6 +79,7 @@ DETAIL_HINTS: Mapping[str, str] = {
     "certificate": "a certificate reference",
     "buyer_ref": "a buyer reference (buyer_ref)",
     "reason": "a reason: destroyed, lost or stolen",
+    "declared_event_id": "the id of the event it declares in error (declared_event_id)",
 }
 
 ALL_ROLES = frozenset(Role)
@@ -102,6 +113,10 @@ class KindRule:
     opens_transit: bool = False
     #: The item leaves the custody chain's side parties (shipper, consignee, seller, buyer).
     clears_parties: bool = False
+    #: The event declares an earlier event of the item in error (``declared_event_id``):
+    #: the item's state is folded again without the declared events (``domain/state.py``).
+    #: It has no effect of its own, and the item's status does not restrict it.
+    withdraws: bool = False
     #: The sentence a history tells, with ``{who}`` and the event's fields in braces.
     sentence: str = ""
 
@@ -163,6 +178,12 @@ RULES: Mapping[Kind, KindRule] = {
             clears_parties=True,
             sentence="{who} decommissioned it ({reason})",
         ),
+        KindRule(
+            Kind.ERROR_DECLARATION, ALL_ROLES, None, "keep", "keep",
+            details=("declared_event_id",), guards=("declarable",), in_transit=True,
+            after_sale="any", withdraws=True,
+            sentence="{who} declared event {declared_event_id} in error ({error_reason})",
+        ),
     )
 }  # fmt: skip
 
@@ -195,6 +216,7 @@ def as_json() -> dict[str, object]:
                 "opens_transit": rule.opens_transit,
                 "clears_parties": rule.clears_parties,
                 "creates": rule.creates,
+                "withdraws": rule.withdraws,
                 "sentence": rule.sentence,
             }
             for kind, rule in RULES.items()
@@ -222,6 +244,11 @@ def _check_table() -> None:
         if (rule.holder != "keep" or rule.opens_transit) and rule.status is None:
             # Custody changes hands only with a status (the analysts' fold relies on it).
             raise RuntimeError(f"{rule.kind.value} moves the item without a status")
+        if rule.withdraws and (
+            rule.status or rule.holder != "keep" or rule.location != "keep" or rule.sets
+        ):
+            # Its effect is the fold without the declared events, nothing of its own.
+            raise RuntimeError(f"{rule.kind.value} withdraws events and changes the state")
 
 
 _check_table()

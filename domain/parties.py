@@ -1,12 +1,13 @@
 """Parties (brands, appraisers, warehouses, stores) and their enrolled device keys.
 
 Consistency boundary: one party — its role and the lifecycle of each of its devices.
-A device's key is valid for events that occurred between its enrolment and its revocation.
+A device's key is valid for events that occurred between its enrolment (or the earlier
+time the enrolment says it speaks from: migrating a history) and its revocation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from eventsourcing.domain import BaseAggregate
@@ -29,9 +30,18 @@ class Device:
     public_key: str  # hex of the raw 32-byte Ed25519 public key
     enrolled_at: datetime
     revoked_at: datetime | None = None
+    #: From when the key speaks for the party, if earlier than its enrolment (a backdated
+    #: key, for bringing a history in; shown wherever enrolments are shown).
+    effective_from: datetime | None = None
+    #: When the enrolment was recorded in the ledger (its stored event's timestamp).
+    recorded_at: datetime | None = None
+
+    @property
+    def speaks_from(self) -> datetime:
+        return self.effective_from or self.enrolled_at
 
     def active_at(self, when: datetime) -> bool:
-        return self.enrolled_at <= when and (self.revoked_at is None or when < self.revoked_at)
+        return self.speaks_from <= when and (self.revoked_at is None or when < self.revoked_at)
 
 
 class Party(BaseAggregate[str]):
@@ -59,13 +69,21 @@ class Party(BaseAggregate[str]):
 
     @dataclass(frozen=True)
     class DeviceEnrolled(base.Event):
+        """``effective_from`` is stored with the event; enrolments recorded before it
+        existed lack it and read as this default (the key speaks from ``enrolled_at``)."""
+
         device_id: str
         public_key: str
         enrolled_at: datetime
+        effective_from: datetime | None = None
 
         def apply(self, party: Party) -> None:
             party.devices[self.device_id] = Device(
-                self.device_id, self.public_key, self.enrolled_at
+                self.device_id,
+                self.public_key,
+                self.enrolled_at,
+                effective_from=self.effective_from,
+                recorded_at=self.timestamp,
             )
 
     @dataclass(frozen=True)
@@ -75,21 +93,38 @@ class Party(BaseAggregate[str]):
 
         def apply(self, party: Party) -> None:
             device = party.devices[self.device_id]
-            party.devices[self.device_id] = Device(
-                device.device_id, device.public_key, device.enrolled_at, self.revoked_at
-            )
+            party.devices[self.device_id] = replace(device, revoked_at=self.revoked_at)
 
     @classmethod
     def register(cls, party_id: str, name: str, role: Role) -> Party:
         check_not_a_claim_id(party_id, "party")
         return cls._create(cls.Registered, id=party_id, name=name, role=role.value)
 
-    def enrol_device(self, device_id: str, public_key: str, at: datetime) -> None:
+    def enrol_device(
+        self,
+        device_id: str,
+        public_key: str,
+        at: datetime,
+        effective_from: datetime | None = None,
+    ) -> None:
+        """Enrol a key at ``at``; ``effective_from`` (not later) backdates what it may sign,
+        for bringing in a history recorded elsewhere (docs/custody-rules.md)."""
         _check_aware(at)
+        if effective_from is not None:
+            _check_aware(effective_from)
+            if effective_from > at:
+                raise ValueError(
+                    f"effective-from {effective_from.isoformat()} is after the enrolment "
+                    f"({at.isoformat()}): a key speaks from its enrolment at the latest"
+                )
         if device_id in self.devices:
             raise DeviceExists(f"device {device_id!r} is already enrolled for {self.id!r}")
         self.trigger_event(
-            self.DeviceEnrolled, device_id=device_id, public_key=public_key, enrolled_at=at
+            self.DeviceEnrolled,
+            device_id=device_id,
+            public_key=public_key,
+            enrolled_at=at,
+            effective_from=effective_from,
         )
 
     def revoke_device(self, device_id: str, at: datetime) -> None:
@@ -112,10 +147,12 @@ class Party(BaseAggregate[str]):
                 f"device {device_id!r} of {self.id!r} was revoked at "
                 f"{device.revoked_at.isoformat()}, before this event ({at.isoformat()})"
             )
-        if at < device.enrolled_at:
+        if at < device.speaks_from:
+            since = f"was enrolled at {device.enrolled_at.isoformat()}"
+            if device.effective_from is not None:
+                since += f", effective from {device.effective_from.isoformat()}"
             raise DeviceNotEnrolled(
-                f"device {device_id!r} of {self.id!r} was enrolled at "
-                f"{device.enrolled_at.isoformat()}, after this event ({at.isoformat()})"
+                f"device {device_id!r} of {self.id!r} {since}, after this event ({at.isoformat()})"
             )
         return device
 

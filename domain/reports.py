@@ -10,7 +10,8 @@ it changed back to it. The ledger implements :class:`Aggregates` over its event 
 3. a kind that creates an item commissions it — or flags a ``duplicate_commissioning`` on
    the item that already has its id or its tag uid (an item only sighted so far is
    commissioned late);
-4. a report about an item never seen makes a sighting (``unknown_item``);
+4. a report about an item never seen makes a sighting (``unknown_item``), except a
+   declaration of an event in error, which is refused (``unknown_event``);
 5. everything else is the item's to judge (``Item.record``: conflicting repeats, status
    and location signals, the freeze, the kind's guards, impossible travel).
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.custody import CustodyEvent
-from domain.errors import ReservedId, UnknownParty
+from domain.errors import ReservedId, UnknownEvent, UnknownParty
 from domain.items import SIGHTED_DETAIL, Item, Outcome, Policy, Result, Signal
 from domain.kinds import RULES
 from domain.parties import Party
@@ -58,16 +59,31 @@ def decide(
     if RULES[custody.kind].creates:
         return _commission(custody, envelope, actor, item, world)
     if item is None:
+        if RULES[custody.kind].withdraws:
+            raise UnknownEvent(
+                f"item {custody.item_id} has no history: event {custody.declared_event_id} "
+                "cannot be declared in error"
+            )
         world.keep(Item.sighted(custody, envelope))
         return Outcome(Result.FLAGGED, (Signal.UNKNOWN_ITEM,), SIGHTED_DETAIL)
     counterparty_known = custody.counterparty is not None and isinstance(
         world.load(custody.counterparty), Party
     )
     outcome = item.record(
-        custody, envelope, actor, counterparty_known=counterparty_known, policy=policy
+        custody,
+        envelope,
+        actor,
+        counterparty_known=counterparty_known,
+        policy=policy,
+        parties=lambda party_id: _party(world, party_id),
     )
     world.keep(item)
     return outcome
+
+
+def _party(world: Aggregates, party_id: str) -> Party | None:
+    found = world.load(party_id)
+    return found if isinstance(found, Party) else None
 
 
 def _item(world: Aggregates, item_id: str) -> Item | None:

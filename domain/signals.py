@@ -20,6 +20,7 @@ class Signal(StrEnum):
     SCAN_AFTER_RETIREMENT = "scan_after_retirement"
     UNKNOWN_ITEM = "unknown_item"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    RESTS_ON_DECLARED = "rests_on_declared"
 
 
 class Result(StrEnum):

@@ -1,19 +1,26 @@
 """An item's state and how each stored custody event changes it (as ``domain/kinds.py``
 says each kind does).
 
+The state is the item's **corrected view**: the effects of its accepted custody events in
+the order they were recorded, leaving out the events declared in error (an
+``error_declaration`` folds the view again without the event it declares; see
+``domain/corrections.py``). The record beside it (what was seen, the flags, every accepted
+event and every declaration) is never folded away.
+
 Only the events' ``apply`` methods call ``evolve`` and ``note_evidence``: replaying the stored
 events of an item always rebuilds the same state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from domain.corrections import Declaration
 from domain.custody import CustodyEvent, Verdict
 from domain.kinds import RULES, Status
 from domain.signals import Fix, Flag
 
-__all__ = ["ItemState", "Status", "fix_of"]
+__all__ = ["Declaration", "ItemState", "Status", "fix_of"]
 
 
 @dataclass
@@ -34,15 +41,31 @@ class ItemState:
     consignee: str | None = None
     sold_by: str | None = None
     buyer_ref: str | None = None
+    last_fix: Fix | None = None
+    # ----- the record: never folded away -----
     seen: dict[str, str] = field(default_factory=dict)  # event id -> digest of the first report
     conflicts: set[tuple[str, str]] = field(default_factory=set)  # (event id, digest) flagged
     flags: list[Flag] = field(default_factory=list)
-    last_fix: Fix | None = None
+    #: Every accepted custody event except declarations, in the order recorded.
+    recorded: list[CustodyEvent] = field(default_factory=list)
+    #: Declarations by the id of the event they declare in error.
+    declared: dict[str, Declaration] = field(default_factory=dict)
 
     @property
     def frozen(self) -> bool:
         """An appraiser found the item counterfeit: only decommissioning is accepted."""
         return self.verdict is Verdict.COUNTERFEIT
+
+    @property
+    def standing(self) -> list[CustodyEvent]:
+        """The accepted custody events the corrected view is folded from."""
+        return [c for c in self.recorded if c.event_id not in self.declared]
+
+    @property
+    def brand_party(self) -> str | None:
+        """The party that commissioned the item last (declared in error or not)."""
+        creations = (c.party_id for c in reversed(self.recorded) if RULES[c.kind].creates)
+        return next(creations, None)
 
     def note_evidence(self, custody: CustodyEvent) -> None:
         """Remember a report by its event id; the first content stands, others conflict."""
@@ -54,6 +77,16 @@ class ItemState:
     def evolve(self, c: CustodyEvent) -> None:
         """Apply one accepted custody event."""
         self.note_evidence(c)
+        if RULES[c.kind].withdraws:
+            declaration = Declaration.of(c)
+            self.declared[declaration.declared_event_id] = declaration
+            self.refold()
+            return
+        self.recorded.append(c)
+        self.apply(c)
+
+    def apply(self, c: CustodyEvent) -> None:
+        """What one standing custody event does to the view (its kind's rule)."""
         fix = fix_of(c)
         if fix is not None:
             self.last_fix = fix
@@ -80,6 +113,34 @@ class ItemState:
             self.shipper, self.consignee = c.party_id, c.counterparty
         if rule.status is Status.SOLD:
             self.sold_by = c.party_id
+
+    def refold(self) -> None:
+        """The view again from the standing events (after a declaration)."""
+        self._take_view(fold(self.standing))
+
+    def as_recorded(self) -> ItemState:
+        """The view as if nothing had been declared in error (the original)."""
+        return fold(self.recorded)
+
+    def _take_view(self, other: ItemState) -> None:
+        for name in VIEW_FIELDS:
+            setattr(self, name, getattr(other, name))
+
+
+def fold(events: list[CustodyEvent]) -> ItemState:
+    """A fresh view with the effects of ``events`` in order (no record kept)."""
+    view = ItemState()
+    for c in events:
+        view.apply(c)
+    return view
+
+
+#: The fields of the view (folded again after a declaration); the others are the record.
+VIEW_FIELDS = tuple(
+    f.name
+    for f in fields(ItemState)
+    if f.name not in ("seen", "conflicts", "flags", "recorded", "declared")
+)
 
 
 def fix_of(custody: CustodyEvent) -> Fix | None:

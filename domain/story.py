@@ -10,9 +10,10 @@ for line in tell(ledger.item_events(item_id)):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
+from domain.corrections import Declaration
 from domain.custody import CustodyEvent
 from domain.items import Item
 from domain.kinds import RULES
@@ -21,14 +22,26 @@ from domain.kinds import RULES
 def describe(c: CustodyEvent) -> str:
     """What one custody event says happened, as a sentence without its time
     (the kind's sentence in domain/kinds.py, with unknown values shown as ``?``)."""
-    fields = {k: "?" if v is None else str(v) for k, v in c.to_primitive().items()}
-    return RULES[c.kind].sentence.format(who=c.party_id, **fields)
+    fields = _Unknown((k, "?" if v is None else str(v)) for k, v in c.to_primitive().items())
+    fields["who"] = c.party_id
+    return RULES[c.kind].sentence.format_map(fields)
 
 
-def sentence(event: object) -> str:
-    """One stored Item event as a dated sentence."""
+class _Unknown(dict[str, str]):
+    """Fields a record leaves out when unset (the correction fields) read as ``?``."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def sentence(event: object, declared: Mapping[str, Declaration] | None = None) -> str:
+    """One stored Item event as a dated sentence, marked if ``declared`` holds a
+    declaration of it in error (``ItemState.declared``)."""
     if isinstance(event, Item.Commissioned | Item.CustodyRecorded):
-        return _line(event.custody.occurred_at, describe(event.custody))
+        c = event.custody
+        declaration = (declared or {}).get(c.event_id)
+        note = f" [{declaration.describe()}]" if declaration else ""
+        return _line(c.occurred_at, describe(c) + note)
     if isinstance(event, Item.Sighted):
         c = event.custody
         return _line(c.occurred_at, f"FLAG {event.signal}: {describe(c)}, never commissioned")
@@ -39,8 +52,18 @@ def sentence(event: object) -> str:
 
 
 def tell(events: Iterable[object]) -> list[str]:
-    """The item's history as the story it tells, in the order it was recorded."""
-    return [sentence(event) for event in events]
+    """The item's history as the story it tells, in the order it was recorded; an event
+    declared in error keeps its line, marked with who declared it, when and why."""
+    events = list(events)
+    declared = {
+        d.declared_event_id: d
+        for d in (
+            Declaration.of(e.custody)
+            for e in events
+            if isinstance(e, Item.CustodyRecorded) and RULES[e.custody.kind].withdraws
+        )
+    }
+    return [sentence(event, declared) for event in events]
 
 
 def _line(when: datetime, text: str) -> str:

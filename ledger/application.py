@@ -96,11 +96,18 @@ class CustodyLedger(Application[str]):
         self.save(Party.register(party_id, name, role))
 
     def enrol_device(
-        self, party_id: str, device_id: str, public_key_hex: str, at: datetime | None = None
+        self,
+        party_id: str,
+        device_id: str,
+        public_key_hex: str,
+        at: datetime | None = None,
+        effective_from: datetime | None = None,
     ) -> None:
+        """Enrol a device key at ``at`` (now); ``effective_from`` backdates what it may sign
+        (bringing in a history: docs/custody-rules.md), recorded with the enrolment."""
         check_device_key(public_key_hex)
         party = self.get_party(party_id)
-        party.enrol_device(device_id, public_key_hex, at or datetime.now(UTC))
+        party.enrol_device(device_id, public_key_hex, at or datetime.now(UTC), effective_from)
         self.save(party)
 
     def revoke_device(self, party_id: str, device_id: str, at: datetime | None = None) -> None:

@@ -11,7 +11,8 @@ they read through:
   event's fields, custom values as ``{"_type_": <name>, "_data_": …}`` with the names of
   ``ledger/transcodings.py`` (``custody_event``: a ``CustodyEvent.to_primitive`` object,
   ``bytes_b64``: base64, ``datetime_iso``: ISO 8601), plus ``timestamp``;
-  :data:`STATE_FIELDS` lists the fields bulk readers use, with their JSON types;
+  :data:`STATE_FIELDS` lists the fields bulk readers use, with their JSON types (a
+  one-element list: an array of that type);
 * :func:`state_json` — the state as JSON text, without the signed envelope (bulk readers
   never show it, and it is half of every item record).
 """
@@ -30,7 +31,7 @@ from ledger.transcodings import BytesAsBase64
 #: A stored record: notification id, topic, originator id, originator version, state.
 Row = tuple[int, str, str, int, bytes]
 
-_CUSTODY_FIELDS: Mapping[str, str] = {
+_CUSTODY_FIELDS: Mapping[str, str | list[str]] = {
     "event_id": "string",
     "kind": "string",
     "party_id": "string",
@@ -47,6 +48,9 @@ _CUSTODY_FIELDS: Mapping[str, str] = {
     "reason": "string",
     "latitude": "number",
     "longitude": "number",
+    "declared_event_id": "string",  # an error declaration's (absent from other events)
+    "error_reason": "string",
+    "corrective_event_ids": ["string"],
 }
 
 #: The state fields bulk readers use, by event: ``{"_data_": …}`` marks a transcoded value.
@@ -62,6 +66,7 @@ STATE_FIELDS: Mapping[str, Any] = {
     "device_id": "string",  # Party.DeviceEnrolled, DeviceRevoked
     "public_key": "string",
     "enrolled_at": {"_data_": "timestamp"},
+    "effective_from": {"_data_": "timestamp"},  # Party.DeviceEnrolled (null: enrolled_at)
     "revoked_at": {"_data_": "timestamp"},
 }
 

@@ -35,6 +35,11 @@ HISTORY_COLUMNS = (
     "counterparty",
     "event_id",
     "accepted",
+    "declared_in_error",
+    "declared_by",
+    "declared_at",
+    "declared_reason",
+    "declared_event_id",
     "verdict",
     "block_height",
     "leaf_index",
@@ -70,6 +75,18 @@ def history(con: duckdb.DuckDBPyConnection, item_id: str) -> list[dict[str, Any]
         [item_id],
     ).fetchall()
     return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def corrected_view(con: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any] | None:
+    """The item's state from ``items``: the corrected view (events declared in error left
+    out, docs/custody-rules.md); None for an unknown item."""
+    cursor = con.execute(
+        "SELECT status, holder, location, consignee, verdict FROM items WHERE item_id = ?",
+        [item_id],
+    )
+    columns = [d[0] for d in cursor.description or []]
+    row = cursor.fetchone()
+    return None if row is None else dict(zip(columns, row, strict=True))
 
 
 def snapshot_taken_at(con: duckdb.DuckDBPyConnection) -> datetime | None:

@@ -23,7 +23,7 @@ from ledger.records import (
     sql_is_flag,
     sql_record_name,
 )
-from projections.derive import derive_page
+from projections.derive import derive_page, sql_withdrawing
 from projections.staging import Page
 
 
@@ -52,11 +52,16 @@ def apply_ledger(
                c.event_id, c.kind, c.party_id, p.role, c.device_id, c.location,
                c.counterparty, c.occurred_at, ts, c.tag_uid, c.brand, c.model,
                c.serial, c.verdict, c.certificate, c.reason, c.latitude, c.longitude,
+               c.declared_event_id, FALSE, NULL,
+               CASE WHEN c.declared_event_id IS NOT NULL THEN c.party_id END,
+               CASE WHEN c.declared_event_id IS NOT NULL THEN c.occurred_at END,
+               c.error_reason, c.corrective_event_ids,
                {anchors}
         FROM staged LEFT JOIN parties p ON p.party_id = c.party_id
         {join}
         WHERE module = '{ITEM_MODULE}'"""
     )
+    declared = mark_declared(con, page.first_id)
     if page.has_flags:
         con.execute(
             f"""
@@ -67,7 +72,33 @@ def apply_ledger(
             WHERE module = '{ITEM_MODULE}' AND {sql_is_flag()}"""
         )
     if derive_items:
-        derive_page(con, after_notification=page.first_id - 1)
+        derive_page(con, after_notification=page.first_id - 1, refold=declared)
+
+
+def mark_declared(con: duckdb.DuckDBPyConnection, first_id: int) -> bool:
+    """Mark the events that this page's accepted declarations declare in error (by whom,
+    when, why, in which version); True if there were any (their items' view changes)."""
+    declarations = f"""
+        SELECT item_id, version, declared_event_id, declared_by, declared_at, declared_reason,
+               corrective_event_ids
+        FROM custody_events
+        WHERE notification_id >= {first_id} AND accepted AND kind IN ({sql_withdrawing()})"""
+    (count,) = con.execute(f"SELECT count(*) FROM ({declarations})").fetchall()[0]
+    if not count:
+        return False
+    con.execute(
+        f"""
+        UPDATE custody_events
+        SET declared_in_error = TRUE, declaration_version = d.version,
+            declared_by = d.declared_by, declared_at = d.declared_at,
+            declared_reason = d.declared_reason, corrective_event_ids = d.corrective_event_ids
+        FROM ({declarations}) d
+        WHERE custody_events.item_id = d.item_id
+          AND custody_events.event_id = d.declared_event_id
+          AND custody_events.accepted
+          AND custody_events.kind NOT IN ({sql_withdrawing()})"""
+    )
+    return True
 
 
 def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:
@@ -80,7 +111,7 @@ def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         INSERT INTO devices
-        SELECT o, device_id, public_key, enrolled_at, NULL FROM staged
+        SELECT o, device_id, public_key, enrolled_at, NULL, effective_from, ts FROM staged
         WHERE module = '{PARTY_MODULE}' AND event = '{DEVICE_ENROLLED}' ORDER BY n"""
     )
     con.execute(

@@ -12,6 +12,11 @@ the same one ``ItemState.evolve`` applies (a test checks the projection against 
 aggregates' own state): a kind with a status sets ``status``, ``holder`` and ``consignee``;
 its location rule sets or clears ``location``; the fields its rule copies from the event
 (identity, verdict) are taken from its row.
+
+``items`` is the corrected view: only *standing* rows have effects (accepted, not declared
+in error, not themselves a declaration). A declaration changes the effect of an earlier
+row, which a seed cannot undo, so a page holding one folds its items' whole history again
+(``refold``); ``apply.mark_declared`` has marked the declared rows first.
 """
 
 from __future__ import annotations
@@ -35,26 +40,35 @@ def _status_of_kind() -> str:
     return f"CASE kind {whens} END"
 
 
+def sql_withdrawing() -> str:
+    """The kinds that declare an earlier event in error, as an SQL list."""
+    return _in([k for k, r in RULES.items() if r.withdraws])
+
+
+#: A row whose effect the corrected view folds.
+STANDING = f"(accepted AND NOT declared_in_error AND kind NOT IN ({sql_withdrawing()}))"
+
+
 def _event_effects() -> str:
     holders = [k for k, r in RULES.items() if r.holder == "actor"]
     transit = [k for k, r in RULES.items() if r.opens_transit]
     placed = [k for k, r in RULES.items() if r.location != "keep"]
     unplaced = [k for k, r in RULES.items() if r.location == "none"]
     copies = ",\n           ".join(
-        f"accepted AND kind IN ({_in([k for k, r in RULES.items() if f in r.sets])}) AS sets_{f}"
+        f"{STANDING} AND kind IN ({_in([k for k, r in RULES.items() if f in r.sets])}) AS sets_{f}"
         for f in COPIED
     )
     return f"""
     SELECT item_id, version,
-           CASE WHEN accepted THEN {_status_of_kind()} END AS st,
+           CASE WHEN {STANDING} THEN {_status_of_kind()} END AS st,
            CASE WHEN kind IN ({_in(holders)}) THEN party_id END AS holder,
            CASE WHEN kind IN ({_in(transit)}) THEN counterparty END AS consignee,
-           CASE WHEN accepted AND kind IN ({_in(placed)}) THEN 'set' ELSE 'keep' END AS loc_rule,
+           CASE WHEN {STANDING} AND kind IN ({_in(placed)}) THEN 'set' ELSE 'keep' END AS loc_rule,
            CASE WHEN kind NOT IN ({_in(unplaced)}) THEN location END AS location,
            {", ".join(COPIED)},
            {copies},
-           CASE WHEN accepted THEN kind END AS last_kind,
-           CASE WHEN accepted THEN occurred_at END AS last_at,
+           CASE WHEN {STANDING} THEN kind END AS last_kind,
+           CASE WHEN {STANDING} THEN occurred_at END AS last_at,
            CASE WHEN NOT accepted THEN 1 ELSE 0 END AS flags
     FROM custody_events"""
 
@@ -96,20 +110,31 @@ ORDER BY item_id
 )
 
 
-def derive_page(con: duckdb.DuckDBPyConnection, after_notification: int) -> None:
+def derive_page(
+    con: duckdb.DuckDBPyConnection, after_notification: int, *, refold: bool = False
+) -> None:
     """Fold the custody rows of notifications after ``after_notification`` into ``items``.
 
     Those rows are the page just inserted; notification ids grow with insertion order, so
-    DuckDB's zone maps skip all older row groups.
+    DuckDB's zone maps skip all older row groups. ``refold``: the page holds declarations,
+    whose items are folded from their whole history instead of their seed.
     """
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE page_rows AS {EVENT_EFFECTS} WHERE notification_id > ?",
         [after_notification],
     )
     con.execute("CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT item_id FROM page_rows")
+    refolded = "SELECT NULL::VARCHAR AS item_id WHERE FALSE"
+    if refold:
+        refolded = f"""SELECT DISTINCT item_id FROM custody_events
+                       WHERE notification_id > {int(after_notification)}
+                         AND accepted AND kind IN ({sql_withdrawing()})"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE refolded AS {refolded}")
     source = (
         f"{SEED_EFFECTS} WHERE item_id IN (SELECT item_id FROM touched) "
-        "UNION ALL SELECT * FROM page_rows"
+        "AND item_id NOT IN (SELECT item_id FROM refolded) "
+        "UNION ALL SELECT * FROM page_rows WHERE item_id NOT IN (SELECT item_id FROM refolded) "
+        f"UNION ALL {EVENT_EFFECTS} WHERE item_id IN (SELECT item_id FROM refolded)"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE folded AS {FOLD.format(source=source)}")
     con.execute("DELETE FROM items WHERE item_id IN (SELECT item_id FROM touched)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 #: Bumped when a table's shape changes; a projection written by another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES: dict[str, str] = {
     "projection_tracking": """
@@ -29,7 +29,9 @@ TABLES: dict[str, str] = {
         device_id VARCHAR NOT NULL,
         public_key VARCHAR NOT NULL,
         enrolled_at TIMESTAMPTZ NOT NULL,
-        revoked_at TIMESTAMPTZ""",
+        revoked_at TIMESTAMPTZ,
+        effective_from TIMESTAMPTZ,
+        recorded_at TIMESTAMPTZ NOT NULL""",
     "custody_events": """
         item_id VARCHAR NOT NULL,
         version BIGINT NOT NULL,
@@ -54,6 +56,13 @@ TABLES: dict[str, str] = {
         reason VARCHAR,
         latitude DOUBLE,
         longitude DOUBLE,
+        declared_event_id VARCHAR,
+        declared_in_error BOOLEAN NOT NULL,
+        declaration_version BIGINT,
+        declared_by VARCHAR,
+        declared_at TIMESTAMPTZ,
+        declared_reason VARCHAR,
+        corrective_event_ids VARCHAR[],
         leaf_hash VARCHAR,
         block_height BIGINT,
         leaf_index BIGINT""",
@@ -118,7 +127,7 @@ VIEWS: dict[str, str] = {
                version, kind, party_id, role, counterparty, location, occurred_at, recorded_at,
                block_height, leaf_index
         FROM custody_events
-        WHERE accepted AND kind IN ({HANDOVER_KINDS})""",
+        WHERE accepted AND NOT declared_in_error AND kind IN ({HANDOVER_KINDS})""",
     "inventory_by_location": """
         SELECT location, holder, brand, count(*) AS items,
                count(*) FILTER (WHERE open_flags > 0) AS flagged_items
@@ -130,7 +139,7 @@ VIEWS: dict[str, str] = {
             SELECT item_id, version, kind, party_id, location, occurred_at,
                    lead(occurred_at) OVER w AS next_at
             FROM custody_events
-            WHERE accepted AND kind IN ({HANDOVER_KINDS})
+            WHERE accepted AND NOT declared_in_error AND kind IN ({HANDOVER_KINDS})
             WINDOW w AS (PARTITION BY item_id ORDER BY version)
         )
         SELECT item_id, location, party_id AS holder, kind AS arrived_by,
@@ -158,7 +167,8 @@ VIEWS: dict[str, str] = {
         FROM custody_events e
         JOIN parties p USING (party_id)
         LEFT JOIN items i USING (item_id)
-        WHERE e.accepted AND e.kind = 'inspecting' AND p.role = 'appraiser'""",
+        WHERE e.accepted AND NOT e.declared_in_error AND e.kind = 'inspecting'
+              AND p.role = 'appraiser'""",
 }
 
 

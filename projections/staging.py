@@ -28,6 +28,8 @@ _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "number": "DOU
 def _duckdb_shape(shape: Any) -> Any:
     if isinstance(shape, dict):
         return {k: _duckdb_shape(v) for k, v in shape.items()}
+    if isinstance(shape, list):  # an array of one type
+        return [_duckdb_shape(shape[0])]
     return _DUCKDB_TYPES[shape]
 
 
@@ -114,6 +116,8 @@ def spill(page: Page, path: Path) -> Page:
 def _duckdb_type(shape: object) -> str:
     if isinstance(shape, dict):
         return "STRUCT(" + ", ".join(f'"{k}" {_duckdb_type(v)}' for k, v in shape.items()) + ")"
+    if isinstance(shape, list):
+        return f"{_duckdb_type(shape[0])}[]"
     return str(shape)
 
 
@@ -144,7 +148,8 @@ def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
                x.o, x.v, x.s.timestamp._data_ AS ts,
                coalesce(x.s.custody._data_, x.s.evidence._data_) AS c,
                x.s.signal, x.s.detail, x.s.name, x.s.role, x.s.device_id, x.s.public_key,
-               x.s.enrolled_at._data_ AS enrolled_at, x.s.revoked_at._data_ AS revoked_at
+               x.s.enrolled_at._data_ AS enrolled_at, x.s.revoked_at._data_ AS revoked_at,
+               x.s.effective_from._data_ AS effective_from
         FROM ({source})"""
     if page.file is not None and not (page.has_parties or page.has_flags):
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {rows}")

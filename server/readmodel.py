@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,9 @@ from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.prove import ProveError, Prover
 from assay import runtime
+from domain.corrections import Declaration
 from domain.parties import Party
+from domain.state import ItemState
 from domain.story import sentence
 from ledger.application import CustodyLedger
 from ledger.records import PARTY_TOPICS, ItemRecord, item_record
@@ -122,7 +125,7 @@ class ReadModel:
             "item_id": item_id,
             "version": item.version,
             "state": {
-                **{name: _plain(getattr(state, name)) for name in _STATE_FIELDS},
+                **_view(state),
                 "flags": [
                     {
                         "signal": flag.signal.value,
@@ -133,8 +136,12 @@ class ReadModel:
                     for flag in state.flags
                 ],
             },
+            # The state above is the corrected view; as recorded, when anything was declared
+            # in error (docs/custody-rules.md, "Corrections").
+            "as_recorded": _view(state.as_recorded()) if state.declared else None,
             "history": [
-                _history_entry(event, leaves.get(event.originator_version)) for event in events
+                _history_entry(event, leaves.get(event.originator_version), state.declared)
+                for event in events
             ],
         }
 
@@ -224,14 +231,32 @@ class ReadModel:
             raise StoreUnavailable(f"the stored checkpoint does not verify: {e.step}") from None
 
 
-def _history_entry(event: Any, leaf: LeafRow | None) -> dict[str, Any]:
+def _view(state: ItemState) -> dict[str, Any]:
+    return {name: _plain(getattr(state, name)) for name in _STATE_FIELDS}
+
+
+def _history_entry(
+    event: Any, leaf: LeafRow | None, declared: Mapping[str, Declaration]
+) -> dict[str, Any]:
     record = item_record(event)
+    declaration = None
+    if record.type.accepted and record.report is not None:
+        declaration = declared.get(record.report.event_id)
     return {
         "version": event.originator_version,
         "type": type(event).__name__,
         "record": record.type.name,
         "recorded_at": event.timestamp.isoformat(),
-        "sentence": sentence(event),
+        "sentence": sentence(event, declared),
+        "declared_in_error": None
+        if declaration is None
+        else {
+            "by": declaration.by,
+            "at": declaration.at.isoformat(),
+            "reason": _plain(declaration.reason),
+            "declaration_event_id": declaration.event_id,
+            "corrective_event_ids": list(declaration.corrective_event_ids),
+        },
         "details": _details(record),
         "anchored": None
         if leaf is None
@@ -244,7 +269,7 @@ def _details(record: ItemRecord) -> dict[str, Any]:
     report = record.report
     out: dict[str, Any] = {}
     if report is not None:
-        out = {k: v for k, v in report.to_primitive().items() if v not in (None, {})}
+        out = {k: v for k, v in report.to_primitive().items() if v not in (None, {}, [])}
     if not record.type.raises_flag:
         return out
     if record.type.own_report:
@@ -262,6 +287,10 @@ def _device_entry(party: Party, device_id: str) -> dict[str, Any]:
         "device_id": device_id,
         "public_key": device.public_key,
         "enrolled_at": device.enrolled_at.isoformat(),
+        # From when the key speaks for the party, if backdated (docs/custody-rules.md), and
+        # when the ledger recorded the enrolment: a backdated key is never quiet.
+        "effective_from": device.effective_from.isoformat() if device.effective_from else None,
+        "recorded_at": device.recorded_at.isoformat() if device.recorded_at else None,
         "revoked_at": device.revoked_at.isoformat() if device.revoked_at else None,
     }
 

@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.custody import CustodyEvent
+from domain.custody import CORRECTION_FIELDS, CustodyEvent
 from streams.avro import SchemaRegistry, default_registry
 from streams.errors import SerializationError
 from streams.keys import DeviceKey
 
 EVENT_SCHEMA = "custody_event"
 ENVELOPE_SCHEMA = "signed_envelope"
+#: The custody_event version writers use for an event that needs no later one (v3 adds the
+#: correction fields): readers that predate v3 keep reading everyday events.
+EVERYDAY_EVENT_VERSION = 2
+CORRECTION_EVENT_VERSION = 3
 #: Default limit of a message's key plus value on custody.events: a signed envelope is
 #: ~200 bytes, so 64 KiB leaves room for long attributes while bounding what is decoded.
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -31,9 +35,18 @@ class Envelope:
 
 
 def custody_to_avro(event: CustodyEvent) -> dict[str, Any]:
+    """Every field of the newest schema (the correction fields at their defaults if unset)."""
     record = event.to_primitive()
     record["occurred_at"] = event.occurred_at
+    record.setdefault("declared_event_id", None)
+    record.setdefault("error_reason", None)
+    record.setdefault("corrective_event_ids", [])
     return record
+
+
+def write_version(event: CustodyEvent) -> int:
+    """The schema version ``seal`` writes by default: v3 for a correction, else v2."""
+    return CORRECTION_EVENT_VERSION if event.corrects else EVERYDAY_EVENT_VERSION
 
 
 def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
@@ -56,11 +69,17 @@ def seal(
     registry: SchemaRegistry | None = None,
     schema_version: int | None = None,
 ) -> bytes:
-    """Encode and sign an event; returns the single-object-encoded envelope bytes."""
+    """Encode and sign an event; returns the single-object-encoded envelope bytes.
+
+    Without ``schema_version`` it is :func:`write_version`'s; a version that cannot carry
+    the event's correction fields is refused (``ValueError``) rather than dropping them."""
     reg = registry or default_registry()
     record = custody_to_avro(event)
+    schema_version = schema_version or write_version(event)
     writer = reg.get(EVENT_SCHEMA, schema_version).schema
     known = {f["name"] for f in writer["fields"]}
+    if event.corrects and not set(CORRECTION_FIELDS) <= known:
+        raise ValueError(f"custody_event v{schema_version} cannot carry an error declaration")
     body = reg.encode(EVENT_SCHEMA, {k: v for k, v in record.items() if k in known}, schema_version)
     envelope = {
         "party_id": key.party_id,

@@ -178,6 +178,7 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "events": result.events,
                     "pending": result.pending,
                     "checkpoint_size": result.checkpoint_size,
+                    "declared_in_error": result.declared_in_error,
                 }
             )
         )
@@ -186,7 +187,23 @@ def verify_handler(args: argparse.Namespace) -> int:
             f"VERIFIED: {result.item_id}: {result.events} event(s) proven into checkpoint "
             f"of {result.checkpoint_size} block(s); {result.pending} pending"
         )
+        for line in _declared_lines(result.declared_in_error):
+            print(line)
     return 0
+
+
+def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:
+    """One line per proven event declared in error, as the signed declaration says."""
+    out = []
+    for d in declared:
+        why = f" ({d['reason']})" if d["reason"] else ""
+        fixed = d["corrective_event_ids"]
+        corrected = f"; corrected by {', '.join(fixed)}" if fixed else ""
+        out.append(
+            f"  v{d['version']} {d['kind']} {d['event_id']}: declared in error by {d['by']} at "
+            f"{d['at']}{why} in v{d['declaration_version']}{corrected}"
+        )
+    return out
 
 
 def _platform_key(raw: bytes) -> Verifier:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ def register(sub: Any) -> None:
     enrol.add_argument("--party")
     enrol.add_argument("--device")
     enrol.add_argument("--public-key", help="hex Ed25519 public key (instead of --key)")
+    enrol.add_argument(
+        "--effective-from",
+        metavar="ISO8601",
+        help="the key speaks for the party from this earlier time (migrating a history; "
+        "recorded and shown with the enrolment)",
+    )
     enrol.set_defaults(handler=enrol_handler)
     revoke = dsub.add_parser("revoke", help="revoke a device from now on")
     revoke.add_argument("--party", required=True)
@@ -63,13 +70,27 @@ def enrol_handler(args: argparse.Namespace) -> int:
         party, device, public = args.party, args.device, args.public_key.strip().lower()
     else:
         raise CommandError("give --key FILE, or --party, --device and --public-key")
+    effective_from = _time(args.effective_from) if args.effective_from else None
     ledger = runtime.open_ledger(settings_from(args))
     try:
-        ledger.enrol_device(party, device, public)
+        ledger.enrol_device(party, device, public, effective_from=effective_from)
     except DomainError as e:
         raise CommandError(f"{e.rule}: {e.reason}") from None
-    print(f"enrolled {party}/{device}")
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    since = f", effective from {effective_from.isoformat()}" if effective_from else ""
+    print(f"enrolled {party}/{device}{since}")
     return 0
+
+
+def _time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--effective-from {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise CommandError("--effective-from needs a time zone, e.g. 2025-12-01T00:00:00+00:00")
+    return moment
 
 
 def revoke_handler(args: argparse.Namespace) -> int:

@@ -14,7 +14,13 @@ import duckdb
 
 from assay.cli import CommandError
 from assay.commands import settings_from
-from projections.analyst import NoSnapshot, history, open_analyst, snapshot_taken_at
+from projections.analyst import (
+    NoSnapshot,
+    corrected_view,
+    history,
+    open_analyst,
+    snapshot_taken_at,
+)
 
 
 def register(sub: Any) -> None:
@@ -66,6 +72,7 @@ def history_handler(args: argparse.Namespace) -> int:
     with _connect(args) as con:
         events = history(con, args.item_id)
         taken = snapshot_taken_at(con)
+        view = corrected_view(con, args.item_id)
     if not events:
         raise CommandError(
             f"no item {args.item_id!r} in the analyst snapshot (taken at {taken}); "
@@ -73,7 +80,27 @@ def history_handler(args: argparse.Namespace) -> int:
         )
     columns = list(events[0])
     write(columns, [tuple(e.values()) for e in events], "json" if args.json else "table")
+    declared = [e for e in events if e["declared_in_error"]]
+    if declared and view is not None and not args.json:
+        sys.stdout.write(_corrections_text(declared, view))
     return 0
+
+
+def _corrections_text(declared: list[dict[str, Any]], view: dict[str, Any]) -> str:
+    """Below the history (every event, as recorded): which were declared in error, and the
+    item's corrected view without them."""
+    lines = [
+        f"v{e['version']} {e['kind']} declared in error by {e['declared_by']} at "
+        f"{_text(e['declared_at'])}"
+        + (f" ({e['declared_reason']})" if e["declared_reason"] else "")
+        for e in declared
+    ]
+    where = f"held by {view['holder']} at {view['location']}" if view["holder"] else ""
+    if view["consignee"]:
+        where = f"to {view['consignee']}"
+    state = ", ".join(filter(None, [str(view["status"]), where]))
+    lines.append(f"corrected view (without the {len(declared)} event(s) above): {state}")
+    return "\n".join(lines) + "\n"
 
 
 def write(columns: Sequence[str], rows: Sequence[tuple[Any, ...]], fmt: str) -> None:

@@ -17,7 +17,8 @@ window.AssayKinds = Object.freeze({
         "serial",
         "tag_uid"
       ],
-      "status": "in_custody"
+      "status": "in_custody",
+      "withdraws": false
     },
     "decommissioning": {
       "clears_parties": true,
@@ -32,7 +33,25 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} decommissioned it ({reason})",
       "sets": [],
-      "status": "retired"
+      "status": "retired",
+      "withdraws": false
+    },
+    "error_declaration": {
+      "clears_parties": false,
+      "creates": false,
+      "holder": "keep",
+      "location": "keep",
+      "opens_transit": false,
+      "roles": [
+        "appraiser",
+        "brand",
+        "store",
+        "warehouse"
+      ],
+      "sentence": "{who} declared event {declared_event_id} in error ({error_reason})",
+      "sets": [],
+      "status": null,
+      "withdraws": true
     },
     "inspecting": {
       "clears_parties": false,
@@ -48,7 +67,8 @@ window.AssayKinds = Object.freeze({
         "verdict",
         "certificate"
       ],
-      "status": null
+      "status": null,
+      "withdraws": false
     },
     "observing": {
       "clears_parties": false,
@@ -64,7 +84,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} scanned it at {location}",
       "sets": [],
-      "status": null
+      "status": null,
+      "withdraws": false
     },
     "receiving": {
       "clears_parties": true,
@@ -80,7 +101,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} received it at {location}",
       "sets": [],
-      "status": "in_custody"
+      "status": "in_custody",
+      "withdraws": false
     },
     "repairing": {
       "clears_parties": false,
@@ -94,7 +116,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} serviced it at {location}",
       "sets": [],
-      "status": null
+      "status": null,
+      "withdraws": false
     },
     "retail_selling": {
       "clears_parties": false,
@@ -109,7 +132,8 @@ window.AssayKinds = Object.freeze({
       "sets": [
         "buyer_ref"
       ],
-      "status": "sold"
+      "status": "sold",
+      "withdraws": false
     },
     "returning": {
       "clears_parties": true,
@@ -122,7 +146,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} took it back at {location}",
       "sets": [],
-      "status": "in_custody"
+      "status": "in_custody",
+      "withdraws": false
     },
     "shipping": {
       "clears_parties": false,
@@ -138,7 +163,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} shipped it to {counterparty} from {location}",
       "sets": [],
-      "status": "in_transit"
+      "status": "in_transit",
+      "withdraws": false
     },
     "void_shipping": {
       "clears_parties": true,
@@ -154,7 +180,8 @@ window.AssayKinds = Object.freeze({
       ],
       "sentence": "{who} recalled the shipment at {location}",
       "sets": [],
-      "status": "in_custody"
+      "status": "in_custody",
+      "withdraws": false
     }
   },
   "statuses": [

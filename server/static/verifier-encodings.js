@@ -363,7 +363,7 @@
 
   // Generated from streams/schemas; tests/server/test_parity.py checks it is current.
   /* AVRO-SCHEMAS-BEGIN */
-  const AVRO_SCHEMAS = {"e84d3a78de05c726":{"name":"custody_event","version":1,"fields":[["event_id","string"],["item_id","string"],["kind","string"],["party_id","string"],["device_id","string"],["location","string"],["occurred_at",{"type":"long","logicalType":"timestamp-micros"}],["counterparty",["null","string"],null],["tag_uid",["null","string"],null],["brand",["null","string"],null],["model",["null","string"],null],["serial",["null","string"],null],["verdict",["null","string"],null],["certificate",["null","string"],null],["buyer_ref",["null","string"],null],["reason",["null","string"],null],["attributes",{"type":"map","values":"string"},{}]]},"faeb100ba3e975df":{"name":"custody_event","version":2,"fields":[["event_id","string"],["item_id","string"],["kind","string"],["party_id","string"],["device_id","string"],["location","string"],["occurred_at",{"type":"long","logicalType":"timestamp-micros"}],["counterparty",["null","string"],null],["tag_uid",["null","string"],null],["brand",["null","string"],null],["model",["null","string"],null],["serial",["null","string"],null],["verdict",["null","string"],null],["certificate",["null","string"],null],["buyer_ref",["null","string"],null],["reason",["null","string"],null],["attributes",{"type":"map","values":"string"},{}],["latitude",["null","double"],null],["longitude",["null","double"],null]]},"59961892c1c1d9c7":{"name":"signed_envelope","version":1,"fields":[["party_id","string"],["device_id","string"],["body","bytes"],["signature","bytes"]]}};
+  const AVRO_SCHEMAS = {"e84d3a78de05c726":{"name":"custody_event","version":1,"fields":[["event_id","string"],["item_id","string"],["kind","string"],["party_id","string"],["device_id","string"],["location","string"],["occurred_at",{"type":"long","logicalType":"timestamp-micros"}],["counterparty",["null","string"],null],["tag_uid",["null","string"],null],["brand",["null","string"],null],["model",["null","string"],null],["serial",["null","string"],null],["verdict",["null","string"],null],["certificate",["null","string"],null],["buyer_ref",["null","string"],null],["reason",["null","string"],null],["attributes",{"type":"map","values":"string"},{}]]},"faeb100ba3e975df":{"name":"custody_event","version":2,"fields":[["event_id","string"],["item_id","string"],["kind","string"],["party_id","string"],["device_id","string"],["location","string"],["occurred_at",{"type":"long","logicalType":"timestamp-micros"}],["counterparty",["null","string"],null],["tag_uid",["null","string"],null],["brand",["null","string"],null],["model",["null","string"],null],["serial",["null","string"],null],["verdict",["null","string"],null],["certificate",["null","string"],null],["buyer_ref",["null","string"],null],["reason",["null","string"],null],["attributes",{"type":"map","values":"string"},{}],["latitude",["null","double"],null],["longitude",["null","double"],null]]},"9ab99368d3e84d54":{"name":"custody_event","version":3,"fields":[["event_id","string"],["item_id","string"],["kind","string"],["party_id","string"],["device_id","string"],["location","string"],["occurred_at",{"type":"long","logicalType":"timestamp-micros"}],["counterparty",["null","string"],null],["tag_uid",["null","string"],null],["brand",["null","string"],null],["model",["null","string"],null],["serial",["null","string"],null],["verdict",["null","string"],null],["certificate",["null","string"],null],["buyer_ref",["null","string"],null],["reason",["null","string"],null],["attributes",{"type":"map","values":"string"},{}],["latitude",["null","double"],null],["longitude",["null","double"],null],["declared_event_id",["null","string"],null],["error_reason",["null","string"],null],["corrective_event_ids",{"type":"array","items":"string"},[]]]},"59961892c1c1d9c7":{"name":"signed_envelope","version":1,"fields":[["party_id","string"],["device_id","string"],["body","bytes"],["signature","bytes"]]}};
   /* AVRO-SCHEMAS-END */
 
   class AvroError extends Error {}
@@ -439,6 +439,7 @@
       }
       if (typeof type === "object") {
         if (type.type === "map") return this.map(type.values);
+        if (type.type === "array") return this.array(type.items);
         if (type.logicalType === "timestamp-micros") return timestampMicros(this.long());
         return this.read(type.type);
       }
@@ -448,6 +449,18 @@
       if (type === "double") return this.double();
       if (type === "long") return this.long();
       throw new AvroError(`type ${type} is not supported`);
+    }
+
+    /* An array in its canonical spelling: one block of positive count (none if empty),
+     * then 0 (custody_event v3's corrective ids). */
+    array(items) {
+      const out = [];
+      const count = this.long();
+      if (count === 0n) return out;
+      if (count < 0n) throw new AvroError("an array block with a negative count (not canonical)");
+      for (let i = 0n; i < count; i++) out.push(this.read(items));
+      if (this.long() !== 0n) throw new AvroError("an array in several blocks (not canonical)");
+      return out;
     }
 
     /* A map in its canonical spelling: one block of positive count (none if empty), then 0. */
@@ -508,7 +521,8 @@
       .reduce((a, b) => (a.version >= b.version ? a : b));
     const out = {};
     for (const [field, , fallback] of latest.fields) {
-      out[field] = has(record, field) ? record[field] : fallback === undefined ? null : fallback;
+      out[field] = has(record, field) ? record[field] : fallback === undefined ? null
+        : Array.isArray(fallback) ? [...fallback] : fallback;
     }
     return out;
   }

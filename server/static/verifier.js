@@ -164,10 +164,11 @@
     }
   }
 
-  /* What a summary shows of a signed custody event: the set fields, maps sorted. */
+  /* What a summary shows of a signed custody event: the set fields, maps sorted, no empty array. */
   function signedFields(record) {
     const out = {};
     for (const [name, value] of Object.entries(record)) {
+      if (Array.isArray(value) && value.length === 0) continue;
       if (value === null || (isDict(value) && !(value instanceof Uint8Array) && Object.keys(value).length === 0)) continue;
       if (isDict(value) && !(value instanceof Uint8Array)) {
         const sorted = Object.create(null);
@@ -306,7 +307,36 @@
       events: bundle.events.length,
       pending: bundle.pending,
       story: done.events,
+      declared_in_error: declaredInError(done.events.map((e) => e.summary)),
     };
+  }
+
+  /*
+   * anchoring/declarations.py (docs/proof-bundle.md §4.8): the verified E events declared in
+   * error by a later verified event of kind error_declaration naming their event_id.
+   */
+  function declaredInError(summaries) {
+    const earlier = new Map();
+    const out = [];
+    summaries.forEach((s, i) => {
+      if (has(s, "flag")) return;
+      const declared = s.declared_event_id;
+      if (s.kind === "error_declaration" && isStr(declared)) {
+        const found = earlier.get(declared);
+        if (found) {
+          const [version, original] = found;
+          out.push({
+            version, event_id: original.event_id, kind: has(original, "kind") ? original.kind : null,
+            by: has(s, "party_id") ? s.party_id : null, at: has(s, "occurred_at") ? s.occurred_at : null,
+            reason: has(s, "error_reason") ? s.error_reason : null,
+            corrective_event_ids: [...(s.corrective_event_ids || [])], declaration_version: i + 1,
+          });
+        }
+        return;
+      }
+      if (isStr(s.event_id) && !earlier.has(s.event_id)) earlier.set(s.event_id, [i + 1, s]);
+    });
+    return out;
   }
 
   /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */

@@ -28,7 +28,7 @@ from ledger.records import LeafSource, platform_body
 from streams.envelope import seal
 from streams.keys import DeviceKey
 from tests.anchoring.stores import item_row, new_anchor, record_items, set_state, stored_row
-from tests.support import T0, make_world, story_events
+from tests.support import T0, custody, make_world, story_events
 
 ORIGIN = "assay.test/custody-log"
 
@@ -291,4 +291,31 @@ def test_a_sighting_stored_before_it_kept_its_signal_seals_and_audits_as_before(
     )
     assert row.leaf_hash == leaf_of(LeafSource("urn:item:ghost", 1, "P", body), ZERO_HASH)
     report = audit(ledger, chain)
+    assert report.ok, report.divergence
+
+
+def test_flags_citing_an_event_without_its_envelope_audit_clean(tmp_path: Path) -> None:
+    """impossible_travel and rests_on_declared cite the custody event whose own leaf holds
+    the envelope; the flag record keeps none."""
+    world = make_world(tmp_path)
+    paris, tokyo = {"latitude": 48.85, "longitude": 2.35}, {"latitude": 35.6, "longitude": 139.6}
+    item = "urn:item:travel"
+    events = [
+        custody(1, "commissioning", "brand", item, tag_uid="T", brand="B", model="M",
+                serial="S", **paris),
+        custody(2, "observing", "brand", item, occurred_at=T0 + timedelta(hours=1, minutes=1),
+                **tokyo),
+        custody(3, "shipping", "brand", item, counterparty="dc"),
+        custody(4, "receiving", "dc", item),
+        custody(5, "error_declaration", "brand", item, declared_event_id=f"{item}#e3"),
+    ]  # fmt: skip
+    decisions = world.ledger.process(
+        [Report(e, seal(e, world.keys[e.party_id])) for e in events], None
+    )
+    signals = [s.value for d in decisions if d.outcome for s in d.outcome.signals]
+    assert signals == ["impossible_travel", "rests_on_declared"]
+    chain = Chain(store_env("", tmp_path / "chain.sqlite"))
+    signer = Signer.from_seed(ORIGIN, bytes(range(32)))
+    seal_all(world.ledger, chain, signer, tmp_path)
+    report = audit(world.ledger, chain, signer.verifier(), (tmp_path / "checkpoint").read_text())
     assert report.ok, report.divergence

@@ -56,6 +56,43 @@ def test_enrolling_needs_a_registered_party(tmp_path: Path, env: dict[str, str])
     assert assay("device", "enrol", "--key", str(key), env=env).returncode == 0
 
 
+def test_a_key_enrolled_effective_from_an_earlier_time_shows_both_times(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    key = tmp_path / "k.json"
+    assay("device", "keygen", "--out", str(key), "--party", "dc", "--device", "mig", env=env)
+    assay("party", "add", "dc", "--name", "DC", "--role", "warehouse", env=env)
+    for bad, why in (
+        ("last year", "not an ISO 8601 time"),
+        ("2025-12-01T00:00:00", "needs a time zone"),
+        ("2999-01-01T00:00:00+00:00", "after the enrolment"),
+    ):
+        refused = assay("device", "enrol", "--key", str(key), "--effective-from", bad, env=env)
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    done = assay(
+        "device", "enrol", "--key", str(key), "--effective-from", "2025-12-01T00:00:00Z", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "enrolled dc/mig, effective from 2025-12-01T00:00:00+00:00"
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_DEVICES], env=env, capture_output=True, text=True, check=True
+    )
+    effective, enrolled, recorded = json.loads(listed.stdout)
+    assert effective == "2025-12-01T00:00:00+00:00"
+    assert enrolled > effective and recorded >= enrolled  # now, when it was recorded
+
+
+LIST_DEVICES = """
+import json
+from assay import runtime
+from assay.settings import load_settings
+d = runtime.open_ledger(load_settings()).get_party("dc").devices["mig"]
+print(json.dumps([d.effective_from.isoformat(), d.enrolled_at.isoformat(),
+                  d.recorded_at.isoformat()]))
+"""
+
+
 @pytest.mark.kafka
 def test_publish_reports_every_bad_line_and_sends_the_good_ones(
     tmp_path: Path, env: dict[str, str], kafka_bootstrap: str

@@ -95,3 +95,44 @@ def test_a_party_rebuilt_from_its_events_is_the_same() -> None:
         rebuilt = event.mutate(rebuilt)
     assert isinstance(rebuilt, Party)
     assert (rebuilt.name, rebuilt.role, rebuilt.devices) == (party.name, party.role, party.devices)
+
+
+def test_a_key_effective_from_an_earlier_time_signs_that_past() -> None:
+    party = Party.register("dc", "DC", Role.WAREHOUSE)
+    a_year_ago = T0 - timedelta(days=365)
+    party.enrol_device("migration", "aa" * 32, T0, effective_from=a_year_ago)
+    party.enrol_device("scanner", "bb" * 32, T0)
+    device = party.devices["migration"]
+    assert (device.enrolled_at, device.effective_from, device.speaks_from) == (
+        T0, a_year_ago, a_year_ago,
+    )  # fmt: skip
+    assert device.recorded_at is not None  # when the enrolment was recorded (its event)
+    assert party.check_device_may_sign("migration", a_year_ago).device_id == "migration"
+    assert party.check_device_may_sign("migration", T0 - timedelta(days=30))
+    with pytest.raises(DeviceNotEnrolled, match="effective from 2025-01-01T00:00:00"):
+        party.check_device_may_sign("migration", a_year_ago - timedelta(seconds=1))
+    # The same past event, signed by a key enrolled the usual way, is refused.
+    assert party.devices["scanner"].effective_from is None
+    with pytest.raises(DeviceNotEnrolled, match="enrolled at 2026-01-01"):
+        party.check_device_may_sign("scanner", T0 - timedelta(days=30))
+
+
+def test_effective_from_is_no_later_than_the_enrolment_and_has_a_time_zone() -> None:
+    party = make_party("dc")
+    with pytest.raises(ValueError, match="after the enrolment"):
+        party.enrol_device("d2", "11" * 32, T0, effective_from=T0 + timedelta(seconds=1))
+    with pytest.raises(ValueError, match="time zone"):
+        party.enrol_device("d2", "11" * 32, T0, effective_from=datetime(2025, 1, 1))
+    assert "d2" not in party.devices
+
+
+def test_an_enrolment_stored_before_effective_from_existed_reads_as_before() -> None:
+    party = Party.register("dc", "DC", Role.WAREHOUSE)
+    party.enrol_device("d1", "aa" * 32, T0)
+    registered, enrolled = party.collect_events()
+    del enrolled.__dict__["effective_from"]  # as a record written before the field existed
+    rebuilt = enrolled.mutate(registered.mutate(None))
+    assert isinstance(rebuilt, Party)
+    device = rebuilt.devices["d1"]
+    assert (device.effective_from, device.speaks_from) == (None, T0)
+    assert device.recorded_at == enrolled.timestamp

@@ -18,6 +18,7 @@ def test_each_kind_has_a_sentence() -> None:
         Kind.SHIPPING: {"counterparty": "dc"},
         Kind.RETAIL_SELLING: {"buyer_ref": "b-1"},
         Kind.DECOMMISSIONING: {"reason": "stolen"},
+        Kind.ERROR_DECLARATION: {"declared_event_id": "e0", "error_reason": "did_not_occur"},
     }
     lines = {k: describe(bench.event(k, "brand", **details.get(k, {}))) for k in Kind}
     assert lines == {
@@ -32,6 +33,7 @@ def test_each_kind_has_a_sentence() -> None:
         Kind.RETAIL_SELLING: "brand sold it to buyer b-1",
         Kind.RETURNING: "brand took it back at loc-brand",
         Kind.DECOMMISSIONING: "brand decommissioned it (stolen)",
+        Kind.ERROR_DECLARATION: "brand declared event e0 in error (did_not_occur)",
     }
 
 
@@ -54,3 +56,14 @@ def test_the_history_reads_in_order_with_flags() -> None:
 def test_only_item_events_have_sentences() -> None:
     with pytest.raises(TypeError, match="not an Item event"):
         sentence(object())
+
+
+def test_an_event_declared_in_error_keeps_its_line_marked() -> None:
+    bench = Bench().commissioned()
+    bench.do(Kind.OBSERVING, "brand", location="shelf-9")
+    bench.do(Kind.ERROR_DECLARATION, "brand", declared_event_id="e2")
+    assert tell(bench.stored)[1:] == [
+        "2026-01-01 02:00Z  brand scanned it at shelf-9 "
+        "[declared in error by brand at 2026-01-01T03:00:00+00:00].",
+        "2026-01-01 03:00Z  brand declared event e2 in error (?).",
+    ]

@@ -41,6 +41,7 @@ class Command:
     place: int
     repeat: int | None  # re-send the n-th event sent so far …
     tamper: bool  # … with other content
+    target: int | None = None  # a declaration: of the n-th event sent so far
 
 
 def _command(kind: Any, actor: Any, **overrides: Any) -> st.SearchStrategy[Command]:
@@ -77,8 +78,14 @@ sell = _command(st.just(Kind.RETAIL_SELLING), st.just("@holder"), complete=st.ju
 take_back = _command(st.just(Kind.RETURNING), st.just("@seller"))
 observe = _command(st.just(Kind.OBSERVING), st.sampled_from(["@holder", "osaka"]))
 recall = _command(st.just(Kind.VOID_SHIPPING), st.just("@shipper"))
+# Declaring an earlier event in error, mostly by the party that sent it.
+declare = _command(
+    st.just(Kind.ERROR_DECLARATION),
+    st.sampled_from(["@recorder", "@recorder", "@recorder", "brand", "lab", "osaka"]),
+    target=st.integers(0, 60),
+)
 plausible = st.one_of(ship, ship, receive, receive, receive, inspect, sell, sell, sell)
-plausible = st.one_of(plausible, plausible, plausible, take_back, observe, recall)
+plausible = st.one_of(plausible, plausible, plausible, take_back, observe, recall, declare)
 commands = st.one_of(plausible, plausible, plausible, anything)
 STARTS = ["new", "sighted", "commissioned", "in_transit", "in_store", "sold", "returned",
           "frozen", "retired"]  # fmt: skip
@@ -116,10 +123,18 @@ class Walk:
                 return earlier
             return replace(earlier, location=f"{earlier.location}-x")
         state = self.bench.item.state if self.bench.item else None
-        actor = self._actor(command.actor, state)
+        target = None
+        if command.target is not None and self.sent:
+            target = self.sent[command.target % len(self.sent)]
+        actor = self._actor(command.actor, state, target)
         details: dict[str, Any] = dict(PLACES[command.place])
         if command.complete:
             details.update(_details(command))
+            if command.kind is Kind.ERROR_DECLARATION and target is not None:
+                details["declared_event_id"] = target.event_id
+                details["error_reason"] = ("did_not_occur", "incorrect_data", None)[
+                    command.minutes % 3
+                ]
         return self.bench.event(command.kind, actor, minutes=command.minutes, **details)
 
     def run(self, command: Command) -> Step:
@@ -140,7 +155,9 @@ class Walk:
         return step
 
     @staticmethod
-    def _actor(actor: str, state: ItemState | None) -> str:
+    def _actor(actor: str, state: ItemState | None, target: CustodyEvent | None = None) -> str:
+        if actor == "@recorder":
+            return target.party_id if target is not None else "brand"
         if not actor.startswith("@") or state is None:
             return actor if not actor.startswith("@") else "brand"
         by_part = {

@@ -13,6 +13,7 @@ import pytest
 from assay import cli
 from tests.projections.support import make_store
 from tests.projections.workload import Workload
+from tests.support import custody
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -78,3 +79,41 @@ def test_rebuild_shows_progress(assay: Run) -> None:
     assert code == 0 and "rebuild [" in err and "100%" in err
     code, out, _ = assay("sql", "SELECT count(*) AS n FROM custody_events", "--json")
     assert code == 0 and json.loads(out)[0]["n"] > 0
+
+
+def test_history_shows_what_was_declared_in_error_and_the_corrected_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("ASSAY_DATABASE_URL", "ASSAY_DATA_DIR", "ASSAY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    modules = tuple(dict.fromkeys((*cli.COMMAND_MODULES, "project", "sql")))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", modules)
+    store, bag = make_store(tmp_path), "urn:bag:9"
+    store.record([custody(1, "commissioning", "brand", bag, tag_uid="T9", brand="B", model="M",
+                          serial="9")])  # fmt: skip
+    store.record([custody(2, "observing", "brand", bag, location="wrong-room")])
+    store.record([custody(3, "error_declaration", "brand", bag, declared_event_id=f"{bag}#e2",
+                          error_reason="incorrect_data")])  # fmt: skip
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = cli.main(["--data-dir", str(tmp_path), *argv])
+        return code, capsys.readouterr().out
+
+    run("project", "--until-idle", "0.2")
+    code, out = run("history", bag)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[-2] == (
+        "v2 observing declared in error by brand at 2026-01-01T03:00:00+00:00 (incorrect_data)"
+    )
+    assert lines[-1] == (
+        "corrected view (without the 1 event(s) above): in_custody, held by brand at loc-brand"
+    )
+    _, out = run("history", bag, "--json")
+    events = json.loads(out)
+    assert [(e["kind"], e["declared_in_error"], e["declared_event_id"]) for e in events] == [
+        ("commissioning", False, None),
+        ("observing", True, None),
+        ("error_declaration", False, f"{bag}#e2"),
+    ]

@@ -21,9 +21,10 @@ ITEM_FIELDS = (
 
 
 KINDS = {"commissioning", "inspecting", "shipping", "void_shipping", "receiving", "observing",
-         "repairing", "retail_selling", "returning", "decommissioning"}  # fmt: skip
+         "repairing", "retail_selling", "returning", "decommissioning",
+         "error_declaration", "declared"}  # fmt: skip
 SIGNALS = {"duplicate_commissioning", "impossible_travel", "location_conflict", "scan_after_sale",
-           "unknown_item"}  # fmt: skip
+           "unknown_item", "rests_on_declared"}  # fmt: skip
 STATUSES = {"in_custody", "in_transit", "sold", "retired", "unregistered"}
 
 
@@ -32,7 +33,9 @@ def coverage(con: Any) -> tuple[set[str], set[str], set[str]]:
         return {r[0] for r in con.execute(query).fetchall()}
 
     return (
-        distinct("SELECT DISTINCT kind FROM custody_events"),
+        # accepted kinds, and "declared" once an accepted event is declared in error
+        distinct("SELECT DISTINCT kind FROM custody_events WHERE accepted")
+        | distinct("SELECT 'declared' FROM custody_events WHERE declared_in_error"),
         distinct("SELECT DISTINCT signal FROM flags"),
         distinct("SELECT DISTINCT status FROM items"),
     )

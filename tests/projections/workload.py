@@ -3,7 +3,7 @@
 Reports are signed by the parties of ``tests.support`` and fed to the ledger in small
 batches; the ledger accepts, flags or refuses them exactly as it would from Kafka. The mix
 covers every kind, recalls, returns, retirements, scans in transit, scans at other
-locations, clones, unknown items and impossible travel.
+locations, clones, unknown items, impossible travel and events declared in error.
 """
 
 from __future__ import annotations
@@ -105,6 +105,13 @@ class Workload:
         if item is None or item.state.status is Status.UNREGISTERED:
             return Kind.COMMISSIONING, "brand", {}
         s = item.state
+        if s.standing and rng.random() < 0.08:  # an earlier event declared in error
+            declared = rng.choice(s.standing)
+            party = declared.party_id if rng.random() < 0.8 else rng.choice(list(PARTIES))
+            reason = rng.choice(["did_not_occur", "incorrect_data", None])
+            return Kind.ERROR_DECLARATION, party, {
+                "declared_event_id": declared.event_id, "error_reason": reason,
+            }  # fmt: skip
         if s.status is Status.IN_TRANSIT:
             if rng.random() < 0.8:
                 return Kind.RECEIVING, str(s.consignee), {}

@@ -94,3 +94,31 @@ def build_store(data_dir: Path) -> Store:
     store.record(*other[4:])
     store.anchor()
     return store
+
+
+CORRECTED_ITEM = "urn:epc:id:sgtin:0614141.107346.2018"
+
+
+def build_corrected_store(data_dir: Path) -> Store:
+    """Commissioned, shipped to the wrong store and received there; the shipping declared in
+    error by its shipper (the receipt rested on it: flagged). Two blocks. Osaka also has a
+    key enrolled effective from a year before T0 (for migrating its history)."""
+    settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
+    store = Store(settings, make_world(data_dir), CORRECTED_ITEM)
+    store.world.ledger.enrol_device(
+        "osaka", "osaka-migration", "ab" * 32, at=T0, effective_from=T0 - timedelta(days=365)
+    )
+    item = CORRECTED_ITEM
+    store.record(
+        event(1, "commissioning", "brand", item, tag_uid="T-8", brand="B", model="M",
+              serial="2018"),
+        event(2, "shipping", "brand", item, counterparty="osaka"),
+        event(3, "receiving", "osaka", item),
+    )  # fmt: skip
+    store.anchor()
+    store.record(
+        event(4, "error_declaration", "brand", item, declared_event_id=f"{item}#e2",
+              error_reason="incorrect_data", corrective_event_ids=[f"{item}#e5"]),
+    )  # fmt: skip
+    store.anchor()
+    return store

@@ -70,6 +70,8 @@ def test_item_state_and_history(client: TestClient) -> None:
     assert history[1]["details"]["verdict"] == "genuine"
     assert "genuine" in history[1]["sentence"]
     assert [h["anchored"]["height"] for h in history] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    assert item["as_recorded"] is None  # nothing declared in error: one view
+    assert all(h["declared_in_error"] is None for h in history)
 
 
 def test_proof_verifies_with_the_pinned_key(client: TestClient, api_store: Store) -> None:

@@ -206,6 +206,15 @@ def forged_cases(tmp: Path) -> list[Case]:
         return body[:10] + bytes([body[10] | 0x80]) + b"\x80" * (groups - 2) + b"\x00" + body[11:]
 
     after_sale = forge.flag_record("scan_after_sale", "seen", f"{item}#e2", evidence)
+    # custody_event v3: an error declaration, its corrective ids an Avro array.
+    declared = forge.body_bytes(
+        event(2, "error_declaration", "ginza", item, declared_event_id=f"{item}#e1",
+              error_reason="incorrect_data", corrective_event_ids=["x1", "x2"])
+    )  # fmt: skip
+    assert declared.endswith(b"\x04\x04x1\x04x2\x00")  # count 2, "x1", "x2", end
+    blocks = declared[:-8] + b"\x02\x04x1\x02\x04x2\x00"  # two blocks of one
+    sized = declared[:-8] + b"\x01\x06\x04x1\x01\x06\x04x2\x00"  # counts -1, with sizes
+    declaration = seal_as(declared)
     attributes = {"z": "1", "é": "2", "a": "", "ß": "3", "\U0001f600": "4"}
     extra_key = (
         b'{"detail":"y","evidence_event_id":null,"evidence_sha256":null,'
@@ -249,6 +258,17 @@ def forged_cases(tmp: Path) -> list[Case]:
         ("flag evidence unsigned", [F(P, flag(f"{item}#e2", unsigned), unsigned)],
          "device_signature"),
         ("summary edited", [F(E, good, summary={"kind": "observing"})], "summary_mismatch"),
+        ("v3 declaration", [F(E, good), F(E, declaration)], None),
+        ("v3 array in blocks", [F(E, good), F(E, seal_as(blocks))], None),
+        ("v3 array blocks with sizes", [F(E, good), F(E, seal_as(sized))], None),
+        ("v3 array cut short", [F(E, seal_as(declared[:-1]))], "envelope_format"),
+        ("v3 array item not UTF-8", [F(E, seal_as(declared[:-3] + b"\xff2\x00"))],
+         "envelope_format"),
+        ("v3 corrective ids edited", [F(E, good), F(E, declaration, summary={
+            **forge.summary_of(F(E, declaration)), "corrective_event_ids": ["x2", "x1"]})],
+         "summary_mismatch"),
+        ("v3 empty ids shown", [F(E, good, summary={
+            **forge.summary_of(F(E, good)), "corrective_event_ids": []})], "summary_mismatch"),
     ]  # fmt: skip
     platform = forge.SIGNER.verifier_text()
     devices = list(keys.values())
@@ -256,10 +276,13 @@ def forged_cases(tmp: Path) -> list[Case]:
         Case.of(name, forge.forge(item, events, devices), platform, want=want)
         for name, events, want in table
     ]
-    return cases + _fuzz_cases(body, keys["ginza"], item, platform)
+    fuzzed = _fuzz_cases(body, keys["ginza"], item, platform)
+    return cases + fuzzed + _fuzz_cases(declared, keys["ginza"], item, platform, "v3 ")
 
 
-def _fuzz_cases(body: bytes, key: DeviceKey, item: str, platform: str) -> list[Case]:
+def _fuzz_cases(
+    body: bytes, key: DeviceKey, item: str, platform: str, label: str = ""
+) -> list[Case]:
     """Signed bodies with random bytes changed: both decoders must read them alike."""
     rng = random.Random(20261127)
     cases = []
@@ -272,7 +295,7 @@ def _fuzz_cases(body: bytes, key: DeviceKey, item: str, platform: str) -> list[C
             raw = raw[: rng.randrange(10, len(raw))]
         signed = forge.envelope(bytes(raw), key)
         bundle = forge.forge(item, [forge.Forged("E", signed)], [key])
-        cases.append(Case.of(f"fuzz #{n}", bundle, platform))
+        cases.append(Case.of(f"{label}fuzz #{n}", bundle, platform))
     return cases
 
 
@@ -291,6 +314,27 @@ def vector_cases() -> list[Case]:
                 vector.get("want_err"),
             )
         )
+    return cases
+
+
+BODY_VECTORS = ROOT / "tests" / "streams" / "vectors" / "custody_event"
+
+
+def body_vector_cases() -> list[Case]:
+    """Each custody_event body vector signed and anchored in a forged bundle whose summary
+    is the vector's: both verifiers must accept it, or fail with the vector's step."""
+    key = DeviceKey.generate("dc", "dc-g1")  # the device the vectors' bodies name
+    cases = []
+    for path in sorted(BODY_VECTORS.glob("*.json")):
+        vector = json.loads(path.read_text())
+        signed = forge.envelope(bytes.fromhex(vector["body_hex"]), key)
+        summary = vector["want_summary"] or {}
+        bundle = forge.forge(
+            "urn:epc:id:sgtin:0614141.107346.2018", [forge.Forged("E", signed, None, summary)],
+            [key],
+        )  # fmt: skip
+        cases.append(Case.of(f"body {path.stem}", bundle, forge.SIGNER.verifier_text(),
+                             want=vector["want_err"]))  # fmt: skip
     return cases
 
 
@@ -319,6 +363,13 @@ def test_real_bundle_and_its_tamperings(offline_page: Page, store: Store) -> Non
 
 def test_forged_bundles_and_fuzzed_bodies(offline_page: Page, tmp_path: Path) -> None:
     _compare(offline_page, forged_cases(tmp_path))
+
+
+def test_custody_event_body_vectors(offline_page: Page) -> None:
+    cases = body_vector_cases()
+    assert len(cases) >= 10, f"no body vectors in {BODY_VECTORS.relative_to(ROOT)}"
+    assert [python_outcome(c).step for c in cases] == [c.want for c in cases]
+    _compare(offline_page, cases)
 
 
 def test_anchoring_vectors(offline_page: Page) -> None:

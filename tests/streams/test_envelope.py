@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from domain.custody import Kind
-from streams.envelope import open_envelope, read_body, seal
+from streams.avro import default_registry
+from streams.envelope import EVENT_SCHEMA, open_envelope, read_body, seal
 from streams.keys import DeviceKey, KeyFileError, SignatureInvalid, verify_signature
 from streams.scanner import event_from_json
 from tests.support import custody
@@ -27,6 +28,38 @@ def test_an_older_writer_schema_is_read_with_the_current_one() -> None:
     event = custody(1, "observing", "dc")
     decoded = read_body(open_envelope(seal(event, key, schema_version=1)))
     assert decoded == event
+
+
+def test_everyday_events_are_written_as_v2_and_a_declaration_as_v3() -> None:
+    """Readers that predate v3 keep reading everyday events; a declaration needs v3."""
+    registry = default_registry()
+    key = DeviceKey.generate("dc", "dc-d1")
+    everyday = open_envelope(seal(custody(1, "observing", "dc"), key))
+    assert everyday.body[2:10] == registry.get(EVENT_SCHEMA, 2).fingerprint
+    declaration = custody(
+        2, "error_declaration", "dc", declared_event_id="urn:item:1#e1",
+        error_reason="did_not_occur", corrective_event_ids=["urn:item:1#e3", "urn:item:1#e4"],
+    )  # fmt: skip
+    sealed = open_envelope(seal(declaration, key))
+    assert sealed.body[2:10] == registry.get(EVENT_SCHEMA, 3).fingerprint
+    assert read_body(sealed) == declaration
+    with pytest.raises(ValueError, match="v2 cannot carry an error declaration"):
+        seal(declaration, key, schema_version=2)
+    # v3 may carry any event; read back, it is the same event.
+    assert read_body(open_envelope(seal(custody(3, "observing", "dc"), key, schema_version=3))) == (
+        custody(3, "observing", "dc")
+    )
+
+
+def test_a_declaration_is_a_json_line_too() -> None:
+    key = DeviceKey.generate("dc", "dc-d1")
+    event = event_from_json(
+        {"item_id": "urn:x", "kind": "error_declaration", "location": "dc",
+         "declared_event_id": "e1", "error_reason": "incorrect_data",
+         "corrective_event_ids": ["e7"]},
+        key,
+    )  # fmt: skip
+    assert (event.declared_event_id, event.corrective_event_ids) == ("e1", ("e7",))
 
 
 def test_a_changed_body_fails_the_signature() -> None:
