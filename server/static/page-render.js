@@ -86,8 +86,10 @@
       out.push(w.t("how.failed_step", { step: o.step }));
     } else {
       const r = o.result;
-      out.push(w.t("how.signatures", { count: r.events }));
-      out.push(w.t("how.chain"));
+      if (!r.absent) {
+        out.push(w.t("how.signatures", { count: r.events }));
+        out.push(w.t("how.chain"));
+      }
       out.push(w.t("how.checkpoint", { size: r.checkpoint_size, origin: r.origin, key: keyPhrase(w, view.key) }));
       if (r.absent) out.push(w.t("how.absent"));
       else out.push(w.t(r.completeness === "complete" ? "how.complete" : "how.inclusion_only"));

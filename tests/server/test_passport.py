@@ -264,3 +264,17 @@ def test_an_event_declared_in_error_is_shown_but_left_out_of_the_state(
         assert entries.nth(3).locator(".what").inner_text() == (
             f"brand declared event 3 in error: {words['error_reason.did_not_occur']}"
         )
+
+
+def test_a_proof_sent_with_a_404_is_checked_never_trusted(
+    chromium: Browser, pinned: str, passports: Store
+) -> None:
+    """The API will answer an unknown id with an absence proof (404, JSON body): the page
+    verifies whatever comes, here a forged one, before saying anything."""
+    body = json.dumps({"error": "not_found", "message": "no item", "proof": tampered(passports)})
+    with buyer(chromium, service_workers="block", expect_404=True) as page:
+        page.route("**/items/*/proof", lambda r: r.fulfill(status=404, body=body))
+        open_item(page, pinned, UNKNOWN)
+        v = verdict(page)
+        assert (v["state"], v["step"]) == ("failed", "leaf_hash")
+        assert catalogue("en")["verdict.absent"] not in page.inner_text("body")
