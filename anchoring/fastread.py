@@ -177,13 +177,15 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                 record[name] = mapping
             elif kind == _STRING_ARRAY:
                 items: list[str] = []
-                while value:
+                if value:  # one block of items, then the end block (canonical form)
                     if value < 0:
                         return None
                     for _ in range(value):
                         item, position = _text(message, position, end)
                         items.append(item)
                     value, position = _varint(message, position)
+                    if value:
+                        return None
                 record[name] = items
             elif value == 0:  # _OPTIONAL_DOUBLE
                 record[name] = None

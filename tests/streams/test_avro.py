@@ -9,7 +9,7 @@ from fastavro import schemaless_reader
 
 from streams.avro import HEADER_LEN, SchemaRegistry, crc64_avro, default_registry
 from streams.errors import SerializationError
-from tests.anchoring.hostile_bundles import respellings
+from tests.anchoring.hostile_bundles import SPELLED_VERSION, respellings
 
 
 def test_crc64_matches_the_avro_specification_vector() -> None:
@@ -87,7 +87,7 @@ def test_schema_files_must_be_named_by_version(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(respellings()))
 def test_a_body_fastavro_reads_but_not_in_its_canonical_encoding_is_refused(name: str) -> None:
     _, body = respellings()[name]
-    writer = default_registry().get("custody_event")
+    writer = default_registry().get("custody_event", SPELLED_VERSION)
     lenient = schemaless_reader(io.BytesIO(body[HEADER_LEN:]), writer.schema, None)
     assert lenient["event_id"].startswith("urn:epc:id:sgtin:")  # a valid-looking event
     with pytest.raises(SerializationError, match="not canonically encoded") as e:
