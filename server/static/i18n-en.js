@@ -196,5 +196,12 @@
   "cert.title": "Certificate of history",
   "cert.scan": "Scan to check it again:",
   "cert.qr_alt": "QR code of this item's verification page",
-  "cert.checked": "Checked on {date} on the buyer's device."
+  "cert.checked": "Checked on {date} on the buyer's device.",
+  "event.error_declaration": "{who} declared event {declared} in error: {error_reason}",
+  "error_reason.did_not_occur": "it did not happen",
+  "error_reason.incorrect_data": "its data were wrong",
+  "flag.rests_on_declared": "An event depends on one later declared in error: it needs a second look.",
+  "line.corrected.one": "1 event of its history was declared in error: it is shown, but left out of the item's current state.",
+  "line.corrected.other": "{count} events of its history were declared in error: they are shown, but left out of the item's current state.",
+  "timeline.declared": "declared in error by {who} on {date}: {reason}"
 };

@@ -196,5 +196,12 @@
   "cert.title": "履歴証明書",
   "cert.scan": "スキャンして再確認：",
   "cert.qr_alt": "この商品の確認ページの QR コード",
-  "cert.checked": "{date}に購入者の端末で確認しました。"
+  "cert.checked": "{date}に購入者の端末で確認しました。",
+  "event.error_declaration": "{who}がイベント {declared} を誤りと宣言：{error_reason}",
+  "error_reason.did_not_occur": "実際には起きていない",
+  "error_reason.incorrect_data": "データに誤りがある",
+  "flag.rests_on_declared": "後に誤りと宣言されたイベントに依存するイベントがあります。再確認が必要です。",
+  "line.corrected.one": "履歴のうち 1 件のイベントが誤りと宣言されています。表示はしますが、商品の現在の状態には含めていません。",
+  "line.corrected.other": "履歴のうち {count} 件のイベントが誤りと宣言されています。表示はしますが、商品の現在の状態には含めていません。",
+  "timeline.declared": "{date}に{who}が誤りと宣言：{reason}"
 };

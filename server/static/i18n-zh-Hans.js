@@ -196,5 +196,12 @@
   "cert.title": "流转记录证书",
   "cert.scan": "扫描以再次查验：",
   "cert.qr_alt": "此商品查验页面的二维码",
-  "cert.checked": "于{date}在买家的设备上查验。"
+  "cert.checked": "于{date}在买家的设备上查验。",
+  "event.error_declaration": "{who}声明事件 {declared} 有误：{error_reason}",
+  "error_reason.did_not_occur": "该事件并未发生",
+  "error_reason.incorrect_data": "其数据有误",
+  "flag.rests_on_declared": "有事件依赖于后来被声明有误的事件：需要再次核查。",
+  "line.corrected.one": "其流转记录中有 1 条事件被声明有误：该事件仍会显示，但不计入商品的当前状态。",
+  "line.corrected.other": "其流转记录中有 {count} 条事件被声明有误：这些事件仍会显示，但不计入商品的当前状态。",
+  "timeline.declared": "已由{who}于{date}声明有误：{reason}"
 };

@@ -86,8 +86,10 @@
       out.push(w.t("how.failed_step", { step: o.step }));
     } else {
       const r = o.result;
-      out.push(w.t("how.signatures", { count: r.events }));
-      out.push(w.t("how.chain"));
+      if (!r.absent) {
+        out.push(w.t("how.signatures", { count: r.events }));
+        out.push(w.t("how.chain"));
+      }
       out.push(w.t("how.checkpoint", { size: r.checkpoint_size, origin: r.origin, key: keyPhrase(w, view.key) }));
       if (r.absent) out.push(w.t("how.absent"));
       else out.push(w.t(r.completeness === "complete" ? "how.complete" : "how.inclusion_only"));
@@ -103,13 +105,13 @@
     return out;
   }
 
-  function eventEntry(w, e, result) {
+  function eventEntry(w, e, result, story) {
     const anchor = w.t("timeline.anchored", { version: e.version, height: e.height, leaf: e.leafIndex, sealed: w.date(e.sealedAt) });
     const keyNote = (source) => w.t(source === "pinned" ? "device_key.pinned" : "device_key.listed");
     if (e.kind === "P") {
       const ev = e.summary.evidence;
       const meta = [];
-      if (ev) meta.push(w.t("timeline.evidence", { what: P.eventSentence(w, ev, result), device: e.device, key: keyNote(e.keySource), location: ev.location }));
+      if (ev) meta.push(w.t("timeline.evidence", { what: P.eventSentence(w, ev, result, story), device: e.device, key: keyNote(e.keySource), location: ev.location }));
       meta.push(w.t("timeline.platform_note", { detail: e.summary.detail }));
       meta.push(anchor);
       return el("li", { class: "flag" },
@@ -125,15 +127,20 @@
     if (notes) meta.push(w.t("timeline.notes", { notes }));
     meta.push(w.t("timeline.signed", { device: e.device, key: keyNote(e.keySource) }));
     meta.push(anchor);
-    return el("li", {},
+    const declaration = P.declarations(story).get(c.event_id);
+    if (declaration) {
+      meta.unshift(w.t("timeline.declared", { who: P.party(result, declaration.party_id), date: w.day(declaration.occurred_at),
+        reason: declaration.error_reason ? w.t(`error_reason.${declaration.error_reason}`) : null }));
+    }
+    return el("li", declaration ? { class: "withdrawn" } : {},
       el("div", { class: "when" }, w.date(c.occurred_at)),
-      el("div", { class: "what" }, P.eventSentence(w, c, result)),
+      el("div", { class: "what" }, P.eventSentence(w, c, result, story)),
       ...meta.map((m) => el("div", { class: "meta" }, m)));
   }
 
   function pendingEntry(w, p, result) {
     const s = p.summary || {};
-    const what = s.kind ? P.eventSentence(w, s, result) : s.flag ? P.flagSentence(w, s.flag) : w.t("timeline.pending_unknown");
+    const what = s.kind ? P.eventSentence(w, s, result, result.story) : s.flag ? P.flagSentence(w, s.flag) : w.t("timeline.pending_unknown");
     return el("li", { class: "pending" },
       el("div", { class: "when" }, w.t("timeline.pending")),
       el("div", { class: "what" }, what),
@@ -145,7 +152,7 @@
     const result = o.ok ? o.result : null;
     const events = o.ok ? o.result.story : (o.progress && o.progress.events) || [];
     $("timeline-title").textContent = w.t(o.ok ? "timeline.title" : "timeline.failed_title");
-    const items = events.map((e) => eventEntry(w, e, result));
+    const items = events.map((e) => eventEntry(w, e, result, events));
     if (!o.ok && o.version) {
       items.push(el("li", { class: "failed" },
         el("div", { class: "when" }, w.t("timeline.event", { version: o.version })),

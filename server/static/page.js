@@ -110,9 +110,10 @@
     try {
       body = JSON.parse(text);
     } catch (e) { /* not JSON: an error page of something in front of the server */ }
-    // An unknown id may be answered with an absence proof (a bundle, or one in "proof").
-    const proof = body && (body.format === "assay-proof-bundle" ? body : body.proof);
-    if (proof && proof.format === "assay-proof-bundle") return { kind: "bundle", text: proof === body ? text : JSON.stringify(proof) };
+    // An unknown id may be answered with an absence proof: the body itself, or in a field.
+    const isBundle = (x) => !!x && typeof x === "object" && x.format === "assay-proof-bundle";
+    const proof = body && [body, body.proof, body.bundle, body.absence_proof].find(isBundle);
+    if (proof) return { kind: "bundle", text: proof === body ? text : JSON.stringify(proof) };
     if (response.status === 404 && body && body.error === "not_anchored") return { kind: "notice", state: "not_anchored" };
     if (response.status === 404) return { kind: "notice", state: "no_record" };
     return { kind: "notice", state: "unreachable" };

@@ -13,14 +13,26 @@
 
   // ----- the item's state, rebuilt from the verified events (domain/state.py) ----------
 
-  /* ItemState.evolve over the custody events, driven by the kinds table (kinds.js). */
+  /* The declarations in error of the story: declared event id -> the declaration. */
+  function declarations(story) {
+    const out = new Map();
+    for (const e of story) {
+      const r = e.kind === "E" ? kinds()[e.summary.kind] : null;
+      if (r && r.withdraws && !out.has(e.summary.declared_event_id)) out.set(e.summary.declared_event_id, e.summary);
+    }
+    return out;
+  }
+
+  /* The item's corrected view (domain/state.py): ItemState.evolve over the standing custody
+   * events (none declared in error), driven by the kinds table (kinds.js). */
   function currentState(story) {
     const s = { status: "unregistered", holder: null, location: null };
+    const declared = declarations(story);
     for (const e of story) {
       if (e.kind !== "E") continue;
       const c = e.summary;
       const r = kinds()[c.kind];
-      if (!r) continue;
+      if (!r || r.withdraws || declared.has(c.event_id)) continue;
       if (r.creates) s.commissioning = c;
       if (r.sets.includes("verdict")) s.inspection = c;
       if (r.status) s.status = r.status;
@@ -57,10 +69,14 @@
     return [c.brand, c.model].filter(Boolean).join(" ");
   }
 
-  /* What one signed custody event says, from the catalogue's sentence for its kind. */
-  function eventSentence(w, c, result) {
+  /* What one signed custody event says, from the catalogue's sentence for its kind; an
+   * event declared in error is named by its version in story when it is there. */
+  function eventSentence(w, c, result, story) {
     const known = Object.prototype.hasOwnProperty.call(kinds(), c.kind) && w.has(`event.${c.kind}`);
+    const declared = c.declared_event_id ? (story || []).find((e) => e.kind === "E" && e.summary.event_id === c.declared_event_id) : null;
     return w.t(known ? `event.${c.kind}` : "event.unknown", {
+      declared: declared ? declared.version : c.declared_event_id,
+      error_reason: c.error_reason ? valueOf(w, "error_reason", c.error_reason) : null,
       who: party(result, c.party_id),
       to: party(result, c.counterparty),
       product: product(c),
@@ -168,6 +184,8 @@
     if (i && i.verdict === "genuine") lines.unshift(w.t("line.authenticated", { who: party(r, i.party_id), date: w.day(i.occurred_at) }));
     else if (i && i.verdict === "inconclusive") lines.unshift(w.t("line.inconclusive", { who: party(r, i.party_id), date: w.day(i.occurred_at) }));
     else if (!i && s.commissioning) lines.unshift(w.t("line.not_authenticated"));
+    const corrected = declarations(story).size;
+    if (corrected) lines.push(w.t("line.corrected", { count: corrected }));
     if (r.pending && r.pending.length) lines.push(w.t("line.pending", { count: r.pending.length }));
     if (c.newerCheckpoint) lines.push(w.t("line.newer_checkpoint", { size: c.newerCheckpoint }));
     trustLines(w, c, lines, warnings);
@@ -232,7 +250,7 @@
   }
 
   global.AssayPassport = {
-    DEFAULT_MAX_AGE_SECONDS, FAMILIES, currentState, eventSentence, facts, family,
+    DEFAULT_MAX_AGE_SECONDS, FAMILIES, currentState, declarations, eventSentence, facts, family,
     flagSentence, flagsOf, notice, party, verdict,
   };
 })(globalThis);

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from domain.custody import RetirementReason, Verdict
+from domain.custody import ErrorReason, RetirementReason, Verdict
 from domain.kinds import Kind, Status
 from domain.signals import Signal
 from tests.server.conftest import STATIC
@@ -52,6 +52,7 @@ def test_every_domain_value_has_words(lang: str) -> None:
     wanted += [f"verdict_value.{v.value}" for v in Verdict]
     wanted += [f"reason.{r.value}" for r in RetirementReason]
     wanted += [f"retired.{r.value}" for r in RetirementReason]
+    wanted += [f"error_reason.{r.value}" for r in ErrorReason]
     assert [key for key in wanted if key not in words] == []
 
 

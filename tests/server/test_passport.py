@@ -29,6 +29,7 @@ from tests.server.pages import (
 )
 from tests.server.passports import (
     BUYER_REFS,
+    CORRECTED,
     FLAGGED,
     GENUINE,
     STOLEN,
@@ -240,3 +241,40 @@ def test_print_is_offered_only_for_a_checked_item(chromium: Browser, pinned: str
         assert verdict(page)["state"] == "failed"
         assert verdict(page)["lines"] == [catalogue("en")["failure.format"]]
         assert page.locator("#print").is_hidden()
+
+
+def test_an_event_declared_in_error_is_shown_but_left_out_of_the_state(
+    chromium: Browser, pinned: str
+) -> None:
+    """The brand keyed a shipping to dc by mistake and declared it in error; it then shipped
+    the bag to Ginza. The item is held by Ginza, not in transit to dc."""
+    words = catalogue("en")
+    with buyer(chromium) as page:
+        open_item(page, pinned, CORRECTED)
+        v = verdict(page)
+        assert (v["state"], v["tone"]) == ("genuine", "ok")
+        assert words["line.corrected.one"] in v["lines"]
+        assert "Held by ginza at urn:epc:id:sgln:ginza.0" in page.inner_text("#facts")
+        open_everything(page)
+        entries = page.locator("#timeline > li")
+        assert entries.count() == 6
+        assert "withdrawn" in (entries.nth(2).get_attribute("class") or "")
+        assert says("en", "timeline.declared", entries.nth(2).locator(".meta").first.inner_text(),
+                    who="brand", reason=words["error_reason.did_not_occur"])  # fmt: skip
+        assert entries.nth(3).locator(".what").inner_text() == (
+            f"brand declared event 3 in error: {words['error_reason.did_not_occur']}"
+        )
+
+
+def test_a_proof_sent_with_a_404_is_checked_never_trusted(
+    chromium: Browser, pinned: str, passports: Store
+) -> None:
+    """The API will answer an unknown id with an absence proof (404, JSON body): the page
+    verifies whatever comes, here a forged one, before saying anything."""
+    body = json.dumps({"error": "not_found", "message": "no item", "proof": tampered(passports)})
+    with buyer(chromium, service_workers="block", expect_404=True) as page:
+        page.route("**/items/*/proof", lambda r: r.fulfill(status=404, body=body))
+        open_item(page, pinned, UNKNOWN)
+        v = verdict(page)
+        assert (v["state"], v["step"]) == ("failed", "leaf_hash")
+        assert catalogue("en")["verdict.absent"] not in page.inner_text("body")
