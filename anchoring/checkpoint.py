@@ -37,10 +37,10 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from anchoring.errors import CheckpointError, KeyFileError
+from streams.ed25519 import PublicKey, UnusableKey
 
 ALG_ED25519 = b"\x01"
 SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
@@ -124,8 +124,10 @@ class Verifier:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not valid_key_name(self.name):
             raise KeyFileError("key_file", f"{self.name!r} is not a valid key name")
-        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
-            raise KeyFileError("key_file", "an Ed25519 public key is 32 bytes")
+        try:  # the rules of docs/proof-bundle.md §4.8: 32 bytes, canonical, not small order
+            PublicKey(self.public_key)
+        except UnusableKey as e:
+            raise KeyFileError("key_file", f"unusable platform key: {e}") from None
 
     @property
     def key_id(self) -> bytes:
@@ -148,11 +150,7 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{key}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        try:
-            VerifyKey(self.public_key).verify(message, signature)
-        except (BadSignatureError, ValueError, TypeError):
-            return False
-        return True
+        return PublicKey(self.public_key).verify(message, signature)
 
     def __repr__(self) -> str:
         return f"Verifier({self.to_text()!r})"

@@ -4,9 +4,10 @@
 each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
 and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
 plain spelling writers emit (the newest envelope schema, minimal varints, non-negative
-lengths and map and array counts, distinct map keys, a timestamp inside years 1-9999). For anything
-else they return None and the caller asks the careful reader, which decides, so a fast
-path never accepts what the careful one refuses and never changes a refusal.
+lengths, a map or array in one block, distinct map keys, a timestamp inside years
+1-9999). For anything else they return None and the caller asks the careful reader,
+which decides, so a fast path never accepts what the careful one refuses and never
+changes a refusal.
 
 The layouts they can read are derived once from the schema registry
 (``streams.avro.default_registry``); a schema they do not know simply takes the careful path.
@@ -137,8 +138,8 @@ _ADDED: tuple[tuple[Any, Any], ...] = (
 
 def plain_body(message: bytes) -> dict[str, Any] | None:
     """The body record as :func:`read_body_record` returns it, for a body in the plain
-    spelling (minimal varints, non-negative lengths and map counts, distinct map keys, a
-    timestamp inside years 1-9999); None when read_body_record must decide."""
+    spelling (minimal varints, non-negative lengths, a map in one block with distinct keys,
+    a timestamp inside years 1-9999); None when read_body_record must decide."""
     plan = _body_plan(message[:HEADER_LEN])
     if plan is None:
         return None
@@ -162,7 +163,7 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                 record[name] = _EPOCH + timedelta(microseconds=value)
             elif kind == _STRING_MAP:
                 mapping: dict[str, str] = {}
-                while value:
+                if value:  # one block of pairs, then the end block (canonical form)
                     if value < 0:
                         return None
                     for _ in range(value):
@@ -171,16 +172,20 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                             return None
                         mapping[key], position = _text(message, position, end)
                     value, position = _varint(message, position)
+                    if value:
+                        return None
                 record[name] = mapping
             elif kind == _STRING_ARRAY:
                 items: list[str] = []
-                while value:
+                if value:  # one block of items, then the end block (canonical form)
                     if value < 0:
                         return None
                     for _ in range(value):
                         item, position = _text(message, position, end)
                         items.append(item)
                     value, position = _varint(message, position)
+                    if value:
+                        return None
                 record[name] = items
             elif value == 0:  # _OPTIONAL_DOUBLE
                 record[name] = None

@@ -6,7 +6,9 @@ every tree builder, path, proof and verifier takes its hasher from here:
 * :data:`BLOCK_TREE`, the tree inside a block: ``leaf = SHA-256(0x00 || record)``,
   ``node = SHA-256(left || right)`` (no node prefix, see below);
 * :data:`RFC9162`, the accumulator over block hashes: ``leaf = SHA-256(0x00 || entry)``,
-  ``node = SHA-256(0x01 || left || right)``, exactly RFC 9162 (RFC 6962bis).
+  ``node = SHA-256(0x01 || left || right)``, exactly RFC 9162 (RFC 6962bis);
+* :data:`HEADMAP`, the head map's sparse tree: ``leaf = SHA-256(0x02 || key || value)``,
+  ``node = SHA-256(0x03 || left || right)``.
 
 The block tree's nodes
 ----------------------
@@ -108,6 +110,9 @@ class PrefixHasher:
 
 BLOCK_TREE = PrefixHasher(leaf_prefix=LEAF_PREFIX, node_prefix=b"")
 RFC9162 = PrefixHasher(leaf_prefix=b"\x00", node_prefix=b"\x01")
+#: The head map's sparse Merkle tree (anchoring/headmap.py): leaves are ``key ‖ value``;
+#: its empty subtree is 32 zero bytes, not this hasher's ``empty_root``.
+HEADMAP = PrefixHasher(leaf_prefix=b"\x02", node_prefix=b"\x03")
 
 
 def leaf_hash(record: bytes) -> bytes:

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from anchoring import strictjson
 from anchoring.accumulator import acc_leaf, acc_node
 from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
@@ -256,7 +257,8 @@ class Prover:
 
 
 def write_bundle(bundle: dict[str, Any]) -> str:
-    return json.dumps(bundle, indent=2, sort_keys=True) + "\n"
+    """The bundle as strict JSON text (docs/proof-bundle.md §2.1), to be written as UTF-8."""
+    return strictjson.dumps(bundle, indent=2) + "\n"
 
 
 def _fields_of(body: dict[str, Any] | None) -> dict[str, Any]:

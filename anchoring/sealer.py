@@ -95,6 +95,8 @@ class Anchor:
         self.pending_since = 0.0
         self.sealed_events = 0
         self.conflicts = 0
+        #: Called with (seconds, leaves) after each block sealed (metrics).
+        self.seal_observers: list[Callable[[float, int], None]] = []
         self.resync()
 
     @property
@@ -162,6 +164,7 @@ class Anchor:
         Returns the new header, or ``None`` when the batch held no item event (only the
         position moves). Raises :class:`SealConflict` if another anchor got there first.
         """
+        began = time.perf_counter()
         height = len(self.headers)
         sources: list[LeafSource] = []
         for n in notifications:
@@ -196,6 +199,8 @@ class Anchor:
             self.accumulator.append(header.block_hash())
             self.sealed_events += len(leaves)
             self.write_checkpoint()
+            for observe in self.seal_observers:
+                observe(time.perf_counter() - began, len(leaves))
         return header
 
     def resync(self) -> None:

@@ -40,15 +40,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, NoReturn
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
-
+from anchoring import strictjson
 from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
 from anchoring.checkpoint import Verifier, open_checkpoint
 from anchoring.declarations import declared_in_error
@@ -66,6 +63,7 @@ from anchoring.leaves import (
 )
 from anchoring.merkle import verify_inclusion
 from ledger.records import PLATFORM_BODY_KEYS, LeafSource, canonical_json
+from streams.ed25519 import PublicKey, UnusableKey
 from streams.errors import SerializationError
 
 __all__ = [
@@ -74,6 +72,7 @@ __all__ = [
     "BundleError",
     "Verified",
     "flag_summary",
+    "read_bundle",
     "read_signed",
     "same_json",
     "signed_fields",
@@ -109,6 +108,16 @@ class Verified:
     def declared_in_error(self) -> list[dict[str, Any]]:
         """The verified events declared in error, and by which (docs/proof-bundle.md §4.8)."""
         return declared_in_error(self.summaries)
+
+
+def read_bundle(data: bytes | str) -> Any:
+    """The bundle as strict JSON reads it (docs/proof-bundle.md §2.1): the input of
+    :func:`verify_bundle`. Bytes as they came (a file, a response body) let the check
+    cover UTF-8 and the byte-order mark; :class:`BundleError` ``bundle_format`` if not."""
+    try:
+        return strictjson.loads(data)
+    except strictjson.JsonInputError as e:
+        _fail("bundle_format", f"the bundle is not strict JSON: {e}")
 
 
 def verify_bundle(
@@ -185,7 +194,12 @@ _PENDING_FIELDS: dict[str, type | tuple[type, ...]] = {"version": int, "summary"
 
 
 def _check_top_level(bundle: Mapping[str, Any]) -> None:
-    if bundle.get("format") != BUNDLE_FORMAT or bundle.get("version") != BUNDLE_VERSION:
+    version = bundle.get("version")
+    if (
+        bundle.get("format") != BUNDLE_FORMAT
+        or type(version) is not int  # 1.0 and true equal 1 in Python; they are not integers
+        or version != BUNDLE_VERSION
+    ):
         _fail("bundle_format", f"not an {BUNDLE_FORMAT} version {BUNDLE_VERSION} document")
     _check_fields(bundle, _TOP_LEVEL, "bundle")
     if not bundle["item_id"] or not _is_unicode(bundle["item_id"]):
@@ -376,30 +390,28 @@ class _Keys:
     def __init__(self, listed: Mapping[str, Any], pinned: Mapping[str, bytes] | None) -> None:
         self.listed = listed
         self.pinned = pinned or {}
-        self._keys: dict[str, VerifyKey] = {}
+        self._keys: dict[str, PublicKey] = {}
 
     def signature_valid(self, device: str, message: bytes, signature: bytes) -> bool:
         key = self._keys.get(device)
         if key is None:
-            key = self._keys[device] = VerifyKey(self._public_key(device))
-        try:
-            key.verify(message, signature)
-        except (BadSignatureError, ValueError, TypeError):
-            return False
-        return True
+            key = self._keys[device] = self._public_key(device)
+        return key.verify(message, signature)
 
-    def _public_key(self, device: str) -> bytes:
-        key = self.pinned.get(device)
-        if key is not None:
-            if len(key) != 32:
-                _fail("device_key", f"pinned key of {device} is not 32 bytes")
-            return key
-        entry = self.listed.get(device)
-        if not isinstance(entry, dict) or not isinstance(entry.get("public_key"), str):
-            _fail("device_key", f"no public key for device {device}")
-        if not _HEX32.fullmatch(entry["public_key"]):
-            _fail("device_key", f"public key of {device} is not 64 lowercase hex")
-        return bytes.fromhex(entry["public_key"])
+    def _public_key(self, device: str) -> PublicKey:
+        raw = self.pinned.get(device)
+        source = "pinned"
+        if raw is None:
+            entry = self.listed.get(device)
+            if not isinstance(entry, dict) or not isinstance(entry.get("public_key"), str):
+                _fail("device_key", f"no public key for device {device}")
+            if not _HEX32.fullmatch(entry["public_key"]):
+                _fail("device_key", f"public key of {device} is not 64 lowercase hex")
+            raw, source = bytes.fromhex(entry["public_key"]), "listed"
+        try:  # 32 bytes, canonical, not of small order (docs/proof-bundle.md §4.8)
+            return PublicKey(raw)
+        except UnusableKey as e:
+            _fail("device_key", f"{source} key of {device}: {e}")
 
 
 def _check_content(
@@ -442,9 +454,9 @@ def _signed_body(message: bytes, keys: _Keys, what: str) -> dict[str, Any]:
 
 def _platform_body(payload: bytes) -> dict[str, Any]:
     try:
-        flag = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        _fail("platform_body", "the platform record is not UTF-8 JSON")
+        flag = strictjson.loads(payload)
+    except strictjson.JsonInputError as e:
+        _fail("platform_body", f"the platform record is not strict JSON: {e}")
     if (
         not isinstance(flag, dict)
         or sorted(flag) != list(PLATFORM_BODY_KEYS)

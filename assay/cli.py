@@ -14,16 +14,20 @@ from collections.abc import Sequence
 
 from anchoring.errors import KeyFileError as PlatformKeyError
 from assay.failures import describe
-from assay.settings import SettingsError
+from assay.logs import setup_logging
+from assay.metrics import MetricsError
+from assay.settings import LOG_FORMATS, SettingsError, load_settings
 from devtools.kafka_dist import BrokerError
 from ledger.config import StoreConfigError
 from streams.keys import KeyFileError
+from streams.outbox import OutboxError
 
 COMMAND_MODULES = (
     "demo",
     "broker",
     "device",
     "publish",
+    "outbox",
     "ingest",
     "rejected",
     "anchoring_cmds",
@@ -31,9 +35,11 @@ COMMAND_MODULES = (
     "sql",
     "run",
     "serve",
+    "page",
     "epcis",
     "witness",
     "ots",
+    "status",
 )
 
 
@@ -49,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", help="where keys, stores and the local broker live (default ./assay-data)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as text or as JSON objects (default: setting log_format, text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"assay.commands.{name}")
@@ -60,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        settings = load_settings()
+        setup_logging(
+            args.log_format or settings.log_format, settings.log_level, process=args.command
+        )
         code: int = args.handler(args)
     except (
         CommandError,
@@ -68,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         StoreConfigError,
         KeyFileError,
         PlatformKeyError,
+        MetricsError,
+        OutboxError,
     ) as e:
         print(f"assay: error: {e}", file=sys.stderr)
         return 2

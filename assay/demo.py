@@ -9,7 +9,6 @@ block, projected into DuckDB and finally proven and verified from the bundle alo
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import threading
 import time
@@ -19,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anchoring.prove import Prover, write_bundle
-from anchoring.verify import verify_bundle
+from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
 from assay.settings import Settings
 from domain.custody import CustodyEvent, Role
@@ -164,7 +163,7 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> DemoReport:
     bundle_path.write_text(write_bundle(bundle))
     report.bundle_path = str(bundle_path)
     try:
-        verify_bundle(json.loads(bundle_path.read_text()), runtime.platform_verifier(settings))
+        verify_bundle(read_bundle(bundle_path.read_bytes()), runtime.platform_verifier(settings))
         report.verified = True
     except Exception as e:
         report.failure = f"{type(e).__name__}: {e}"
@@ -177,12 +176,22 @@ def _ingest_until_seen(
 ) -> None:
     stop = threading.Event()
     ingest = runtime.make_ingest(settings, bootstrap)
-    worker = threading.Thread(target=ingest.run, kwargs={"stop": stop}, daemon=True)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            ingest.run(stop=stop)
+        except BaseException as e:  # reported by the waiting loop, not lost with the thread
+            failure.append(e)
+
+    worker = threading.Thread(target=work, daemon=True)
     worker.start()
     reader = runtime.open_ledger(settings)
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline:
+            if failure:
+                raise failure[0]
             try:
                 seen = reader.get_item(item_id).state.seen
             except LookupError:

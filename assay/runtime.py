@@ -17,7 +17,9 @@ from ledger.application import CustodyLedger
 from ledger.config import store_env
 from streams.connection import KafkaConnection
 from streams.ingest import Ingest
+from streams.outbox import Outbox
 from streams.producer import Producer
+from streams.sender import OutboxSender
 from streams.topics import custody_topics, ensure_topics
 
 
@@ -44,8 +46,13 @@ def kafka_connection(settings: Settings) -> KafkaConnection:
 def kafka_bootstrap(settings: Settings) -> KafkaConnection:
     """The cluster to use (starting the local broker if none is configured), topics ready."""
     bootstrap = kafka_connection(settings)
+    ensure_custody_topics(settings, bootstrap)
+    return bootstrap
+
+
+def ensure_custody_topics(settings: Settings, connection: KafkaConnection) -> None:
     ensure_topics(
-        bootstrap,
+        connection,
         custody_topics(
             settings.events_topic,
             settings.rejected_topic,
@@ -53,7 +60,23 @@ def kafka_bootstrap(settings: Settings) -> KafkaConnection:
             settings.partitions,
         ),
     )
-    return bootstrap
+
+
+def outbox_sender(
+    settings: Settings, outbox: Outbox, connection: KafkaConnection, name: str
+) -> OutboxSender:
+    """A started sender for ``outbox`` that creates the custody topics once it connects."""
+    return OutboxSender(
+        outbox, connection, name=name, prepare=lambda c: ensure_custody_topics(settings, c)
+    ).start()
+
+
+def checkpoint_outbox(
+    settings: Settings, connection: KafkaConnection
+) -> tuple[Outbox, OutboxSender]:
+    """The anchor's outbox of signed checkpoints and its (started) sender."""
+    outbox = Outbox(settings.checkpoint_outbox_path)
+    return outbox, outbox_sender(settings, outbox, connection, "checkpoints")
 
 
 def make_ingest(settings: Settings, bootstrap: KafkaConnection | str) -> Ingest:
@@ -95,11 +118,17 @@ def make_anchor(
     ledger: CustodyLedger,
     chain: Chain,
     checkpoint_producer: Producer | None = None,
+    checkpoint_outbox: Outbox | None = None,
 ) -> Anchor:
+    """The anchor; each signed checkpoint also goes to ``custody.checkpoints``, through the
+    outbox if one is given (it then never waits for the broker), else the producer."""
     signer, _ = init_platform_key(settings)
+    sink = checkpoint_outbox or checkpoint_producer
 
     def publish(text: str) -> None:
-        if checkpoint_producer is not None:
+        if checkpoint_outbox is not None:
+            checkpoint_outbox.put(settings.checkpoints_topic, None, text.encode())
+        elif checkpoint_producer is not None:
             checkpoint_producer.send(settings.checkpoints_topic, text.encode())
 
     return Anchor(
@@ -109,5 +138,5 @@ def make_anchor(
         origin=settings.checkpoint_origin,
         policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
         checkpoint_path=settings.checkpoint_path,
-        publish_checkpoint=publish if checkpoint_producer is not None else None,
+        publish_checkpoint=publish if sink is not None else None,
     )

@@ -76,6 +76,30 @@ class Settings:
     witness_logs: str = ""
     #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
     ots_calendars: str = ""
+    #: Seconds a long-running process may take to stop after SIGTERM or Ctrl-C, whatever
+    #: the broker's state; past it, it exits at once (stores are transactional).
+    stop_timeout: float = 10.0
+    #: Port of the Prometheus metrics endpoint of long-running processes; 0: no endpoint.
+    #: ``assay ingest --workers N`` gives worker n the port + n.
+    metrics_port: int = 0
+    #: Address the metrics endpoint listens on.
+    metrics_host: str = "127.0.0.1"
+    #: ``text`` (for people) or ``json`` (one JSON object per line, for log shippers).
+    log_format: str = "text"
+    #: ``debug``, ``info``, ``warning`` or ``error``: the least severe lines logged.
+    log_level: str = "info"
+    #: ``assay status`` calls the ingest unhealthy above this many waiting events ...
+    health_max_lag: int = 10000
+    #: ... the anchor, if events wait unsealed and the last block is older than this
+    #: (seconds) ...
+    health_max_anchor_delay: float = 60.0
+    #: ... and the projection, if it is behind and its snapshot is older than this.
+    health_max_snapshot_delay: float = 60.0
+    #: A platform verifier key file (e.g. keys/platform.pub) `assay serve` pins in the
+    #: verifier page it serves; empty: nothing pinned (the page labels trust on first use).
+    page_pinned_key: str = ""
+    #: A witness policy file (C2SP tlog-policy) the served verifier page pins.
+    page_witness_policy: str = ""
 
     @property
     def ledger_db(self) -> Path:
@@ -105,6 +129,11 @@ class Settings:
     @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoint"
+
+    @property
+    def checkpoint_outbox_path(self) -> Path:
+        """Signed checkpoints wait here until ``custody.checkpoints`` acknowledged them."""
+        return self.data_dir / "checkpoints.outbox.sqlite"
 
     @property
     def uses_local_broker(self) -> bool:
@@ -185,5 +214,21 @@ def load_settings(
         raise SettingsError("setting 'max_message_bytes' must be at least 1")
     if settings.epcis_capture_limit < 1 or settings.epcis_capture_max_bytes < 1:
         raise SettingsError("settings 'epcis_capture_limit' and '..._max_bytes' must be >= 1")
+    _check_operations(settings)
     settings.kafka_security()  # refuse unusable security settings before any client starts
     return settings
+
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _check_operations(settings: Settings) -> None:
+    if settings.log_format not in LOG_FORMATS:
+        raise SettingsError(f"setting 'log_format' must be one of {', '.join(LOG_FORMATS)}")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise SettingsError("setting 'metrics_port' must be 0 (off) or a port number")
+    if settings.stop_timeout <= 0:
+        raise SettingsError("setting 'stop_timeout' must be more than 0 seconds")

@@ -51,6 +51,7 @@ WAREHOUSES = ["dc-eu", "dc-asia", "dc-us"]
 COHORT = 1200
 BATCH = 2000
 ENVELOPE = os.urandom(320)  # the ledger stores it verbatim; projections never read it
+ANY_KEY = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
 
 
 def parties(ledger: CustodyLedger) -> None:
@@ -58,7 +59,8 @@ def parties(ledger: CustodyLedger) -> None:
     people += [(w, Role.WAREHOUSE) for w in WAREHOUSES] + [(s, Role.STORE) for s in STORES]
     for party, role in people:
         ledger.register_party(party, party.title(), role)
-        ledger.enrol_device(party, "d1", "00" * 32, at=T0 - timedelta(days=1))
+        # Any usable public key (the all-zero seed's): the ledger refuses small-order ones.
+        ledger.enrol_device(party, "d1", ANY_KEY, at=T0 - timedelta(days=1))
 
 
 def journey(rng: random.Random, n: int) -> list[Step]:

@@ -137,6 +137,13 @@ class DeviceExists(DomainError):
     rule = "device_exists"
 
 
+class InvalidDeviceKey(DomainError):
+    """A device key is enrolled only if it is a usable Ed25519 public key (32 bytes,
+    canonical, of the prime-order subgroup: never a small-order point)."""
+
+    rule = "invalid_device_key"
+
+
 class NotDeclarable(DomainError):
     """Only the party that recorded an event, or the item's brand, declares it in error; an
     error declaration is itself final."""

@@ -77,13 +77,15 @@ class Gateway:
 
     def _publish(self, capture_id: str, prepared: Prepared) -> None:
         scanner = self.scanner
+        producer = scanner.producer  # the gateway's own producer: its jobs are its outbox
+        assert producer is not None
         try:
             # Signed first, then sent: sealing between sends competes with the producer's
             # own thread, and took twice as long (bench/bench_epcis.py).
             envelopes = [seal(e, scanner.key, schema_version=scanner.schema_version)
                          for e in prepared.custody]  # fmt: skip
             for event, envelope in zip(prepared.custody, envelopes, strict=True):
-                scanner.producer.send(scanner.topic, envelope, key=event.item_id.encode())
+                producer.send(scanner.topic, envelope, key=event.item_id.encode())
             scanner.flush()
         except DeliveryError as e:
             log.warning("capture %s: %s", capture_id, e)

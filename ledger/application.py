@@ -7,6 +7,7 @@ position), so a crash neither loses nor repeats a report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,12 +18,25 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
 
 from domain.custody import CustodyEvent, Role
-from domain.errors import DomainError, PartyExists, UnknownParty
+from domain.errors import DomainError, InvalidDeviceKey, PartyExists, UnknownParty
 from domain.items import Item, Outcome, Policy
 from domain.parties import Party
 from domain.reports import decide
 from ledger.config import schema_lock
 from ledger.transcodings import BytesAsBase64, CustodyEventAsDict
+from streams.ed25519 import enrolment_key_problem
+
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_device_key(public_key_hex: str) -> None:
+    """An enrolled key is 64 lowercase hex digits of a usable Ed25519 public key, so that
+    every verifier can check its signatures (docs/proof-bundle.md §4.8)."""
+    if not isinstance(public_key_hex, str) or not _HEX32.fullmatch(public_key_hex):
+        raise InvalidDeviceKey("a device's public key is 64 lowercase hex digits (32 bytes)")
+    problem = enrolment_key_problem(bytes.fromhex(public_key_hex))
+    if problem is not None:
+        raise InvalidDeviceKey(f"not a usable Ed25519 device key: {problem}")
 
 
 class ItemNotFound(LookupError):
@@ -91,6 +105,7 @@ class CustodyLedger(Application[str]):
     ) -> None:
         """Enrol a device key at ``at`` (now); ``effective_from`` backdates what it may sign
         (bringing in a history: docs/custody-rules.md), recorded with the enrolment."""
+        check_device_key(public_key_hex)
         party = self.get_party(party_id)
         party.enrol_device(device_id, public_key_hex, at or datetime.now(UTC), effective_from)
         self.save(party)

@@ -89,6 +89,8 @@ class Projector:
         remove_leftovers(self.snapshot_path)
         self.dirty = False
         self.published_at = 0.0
+        #: Notifications projected by ``step`` and ``catch_up`` since start (metrics).
+        self.projected = 0
 
     def _open_current(self) -> duckdb.DuckDBPyConnection:
         """The projection file, started afresh if an older Assay wrote another schema.
@@ -142,6 +144,7 @@ class Projector:
                 done += n
             if done:
                 self.dirty = True
+                self.projected += done
             total += done
             if not done:
                 return total
@@ -152,6 +155,7 @@ class Projector:
         done += self._chain_step()
         if done:
             self.dirty = True
+            self.projected += done
         return done
 
     def run(self, until_idle: float | None = None, stop: threading.Event | None = None) -> int:

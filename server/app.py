@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException
 
 from epcis.query import add_epcis_routes
 from ledger.application import ItemNotFound
+from server.pinning import load_pins, pin_page
 from server.readmodel import NotAnchored, ReadModel, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ ItemId = Annotated[
 # The page talks to its own origin only; nothing can be loaded from anywhere else.
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "manifest-src 'self'; worker-src 'self'"
 )
 STATIC = {
     "verifier.html": "text/html; charset=utf-8",
@@ -69,6 +71,18 @@ STATIC = {
     "kinds.js": "text/javascript; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
     "verifier.css": "text/css; charset=utf-8",
+    # The buyer's passport: catalogues, the verdict model, rendering, offline copy, icons.
+    "i18n-en.js": "text/javascript; charset=utf-8",
+    "i18n-zh-Hans.js": "text/javascript; charset=utf-8",
+    "i18n-ja.js": "text/javascript; charset=utf-8",
+    "i18n.js": "text/javascript; charset=utf-8",
+    "passport.js": "text/javascript; charset=utf-8",
+    "page-render.js": "text/javascript; charset=utf-8",
+    "sw.js": "text/javascript; charset=utf-8",
+    "manifest.webmanifest": "application/manifest+json",
+    "icon.svg": "image/svg+xml",
+    "icon-192.png": "image/png",
+    "icon-512.png": "image/png",
 }
 
 
@@ -104,8 +118,10 @@ def create_app(
     *,
     request_seconds: float = REQUEST_SECONDS,
 ) -> FastAPI:
+    pins = load_pins(settings)  # a broken pinned key or policy stops the start, with why
     model = read_model or ReadModel(settings)
     assets = {name: (files("server") / "static" / name).read_bytes() for name in STATIC}
+    assets["verifier.html"] = pin_page(assets["verifier.html"], pins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,14 @@ A message is ``C3 01`` ‖ 8-byte little-endian CRC-64-AVRO fingerprint of the w
 schema's Parsing Canonical Form ‖ Avro binary body. Readers look the writer schema up by
 fingerprint and resolve it to the newest version of the same record, so old messages stay
 readable after the schema evolves.
+
+Reading is strict: a body must be the *canonical* encoding of what it decodes to, the bytes
+an Avro writer emits for it (minimal varints of at most 10 bytes, union index 0 for null
+and 1 for the other branch, a map as one block of positive count then 0, no repeated map
+key). Avro readers such as fastavro accept other spellings of the same record (redundant
+varint groups, a negative union index counting from the end, several map blocks); every
+verifier pins this one, so that the ingest never accepts a signed event a verifier
+refuses (docs/proof-bundle.md §4.7).
 """
 
 from __future__ import annotations
@@ -60,6 +68,9 @@ class SchemaVersion:
     version: int
     schema: Any  # fastavro's parsed schema
     fingerprint: bytes  # 8 bytes, little-endian, as written on the wire
+    # The same schema without logical types: what the canonical check decodes and writes
+    # back (fastavro converts timestamps through a double, which is not exact).
+    plain: Any = None
 
 
 class SchemaRegistry:
@@ -76,10 +87,12 @@ class SchemaRegistry:
             self._add(match["name"], int(match["version"]), json.loads(path.read_text()))
 
     def _add(self, name: str, version: int, raw: Mapping[str, Any]) -> None:
+        _check_unions(raw, f"{name}.v{version}")
         parsed = parse_schema(dict(raw))
         canonical = to_parsing_canonical_form(parsed).encode()
         fingerprint = struct.pack("<Q", crc64_avro(canonical))
-        entry = SchemaVersion(name, version, parsed, fingerprint)
+        plain = parse_schema(_without_logical_types(raw))
+        entry = SchemaVersion(name, version, parsed, fingerprint, plain)
         self.by_fingerprint[fingerprint] = entry
         self.versions[(name, version)] = entry
         if name not in self.latest or self.latest[name].version < version:
@@ -114,18 +127,66 @@ class SchemaRegistry:
             raise SerializationError(
                 "wrong_schema", f"expected a {name} message, found {writer.name} v{writer.version}"
             )
-        body = io.BytesIO(message[HEADER_LEN:])
+        body = bytes(message[HEADER_LEN:])
+        _check_canonical(writer, body)
         try:
-            record = schemaless_reader(body, writer.schema, _reader(self, name, writer))
+            record = schemaless_reader(io.BytesIO(body), writer.schema, _reader(self, name, writer))
         except _UNREADABLE as e:
-            detail = str(e) or type(e).__name__  # fastavro's EOFError often has no text
-            raise SerializationError(
-                "malformed_body", f"{name} v{writer.version} body cannot be read: {detail}"
-            ) from None
-        if body.read(1):
-            raise SerializationError("malformed_body", f"trailing bytes after the {name} body")
+            raise _unreadable(writer, e) from None
         assert isinstance(record, dict)
         return record
+
+
+def _check_canonical(writer: SchemaVersion, body: bytes) -> None:
+    """``body`` is exactly what a writer emits for the record it decodes to (with the
+    writer's schema, no logical types); :class:`SerializationError` otherwise."""
+    stream = io.BytesIO(body)
+    try:
+        plain = schemaless_reader(stream, writer.plain, None)
+    except _UNREADABLE as e:
+        raise _unreadable(writer, e) from None
+    if stream.tell() != len(body):
+        raise SerializationError("malformed_body", f"trailing bytes after the {writer.name} body")
+    again = io.BytesIO()
+    schemaless_writer(again, writer.plain, plain)
+    if again.getvalue() != body:
+        raise SerializationError(
+            "malformed_body",
+            f"{writer.name} v{writer.version} body is not canonically encoded (a varint "
+            "with redundant groups or over 10 bytes, a union index other than 0 or 1, or a "
+            "map in several blocks or with a repeated key)",
+        )
+
+
+def _unreadable(writer: SchemaVersion, error: Exception) -> SerializationError:
+    detail = str(error) or type(error).__name__  # fastavro's EOFError often has no text
+    return SerializationError(
+        "malformed_body", f"{writer.name} v{writer.version} body cannot be read: {detail}"
+    )
+
+
+def _check_unions(schema: Any, where: str) -> None:
+    """Every union is ``["null", T]``: the canonical check and the spec rely on it."""
+    if isinstance(schema, list):
+        if len(schema) != 2 or schema[0] != "null" or isinstance(schema[1], list):
+            raise ValueError(f'{where}: a union must be ["null", <type>], not {schema}')
+        _check_unions(schema[1], where)
+    elif isinstance(schema, dict):
+        for key in ("fields", "items", "values"):
+            if key in schema:
+                nested = schema[key]
+                for child in nested if key == "fields" else [nested]:
+                    _check_unions(child["type"] if key == "fields" else child, where)
+        if isinstance(schema.get("type"), list | dict):
+            _check_unions(schema["type"], where)
+
+
+def _without_logical_types(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_without_logical_types(s) for s in schema]
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    return schema
 
 
 def _reader(registry: SchemaRegistry, name: str, writer: SchemaVersion) -> Any:

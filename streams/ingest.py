@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +195,10 @@ class _Outage:
             self.since, self.delay = None, 0.2
 
 
+#: Client waits of the ownership check, bounded so the poll loop stays responsive.
+WATCH_TIMEOUTS = {"bootstrap_timeout_ms": 2000, "request_timeout_ms": 3000}
+
+
 class _OwnershipWatch:
     """Every few seconds, compare this worker's assignment with the broker's view of the
     group; rejoin after two settled checks in a row that show an unowned partition or a
@@ -216,7 +220,11 @@ class _OwnershipWatch:
             partitions = ingest.consumer.partitions_for_topic(ingest.topic)
             if self._admin is None:
                 self._admin = KafkaAdminClient(
-                    **ingest.connection.client_config(), client_id=f"{ingest.client_id}-watch"
+                    **ingest.connection.client_config(),
+                    client_id=f"{ingest.client_id}-watch",
+                    # Checked from the poll loop: a broker that is away must not hold it
+                    # (kafka-python waits 30 s by default), or a stop would wait as long.
+                    **WATCH_TIMEOUTS,
                 )
             view = ownership(self._admin, ingest.group, ingest.topic, partitions)
         except KafkaError as e:
@@ -285,6 +293,10 @@ class Ingest:
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
         self.ownership = _OwnershipWatch(self, ownership_interval)
+        #: Called with (seconds, records) after each committed partition batch (metrics).
+        self.batch_observers: list[Callable[[float, int], None]] = []
+        #: Seconds ``close`` may wait for the broker (leaving the group, dead letters).
+        self.close_timeout = 3.0
 
     # ----- positions -------------------------------------------------------------------
 
@@ -385,12 +397,19 @@ class Ingest:
 
     def close(self) -> None:
         self.ownership.close()
-        self.dead_letters.close()
-        self.consumer.close(autocommit=False)
+        try:
+            self.dead_letters.close(timeout=self.close_timeout)
+        except (KafkaError, DeliveryError) as e:
+            # Only letters of a batch that was not committed can be pending here: that
+            # batch is read again, and its letters written again, on the next start.
+            log.info("dead letters of an uncommitted batch dropped at close: %s", e)
+        finally:
+            self.consumer.close(autocommit=False, timeout_ms=int(self.close_timeout * 1000))
 
     def process_partition(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         if not records:
             return
+        began = time.perf_counter()
         parties: dict[str, Party | None] = {}
         reports: list[Report] = []
         sources: list[Any] = []
@@ -424,6 +443,8 @@ class Ingest:
             self.seek_to_recorded(tp)
             return
         self._count(records, decisions, letters)
+        for observe in self.batch_observers:
+            observe(time.perf_counter() - began, len(records))
 
     def _count(
         self, records: Sequence[Any], decisions: list[Decision], letters: list[DeadLetter]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
+
+from streams.ed25519 import public_key_problem, signature_problem
+from streams.ed25519 import verify as ed25519_verify
 
 KEY_FILE_TYPE = "assay-device-key-v1"
 
@@ -29,6 +31,8 @@ class DeviceKey:
     party_id: str
     device_id: str
     signing_key: SigningKey
+    #: The key file it was loaded from (a scanner keeps its outbox beside it).
+    source: Path | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def generate(cls, party_id: str, device_id: str) -> DeviceKey:
@@ -61,7 +65,7 @@ class DeviceKey:
             if data.get("type") != KEY_FILE_TYPE:
                 raise KeyFileError(f"{path} is not an Assay device key ({KEY_FILE_TYPE})")
             seed = base64.b64decode(data["seed"], validate=True)
-            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed))
+            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed), source=path)
         except (OSError, ValueError, KeyError, TypeError) as e:
             if isinstance(e, KeyFileError):
                 raise
@@ -98,7 +102,7 @@ def write_private(path: Path, content: bytes) -> None:
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
-    try:
-        VerifyKey(public_key).verify(message, signature)
-    except (BadSignatureError, ValueError, TypeError) as e:
-        raise SignatureInvalid(str(e) or "signature does not match") from None
+    """Ed25519 under the rules of :mod:`streams.ed25519`; :class:`SignatureInvalid` if not."""
+    if not ed25519_verify(public_key, message, signature):
+        reason = public_key_problem(public_key) or signature_problem(signature)
+        raise SignatureInvalid(reason or "signature does not match")

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from streams.connection import Cluster, as_connection
 
@@ -43,6 +44,8 @@ class Producer:
         self.config = {**PRODUCER_DEFAULTS, **overrides}
         self._producer: KafkaProducer | None = None
         self._failures: list[BaseException] = []
+        #: Messages the broker acknowledged (read by the metrics).
+        self.delivered = 0
 
     @property
     def client(self) -> KafkaProducer:
@@ -59,7 +62,11 @@ class Producer:
     ) -> Any:
         future = self.client.send(topic, value=value, key=key, headers=headers or [])
         future.add_errback(self._failures.append)
+        future.add_callback(self._count_delivered)
         return future
+
+    def _count_delivered(self, _metadata: Any) -> None:
+        self.delivered += 1
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Wait for every message sent so far; raise if any was not acknowledged."""
@@ -73,13 +80,19 @@ class Producer:
                 failures,
             )
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush for at most ``timeout`` seconds, then close, even if the broker is away.
+
+        Raises :class:`DeliveryError` (or kafka-python's timeout) for what was not
+        acknowledged; the client is closed either way.
+        """
         if self._producer is not None:
+            producer, self._producer = self._producer, None
             try:
-                self.flush(timeout=30.0)
+                producer.flush(timeout=timeout)
+                self.flush(timeout=0)
             finally:
-                self._producer.close(timeout=10.0)
-                self._producer = None
+                shut(producer)
 
     def __enter__(self) -> Producer:
         return self
@@ -91,3 +104,24 @@ class Producer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def shut(producer: KafkaProducer, timeout: float = 1.0) -> None:
+    """Close a kafka-python producer within about ``timeout`` seconds, whatever the broker.
+
+    ``KafkaProducer.close`` flushes first and, while records are pending and the broker is
+    away, raises and leaves its I/O thread running, so ``__del__`` raises again at exit.
+    Force-closing the I/O thread fails the pending records; the caller still holds them
+    (an outbox entry, an uncommitted batch) and sends them again later.
+    """
+    try:
+        producer.close(timeout=timeout)
+        return
+    except KafkaError:
+        pass
+    # kafka-python has no public way to abandon pending records.
+    producer._sender.force_close()
+    try:
+        producer.close(timeout=timeout)
+    except KafkaError:
+        producer._closed = True  # give up: never let __del__ try again

@@ -1,17 +1,24 @@
 """The scanner SDK: what a warehouse scanner, store terminal or appraiser app calls.
 
-    with Scanner(key, bootstrap, location="urn:epc:id:sgln:0614141.00001.0") as s:
+    with Scanner(DeviceKey.load(path), bootstrap, location="urn:epc:id:sgln:0614141.00001.0") as s:
         s.receive("urn:epc:id:sgtin:0614141.107346.2017")
 
-Each call builds a custody event, signs it with the device key and publishes the envelope
-to ``custody.events`` keyed by item id, so one item's events stay in order.
+Each call builds a custody event and signs it with the device key. Given a cluster, the
+signed envelope is first kept in a durable outbox (:mod:`streams.outbox`: a SQLite file
+beside the key file, or ``outbox=PATH``) and a background sender publishes it to
+``custody.events`` keyed by item id, so one item's events stay in order: creating a
+scanner never waits for the broker, and a scan made while the broker is away is sent when
+it returns, also after a crash or restart. Given a :class:`Producer`, envelopes are sent
+through it directly and the caller owns their delivery (tools, tests, benchmarks).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,11 +26,31 @@ from domain.custody import CustodyEvent, ErrorReason, Kind, RetirementReason, Ve
 from streams.connection import KafkaConnection
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from streams.outbox import Outbox, outbox_beside
 from streams.producer import Producer
+from streams.sender import OutboxSender
+
+#: Seconds ``close`` waits for the outbox to drain before leaving the rest for next time.
+STOP_TIMEOUT = 10.0
 
 
 def new_event_id() -> str:
     return str(uuid.uuid4())
+
+
+class Undelivered(TimeoutError):
+    """Scans still in the outbox when a flush gave up waiting (kept, not lost)."""
+
+    def __init__(self, pending: int, path: Path) -> None:
+        super().__init__(f"{pending} scan(s) not yet acknowledged by the broker; kept in {path}")
+        self.pending = pending
+        self.path = path
+
+
+def default_outbox(key: DeviceKey) -> Path:
+    if key.source is None:
+        raise ValueError("this device key was not loaded from a file: give the scanner outbox=PATH")
+    return outbox_beside(key.source)
 
 
 class Scanner:
@@ -35,20 +62,53 @@ class Scanner:
         location: str = "",
         topic: str = "custody.events",
         schema_version: int | None = None,
+        outbox: Outbox | Path | str | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
+        window: int = 500,
     ) -> None:
+        """``window``: scans handed to the producer per round (each round waits for their
+        acknowledgements before the next)."""
         self.key = key
-        self.producer = producer if isinstance(producer, Producer) else Producer(producer)
         self.location = location
         self.topic = topic
         self.schema_version = schema_version
+        self.stop_timeout = stop_timeout
+        self.producer: Producer | None = None
+        self.outbox: Outbox | None = None
+        self.sender: OutboxSender | None = None
+        self._left = 0
+        self._owns_outbox = False
+        if isinstance(producer, Producer) and outbox is None:
+            self.producer = producer
+            return
+        cluster = producer.connection if isinstance(producer, Producer) else producer
+        self.outbox = (
+            outbox
+            if isinstance(outbox, Outbox)
+            else Outbox(default_outbox(key) if outbox is None else outbox)
+        )
+        self.sender = OutboxSender(
+            self.outbox, cluster, window=window, name=f"scanner-{key.device_id}"
+        ).start()
 
     def publish(self, event: CustodyEvent) -> bytes:
-        """Sign and send one event; returns the exact envelope bytes sent."""
+        """Sign one event and keep it for sending (or send it); returns the envelope bytes."""
         if (event.party_id, event.device_id) != (self.key.party_id, self.key.device_id):
             raise ValueError("an event must name the party and device of the signing key")
         envelope = seal(event, self.key, schema_version=self.schema_version)
-        self.producer.send(self.topic, envelope, key=event.item_id.encode())
+        if self.outbox is not None and self.sender is not None:
+            self.outbox.put(self.topic, event.item_id.encode(), envelope)
+            self.sender.wake()
+        elif self.producer is not None:
+            self.producer.send(self.topic, envelope, key=event.item_id.encode())
         return envelope
+
+    @property
+    def unsent(self) -> int:
+        """Scans kept in the outbox, not yet acknowledged by the broker."""
+        if self.outbox is None:
+            return 0
+        return self.outbox.depth() if self.sender is not None else self._left
 
     def event(self, kind: Kind, item_id: str, **details: Any) -> CustodyEvent:
         return CustodyEvent(
@@ -132,11 +192,33 @@ class Scanner:
             **details,
         )
 
-    def flush(self) -> None:
-        self.producer.flush()
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every scan so far was acknowledged; :class:`Undelivered` on timeout."""
+        if self.sender is not None and self.outbox is not None:
+            pending = self.sender.wait_sent(timeout=timeout)
+            if pending:
+                raise Undelivered(pending, self.outbox.path)
+        elif self.producer is not None:
+            self.producer.flush()
 
-    def close(self) -> None:
-        self.producer.close()
+    def close(self, timeout: float | None = None) -> int:
+        """Send what can be sent within ``timeout`` (default ``stop_timeout``) seconds, then
+        stop; returns the scans left in the outbox for the next start."""
+        if self.producer is not None:
+            self.producer.close()
+            return 0
+        if self.sender is None or self.outbox is None:
+            return 0
+        budget = self.stop_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        sender, self.sender = self.sender, None
+        try:
+            sender.wait_sent(timeout=budget)
+        finally:
+            self._left = sender.stop(max(1.0, deadline - time.monotonic()))
+            if self._owns_outbox:
+                self.outbox.close()
+        return self._left
 
     def __enter__(self) -> Scanner:
         return self

@@ -6,10 +6,12 @@ import contextlib
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from domain.custody import CustodyEvent, Kind, Role
 from ledger.application import CustodyLedger
@@ -116,3 +118,32 @@ def busy_machine(hogs: int = 2) -> Iterator[None]:
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+class Helper(threading.Thread):
+    """A test's helper thread whose failure fails the test, and which cannot hang it.
+
+    ``outcome(timeout)`` joins it and returns what the target returned, re-raises what it
+    raised, or fails if it is still running after ``timeout`` seconds.
+    """
+
+    def __init__(self, target: Callable[..., Any], *args: Any, name: str = "") -> None:
+        super().__init__(name=name or getattr(target, "__name__", "helper"), daemon=True)
+        self._call = target
+        self._args = args
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self._call(*self._args)
+        except BaseException as e:
+            self.error = e
+
+    def outcome(self, timeout: float) -> Any:
+        self.join(timeout)
+        if self.is_alive():
+            raise AssertionError(f"helper thread {self.name} still running after {timeout:.0f} s")
+        if self.error is not None:
+            raise self.error
+        return self.value

@@ -60,3 +60,48 @@ def test_the_dockerfile_copies_every_package_the_wheel_ships() -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text()
     for package in re.findall(r'"(\w+)"', packages.group(1)):
         assert f"COPY {package} ./{package}" in dockerfile, package
+
+
+LONG_RUNNING = {"ingest", "anchor", "project", "run", "serve"}
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in service.get("environment", {}).items()}
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
+    assert match, f"cannot read a duration from {text!r}"
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return number * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+@pytest.mark.parametrize(
+    ("name", "service"),
+    [(n, s) for n, s in assay_services() if s["command"][0] in LONG_RUNNING],
+)
+def test_every_long_running_service_documents_its_metrics_port_and_stops_in_time(
+    name: str, service: dict[str, Any]
+) -> None:
+    env = _environment(service)
+    port = env.get("ASSAY_METRICS_PORT")
+    assert port and port.isdigit() and int(port) > 0, f"{name}: no metrics port"
+    assert env.get("ASSAY_METRICS_HOST") == "0.0.0.0", f"{name}: metrics not reachable"
+    assert port in [str(p) for p in service.get("expose", [])], f"{name}: port not exposed"
+    # The command takes the same port as a flag (the setting and the flag agree).
+    args = build_parser().parse_args([*service["command"], "--metrics-port", port])
+    assert args.metrics_port == int(port)
+    stop = float(env.get("ASSAY_STOP_TIMEOUT", "10"))
+    grace = _seconds(str(service.get("stop_grace_period", "10s")))
+    assert grace > stop, f"{name}: Docker would kill it before it stops ({grace} <= {stop})"
+
+
+def test_the_header_names_the_metrics_port() -> None:
+    text = (DOCKER / "compose.yaml").read_text()
+    ports = {
+        _environment(s).get("ASSAY_METRICS_PORT")
+        for _, s in assay_services()
+        if s["command"][0] in LONG_RUNNING
+    }
+    assert len(ports) == 1
+    assert f":{ports.pop()}/metrics" in text

@@ -13,7 +13,7 @@ from pathlib import Path
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
-from tests.support import make_world, story_events
+from tests.support import Helper, make_world, story_events
 
 WRITERS = 4
 ITEMS_PER_WRITER = 40
@@ -57,15 +57,17 @@ def test_concurrent_writers_never_fill_a_gap_behind_a_follower(
                 time.sleep(0.001)
 
     start_id = follower.recorder.max_notification_id() or 0
-    reader = threading.Thread(target=follow)
+    reader = Helper(follow, name="follower")
     reader.start()
-    writers = [threading.Thread(target=write, args=(b,)) for b in batches]
+    writers = [Helper(write, b, name=f"writer-{n}") for n, b in enumerate(batches)]
     for t in writers:
         t.start()
-    for t in writers:
-        t.join()
-    done.set()
-    reader.join()
+    try:
+        for t in writers:
+            t.outcome(timeout=240)
+    finally:
+        done.set()
+    reader.outcome(timeout=120)
     everything = [
         n.id for n in follower.recorder.select_notifications(start=start_id + 1, limit=100_000)
     ]

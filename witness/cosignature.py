@@ -32,11 +32,11 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from anchoring.checkpoint import Signer, valid_key_name
 from anchoring.errors import KeyFileError
+from streams.ed25519 import PublicKey, UnusableKey
 from witness.errors import CosignatureError, NoteError
 from witness.note import KEY_ID_SIZE, SignatureLine, b64decode, parse_signature_line
 
@@ -72,15 +72,17 @@ class WitnessVerifier:
     name: str
     public_key: bytes
     key_id: bytes = field(init=False)
-    _verify_key: VerifyKey = field(init=False, compare=False)
+    _verify_key: PublicKey = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not valid_key_name(self.name):
             raise CosignatureError("cosignature_key", f"{self.name!r} is not a valid key name")
-        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
-            raise CosignatureError("cosignature_key", "an Ed25519 public key is 32 bytes")
+        try:  # 32 bytes, canonical, not of small order (docs/proof-bundle.md §4.8)
+            key = PublicKey(self.public_key)
+        except UnusableKey as e:
+            raise CosignatureError("cosignature_key", f"unusable witness key: {e}") from None
         object.__setattr__(self, "key_id", cosignature_key_id(self.name, self.public_key))
-        object.__setattr__(self, "_verify_key", VerifyKey(self.public_key))
+        object.__setattr__(self, "_verify_key", key)
 
     @classmethod
     def from_text(cls, vkey: str) -> WitnessVerifier:
@@ -141,13 +143,11 @@ class WitnessVerifier:
         (timestamp,) = struct.unpack(">Q", raw[:TIMESTAMP_SIZE])
         if timestamp > MAX_TIMESTAMP:
             raise CosignatureError("cosignature_format", f"timestamp {timestamp} exceeds 2**63-1")
-        try:
-            self._verify_key.verify(signed_message(body, timestamp), raw[TIMESTAMP_SIZE:])
-        except (BadSignatureError, ValueError):
+        if not self._verify_key.verify(signed_message(body, timestamp), raw[TIMESTAMP_SIZE:]):
             raise CosignatureError(
                 "cosignature_signature",
                 f"cosignature by {self.name} at time {timestamp} does not verify",
-            ) from None
+            )
         return int(timestamp)
 
     def __repr__(self) -> str:

@@ -15,3 +15,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if data_dir:
         settings = settings.with_overrides(data_dir=Path(data_dir))
     return settings
+
+
+def add_metrics_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (default: setting metrics_port; 0: off)",
+    )

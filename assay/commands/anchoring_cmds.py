@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from anchoring import strictjson
 from anchoring.checkpoint import Verifier
-from anchoring.errors import VerificationError
+from anchoring.errors import KeyFileError, VerificationError
 from anchoring.prove import ProveError, Prover, write_bundle
-from anchoring.verify import verify_bundle
+from anchoring.sealer import Anchor
+from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import settings_from
-from streams.producer import Producer
+from assay.commands import add_metrics_flag, settings_from
+from assay.service import Service
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def register(sub: Any) -> None:
@@ -29,6 +35,7 @@ def register(sub: Any) -> None:
     anchor = sub.add_parser("anchor", help="seal ledger events into blocks and sign checkpoints")
     anchor.add_argument("--until-idle", type=float, metavar="SECONDS")
     anchor.add_argument("--once", action="store_true", help="seal what is recorded now and exit")
+    add_metrics_flag(anchor)
     anchor.set_defaults(handler=anchor_handler)
 
     prove = sub.add_parser("prove", help="write the proof bundle of an item")
@@ -82,21 +89,36 @@ def keys_show(args: argparse.Namespace) -> int:
 def anchor_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
-    producer = None if args.once else Producer(runtime.kafka_bootstrap(settings))
-    anchor = runtime.make_anchor(settings, ledger, chain, producer)
-    try:
-        sealed = anchor.catch_up() if args.once else anchor.run(until_idle=args.until_idle)
-    except KeyboardInterrupt:
-        sealed = 0
-    finally:
-        if producer is not None:
-            producer.close()
+    if args.once:
+        anchor = runtime.make_anchor(settings, ledger, chain)
+        _report(anchor.catch_up(), anchor, print)
+        return 0
+    with Service("anchor", settings, args.metrics_port) as service:
+        # Checkpoints leave through an outbox: sealing never waits for the broker.
+        outbox, sender = runtime.checkpoint_outbox(settings, runtime.kafka_connection(settings))
+        service.metrics.watch_outbox("checkpoints", outbox, sender)
+        try:
+            anchor = runtime.make_anchor(settings, ledger, chain, checkpoint_outbox=outbox)
+            service.metrics.watch_anchor(anchor)
+            sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
+            if not service.stopped_by_signal:
+                sender.wait_sent(timeout=settings.stop_timeout)
+        finally:
+            waiting = sender.stop(service.stopper.remaining())
+            outbox.close()
+        _report(sealed, anchor, service.summary, waiting)
+    return 0
+
+
+def _report(sealed: int, anchor: Anchor, say: Callable[[str], None], waiting: int = 0) -> None:
     head = anchor.head
     where = f"head at height {head.height}" if head else "no blocks yet"
-    print(f"sealed {sealed} block(s); {where}")
+    line = f"sealed {sealed} block(s); {where}"
     if anchor.conflicts:
-        print(f"{anchor.conflicts} seal(s) lost to another anchor on the same chain: reloaded")
-    return 0
+        line += f"; {anchor.conflicts} seal(s) lost to another anchor on the same chain: reloaded"
+    if waiting:
+        line += f"; {waiting} checkpoint(s) wait in the outbox for the broker"
+    say(line)
 
 
 def prove_handler(args: argparse.Namespace) -> int:
@@ -114,28 +136,32 @@ def prove_handler(args: argparse.Namespace) -> int:
         raise CommandError(str(e)) from None
     text = write_bundle(bundle)
     if args.output:
-        args.output.write_text(text)
+        args.output.write_text(text, encoding="utf-8")
         print(
             f"wrote {args.output}: {len(bundle['events'])} anchored event(s), "
             f"{len(bundle['pending'])} pending",
             file=sys.stderr,
         )
     else:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))  # the bundle is UTF-8 whatever the locale
     return 0
 
 
 def verify_handler(args: argparse.Namespace) -> int:
+    """Exit 0: verified; 1: not verified, with the failing step (a bundle, key or pinned
+    device key file that cannot be read as its format says included); 2: a file is
+    missing or unreadable."""
     try:
-        bundle = json.loads(args.bundle.read_text())
-        key = Verifier.from_text(args.key.read_text().strip())
-        pinned = _device_keys(args.device_keys) if args.device_keys else None
-    except (OSError, ValueError) as e:
+        bundle_bytes = args.bundle.read_bytes()
+        key_bytes = args.key.read_bytes()
+        pinned_bytes = args.device_keys.read_bytes() if args.device_keys else None
+    except OSError as e:
         raise CommandError(f"cannot read input: {e}") from None
-    except VerificationError as e:
-        raise CommandError(f"cannot read the platform key: {e}") from None
     try:
-        result = verify_bundle(bundle, key, pinned, origin=args.origin)
+        key = _platform_key(key_bytes)
+        pinned = _device_keys(pinned_bytes) if pinned_bytes is not None else None
+        result = verify_bundle(read_bundle(bundle_bytes), key, pinned, origin=args.origin)
     except VerificationError as e:
         if args.json:
             event = getattr(e, "version", None)
@@ -180,13 +206,27 @@ def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _device_keys(path: Path) -> dict[str, bytes]:
-    raw = json.loads(path.read_text())
-    if not isinstance(raw, dict) or not all(
-        isinstance(v, str) and len(v) == 64 for v in raw.values()
+def _platform_key(raw: bytes) -> Verifier:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError("key_file", "the platform key file is not UTF-8 text") from None
+    return Verifier.from_text(text.strip())
+
+
+def _device_keys(raw: bytes) -> dict[str, bytes]:
+    """``{"party/device": "<64 hex>"}``, as strict JSON; ``key_file`` if it is not."""
+    try:
+        data = strictjson.loads(raw)
+    except strictjson.JsonInputError as e:
+        raise KeyFileError("key_file", f"pinned device keys: {e}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, str) and _HEX64.fullmatch(v) for v in data.values()
     ):
-        raise ValueError(f'{path}: expected {{"party/device": "<64 hex public key>"}}')
-    return {str(k): bytes.fromhex(v) for k, v in raw.items()}
+        raise KeyFileError(
+            "key_file", 'pinned device keys: expected {"party/device": "<64 hex public key>"}'
+        )
+    return {k: bytes.fromhex(v) for k, v in data.items()}
 
 
 def audit_handler(args: argparse.Namespace) -> int:

@@ -67,14 +67,9 @@ def enrol_handler(args: argparse.Namespace) -> int:
             raise CommandError(str(e)) from None
         party, device, public = key.party_id, key.device_id, key.public_key_hex
     elif args.party and args.device and args.public_key:
-        party, device, public = args.party, args.device, args.public_key
+        party, device, public = args.party, args.device, args.public_key.strip().lower()
     else:
         raise CommandError("give --key FILE, or --party, --device and --public-key")
-    try:
-        if len(bytes.fromhex(public)) != 32:
-            raise ValueError
-    except ValueError:
-        raise CommandError("an Ed25519 public key is 32 bytes (64 hex characters)") from None
     effective_from = _time(args.effective_from) if args.effective_from else None
     ledger = runtime.open_ledger(settings_from(args))
     try:

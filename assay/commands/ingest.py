@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
-import threading
 from typing import Any
 
 from assay import runtime
-from assay.commands import settings_from
+from assay.commands import add_metrics_flag, settings_from
+from assay.lifecycle import Stopper
+from assay.service import Service
 
 
 def register(sub: Any) -> None:
@@ -31,6 +31,7 @@ def register(sub: Any) -> None:
         help="run N worker processes in one consumer group (default 1)",
     )
     p.add_argument("--json", action="store_true", help="print the final counts as JSON")
+    add_metrics_flag(p)
     p.set_defaults(handler=handle)
 
 
@@ -41,32 +42,35 @@ def handle(args: argparse.Namespace) -> int:
         return _spawn_workers(args)
 
     settings = settings_from(args)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("streams.ingest").setLevel(logging.INFO)
-    bootstrap = runtime.kafka_bootstrap(settings)
-    ingest = runtime.make_ingest(settings, bootstrap)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stats = ingest.run(until_idle=args.until_idle, stop=stop)
-    except KeyboardInterrupt:
-        stats = ingest.stats
-    counts = stats.__dict__
-    if args.json:
-        print(json.dumps(counts))
-    else:
-        print(
-            f"ingested {stats.consumed} messages: {stats.accepted} accepted, "
-            f"{stats.flagged} flagged, {stats.duplicates} duplicates, {stats.rejected} rejected"
-        )
+    with Service("ingest", settings, args.metrics_port) as service:
+        bootstrap = runtime.kafka_bootstrap(settings)
+        ingest = runtime.make_ingest(settings, bootstrap)
+        service.metrics.watch_ingest(ingest)
+        stats = ingest.run(until_idle=args.until_idle, stop=service.stop)
+        if args.json:
+            print(json.dumps(stats.__dict__), flush=True)
+        else:
+            service.summary(
+                f"ingested {stats.consumed} messages: {stats.accepted} accepted, "
+                f"{stats.flagged} flagged, {stats.duplicates} duplicates, "
+                f"{stats.rejected} rejected"
+            )
     return 0
 
 
-def _worker_env(instance_id: str, n: int) -> dict[str, str]:
-    """Each worker its own static member id (``<id>-<n>``) when static membership is on."""
+def _worker_env(args: argparse.Namespace, n: int) -> dict[str, str]:
+    """Worker n: its own static member id (``<id>-<n>``) when static membership is on, its
+    own metrics port (port + n), and a stop budget inside the parent's."""
+    settings = settings_from(args)
     env = dict(os.environ)
-    if instance_id:
-        env["ASSAY_INGEST_INSTANCE_ID"] = f"{instance_id}-{n}"
+    if settings.ingest_instance_id:
+        env["ASSAY_INGEST_INSTANCE_ID"] = f"{settings.ingest_instance_id}-{n}"
+    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+    if port:
+        env["ASSAY_METRICS_PORT"] = str(port + n)
+    env["ASSAY_STOP_TIMEOUT"] = str(max(1.0, settings.stop_timeout - 1))
+    if getattr(args, "log_format", None):
+        env["ASSAY_LOG_FORMAT"] = args.log_format
     return env
 
 
@@ -80,14 +84,16 @@ def _spawn_workers(args: argparse.Namespace) -> int:
     if args.json:
         command += ["--json"]
     settings = settings_from(args)
-    workers = [
-        subprocess.Popen(command, env=_worker_env(settings.ingest_instance_id, n))
-        for n in range(args.workers)
-    ]
+    stopper = Stopper("ingest", settings.stop_timeout).install()
+    workers = [subprocess.Popen(command, env=_worker_env(args, n)) for n in range(args.workers)]
     try:
+        while any(w.poll() is None for w in workers) and not stopper.event.wait(0.2):
+            pass
+        if stopper.requested:
+            for w in workers:
+                if w.poll() is None:
+                    w.send_signal(signal.SIGTERM)
         codes = [w.wait() for w in workers]
-    except KeyboardInterrupt:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        codes = [w.wait() for w in workers]
+    finally:
+        stopper.finished()
     return max(codes)

@@ -12,7 +12,8 @@ from eventsourcing.application import Application
 
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import settings_from
+from assay.commands import add_metrics_flag, settings_from
+from assay.service import Service
 from assay.settings import Settings
 from projections.analyst import analyst_path
 from projections.projector import Projector, ProjectorBusy
@@ -34,6 +35,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="drop every projection, rebuild it from the event store (progress on stderr), exit",
     )
+    add_metrics_flag(project)
     project.set_defaults(handler=project_handler)
 
 
@@ -60,21 +62,34 @@ def make_projector(
 def project_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
-    with make_projector(settings, ledger, chain) as projector:
-        started = time.monotonic()
-        if args.rebuild:
+    if args.rebuild:
+        with make_projector(settings, ledger, chain) as projector:
+            started = time.monotonic()
             done = projector.rebuild(progress=ProgressBar())
             projector.publish()
-        else:
-            done = projector.run(until_idle=args.until_idle)
-        elapsed = max(time.monotonic() - started, 1e-9)
-        print(
-            f"# projected {done} notifications in {elapsed:.1f}s; ledger at "
-            f"{projector.position('ledger')}, chain at {projector.position('chain')}; "
-            f"analysts: duckdb -readonly {projector.snapshot_path}",
-            file=sys.stderr,
-        )
+            _report(projector, done, started)
+        return 0
+    with (
+        Service("project", settings, args.metrics_port) as service,
+        make_projector(settings, ledger, chain) as projector,
+    ):
+        service.metrics.watch_projector(projector)
+        started = time.monotonic()
+        done = projector.run(until_idle=args.until_idle, stop=service.stop)
+        _report(projector, done, started, service.stopper.reason)
     return 0
+
+
+def _report(projector: Projector, done: int, started: float, signal: str | None = None) -> None:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    stopped = f" (stopped on {signal})" if signal else ""
+    print(
+        f"# projected {done} notifications in {elapsed:.1f}s; ledger at "
+        f"{projector.position('ledger')}, chain at {projector.position('chain')}; "
+        f"analysts: duckdb -readonly {projector.snapshot_path}{stopped}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class ProgressBar:

@@ -1,105 +1,205 @@
 /*
- * The verifier page: gathers a bundle and a pinned key, runs AssayVerifier (verifier.js)
- * and tells the item's story from what verified. Only signed or anchored content is shown
- * as fact; everything else is labelled. All text goes in via textContent.
+ * The verifier page's flow. Opened from an item's QR link (/verify?item=<id> or /?item=<id>)
+ * it fetches the item's proof and the current checkpoint and checks them at once with the
+ * key the deployment pinned in the page (else one remembered on this device, else the
+ * server's own, labelled trust on first use). The last verified proofs are kept on this
+ * device, so with the service worker (sw.js) the page still answers offline. A buyer can
+ * also check a proof file by hand under "Check a proof file yourself".
  */
 (function () {
   "use strict";
 
   const V = window.AssayVerifier;
+  const I = window.AssayI18n;
+  const R = window.AssayRender;
   const $ = (id) => document.getElementById(id);
   const served = location.protocol === "http:" || location.protocol === "https:";
-  const STORE_KEY = "assay.pinnedPlatformKey";
-  const state = { bundleText: null };
+  const KEY_STORE = "assay.platformKey"; //  {text, source: "tofu" | "manual", since}
+  const LEGACY_KEY_STORE = "assay.pinnedPlatformKey"; //  plain text, from earlier pages
+  const PASSPORTS = "assay.passports"; //  {item id: {bundle, savedAt}}, most recent last
+  const KEEP_PASSPORTS = 5;
 
-  // ----- small DOM helpers ------------------------------------------------------------
+  let words = new I.Words(I.choose());
+  let view = { notice: { state: "idle" }, ctx: {} };
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") node.className = v;
-      else node.setAttribute(k, v);
+  // ----- this device's storage ---------------------------------------------------------
+
+  function load(name) {
+    try {
+      return JSON.parse(localStorage.getItem(name));
+    } catch (e) {
+      return null;
     }
-    for (const child of children) {
-      if (child === null || child === undefined || child === "") continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
   }
 
-  function status(id, text, kind) {
+  function save(name, value) {
+    try {
+      localStorage.setItem(name, JSON.stringify(value));
+    } catch (e) {
+      /* storage unavailable or full: nothing is kept beyond this visit */
+    }
+  }
+
+  function rememberedKey() {
+    const kept = load(KEY_STORE);
+    if (kept && typeof kept.text === "string" && kept.text) return kept;
+    let legacy = null;
+    try {
+      legacy = localStorage.getItem(LEGACY_KEY_STORE);
+    } catch (e) { /* none */ }
+    return legacy ? { text: legacy, source: "manual", since: null } : null;
+  }
+
+  function savePassport(itemId, bundle) {
+    const all = load(PASSPORTS) || {};
+    const earlier = all[itemId];
+    delete all[itemId];
+    all[itemId] = { bundle, savedAt: earlier && earlier.bundle === bundle ? earlier.savedAt : new Date().toISOString() };
+    const ids = Object.keys(all);
+    for (const old of ids.slice(0, Math.max(0, ids.length - KEEP_PASSPORTS))) delete all[old];
+    save(PASSPORTS, all);
+  }
+
+  function pinned(name) {
+    const meta = document.querySelector(`meta[name="${name}"]`);
+    return meta ? meta.content.trim() : "";
+  }
+
+  const pins = { key: pinned("assay-pinned-key"), policy: pinned("assay-witness-policy") };
+
+  // ----- checking ----------------------------------------------------------------------
+
+  function show(next) {
+    view = next;
+    const v = R.render(words, view);
+    // For tests and bench/bench_passport.py: ms from navigation to this verdict, and of the check.
+    $("verdict").dataset.shownMs = String(Math.round(performance.now()));
+    $("verdict").dataset.checkMs = view.outcome ? String(Math.round(view.outcome.ms)) : "";
+    return v;
+  }
+
+  async function check(bundleText, key, ctx, extra) {
+    const now = Date.now();
+    const context = Object.assign({ now, maxAgeSeconds: window.AssayPassport.DEFAULT_MAX_AGE_SECONDS, policyPinned: !!pins.policy }, ctx);
+    const options = { now, maxAgeSeconds: context.maxAgeSeconds };
+    if (pins.policy) options.witnessPolicy = pins.policy;
+    let outcome;
+    try {
+      outcome = await V.verifyText(bundleText, key.text, $("device-keys").value, options);
+    } catch (e) {
+      outcome = { ok: false, step: "error", version: null, message: String(e.message || e), ms: 0, progress: { events: [] } };
+    }
+    show(Object.assign({ outcome, ctx: context, key, policy: pins.policy, checkedAt: new Date(now).toISOString(), pageUrl: pageUrl() }, extra));
+    return outcome;
+  }
+
+  function pageUrl() {
+    return served ? `${location.origin}${location.pathname}` : "";
+  }
+
+  async function getProof(itemId) {
+    let response;
+    try {
+      response = await fetch(`items/${encodeURIComponent(itemId)}/proof`, { cache: "no-store" });
+    } catch (e) {
+      return { kind: "offline" };
+    }
+    const text = await response.text();
+    if (response.ok) return { kind: "bundle", text };
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch (e) { /* not JSON: an error page of something in front of the server */ }
+    // An unknown id may be answered with an absence proof: the body itself, or in a field.
+    const isBundle = (x) => !!x && typeof x === "object" && x.format === "assay-proof-bundle";
+    const proof = body && [body, body.proof, body.bundle, body.absence_proof].find(isBundle);
+    if (proof) return { kind: "bundle", text: proof === body ? text : JSON.stringify(proof) };
+    if (response.status === 404 && body && body.error === "not_anchored") return { kind: "notice", state: "not_anchored" };
+    if (response.status === 404) return { kind: "notice", state: "no_record" };
+    return { kind: "notice", state: "unreachable" };
+  }
+
+  async function getText(path) {
+    try {
+      const response = await fetch(path, { cache: "no-store" });
+      return response.ok ? await response.text() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function serverKey() {
+    const text = await getText("keys");
+    try {
+      const keys = JSON.parse(text);
+      return keys && keys.platform ? keys.platform.text : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* The key to check with: pinned by the page, else remembered, else the server's (TOFU). */
+  async function chooseKey(offered) {
+    if (pins.key) return { text: pins.key, source: "deployment" };
+    const kept = rememberedKey();
+    const server = await offered;
+    if (kept) return { text: kept.text, source: "remembered", since: kept.since, changed: !!server && server !== kept.text };
+    return server ? { text: server, source: "tofu" } : null;
+  }
+
+  /* Is the server's current checkpoint newer than the proof's? Checked with the same key. */
+  async function latest(checkpointText, key, outcome) {
+    const parts = window.AssayVerifierParts;
+    if (!checkpointText || !outcome.ok || !parts || !parts.openCheckpoint) return null;
+    try {
+      const opened = await parts.openCheckpoint(checkpointText, await parts.parseVerifierKey(key.text), outcome.result.origin);
+      return { size: opened.size };
+    } catch (e) {
+      return { bad: true };
+    }
+  }
+
+  async function checkItem(itemId) {
+    const started = { notice: { state: "checking" }, ctx: {}, itemId };
+    show(started);
+    const offered = pins.key ? Promise.resolve(null) : serverKey();
+    const [proof, checkpointText] = await Promise.all([getProof(itemId), getText("checkpoint")]);
+    let bundle = null;
+    let offlineSince = null;
+    if (proof.kind === "bundle") {
+      bundle = proof.text;
+    } else if (proof.kind === "offline") {
+      const kept = (load(PASSPORTS) || {})[itemId];
+      if (!kept) return show({ notice: { state: "unreachable" }, ctx: {}, itemId });
+      bundle = kept.bundle;
+      offlineSince = kept.savedAt;
+    } else {
+      return show({ notice: { state: proof.state }, ctx: {}, itemId });
+    }
+    const key = await chooseKey(offered);
+    if (!key) return show({ notice: { state: "need_key" }, ctx: {}, itemId });
+    const qr = served ? `items/${encodeURIComponent(itemId)}/qr.svg` : null;
+    const outcome = await check(bundle, key, { keySource: key.source, keyChanged: key.changed, offlineSince }, { itemId, qr });
+    if (outcome.ok) {
+      savePassport(itemId, bundle);
+      if (key.source === "tofu") save(KEY_STORE, { text: key.text, source: "tofu", since: new Date().toISOString() });
+      const current = await latest(checkpointText, key, outcome);
+      if (current) {
+        const newer = current.size > outcome.result.checkpoint_size ? current.size : null;
+        show(Object.assign({}, view, { current, ctx: Object.assign({}, view.ctx, { newerCheckpoint: newer }) }));
+      }
+    }
+    return outcome;
+  }
+
+  // ----- checking by hand --------------------------------------------------------------
+
+  const manual = { bundleText: null };
+
+  function status(id, key, params, tone) {
     const node = $(id);
-    node.textContent = text;
-    node.className = "status" + (kind ? " " + kind : "");
-  }
-
-  function remembered() {
-    try {
-      return localStorage.getItem(STORE_KEY) || "";
-    } catch (e) {
-      return "";
-    }
-  }
-
-  function remember(text) {
-    try {
-      localStorage.setItem(STORE_KEY, text);
-    } catch (e) {
-      /* storage unavailable (private mode): pinning lasts for this visit only */
-    }
-  }
-
-  // ----- inputs -----------------------------------------------------------------------
-
-  function setBundle(text, where) {
-    state.bundleText = text;
-    let summary = "";
-    try {
-      const b = JSON.parse(text);
-      const n = Array.isArray(b.events) ? b.events.length : 0;
-      summary = `${b.item_id}: ${n} anchored event${n === 1 ? "" : "s"}`;
-    } catch (e) {
-      summary = "not JSON";
-    }
-    status("bundle-status", `${where} (${summary}).`);
-  }
-
-  async function fetchBundle() {
-    const id = $("item-id").value.trim();
-    if (!id) return status("bundle-status", "Enter an item id first.", "warn");
-    status("bundle-status", "Fetching…");
-    try {
-      const response = await fetch(`items/${encodeURIComponent(id)}/proof`, { cache: "no-store" });
-      const text = await response.text();
-      if (!response.ok) {
-        let message = text;
-        try {
-          message = JSON.parse(text).message;
-        } catch (e) { /* keep the raw text */ }
-        state.bundleText = null;
-        return status("bundle-status", `The server has no proof: ${message}`, "bad");
-      }
-      setBundle(text, "Fetched from this server");
-      if ($("key-text").value.trim()) await verify();
-    } catch (e) {
-      status("bundle-status", `Could not reach the server: ${e.message}`, "bad");
-    }
-  }
-
-  async function useServerKey() {
-    try {
-      const keys = await (await fetch("keys", { cache: "no-store" })).json();
-      if (!keys.platform) return status("key-status", "The server has no platform key yet.", "bad");
-      const pinned = remembered();
-      $("key-text").value = keys.platform.text;
-      if (pinned && pinned !== keys.platform.text) {
-        status("key-status", "Warning: the server's key differs from the key you pinned earlier!", "bad");
-      } else {
-        status("key-status", "Using the server's key: trust on first use.", "warn");
-      }
-    } catch (e) {
-      status("key-status", `Could not fetch the server's key: ${e.message}`, "bad");
-    }
+    node.textContent = key ? words.t(key, params) : "";
+    node.className = "status" + (tone ? " " + tone : "");
   }
 
   function readFile(input, then) {
@@ -110,210 +210,115 @@
     reader.readAsText(file);
   }
 
-  // ----- verdict ----------------------------------------------------------------------
-
-  function showVerdict(kind, title, detail, time, step) {
-    const box = $("verdict");
-    box.className = `verdict ${kind}`;
-    box.dataset.verdict = kind === "ok" ? "verified" : kind === "bad" ? "failed" : kind;
-    box.dataset.step = step || "";
-    $("verdict-title").textContent = title;
-    $("verdict-detail").replaceChildren(...[].concat(detail));
-    $("verdict-time").textContent = time || "";
-  }
-
-  async function verify() {
-    const text = state.bundleText ?? $("bundle-text").value;
+  async function checkByHand() {
+    const text = manual.bundleText || $("bundle-text").value;
     const keyText = $("key-text").value.trim();
-    if (!text || !text.trim()) return showVerdict("idle", "Not checked yet", "Load a proof bundle first.");
-    if (!keyText) return showVerdict("idle", "Not checked yet", "Pin the platform key first: paste it, load it from a file, or take the server's.");
-    showVerdict("busy", "Checking…", "");
-    let outcome;
+    if (!text.trim()) return status("bundle-status", "manual.need_bundle", null, "warn");
+    if (!keyText) return status("key-status", "manual.need_key", null, "warn");
+    const kept = rememberedKey();
+    const source = keyText === pins.key ? "deployment" : kept && kept.text === keyText ? "remembered" : "manual";
+    const key = { text: keyText, source, since: source === "remembered" ? kept.since : null };
+    let itemId = null;
     try {
-      outcome = await V.verifyText(text, keyText, $("device-keys").value);
-    } catch (e) {
-      return showVerdict("bad", "Not verified", `The verifier could not run: ${e.message}`, "", "error");
+      itemId = JSON.parse(text).item_id;
+    } catch (e) { /* the verifier names the problem */ }
+    const outcome = await check(text, key, { keySource: source }, { itemId: typeof itemId === "string" ? itemId : null });
+    if (outcome.ok && $("remember-key").checked && source === "manual") {
+      save(KEY_STORE, { text: keyText, source: "manual", since: new Date().toISOString() });
     }
-    if (outcome.ok && $("remember-key").checked) remember(keyText);
-    const time = `Checked on this device in ${outcome.ms.toFixed(1)} ms.`;
-    let names = {};
-    try {
-      names = JSON.parse(text).devices || {};
-    } catch (e) { /* no names */ }
-    if (outcome.ok) {
-      const r = outcome.result;
-      const pending = r.pending.length ? ` ${r.pending.length} later event(s) are recorded but not anchored yet, so not verified.` : "";
-      const key = keyText.split("+").slice(0, 2).join("+");
-      showVerdict("ok", "Verified",
-        `All ${r.events} anchored events of this item are signed by their devices, chained, and proven into the ${r.origin} checkpoint of ${r.checkpoint_size} blocks, signed by the key you pinned (${key}).${pending}`,
-        time);
-      renderStory(r.item_id, r.story, r.pending, names, null);
-    } else {
-      const where = outcome.version ? ` at event v${outcome.version}` : "";
-      showVerdict("bad", "Not verified", [
-        "Step ", el("span", { class: "step" }, outcome.step), ` failed${where}: ${outcome.detail}. `,
-        el("b", {}, "Do not trust this history."),
-      ], time, outcome.step);
-      const events = outcome.progress.events;
-      if (events.length || outcome.version) renderStory(null, events, [], names, outcome);
-      else $("story").hidden = true;
-    }
+    $("verdict").scrollIntoView({ block: "start" });
   }
 
-  // ----- the item's story -------------------------------------------------------------
-
-  const when = (iso) => iso.replace("T", " ").replace(/:\d\d(\.\d+)?\+00:00$/, "") + " UTC";
-
-  function partyLabel(partyId, names) {
-    for (const [device, info] of Object.entries(names || {})) {
-      if (device.split("/")[0] === partyId && info && info.party_name) {
-        return `${info.party_name} (${partyId}, ${info.role})`;
-      }
-    }
-    return partyId;
+  async function useServerKey() {
+    const offered = await serverKey();
+    if (!offered) return status("key-status", "manual.no_server_key", null, "bad");
+    const kept = rememberedKey();
+    $("key-text").value = offered;
+    if (kept && kept.text !== offered) status("key-status", "manual.server_key_differs", null, "bad");
+    else status("key-status", "manual.server_key_used", null, "warn");
   }
 
-  function describe(c, names) {
-    const who = partyLabel(c.party_id, names);
-    const to = c.counterparty ? partyLabel(c.counterparty, names) : "?";
-    return {
-      commissioning: `${who} registered ${c.brand || "?"} ${c.model || ""}, serial ${c.serial || "?"} (tag ${c.tag_uid || "?"})`,
-      inspecting: `${who} authenticated it: ${c.verdict || "?"}${c.certificate ? ` (certificate ${c.certificate})` : ""}`,
-      shipping: `${who} shipped it to ${to}`,
-      void_shipping: `${who} recalled the shipment`,
-      receiving: `${who} received it`,
-      observing: `${who} scanned it`,
-      repairing: `${who} serviced it`,
-      retail_selling: `${who} sold it${c.buyer_ref ? ` (buyer ${c.buyer_ref})` : ""}`,
-      returning: `${who} took it back`,
-      decommissioning: `${who} retired it (${c.reason || "?"})`,
-    }[c.kind];
-  }
-
-  /* ItemState.evolve over the verified custody events, driven by the kinds table
-   * (kinds.js, generated from domain/kinds.py). */
-  function currentState(events) {
-    const s = { status: "unregistered" };
-    for (const e of events) {
-      if (e.kind !== "E") continue;
-      const c = e.summary;
-      const r = window.AssayKinds.kinds[c.kind];
-      if (!r) continue;
-      if (r.creates) s.commissioning = c;
-      if (r.sets.includes("verdict")) s.inspection = c;
-      if (r.status) s.status = r.status;
-      if (r.holder === "actor") s.holder = c.party_id;
-      else if (r.holder === "none") s.holder = null;
-      if (r.location === "event") s.location = c.location;
-      else if (r.location === "none") s.location = null;
-      if (r.clears_parties) s.shipper = s.consignee = s.soldBy = null;
-      if (r.opens_transit) Object.assign(s, { shipper: c.party_id, consignee: c.counterparty });
-      if (r.status === "sold") Object.assign(s, { soldBy: c.party_id, soldAt: c.occurred_at });
-      if (r.status === "retired") s.reason = c.reason;
-    }
-    return s;
-  }
-
-  function statusText(s, names) {
-    if (s.status === "in_custody") return `Held by ${partyLabel(s.holder, names)} at ${s.location}`;
-    if (s.status === "in_transit") return `In transit from ${partyLabel(s.shipper, names)} to ${partyLabel(s.consignee, names)}`;
-    if (s.status === "sold") return `Sold by ${partyLabel(s.soldBy, names)} on ${when(s.soldAt)}`;
-    if (s.status === "retired") return `Retired (${s.reason || "?"})`;
-    return "Never registered by a brand";
-  }
-
-  function renderFacts(itemId, events, names) {
-    const facts = $("item-facts");
-    facts.replaceChildren();
-    const add = (term, value, cls) => facts.append(el("dt", {}, term), el("dd", cls ? { class: cls } : {}, value));
-    const s = currentState(events);
-    const c = s.commissioning;
-    if (c) add("Product", `${c.brand || "?"} ${c.model || ""} · serial ${c.serial || "?"} · tag ${c.tag_uid || "?"}`);
-    const i = s.inspection;
-    if (i) add("Authentication", `${i.verdict || "?"} — ${partyLabel(i.party_id, names)}, ${when(i.occurred_at)}${i.certificate ? `, certificate ${i.certificate}` : ""}`, i.verdict);
-    else add("Authentication", "No appraiser has inspected it", "flagged");
-    add("Status", statusText(s, names));
-    const flags = events.filter((e) => e.kind === "P");
-    add("Flags", flags.length ? flags.map((e) => e.flag.signal).join(", ") : "none", flags.length ? "flagged" : "");
-    add("Item id", el("span", { class: "mono" }, itemId));
-  }
-
-  function eventItem(e, names) {
-    const anchor = `anchored in block ${e.height} (leaf ${e.leafIndex}, sealed ${when(e.sealedAt.replace("Z", "+00:00"))})`;
-    if (e.kind === "P") {
-      const evidence = e.summary.evidence;
-      const seen = evidence ? `evidence signed by device ${e.device}: ${describe(evidence, names)} at ${evidence.location} · ` : "";
-      return el("li", { class: "flag" },
-        el("div", { class: "when" }, evidence ? when(evidence.occurred_at) : "Raised by the platform"),
-        el("div", { class: "what" }, `⚑ Flag ${e.flag.signal}: ${e.flag.detail}`),
-        el("div", { class: "meta" }, `${seen}v${e.version} · ${anchor}`));
-    }
-    const c = e.summary;
-    const where = c.latitude != null ? `${c.location} (${c.latitude}, ${c.longitude})` : c.location;
-    const notes = Object.entries(c.attributes || {}).map(([k, v]) => `${k}=${v}`).join(", ");
-    const info = (names || {})[e.device];
-    const key = e.keySource === "pinned" ? "key pinned by you" : info ? "key listed by the platform" : "key from the bundle";
-    return el("li", {},
-      el("div", { class: "when" }, when(c.occurred_at)),
-      el("div", { class: "what" }, describe(c, names)),
-      el("div", { class: "meta" }, `at ${where}${notes ? ` (${notes})` : ""} · signed by device ${e.device} (${key}) · v${e.version} · ${anchor}`));
-  }
-
-  function renderStory(itemId, events, pending, names, failure) {
-    $("story").hidden = false;
-    const first = events.find((e) => e.kind === "E");
-    const id = itemId || (first ? first.summary.item_id : "");
-    $("item-title").textContent = failure ? "What was checked before the failure" : id;
-    if (failure) $("item-facts").replaceChildren();
-    else renderFacts(id, events, names);
-    $("timeline-title").textContent = failure ? "Events that passed every check" : "History";
-    const list = $("timeline");
-    list.replaceChildren(...events.map((e) => eventItem(e, names)));
-    if (failure && failure.version) {
-      list.append(el("li", { class: "failed" },
-        el("div", { class: "when" }, `Event v${failure.version}`),
-        el("div", { class: "what" }, `Failed: ${failure.step}`),
-        el("div", { class: "meta" }, "This event and everything after it are not verified.")));
-    }
-    for (const p of pending) {
-      const s = p.summary || {};
-      list.append(el("li", { class: "pending" },
-        el("div", { class: "when" }, s.occurred_at ? when(s.occurred_at) : "Recently"),
-        el("div", { class: "what" }, s.kind ? describe(s, names) : `Flag ${s.flag || "?"}`),
-        el("div", { class: "meta" }, `v${p.version} · recorded, not yet anchored — not verified`)));
-    }
-  }
-
-  // ----- wiring -----------------------------------------------------------------------
-
-  function init() {
-    const meta = document.querySelector('meta[name="assay-pinned-key"]');
-    const pinned = (meta && meta.content.trim()) || remembered();
-    if (pinned) {
-      $("key-text").value = pinned;
-      status("key-status", meta && meta.content.trim() ? "Key pinned in this page." : "Key remembered on this device.");
-      $("remember-key").checked = !(meta && meta.content.trim());
-    }
-    $("verify").addEventListener("click", verify);
-    $("bundle-file").addEventListener("change", (ev) => readFile(ev.target, (text, name) => setBundle(text, `Loaded ${name}`)));
-    $("bundle-text").addEventListener("input", (ev) => {
-      state.bundleText = null;
-      status("bundle-status", ev.target.value.trim() ? "Pasted bundle." : "No bundle loaded.");
+  function wireManual() {
+    $("verify").addEventListener("click", checkByHand);
+    $("bundle-file").addEventListener("change", (ev) => readFile(ev.target, (text, name) => {
+      manual.bundleText = text;
+      status("bundle-status", "manual.loaded", { name });
+    }));
+    $("bundle-text").addEventListener("input", () => {
+      manual.bundleText = null;
+      status("bundle-status", null);
     });
     $("key-file").addEventListener("change", (ev) => readFile(ev.target, (text) => {
       $("key-text").value = text.trim();
-      status("key-status", "Key loaded from a file.");
+      status("key-status", "manual.key_loaded");
     }));
+    const kept = rememberedKey();
+    $("key-text").value = pins.key || (kept ? kept.text : "");
+    if (pins.key) status("key-status", "manual.key_pinned");
+    else if (kept) status("key-status", "manual.key_remembered");
     if (!served) return;
     for (const node of document.querySelectorAll(".served-only")) node.hidden = false;
-    $("fetch-bundle").addEventListener("click", fetchBundle);
     $("server-key").addEventListener("click", useServerKey);
+    $("fetch-bundle").addEventListener("click", () => {
+      const id = $("item-id").value.trim();
+      if (!id) return;
+      history.replaceState(null, "", `?item=${encodeURIComponent(id)}${langParam()}`);
+      checkItem(id);
+    });
+  }
+
+  // ----- language ----------------------------------------------------------------------
+
+  function langParam() {
+    const lang = new URLSearchParams(location.search).get("lang");
+    return lang ? `&lang=${encodeURIComponent(lang)}` : "";
+  }
+
+  function setLanguage(lang) {
+    words = new I.Words(lang);
+    words.apply(document);
+    document.title = words.t("app.title");
+    const select = $("lang");
+    select.replaceChildren(...I.LANGUAGES.map((code) => {
+      const option = R.el("option", { value: code, lang: code }, new I.Words(code).t("lang.self"));
+      option.selected = code === lang;
+      return option;
+    }));
+    R.render(words, view);
+  }
+
+  function init() {
     const item = new URLSearchParams(location.search).get("item");
-    if (item) {
+    wireManual();
+    setLanguage(words.lang);
+    $("lang").addEventListener("change", (ev) => {
+      I.remember(ev.target.value);
+      const params = new URLSearchParams(location.search);
+      params.set("lang", ev.target.value);
+      history.replaceState(null, "", `?${params}`);
+      setLanguage(ev.target.value);
+    });
+    $("print").addEventListener("click", () => window.print());
+    if (served) {
+      // Installable when served (a manifest cannot be fetched from file://).
+      document.head.append(R.el("link", { rel: "manifest", href: "manifest.webmanifest" }));
+      if ("serviceWorker" in navigator) {
+        navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy: the page still works online */ });
+      }
+    }
+    if (served && item) {
       $("item-id").value = item;
-      fetchBundle();
+      checkItem(item);
+    } else {
+      $("manual").open = true;
+      show({ notice: { state: "idle" }, ctx: {} });
     }
   }
 
+  window.AssayPage = {
+    /* Render an outcome as the page would (tests and screenshots of contract states). */
+    show: (outcome, ctx, extra) => show(Object.assign({ outcome, ctx: Object.assign({ now: Date.now() }, ctx), checkedAt: new Date().toISOString(), policy: pins.policy }, extra)),
+    checkItem,
+  };
   init();
 })();

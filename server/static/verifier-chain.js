@@ -8,7 +8,7 @@
   "use strict";
 
   const {
-    BundleError, MAX_INT, b64note, bytesEqual, concat, has, isDict,
+    BundleError, LONE_SURROGATE, MAX_INT, b64note, bytesEqual, concat, has, isDict,
     isInt, strictHex32, toHex, utf8,
   } = parts;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
@@ -19,10 +19,46 @@
     return new Uint8Array(await subtle.digest("SHA-256", concat(chunks)));
   }
 
+  /*
+   * Ed25519 under the rules of docs/proof-bundle.md §4.8 (streams/ed25519.py), checked
+   * here before WebCrypto is asked: BoringSSL alone accepts, e.g., the identity point as a
+   * key with an identity-R, S = 0 signature of any message; libsodium does not.
+   */
+  const FIELD_P = (1n << 255n) - 19n;
+  const ORDER_L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const LOW_255 = (1n << 255n) - 1n;
+  const Y8 = 0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n;
+  // y of the eight small-order points, and the spellings p, p + 1 of y = 0, 1.
+  const SMALL_ORDER_Y = new Set([0n, 1n, Y8, FIELD_P - Y8, FIELD_P - 1n, FIELD_P, FIELD_P + 1n]);
+
+  function littleEndian(bytes) {
+    let n = 0n;
+    for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]);
+    return n;
+  }
+
+  /* Why ``key`` is not an acceptable Ed25519 public key, or null. */
+  function publicKeyProblem(key) {
+    if (!(key instanceof Uint8Array) || key.length !== 32) return "an Ed25519 public key is 32 bytes";
+    const y = littleEndian(key) & LOW_255;
+    if (SMALL_ORDER_Y.has(y)) return "the public key is a point of small order";
+    if (y >= FIELD_P) return "the public key is not canonically encoded (y >= 2**255 - 19)";
+    return null;
+  }
+
+  /* Why ``signature`` can never verify under these rules, or null. */
+  function signatureProblem(signature) {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return "an Ed25519 signature is 64 bytes";
+    if (littleEndian(signature.subarray(32)) >= ORDER_L) return "the signature's S is not canonical (S >= L)";
+    if (SMALL_ORDER_Y.has(littleEndian(signature.subarray(0, 32)) & LOW_255)) return "the signature's R is a point of small order";
+    return null;
+  }
+
   const keyCache = new Map();
 
+  /* True when ``signature`` is valid for ``message`` under ``publicKey`` by these rules. */
   async function ed25519Verify(publicKey, message, signature) {
-    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    if (publicKeyProblem(publicKey) !== null || signatureProblem(signature) !== null) return false;
     try {
       const id = toHex(publicKey);
       if (!keyCache.has(id)) {
@@ -38,7 +74,6 @@
 
   const SIGNATURE_PREFIX = "\u2014 ";
   const PY_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
-  const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
   function validKeyName(name) {
     return name.length > 0 && !name.includes("+") && !PY_SPACE.test(name) &&
@@ -62,6 +97,8 @@
     if (raw === null || raw.length !== 33) throw bad("verifier key material is not base64 of 33 bytes");
     if (raw[0] !== 0x01) throw bad("verifier key type is not Ed25519 (0x01)");
     const publicKey = raw.slice(1);
+    const problem = publicKeyProblem(publicKey);
+    if (problem !== null) throw bad(`unusable platform key: ${problem}`);
     const id = await keyId(name, publicKey);
     if (!/^[0-9a-fA-F]{8}$/.test(idHex)) throw bad(`key id ${JSON.stringify(idHex)} is not 8 hex digits`);
     if (idHex.toLowerCase() !== toHex(id)) throw bad(`key id ${idHex} does not match the key (expected ${toHex(id)})`);
@@ -304,7 +341,7 @@
   }
 
   Object.assign(parts, {
-    blockHash, ed25519Verify, leafOf, openCheckpoint, parseHeader, parseVerifierKey, sha256,
-    verifyAccInclusion, verifyInclusion,
+    blockHash, ed25519Verify, leafOf, openCheckpoint, parseHeader, parseVerifierKey,
+    publicKeyProblem, sha256, signatureProblem, verifyAccInclusion, verifyInclusion,
   });
 })(globalThis.AssayVerifierParts);

@@ -1,8 +1,9 @@
 /*
  * Assay verifier, part 1 of 3: encodings, as the Python reference reads them.
- * JSON values with Python's int/float distinction and equality, hex and base64 exactly as
- * CPython 3.11 decodes them, and Avro single-object messages as fastavro decodes them
- * (streams/avro.py, streams/schemas/*.avsc). See verifier.js and docs/verifier.md.
+ * strict JSON read as anchoring/strictjson.py reads it, JSON values with Python's int/float
+ * distinction and equality, hex and base64 exactly as CPython 3.11 decodes them, and Avro
+ * single-object messages in their canonical encoding only, as streams/avro.py reads them
+ * (streams/schemas/*.avsc). See verifier.js and docs/verifier.md.
  */
 (function (parts) {
   "use strict";
@@ -21,17 +22,187 @@
     }
   }
 
-  // ----- JSON values as Python sees them ---------------------------------------------
+  // ----- strict JSON (anchoring/strictjson.py, docs/proof-bundle.md §2.1) -------------
 
-  /* JSON.parse keeping Python's int/float distinction: floats become Number objects. */
-  function parseJson(text) {
-    return JSON.parse(text, function (key, value, context) {
-      if (typeof value === "number" && context && /[.eE]/.test(context.source)) {
+  class JsonError extends Error {}
+
+  const MAX_DEPTH = 64;
+  const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+  const PLAIN_STRING = /[\\\x00-\x1f]/;
+  const ESCAPES = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+  /* The text of strict JSON input: bytes must be UTF-8 without a byte-order mark. */
+  function jsonText(input) {
+    if (typeof input === "string") {
+      if (input.charCodeAt(0) === 0xfeff) throw new JsonError("the text starts with a byte-order mark");
+      if (LONE_SURROGATE.test(input)) throw new JsonError("the text is not Unicode (it holds a lone surrogate)");
+      return input;
+    }
+    const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      throw new JsonError("the text starts with a byte-order mark");
+    }
+    try {
+      return strictUtf8.decode(bytes);
+    } catch (e) {
+      throw new JsonError("not UTF-8");
+    }
+  }
+
+  /*
+   * strictjson.loads: RFC 8259 JSON read the same by every verifier, or a JsonError. No
+   * NaN/Infinity, no number infinite as a double, no integer beyond ±(2**53 − 1), no
+   * escaped lone surrogate, no member name twice in an object, at most 64 nested arrays
+   * and objects. Numbers with a fraction or exponent become Number objects (Python's
+   * floats: never integers, equal by value in summaries). ``input``: a string, or bytes.
+   */
+  function parseStrictJson(input) {
+    const text = jsonText(input);
+    let at = 0;
+    const bad = (what) => new JsonError(`${what} at character ${at}`);
+    const space = () => {
+      for (let c = text.charCodeAt(at); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++at));
+    };
+
+    function string() {
+      at++; // the opening quote
+      const end = text.indexOf('"', at);
+      if (end < 0) throw bad("an unterminated string");
+      const plain = text.slice(at, end);
+      if (!PLAIN_STRING.test(plain)) {
+        at = end + 1;
+        return plain;
+      }
+      let out = "";
+      for (;;) {
+        const c = text[at];
+        if (c === undefined) throw bad("an unterminated string");
+        if (c === '"') {
+          at++;
+          return out;
+        }
+        if (c < " ") throw bad("a control character in a string");
+        if (c !== "\\") {
+          out += c;
+          at++;
+          continue;
+        }
+        const e = text[at + 1];
+        if (e !== "u") {
+          if (!has(ESCAPES, e)) throw bad("an invalid escape");
+          out += ESCAPES[e];
+          at += 2;
+          continue;
+        }
+        const unit = hex4(at + 2);
+        at += 6;
+        if (unit >= 0xdc00 && unit <= 0xdfff) throw bad("an escaped lone surrogate");
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+          const low = text.startsWith("\\u", at) ? hex4(at + 2) : -1;
+          if (!(low >= 0xdc00 && low <= 0xdfff)) throw bad("an escaped lone surrogate");
+          out += String.fromCharCode(unit, low);
+          at += 6;
+        } else {
+          out += String.fromCharCode(unit);
+        }
+      }
+    }
+
+    function hex4(from) {
+      const digits = text.slice(from, from + 4);
+      if (!/^[0-9a-fA-F]{4}$/.test(digits)) throw bad("an invalid \\u escape");
+      return parseInt(digits, 16);
+    }
+
+    function number() {
+      NUMBER.lastIndex = at;
+      const m = NUMBER.exec(text);
+      if (m === null) throw bad("an invalid value");
+      at = NUMBER.lastIndex;
+      const value = Number(m[0]);
+      if (m[1] !== undefined || m[2] !== undefined) {
+        if (!Number.isFinite(value)) throw bad("a number beyond a double's range");
         return new Number(value); // eslint-disable-line no-new-wrappers
       }
+      if (!(Math.abs(value) <= MAX_INT)) throw bad("an integer beyond ±(2**53 - 1)");
       return value;
-    });
+    }
+
+    function value(depth) {
+      const c = text[at];
+      if (c === "{" || c === "[") {
+        if (depth + 1 > MAX_DEPTH) throw bad(`arrays and objects nested deeper than ${MAX_DEPTH}`);
+        at++;
+        space();
+        return c === "{" ? object(depth + 1) : array(depth + 1);
+      }
+      if (c === '"') return string();
+      for (const [word, literal] of [["true", true], ["false", false], ["null", null]]) {
+        if (text.startsWith(word, at)) {
+          at += word.length;
+          return literal;
+        }
+      }
+      return number();
+    }
+
+    function object(depth) {
+      const out = {};
+      if (text[at] === "}") {
+        at++;
+        return out;
+      }
+      for (;;) {
+        if (text[at] !== '"') throw bad("expected a member name");
+        const key = string();
+        space();
+        if (text[at] !== ":") throw bad("expected ':'");
+        at++;
+        space();
+        const item = value(depth);
+        if (has(out, key)) throw bad(`the member ${JSON.stringify(key)} twice in one object`);
+        if (key === "__proto__") Object.defineProperty(out, key, { value: item, writable: true, enumerable: true, configurable: true });
+        else out[key] = item;
+        space();
+        if (text[at] === "}") {
+          at++;
+          return out;
+        }
+        if (text[at] !== ",") throw bad("expected ',' or '}'");
+        at++;
+        space();
+      }
+    }
+
+    function array(depth) {
+      const out = [];
+      if (text[at] === "]") {
+        at++;
+        return out;
+      }
+      for (;;) {
+        out.push(value(depth));
+        space();
+        if (text[at] === "]") {
+          at++;
+          return out;
+        }
+        if (text[at] !== ",") throw bad("expected ',' or ']'");
+        at++;
+        space();
+      }
+    }
+
+    space();
+    const result = value(0);
+    space();
+    if (at !== text.length) throw bad("extra data after the value");
+    return result;
   }
+
+  // ----- JSON values as Python sees them ---------------------------------------------
 
   const isFloat = (v) => v instanceof Number;
   const isInt = (v) => typeof v === "number" && Number.isInteger(v);
@@ -197,8 +368,6 @@
 
   class AvroError extends Error {}
 
-  const MASK64 = (1n << 64n) - 1n;
-  const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   class AvroReader {
     constructor(bytes) {
@@ -211,27 +380,31 @@
       return this.bytes[this.at++];
     }
 
-    /* Zigzag varint, as fastavro reads it (64-bit, shift counts wrap at 64). */
+    /*
+     * A zig-zag varint in its canonical spelling: minimal (no redundant top group) and at
+     * most 10 bytes holding 64 bits (the tenth byte is 1). docs/proof-bundle.md §4.7.
+     */
     long() {
-      // Fast path: up to 7 bytes (49 bits) is exact in a Number.
+      // Up to 7 bytes (49 bits) is exact in a Number.
       let small = 0;
-      for (let i = 0, scale = 1; i < 7 && this.at + i < this.bytes.length; i++, scale *= 128) {
-        const b = this.bytes[this.at + i];
+      for (let i = 0, scale = 1; i < 7; i++, scale *= 128) {
+        const b = this.byte();
         small += (b & 0x7f) * scale;
         if (!(b & 0x80)) {
-          this.at += i + 1;
+          if (b === 0 && i > 0) throw new AvroError("a varint with a redundant group (not minimal)");
           return BigInt(small % 2 ? -(small + 1) / 2 : small / 2);
         }
       }
-      let n = 0n;
-      let shift = 0;
-      let b;
-      do {
-        b = this.byte();
-        n = (n | (BigInt(b & 0x7f) << BigInt(shift % 64))) & MASK64;
-        shift += 7;
-      } while (b & 0x80);
-      return BigInt.asIntN(64, (n >> 1n) ^ -(n & 1n));
+      let n = BigInt(small);
+      for (let shift = 49n; ; shift += 7n) {
+        const b = this.byte();
+        if (shift === 63n && b > 1) throw new AvroError("a varint longer than 10 bytes or beyond 64 bits");
+        n |= BigInt(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+          if (b === 0) throw new AvroError("a varint with a redundant group (not minimal)");
+          return BigInt.asIntN(64, (n >> 1n) ^ -(n & 1n));
+        }
+      }
     }
 
     raw() {
@@ -260,10 +433,9 @@
 
     read(type) {
       if (Array.isArray(type)) {
-        let index = Number(this.long());
-        if (index < 0) index += type.length; // fastavro indexes a Python list
-        if (!(index >= 0 && index < type.length)) throw new AvroError("union index out of range");
-        return this.read(type[index]);
+        const index = this.long(); // 0: null, 1: the other branch; never counted from the end
+        if (!(index >= 0n && index < BigInt(type.length))) throw new AvroError("union index out of range");
+        return this.read(type[Number(index)]);
       }
       if (typeof type === "object") {
         if (type.type === "map") return this.map(type.values);
@@ -279,34 +451,31 @@
       throw new AvroError(`type ${type} is not supported`);
     }
 
-    /* Blocks of items, as map() reads blocks of pairs (custody_event v3's corrective ids). */
+    /* An array in its canonical spelling: one block of positive count (none if empty),
+     * then 0 (custody_event v3's corrective ids). */
     array(items) {
       const out = [];
-      for (;;) {
-        let count = this.long();
-        if (count === 0n) return out;
-        if (count < 0n) {
-          count = -count;
-          this.long();
-        }
-        for (let i = 0n; i < count; i++) out.push(this.read(items));
-      }
+      const count = this.long();
+      if (count === 0n) return out;
+      if (count < 0n) throw new AvroError("an array block with a negative count (not canonical)");
+      for (let i = 0n; i < count; i++) out.push(this.read(items));
+      if (this.long() !== 0n) throw new AvroError("an array in several blocks (not canonical)");
+      return out;
     }
 
+    /* A map in its canonical spelling: one block of positive count (none if empty), then 0. */
     map(values) {
       const out = Object.create(null);
-      for (;;) {
-        let count = this.long();
-        if (count === 0n) return out;
-        if (count < 0n) {
-          count = -count;
-          this.long();
-        }
-        for (let i = 0n; i < count; i++) {
-          const key = this.string();
-          out[key] = this.read(values);
-        }
+      const count = this.long();
+      if (count === 0n) return out;
+      if (count < 0n) throw new AvroError("a map block with a negative count (not canonical)");
+      for (let i = 0n; i < count; i++) {
+        const key = this.string();
+        if (has(out, key)) throw new AvroError("a map with a repeated key (not canonical)");
+        out[key] = this.read(values);
       }
+      if (this.long() !== 0n) throw new AvroError("a map in several blocks (not canonical)");
+      return out;
     }
   }
 
@@ -384,7 +553,8 @@
 
   Object.assign(parts, {
     AvroError, BundleError, MAX_INT, avroDecode, b64decode, b64encode, b64note, bytesEqual,
-    concat, has, hex32Field, isDict, isInt, isStr, laxHex, parseJson,
+    concat, has, hex32Field, isDict, isInt, isStr, JsonError, laxHex, LONE_SURROGATE,
+    MAX_DEPTH, parseStrictJson,
     pyCompare, pyEq, readEnvelope, sameJson, strictHex32, strictUtf8, toHex, utf8,
   });
 })((globalThis.AssayVerifierParts = globalThis.AssayVerifierParts || {}));

@@ -6,18 +6,18 @@
  * every test vector). Hashing and signatures use WebCrypto (SHA-256, Ed25519);
  * nothing is loaded from the network. Works from file:// as well as when served.
  *
- * Integers: JSON numbers written with a fraction or exponent are floats, as in Python, so
- * `1.0` is not an integer field here either (needs JSON.parse source text access, which
- * Chromium has; elsewhere such numbers read as integers).
+ * Input: the bundle is read as strict JSON (parseStrictJson, docs/proof-bundle.md §2.1),
+ * in which numbers written with a fraction or exponent are floats, as in Python, so `1.0`
+ * is not an integer field here either.
  */
 (function (global, parts) {
   "use strict";
 
   const {
-    AvroError, BundleError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
+    AvroError, BundleError, JsonError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
     bytesEqual, ed25519Verify, has, hex32Field, isDict, isInt, isStr,
-    laxHex, leafOf, openCheckpoint, parseHeader, parseJson, parseVerifierKey, pyCompare,
-    pyEq, readEnvelope, sameJson, sha256, strictHex32, strictUtf8, toHex,
+    laxHex, leafOf, openCheckpoint, parseHeader, parseStrictJson, parseVerifierKey, pyCompare,
+    publicKeyProblem, readEnvelope, sameJson, sha256, strictHex32, toHex,
     utf8, verifyAccInclusion, verifyInclusion,
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
@@ -46,8 +46,9 @@
   }
 
   function checkTopLevel(bundle) {
-    if (!pyEq(has(bundle, "format") ? bundle.format : null, BUNDLE_FORMAT) ||
-        !pyEq(has(bundle, "version") ? bundle.version : null, BUNDLE_VERSION)) {
+    // An integer 1: not 1.0 (a Number object here) nor true, which Python's == equates.
+    if (!has(bundle, "format") || bundle.format !== BUNDLE_FORMAT ||
+        !has(bundle, "version") || !isInt(bundle.version) || bundle.version !== BUNDLE_VERSION) {
       fail("bundle_format", `not an ${BUNDLE_FORMAT} version ${BUNDLE_VERSION} document`);
     }
     checkFields(bundle, TOP_LEVEL, "bundle");
@@ -141,16 +142,21 @@
     }
 
     lookUp(device) {
+      let key;
+      let source = "pinned";
       if (has(this.pinned, device)) {
-        const key = this.pinned[device];
-        if (key.length !== 32) fail("device_key", `pinned key of ${device} is not 32 bytes`);
-        return { key, source: "pinned" };
+        key = this.pinned[device];
+      } else {
+        const entry = has(this.listed, device) ? this.listed[device] : null;
+        if (!isDict(entry) || !has(entry, "public_key") || !isStr(entry.public_key)) fail("device_key", `no public key for device ${device}`);
+        key = strictHex32(entry.public_key);
+        if (key === null) fail("device_key", `public key of ${device} is not 64 lowercase hex`);
+        source = "listed";
       }
-      const entry = has(this.listed, device) ? this.listed[device] : null;
-      if (!isDict(entry) || !has(entry, "public_key") || !isStr(entry.public_key)) fail("device_key", `no public key for device ${device}`);
-      const key = strictHex32(entry.public_key);
-      if (key === null) fail("device_key", `public key of ${device} is not 64 lowercase hex`);
-      return { key, source: "listed" };
+      // 32 bytes, canonical, not of small order (docs/proof-bundle.md §4.8)
+      const problem = publicKeyProblem(key);
+      if (problem !== null) fail("device_key", `${source} key of ${device}: ${problem}`);
+      return { key, source };
     }
 
     source(device) {
@@ -211,9 +217,10 @@
   function platformBody(payload) {
     let flag;
     try {
-      flag = JSON.parse(strictUtf8.decode(payload));
+      flag = parseStrictJson(payload);
     } catch (e) {
-      fail("platform_body", "the platform record is not UTF-8 JSON");
+      if (e instanceof JsonError) fail("platform_body", `the platform record is not strict JSON: ${e.message}`);
+      throw e;
     }
     const keys = isDict(flag) ? Object.keys(flag).sort(pyCompare) : [];
     const ok = isDict(flag) && keys.length === PLATFORM_BODY_KEYS.length &&
@@ -335,33 +342,46 @@
   /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
   function parseDeviceKeys(text) {
     if (!text || !text.trim()) return null;
-    const raw = JSON.parse(text);
-    if (!isDict(raw)) throw new Error("device keys must be a JSON object");
+    let raw;
+    try {
+      raw = parseStrictJson(text);
+    } catch (e) {
+      if (e instanceof JsonError) throw new BundleError("key_file", `pinned device keys: ${e.message}`);
+      throw e;
+    }
+    const expected = 'pinned device keys: expected {"party/device": "<64 hex public key>"}';
+    if (!isDict(raw)) throw new BundleError("key_file", expected);
     const out = {};
     for (const [k, v] of Object.entries(raw)) {
-      const key = isStr(v) && v.length === 64 ? laxHex(v) : null;
-      if (key === null) throw new Error(`device key of ${k} is not 64 hex digits`);
-      out[k] = key;
+      if (!isStr(v) || !/^[0-9a-fA-F]{64}$/.test(v)) throw new BundleError("key_file", expected);
+      out[k] = laxHex(v);
     }
     return out;
   }
 
+  /* verify.read_bundle: the bundle as strict JSON reads it (text, or the bytes as they came). */
+  function readBundle(input) {
+    try {
+      return parseStrictJson(input);
+    } catch (e) {
+      if (e instanceof JsonError) fail("bundle_format", `the bundle is not strict JSON: ${e.message}`);
+      throw e;
+    }
+  }
+
   /*
    * One call for the page, tests and tools: texts in, a plain outcome out, timed with
-   * performance.now() from reading the key to the verdict.
+   * performance.now() from reading the key to the verdict. ``bundleInput`` is the bundle's
+   * text or, better, its bytes as they came (Uint8Array or ArrayBuffer: a file, a
+   * response body), so that a byte-order mark or invalid UTF-8 is refused too.
    */
-  async function verifyText(bundleText, keyText, deviceKeysText, options) {
+  async function verifyText(bundleInput, keyText, deviceKeysText, options) {
     const progress = { events: [] };
     const began = performance.now();
     try {
       const key = await parseVerifierKey(String(keyText).trim());
       const devices = parseDeviceKeys(deviceKeysText);
-      let bundle;
-      try {
-        bundle = parseJson(bundleText);
-      } catch (e) {
-        fail("bundle_format", "the bundle is not JSON");
-      }
+      const bundle = readBundle(bundleInput);
       const result = await verifyBundle(bundle, key, devices, options, progress);
       return { ok: true, step: null, version: null, message: "verified", ms: performance.now() - began, result, progress };
     } catch (e) {
@@ -370,5 +390,8 @@
     }
   }
 
-  global.AssayVerifier = { BundleError, parseJson, parseVerifierKey, parseDeviceKeys, verifyBundle, verifyText };
+  global.AssayVerifier = {
+    BundleError, parseJson: parseStrictJson, parseStrictJson, parseVerifierKey, parseDeviceKeys,
+    readBundle, verifyBundle, verifyText,
+  };
 })(globalThis, globalThis.AssayVerifierParts);

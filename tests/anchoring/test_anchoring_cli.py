@@ -11,6 +11,7 @@ import pytest
 from assay.cli import main
 from ledger.application import Report
 from streams.envelope import seal
+from tests.anchoring.hostile_bundles import vector_input
 from tests.support import World, make_world, story_events
 
 
@@ -98,3 +99,65 @@ def test_prove_refuses_what_it_cannot_prove(
     assert "no item 'urn:item:nope'" in capsys.readouterr().err
     assert assay(data, "prove", "brand") == 2  # a party, not an item
     assert "no item 'brand'" in capsys.readouterr().err
+
+
+VECTORS = sorted((Path(__file__).parent / "vectors" / "bundles").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_verify_ends_every_vector_in_its_step_and_exit_code(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad input of any kind (bytes, JSON, Avro, keys) is a step code and exit 1."""
+    vector = json.loads(path.read_text())
+    bundle, key = tmp_path / "bundle.json", tmp_path / "platform.pub"
+    bundle.write_bytes(vector_input(vector))
+    key.write_text(vector["platform_key"] + "\n")
+    args = ["verify", str(bundle), "--key", str(key)]
+    if vector["device_keys"] is not None:
+        pinned = tmp_path / "devices.json"
+        pinned.write_text(json.dumps(vector["device_keys"]))
+        args += ["--device-keys", str(pinned)]
+    code = assay(tmp_path / "data", *args)
+    out = capsys.readouterr().out
+    if vector["want_err"] is None:
+        assert (code, out[:10]) == (0, "VERIFIED: ")
+    else:
+        assert code == 1 and out.startswith(f"NOT VERIFIED: {vector['want_err']}: "), out
+
+
+@pytest.mark.parametrize(
+    ("key_bytes", "pinned_bytes"),
+    [
+        (b"\xff not UTF-8\n", None),
+        (b"not a key\n", None),
+        (None, b'{"lab/lab-d1": NaN}'),
+        (None, b'{"lab/lab-d1": "00", "lab/lab-d1": "11"}'),
+        (None, b'["not", "an", "object"]'),
+        (None, b'{"lab/lab-d1": "short"}'),
+    ],
+)
+def test_an_unreadable_pinned_key_file_is_the_key_file_step(
+    key_bytes: bytes | None,
+    pinned_bytes: bytes | None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vector = json.loads((Path(__file__).parent / "vectors/bundles/happy-path.json").read_text())
+    bundle, key = tmp_path / "bundle.json", tmp_path / "platform.pub"
+    bundle.write_bytes(vector_input(vector))
+    key.write_bytes(key_bytes or vector["platform_key"].encode())
+    args = ["verify", str(bundle), "--key", str(key), "--json"]
+    if pinned_bytes is not None:
+        (tmp_path / "devices.json").write_bytes(pinned_bytes)
+        args += ["--device-keys", str(tmp_path / "devices.json")]
+    assert assay(tmp_path / "data", *args) == 1
+    assert json.loads(capsys.readouterr().out)["step"] == "key_file"
+
+
+def test_a_missing_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "missing.json")
+    assert assay(tmp_path / "data", "verify", missing, "--key", missing) == 2
+    assert "cannot read input" in capsys.readouterr().err

@@ -11,6 +11,8 @@ from ledger.config import store_env
 from tests.domain.factory import ROLES, T0, envelope_of
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+#: A usable Ed25519 public key (of the all-zero seed): the ledger refuses to enrol others.
+ANY_KEY = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
 
 
 def open_ledger(sqlite_path: Path | None = None) -> CustodyLedger:
@@ -21,7 +23,7 @@ def open_ledger(sqlite_path: Path | None = None) -> CustodyLedger:
 def register(ledger: CustodyLedger, roles: dict[str, Role] | None = None) -> CustodyLedger:
     for party_id, role in (roles or ROLES).items():
         ledger.register_party(party_id, party_id.title(), role)
-        ledger.enrol_device(party_id, f"{party_id}-d1", "00" * 32, at=T0 - timedelta(days=1))
+        ledger.enrol_device(party_id, f"{party_id}-d1", ANY_KEY, at=T0 - timedelta(days=1))
     return ledger
 
 

@@ -1,6 +1,8 @@
 """An analyst in another process: the stock DuckDB client, in a loop, on the snapshot.
 
-    python tests/projections/analyst_reader.py SNAPSHOT SECONDS
+    python tests/projections/analyst_reader.py SNAPSHOT SECONDS SAMPLES SNAPSHOTS
+
+It samples until it has taken SAMPLES samples and seen SNAPSHOTS snapshots, or for SECONDS.
 
 Prints one JSON object: samples taken, errors met, the worst staleness seen (now minus the
 newest ``recorded_at`` visible) and how many distinct snapshots it saw. Uses nothing but
@@ -19,9 +21,11 @@ import duckdb
 
 def main() -> None:
     path, seconds = sys.argv[1], float(sys.argv[2])
+    want_samples, want_snapshots = int(sys.argv[3]), int(sys.argv[4])
     samples, errors, lags, snapshots = 0, [], [], set()
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    # Until it has seen enough (a busy machine takes longer), or the deadline.
+    while time.monotonic() < end and (samples < want_samples or len(snapshots) < want_snapshots):
         try:
             with duckdb.connect(path, read_only=True) as con:
                 (newest,) = con.execute("SELECT max(recorded_at) FROM custody_events").fetchall()[0]

@@ -15,6 +15,7 @@ from projections.analyst import NoSnapshot, history, open_analyst
 from projections.projector import Projector
 from tests.projections.support import make_store
 from tests.projections.workload import Workload
+from tests.support import Helper
 
 READER = Path(__file__).with_name("analyst_reader.py")
 STALENESS_BOUND = 5.0
@@ -34,26 +35,29 @@ def test_a_reader_process_sees_fresh_snapshots_and_no_lock_error(tmp_path: Path)
             time.sleep(0.05)
 
     threads = [
-        threading.Thread(target=ingest),
-        threading.Thread(target=projector.run, kwargs={"stop": stop_projector}),
+        Helper(ingest, name="ingest"),
+        Helper(lambda: projector.run(stop=stop_projector), name="projector"),
     ]
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not projector.snapshot_path.exists():
+            assert all(t.is_alive() for t in threads), [t.error for t in threads]
             assert time.monotonic() < deadline, "no snapshot published"
             time.sleep(0.05)
         reader = subprocess.run(
-            [sys.executable, str(READER), str(projector.snapshot_path), "7"],
-            capture_output=True, text=True, timeout=60, check=True,
+            [sys.executable, str(READER), str(projector.snapshot_path), "90", "20", "3"],
+            capture_output=True, text=True, timeout=120, check=True,
         )  # fmt: skip
     finally:
         stop_ingest.set()
-        threads[0].join()
         stop_projector.set()
-        threads[1].join()
-        projector.close()
+        try:
+            for t in threads:
+                t.outcome(timeout=120)
+        finally:
+            projector.close()
     report = json.loads(reader.stdout)
     assert report["errors"] == []
     assert report["samples"] >= 20

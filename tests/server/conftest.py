@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import pytest
 from tests.server.stores import Store, build_store
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,13 +54,20 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def served(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`assay serve` on the store, on a free loopback port; yields the base URL."""
+    with serving(store.settings.data_dir, tmp_path_factory.mktemp("serve-log")) as base:
+        yield base
+
+
+@contextmanager
+def serving(data_dir: Path, log_dir: Path, *flags: str) -> Iterator[str]:
+    """`assay serve [flags]` on data_dir, on a free loopback port, until the block ends."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    command = [sys.executable, "-m", "assay", "--data-dir", str(store.settings.data_dir)]
+    log = log_dir / f"serve-{port}.log"
+    command = [sys.executable, "-m", "assay", "--data-dir", str(data_dir)]
     command += ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT, env=_env()
+            [*command, *flags], cwd=log.parent, stdout=out, stderr=subprocess.STDOUT, env=_env()
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -95,7 +103,8 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+def playwright_driver() -> Iterator[Playwright]:
+    """One Playwright driver per session: a second sync driver cannot run beside it."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}: the browser tests need Debian's "
@@ -105,19 +114,38 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
         )
     from playwright.sync_api import sync_playwright
 
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1000, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(
+    playwright_driver: Playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrowserContext]:
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1000, "height": 900},
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Chromium for tests that need their own contexts (viewport, locale, time zone)."""
+    launched = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
 
 
 @pytest.fixture
@@ -137,3 +165,22 @@ def page(browser: BrowserContext) -> Iterator[Page]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def passports(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """Items in every state the buyer's page tells apart (tests/server/passports.py)."""
+    from tests.server.passports import build_passports
+
+    return build_passports(tmp_path_factory.mktemp("passports") / "assay-data")
+
+
+@pytest.fixture(scope="session")
+def pinned(passports: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`assay serve --pinned-key platform.pub` on the passports store; yields the base URL."""
+    from assay import runtime
+
+    key = runtime.platform_verifier_path(passports.settings)
+    log_dir = tmp_path_factory.mktemp("pinned-log")
+    with serving(passports.settings.data_dir, log_dir, "--pinned-key", str(key)) as base:
+        yield base

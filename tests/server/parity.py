@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anchoring.checkpoint import Verifier
 from anchoring.errors import VerificationError
-from anchoring.verify import verify_bundle
+from anchoring.verify import read_bundle, verify_bundle
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Case:
     name: str
-    text: str  # the bundle as JSON text: both verifiers parse the same bytes
+    text: str | bytes  # the bundle as JSON text, or its exact bytes: both verifiers read it
     key: str  # the pinned platform key (verifier key text)
     device_keys: dict[str, str] | None = None  # pinned device keys, hex
     origin: str | None = None
@@ -40,13 +41,13 @@ class Outcome:
 
 
 def python_outcome(case: Case) -> Outcome:
+    """What `assay verify` decides: the key, the pinned device keys, then the bundle."""
     pinned = None
     if case.device_keys is not None:
         pinned = {k: bytes.fromhex(v) for k, v in case.device_keys.items()}
     try:
-        verify_bundle(
-            json.loads(case.text), Verifier.from_text(case.key), pinned, origin=case.origin
-        )
+        key = Verifier.from_text(case.key)
+        verify_bundle(read_bundle(case.text), key, pinned, origin=case.origin)
     except VerificationError as e:
         return Outcome(e.step, getattr(e, "version", None))
     return Outcome(None, None)
@@ -55,7 +56,8 @@ def python_outcome(case: Case) -> Outcome:
 _RUN = """async (cases) => {
   const out = [];
   for (const c of cases) {
-    const o = await AssayVerifier.verifyText(c.text, c.key, c.devices, {origin: c.origin});
+    const input = c.b64 === null ? c.text : Uint8Array.from(atob(c.b64), (ch) => ch.charCodeAt(0));
+    const o = await AssayVerifier.verifyText(input, c.key, c.devices, {origin: c.origin});
     out.push({ok: o.ok, step: o.step, version: o.version, message: o.message, ms: o.ms});
   }
   return out;
@@ -66,7 +68,8 @@ def page_outcomes(page: Page, cases: list[Case]) -> list[tuple[Outcome, str, flo
     """(outcome, message, ms) of each case, verified in the page in one round trip."""
     payload = [
         {
-            "text": c.text,
+            "text": c.text if isinstance(c.text, str) else None,
+            "b64": base64.b64encode(c.text).decode() if isinstance(c.text, bytes) else None,
             "key": c.key,
             "devices": json.dumps(c.device_keys) if c.device_keys is not None else "",
             "origin": c.origin,

@@ -19,6 +19,7 @@ from assay.settings import Settings
 from domain.custody import CustodyEvent
 from ledger.application import Report
 from streams.envelope import seal
+from streams.keys import DeviceKey
 from tests.support import T0, World, custody, make_world, story_events
 
 ITEM = "urn:epc:id:sgtin:0614141.107346.2017"
@@ -106,7 +107,11 @@ def build_corrected_store(data_dir: Path) -> Store:
     settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
     store = Store(settings, make_world(data_dir), CORRECTED_ITEM)
     store.world.ledger.enrol_device(
-        "osaka", "osaka-migration", "ab" * 32, at=T0, effective_from=T0 - timedelta(days=365)
+        "osaka",
+        "osaka-migration",
+        DeviceKey.generate("osaka", "osaka-migration").public_key_hex,
+        at=T0,
+        effective_from=T0 - timedelta(days=365),
     )
     item = CORRECTED_ITEM
     store.record(

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from fastavro import schemaless_reader
 
-from streams.avro import SchemaRegistry, crc64_avro, default_registry
+from streams.avro import HEADER_LEN, SchemaRegistry, crc64_avro, default_registry
 from streams.errors import SerializationError
+from tests.anchoring.hostile_bundles import SPELLED_VERSION, respellings
 
 
 def test_crc64_matches_the_avro_specification_vector() -> None:
@@ -75,4 +78,59 @@ def test_a_message_of_another_schema_is_refused() -> None:
 def test_schema_files_must_be_named_by_version(tmp_path: Path) -> None:
     (tmp_path / "custody_event.avsc").write_text(json.dumps({"type": "string"}))
     with pytest.raises(ValueError, match="named"):
+        SchemaRegistry(tmp_path)
+
+
+# ----- canonical encoding only (docs/proof-bundle.md §4.7) ----------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(respellings()))
+def test_a_body_fastavro_reads_but_not_in_its_canonical_encoding_is_refused(name: str) -> None:
+    _, body = respellings()[name]
+    writer = default_registry().get("custody_event", SPELLED_VERSION)
+    lenient = schemaless_reader(io.BytesIO(body[HEADER_LEN:]), writer.schema, None)
+    assert lenient["event_id"].startswith("urn:epc:id:sgtin:")  # a valid-looking event
+    with pytest.raises(SerializationError, match="not canonically encoded") as e:
+        default_registry().decode("custody_event", body)
+    assert e.value.code == "malformed_body"
+
+
+def _long_registry(tmp_path: Path) -> SchemaRegistry:
+    schema = {"type": "record", "name": "L", "fields": [{"name": "n", "type": "long"}]}
+    (tmp_path / "longs.v1.avsc").write_text(json.dumps(schema))
+    return SchemaRegistry(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("varint", "value"),
+    [
+        (b"\x00", 0),
+        (b"\x01", -1),
+        (b"\x80\x01", 64),
+        (b"\xfe" + b"\xff" * 8 + b"\x01", 2**63 - 1),  # ten bytes, the tenth is 1
+        (b"\xff" * 9 + b"\x01", -(2**63)),
+        (b"\x80\x00", None),  # a redundant group
+        (b"\x80" * 9 + b"\x00", None),
+        (b"\xfe" + b"\xff" * 8 + b"\x02", None),  # bit 64
+        (b"\xfe" + b"\xff" * 8 + b"\x81\x00", None),  # eleven bytes
+        (b"\x80" * 20 + b"\x01", None),
+    ],
+)
+def test_longs_are_minimal_varints_of_at_most_ten_bytes(
+    tmp_path: Path, varint: bytes, value: int | None
+) -> None:
+    registry = _long_registry(tmp_path)
+    message = b"\xc3\x01" + registry.get("longs").fingerprint + varint
+    if value is None:
+        with pytest.raises(SerializationError):
+            registry.decode("longs", message)
+    else:
+        assert registry.decode("longs", message) == {"n": value}
+        assert registry.encode("longs", {"n": value}) == message
+
+
+def test_a_schema_with_another_union_than_null_and_one_type_is_refused(tmp_path: Path) -> None:
+    schema = {"type": "record", "name": "U", "fields": [{"name": "u", "type": ["string", "null"]}]}
+    (tmp_path / "unions.v1.avsc").write_text(json.dumps(schema))
+    with pytest.raises(ValueError, match="union"):
         SchemaRegistry(tmp_path)

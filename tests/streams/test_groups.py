@@ -16,7 +16,7 @@ from streams.ingest import Ingest
 from streams.producer import Producer
 from streams.scanner import Scanner
 from streams.topics import custody_topics, ensure_topics
-from tests.support import World, busy_machine, make_world, story_events
+from tests.support import Helper, World, busy_machine, make_world, story_events
 
 pytestmark = pytest.mark.kafka
 
@@ -85,17 +85,19 @@ def _race_once(world: World, bootstrap: str) -> int:
     )  # fmt: skip
     stop = threading.Event()
     go = threading.Barrier(2)
-    creator = threading.Thread(target=lambda: (go.wait(), round_.create()))
-    worker = threading.Thread(target=lambda: (go.wait(), ingest.run(stop=stop)))
+    creator = Helper(lambda: (go.wait(), round_.create()), name="creator")
+    worker = Helper(lambda: (go.wait(), ingest.run(stop=stop)), name="worker")
     creator.start()
     worker.start()
     began = time.monotonic()
     while len(ingest.consumer.assignment()) < 6 and time.monotonic() - began < 60:
+        if not worker.is_alive():
+            break  # its error is raised below
         time.sleep(0.02)
     owned = len(ingest.consumer.assignment())
     stop.set()
-    creator.join()
-    worker.join(timeout=30)
+    creator.outcome(timeout=60)
+    worker.outcome(timeout=60)
     return owned
 
 
@@ -130,7 +132,7 @@ def test_until_idle_waits_for_every_partition_to_be_stored_not_for_quiet(
         group=round_.group,
     )  # fmt: skip
     finished = threading.Event()
-    worker = threading.Thread(target=lambda: (ingest.run(until_idle=0.5), finished.set()))
+    worker = Helper(lambda: (ingest.run(until_idle=0.5), finished.set()), name="worker")
     worker.start()
     try:
         held_since = time.monotonic()
@@ -140,6 +142,6 @@ def test_until_idle_waits_for_every_partition_to_be_stored_not_for_quiet(
         assert ingest.consumer.assignment() == set()
     finally:
         holder.close()
-    worker.join(timeout=120)
+    worker.outcome(timeout=120)
     assert finished.is_set()
     assert world.ledger.get_item("urn:item:1").version == len(story_events())

@@ -2,12 +2,14 @@
 
     uv run python tests/anchoring/vectors/bundles/make_bundle_vectors.py
 
-Each ``<scenario>.json`` is ``{"desc", "want_err", "bundle", "platform_key",
-"device_keys"}``: a verifier given the bundle, the pinned platform key (C2SP verifier key
-text) and the pinned device keys (``{"party/device": "<hex>"}`` or null: use the keys the
-bundle lists) must fail with the step code ``want_err``, or accept when it is null. The
-codes and the algorithm are in docs/proof-bundle.md; the vectors are self-contained so a
-browser verifier can run them too.
+Each ``<scenario>.json`` is ``{"desc", "want_err", "bundle" | "bundle_b64",
+"platform_key", "device_keys"}``: a verifier given the bundle, the pinned platform key (C2SP
+verifier key text) and the pinned device keys (``{"party/device": "<hex>"}`` or null: use
+the keys the bundle lists) must fail with the step code ``want_err``, or accept when it is
+null. The bundle is ``bundle`` written as JSON, or exactly the bytes ``bundle_b64`` holds
+(input no JSON value can stand for: NaN, a duplicate key, a byte-order mark, invalid
+UTF-8, …). The codes and the algorithm are in docs/proof-bundle.md; the vectors are
+self-contained so a browser verifier can run them too.
 
 Everything is fixed: keys come from seeds, custody times from ``T0``, seal times from a
 counter, so the same code always writes the same bytes (a test checks that). The world is
@@ -20,7 +22,9 @@ a small ledger sealed in blocks of ``BLOCK_EVENTS`` notifications, with
 * items C, D, E, anchored by a platform that did not check what it anchored: C's
   envelope is signed by an impostor key, D's is labelled with another device than its
   body names, E's envelope is another item's;
-* a fork: the same platform key over another ledger where item A went to another store.
+* a fork: the same platform key over another ledger where item A went to another store;
+* the hostile inputs of ``tests/anchoring/hostile_bundles.py`` (strict JSON, canonical
+  Avro, Ed25519 edge cases).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import base64
 import copy
 import hashlib
 import json
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +43,9 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+# Run as a script: the repository's tests package, not another distribution's `tests`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
+
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.errors import VerificationError
@@ -45,12 +53,13 @@ from anchoring.hasher import node_hash
 from anchoring.merkle import expected_path_shape
 from anchoring.prove import Prover
 from anchoring.sealer import Anchor, SealPolicy
-from anchoring.verify import verify_bundle
+from anchoring.verify import read_bundle, verify_bundle
 from domain.custody import CustodyEvent, Role
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.anchoring.hostile_bundles import hostile_vectors, vector_input
 from tests.support import custody
 
 OUT = Path(__file__).parent
@@ -468,6 +477,7 @@ def build_vectors() -> dict[str, Vector]:
         mutated(a, future_version),
         "bundle_format",
     )
+    vectors.update(hostile_vectors(a, PLATFORM.verifier_text(), _seed("platform"), KEYS["brand"]))
     for name, vector in vectors.items():
         _check(name, vector)
     return vectors
@@ -480,7 +490,8 @@ def _check(name: str, vector: Vector) -> None:
     keys = vector["device_keys"]
     pinned = {k: bytes.fromhex(v) for k, v in keys.items()} if keys else None
     try:
-        verify_bundle(vector["bundle"], Verifier.from_text(vector["platform_key"]), pinned)
+        key = Verifier.from_text(vector["platform_key"])
+        verify_bundle(read_bundle(vector_input(vector)), key, pinned)
     except VerificationError as e:
         got: str | None = e.step
     else:

@@ -69,11 +69,13 @@ def vectors() -> dict[str, dict[str, Any]]:
                         "empty, and not shown.", 3, body(SHIPPING, 3), None),
         "v3-error-declaration": ("An error declaration: declared_event_id, error_reason and "
                                  "corrective_event_ids (in order) shown.", 3, declared, None),
-        "v3-array-in-two-blocks": ("The corrective ids in two blocks of one item: the same "
-                                   "summary.", 3, head + b"\x02\x02a\x02\x02b\x00", None),
+        "v3-array-in-two-blocks": ("The corrective ids in two blocks of one item: Avro "
+                                   "readers accept it, but it is not the canonical encoding.",
+                                   3, head + b"\x02\x02a\x02\x02b\x00", "envelope_format"),
         "v3-array-blocks-with-byte-sizes": ("Blocks with negative counts followed by their "
-                                            "byte sizes: the same summary.", 3,
-                                            head + b"\x01\x04\x02a\x01\x04\x02b\x00", None),
+                                            "byte sizes: not the canonical encoding.", 3,
+                                            head + b"\x01\x04\x02a\x01\x04\x02b\x00",
+                                            "envelope_format"),
         "v3-empty-array": ("A declaration without corrective ids: the array is empty and not "
                            "shown.", 3, head + b"\x00", None),
         "v3-array-cut-short": ("The array's end marker is missing: unreadable.", 3,

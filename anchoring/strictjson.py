@@ -1,0 +1,171 @@
+"""Strict JSON: RFC 8259 text that every verifier reads as the same value, or a refusal.
+
+JSON parsers agree on well-formed documents and disagree on the rest: Python reads
+``NaN``, keeps the last of two equal keys, turns ``"\\ud800"`` into a string UTF-8 cannot
+hold and recurses until it crashes; ``JSON.parse`` reads ``1e400`` as Infinity and large
+integers approximately. :func:`loads` accepts only what reads the same everywhere
+(docs/proof-bundle.md §2.1, mirrored by ``parseStrictJson`` in the page):
+
+* UTF-8 without a byte-order mark; one value, with only RFC 8259 white space around it;
+* no ``NaN``/``Infinity`` (not JSON at all), no number that is infinite as a double, no
+  integer (a number without fraction or exponent) beyond ±(2**53 − 1);
+* no escaped lone surrogate (``"\\ud800"``: a high one must be followed by a low one);
+* no two members of one object with the same name (after unescaping);
+* at most :data:`MAX_DEPTH` nested arrays and objects.
+
+Numbers written with a fraction or exponent are floats, others ints, as ``json`` reads
+them. :func:`dumps` writes what :func:`loads` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonInputError", "dumps", "loads"]
+
+#: Arrays and objects nested deeper than this are refused (the outermost is level 1).
+MAX_DEPTH = 64
+MAX_SAFE_INTEGER = 2**53 - 1
+_BOM = b"\xef\xbb\xbf"
+# A string literal: removed before counting brackets, which only count outside strings.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JsonInputError(ValueError):
+    """The input is not strict JSON; ``str()`` says what is wrong (and where)."""
+
+
+def loads(data: bytes | str) -> Any:
+    """The value of strict JSON ``data`` (bytes are UTF-8); :class:`JsonInputError` if not."""
+    text = _text(data)
+    _check_depth(text)
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_object,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
+    except JsonInputError:
+        raise
+    except RecursionError:  # the depth check makes this unreachable; keep it an input error
+        raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}") from None
+    except ValueError as e:  # JSONDecodeError, and int() of too many digits
+        raise JsonInputError(f"not JSON: {e}") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise JsonInputError("a string holds an escaped lone surrogate (not Unicode text)")
+    return value
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON text of ``value``, keys sorted, that :func:`loads` reads back; ValueError for
+    what it would refuse (NaN, infinity, a lone surrogate, an integer beyond 2**53 − 1).
+    Non-ASCII characters are written as themselves (the text is meant for UTF-8)."""
+    problem = _unwritable(value)
+    if problem is not None:
+        raise ValueError(f"not strict JSON: {problem}")
+    return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _text(data: bytes | str) -> str:
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise JsonInputError("the text starts with a byte-order mark")
+        if _SURROGATE.search(data):
+            raise JsonInputError("the text is not Unicode (it holds a lone surrogate)")
+        return data
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise JsonInputError(f"JSON input is text or bytes, not {type(data).__name__}")
+    raw = bytes(data)
+    if raw.startswith(_BOM):
+        raise JsonInputError("the text starts with a byte-order mark")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JsonInputError(f"not UTF-8 (byte {e.start})") from None
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting beyond MAX_DEPTH before parsing (json would recurse into it)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot nest deeper than there are brackets
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
+        else:
+            depth -= 1
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonInputError(f"an object has the member {key!r} twice")
+            seen.add(key)
+    return out
+
+
+def _constant(name: str) -> Any:
+    raise JsonInputError(f"{name} is not a JSON value")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonInputError(f"the number {text[:40]} is beyond a double's range")
+    return value
+
+
+def _int(text: str) -> int:
+    value = int(text) if len(text) <= 17 else MAX_SAFE_INTEGER + 1
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise JsonInputError(f"the integer {text[:40]} is beyond ±(2**53 - 1)")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Any string (key or value) of ``value`` holds a surrogate: json joins escaped pairs
+    into one code point, so what is left is alone. Iterative: the depth is bounded anyway."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
+def _unwritable(value: Any) -> str | None:
+    """What in ``value`` strict JSON cannot hold (NaN and infinities are json's to refuse)."""
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return "a string holds a lone surrogate"
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not -MAX_SAFE_INTEGER <= node <= MAX_SAFE_INTEGER:
+                return f"the integer {node} is beyond ±(2**53 - 1)"
+        elif isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                return f"arrays and objects are nested deeper than {MAX_DEPTH}"
+            children = [*node, *node.values()] if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+    return None

@@ -1,0 +1,123 @@
+"""Strict JSON (anchoring/strictjson.py, docs/proof-bundle.md §2.1): what it reads, what it
+refuses, and that nothing but :class:`JsonInputError` ever comes out of it.
+
+The page's ``parseStrictJson`` is held to the same inputs in tests/server/test_parity.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anchoring.strictjson import MAX_DEPTH, MAX_SAFE_INTEGER, JsonInputError, dumps, loads
+from tests.anchoring.hostile_bundles import json_fuzz_texts
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),  # no surrogates: hypothesis leaves category Cs out by default
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_what_dumps_writes_loads_reads_back_and_json_reads_alike(value: Any) -> None:
+    text = dumps(value)
+    assert loads(text) == value == loads(text.encode()) == json.loads(text)
+    assert loads(json.dumps(value)) == value  # ASCII escapes (surrogate pairs) read alike
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "not JSON"),
+        (b"\xef\xbb\xbf{}", "byte-order mark"),
+        ("\ufeff{}", "byte-order mark"),
+        (b"{} x", "not JSON"),
+        (b"{}{}", "not JSON"),
+        (b'{"a": NaN}', "NaN is not a JSON value"),
+        (b'{"a": -Infinity}', "-Infinity is not a JSON value"),
+        (b"[1e400]", "beyond a double's range"),
+        (b"[-1e400]", "beyond a double's range"),
+        (b"[9007199254740992]", "beyond"),
+        (b"[-9007199254740992]", "beyond"),
+        (b"[" + b"9" * 5000 + b"]", "beyond"),
+        (b'{"a": 1, "a": 1}', "member 'a' twice"),
+        (b'{"k": 1, "\\u006b": 2}', "member 'k' twice"),
+        (b'{"a": [{"b": 1, "b": 2}]}', "member 'b' twice"),
+        (b'["\\ud800"]', "lone surrogate"),
+        (b'["\\udc00\\ud800"]', "lone surrogate"),
+        (b'{"\\ud800": 1}', "lone surrogate"),
+        ('["\ud800"]', "lone surrogate"),
+        (b'["\xed\xa0\x80"]', "not UTF-8"),  # a surrogate encoded in UTF-8
+        (b'["\xc0\xaf"]', "not UTF-8"),  # an overlong encoding
+        (b'["\xff"]', "not UTF-8"),
+        (b"[01]", "not JSON"),
+        (b"[.5]", "not JSON"),
+        (b"[1.]", "not JSON"),
+        (b"[+1]", "not JSON"),
+        (b"[1,]", "not JSON"),
+        (b"{'a': 1}", "not JSON"),
+        (b'["\\x41"]', "not JSON"),
+        (b'["a\tb"]', "not JSON"),  # a raw control character in a string
+        (b"\x0c[]", "not JSON"),  # form feed is not JSON white space
+        (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"deeper than {MAX_DEPTH}"),
+        (b"[" * 100_000, f"deeper than {MAX_DEPTH}"),
+        (b'{"a":' * 100_000, f"deeper than {MAX_DEPTH}"),
+    ],
+)
+def test_refusals_say_why(data: bytes | str, reason: str) -> None:
+    with pytest.raises(JsonInputError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        loads(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" \t\r\n[]\n", []),
+        ('["\\ud83d\\ude00", "\\u00e9", "é"]', ["\U0001f600", "é", "é"]),
+        ('["\\\\ud800"]', ["\\ud800"]),  # an escaped backslash, then text
+        ("[9007199254740991, -9007199254740991, -0]", [MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 0]),
+        ("[1.0, 1e2, 1E-2, 2.5e+3]", [1.0, 100.0, 0.01, 2500.0]),
+        ('{"a": {"a": 1}}', {"a": {"a": 1}}),  # the same name in different objects
+        ('["[[[[", "{{{{"]', ["[[[[", "{{{{"]),  # brackets in strings do not nest
+    ],
+)
+def test_accepted_inputs_read_as_json_does(text: str, value: Any) -> None:
+    assert loads(text.encode()) == value == json.loads(text)
+
+
+def test_floats_and_integers_stay_apart() -> None:
+    assert [type(v) for v in loads(b"[1, 1.0, 1e0, -0, -0.0]")] == [int, float, float, int, float]
+    assert math.copysign(1, loads(b"-0.0")) == -1
+
+
+def test_nesting_is_counted_from_the_outermost_value() -> None:
+    at_limit = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert loads(at_limit) is not None
+    mixed = '{"a": ' * (MAX_DEPTH // 2) + "[" * (MAX_DEPTH // 2) + "]" * (MAX_DEPTH // 2)
+    assert loads(mixed + "}" * (MAX_DEPTH // 2)) is not None
+    with pytest.raises(JsonInputError):
+        loads('{"a": ' + at_limit + "}")
+    with pytest.raises(ValueError, match="deeper"):
+        dumps(json.loads(at_limit.replace("[]", "[[]]")))
+
+
+def test_fuzzed_texts_end_in_a_value_or_an_input_error() -> None:
+    read = 0
+    for text in json_fuzz_texts(20261202, 3000):
+        try:
+            loads(text)
+            read += 1
+        except JsonInputError:
+            pass
+    assert 0 < read < 3000  # both outcomes are exercised

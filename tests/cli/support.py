@@ -1,0 +1,26 @@
+"""Helpers of the CLI tests: a free loopback port, and a broker a test may stop."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def assay(
+    *args: str, env: dict[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """One ``assay`` command in its own process, with exactly this environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

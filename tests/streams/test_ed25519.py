@@ -1,0 +1,110 @@
+"""Ed25519 under Assay's rules (streams/ed25519.py, docs/proof-bundle.md §4.8).
+
+The rules are checked here before libsodium is asked; these tests pin them against the
+book arithmetic of ``tests/streams/edwards.py`` and against libsodium itself, which must
+agree on every case (the page's WebCrypto is held to the same cases in
+tests/server/test_parity.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from nacl.bindings import crypto_sign_open
+from nacl.signing import SigningKey
+
+from domain.errors import InvalidDeviceKey
+from ledger.application import check_device_key
+from streams import ed25519
+from streams.keys import SignatureInvalid, verify_signature
+from tests.streams import edwards
+
+CASES = edwards.signature_cases()
+
+
+def test_the_small_order_set_is_the_torsion_subgroup_and_its_non_canonical_spellings() -> None:
+    torsion = {y for _, y in edwards.small_order_points()}
+    assert len(edwards.small_order_points()) == 8 and len(torsion) == 5
+    assert all(edwards.mul(8, point) == edwards.IDENTITY for point in edwards.small_order_points())
+    # y = 0 and 1 are the only ones below 19, whose y + p still fits in 255 bits.
+    assert torsion | {edwards.P, edwards.P + 1} == ed25519.SMALL_ORDER_Y
+
+
+def test_the_base_point_and_constants_are_the_rfc_ones() -> None:
+    assert edwards.mul(edwards.L, edwards.B) == edwards.IDENTITY
+    assert (ed25519.FIELD_PRIME, ed25519.GROUP_ORDER) == (edwards.P, edwards.L)
+    seed = bytes(range(32))
+    expected = bytes(SigningKey(seed).verify_key)
+    assert edwards.encode(edwards.mul(edwards.secret_scalar(seed), edwards.B)) == expected
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_case_is_decided_as_the_rules_say_and_libsodium_agrees(name: str) -> None:
+    key, signature, message, valid = CASES[name]
+    assert ed25519.verify(key, message, signature) is valid
+    try:
+        crypto_sign_open(signature + message, key)
+        libsodium = True
+    except Exception:
+        libsodium = False
+    assert libsodium is valid, "libsodium applies the same rules"
+
+
+def test_keys_are_refused_for_what_they_are() -> None:
+    honest = bytes(SigningKey(bytes(32)).verify_key)
+    assert ed25519.public_key_problem(honest) is None
+    identity = (1).to_bytes(32, "little")
+    assert "small order" in (ed25519.public_key_problem(identity) or "")
+    assert "small order" in (ed25519.public_key_problem(identity[:31] + b"\x80") or "")
+    not_canonical = (edwards.P + 3).to_bytes(32, "little")
+    assert "canonical" in (ed25519.public_key_problem(not_canonical) or "")
+    assert "32 bytes" in (ed25519.public_key_problem(honest[:31]) or "")
+    with pytest.raises(ed25519.UnusableKey):
+        ed25519.PublicKey(identity)
+
+
+def test_signatures_are_refused_for_what_they_are() -> None:
+    good = CASES["honest"][1]
+    assert ed25519.signature_problem(good) is None
+    s = int.from_bytes(good[32:], "little")
+    assert "S >= L" in (
+        ed25519.signature_problem(good[:32] + (s + edwards.L).to_bytes(32, "little")) or ""
+    )
+    assert "R is a point of small order" in (
+        ed25519.signature_problem((1).to_bytes(32, "little") + good[32:]) or ""
+    )
+    assert "64 bytes" in (ed25519.signature_problem(good + b"\x00") or "")
+
+
+def test_enrolment_also_refuses_keys_with_a_torsion_component() -> None:
+    key, _, _, valid = CASES["mixed-order key, k ≡ 0 (mod 8)"]
+    assert valid and ed25519.public_key_problem(key) is None
+    assert "prime-order subgroup" in (ed25519.enrolment_key_problem(key) or "")
+    honest, *_ = CASES["honest"]
+    assert ed25519.enrolment_key_problem(honest) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01" + "00" * 31,  # the identity
+        "00" * 32,  # a point of order 4
+        "ee" + "ff" * 30 + "7f",  # the identity as y = p + 1
+        (edwards.P + 3).to_bytes(32, "little").hex(),  # not canonical
+        CASES["mixed-order key, k ≡ 0 (mod 8)"][0].hex(),  # a torsion component
+        "3B6A27BCCEB6A42D62A3A8D02A6F0D73653215771DE243A63AC048A18B59DA29",  # upper case
+        "3b6a",  # short
+        "not hex at all, but 64 characters long.........................",
+    ],
+)
+def test_the_ledger_refuses_to_enrol_an_unusable_key(text: str) -> None:
+    with pytest.raises(InvalidDeviceKey) as e:
+        check_device_key(text)
+    assert e.value.rule == "invalid_device_key"
+
+
+def test_the_ingest_signature_check_applies_the_rules() -> None:
+    key, signature, message, _ = CASES["honest"]
+    verify_signature(key, message, signature)
+    identity_key, identity_signature, any_message, _ = CASES["identity key, identity R, S = 0"]
+    with pytest.raises(SignatureInvalid, match="small order"):
+        verify_signature(identity_key, any_message, identity_signature)
