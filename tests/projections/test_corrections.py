@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from projections.projector import Projector
+from streams.keys import DeviceKey
 from tests.projections.support import Store, make_store, rows
 from tests.support import T0, custody
 
@@ -102,7 +103,8 @@ def test_devices_show_when_an_enrolment_was_recorded_and_from_when_it_speaks(
     store: Store, tmp_path: Path
 ) -> None:
     a_year_ago = T0 - timedelta(days=365)
-    store.ledger.enrol_device("dc", "dc-migration", "cd" * 32, at=T0, effective_from=a_year_ago)
+    key = DeviceKey.generate("dc", "dc-migration").public_key_hex
+    store.ledger.enrol_device("dc", "dc-migration", key, at=T0, effective_from=a_year_ago)
     with Projector(store.ledger, store.chain, tmp_path / "p.duckdb") as p:
         p.catch_up()
         devices = rows(
