@@ -6,7 +6,8 @@ are broken refuse the event (a ``DomainError`` naming the rule) and change nothi
 of counterfeiting are recorded as ``Flagged`` events so that the evidence is anchored with
 the history. ``domain.reports.decide`` judges a report in the order docs/custody-rules.md
 gives; the item holds its own steps: idempotency, duplicate commissionings, the status and
-location signals, the freeze, and the guards each kind's rule names (``domain/kinds.py``).
+location signals, the freeze, and the guards each kind's rule names (``domain/kinds.py``,
+``domain/guards.py``).
 """
 
 from __future__ import annotations
@@ -17,24 +18,10 @@ from dataclasses import dataclass
 from eventsourcing.domain import BaseAggregate
 
 from domain import base
-from domain.corrections import check_declarable, resting_on
-from domain.custody import CustodyEvent, Kind, Role, Verdict
-from domain.errors import (
-    ActorMismatch,
-    DomainError,
-    InvalidConsignee,
-    ItemFrozen,
-    ItemInTransit,
-    MissingDetail,
-    NotAuthenticated,
-    NotConsignee,
-    NotHolder,
-    NotInTransit,
-    NotShipper,
-    NotSold,
-    UnknownConsignee,
-    WrongReturnStore,
-)
+from domain.corrections import resting_on
+from domain.custody import CustodyEvent, Kind, Role
+from domain.errors import ActorMismatch, DomainError, ItemFrozen, ItemInTransit, MissingDetail
+from domain.guards import GUARDS
 from domain.kinds import DETAIL_HINTS, RULES, KindRule
 from domain.parties import Party
 from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
@@ -327,7 +314,7 @@ class Item(BaseAggregate[str]):
         rule = RULES[custody.kind]
         self.check_transit_allows(custody, actor)
         for guard in rule.guards:
-            _GUARDS[guard](self, custody, actor, counterparty_known)
+            GUARDS[guard](self.id, self.state, custody, actor, counterparty_known)
         self.check_details(custody)
 
     def check_addressed_to_me(self, custody: CustodyEvent) -> None:
@@ -353,73 +340,6 @@ class Item(BaseAggregate[str]):
             f"or {s.shipper}'s recall is accepted"
         )
 
-    def check_holder(self, actor: Party, kind: Kind) -> None:
-        if actor.id != self.state.holder:
-            raise NotHolder(
-                f"{actor.id} does not hold item {self.id} (holder: {self.state.holder}); "
-                f"only the holder may record {kind.value}"
-            )
-
-    def check_consignee(self, custody: CustodyEvent, actor: Party, known: bool) -> None:
-        if not custody.counterparty:
-            raise MissingDetail("shipping needs the consignee (counterparty)")
-        if custody.counterparty == actor.id:
-            raise InvalidConsignee(f"{actor.id} cannot ship item {self.id} to itself")
-        if not known:
-            raise UnknownConsignee(
-                f"consignee {custody.counterparty!r} is not a registered party; "
-                f"item {self.id} can only be shipped to a party the ledger knows"
-            )
-
-    def check_recall(self, actor: Party) -> None:
-        s = self.state
-        if s.status is not Status.IN_TRANSIT:
-            raise NotInTransit(f"item {self.id} is not in transit; there is nothing to recall")
-        if actor.id != s.shipper:
-            raise NotShipper(
-                f"only the shipper {s.shipper} may recall item {self.id}, not {actor.id}"
-            )
-
-    def check_receiver(self, actor: Party) -> None:
-        s = self.state
-        if s.status is not Status.IN_TRANSIT:
-            raise NotInTransit(
-                f"item {self.id} is not in transit ({actor.id} already holds it); "
-                f"there is nothing to receive"
-            )
-        if actor.id != s.consignee:
-            raise NotConsignee(
-                f"item {self.id} was shipped to {s.consignee}; only the consignee receives it "
-                f"(the shipper {s.shipper} recalls it with void_shipping)"
-            )
-
-    def check_authenticated(self) -> None:
-        if self.state.verdict is not Verdict.GENUINE:
-            verdict = self.state.verdict.value if self.state.verdict else "none"
-            raise NotAuthenticated(
-                f"item {self.id} has no genuine verdict from an appraiser (verdict: {verdict}); "
-                f"it cannot be sold"
-            )
-
-    def check_return(self, actor: Party) -> None:
-        if self.state.status is not Status.SOLD:
-            raise NotSold(f"item {self.id} is not sold; there is nothing to return")
-        if actor.id != self.state.sold_by:
-            raise WrongReturnStore(
-                f"item {self.id} was sold by {self.state.sold_by}; returns go back there, "
-                f"not to {actor.id}"
-            )
-
-    def check_may_decommission(self, actor: Party) -> None:
-        if actor.id != self.state.holder and actor.role is not Role.BRAND:
-            raise NotHolder(
-                f"only the holder ({self.state.holder}) or the brand decommissions item "
-                f"{self.id}, not {actor.id}"
-            )
-
-    def check_declarable(self, custody: CustodyEvent, actor: Party) -> None:
-        check_declarable(self.id, self.state, custody, actor)
-
     @staticmethod
     def check_details(custody: CustodyEvent) -> None:
         """The fields the kind needs (``details`` of its rule) are set."""
@@ -429,18 +349,3 @@ class Item(BaseAggregate[str]):
             raise MissingDetail(
                 f"{custody.kind.value} of {custody.item_id} by {custody.party_id} needs {needs}"
             )
-
-
-_Guard = Callable[[Item, CustodyEvent, Party, bool], None]
-
-#: The guards a kind's rule names (``domain.kinds.GUARDS``), as calls on the item.
-_GUARDS: dict[str, _Guard] = {
-    "holder": lambda item, c, actor, known: item.check_holder(actor, c.kind),
-    "consignee": lambda item, c, actor, known: item.check_consignee(c, actor, known),
-    "recall": lambda item, c, actor, known: item.check_recall(actor),
-    "receiver": lambda item, c, actor, known: item.check_receiver(actor),
-    "authenticated": lambda item, c, actor, known: item.check_authenticated(),
-    "return": lambda item, c, actor, known: item.check_return(actor),
-    "may_decommission": lambda item, c, actor, known: item.check_may_decommission(actor),
-    "declarable": lambda item, c, actor, known: item.check_declarable(c, actor),
-}

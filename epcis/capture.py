@@ -1,8 +1,9 @@
 """One capture: a document's bytes -> the custody events to publish, or a ``Problem``.
 
 Everything is checked before anything is published (GS1's ``rollback`` behaviour): the
-media type, the size, the JSON, GS1's schema, error declarations, the CBV allow-list and
-the mapping of every event. Reading is pure; ``epcis.gateway`` publishes the result.
+media type, the size, the JSON, GS1's schema, the CBV allow-list and the mapping of every
+event (an event resent with an ``errorDeclaration`` maps to the declaration of the original
+in error). Reading is pure; ``epcis.gateway`` publishes the result.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 from domain.custody import CustodyEvent
 from epcis.aggregation import Containment, SavedMemory
-from epcis.corrections import DeclarationError, declared_error
 from epcis.fields import Namespaces
 from epcis.hashing import EventHashError, event_hash_ids
 from epcis.mapping import Mapper, Signer
 from epcis.parties import PartyTable
-from epcis.problems import CORRECTIONS, MEDIA_TYPE, TOO_LARGE, VALIDATION, Problem
+from epcis.problems import MEDIA_TYPE, TOO_LARGE, VALIDATION, Problem
 from epcis.refusal import Refused
 from epcis.schema import EPCISSchema
 
@@ -96,7 +96,6 @@ class Reader:
             )
         assert events is not None  # the schema requires the event list
         ids, hashed = _event_ids(document, events)
-        _refuse_corrections(events, ids)
         return self._map(document, events, ids, hashed, saved)
 
     def _map(
@@ -114,7 +113,10 @@ class Reader:
         base = _events_pointer(document)
         for index, (event, event_id) in enumerate(zip(events, ids, strict=True)):
             try:
-                custody.extend(mapper.map_event(event, event_id, index in hashed))
+                if "errorDeclaration" in event:
+                    custody.extend(mapper.map_declaration(event, event_id, index in hashed))
+                else:
+                    custody.extend(mapper.map_event(event, event_id, index in hashed))
             except Refused as e:
                 errors.append(_event_error(base, index, event_id, e.where, e.message))
                 if len(errors) >= MAX_LISTED_ERRORS:
@@ -189,25 +191,3 @@ def _event_ids(
             )
         seen[event_id] = i
     return ids, set(missing)
-
-
-def _refuse_corrections(events: list[dict[str, Any]], ids: list[str]) -> None:
-    declared = [(i, e) for i, e in enumerate(events) if "errorDeclaration" in e]
-    if not declared:
-        return
-    errors = []
-    for index, event in declared:
-        try:
-            errors.append({"index": index, "detail": declared_error(event, ids[index]).describe()})
-        except DeclarationError as e:
-            raise Problem(
-                400, VALIDATION, "Invalid error declaration", f"event {index}: {e}"
-            ) from None
-    raise Problem(
-        400,
-        CORRECTIONS,
-        "Corrections are not supported yet",
-        f"{len(declared)} event(s) carry an errorDeclaration; Assay cannot record a "
-        "correction yet, so nothing was captured (send the document without them)",
-        errors,
-    )

@@ -1,18 +1,32 @@
-"""EPCIS error declarations: read and checked, not yet recorded (the ledger has no kind for
-them). A corrective document resends an event with ``errorDeclaration`` (when, why, and
-the ids of the events that correct it); the gateway answers it with a problem saying
-corrections are not supported yet, naming what it understood.
+"""EPCIS error declarations: a corrective document resends an event with
+``errorDeclaration`` (when, why, and the ids of the events that correct it). The gateway
+reads and checks it here; ``epcis.mapping`` makes one ``error_declaration`` custody event
+per item of the resent event (docs/epcis.md, "Corrections"), which the ledger judges by its
+rules (docs/custody-rules.md, "Corrections").
 
-What recording one needs from the domain is in docs/epcis.md ("Corrections").
+Ids, so that a resent declaration is stored once and names exactly what it declares:
+
+* the declared custody event: ``custody_event_id(eventID, item)``, the original's own id
+  (GS1's event hash leaves ``errorDeclaration`` out, so a hashed id is the original's too);
+* the declaration: ``uuid5(DECLARATION_NAMESPACE, "<eventID> <declarationTime in UTC,
+  ISO 8601> <item>")``, so a later declaration of the same event is another event (and
+  refused ``already_declared``);
+* the corrective events: ``custody_event_id(correctiveEventID, item)`` for each.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from epcis.vocab import ERROR_REASONS, bare
+
+#: Declaration ids are ``uuid5(DECLARATION_NAMESPACE, eventID + " " + time + " " + item)``.
+DECLARATION_NAMESPACE = uuid.uuid5(
+    uuid.NAMESPACE_URL, "https://assay.example/epcis#errorDeclaration"
+)
 
 
 @dataclass(frozen=True)
@@ -56,3 +70,8 @@ def declared_error(event: dict[str, Any], event_id: str) -> DeclaredError:
             )
     corrective = tuple(str(i) for i in declaration.get("correctiveEventIDs", []))
     return DeclaredError(event_id, declared_at, reason, corrective)
+
+
+def declaration_event_id(epcis_event_id: str, declared_at: datetime, item: str) -> str:
+    moment = declared_at.astimezone(UTC).isoformat()
+    return str(uuid.uuid5(DECLARATION_NAMESPACE, f"{epcis_event_id} {moment} {item}"))

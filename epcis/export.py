@@ -4,7 +4,8 @@ Each event keeps its EPCIS ``eventID`` (events that did not come through EPCIS g
 stable ``urn:uuid:`` from the item and their custody event id), narrowed to this item
 (``epcList`` / ``childEPCs`` name only it), with Assay's anchoring and the recording party
 in the extension namespace ``https://assay.example/epcis#`` (prefix ``assay``). A report
-the ledger kept as evidence rather than custody carries ``assay:flags``. The rules are in
+the ledger kept as evidence rather than custody carries ``assay:flags``; an event declared
+in error carries GS1's ``errorDeclaration``. The rules are in
 docs/epcis.md ("Export").
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from domain.custody import CustodyEvent, Kind, RetirementReason, Verdict
+from domain.kinds import RULES
 from epcis.fields import ASSAY_NS, ASSAY_PREFIX
 from epcis.identifiers import looks_like_uri
 from epcis.parties import ASSAY_PARTY_URN
@@ -68,15 +70,27 @@ def item_history(ledger: CustodyLedger, chain: Chain, item_id: str) -> list[dict
 def history_events(
     item_id: str, stored: Iterable[Any], anchors: Mapping[int, Anchor]
 ) -> list[dict[str, Any]]:
-    """EPCIS events of one item from its stored domain events (oldest first)."""
+    """EPCIS events of one item from its stored domain events (oldest first).
+
+    An accepted error declaration is not an event of its own here: as GS1 does, the event it
+    declares in error carries it as ``errorDeclaration`` (with Assay's anchoring of the
+    declaration), and a flag citing a declaration is noted on that event too."""
     out: list[dict[str, Any]] = []
     by_custody_id: dict[str, dict[str, Any]] = {}
+    declarations: list[tuple[Any, CustodyEvent]] = []
     for event in stored:
         custody: CustodyEvent | None = getattr(event, "custody", None)
         flagged = type(event).__name__ in ("Sighted", "Flagged")
+        if custody is not None and RULES[custody.kind].withdraws:
+            if not flagged:
+                declarations.append((event, custody))
+            continue
         if custody is None:
             custody = getattr(event, "evidence", None)
             if custody is None:
+                continue
+            if RULES[custody.kind].withdraws:  # a flag citing a declaration: on the original
+                declarations.append((event, custody))
                 continue
             if getattr(event, "envelope", None) is None and custody.event_id in by_custody_id:
                 # A platform flag about a report already in the history: noted on it.
@@ -85,15 +99,61 @@ def history_events(
         exported = epcis_event(item_id, custody)
         exported[_assay("itemVersion")] = event.originator_version
         exported["recordTime"] = _time(event.timestamp)
-        anchor = anchors.get(event.originator_version)
-        if anchor is not None:
-            exported[_assay("blockHeight")] = anchor.height
-            exported[_assay("leafIndex")] = anchor.leaf_index
-            exported[_assay("leafHash")] = anchor.leaf_hash.hex()
+        exported.update(_anchoring(anchors.get(event.originator_version)))
         if flagged:
             _add_flag(exported, event)
         by_custody_id.setdefault(custody.event_id, exported)
         out.append(exported)
+    for event, declaration in declarations:
+        original = by_custody_id.get(str(declaration.declared_event_id))
+        if original is None:
+            continue
+        if type(event).__name__ == "Flagged":
+            _add_flag(original, event)
+            continue
+        original["errorDeclaration"] = _error_declaration(
+            item_id, event, declaration, anchors, by_custody_id
+        )
+    return out
+
+
+def _anchoring(anchor: Anchor | None) -> dict[str, Any]:
+    if anchor is None:
+        return {}
+    return {
+        _assay("blockHeight"): anchor.height,
+        _assay("leafIndex"): anchor.leaf_index,
+        _assay("leafHash"): anchor.leaf_hash.hex(),
+    }
+
+
+def _error_declaration(
+    item_id: str,
+    event: Any,
+    c: CustodyEvent,
+    anchors: Mapping[int, Anchor],
+    exported: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """GS1's errorDeclaration from an accepted declaration: the corrective events by their
+    EPCIS ids (as captured, else as this export names them), and who declared it and where
+    the declaration is anchored in Assay's namespace."""
+    captured = c.attributes.get("epcis:correctiveEventIDs")
+    if captured is not None:
+        corrective = [str(i) for i in json.loads(captured)]
+    else:
+        corrective = [
+            exported[i]["eventID"] if i in exported else stable_event_id(item_id, i)
+            for i in c.corrective_event_ids
+        ]
+    out: dict[str, Any] = {"declarationTime": _time(c.occurred_at)}
+    if c.error_reason is not None:
+        out["reason"] = c.error_reason.value
+    if corrective:
+        out["correctiveEventIDs"] = corrective
+    out[_assay("party")] = c.party_id
+    out[_assay("device")] = c.device_id
+    out[_assay("itemVersion")] = event.originator_version
+    out.update(_anchoring(anchors.get(event.originator_version)))
     return out
 
 

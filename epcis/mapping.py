@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.custody import CustodyEvent, Kind
+from domain.custody import CustodyEvent, ErrorReason, Kind
 from epcis.aggregation import Containment
+from epcis.corrections import DeclarationError, declaration_event_id, declared_error
 from epcis.details import Details, kind_details
 from epcis.fields import Namespaces
 from epcis.identifiers import IdentifierError, canonical_epc, is_sgtin
@@ -109,6 +110,53 @@ class Mapper:
             attributes=attrs,
             **details.for_item(item),
         )
+
+    def map_declaration(
+        self, event: dict[str, Any], event_id: str, hashed: bool
+    ) -> list[CustodyEvent]:
+        """A resent event with ``errorDeclaration``: one ``error_declaration`` per item it
+        names (containers expanded from memory, which a declaration does not change)."""
+        etype = event["type"]
+        if etype not in MAPPED_TYPES:
+            raise Refused("/type", f"{etype} is not recorded by Assay: nothing to declare")
+        try:
+            declared = declared_error(event, event_id)
+        except DeclarationError as e:
+            raise Refused("/errorDeclaration", str(e)) from None
+        location = _location(event)
+        name = "epcList" if etype == "ObjectEvent" else "childEPCs"
+        epcs = _epcs(event, name)
+        if etype == "AggregationEvent" and not epcs:
+            epcs = list(self.containment.children(_canonical(str(event["parentID"]), "")))
+        items: dict[str, str | None] = {}
+        for i, epc in enumerate(epcs):
+            self._expand(epc, None, items, f"/{name}/{i}")
+        if not items:
+            raise Refused("", "the declaration names no serialized item (SGTIN)")
+        attributes = {"epcis:eventID": event_id, "epcis:type": etype}
+        if hashed:
+            attributes["epcis:eventIDHashed"] = "true"
+        if declared.corrective_event_ids:
+            ids = json.dumps(list(declared.corrective_event_ids), separators=(",", ":"))
+            attributes["epcis:correctiveEventIDs"] = ids
+        return [
+            CustodyEvent(
+                event_id=declaration_event_id(event_id, declared.declared_at, item),
+                item_id=item,
+                kind=Kind.ERROR_DECLARATION,
+                party_id=self.signer.party_id,
+                device_id=self.signer.device_id,
+                location=location,
+                occurred_at=declared.declared_at,
+                attributes={**attributes, "epcis:via": via} if via else attributes,
+                declared_event_id=custody_event_id(event_id, item),
+                error_reason=ErrorReason(declared.reason) if declared.reason else None,
+                corrective_event_ids=tuple(
+                    custody_event_id(c, item) for c in declared.corrective_event_ids
+                ),
+            )
+            for item, via in items.items()
+        ]
 
     # ----- which items ----------------------------------------------------------------
 

@@ -12,8 +12,6 @@ MEDIA_TYPE = "epcisException:UnsupportedMediaTypeException"
 NOT_FOUND = "epcisException:NoSuchResourceException"
 QUERY = "epcisException:QueryParameterException"
 IMPLEMENTATION = "epcisException:ImplementationException"
-#: Assay's own type: a valid corrective document, refused until the ledger records them.
-CORRECTIONS = "https://assay.example/epcis/problems/corrections-not-supported"
 
 
 @dataclass

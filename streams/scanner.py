@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from domain.custody import CustodyEvent, Kind, RetirementReason, Verdict
+from domain.custody import CustodyEvent, ErrorReason, Kind, RetirementReason, Verdict
 from streams.connection import KafkaConnection
 from streams.envelope import seal
 from streams.keys import DeviceKey
@@ -170,6 +170,26 @@ class Scanner:
     ) -> CustodyEvent:
         return self._report(
             Kind.DECOMMISSIONING, item_id, reason=RetirementReason(reason), **details
+        )
+
+    def declare_error(
+        self,
+        item_id: str,
+        declared_event_id: str,
+        *,
+        reason: ErrorReason | str | None = None,
+        corrective: tuple[str, ...] | list[str] = (),
+        **details: Any,
+    ) -> CustodyEvent:
+        """Declare one of the item's events in error (only its recorder or the item's brand
+        may: docs/custody-rules.md); ``corrective`` names the events that replace it."""
+        return self._report(
+            Kind.ERROR_DECLARATION,
+            item_id,
+            declared_event_id=declared_event_id,
+            error_reason=ErrorReason(reason) if reason else None,
+            corrective_event_ids=tuple(corrective),
+            **details,
         )
 
     def flush(self, timeout: float | None = None) -> None:

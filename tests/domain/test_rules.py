@@ -403,3 +403,9 @@ def test_only_the_holder_services_an_item() -> None:
 def test_warehouses_and_stores_do_not_service_items(party: str) -> None:
     bench = Bench().commissioned().moved(party)
     assert_refused(bench.refuse(Kind.REPAIRING, party), "role_not_allowed", "repairing")
+
+
+def test_every_guard_a_rule_may_name_is_a_guard() -> None:
+    from domain import guards, kinds
+
+    assert set(guards.GUARDS) == kinds.GUARDS

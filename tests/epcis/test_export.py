@@ -67,3 +67,40 @@ def test_export_ids_are_stable(tmp_path: Path) -> None:
     again = item_history(ledger, chain, item)
     assert [e["eventID"] for e in once] == [e["eventID"] for e in again]
     assert stable_event_id("a", "e1") != stable_event_id("b", "e1")
+
+
+def test_an_event_declared_in_error_carries_its_error_declaration(
+    tmp_path: Path, schema: EPCISSchema
+) -> None:
+    """As GS1 does: the original with errorDeclaration, the declaration's own anchoring and
+    party in Assay's namespace; a flag citing the declaration is noted on the original."""
+    world = make_world(tmp_path)
+    item = "urn:epc:id:sgtin:0614141.107346.3"
+    story = [
+        custody(1, "commissioning", "brand", item, tag_uid="T3", brand="B", model="M", serial="3"),
+        custody(2, "shipping", "brand", item, counterparty="dc"),
+        custody(3, "receiving", "dc", item),
+        custody(4, "error_declaration", "brand", item, declared_event_id=f"{item}#e2",
+                error_reason="did_not_occur", corrective_event_ids=[f"{item}#e5", "later"]),
+        custody(5, "observing", "dc", item),
+    ]  # fmt: skip
+    decisions = world.ledger.process(
+        [Report(e, seal(e, world.keys[e.party_id])) for e in story], None
+    )
+    assert all(d.accepted for d in decisions)
+    events = item_history(world.ledger, Chain(store_env("", tmp_path / "chain.sqlite")), item)
+    assert schema.violation(document(events)) is None, schema.violation(document(events))
+    assert [e["bizStep"] for e in events] == [
+        "commissioning", "shipping", "receiving", "cycle_counting",
+    ]  # fmt: skip
+    shipping = events[1]
+    assert shipping["errorDeclaration"] == {
+        "declarationTime": "2026-01-01T04:00:00+00:00",
+        "reason": "did_not_occur",
+        "correctiveEventIDs": [events[3]["eventID"], stable_event_id(item, "later")],
+        "assay:party": "brand",
+        "assay:device": "brand-d1",
+        "assay:itemVersion": 4,
+    }
+    assert [f["assay:signal"] for f in shipping["assay:flags"]] == ["rests_on_declared"]
+    assert not any("errorDeclaration" in e for e in events if e is not shipping)

@@ -53,6 +53,13 @@ def test_options_advertise_the_version_and_the_limits(site: tuple[Platform, Gate
     assert "POST" in headers["allow"]
 
 
+def _unknown_reason() -> bytes:
+    """GS1's errorDeclaration example with a reason that is no CBV error reason."""
+    example = json.loads(gs1.example(gs1.ERROR_DECLARATION))
+    example["epcisBody"]["eventList"][0]["errorDeclaration"]["reason"] = "https://example.com/x"
+    return json.dumps(example).encode()
+
+
 def test_every_refusal_is_a_problem_and_publishes_nothing(site: tuple[Platform, Gateway]) -> None:
     made, gateway = site
     t = "2026-03-01T10:00:00+09:00"
@@ -66,8 +73,7 @@ def test_every_refusal_is_a_problem_and_publishes_nothing(site: tuple[Platform, 
         ("invalid", document({"type": "ObjectEvent"}), "application/json", 400, invalid),
         ("teleporting", document(teleporting), "application/ld+json", 400, invalid),
         ("private step", document(private), "application/json", 400, invalid),
-        ("corrections", gs1.example(gs1.ERROR_DECLARATION), "application/ld+json", 400,
-         "corrections-not-supported"),
+        ("declaration reason", _unknown_reason(), "application/ld+json", 400, invalid),
         ("media type", good, "text/plain", 415, "UnsupportedMediaTypeException"),
         ("XML", good, "application/xml", 415, "UnsupportedMediaTypeException"),
         ("bytes", good[:-1] + b" " * LIMIT_BYTES + b"}", "application/json", 413,

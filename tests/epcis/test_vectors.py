@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from domain.custody import Kind
 from epcis.capture import Limits, Reader
+from epcis.corrections import DECLARATION_NAMESPACE
 from epcis.mapping import EVENT_NAMESPACE, Signer
 from epcis.parties import PartyTable
 from epcis.problems import Problem
@@ -59,9 +62,19 @@ def test_vector(path: Path, tmp_path: Path, schema: EPCISSchema) -> None:
     memory = vector["want_memory"]
     assert prepared.containment.placed == memory["placed"]
     assert sorted(prepared.containment.removed) == memory["removed"]
-    for custody in prepared.custody:  # the id rule of docs/epcis.md, recomputed
+    for custody in prepared.custody:  # the id rules of docs/epcis.md, recomputed
         name = f"{custody.attributes['epcis:eventID']} {custody.item_id}"
-        assert custody.event_id == str(uuid.uuid5(EVENT_NAMESPACE, name))
+        if custody.kind is not Kind.ERROR_DECLARATION:
+            assert custody.event_id == str(uuid.uuid5(EVENT_NAMESPACE, name))
+            continue
+        assert custody.declared_event_id == str(uuid.uuid5(EVENT_NAMESPACE, name))
+        at = custody.occurred_at.astimezone(UTC).isoformat()
+        declaration = f"{custody.attributes['epcis:eventID']} {at} {custody.item_id}"
+        assert custody.event_id == str(uuid.uuid5(DECLARATION_NAMESPACE, declaration))
+        corrective = json.loads(custody.attributes.get("epcis:correctiveEventIDs", "[]"))
+        assert list(custody.corrective_event_ids) == [
+            str(uuid.uuid5(EVENT_NAMESPACE, f"{c} {custody.item_id}")) for c in corrective
+        ]
 
 
 def test_reading_twice_gives_the_same_events(tmp_path: Path, schema: EPCISSchema) -> None:
@@ -74,3 +87,24 @@ def test_reading_twice_gives_the_same_events(tmp_path: Path, schema: EPCISSchema
     first = reader.read(body, _store(tmp_path / "a", {}))
     again = reader.read(body, _store(tmp_path / "b", {}))
     assert [c.digest() for c in first.custody] == [c.digest() for c in again.custody]
+
+
+def test_a_declaration_without_event_id_names_the_original_by_its_hash(
+    tmp_path: Path, schema: EPCISSchema
+) -> None:
+    """GS1's event hash leaves errorDeclaration out: resent without eventID, an event's
+    declaration names the custody event its first capture made."""
+    vector = json.loads((Path(__file__).parent / "vectors" / "receiving-one-item.json").read_text())
+    original = vector["document"]
+    original["epcisBody"]["eventList"][0].pop("eventID")
+    resent = json.loads(json.dumps(original))
+    resent["epcisBody"]["eventList"][0]["errorDeclaration"] = {
+        "declarationTime": "2026-03-02T08:00:00Z", "reason": "did_not_occur",
+    }  # fmt: skip
+    reader = Reader(schema, Signer("dc", "g"), PartyTable({}), Limits(100, 1 << 20))
+    (first,) = reader.read(json.dumps(original).encode(), _store(tmp_path / "a", {})).custody
+    (declared,) = reader.read(json.dumps(resent).encode(), _store(tmp_path / "b", {})).custody
+    assert first.attributes["epcis:eventIDHashed"] == "true"
+    assert declared.attributes["epcis:eventID"] == first.attributes["epcis:eventID"]
+    assert declared.declared_event_id == first.event_id
+    assert declared.kind is Kind.ERROR_DECLARATION and first.kind is Kind.RECEIVING

@@ -16,9 +16,15 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from domain.items import Result
-from streams.avro import MAGIC
+from streams.avro import MAGIC, default_registry
 from streams.deadletter import DeadLetter
-from streams.envelope import open_envelope, seal
+from streams.envelope import (
+    ENVELOPE_SCHEMA,
+    EVENT_SCHEMA,
+    custody_to_avro,
+    open_envelope,
+    seal,
+)
 from streams.ingest import Ingest
 from streams.keys import DeviceKey
 from streams.producer import Producer
@@ -110,6 +116,41 @@ def test_published_events_are_stored_in_order(
         "receiving",
         "retail_selling",
     ]
+
+
+def test_a_scanner_declares_an_event_in_error(
+    kafka_bootstrap: str, tmp_path: Path, database_url: str
+) -> None:
+    world = make_world(tmp_path, database_url)
+    topics = Topics(kafka_bootstrap, partitions=2)
+    item = "urn:item:1"
+    with Producer(kafka_bootstrap) as producer:
+        for event in story_events()[:4]:  # commissioned, authenticated, shipped, received
+            Scanner(world.keys[event.party_id], producer, topic=topics.events).publish(event)
+        lab = Scanner(world.keys["lab"], producer, topic=topics.events, location="lab-bench")
+        lab.declare_error(item, f"{item}#e2", reason="incorrect_data", corrective=[f"{item}#e9"])
+        dc = Scanner(world.keys["dc"], producer, topic=topics.events, location="dc-dock")
+        dc.declare_error(item, f"{item}#e2")  # the lab's event, not dc's: refused
+        # A signed v3 body whose observing carries a declared id is no custody event.
+        record = custody_to_avro(custody(9, "observing", "dc", item)) | {"declared_event_id": "x"}
+        body = default_registry().encode(EVENT_SCHEMA, record, 3)
+        producer.send(topics.events, _signed(world.keys["dc"], body), key=item.encode())
+    stats = ingest_once(world, kafka_bootstrap, topics).stats
+    assert (stats.accepted, stats.rejected) == (5, 2)
+    letters = dead_letters(kafka_bootstrap, topics.rejected, 2)
+    assert sorted(letter.code for letter in letters) == ["invalid_event", "not_declarable"]
+    state = world.ledger.get_item(item).state
+    assert (state.verdict, state.certificate, state.status.value) == (None, None, "in_custody")
+    declared = state.declared[f"{item}#e2"]
+    assert (declared.by, declared.reason, declared.corrective_event_ids) == (
+        "lab", "incorrect_data", (f"{item}#e9",),
+    )  # fmt: skip
+
+
+def _signed(key: DeviceKey, body: bytes) -> bytes:
+    envelope = {"party_id": key.party_id, "device_id": key.device_id, "body": body,
+                "signature": key.sign(body)}  # fmt: skip
+    return default_registry().encode(ENVELOPE_SCHEMA, envelope)
 
 
 def test_the_same_event_published_twice_is_stored_once(
