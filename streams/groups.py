@@ -59,7 +59,7 @@ class Ownership:
     topic: str
     state: str
     partitions: frozenset[int]
-    #: partition → client id of the member the broker assigned it to.
+    #: partition → identity (:func:`member_identity`) of the member it is assigned to.
     owners: dict[int, str] = field(default_factory=dict)
     members: tuple[str, ...] = ()
 
@@ -67,12 +67,23 @@ class Ownership:
     def unowned(self) -> list[int]:
         return sorted(self.partitions - set(self.owners))
 
-    def owned_by(self, client_id: str) -> set[int]:
-        return {p for p, owner in self.owners.items() if owner == client_id}
+    def owned_by(self, identity: str) -> set[int]:
+        return {p for p, owner in self.owners.items() if owner == identity}
 
     @property
     def settled(self) -> bool:
         return self.state in SETTLED_STATES
+
+
+def member_identity(client_id: str, instance_id: str | None) -> str:
+    """How a member is recognised in the broker's view: its static instance id if it has
+    one, else its client id.
+
+    A static member restarted under the same instance id replaces the old member without
+    a rebalance, and the broker keeps reporting the *old* member's client id for it: judged
+    by client id, the restarted worker would look like it owned nothing and rejoin forever.
+    """
+    return f"instance:{instance_id}" if instance_id else f"client:{client_id}"
 
 
 def ownership(admin: Any, group: str, topic: str, partitions: Iterable[int]) -> Ownership:
@@ -81,15 +92,17 @@ def ownership(admin: Any, group: str, topic: str, partitions: Iterable[int]) -> 
     owners: dict[int, str] = {}
     members: list[str] = []
     for member in described.get("members", []):
-        client_id = str(member.get("client_id", ""))
-        members.append(client_id)
+        identity = member_identity(
+            str(member.get("client_id", "")), member.get("group_instance_id") or None
+        )
+        members.append(identity)
         assignment = member.get("member_assignment") or {}
         if not isinstance(assignment, dict):
             continue  # undecodable: another protocol's member
         for assigned in assignment.get("assigned_partitions", []):
             if assigned.get("topic") == topic:
                 for p in assigned.get("partitions", []):
-                    owners[int(p)] = client_id
+                    owners[int(p)] = identity
     return Ownership(
         group=group,
         topic=topic,
@@ -100,7 +113,7 @@ def ownership(admin: Any, group: str, topic: str, partitions: Iterable[int]) -> 
     )
 
 
-def should_rejoin(view: Ownership, client_id: str, assigned: set[int]) -> str | None:
+def should_rejoin(view: Ownership, identity: str, assigned: set[int]) -> str | None:
     """Why this worker must rejoin its group now, or ``None``.
 
     Only a settled group is judged (a rebalance in progress is allowed to look empty).
@@ -109,9 +122,9 @@ def should_rejoin(view: Ownership, client_id: str, assigned: set[int]) -> str | 
         return None
     if view.unowned:
         return f"partitions {view.unowned} of {view.topic} have no owner in group {view.group}"
-    if assigned != view.owned_by(client_id):
+    if assigned != view.owned_by(identity):
         return (
             f"this worker reads partitions {sorted(assigned)} but the group assigned it "
-            f"{sorted(view.owned_by(client_id))}"
+            f"{sorted(view.owned_by(identity))}"
         )
     return None

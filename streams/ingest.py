@@ -32,7 +32,7 @@ from streams.connection import Cluster, as_connection
 from streams.deadletter import MAX_LETTER_BYTES, DeadLetter
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
-from streams.groups import hold_pending_rebalance, ownership, should_rejoin
+from streams.groups import hold_pending_rebalance, member_identity, ownership, should_rejoin
 from streams.keys import SignatureInvalid, verify_signature
 from streams.producer import DeliveryError, Producer
 
@@ -231,7 +231,7 @@ class _OwnershipWatch:
             log.debug("group ownership not readable now: %s", e)  # the poll loop sees outages
             return
         assigned = {tp.partition for tp in ingest.consumer.assignment()}
-        reason = should_rejoin(view, ingest.client_id, assigned)
+        reason = should_rejoin(view, ingest.identity, assigned)
         self.strikes = self.strikes + 1 if reason else 0
         if reason and self.strikes >= 2:
             self.strikes = 0
@@ -273,6 +273,8 @@ class Ingest:
         self.group = group
         # Unique per worker, so the group's member list says which member is this one.
         self.client_id = f"{client_id}-{secrets.token_hex(4)}"
+        #: How the broker's view of the group names this worker (streams.groups).
+        self.identity = member_identity(self.client_id, instance_id or None)
         self.consumer = KafkaConsumer(
             **connection.client_config(),
             group_id=group,

@@ -171,9 +171,12 @@ def test_a_scanner_and_a_flush_stopped_while_the_broker_is_gone_keep_their_scans
         )  # fmt: skip
     wait_for(lambda: "made 100" in out.read_text(), [], "the scans")
     flush = start(site, "flush", "outbox", "flush", "--device-key", str(key_path), logs=logs)
-    time.sleep(2)  # both are retrying the broker when the signal comes
-    assert app.poll() is None and flush.alive()
     scanner = Running("scanner", app, out, err)
+    # The app's sender retries the absent broker; the flush waits for the app's lock on
+    # the outbox (one sender per file). Each says so once.
+    wait_for(lambda: "Kafka unreachable" in scanner.text()[1]
+             and "another process is sending" in flush.text()[1],
+             [scanner, flush], "both to be under way")  # fmt: skip
     took = stop_all([scanner, flush])
     assert took["scanner"] <= STOP_TIMEOUT + EXIT_SLACK
     assert app.returncode == 5 and "left 100" in out.read_text()

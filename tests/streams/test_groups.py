@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 
-from streams.groups import Ownership, hold_pending_rebalance, should_rejoin
+from streams.groups import Ownership, hold_pending_rebalance, ownership, should_rejoin
 from streams.ingest import Ingest
 from streams.producer import Producer
 from streams.scanner import Scanner
@@ -145,3 +145,52 @@ def test_until_idle_waits_for_every_partition_to_be_stored_not_for_quiet(
     worker.outcome(timeout=120)
     assert finished.is_set()
     assert world.ledger.get_item("urn:item:1").version == len(story_events())
+
+
+def test_a_restarted_static_member_is_recognised_and_keeps_its_partitions(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A worker restarted under its instance id replaces itself without a rebalance; the
+    broker then still reports the old process's client id for it. The ownership check
+    must know the worker by its instance id, or it rejoins every few seconds until the
+    broker fences it (seen in the 100-round crash harness)."""
+    world = make_world(tmp_path)
+    round_ = _Round(kafka_bootstrap, partitions=3)
+    round_.create()
+
+    def start(client_id: str) -> tuple[Ingest, threading.Event, Helper]:
+        ingest = Ingest(
+            world.ledger, kafka_bootstrap, topic=round_.names[0], rejected_topic=round_.names[1],
+            group=round_.group, client_id=client_id, instance_id="static-1",
+            ownership_interval=1.0,
+        )  # fmt: skip
+        stop = threading.Event()
+        worker = Helper(lambda: ingest.run(stop=stop), name=client_id)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while len(ingest.consumer.assignment()) < 3:
+            assert worker.is_alive() and time.monotonic() < deadline, worker.error
+            time.sleep(0.05)
+        return ingest, stop, worker
+
+    first, stop_first, worker = start("first")
+    stop_first.set()
+    worker.outcome(timeout=60)  # a static member leaves no LeaveGroup: like a crash
+    second, stop_second, worker = start("second")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + 60
+        while not (current := ownership(admin, round_.group, round_.names[0], [0, 1, 2])).settled:
+            assert time.monotonic() < deadline, current
+            time.sleep(0.1)
+        described = admin.describe_groups([round_.group])[round_.group]
+        assert [m["client_id"] for m in described["members"]] == [first.client_id]  # stale
+        assigned = {tp.partition for tp in second.consumer.assignment()}
+        assert current.owned_by(second.identity) == assigned == {0, 1, 2}
+        assert should_rejoin(current, second.identity, assigned) is None
+        time.sleep(3)  # three of its own ownership checks (every 1 s) pass meanwhile
+        assert second.stats.rejoins == 0
+    finally:
+        admin.close()
+        stop_second.set()
+        worker.outcome(timeout=60)
