@@ -329,8 +329,26 @@ def avro_vectors(brand: DeviceKey) -> dict[str, Vector]:
     return out
 
 
+def flag_vectors() -> dict[str, Vector]:
+    """A platform record (§4.2) is read as strict JSON too."""
+    record = (
+        b'{"detail":"seen","evidence_event_id":"\\ud800","evidence_sha256":null,'
+        b'"signal":"unknown_item","type":"flag"}'
+    )
+    summary = {"flag": "unknown_item", "detail": "seen"}
+    bundle = forge.forge(ITEM, [forge.Forged("P", record, summary=summary)], [])
+    return {
+        "lone-surrogate-in-flag": make_vector(
+            "a flag record whose evidence_event_id is an escaped lone surrogate, written as "
+            "JSON.stringify escapes it (so a page re-serializing it gets the same bytes)",
+            "platform_body",
+            **forged(bundle),
+        )
+    }
+
+
 def hostile_vectors(happy: Vector, platform_key: str, brand: DeviceKey) -> dict[str, Vector]:
     """The strict-JSON variants of ``happy`` (a valid bundle, pinned with ``platform_key``)
     and the non-canonical Avro bodies signed by ``brand`` (hostile_signatures.py has the
     Ed25519 ones)."""
-    return {**json_vectors(happy, platform_key), **avro_vectors(brand)}
+    return {**json_vectors(happy, platform_key), **flag_vectors(), **avro_vectors(brand)}
