@@ -1,13 +1,15 @@
 """Bundle vectors for inputs that lenient parsers and libraries read differently.
 
 ``make_bundle_vectors.py`` adds these to the vectors it writes. Each is built so that a
-verifier reading leniently (Python's ``json``, ``JSON.parse``, fastavro, Go or BoringSSL
-Ed25519) accepts it, or fails at another step, while the rules of docs/proof-bundle.md
-(§2.1 strict JSON, §4.7 canonical Avro, §4.8 Ed25519) refuse it at the step named:
+verifier reading leniently (Python's ``json``, ``JSON.parse``, fastavro; Ed25519 libraries
+in ``hostile_signatures.py``) accepts it, or fails at another step, while the rules of
+docs/proof-bundle.md (§2.1 strict JSON, §4.7 canonical Avro, §4.8 Ed25519) refuse it at the
+step named:
 
 * raw input (``bundle_b64``: the exact bytes a verifier is given): NaN, a lone surrogate,
   a duplicate key, ``1.0``/``true`` as the version, a byte-order mark, trailing garbage,
   invalid UTF-8, deep nesting, numbers no double holds; and what stays valid at the limits;
+* a flag record holding an escaped lone surrogate;
 * envelopes whose Avro body is not canonically encoded, signed by an enrolled device;
 * (in ``hostile_signatures.py``) Ed25519 keys and signatures of small order,
   non-canonical, or with a torsion component, in a device listing, a pinned key, the
