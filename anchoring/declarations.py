@@ -1,6 +1,6 @@
 """What a verified bundle says about corrections: which of its events are declared in error.
 
-docs/proof-bundle.md §4.8 is normative (the browser verifier computes the same list): an
+docs/proof-bundle.md §4.9 is normative (the browser verifier computes the same list): an
 ``E`` event whose signed fields have ``kind`` ``error_declaration`` and a
 ``declared_event_id`` declares in error the earlier ``E`` event of the bundle with that
 ``event_id``. Both are signed and anchored; the verifier reports the pair, it does not judge

@@ -106,7 +106,7 @@ class Verified:
 
     @property
     def declared_in_error(self) -> list[dict[str, Any]]:
-        """The verified events declared in error, and by which (docs/proof-bundle.md §4.8)."""
+        """The verified events declared in error, and by which (docs/proof-bundle.md §4.9)."""
         return declared_in_error(self.summaries)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.read import LOGICAL_READERS
 from fastavro.schema import to_parsing_canonical_form
 
 from streams.errors import SerializationError
@@ -71,6 +72,9 @@ class SchemaVersion:
     # The same schema without logical types: what the canonical check decodes and writes
     # back (fastavro converts timestamps through a double, which is not exact).
     plain: Any = None
+    # (field, converter) for each top-level field with a logical type, turning the plain
+    # value into fastavro's; None when a logical type sits deeper (then read it again).
+    logical_fields: tuple[tuple[str, Any], ...] | None = None
 
 
 class SchemaRegistry:
@@ -92,7 +96,7 @@ class SchemaRegistry:
         canonical = to_parsing_canonical_form(parsed).encode()
         fingerprint = struct.pack("<Q", crc64_avro(canonical))
         plain = parse_schema(_without_logical_types(raw))
-        entry = SchemaVersion(name, version, parsed, fingerprint, plain)
+        entry = SchemaVersion(name, version, parsed, fingerprint, plain, _logical_fields(raw))
         self.by_fingerprint[fingerprint] = entry
         self.versions[(name, version)] = entry
         if name not in self.latest or self.latest[name].version < version:
@@ -128,18 +132,27 @@ class SchemaRegistry:
                 "wrong_schema", f"expected a {name} message, found {writer.name} v{writer.version}"
             )
         body = bytes(message[HEADER_LEN:])
-        _check_canonical(writer, body)
-        try:
-            record = schemaless_reader(io.BytesIO(body), writer.schema, _reader(self, name, writer))
-        except _UNREADABLE as e:
-            raise _unreadable(writer, e) from None
+        plain = _read_canonical(writer, body)
+        reader = _reader(self, name, writer)
+        if reader is None and writer.logical_fields is not None:
+            record = plain  # made what fastavro's reading (below) would return
+            try:
+                for field_name, convert in writer.logical_fields:
+                    record[field_name] = convert(record[field_name], None, None)
+            except _UNREADABLE as e:
+                raise _unreadable(writer, e) from None
+        else:
+            try:
+                record = schemaless_reader(io.BytesIO(body), writer.schema, reader)
+            except _UNREADABLE as e:
+                raise _unreadable(writer, e) from None
         assert isinstance(record, dict)
         return record
 
 
-def _check_canonical(writer: SchemaVersion, body: bytes) -> None:
-    """``body`` is exactly what a writer emits for the record it decodes to (with the
-    writer's schema, no logical types); :class:`SerializationError` otherwise."""
+def _read_canonical(writer: SchemaVersion, body: bytes) -> Any:
+    """The record ``body`` holds, read with the writer's schema without logical types, if
+    ``body`` is exactly what a writer emits for it; :class:`SerializationError` otherwise."""
     stream = io.BytesIO(body)
     try:
         plain = schemaless_reader(stream, writer.plain, None)
@@ -156,6 +169,7 @@ def _check_canonical(writer: SchemaVersion, body: bytes) -> None:
             "with redundant groups or over 10 bytes, a union index other than 0 or 1, or a "
             "map in several blocks or with a repeated key)",
         )
+    return plain
 
 
 def _unreadable(writer: SchemaVersion, error: Exception) -> SerializationError:
@@ -179,6 +193,24 @@ def _check_unions(schema: Any, where: str) -> None:
                     _check_unions(child["type"] if key == "fields" else child, where)
         if isinstance(schema.get("type"), list | dict):
             _check_unions(schema["type"], where)
+
+
+def _logical_fields(schema: Mapping[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """fastavro's converter for each top-level field with a logical type, or None if a
+    logical type is nested deeper than a record field's own type."""
+    out = []
+    for field_schema in schema.get("fields", []):
+        kind = field_schema["type"]
+        if isinstance(kind, dict) and "logicalType" in kind:
+            name = f"{kind['type']}-{kind['logicalType']}"
+            if name not in LOGICAL_READERS or _without_logical_types(kind) != {
+                "type": kind["type"]
+            }:
+                return None
+            out.append((field_schema["name"], LOGICAL_READERS[name]))
+        elif _without_logical_types(kind) != kind:
+            return None
+    return tuple(out)
 
 
 def _without_logical_types(schema: Any) -> Any:

@@ -312,7 +312,7 @@
   }
 
   /*
-   * anchoring/declarations.py (docs/proof-bundle.md §4.8): the verified E events declared in
+   * anchoring/declarations.py (docs/proof-bundle.md §4.9): the verified E events declared in
    * error by a later verified event of kind error_declaration naming their event_id.
    */
   function declaredInError(summaries) {

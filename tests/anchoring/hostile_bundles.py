@@ -1,16 +1,19 @@
 """Bundle vectors for inputs that lenient parsers and libraries read differently.
 
 ``make_bundle_vectors.py`` adds these to the vectors it writes. Each is built so that a
-verifier reading leniently (Python's ``json``, ``JSON.parse``, fastavro, Go or BoringSSL
-Ed25519) accepts it, or fails at another step, while the rules of docs/proof-bundle.md
-(§2.1 strict JSON, §4.7 canonical Avro, §4.8 Ed25519) refuse it at the step named:
+verifier reading leniently (Python's ``json``, ``JSON.parse``, fastavro; Ed25519 libraries
+in ``hostile_signatures.py``) accepts it, or fails at another step, while the rules of
+docs/proof-bundle.md (§2.1 strict JSON, §4.7 canonical Avro, §4.8 Ed25519) refuse it at the
+step named:
 
 * raw input (``bundle_b64``: the exact bytes a verifier is given): NaN, a lone surrogate,
   a duplicate key, ``1.0``/``true`` as the version, a byte-order mark, trailing garbage,
   invalid UTF-8, deep nesting, numbers no double holds; and what stays valid at the limits;
+* a flag record holding an escaped lone surrogate;
 * envelopes whose Avro body is not canonically encoded, signed by an enrolled device;
-* Ed25519 keys and signatures of small order, non-canonical, or with a torsion component,
-  in a device listing, a pinned key, the platform key and the checkpoint's signature.
+* (in ``hostile_signatures.py``) Ed25519 keys and signatures of small order,
+  non-canonical, or with a torsion component, in a device listing, a pinned key, the
+  platform key and the checkpoint's signature.
 
 Envelopes with odd content are anchored by :func:`tests.server.forge.forge` (one block,
 signed by its own platform key): only the content checks can fail.
@@ -24,26 +27,21 @@ import io
 import json
 import random
 import struct
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastavro import schemaless_reader
 
-from anchoring.checkpoint import ALG_ED25519, Verifier, key_id
 from anchoring.leaves import signed_fields
 from domain.custody import CustodyEvent, Kind
 from streams.avro import HEADER_LEN, default_registry
 from streams.envelope import EVENT_SCHEMA, custody_to_avro
 from streams.keys import DeviceKey
 from tests.server import forge
-from tests.streams import edwards
 from tests.streams.hostile import avro_bytes, zigzag
 
 Vector = dict[str, Any]
 ITEM = "urn:epc:id:sgtin:4012345.08.7"
-IDENTITY = edwards.encode(edwards.IDENTITY)  # 01 00 … 00
-ZERO_S = bytes(32)
 
 
 def vector_input(vector: Vector) -> bytes:
@@ -53,7 +51,7 @@ def vector_input(vector: Vector) -> bytes:
     return json.dumps(vector["bundle"]).encode()
 
 
-def _vector(desc: str, want: str | None, **fields: Any) -> Vector:
+def make_vector(desc: str, want: str | None, **fields: Any) -> Vector:
     return {"desc": desc, "want_err": want, "device_keys": None, **fields}
 
 
@@ -170,7 +168,7 @@ def json_vectors(happy: Vector, platform_key: str) -> dict[str, Vector]:
         ),
     }
     return {
-        name: _vector(desc, want, platform_key=platform_key, **_raw(data))
+        name: make_vector(desc, want, platform_key=platform_key, **_raw(data))
         for name, (desc, want, data) in out.items()
     }
 
@@ -201,10 +199,15 @@ def json_fuzz_texts(seed: int, count: int) -> list[str]:
     return out
 
 
+def forged(bundle: Vector) -> dict[str, Any]:
+    """The fields of a vector for a bundle made by :func:`tests.server.forge.forge`."""
+    return {"bundle": bundle, "platform_key": forge.SIGNER.verifier_text()}
+
+
 # ----- canonical Avro ------------------------------------------------------------------------
 
 
-def _event(n: int, **details: Any) -> CustodyEvent:
+def item_event(n: int, **details: Any) -> CustodyEvent:
     return CustodyEvent(
         event_id=f"{ITEM}#{n}",
         item_id=ITEM,
@@ -274,7 +277,7 @@ def lenient_summary(body: bytes) -> dict[str, Any]:
 
 def respellings() -> dict[str, tuple[str, bytes]]:
     """Bodies fastavro reads as a valid event that are not its canonical encoding."""
-    event = _event(1, attributes={"a": "1", "b": "2"})
+    event = item_event(1, attributes={"a": "1", "b": "2"})
     canonical = body_fields(event)
     # The fields are what a writer emits.
     assert _body(canonical) == forge.body_bytes(event, SPELLED_VERSION)
@@ -329,216 +332,32 @@ def avro_vectors(brand: DeviceKey) -> dict[str, Vector]:
             [forge.Forged("E", forge.envelope(body, brand), summary=lenient_summary(body))],
             [brand],
         )
-        out[name] = _vector(
-            f"{desc}; signed by brand/brand-d1", "envelope_format", **_listed(bundle)
+        out[name] = make_vector(
+            f"{desc}; signed by brand/brand-d1", "envelope_format", **forged(bundle)
         )
     return out
 
 
-# ----- Ed25519 -------------------------------------------------------------------------------
-
-
-def _listed(bundle: Vector) -> dict[str, Any]:
-    return {"bundle": bundle, "platform_key": forge.SIGNER.verifier_text()}
-
-
-def _with_key(bundle: Vector, device: str, key: bytes) -> Vector:
-    out = copy.deepcopy(bundle)
-    out["devices"][device]["public_key"] = key.hex()
-    return out
-
-
-def _signed_bundle(
-    brand: DeviceKey, sign: Callable[[bytes], bytes], accept: Callable[[bytes, bytes], bool]
-) -> Vector:
-    """Item H's commissioning, its body signed by ``sign``: the first of a few bodies for
-    which ``accept(body, signature)`` holds (a condition on the signature's hash)."""
-    for n in range(1, 200):
-        body = forge.body_bytes(_event(n))
-        signature = sign(body)
-        if accept(body, signature):
-            envelope = forge.envelope(body, brand, signature=signature)
-            return forge.forge(ITEM, [forge.Forged("E", envelope)], [brand])
-    raise AssertionError("no body met the condition")
-
-
-def ed25519_vectors(
-    brand: DeviceKey, happy: Vector, platform_key: str, platform_seed: bytes
-) -> dict[str, Vector]:
-    a = edwards.secret_scalar(bytes(brand.signing_key))
-    honest = bytes.fromhex(brand.public_key_hex)
-    assert edwards.T8 is not None
-    order8 = edwards.encode(edwards.T8)
-    mixed = edwards.encode(edwards.add(edwards.decode(honest) or edwards.IDENTITY, edwards.T8))
-    # y + p still fits in 255 bits for y < 19; y = 0, 1 are of small order.
-    y = next(y for y in range(2, 19) if edwards.recover_x(y, 0) is not None)
-    non_canonical = (y + edwards.P).to_bytes(32, "little")
-    device = "brand/brand-d1"
-    any_signature = lambda body: IDENTITY + ZERO_S  # noqa: E731
-    always = lambda body, signature: True  # noqa: E731
-
-    def k_of(key: bytes) -> Callable[[bytes, bytes], int]:
-        return lambda body, signature: edwards.challenge(signature[:32], key, body)
-
-    nonce = lambda body: int.from_bytes(body[-8:], "little") % edwards.L or 1  # noqa: E731
-    out: dict[str, Vector] = {}
-
-    def add(name: str, desc: str, want: str | None, bundle: Vector, **kw: Any) -> None:
-        out[name] = _vector(desc, want, **_listed(bundle), **kw)
-
-    k_order8 = k_of(order8)
-    add(
-        "small-order-device-key",
-        "brand/brand-d1 is listed with a point of order 8 as its key, and the envelope "
-        "carries R = identity, S = 0 over a body whose hash k is a multiple of 8 (so "
-        "[S]B = R + [k]A holds: Go, OpenSSL and BoringSSL accept it)",
-        "device_key",
-        _with_key(
-            _signed_bundle(brand, any_signature, lambda b, s: k_order8(b, s) % 8 == 0),
-            device,
-            order8,
-        ),
+def flag_vectors() -> dict[str, Vector]:
+    """A platform record (§4.2) is read as strict JSON too."""
+    record = (
+        b'{"detail":"seen","evidence_event_id":"\\ud800","evidence_sha256":null,'
+        b'"signal":"unknown_item","type":"flag"}'
     )
-    add(
-        "identity-key-identity-r-zero-s",
-        "brand/brand-d1 is listed with the identity point (01 00…00) as its key and the "
-        "envelope's signature is R = identity, S = 0: valid for any message under the "
-        "cofactorless equation (accepted by Go, OpenSSL and BoringSSL, not by libsodium)",
-        "device_key",
-        _with_key(_signed_bundle(brand, any_signature, always), device, IDENTITY),
-    )
-    add(
-        "non-canonical-identity-key",
-        "brand/brand-d1 is listed with the identity written non-canonically (y = p + 1, "
-        "EE FF…7F) and the signature is R = identity, S = 0",
-        "device_key",
-        _with_key(
-            _signed_bundle(brand, any_signature, always),
-            device,
-            (edwards.P + 1).to_bytes(32, "little"),
-        ),
-    )
-    add(
-        "non-canonical-device-key",
-        "brand/brand-d1 is listed with a key whose y is written as y + p (a point of large "
-        "order, not canonical)",
-        "device_key",
-        _with_key(_signed_bundle(brand, brand.sign, always), device, non_canonical),
-    )
-    add(
-        "small-order-pinned-key",
-        "the identity point is pinned as brand/brand-d1's key; the envelope's signature is "
-        "R = identity, S = 0",
-        "device_key",
-        _signed_bundle(brand, any_signature, always),
-        device_keys={device: IDENTITY.hex()},
-    )
-
-    def identity_r(body: bytes) -> bytes:
-        s = edwards.challenge(IDENTITY, honest, body) * a % edwards.L
-        return IDENTITY + s.to_bytes(32, "little")
-
-    add(
-        "small-order-r",
-        "the brand's real key signs with R = identity and S = k·a (the cofactorless "
-        "equation holds; BoringSSL accepts it, libsodium refuses a small-order R)",
-        "device_signature",
-        _signed_bundle(brand, identity_r, always),
-    )
-
-    def big_s(body: bytes) -> bytes:
-        signature = brand.sign(body)
-        s = int.from_bytes(signature[32:], "little") + edwards.L
-        return signature[:32] + s.to_bytes(32, "little")
-
-    add(
-        "non-canonical-s",
-        "the brand's valid signature with L added to S (S >= L: the same equation holds)",
-        "device_signature",
-        _signed_bundle(brand, big_s, always),
-    )
-    k_mixed = k_of(mixed)
-
-    def sign_mixed(body: bytes) -> bytes:
-        return edwards.sign_as(a, mixed, body, nonce(body))
-
-    add(
-        "mixed-order-device-key",
-        "valid: brand/brand-d1 is listed with its key plus a point of order 8 (never "
-        "enrollable, but not of small order), and the signature by its secret holds in the "
-        "cofactorless equation because k is a multiple of 8",
-        None,
-        _with_key(
-            _signed_bundle(brand, sign_mixed, lambda b, s: k_mixed(b, s) % 8 == 0), device, mixed
-        ),
-    )
-    add(
-        "mixed-order-key-cofactored-only",
-        "brand/brand-d1 listed with its key plus a point of order 8; the signature holds "
-        "only in the cofactored equation ([8S]B = [8]R + [8k]A), k not a multiple of 8",
-        "device_signature",
-        _with_key(
-            _signed_bundle(brand, sign_mixed, lambda b, s: k_mixed(b, s) % 8 != 0), device, mixed
-        ),
-    )
-    out.update(_checkpoint_vectors(happy, platform_key, platform_seed))
-    return out
-
-
-def _checkpoint_vectors(happy: Vector, platform_key: str, seed: bytes) -> dict[str, Vector]:
-    """The platform key and the checkpoint's signature line, in item A's valid bundle."""
-    platform = Verifier.from_text(platform_key)
-    note = happy["checkpoint"]
-    text, _, block = note.rpartition("\n\n")
-    message = (text + "\n").encode()
-    line_key = platform.key_id
-    scalar = edwards.secret_scalar(seed)
-    out: dict[str, Vector] = {}
-
-    def with_signature(signature: bytes, key_id_bytes: bytes = line_key) -> Vector:
-        bundle = copy.deepcopy(happy)
-        encoded = base64.b64encode(key_id_bytes + signature).decode()
-        bundle["checkpoint"] = f"{text}\n\n\u2014 {platform.name} {encoded}\n"
-        return bundle
-
-    s = edwards.challenge(IDENTITY, platform.public_key, message) * scalar % edwards.L
-    out["checkpoint-small-order-r"] = _vector(
-        "the checkpoint signed by the platform's real key with R = identity, S = k·a "
-        "(BoringSSL accepts it, libsodium does not)",
-        "checkpoint_signature",
-        bundle=with_signature(IDENTITY + s.to_bytes(32, "little")),
-        platform_key=platform_key,
-    )
-    valid = base64.b64decode(block.strip().split(" ")[-1])[4:]
-    big_s = int.from_bytes(valid[32:], "little") + edwards.L
-    out["checkpoint-non-canonical-s"] = _vector(
-        "the checkpoint's valid signature with L added to S",
-        "checkpoint_signature",
-        bundle=with_signature(valid[:32] + big_s.to_bytes(32, "little")),
-        platform_key=platform_key,
-    )
-    identity_id = key_id(platform.name, IDENTITY)
-    identity_key = base64.b64encode(ALG_ED25519 + IDENTITY).decode()
-    lenient = copy.deepcopy(happy)
-    extra = base64.b64encode(identity_id + IDENTITY + ZERO_S).decode()
-    lenient["checkpoint"] = note + f"\u2014 {platform.name} {extra}\n"
-    out["identity-platform-key"] = _vector(
-        "the identity point pinned as the platform key; the checkpoint carries a line by it "
-        "with R = identity, S = 0, which verifies any note under the cofactorless equation",
-        "key_file",
-        bundle=lenient,
-        platform_key=f"{platform.name}+{identity_id.hex()}+{identity_key}",
-    )
-    return out
-
-
-def hostile_vectors(
-    happy: Vector, platform_key: str, platform_seed: bytes, brand: DeviceKey
-) -> dict[str, Vector]:
-    """Every vector of this module: ``happy`` is a valid bundle proven into a checkpoint
-    signed with ``platform_seed`` (whose verifier key text is ``platform_key``)."""
+    summary = {"flag": "unknown_item", "detail": "seen"}
+    bundle = forge.forge(ITEM, [forge.Forged("P", record, summary=summary)], [])
     return {
-        **json_vectors(happy, platform_key),
-        **avro_vectors(brand),
-        **ed25519_vectors(brand, happy, platform_key, platform_seed),
+        "lone-surrogate-in-flag": make_vector(
+            "a flag record whose evidence_event_id is an escaped lone surrogate, written as "
+            "JSON.stringify escapes it (so a page re-serializing it gets the same bytes)",
+            "platform_body",
+            **forged(bundle),
+        )
     }
+
+
+def hostile_vectors(happy: Vector, platform_key: str, brand: DeviceKey) -> dict[str, Vector]:
+    """The strict-JSON variants of ``happy`` (a valid bundle, pinned with ``platform_key``)
+    and the non-canonical Avro bodies signed by ``brand`` (hostile_signatures.py has the
+    Ed25519 ones)."""
+    return {**json_vectors(happy, platform_key), **flag_vectors(), **avro_vectors(brand)}

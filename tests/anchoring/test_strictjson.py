@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +122,9 @@ def test_fuzzed_texts_end_in_a_value_or_an_input_error() -> None:
         except JsonInputError:
             pass
     assert 0 < read < 3000  # both outcomes are exercised
+
+
+def test_the_spec_states_the_same_limits() -> None:
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "proof-bundle.md").read_text()
+    assert f"At most **{MAX_DEPTH}** arrays and objects" in spec
+    assert "−(2^53 − 1) … 2^53 − 1" in spec and MAX_SAFE_INTEGER == 2**53 - 1

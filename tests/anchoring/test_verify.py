@@ -239,3 +239,21 @@ def test_an_item_id_with_a_lone_surrogate_is_a_format_error() -> None:
     with pytest.raises(BundleError) as e:
         verify_bundle(bundle, KEY)
     assert e.value.step == "bundle_format"
+
+
+def test_every_integer_written_as_a_float_or_a_boolean_fails() -> None:
+    """`1.0` and `true` are not integers anywhere: the version, heights, indexes, headers."""
+    integers = [w for w in HAPPY_PATHS if type(_at(HAPPY["bundle"], w)) is int]
+    assert ("version",) in integers and len(integers) > 50
+    for where in integers:
+        value = _at(HAPPY["bundle"], where)
+        for spelling in (float(value), bool(value)):
+            with pytest.raises(BundleError) as e:
+                verify_bundle(replaced(HAPPY["bundle"], where, spelling), KEY)
+            assert e.value.step in ("bundle_format", "header_format"), (where, spelling)
+
+
+def _at(value: Any, where: tuple[Any, ...]) -> Any:
+    for step in where:
+        value = value[step]
+    return value

@@ -93,6 +93,23 @@ print(json.dumps([d.effective_from.isoformat(), d.enrolled_at.isoformat(),
 """
 
 
+def test_enrolling_refuses_a_key_anyone_could_sign_for(env: dict[str, str]) -> None:
+    """The identity point (or any small-order or non-canonical key, or not hex at all) is
+    refused with a stable rule, and nothing is enrolled."""
+    assay("party", "add", "dc", "--name", "DC", "--role", "warehouse", env=env)
+    for public in ("01" + "00" * 31, "ee" + "ff" * 30 + "7f", "zz" * 32, "01"):
+        refused = assay(
+            "device", "enrol", "--party", "dc", "--device", "d1", "--public-key", public, env=env
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "invalid_device_key" in refused.stderr and "Traceback" not in refused.stderr
+    honest = "3B6A27BCCEB6A42D62A3A8D02A6F0D73653215771DE243A63AC048A18B59DA29"  # upper case
+    done = assay(
+        "device", "enrol", "--party", "dc", "--device", "d1", "--public-key", honest, env=env
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.kafka
 def test_publish_reports_every_bad_line_and_sends_the_good_ones(
     tmp_path: Path, env: dict[str, str], kafka_bootstrap: str

@@ -1,5 +1,5 @@
 """A bundle with a correction: both verifiers show the original, the declaration and which
-event is declared in error, alike (docs/proof-bundle.md §4.8)."""
+event is declared in error, alike (docs/proof-bundle.md §4.9)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ tests/server/test_parity.py).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from nacl.bindings import crypto_sign_open
 from nacl.signing import SigningKey
@@ -108,3 +110,10 @@ def test_the_ingest_signature_check_applies_the_rules() -> None:
     identity_key, identity_signature, any_message, _ = CASES["identity key, identity R, S = 0"]
     with pytest.raises(SignatureInvalid, match="small order"):
         verify_signature(identity_key, any_message, identity_signature)
+
+
+def test_the_spec_states_the_same_constants() -> None:
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "proof-bundle.md").read_text()
+    y8 = min(y for y in ed25519.SMALL_ORDER_Y if 1 < y < edwards.P - 1 and y < edwards.P // 2)
+    assert f"y₈ = {y8}" in spec
+    assert f"L = 2^252 + {edwards.L - 2**252}" in spec

@@ -60,6 +60,7 @@ from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
 from tests.anchoring.hostile_bundles import hostile_vectors, vector_input
+from tests.anchoring.hostile_signatures import signature_vectors
 from tests.support import custody
 
 OUT = Path(__file__).parent
@@ -477,7 +478,8 @@ def build_vectors() -> dict[str, Vector]:
         mutated(a, future_version),
         "bundle_format",
     )
-    vectors.update(hostile_vectors(a, PLATFORM.verifier_text(), _seed("platform"), KEYS["brand"]))
+    vectors.update(hostile_vectors(a, PLATFORM.verifier_text(), KEYS["brand"]))
+    vectors.update(signature_vectors(KEYS["brand"], a, PLATFORM.verifier_text(), _seed("platform")))
     for name, vector in vectors.items():
         _check(name, vector)
     return vectors
