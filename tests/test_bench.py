@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,30 @@ def test_chart_is_a_png(quick_run: Path) -> None:
     png = (quick_run / "bench-quick.png").read_bytes()
     assert png.startswith(PNG_MAGIC)
     assert len(png) > 10_000
+
+
+def test_the_scale_run_grows_one_store_and_reports_every_cost(tmp_path: Path) -> None:
+    """``python -m bench.scale`` at a toy size: each size is measured on the grown store
+    (the audit inside it fails the run if the chain does not audit clean)."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--items", "60", "--sizes", "60,180,600",
+         "--samples", "40", "--root", str(tmp_path / "store"), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((out / "scale.json").read_text())["rows"]
+    assert [r["events"] for r in rows] == [60, 180, 600]
+    from bench.scale_report import METRICS
+
+    for row in rows:
+        for key in METRICS:
+            assert math.isfinite(row[key]) and row[key] > 0, (row["events"], key, row[key])
+    assert (out / "scale.png").read_bytes().startswith(PNG_MAGIC)
+    table = (out / "scale.md").read_text()
+    assert "| prove p99 | ms |" in table and "600 events" in table
+    stored = sqlite3.connect(tmp_path / "store" / "ledger.sqlite")
+    (count,) = stored.execute(
+        "SELECT count(*) FROM stored_events WHERE topic LIKE 'domain.items:Item.%'"
+    ).fetchone()
+    assert count == 600
