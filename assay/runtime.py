@@ -21,6 +21,7 @@ from streams.outbox import Outbox
 from streams.producer import Producer
 from streams.sender import OutboxSender
 from streams.topics import custody_topics, ensure_topics
+from witness.stamper import CheckpointStamper
 
 
 def open_ledger(settings: Settings) -> CustodyLedger:
@@ -119,17 +120,21 @@ def make_anchor(
     chain: Chain,
     checkpoint_producer: Producer | None = None,
     checkpoint_outbox: Outbox | None = None,
+    stamper: CheckpointStamper | None = None,
 ) -> Anchor:
     """The anchor; each signed checkpoint also goes to ``custody.checkpoints``, through the
-    outbox if one is given (it then never waits for the broker), else the producer."""
+    outbox if one is given (it then never waits for the broker), else the producer, and is
+    offered to the OpenTimestamps stamper if there is one."""
     signer, _ = init_platform_key(settings)
-    sink = checkpoint_outbox or checkpoint_producer
+    sink = checkpoint_outbox or checkpoint_producer or stamper
 
     def publish(text: str) -> None:
         if checkpoint_outbox is not None:
             checkpoint_outbox.put(settings.checkpoints_topic, None, text.encode())
         elif checkpoint_producer is not None:
             checkpoint_producer.send(settings.checkpoints_topic, text.encode())
+        if stamper is not None:
+            stamper.offer(text)
 
     return Anchor(
         ledger,
@@ -139,4 +144,17 @@ def make_anchor(
         policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
         checkpoint_path=settings.checkpoint_path,
         publish_checkpoint=publish if sink is not None else None,
+    )
+
+
+def checkpoint_stamper(settings: Settings) -> CheckpointStamper | None:
+    """The anchor's OpenTimestamps stamper (not started), if calendars are configured."""
+    calendars = settings.ots_calendars.split()
+    if not calendars:
+        return None
+    return CheckpointStamper(
+        settings.timestamps_dir,
+        calendars,
+        interval=settings.ots_interval,
+        upgrade_interval=settings.ots_upgrade_interval,
     )

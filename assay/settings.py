@@ -76,6 +76,11 @@ class Settings:
     witness_logs: str = ""
     #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
     ots_calendars: str = ""
+    #: Seconds between two timestamps of the anchor's latest checkpoint (when calendars
+    #: are set): one timestamp dates every block its checkpoint commits to.
+    ots_interval: float = 60.0
+    #: Seconds between two passes upgrading pending timestamps from the calendars.
+    ots_upgrade_interval: float = 600.0
     #: Seconds a long-running process may take to stop after SIGTERM or Ctrl-C, whatever
     #: the broker's state; past it, it exits at once (stores are transactional).
     stop_timeout: float = 10.0
@@ -129,6 +134,11 @@ class Settings:
     @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoint"
+
+    @property
+    def timestamps_dir(self) -> Path:
+        """Stamped checkpoints and their OpenTimestamps proofs (``checkpoint-<size>.ots``)."""
+        return self.data_dir / "timestamps"
 
     @property
     def checkpoint_outbox_path(self) -> Path:

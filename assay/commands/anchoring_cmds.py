@@ -7,6 +7,8 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,11 @@ from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, settings_from
 from assay.service import Service
+from witness import timestamps
+from witness.errors import NoteError, TimestampError
+from witness.note import parse_note
+from witness.stamper import CheckpointStamper
+from witness.timestamps import VerifiedTimestamp
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -53,6 +60,15 @@ def register(sub: Any) -> None:
     )
     verify.add_argument("--origin", help="also require the checkpoint to be for this log")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument(
+        "--ots",
+        type=Path,
+        metavar="FILE",
+        help="also check this OpenTimestamps proof of the bundle's checkpoint",
+    )
+    verify.add_argument(
+        "--block-header", metavar="HEX", help="the 80-byte Bitcoin block header --ots ends in"
+    )
     verify.set_defaults(handler=verify_handler)
 
     audit = sub.add_parser("audit", help="recompute every leaf, root, link and signature")
@@ -89,16 +105,25 @@ def keys_show(args: argparse.Namespace) -> int:
 def anchor_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
+    stamper = runtime.checkpoint_stamper(settings)
     if args.once:
-        anchor = runtime.make_anchor(settings, ledger, chain)
+        anchor = runtime.make_anchor(settings, ledger, chain, stamper=stamper)
         _report(anchor.catch_up(), anchor, print)
+        if stamper is not None:
+            anchor.write_checkpoint()  # offers the head even when nothing new was sealed
+            stamper.run_once()
+            _report_stamps(stamper, print)
         return 0
     with Service("anchor", settings, args.metrics_port) as service:
         # Checkpoints leave through an outbox: sealing never waits for the broker.
         outbox, sender = runtime.checkpoint_outbox(settings, runtime.kafka_connection(settings))
         service.metrics.watch_outbox("checkpoints", outbox, sender)
+        if stamper is not None:
+            stamper.start()  # its own thread: a slow calendar never delays a seal
         try:
-            anchor = runtime.make_anchor(settings, ledger, chain, checkpoint_outbox=outbox)
+            anchor = runtime.make_anchor(
+                settings, ledger, chain, checkpoint_outbox=outbox, stamper=stamper
+            )
             service.metrics.watch_anchor(anchor)
             sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
             if not service.stopped_by_signal:
@@ -106,8 +131,20 @@ def anchor_handler(args: argparse.Namespace) -> int:
         finally:
             waiting = sender.stop(service.stopper.remaining())
             outbox.close()
+            if stamper is not None:
+                stamper.stop(service.stopper.remaining())
         _report(sealed, anchor, service.summary, waiting)
+        if stamper is not None:
+            _report_stamps(stamper, service.summary)
     return 0
+
+
+def _report_stamps(stamper: CheckpointStamper, say: Callable[[str], None]) -> None:
+    status = stamper.status
+    line = f"timestamps: {status.stamped} checkpoint(s) stamped in {stamper.directory}"
+    if status.failures:
+        line += f"; {status.failures} calendar failure(s), last: {status.last_error}"
+    say(line)
 
 
 def _report(sealed: int, anchor: Anchor, say: Callable[[str], None], waiting: int = 0) -> None:
@@ -152,16 +189,23 @@ def verify_handler(args: argparse.Namespace) -> int:
     """Exit 0: verified; 1: not verified, with the failing step (a bundle, key or pinned
     device key file that cannot be read as its format says included); 2: a file is
     missing or unreadable."""
+    if (args.ots is None) != (args.block_header is None):
+        raise CommandError("--ots and --block-header go together")
     try:
         bundle_bytes = args.bundle.read_bytes()
         key_bytes = args.key.read_bytes()
         pinned_bytes = args.device_keys.read_bytes() if args.device_keys else None
+        ots_bytes = args.ots.read_bytes() if args.ots else None
     except OSError as e:
         raise CommandError(f"cannot read input: {e}") from None
+    stamped: VerifiedTimestamp | None = None
     try:
         key = _platform_key(key_bytes)
         pinned = _device_keys(pinned_bytes) if pinned_bytes is not None else None
-        result = verify_bundle(read_bundle(bundle_bytes), key, pinned, origin=args.origin)
+        bundle = read_bundle(bundle_bytes)
+        result = verify_bundle(bundle, key, pinned, origin=args.origin)
+        if ots_bytes is not None:
+            stamped = _checkpoint_timestamp(ots_bytes, bundle["checkpoint"], args.block_header)
     except VerificationError as e:
         if args.json:
             event = getattr(e, "version", None)
@@ -179,6 +223,7 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "pending": result.pending,
                     "checkpoint_size": result.checkpoint_size,
                     "declared_in_error": result.declared_in_error,
+                    **({"timestamp": asdict(stamped)} if stamped else {}),
                 }
             )
         )
@@ -189,7 +234,26 @@ def verify_handler(args: argparse.Namespace) -> int:
         )
         for line in _declared_lines(result.declared_in_error):
             print(line)
+        if stamped is not None:
+            when = datetime.fromtimestamp(stamped.block_time, UTC).isoformat()
+            print(
+                f"TIMESTAMPED: the checkpoint existed before Bitcoin block {stamped.height} "
+                f"({stamped.block_hash}, {when})"
+            )
     return 0
+
+
+def _checkpoint_timestamp(ots: bytes, checkpoint: object, header_hex: str) -> VerifiedTimestamp:
+    """The body of the bundle's checkpoint note (what the anchor stamps) against the proof."""
+    try:
+        body = parse_note(checkpoint).text
+    except NoteError as e:  # verify_bundle has refused this already
+        raise TimestampError("ots_digest", f"the bundle's checkpoint: {e}") from None
+    try:
+        header = bytes.fromhex(header_hex.strip())
+    except ValueError:
+        raise TimestampError("ots_format", "the block header is not hex") from None
+    return timestamps.verify(ots, body.encode("utf-8"), header)
 
 
 def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:
