@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -23,8 +24,9 @@ from assay.cli import CommandError
 from assay.commands import add_metrics_flag, settings_from
 from assay.service import Service
 from witness import timestamps
-from witness.errors import NoteError, TimestampError
+from witness.errors import NoteError, PolicyError, TimestampError
 from witness.note import parse_note
+from witness.policy import PolicyVerdict, evaluate, load_policy
 from witness.stamper import CheckpointStamper
 from witness.timestamps import VerifiedTimestamp
 
@@ -60,6 +62,12 @@ def register(sub: Any) -> None:
     )
     verify.add_argument("--origin", help="also require the checkpoint to be for this log")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument(
+        "--witness-policy",
+        type=Path,
+        metavar="FILE",
+        help="also require the checkpoint's cosignatures to meet this witness policy",
+    )
     verify.add_argument(
         "--ots",
         type=Path,
@@ -196,14 +204,21 @@ def verify_handler(args: argparse.Namespace) -> int:
         key_bytes = args.key.read_bytes()
         pinned_bytes = args.device_keys.read_bytes() if args.device_keys else None
         ots_bytes = args.ots.read_bytes() if args.ots else None
+        policy = load_policy(args.witness_policy) if args.witness_policy else None
     except OSError as e:
         raise CommandError(f"cannot read input: {e}") from None
+    except PolicyError as e:
+        raise CommandError(f"witness policy {args.witness_policy}: {e}") from None
     stamped: VerifiedTimestamp | None = None
+    witnessed: PolicyVerdict | None = None
     try:
         key = _platform_key(key_bytes)
         pinned = _device_keys(pinned_bytes) if pinned_bytes is not None else None
         bundle = read_bundle(bundle_bytes)
         result = verify_bundle(bundle, key, pinned, origin=args.origin)
+        if policy is not None:
+            witnessed = evaluate(bundle["checkpoint"], policy, time.time())
+            witnessed.check()
         if ots_bytes is not None:
             stamped = _checkpoint_timestamp(ots_bytes, bundle["checkpoint"], args.block_header)
     except VerificationError as e:
@@ -223,6 +238,7 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "pending": result.pending,
                     "checkpoint_size": result.checkpoint_size,
                     "declared_in_error": result.declared_in_error,
+                    **({"witnesses": _witness_json(witnessed)} if witnessed else {}),
                     **({"timestamp": asdict(stamped)} if stamped else {}),
                 }
             )
@@ -234,6 +250,13 @@ def verify_handler(args: argparse.Namespace) -> int:
         )
         for line in _declared_lines(result.declared_in_error):
             print(line)
+        if witnessed is not None:
+            print(
+                f"WITNESSED: cosigned by {', '.join(witnessed.cosigned_by)} "
+                f"({len(witnessed.cosigned)} of {witnessed.witness_count} witnesses of the policy)"
+            )
+            for refused in witnessed.refused:
+                print(f"  not counted: {refused.witness}: {refused.reason}: {refused.detail}")
         if stamped is not None:
             when = datetime.fromtimestamp(stamped.block_time, UTC).isoformat()
             print(
@@ -241,6 +264,15 @@ def verify_handler(args: argparse.Namespace) -> int:
                 f"({stamped.block_hash}, {when})"
             )
     return 0
+
+
+def _witness_json(verdict: PolicyVerdict) -> dict[str, Any]:
+    return {
+        "quorum_met": verdict.quorum_met,
+        "total": verdict.witness_count,
+        "cosigned": [{"name": c.witness, "time": c.timestamp} for c in verdict.cosigned],
+        "refused": [asdict(r) for r in verdict.refused],
+    }
 
 
 def _checkpoint_timestamp(ots: bytes, checkpoint: object, header_hex: str) -> VerifiedTimestamp:
