@@ -1,0 +1,26 @@
+"""The CBV vocabulary: every kind the export writes is captured back as the same kind, and
+the steps refused are exactly the CBV steps no kind stands for."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.custody import Kind
+from epcis.export import DISPOSITION_OF_KIND, STEP_OF_KIND
+from epcis.vocab import CBV_BIZ_STEPS, OBSERVING_STEPS, REFUSED_STEPS, STEP_KINDS, step_kind
+
+EXPORTED = [kind for kind in Kind if kind is not Kind.ERROR_DECLARATION]  # errorDeclaration
+
+
+@pytest.mark.parametrize("kind", EXPORTED, ids=str)
+def test_what_the_export_writes_is_captured_as_the_same_kind(kind: Kind) -> None:
+    step = STEP_OF_KIND.get(kind, kind.value)
+    assert step in CBV_BIZ_STEPS, f"{kind} is exported as {step!r}, not a CBV business step"
+    assert step_kind(step, DISPOSITION_OF_KIND.get(kind)) is kind
+
+
+def test_the_cbv_steps_are_each_mapped_observed_or_refused_once() -> None:
+    mapped, observed, refused = set(STEP_KINDS), set(OBSERVING_STEPS), set(REFUSED_STEPS)
+    assert mapped | observed | refused == CBV_BIZ_STEPS
+    assert not (mapped & observed or mapped & refused or observed & refused)
+    assert "repairing" in mapped and "killing" in refused
