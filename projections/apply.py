@@ -129,9 +129,9 @@ def apply_blocks(con: duckdb.DuckDBPyConnection, blocks: Sequence[dict[str, Any]
         return
     insert_blocks(con, blocks)
     stage_leaves(con, blocks, "page_leaves", replace=True)
-    # The rows are replaced, not UPDATEd: DuckDB replaying its WAL after a crash has been
-    # seen to drop the VARCHAR part of such an UPDATE on rows a checkpoint had already
-    # written (leaf_hash NULL beside block_height; tests/projections/test_wal_replay.py).
+    # The rows are replaced, not UPDATEd: replaying its WAL after a crash, DuckDB (2.0.1)
+    # drops the VARCHAR part of such an UPDATE on rows a checkpoint wrote without a leaf
+    # hash (leaf_hash NULL beside block_height; tests/projections/test_wal_replay.py).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE anchored AS
