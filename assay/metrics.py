@@ -2,28 +2,36 @@
 
 Collectors read, at scrape time, what the processes already keep: the ingest's
 :class:`streams.ingest.IngestStats` and its consumer's high watermarks, the anchor's head
-and counters, the projector's counters and snapshot file, and outboxes. Only the two
-duration histograms are fed as things happen, through the ingest's and the anchor's
-observer hooks. Every metric is listed in the README ("Operating it").
+and counters, the projector's counters and snapshot file, outboxes, and the EPCIS
+gateway's capture statistics. The duration histograms are fed as things happen, through
+the ingest's and the anchor's observer hooks and, for the HTTP servers of the witness and
+the gateway, a request middleware (:mod:`assay.metrics_http`). Every metric is listed in
+the README ("Operating it").
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from assay.metrics_http import Outcome, RequestMetrics
+
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp
+
     from anchoring.sealer import Anchor
+    from epcis.gateway import Gateway
     from projections.projector import Projector
     from streams.ingest import Ingest
     from streams.outbox import Outbox
@@ -32,6 +40,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+#: The witness's refusals of ``add-checkpoint`` by status (C2SP tlog-witness; witness.core).
+WITNESS_REFUSALS = {
+    400: "malformed",
+    403: "unverified",
+    404: "unknown_log",
+    409: "size_conflict",
+    413: "too_large",
+    422: "inconsistent",
+}
 
 
 class MetricsError(RuntimeError):
@@ -76,6 +94,7 @@ class Metrics:
             buckets=BATCH_BUCKETS,
         )
         self._server: WSGIServer | None = None
+        self._http: RequestMetrics | None = None
 
     def watch_ingest(self, ingest: Ingest) -> None:
         ingest.batch_observers.append(lambda seconds, _records: self.batch_seconds.observe(seconds))
@@ -93,6 +112,46 @@ class Metrics:
 
     def watch_outbox(self, name: str, outbox: Outbox, sender: OutboxSender | None) -> None:
         self.registry.register(_Collect(lambda: outbox_metrics(name, outbox, sender)))
+
+    def wrap_http(
+        self,
+        app: ASGIApp,
+        server: str,
+        routes: Sequence[BaseRoute],
+        outcomes: Sequence[Outcome] = (),
+    ) -> ASGIApp:
+        """``app`` with its requests counted and timed (``assay_http_*{server=…}``)."""
+        if self._http is None:
+            self._http = RequestMetrics(self.registry)
+        return self._http.wrap(app, server, routes, outcomes)
+
+    def watch_witness(self, add_checkpoint_path: str) -> Outcome:
+        """Cosignatures issued and checkpoints refused, told by ``add-checkpoint`` replies
+        (give the returned outcome to :meth:`wrap_http`)."""
+        issued = Counter(
+            "assay_witness_cosignatures_issued",
+            "Checkpoints cosigned (add-checkpoint answered 200)",
+            registry=self.registry,
+        )
+        refused = Counter(
+            "assay_witness_checkpoints_refused",
+            "add-checkpoint requests refused, by the protocol's reason",
+            ["code"],
+            registry=self.registry,
+        )
+
+        def outcome(route: str, method: str, status: int) -> None:
+            if route != add_checkpoint_path or method != "POST":
+                return
+            if status == 200:
+                issued.inc()
+            else:
+                refused.labels(WITNESS_REFUSALS.get(status, f"http_{status}")).inc()
+
+        return outcome
+
+    def watch_gateway(self, gateway: Gateway) -> None:
+        self.registry.register(_Collect(lambda: gateway_metrics(gateway)))
 
     def serve(self, host: str, port: int) -> Metrics:
         try:
@@ -206,3 +265,23 @@ def outbox_metrics(name: str, outbox: Outbox, sender: OutboxSender | None) -> It
     if sender is not None:
         yield labelled(CounterMetricFamily, "assay_outbox_sent",
                        "Messages acknowledged by the broker", sender.sent)  # fmt: skip
+
+
+def gateway_metrics(gateway: Gateway) -> Iterator[Metric]:
+    accepted, epcis_events, published, failed, refused = gateway.stats.snapshot()
+    yield _counter("assay_epcis_captures_accepted", "Documents accepted (202)", accepted)
+    yield _counter("assay_epcis_events_accepted", "EPCIS events in accepted documents",
+                   epcis_events)  # fmt: skip
+    yield _counter("assay_epcis_custody_events_published",
+                   "Custody events signed and acknowledged by the broker", published)  # fmt: skip
+    yield _counter("assay_epcis_captures_failed",
+                   "Accepted documents whose events the broker did not acknowledge",
+                   failed)  # fmt: skip
+    family = CounterMetricFamily(
+        "assay_epcis_captures_rejected",
+        "Documents refused, nothing published, by GS1 exception",
+        labels=["code"],
+    )
+    for code, count in sorted(refused.items()):
+        family.add_metric([code], count)
+    yield family

@@ -49,7 +49,7 @@ def create_gateway_app(gateway: Gateway) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    _install_error_handlers(app)
+    _install_error_handlers(app, gateway)
 
     @app.options("/capture", status_code=204, summary="Capture settings (GS1 discovery)")
     def capture_options() -> Response:
@@ -121,9 +121,11 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, gateway: Gateway) -> None:
     @app.exception_handler(Problem)
     async def refused(request: Request, exc: Problem) -> JSONResponse:
+        if request.method == "POST" and request.url.path == "/capture":
+            gateway.stats.refuse(exc.type)
         return problem_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
@@ -146,4 +148,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = Problem(500, IMPLEMENTATION, "Internal error", "internal error")
+        if request.method == "POST" and request.url.path == "/capture":
+            gateway.stats.refuse(problem.type)
         return problem_response(problem, request.url.path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from epcis.capture import Prepared, Reader
 from epcis.problems import Problem
+from epcis.stats import CaptureStats
 from epcis.store import GatewayStore, problem_entry
 from streams.envelope import seal
 from streams.producer import DeliveryError
@@ -39,6 +40,7 @@ class Gateway:
         self.reader = reader
         self.store = store
         self.scanner = scanner
+        self.stats = CaptureStats()
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="epcis-capture", daemon=True)
         self._worker.start()
@@ -72,6 +74,7 @@ class Gateway:
             return
         capture_id = uuid.uuid4().hex
         self.store.start_job(capture_id, prepared.epcis_events, len(prepared.custody))
+        self.stats.accept(prepared.epcis_events)
         task.ready.set_result(capture_id)
         self._publish(capture_id, prepared)
 
@@ -91,11 +94,14 @@ class Gateway:
             log.warning("capture %s: %s", capture_id, e)
             detail = f"{e}; send the document again (its events keep their ids)"
             self.store.fail_job(capture_id, [problem_entry("Events not delivered", detail)])
+            self.stats.fail()
             return
         except Exception:
             log.exception("capture %s failed", capture_id)
             detail = "internal error while publishing; send the document again"
             self.store.fail_job(capture_id, [problem_entry("Capture failed", detail)])
+            self.stats.fail()
             return
+        self.stats.publish(len(envelopes))
         containment = prepared.containment
         self.store.finish_job(capture_id, containment.placed, containment.removed)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from witness.core import TEXT, Reply, Witness
 from witness.protocol import ADD_CHECKPOINT_PATH, MAX_REQUEST_BYTES
 
 if TYPE_CHECKING:
-    from starlette.types import ExceptionHandler
+    from starlette.types import ASGIApp, ExceptionHandler
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +164,23 @@ def _error(
     return JSONResponse({"error": code, "message": message}, status, headers=headers)
 
 
-def serve(witness: Witness, host: str, port: int, log_level: str = "warning") -> None:
-    """Run the server until interrupted (uvicorn, bounded like ``assay serve``)."""
+def serve(
+    witness: Witness,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    *,
+    wrap: Callable[[Starlette], ASGIApp] | None = None,
+) -> None:
+    """Run the server until interrupted (uvicorn, bounded like ``assay serve``).
+
+    ``wrap`` puts middleware around the app (the request metrics of ``--metrics-port``).
+    """
     import uvicorn
 
+    app = create_app(witness)
     uvicorn.run(
-        create_app(witness),
+        app if wrap is None else wrap(app),
         host=host,
         port=port,
         log_level=log_level,

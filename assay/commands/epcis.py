@@ -9,7 +9,7 @@ from typing import Any
 
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import settings_from
+from assay.commands import add_metrics_flag, settings_from
 
 GATEWAY_DB = "epcis-gateway.sqlite"
 
@@ -27,12 +27,14 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info")
     )
+    add_metrics_flag(serve)
     serve.set_defaults(handler=serve_handler)
 
 
 def serve_handler(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from assay.service import Service
     from epcis.app import create_gateway_app
     from epcis.capture import Limits, Reader
     from epcis.dist import SchemaFetchError, ensure_schema
@@ -63,18 +65,22 @@ def serve_handler(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    try:
-        uvicorn.run(
-            create_gateway_app(gateway),
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            limit_concurrency=100,
-            timeout_keep_alive=5,
-            h11_max_incomplete_event_size=16 * 1024,
-        )
-    finally:
-        gateway.close()
+    app = create_gateway_app(gateway)
+    with Service("epcis serve", settings, args.metrics_port) as service:
+        service.metrics.watch_gateway(gateway)
+        try:
+            uvicorn.run(
+                service.metrics.wrap_http(app, "epcis", app.routes),
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
+                limit_concurrency=100,
+                timeout_keep_alive=5,
+                h11_max_incomplete_event_size=16 * 1024,
+            )
+        finally:
+            gateway.close()
+        service.summary(f"assay epcis serve: stopped serving http://{args.host}:{args.port}/")
     return 0
 
 

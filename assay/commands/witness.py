@@ -12,7 +12,7 @@ from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError
 from anchoring.keyfiles import read_signer_key, write_signer_key
 from assay.cli import CommandError
-from assay.commands import settings_from
+from assay.commands import add_metrics_flag, settings_from
 
 KEY_FILE = "witness.key"
 DEFAULT_PORT = 8380
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     serve.add_argument("--log-level", default="warning", choices=("error", "warning", "info"))
+    add_metrics_flag(serve)
     serve.set_defaults(handler=serve_handler)
 
     evidence = wsub.add_parser("evidence", help="print the conflicting checkpoints kept")
@@ -73,8 +74,13 @@ def init_handler(args: argparse.Namespace) -> int:
 
 
 def serve_handler(args: argparse.Namespace) -> int:
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
+
+    from assay.service import Service
     from witness.core import Witness
     from witness.cosignature import WitnessSigner
+    from witness.protocol import ADD_CHECKPOINT_PATH
     from witness.server import serve
     from witness.state import StateStore
 
@@ -94,7 +100,15 @@ def serve_handler(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        serve(Witness(signer, logs, store), args.host, args.port, args.log_level)
+        with Service("witness serve", settings, args.metrics_port) as service:
+            outcome = service.metrics.watch_witness(ADD_CHECKPOINT_PATH)
+
+            def measured(app: Starlette) -> ASGIApp:
+                return service.metrics.wrap_http(app, "witness", app.routes, [outcome])
+
+            serve(Witness(signer, logs, store), args.host, args.port, args.log_level,
+                  wrap=measured)  # fmt: skip
+            service.summary(f"assay witness serve: stopped serving http://{args.host}:{args.port}/")
     finally:
         store.close()
     return 0

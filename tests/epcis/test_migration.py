@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,3 +118,38 @@ def test_a_year_of_history_needs_a_key_effective_from_a_year_back(site: Platform
     assert datetime.fromisoformat(backdated["recorded_at"]) >= now - timedelta(minutes=1)
     assert datetime.fromisoformat(backdated["enrolled_at"]) >= now - timedelta(minutes=1)
     assert usual_row["effective_from"] is None and usual_row["recorded_at"]
+
+
+def test_a_backdated_enrolment_cannot_be_moved_quietly_once_sealed(site: Platform) -> None:
+    """The effective-from time is anchored: moving it after the block is sealed (a key made
+    to speak for the brand even earlier) is found by the audit, which names the block."""
+    _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand")
+    now = datetime.now(UTC)
+    a_year_back = (now - timedelta(days=366)).isoformat()
+    gateway = site.gateway(_enrolled(site, "gateway-migration", "--effective-from", a_year_back))
+    made = _time(now - timedelta(days=200))
+    gateway.capture_all(document(commissioning(f"urn:uuid:{uuid.uuid4()}", made, [bag(1)])))
+    assert site.ingest()["accepted"] == 1
+    _assay(site, "anchor", "--once")  # one block over the enrolment and the commissioning
+    clean = site.assay("audit")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+    db = site.data_dir / "ledger.sqlite"
+    with sqlite3.connect(db) as conn:
+        rowid, state = conn.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic LIKE '%DeviceEnrolled'"
+        ).fetchone()
+    conn.close()
+    recorded = json.loads(state)["effective_from"]
+    text = recorded["_data_"] if isinstance(recorded, dict) else recorded
+    earlier = str(int(text[:4]) - 5) + text[4:]
+    assert bytes(state).count(text.encode()) == 1
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = ? WHERE rowid = ?",
+            (bytes(state).replace(text.encode(), earlier.encode()), rowid),
+        )
+    conn.close()
+    moved = site.assay("audit")
+    assert moved.returncode != 0
+    assert "block 0: the ledger records of notifications" in moved.stdout + moved.stderr

@@ -119,6 +119,9 @@ def test_scans_made_while_the_broker_is_away_are_all_stored_once_in_order(
         assert "500 wait in" in published.stdout
         assert "Traceback" not in published.stderr
         assert waiting(outbox_beside(cli_key)) == ITEMS * STORY
+        shown = site.assay("outbox", "status", "--device-key", str(cli_key), "--json")
+        assert shown.returncode == 5, shown.stdout + shown.stderr  # work left undone
+        assert json.loads(shown.stdout)["pending"] == ITEMS * STORY
 
         # The broker returns at the same address; the app is killed while it sends.
         assert broker.start() == bootstrap
@@ -137,6 +140,9 @@ def test_scans_made_while_the_broker_is_away_are_all_stored_once_in_order(
         flushed = site.assay("outbox", "flush", "--device-key", str(cli_key), "--wait", "120")
         assert flushed.returncode == 0, flushed.stdout + flushed.stderr
         assert waiting(outbox_beside(cli_key)) == 0
+        shown = site.assay("outbox", "status", "--device-key", str(cli_key))
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert "0 message(s) waiting; 0 refused by the broker" in shown.stdout
 
         # The real ingest stores every scan exactly once, each item's in the order made.
         site.assay("ingest", "--until-idle", "3", check=True)

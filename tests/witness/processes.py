@@ -52,6 +52,8 @@ class WitnessProcess:
     port: int = field(default_factory=free_port)
     vkey: str = ""
     process: subprocess.Popen[bytes] | None = None
+    #: More arguments of ``assay witness serve``.
+    args: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -70,6 +72,7 @@ class WitnessProcess:
         command += ["--port", str(self.port)]
         for entry in self.logs:
             command += ["--log", entry]
+        command += self.args
         with (self.home / "serve.log").open("ab") as out:
             self.process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=assay_env()
