@@ -65,6 +65,12 @@ def test_the_dockerfile_copies_every_package_the_wheel_ships() -> None:
 LONG_RUNNING = {"ingest", "anchor", "project", "run", "serve"}
 
 
+def long_running(service: dict[str, Any]) -> bool:
+    """A process that runs until stopped: it serves metrics and must stop in time."""
+    command = service["command"]
+    return command[0] in LONG_RUNNING or command[:2] in (["witness", "serve"], ["epcis", "serve"])
+
+
 def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in service.get("environment", {}).items()}
 
@@ -78,7 +84,7 @@ def _seconds(text: str) -> float:
 
 @pytest.mark.parametrize(
     ("name", "service"),
-    [(n, s) for n, s in assay_services() if s["command"][0] in LONG_RUNNING],
+    [(n, s) for n, s in assay_services() if long_running(s)],
 )
 def test_every_long_running_service_documents_its_metrics_port_and_stops_in_time(
     name: str, service: dict[str, Any]
@@ -99,9 +105,7 @@ def test_every_long_running_service_documents_its_metrics_port_and_stops_in_time
 def test_the_header_names_the_metrics_port() -> None:
     text = (DOCKER / "compose.yaml").read_text()
     ports = {
-        _environment(s).get("ASSAY_METRICS_PORT")
-        for _, s in assay_services()
-        if s["command"][0] in LONG_RUNNING
+        _environment(s).get("ASSAY_METRICS_PORT") for _, s in assay_services() if long_running(s)
     }
     assert len(ports) == 1
     assert f":{ports.pop()}/metrics" in text
