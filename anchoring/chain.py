@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,8 +27,16 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
+from anchoring.headmap import HeadMap, MapRow, Node, path_bytes
 from anchoring.merkle import pack_tree
-from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
+from anchoring.recorders import (
+    BlockIndex,
+    BlockRow,
+    LeafIndex,
+    LeafRow,
+    MapStore,
+    SQLiteChainRecorder,
+)
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
 from ledger.config import schema_lock
@@ -183,10 +191,16 @@ class Chain(Application[str]):
         return recorder_pg
 
     def save_seal(
-        self, position: int, block: Block | None, leaf_rows: list[LeafRow], tree: bytes | None
+        self,
+        position: int,
+        block: Block | None,
+        leaf_rows: list[LeafRow],
+        tree: bytes | None,
+        map_rows: list[MapRow] | None = None,
     ) -> None:
         """Save a seal in one transaction: the anchor's new ledger position, and the block
-        with its leaf and block index rows (none when the batch held no item event).
+        with its leaf and block index rows (none when the batch held no item event) and
+        the head map nodes it changed (version 2 headers).
 
         Raises eventsourcing's ``IntegrityError`` if another anchor sealed that height or
         recorded that position first; nothing is saved then.
@@ -194,8 +208,12 @@ class Chain(Application[str]):
         processing: ProcessingEvent[str] = ProcessingEvent(Tracking(LEDGER_TRACKING_NAME, position))
         if block is not None:
             assert tree is not None
+            height = block.header.height
             processing.collect_events(
-                block, leaf_rows=leaf_rows, block_rows=[block_row(block.header, tree)]
+                block,
+                leaf_rows=leaf_rows,
+                block_rows=[block_row(block.header, tree)],
+                map_rows=(height, map_rows) if map_rows else None,
             )
         self._record(processing)
 
@@ -264,6 +282,34 @@ class Chain(Application[str]):
 
     def leaves_for(self, item_id: str) -> list[LeafRow]:
         return self.index.leaves_for(item_id)
+
+    # ----- the head map ----------------------------------------------------------------
+
+    @property
+    def map_store(self) -> MapStore:
+        if not isinstance(self.recorder, MapStore):
+            raise TypeError(f"{type(self.recorder).__name__} keeps no head map")
+        return self.recorder
+
+    def head_map(self) -> HeadMap:
+        """The head map as the newest block left it (empty before any version 2 block)."""
+        return HeadMap.from_rows(self.map_store.map_latest_rows())
+
+    def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
+        """Node lookup (path id → node) of the map as block ``height`` left it."""
+        store = self.map_store
+
+        def node(path: int) -> Node | None:
+            row = store.map_node(path_bytes(path), height)
+            if row is None:
+                return None
+            return Node(row.hash, row.leaf_key, row.value)
+
+        return node
+
+    def latest_leaves(self) -> list[LeafRow]:
+        """The newest anchored leaf of every item (to start the map on a version 1 chain)."""
+        return self.map_store.latest_leaves()
 
     def leaf(self, item_id: str, version: int) -> LeafRow | None:
         return self.index.leaf(item_id, version)

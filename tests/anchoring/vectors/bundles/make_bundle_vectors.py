@@ -164,6 +164,7 @@ class World:
             clock=lambda: (T0 + timedelta(days=1, seconds=next(seals))).strftime(
                 "%Y-%m-%dT%H:%M:%S.%fZ"
             ),
+            header_version=1,  # these vectors pin format version 1 (docs/proof-bundle.md §7)
         )
         for party, (name, role) in PARTIES.items():
             self.ledger.register_party(party, name, role)
