@@ -53,6 +53,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from anchoring.accumulator import Accumulator, verify_acc_inclusion
+from anchoring.audit_map import MapAudit
 from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
 from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, sealed_at_time
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
@@ -185,6 +186,7 @@ class _Walk:
         self.covered = 0
         self.last_id = 0
         self.index = chain.recorder if isinstance(chain.recorder, BlockIndex) else None
+        self.map_audit = MapAudit(chain.recorder)
         self.notification_ids: list[int] = []  # of the current block's leaves
         self.records = RecordsDigest()  # of the current block's ledger records
         self.undigested: list[int] = []  # heights of blocks sealed without records_digest
@@ -202,6 +204,7 @@ class _Walk:
             tree = self._check_leaves(sealed, header, leaves, items)
             self._check_signed()
             self._check_index(header, leaves, items, tree)
+            self.map_audit.block(header, items, leaves)
             self._check_seal_time(sealed, header)
             self._check_records(sealed, header)
             self.covered = header.last_notification

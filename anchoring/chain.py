@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,13 +27,33 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
+from anchoring.headmap import (
+    HeadMap,
+    MapEntry,
+    MapProof,
+    MapRow,
+    Node,
+    path_bytes,
+    proof_paths,
+    prove_from,
+)
 from anchoring.merkle import pack_tree
-from anchoring.recorders import BlockIndex, BlockRow, LeafIndex, LeafRow, SQLiteChainRecorder
+from anchoring.recorders import (
+    BlockIndex,
+    BlockRow,
+    LeafIndex,
+    LeafRow,
+    MapStore,
+    SQLiteChainRecorder,
+)
 from domain.base import Created as BaseCreated
 from domain.base import Event as BaseEvent
 from ledger.config import schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
+#: Head map levels a proof reads in one statement: a map of N entries is about log2(N)
+#: deep (20 for a million), so one read covers nearly every proof.
+PREFETCH_DEPTH = 32
 PAGE = 1000
 
 _sha256 = hashlib.sha256
@@ -183,10 +203,16 @@ class Chain(Application[str]):
         return recorder_pg
 
     def save_seal(
-        self, position: int, block: Block | None, leaf_rows: list[LeafRow], tree: bytes | None
+        self,
+        position: int,
+        block: Block | None,
+        leaf_rows: list[LeafRow],
+        tree: bytes | None,
+        map_rows: list[MapRow] | None = None,
     ) -> None:
         """Save a seal in one transaction: the anchor's new ledger position, and the block
-        with its leaf and block index rows (none when the batch held no item event).
+        with its leaf and block index rows (none when the batch held no item event) and
+        the head map nodes it changed (version 2 headers).
 
         Raises eventsourcing's ``IntegrityError`` if another anchor sealed that height or
         recorded that position first; nothing is saved then.
@@ -194,8 +220,12 @@ class Chain(Application[str]):
         processing: ProcessingEvent[str] = ProcessingEvent(Tracking(LEDGER_TRACKING_NAME, position))
         if block is not None:
             assert tree is not None
+            height = block.header.height
             processing.collect_events(
-                block, leaf_rows=leaf_rows, block_rows=[block_row(block.header, tree)]
+                block,
+                leaf_rows=leaf_rows,
+                block_rows=[block_row(block.header, tree)],
+                map_rows=(height, map_rows) if map_rows else None,
             )
         self._record(processing)
 
@@ -264,6 +294,50 @@ class Chain(Application[str]):
 
     def leaves_for(self, item_id: str) -> list[LeafRow]:
         return self.index.leaves_for(item_id)
+
+    # ----- the head map ----------------------------------------------------------------
+
+    @property
+    def map_store(self) -> MapStore:
+        if not isinstance(self.recorder, MapStore):
+            raise TypeError(f"{type(self.recorder).__name__} keeps no head map")
+        return self.recorder
+
+    def head_map(self, height: int | None = None) -> HeadMap:
+        """The head map as block ``height`` (default: the newest) left it; empty before
+        any version 2 block."""
+        return HeadMap.from_rows(self.map_store.map_latest_rows(height))
+
+    def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
+        """Node lookup (path id → node) of the map as block ``height`` left it."""
+        store = self.map_store
+
+        def node(path: int) -> Node | None:
+            row = store.map_node(path_bytes(path), height)
+            if row is None:
+                return None
+            return Node(row.hash, row.leaf_key, row.value)
+
+        return node
+
+    def map_proof_at(self, key: bytes, height: int) -> tuple[MapEntry | None, MapProof]:
+        """The key's entry and proof in the map as block ``height`` left it, reading the
+        nodes of the first ``PREFETCH_DEPTH`` levels of its path in one statement."""
+        store = self.map_store
+        fetched = store.map_nodes(proof_paths(key, PREFETCH_DEPTH), height)
+        single = self.map_nodes_at(height)
+
+        def node(path: int) -> Node | None:
+            if path & 0x1FF > PREFETCH_DEPTH:  # deeper than prefetched: one at a time
+                return single(path)
+            row = fetched.get(path_bytes(path))
+            return None if row is None else Node(row.hash, row.leaf_key, row.value)
+
+        return prove_from(node, key)
+
+    def latest_leaves(self) -> list[LeafRow]:
+        """The newest anchored leaf of every item (to start the map on a version 1 chain)."""
+        return self.map_store.latest_leaves()
 
     def leaf(self, item_id: str, version: int) -> LeafRow | None:
         return self.index.leaf(item_id, version)

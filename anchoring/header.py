@@ -39,6 +39,11 @@ Example (a genesis header)::
 
 The JSON form (``to_json``) has the same keys in the same order, hashes as the same hex.
 
+Version 2 (``assay-block-v2``, docs/proof-bundle.md §10.1) adds two last lines,
+``map_root=<hex32>`` (the head map's root after the block, :mod:`anchoring.headmap`) and
+``map_size=<int>`` (its number of entries, at least 1); a version 1 header has neither
+and keeps its bytes and hash.
+
 Rules a header checks on its own (``header_link``): ``acc_size == height``; the genesis
 header (height 0) has ``prev_hash`` of 32 zero bytes and ``acc_root == EMPTY_ROOT``.
 Rules that need the previous header (``prev_hash`` is its hash, ``acc_root`` is the
@@ -59,6 +64,8 @@ from anchoring.errors import HeaderError
 
 HEADER_VERSION = 1
 HEADER_MAGIC = "assay-block-v1"
+MAP_HEADER_VERSION = 2
+MAP_HEADER_MAGIC = "assay-block-v2"
 GENESIS_PREV_HASH = bytes(32)
 HASH_SIZE = 32
 MAX_INT = 2**53 - 1
@@ -89,6 +96,8 @@ class BlockHeader:
     sealed_at: str
     acc_root: bytes
     acc_size: int
+    map_root: bytes | None = None
+    map_size: int | None = None
 
     def __post_init__(self) -> None:
         # Checked on construction so that no header object exists whose canonical bytes
@@ -105,8 +114,19 @@ class BlockHeader:
                 _format(f"{name} must be {HASH_SIZE} bytes")
         if not isinstance(self.sealed_at, str) or not _valid_sealed_at(self.sealed_at):
             _format(f"sealed_at={self.sealed_at!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ")
-        if self.version != HEADER_VERSION:
-            _format(f"unsupported header version {self.version} (this code reads {HEADER_VERSION})")
+        if self.version == MAP_HEADER_VERSION:
+            if not isinstance(self.map_root, bytes) or len(self.map_root) != HASH_SIZE:
+                _format(f"map_root must be {HASH_SIZE} bytes")
+            size = self.map_size
+            if isinstance(size, bool) or not isinstance(size, int):
+                _format(f"map_size must be an integer, got {type(size).__name__}")
+            if not 1 <= size <= MAX_INT:
+                _format(f"map_size={size} is outside 1..2**53-1")
+        elif self.version == HEADER_VERSION:
+            if self.map_root is not None or self.map_size is not None:
+                _format("a version 1 header has no map_root or map_size")
+        else:
+            _format(f"unsupported header version {self.version} (this code reads 1 and 2)")
         if self.leaf_count < 1:
             _format("a block has at least one leaf")
         if self.first_notification > self.last_notification:
@@ -126,16 +146,20 @@ class BlockHeader:
 
     def canonical_bytes(self) -> bytes:
         """The bytes the block hash covers; the layout is in the module docstring."""
-        lines = [HEADER_MAGIC]
-        lines.extend(f"{name}={_text(getattr(self, name))}" for name in _FIELD_NAMES)
+        names = self._names()
+        lines = [MAP_HEADER_MAGIC if self.version == MAP_HEADER_VERSION else HEADER_MAGIC]
+        lines.extend(f"{name}={_text(getattr(self, name))}" for name in names)
         return ("\n".join(lines) + "\n").encode("ascii")
 
     def block_hash(self) -> bytes:
         return hashlib.sha256(self.canonical_bytes()).digest()
 
+    def _names(self) -> tuple[str, ...]:
+        return _FIELD_NAMES_V2 if self.version == MAP_HEADER_VERSION else _FIELD_NAMES
+
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}
-        for name in _FIELD_NAMES:
+        for name in self._names():
             value = getattr(self, name)
             out[name] = value.hex() if isinstance(value, bytes) else value
         return out
@@ -145,21 +169,25 @@ class BlockHeader:
         """Parse ``to_json`` output strictly; :class:`HeaderError` names the bad field."""
         if not isinstance(data, dict):
             _format(f"a header must be a JSON object, got {type(data).__name__}")
-        missing = [name for name in _FIELD_NAMES if name not in data]
+        version = data.get("version")
+        names = _FIELD_NAMES_V2 if version == MAP_HEADER_VERSION else _FIELD_NAMES
+        if type(version) is not int:
+            names = _FIELD_NAMES  # (the version check below names the problem)
+        missing = [name for name in names if name not in data]
         if missing:
             _format(f"header is missing {', '.join(missing)}")
-        extra = sorted(str(key) for key in data if key not in _FIELD_NAMES)
+        extra = sorted(str(key) for key in data if key not in names)
         if extra:
             # Keys outside the canonical bytes would ride along unauthenticated.
             _format(f"header has unknown fields {', '.join(extra)}")
         values: dict[str, Any] = {}
-        for name in _FIELD_NAMES:
+        for name in names:
             value = data[name]
-            if name in _HASH_FIELDS:
+            if name in _HASH_FIELDS or name == "map_root":
                 if not isinstance(value, str) or not _HEX32.fullmatch(value):
                     _format(f"{name} must be 64 lowercase hex characters")
                 value = bytes.fromhex(value)
-            elif name in _INT_FIELDS:
+            elif name in _INT_FIELDS or name == "map_size":
                 if isinstance(value, bool) or not isinstance(value, int):
                     _format(f"{name} must be an integer, got {type(value).__name__}")
             elif not isinstance(value, str):
@@ -168,8 +196,12 @@ class BlockHeader:
         return cls(**values)
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(BlockHeader))
+_FIELD_NAMES_V2 = tuple(f.name for f in fields(BlockHeader))
+_FIELD_NAMES = _FIELD_NAMES_V2[:-2]
 _FIELD_SET = frozenset(_FIELD_NAMES)
+_FIELD_SET_V2 = frozenset(_FIELD_NAMES_V2)
+_GET_MAP_FIELDS = itemgetter("map_root", "map_size")
+_CANONICAL_V2_TAIL = "map_root={}\nmap_size={}\n"
 _GET_FIELDS = itemgetter(*_FIELD_NAMES)
 _CANONICAL = HEADER_MAGIC + "\n" + "".join(f"{name}={{}}\n" for name in _FIELD_NAMES)
 
@@ -178,11 +210,28 @@ def plain_json_block_hash(data: object) -> bytes | None:
     """The block hash of a JSON header that :meth:`BlockHeader.from_json` accepts, or None.
 
     A fast path for verifiers: it accepts only headers in their plain spelling (a ``dict``
-    of exactly the ten keys, ``int`` and ``str`` values, every rule of ``__post_init__``
-    met), so whatever it accepts ``from_json`` accepts too, with the same canonical bytes.
+    of exactly the ten keys, twelve in version 2, ``int`` and ``str`` values, every rule
+    of ``__post_init__`` met), so whatever it accepts ``from_json`` accepts too, with the
+    same canonical bytes.
     None means "not plainly valid": call ``from_json`` for the verdict and the error.
     """
-    if type(data) is not dict or data.keys() != _FIELD_SET:
+    if type(data) is not dict:
+        return None
+    keys = data.keys()
+    tail = ""
+    if keys == _FIELD_SET_V2:
+        map_root, map_size = _GET_MAP_FIELDS(data)
+        if (
+            data["version"] != MAP_HEADER_VERSION
+            or type(map_size) is not int
+            or not 1 <= map_size <= MAX_INT
+            or type(map_root) is not str
+            or len(map_root) != 64
+            or not _HEX32.fullmatch(map_root)
+        ):
+            return None
+        tail = _CANONICAL_V2_TAIL.format(map_root, map_size)
+    elif keys != _FIELD_SET or data["version"] != HEADER_VERSION:
         return None
     (version, height, prev_hash, merkle_root, first, last, leaf_count, sealed_at, acc_root,
      acc_size) = _GET_FIELDS(data)  # fmt: skip
@@ -190,8 +239,7 @@ def plain_json_block_hash(data: object) -> bytes | None:
         if type(value) is not int or not 0 <= value <= MAX_INT:
             return None
     if (
-        version != HEADER_VERSION
-        or leaf_count < 1
+        leaf_count < 1
         or first > last
         or acc_size != height
         or type(sealed_at) is not str
@@ -225,6 +273,8 @@ def plain_json_block_hash(data: object) -> bytes | None:
         acc_root,
         acc_size,
     )
+    if tail:
+        text = MAP_HEADER_MAGIC + text[len(HEADER_MAGIC) :] + tail
     return hashlib.sha256(text.encode("ascii")).digest()
 
 

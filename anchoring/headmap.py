@@ -5,7 +5,7 @@ block, so a proof bundle can show that it holds *every* event of an item as of a
 checkpoint (the item's entry names its last version and leaf), and that an id the ledger
 never recorded is absent.
 
-Construction ``assay-headmap-v1`` (normative: docs/proof-bundle.md §8) — a sparse Merkle
+Construction ``assay-headmap-v1`` (normative: docs/proof-bundle.md §10.2) — a sparse Merkle
 tree of depth 256 with shortcut leaves:
 
 * key      = SHA-256(tag ‖ id), tag ``item\\x00``, ``party\\x00`` or ``device\\x00``

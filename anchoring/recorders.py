@@ -7,7 +7,12 @@ written in one transaction so a seal is all-or-nothing.
   Merkle tree), so ``prove`` reads a path's siblings and the accumulator's block hashes
   without decoding block events.
 
-Both are derived data: ``audit`` recomputes and checks every row. ``height`` is the
+* ``anchored_map``: the head map's nodes (:mod:`anchoring.headmap`) as each block left
+  them, keyed by (node path, block height): a block writes only the nodes it changed, so
+  the node a proof at height ``h`` needs is the row of its path with the greatest height
+  ``<= h``, and a proof at an older checkpoint still works.
+
+All are derived data: ``audit`` recomputes and checks every row. ``height`` is the
 primary key of ``anchored_blocks``, a second guard (after the block aggregate's id)
 against two anchors sealing the same height.
 """
@@ -20,6 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+
+from anchoring.headmap import MapRow
 
 _LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
@@ -68,6 +75,21 @@ class BlockIndex(LeafIndex, Protocol):
     def add_block_rows(self, rows: Sequence[BlockRow]) -> None: ...
 
 
+@runtime_checkable
+class MapStore(Protocol):
+    """The head map's node rows (``map_rows=(height, rows)`` when sealing)."""
+
+    def map_node(self, path: bytes, height: int) -> MapRow | None: ...
+
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]: ...
+
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]: ...
+
+    def map_rows_at(self, height: int) -> list[MapRow]: ...
+
+    def latest_leaves(self) -> list[LeafRow]: ...
+
+
 class SQLiteChainRecorder(SQLiteProcessRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -86,6 +108,11 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             "height INTEGER PRIMARY KEY, block_hash BLOB NOT NULL, "
             "header TEXT NOT NULL, tree BLOB NOT NULL)"
         )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS anchored_map ("
+            "path BLOB NOT NULL, height INTEGER NOT NULL, hash BLOB NOT NULL, "
+            "leaf_key BLOB, value BLOB, PRIMARY KEY (path, height)) WITHOUT ROWID"
+        )
         return statements
 
     def _insert_events(
@@ -103,6 +130,13 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             c.executemany(
                 "INSERT INTO anchored_blocks VALUES (?,?,?,?)",
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
+            )
+        map_rows: tuple[int, Sequence[MapRow]] | None = kwargs.get("map_rows")
+        if map_rows:
+            height, nodes = map_rows
+            c.executemany(
+                "INSERT INTO anchored_map VALUES (?,?,?,?,?)",
+                [(r.path, height, r.hash, r.leaf_key, r.value) for r in nodes],
             )
         return returning
 
@@ -168,3 +202,76 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
                 "INSERT OR IGNORE INTO anchored_blocks VALUES (?,?,?,?)",
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in rows],
             )
+
+    # ----- head map ------------------------------------------------------------------
+
+    def map_node(self, path: bytes, height: int) -> MapRow | None:
+        """The node at ``path`` as block ``height`` left it (None: empty then)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT hash, leaf_key, value FROM anchored_map WHERE path=? AND height<=? "
+                "ORDER BY height DESC LIMIT 1",
+                (path, height),
+            )
+            r = c.fetchone()
+        return None if r is None else map_row(path, r[0], r[1], r[2])
+
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
+        """:meth:`map_node` of several paths in one statement (those that exist)."""
+        if not paths:
+            return {}
+        values = ",".join(["(?)"] * len(paths))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"WITH p(path) AS (VALUES {values}) "
+                "SELECT m.path, m.hash, m.leaf_key, m.value FROM p JOIN anchored_map m "
+                "ON m.path = p.path AND m.height = (SELECT MAX(height) FROM anchored_map "
+                "WHERE path = p.path AND height <= ?)",
+                (*paths, height),
+            )
+            rows = [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+        return {row.path: row for row in rows}
+
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        """Every node as block ``height`` (default: the newest) left it."""
+        out: list[MapRow] = []
+        top = (1 << 62) if height is None else height
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height <= ? "
+                "ORDER BY path, height",
+                (top,),
+            )
+            for r in c.fetchall():
+                row = map_row(bytes(r[0]), r[1], r[2], r[3])
+                if out and out[-1].path == row.path:
+                    out[-1] = row
+                else:
+                    out.append(row)
+        return out
+
+    def map_rows_at(self, height: int) -> list[MapRow]:
+        """The rows block ``height`` wrote (the nodes it changed), in path order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height=? ORDER BY path",
+                (height,),
+            )
+            return [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+
+    def latest_leaves(self) -> list[LeafRow]:
+        """The newest anchored leaf of every item."""
+        return self._leaves(
+            "WHERE (item_id, version) IN "
+            "(SELECT item_id, MAX(version) FROM anchored_leaves GROUP BY item_id)",
+            (),
+        )
+
+
+def map_row(path: bytes, digest: Any, key: Any, value: Any) -> MapRow:
+    return MapRow(
+        path,
+        bytes(digest),
+        None if key is None else bytes(key),
+        None if value is None else bytes(value),
+    )

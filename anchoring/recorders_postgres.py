@@ -12,7 +12,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from anchoring.recorders import BlockRow, LeafRow
+from anchoring.headmap import MapRow
+from anchoring.recorders import BlockRow, LeafRow, map_row
 
 
 class PostgresChainRecorder(PostgresProcessRecorder):
@@ -29,6 +30,7 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         schema = datastore.schema
         self.leaves_table = f"{schema}.chain_anchored_leaves"
         self.blocks_table = f"{schema}.chain_anchored_blocks"
+        self.map_table = f"{schema}.chain_anchored_map"
         for statement in (
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_leaves ("
             "item_id TEXT NOT NULL, version BIGINT NOT NULL, height BIGINT NOT NULL, "
@@ -39,6 +41,9 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_blocks ("
             "height BIGINT PRIMARY KEY, block_hash BYTEA NOT NULL, "
             "header TEXT NOT NULL, tree BYTEA NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map ("
+            "path BYTEA NOT NULL, height BIGINT NOT NULL, hash BYTEA NOT NULL, "
+            "leaf_key BYTEA, value BYTEA, PRIMARY KEY (path, height))",
         ):
             self.sql_create_statements.append(SQL(statement).format(Identifier(schema)))
 
@@ -57,6 +62,13 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             curs.executemany(
                 f"INSERT INTO {self.blocks_table} VALUES (%s, %s, %s, %s)".encode(),
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
+            )
+        map_rows: tuple[int, Sequence[MapRow]] | None = kwargs.get("map_rows")
+        if map_rows:
+            height, nodes = map_rows
+            curs.executemany(
+                f"INSERT INTO {self.map_table} VALUES (%s, %s, %s, %s, %s)".encode(),
+                [(r.path, height, r.hash, r.leaf_key, r.value) for r in nodes],
             )
 
     # ----- leaves ----------------------------------------------------------------------
@@ -126,6 +138,55 @@ class PostgresChainRecorder(PostgresProcessRecorder):
                 "ON CONFLICT (height) DO NOTHING".encode(),
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in rows],
             )
+
+    # ----- head map ------------------------------------------------------------------
+
+    def map_node(self, path: bytes, height: int) -> MapRow | None:
+        rows = self._fetch(
+            f"SELECT hash, leaf_key, value FROM {self.map_table} "
+            "WHERE path = %s AND height <= %s ORDER BY height DESC LIMIT 1",
+            (path, height),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return map_row(path, r["hash"], r["leaf_key"], r["value"])
+
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
+        if not paths:
+            return {}
+        rows = self._fetch(
+            "SELECT p.path, m.hash, m.leaf_key, m.value FROM unnest(%s::bytea[]) AS p(path) "
+            f"CROSS JOIN LATERAL (SELECT hash, leaf_key, value FROM {self.map_table} "
+            "WHERE path = p.path AND height <= %s ORDER BY height DESC LIMIT 1) AS m",
+            (list(paths), height),
+        )
+        out = [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+        return {row.path: row for row in out}
+
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        top = (1 << 62) if height is None else height
+        rows = self._fetch(
+            f"SELECT DISTINCT ON (path) path, hash, leaf_key, value FROM {self.map_table} "
+            "WHERE height <= %s ORDER BY path, height DESC",
+            (top,),
+        )
+        return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+
+    def map_rows_at(self, height: int) -> list[MapRow]:
+        rows = self._fetch(
+            f"SELECT path, hash, leaf_key, value FROM {self.map_table} WHERE height = %s "
+            "ORDER BY path",
+            (height,),
+        )
+        return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+
+    def latest_leaves(self) -> list[LeafRow]:
+        return self._leaves(
+            "WHERE (item_id, version) IN "
+            f"(SELECT item_id, MAX(version) FROM {self.leaves_table} GROUP BY item_id)",
+            (),
+        )
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[DictRow]:
         with self.datastore.transaction(commit=False) as curs:

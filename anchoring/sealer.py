@@ -13,6 +13,13 @@ account for every notification. The block event also stores ``records_digest``
 leafless ones and those of earlier leafless batches included, so ``audit`` can vouch for
 bytes no leaf covers (e.g. eventsourcing's ``timestamp``).
 
+With version 2 headers (the default) the anchor keeps the head map
+(:mod:`anchoring.headmap`) in memory: a block's map changes (each item's last leaf in the
+block) are applied before the header is built, saved in the same transaction as the block,
+and undone in memory if that transaction fails, so the stored map always matches the stored
+blocks. The first version 2 block on a chain of version 1 blocks also enters every item
+anchored so far, so its map root commits to all of them.
+
 A second anchor started by mistake cannot fork the chain: both would write the same block
 id and index row, so one seal fails with an integrity error, is rolled back whole, and
 its anchor reloads the chain (headers, accumulator, position) and carries on from there.
@@ -35,7 +42,8 @@ from eventsourcing.persistence import IntegrityError, Notification
 from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
-from anchoring.header import HEADER_VERSION, BlockHeader
+from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
+from anchoring.headmap import HeadMap, MapEntry, MapRow, item_key
 from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import LeafRow
@@ -78,6 +86,7 @@ class Anchor:
         checkpoint_path: Path | None = None,
         publish_checkpoint: Callable[[str], None] | None = None,
         clock: Callable[[], str] = sealed_at_now,
+        header_version: int = MAP_HEADER_VERSION,
     ) -> None:
         self.ledger = ledger
         self.chain = chain
@@ -87,6 +96,10 @@ class Anchor:
         self.checkpoint_path = checkpoint_path
         self.publish_checkpoint = publish_checkpoint
         self.clock = clock
+        if header_version not in (HEADER_VERSION, MAP_HEADER_VERSION):
+            raise ValueError(f"no header version {header_version}")
+        self.header_version = header_version
+        self.map: HeadMap | None = None  # version 2: the map as the head block left it
         self.headers: list[BlockHeader] = []
         self.accumulator = Accumulator()
         self.position = 0
@@ -178,19 +191,31 @@ class Anchor:
             for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
         ]
         header = block = tree = None
+        map_rows: list[MapRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
-            header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
-            items = [(s.item_id, s.version) for s in sources]
-            digest = self._records_digest(header.first_notification, notifications)
-            block = Block.seal(header, leaves, items, digest)
+            map_rows = self._update_map(rows, height)
+            try:
+                header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
+                items = [(s.item_id, s.version) for s in sources]
+                digest = self._records_digest(header.first_notification, notifications)
+                block = Block.seal(header, leaves, items, digest)
+            except BaseException:
+                self._rollback_map()
+                raise
         try:
-            self.chain.save_seal(notifications[-1].id, block, rows, tree)
+            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_rows)
         except IntegrityError as e:
+            self._rollback_map()
             self.conflicts += 1
             log.warning("another anchor sealed first (%s); reloading the chain", e)
             self.resync()
             raise SealConflict(f"block {height} or position {notifications[-1].id} taken") from e
+        except BaseException:
+            self._rollback_map()
+            raise
+        if self.map is not None:
+            self.map.commit()
         self.position = notifications[-1].id
         for row in rows:
             self._remember(row.item_id, row.version, row.leaf_hash)
@@ -213,6 +238,48 @@ class Anchor:
             self.accumulator.append(header.block_hash())
         self.position = self.chain.position()
         self.pending = []
+        self._load_map()
+
+    # ----- the head map ----------------------------------------------------------------
+
+    def _load_map(self) -> None:
+        """The stored map, checked against the head's map_root (version 2 chains)."""
+        head = self.head
+        if self.header_version != MAP_HEADER_VERSION:
+            if head is not None and head.version == MAP_HEADER_VERSION:
+                raise AnchorError("this chain seals version 2 headers; it cannot go back to 1")
+            return
+        if self.map is not None and self.map.height == (head.height if head else -1):
+            return
+        if head is None or head.version != MAP_HEADER_VERSION:
+            self.map = HeadMap()
+            self.map.height = head.height if head else -1
+            return
+        # As the head left it: another anchor may have sealed more since the headers were read.
+        stored = self.chain.head_map(head.height)
+        if stored.height != head.height or stored.root != head.map_root:
+            raise AnchorError(
+                f"the stored head map (block {stored.height}) does not match block {head.height}"
+            )
+        self.map = stored
+
+    def _update_map(self, rows: Sequence[LeafRow], height: int) -> list[MapRow] | None:
+        """Apply a block's leaves to the map; the rows to save with the block."""
+        if self.map is None:
+            return None
+        changes: dict[bytes, MapEntry] = {}
+        head = self.head
+        if head is not None and head.version != MAP_HEADER_VERSION:
+            # The first version 2 block: every item anchored so far enters the map too.
+            for row in self.chain.latest_leaves():
+                changes[item_key(row.item_id)] = _entry(row)
+        for row in rows:  # in leaf order, so an item's last leaf in the block wins
+            changes[item_key(row.item_id)] = _entry(row)
+        return self.map.update(changes, height)
+
+    def _rollback_map(self) -> None:
+        if self.map is not None:
+            self.map.rollback()
 
     def _records_digest(self, first: int, notifications: Sequence[Notification]) -> str:
         """Digest of the ledger records ``first``..the batch's last: those of earlier
@@ -232,8 +299,9 @@ class Anchor:
 
     def _header(self, height: int, leaf_count: int, root: bytes, last: int) -> BlockHeader:
         head = self.head
+        headmap = self.map
         return BlockHeader(
-            version=HEADER_VERSION,
+            version=self.header_version,
             height=height,
             prev_hash=head.block_hash() if head else ZERO_HASH,
             merkle_root=root,
@@ -243,6 +311,8 @@ class Anchor:
             sealed_at=self.clock(),
             acc_root=self.accumulator.root(),
             acc_size=self.accumulator.size,
+            map_root=headmap.root if headmap is not None else None,
+            map_size=headmap.size if headmap is not None else None,
         )
 
     def _prev_leaf(self, item_id: str, version: int) -> bytes:
@@ -292,6 +362,10 @@ class Anchor:
         except OSError:
             return False
         return _note_size(current) > _note_size(text)
+
+
+def _entry(row: LeafRow) -> MapEntry:
+    return MapEntry(row.version, row.leaf_hash, row.height, row.leaf_index)
 
 
 def _note_size(note: str) -> int:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ingest",
     "rejected",
     "anchoring_cmds",
+    "verify",
     "project",
     "sql",
     "run",

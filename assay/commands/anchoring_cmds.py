@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from anchoring import strictjson
-from anchoring.checkpoint import Verifier
-from anchoring.errors import KeyFileError, VerificationError
-from anchoring.prove import ProveError, Prover, write_bundle
+from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
 from anchoring.sealer import Anchor
-from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, settings_from
 from assay.service import Service
-from witness import timestamps
-from witness.errors import NoteError, PolicyError, TimestampError
-from witness.note import parse_note
-from witness.policy import PolicyVerdict, evaluate, load_policy
 from witness.stamper import CheckpointStamper
-from witness.timestamps import VerifiedTimestamp
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def register(sub: Any) -> None:
@@ -50,34 +34,14 @@ def register(sub: Any) -> None:
     prove = sub.add_parser("prove", help="write the proof bundle of an item")
     prove.add_argument("item_id")
     prove.add_argument("-o", "--output", type=Path, help="bundle file (default: stdout)")
+    prove.add_argument(
+        "--format",
+        type=int,
+        choices=(1, 2),
+        help="bundle format version (default: 2, complete history; 1: inclusion only, for "
+        "consumers that read only version 1)",
+    )
     prove.set_defaults(handler=prove_handler)
-
-    verify = sub.add_parser("verify", help="verify a proof bundle offline")
-    verify.add_argument("bundle", type=Path)
-    verify.add_argument("--key", required=True, type=Path, help="pinned platform public key")
-    verify.add_argument(
-        "--device-keys",
-        type=Path,
-        help='JSON {"party/device": "hex public key"} to pin device keys',
-    )
-    verify.add_argument("--origin", help="also require the checkpoint to be for this log")
-    verify.add_argument("--json", action="store_true")
-    verify.add_argument(
-        "--witness-policy",
-        type=Path,
-        metavar="FILE",
-        help="also require the checkpoint's cosignatures to meet this witness policy",
-    )
-    verify.add_argument(
-        "--ots",
-        type=Path,
-        metavar="FILE",
-        help="also check this OpenTimestamps proof of the bundle's checkpoint",
-    )
-    verify.add_argument(
-        "--block-header", metavar="HEX", help="the 80-byte Bitcoin block header --ots ends in"
-    )
-    verify.set_defaults(handler=verify_handler)
 
     audit = sub.add_parser("audit", help="recompute every leaf, root, link and signature")
     audit.add_argument(
@@ -176,153 +140,29 @@ def prove_handler(args: argparse.Namespace) -> int:
             runtime.open_chain(settings),
             settings.checkpoint_path.read_text(),
         )
-        bundle = prover.prove(args.item_id)
+        try:
+            bundle = prover.prove(args.item_id, args.format)
+        except UnknownItem:
+            if args.format == 1:
+                raise
+            bundle = prover.prove_absence(args.item_id)
     except ProveError as e:
         raise CommandError(str(e)) from None
     text = write_bundle(bundle)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
-        print(
-            f"wrote {args.output}: {len(bundle['events'])} anchored event(s), "
-            f"{len(bundle['pending'])} pending",
-            file=sys.stderr,
-        )
+        if "events" in bundle:
+            what = (
+                f"{len(bundle['events'])} anchored event(s), {len(bundle['pending'])} pending "
+                f"(format version {bundle['version']})"
+            )
+        else:
+            what = f"absence proof: {args.item_id} is not in the ledger"
+        print(f"wrote {args.output}: {what}", file=sys.stderr)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(text.encode("utf-8"))  # the bundle is UTF-8 whatever the locale
     return 0
-
-
-def verify_handler(args: argparse.Namespace) -> int:
-    """Exit 0: verified; 1: not verified, with the failing step (a bundle, key or pinned
-    device key file that cannot be read as its format says included); 2: a file is
-    missing or unreadable."""
-    if (args.ots is None) != (args.block_header is None):
-        raise CommandError("--ots and --block-header go together")
-    try:
-        bundle_bytes = args.bundle.read_bytes()
-        key_bytes = args.key.read_bytes()
-        pinned_bytes = args.device_keys.read_bytes() if args.device_keys else None
-        ots_bytes = args.ots.read_bytes() if args.ots else None
-        policy = load_policy(args.witness_policy) if args.witness_policy else None
-    except OSError as e:
-        raise CommandError(f"cannot read input: {e}") from None
-    except PolicyError as e:
-        raise CommandError(f"witness policy {args.witness_policy}: {e}") from None
-    stamped: VerifiedTimestamp | None = None
-    witnessed: PolicyVerdict | None = None
-    try:
-        key = _platform_key(key_bytes)
-        pinned = _device_keys(pinned_bytes) if pinned_bytes is not None else None
-        bundle = read_bundle(bundle_bytes)
-        result = verify_bundle(bundle, key, pinned, origin=args.origin)
-        if policy is not None:
-            witnessed = evaluate(bundle["checkpoint"], policy, time.time())
-            witnessed.check()
-        if ots_bytes is not None:
-            stamped = _checkpoint_timestamp(ots_bytes, bundle["checkpoint"], args.block_header)
-    except VerificationError as e:
-        if args.json:
-            event = getattr(e, "version", None)
-            print(json.dumps({"verified": False, "step": e.step, "event": event, "error": str(e)}))
-        else:
-            print(f"NOT VERIFIED: {e.step}: {e}")
-        return 1
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "verified": True,
-                    "item_id": result.item_id,
-                    "events": result.events,
-                    "pending": result.pending,
-                    "checkpoint_size": result.checkpoint_size,
-                    "declared_in_error": result.declared_in_error,
-                    **({"witnesses": _witness_json(witnessed)} if witnessed else {}),
-                    **({"timestamp": asdict(stamped)} if stamped else {}),
-                }
-            )
-        )
-    else:
-        print(
-            f"VERIFIED: {result.item_id}: {result.events} event(s) proven into checkpoint "
-            f"of {result.checkpoint_size} block(s); {result.pending} pending"
-        )
-        for line in _declared_lines(result.declared_in_error):
-            print(line)
-        if witnessed is not None:
-            print(
-                f"WITNESSED: cosigned by {', '.join(witnessed.cosigned_by)} "
-                f"({len(witnessed.cosigned)} of {witnessed.witness_count} witnesses of the policy)"
-            )
-            for refused in witnessed.refused:
-                print(f"  not counted: {refused.witness}: {refused.reason}: {refused.detail}")
-        if stamped is not None:
-            when = datetime.fromtimestamp(stamped.block_time, UTC).isoformat()
-            print(
-                f"TIMESTAMPED: the checkpoint existed before Bitcoin block {stamped.height} "
-                f"({stamped.block_hash}, {when})"
-            )
-    return 0
-
-
-def _witness_json(verdict: PolicyVerdict) -> dict[str, Any]:
-    return {
-        "quorum_met": verdict.quorum_met,
-        "total": verdict.witness_count,
-        "cosigned": [{"name": c.witness, "time": c.timestamp} for c in verdict.cosigned],
-        "refused": [asdict(r) for r in verdict.refused],
-    }
-
-
-def _checkpoint_timestamp(ots: bytes, checkpoint: object, header_hex: str) -> VerifiedTimestamp:
-    """The body of the bundle's checkpoint note (what the anchor stamps) against the proof."""
-    try:
-        body = parse_note(checkpoint).text
-    except NoteError as e:  # verify_bundle has refused this already
-        raise TimestampError("ots_digest", f"the bundle's checkpoint: {e}") from None
-    try:
-        header = bytes.fromhex(header_hex.strip())
-    except ValueError:
-        raise TimestampError("ots_format", "the block header is not hex") from None
-    return timestamps.verify(ots, body.encode("utf-8"), header)
-
-
-def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:
-    """One line per proven event declared in error, as the signed declaration says."""
-    out = []
-    for d in declared:
-        why = f" ({d['reason']})" if d["reason"] else ""
-        fixed = d["corrective_event_ids"]
-        corrected = f"; corrected by {', '.join(fixed)}" if fixed else ""
-        out.append(
-            f"  v{d['version']} {d['kind']} {d['event_id']}: declared in error by {d['by']} at "
-            f"{d['at']}{why} in v{d['declaration_version']}{corrected}"
-        )
-    return out
-
-
-def _platform_key(raw: bytes) -> Verifier:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise KeyFileError("key_file", "the platform key file is not UTF-8 text") from None
-    return Verifier.from_text(text.strip())
-
-
-def _device_keys(raw: bytes) -> dict[str, bytes]:
-    """``{"party/device": "<64 hex>"}``, as strict JSON; ``key_file`` if it is not."""
-    try:
-        data = strictjson.loads(raw)
-    except strictjson.JsonInputError as e:
-        raise KeyFileError("key_file", f"pinned device keys: {e}") from None
-    if not isinstance(data, dict) or not all(
-        isinstance(v, str) and _HEX64.fullmatch(v) for v in data.values()
-    ):
-        raise KeyFileError(
-            "key_file", 'pinned device keys: expected {"party/device": "<64 hex public key>"}'
-        )
-    return {k: bytes.fromhex(v) for k, v in data.items()}
 
 
 def audit_handler(args: argparse.Namespace) -> int:

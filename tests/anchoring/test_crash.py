@@ -1,8 +1,9 @@
 """Crash safety: ``kill -9`` of ``assay anchor`` while it seals, again and again.
 
-After each kill a new anchor process takes over; in the end the chain audits clean and the
-multiset of (item, version) over all blocks equals the ledger's item events: nothing was
-sealed twice and nothing was skipped.
+After each kill a new anchor process takes over; in the end the chain audits clean (which
+recomputes every block's head map root and stored map rows), the stored map's root is the
+head's, and the multiset of (item, version) over all blocks equals the ledger's item
+events: nothing was sealed twice and nothing was skipped.
 """
 
 from __future__ import annotations
@@ -102,3 +103,6 @@ def test_sigkill_mid_seal_neither_loses_nor_repeats_an_event(tmp_path: Path) -> 
     )
     assert sum(recorded.values()) == ITEMS * 7
     assert sealed == recorded
+    head = chain.headers()[-1]
+    stored = chain.head_map()
+    assert (stored.root, stored.size, stored.height) == (head.map_root, ITEMS, head.height)

@@ -9,7 +9,13 @@ import pytest
 
 from anchoring.accumulator import EMPTY_ROOT, Accumulator, inclusion_proof, verify_acc_inclusion
 from anchoring.errors import HeaderError, VerificationError
-from anchoring.header import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader
+from anchoring.header import (
+    GENESIS_PREV_HASH,
+    HEADER_VERSION,
+    MAP_HEADER_VERSION,
+    BlockHeader,
+    plain_json_block_hash,
+)
 from tests.anchoring.reference import MerkleTree
 
 ROOT = hashlib.sha256(b"merkle root").digest()
@@ -87,7 +93,8 @@ def test_every_field_is_committed_by_the_block_hash(field: str, value: object) -
 def test_json_round_trip_through_text() -> None:
     header = later()
     data = header.to_json()
-    assert list(data) == [f.name for f in dataclasses.fields(BlockHeader)]
+    # A version 1 header has the ten keys of its format; version 2 adds the last two.
+    assert list(data) == [f.name for f in dataclasses.fields(BlockHeader)][:10]
     assert data["prev_hash"] == PREV.hex() and data["height"] == 7
     assert BlockHeader.from_json(json.loads(json.dumps(data))) == header
 
@@ -195,3 +202,60 @@ def test_a_chain_of_headers_links_and_proves_every_block_into_the_head() -> None
     with pytest.raises(VerificationError) as caught:
         verify_acc_inclusion(forged.block_hash(), 3, head.acc_size, proof, head.acc_root)
     assert caught.value.step == "acc_inclusion"
+
+
+MAP_ROOT = hashlib.sha256(b"map root").digest()
+
+
+def later_v2(**changes: Any) -> BlockHeader:
+    return later(**{"version": MAP_HEADER_VERSION, "map_root": MAP_ROOT, "map_size": 12, **changes})
+
+
+def test_version_2_bytes_are_the_documented_layout() -> None:
+    expected = (
+        "assay-block-v2\n"
+        "version=2\n"
+        "height=7\n"
+        f"prev_hash={PREV.hex()}\n"
+        f"merkle_root={ROOT.hex()}\n"
+        "first_notification=1\n"
+        "last_notification=3\n"
+        "leaf_count=3\n"
+        "sealed_at=2026-11-27T03:00:00.000000Z\n"
+        f"acc_root={ACC.hex()}\n"
+        "acc_size=7\n"
+        f"map_root={MAP_ROOT.hex()}\n"
+        "map_size=12\n"
+    ).encode("ascii")
+    header = later_v2()
+    assert header.canonical_bytes() == expected
+    assert header.block_hash() == hashlib.sha256(expected).digest()
+    data = header.to_json()
+    assert list(data)[-2:] == ["map_root", "map_size"] and len(data) == 12
+    assert BlockHeader.from_json(json.loads(json.dumps(data))) == header
+    assert plain_json_block_hash(data) == header.block_hash()
+    assert plain_json_block_hash(later().to_json()) == later().block_hash()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {**later_v2().to_json(), "version": 1},  # v1 with map keys
+        {**later().to_json(), "version": 2},  # v2 without them
+        {**later_v2().to_json(), "map_size": 0},
+        {**later_v2().to_json(), "map_size": 1.0},
+        {**later_v2().to_json(), "map_size": True},
+        {**later_v2().to_json(), "map_root": MAP_ROOT.hex().upper()},
+        {**later_v2().to_json(), "version": 3},
+    ],
+)
+def test_version_2_headers_are_refused_in_any_other_spelling(data: dict[str, Any]) -> None:
+    assert plain_json_block_hash(data) is None
+    with pytest.raises(HeaderError) as e:
+        BlockHeader.from_json(data)
+    assert e.value.step == "header_format"
+
+
+def test_a_map_field_changes_the_version_2_hash() -> None:
+    assert later_v2().block_hash() != later_v2(map_size=13).block_hash()
+    assert later_v2().block_hash() != dataclasses.replace(later_v2(), map_root=ROOT).block_hash()

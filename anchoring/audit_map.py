@@ -1,0 +1,73 @@
+"""The audit of the head map: every version 2 block's ``map_root`` and ``map_size``, and
+the map rows it stored, recomputed from the leaves the audit recomputed from the ledger.
+
+The map is rebuilt block by block exactly as the anchor builds it (docs/proof-bundle.md
+§10.1): an item's entry is its last leaf in the block; the first version 2 block also
+enters every item anchored in the version 1 blocks before it. The stored rows of a block
+(the nodes it changed, and the map's head row) must be exactly the rows the rebuild
+produces, so an edited node, leaf entry or head row is found, with its block.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from anchoring.audit_records import Divergence
+from anchoring.header import MAP_HEADER_VERSION, BlockHeader
+from anchoring.headmap import HeadMap, MapEntry, MapRow, item_key
+from anchoring.recorders import MapStore
+
+
+class MapAudit:
+    def __init__(self, store: object) -> None:
+        self.map = HeadMap()
+        self.store = store if isinstance(store, MapStore) else None
+        self.started = False  # a version 2 block was seen
+        self.before: dict[bytes, MapEntry] = {}  # items of the version 1 blocks
+
+    def block(self, header: BlockHeader, items: list[tuple[str, int]], leaves: list[bytes]) -> None:
+        """Check one block, given its (item, version) list and leaves as recomputed."""
+        height = header.height
+        changes = {
+            item_key(item_id): MapEntry(version, leaf, height, index)
+            for index, ((item_id, version), leaf) in enumerate(zip(items, leaves, strict=True))
+        }  # a dict keeps an item's last leaf of the block
+        if header.version != MAP_HEADER_VERSION:
+            if self.started:
+                raise Divergence(f"block {height} is a version 1 header after version 2 ones")
+            self.before.update(changes)
+            return
+        if not self.started:
+            changes = {**self.before, **changes}
+            self.before = {}
+            self.started = True
+        rows = self.map.update(changes, height)
+        self.map.commit()
+        assert header.map_root is not None
+        if not hmac.compare_digest(self.map.root, header.map_root):
+            raise Divergence(
+                f"block {height}: map_root {header.map_root.hex()} is not the root of the map "
+                f"recomputed from the ledger ({self.map.root.hex()}): the first wrong map root"
+            )
+        if header.map_size != self.map.size:
+            raise Divergence(
+                f"block {height}: map_size {header.map_size} differs from the {self.map.size} "
+                "items anchored up to it"
+            )
+        if self.store is not None:
+            self._check_rows(height, sorted(rows, key=lambda row: row.path))
+
+    def _check_rows(self, height: int, expected: list[MapRow]) -> None:
+        assert self.store is not None
+        stored = self.store.map_rows_at(height)
+        if stored == expected:
+            return
+        wanted = {row.path: row for row in expected}
+        for row in stored:
+            if wanted.get(row.path) != row:
+                raise Divergence(
+                    f"block {height}: stored map node {row.path.hex()} differs from the map "
+                    "recomputed from the ledger (map rows altered)"
+                )
+        missing = next(row for row in expected if row not in stored)
+        raise Divergence(f"block {height}: map node {missing.path.hex()} was not stored")
