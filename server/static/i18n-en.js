@@ -72,6 +72,7 @@
   "failure.witness": "Not enough independent partners confirmed this record.",
   "failure.policy": "The partners' witness policy given to this page is not valid.",
   "failure.stale": "This proof is too old to rely on: get a fresh one.",
+  "failure.wrong_item": "This proof is about another item than the one you opened: do not rely on it.",
   "failure.other": "The proof did not pass the check.",
   "card.title": "About this item",
   "fact.product": "Product",

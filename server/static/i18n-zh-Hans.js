@@ -72,6 +72,7 @@
   "failure.witness": "确认此记录的独立合作方不足。",
   "failure.policy": "提供给本页面的合作方见证策略无效。",
   "failure.stale": "此证明过旧，不能依赖：请获取新的证明。",
+  "failure.wrong_item": "此证明针对的是另一件物品，而不是您打开的这件：请勿依赖。",
   "failure.other": "此证明未通过查验。",
   "card.title": "关于此商品",
   "fact.product": "商品",

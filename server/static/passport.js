@@ -114,6 +114,8 @@
     witness: ["witness_quorum"],
     policy: ["witness_policy"],
     stale: ["checkpoint_stale"],
+    // The page's own check (page.js): a valid proof, but of another id than the one asked for.
+    wrong_item: ["wrong_item"],
   };
   const PREFIXES = [["map_", "tampered"], ["cosignature_", "witness"], ["absence_", "absence"]];
 
