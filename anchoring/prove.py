@@ -27,16 +27,25 @@ from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
+from anchoring.headmap import MapEntry, item_key, prove_from
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
+from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
 from anchoring.recorders import LeafRow
-from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION
+from anchoring.verify import ABSENCE_FORMAT, BUNDLE_FORMAT, BUNDLE_VERSION, BUNDLE_VERSION_2
 from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
 from ledger.records import is_item_event, item_record
 from streams.errors import SerializationError
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "BlockHashTree", "ProveError", "Prover"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "BlockHashTree",
+    "ProveError",
+    "Prover",
+    "UnknownItem",
+]
 
 
 HEADER_CACHE = 100_000
@@ -44,6 +53,10 @@ HEADER_CACHE = 100_000
 
 class ProveError(LookupError):
     pass
+
+
+class UnknownItem(ProveError):
+    """The ledger has never recorded this id: :meth:`Prover.prove_absence` proves it."""
 
 
 class BlockHashTree:
@@ -133,12 +146,24 @@ class Prover:
         self.checkpoint_text = text
         self._devices.clear()
 
-    def prove(self, item_id: str) -> dict[str, Any]:
+    def prove(self, item_id: str, version: int | None = None) -> dict[str, Any]:
+        """The item's bundle: ``version`` 2 (complete history; the default when the head
+        is a version 2 block) or 1 (inclusion only). :class:`UnknownItem` if the ledger
+        never recorded the id."""
         head = self.head
         assert head is not None
+        if version is None:
+            version = BUNDLE_VERSION_2 if head.map_root is not None else BUNDLE_VERSION
+        if version == BUNDLE_VERSION_2 and head.map_root is None:
+            raise ProveError(
+                f"the checkpoint's head (block {head.height}) has no head map: it is a "
+                "version 1 block, so only a version 1 bundle can be made"
+            )
+        if version not in (BUNDLE_VERSION, BUNDLE_VERSION_2):
+            raise ProveError(f"no bundle format version {version}")
         events = self.ledger.item_events(item_id)
         if not events or not is_item_event(events[0]):
-            raise ProveError(f"no item {item_id!r} in the ledger")
+            raise UnknownItem(f"no item {item_id!r} in the ledger")
         rows = {row.version: row for row in self.chain.leaves_for(item_id)}
         anchored: list[tuple[Any, LeafRow]] = []
         pending: list[Any] = []
@@ -160,9 +185,9 @@ class Prover:
                 raise ProveError(f"leaf index of {item_id} v{row.version} is inconsistent")
             out_events.append(self._event_entry(item_id, event, row, header, tree, prev, devices))
             prev = row.leaf_hash
-        return {
+        bundle = {
             "format": BUNDLE_FORMAT,
-            "version": BUNDLE_VERSION,
+            "version": version,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
             "checkpoint_key": _signer_of(self.checkpoint_text),
@@ -175,6 +200,66 @@ class Prover:
                 for e in pending
             ],
         }
+        if version == BUNDLE_VERSION_2:
+            entry, proof = self._map_proof(item_id, head.height)
+            last = anchored[-1][1]
+            if entry != MapEntry(last.version, last.leaf_hash, last.height, last.leaf_index):
+                raise ProveError(f"the head map's entry of {item_id!r} is not its last leaf")
+            assert entry is not None
+            bundle["map_entry"] = entry.to_json()
+            bundle["map_proof"] = proof
+        return bundle
+
+    def prove_absence(self, item_id: str) -> dict[str, Any]:
+        """The absence bundle of an id: no entry in the map at the checkpoint's head."""
+        head = self.head
+        assert head is not None
+        if head.map_root is None:
+            raise ProveError(f"the checkpoint's head (block {head.height}) has no head map")
+        events = self.ledger.item_events(item_id)
+        if events and is_item_event(events[0]):
+            raise ProveError(f"{item_id!r} is recorded in the ledger: it has no absence proof")
+        _, proof = self._map_proof(item_id, head.height, absent=True)
+        return {
+            "format": ABSENCE_FORMAT,
+            "version": BUNDLE_VERSION_2,
+            "item_id": item_id,
+            "checkpoint": self.checkpoint_text,
+            "checkpoint_key": _signer_of(self.checkpoint_text),
+            "head": head.to_json(),
+            "map_proof": proof,
+        }
+
+    def newer(self, item_id: str, height: int) -> dict[str, Any]:
+        """The ``newer`` object (docs/proof-bundle.md §10.4) for a bundle whose head is
+        block ``height``: this prover's checkpoint, its head, the older head's accumulator
+        proof in it, and the item's entry there."""
+        head = self.head
+        assert head is not None
+        if not 0 <= height <= head.height:
+            raise ProveError(f"block {height} is not at or below the head {head.height}")
+        entry, proof = self._map_proof(item_id, head.height)
+        acc = self.tree.inclusion_proof(height, head.acc_size) if height < head.height else []
+        assert entry is not None
+        return {
+            "checkpoint": self.checkpoint_text,
+            "head": head.to_json(),
+            "acc_proof": [p.hex() for p in acc],
+            "map_entry": entry.to_json(),
+            "map_proof": proof,
+        }
+
+    def _map_proof(
+        self, item_id: str, height: int, *, absent: bool = False
+    ) -> tuple[MapEntry | None, dict[str, Any]]:
+        try:
+            entry, proof = prove_from(self.chain.map_nodes_at(height), item_key(item_id))
+        except LookupError as e:
+            raise ProveError(f"the head map cannot be read: {e}") from None
+        if absent != (entry is None):
+            state = "has an entry" if entry is not None else "has no entry"
+            raise ProveError(f"{item_id!r} {state} in the head map of block {height}")
+        return entry, proof_json(proof)
 
     def _event_entry(
         self,

@@ -43,6 +43,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, NoReturn
 
 from anchoring import strictjson
@@ -51,7 +52,8 @@ from anchoring.checkpoint import Verifier, open_checkpoint
 from anchoring.declarations import declared_in_error
 from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope
-from anchoring.header import BlockHeader, plain_json_block_hash
+from anchoring.header import MAP_HEADER_VERSION, BlockHeader, plain_json_block_hash
+from anchoring.headmap import MapEntry
 from anchoring.leaves import (
     ZERO_HASH,
     flag_summary,
@@ -61,6 +63,7 @@ from anchoring.leaves import (
     read_signed,
     signed_fields,
 )
+from anchoring.mapcheck import check_absence, check_membership, parse_entry, parse_proof
 from anchoring.merkle import verify_inclusion
 from ledger.records import PLATFORM_BODY_KEYS, LeafSource, canonical_json
 from streams.ed25519 import PublicKey, UnusableKey
@@ -81,6 +84,8 @@ __all__ = [
 
 BUNDLE_FORMAT = "assay-proof-bundle"
 BUNDLE_VERSION = 1
+BUNDLE_VERSION_2 = 2
+ABSENCE_FORMAT = "assay-absence"
 MAX_INT = 2**53 - 1
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
@@ -103,6 +108,13 @@ class Verified:
     events: int
     pending: int
     summaries: list[dict[str, Any]] = field(default_factory=list)
+    bundle_version: int = BUNDLE_VERSION
+    #: "complete" (version 2: no anchored event left out), or "inclusion_only" (version 1).
+    completeness: str = "inclusion_only"
+    #: ``sealed_at`` of the head the result holds at (the newer checkpoint's, if given).
+    checkpoint_time: str = ""
+    #: A valid absence bundle: the item is not in the ledger as of the checkpoint.
+    absent: bool = False
 
     @property
     def declared_in_error(self) -> list[dict[str, Any]]:
@@ -126,20 +138,37 @@ def verify_bundle(
     device_keys: Mapping[str, bytes] | None = None,
     *,
     origin: str | None = None,
+    max_age: float | None = None,
+    now: datetime | None = None,
 ) -> Verified:
-    """Check everything in the order of docs/proof-bundle.md; raise the first failure."""
+    """Check everything in the order of docs/proof-bundle.md; raise the first failure.
+
+    A proof bundle of version 1 or 2, or an absence bundle (§10.5). With ``max_age``
+    (seconds), a checkpoint older than that at ``now`` fails with ``checkpoint_stale``.
+    """
     if not isinstance(bundle, Mapping):
         _fail("bundle_format", "a bundle is a JSON object")
+    if bundle.get("format") == ABSENCE_FORMAT:
+        result = _verify_absence(bundle, platform_key, origin)
+    else:
+        result = _verify_proof(bundle, platform_key, device_keys, origin)
+    if max_age is not None:
+        _check_age(result.checkpoint_time, max_age, now)
+    return result
+
+
+def _verify_proof(
+    bundle: Mapping[str, Any],
+    platform_key: Verifier,
+    device_keys: Mapping[str, bytes] | None,
+    origin: str | None,
+) -> Verified:
     _check_top_level(bundle)
-    try:
-        checkpoint = open_checkpoint(bundle["checkpoint"], platform_key, origin)
-    except VerificationError as e:
-        _fail(e.step, f"checkpoint: {e}")
-    head = _header(bundle["head"], "head")
-    if head.height + 1 != checkpoint.size or not hmac.compare_digest(
-        head.block_hash, checkpoint.head_hash
-    ):
-        _fail("checkpoint_head", "the head header is not the block the checkpoint signs")
+    version2 = bundle["version"] == BUNDLE_VERSION_2
+    checkpoint, head = _checkpoint_and_head(bundle, platform_key, origin, "")
+    map_entry: MapEntry | None = None
+    if version2:
+        map_entry = _map_entry_at(bundle, head, bundle["item_id"], "")
     blocks = _check_blocks(bundle["blocks"], head)
     keys = _Keys(bundle["devices"], device_keys)
     item_id: str = bundle["item_id"]
@@ -154,14 +183,148 @@ def verify_bundle(
         except VerificationError as e:
             raise BundleError(e.step, e.message, version) from None
     _check_pending(bundle["pending"], len(bundle["events"]))
+    size, sealed_at = checkpoint.size, head.sealed_at
+    if map_entry is not None:
+        _check_complete(map_entry, bundle["events"])
+        if "newer" in bundle:
+            size, sealed_at = _check_newer(bundle, head, map_entry, platform_key, origin)
+    return Verified(
+        item_id,
+        checkpoint.origin,
+        size,
+        len(bundle["events"]),
+        len(bundle["pending"]),
+        summaries,
+        bundle_version=bundle["version"],
+        completeness="complete" if version2 else "inclusion_only",
+        checkpoint_time=sealed_at,
+    )
+
+
+# ----- version 2: the head map, completeness, a newer checkpoint, absence ------------------
+
+
+def _checkpoint_and_head(
+    doc: Mapping[str, Any], platform_key: Verifier, origin: str | None, where: str
+) -> tuple[Any, _Block]:
+    """Steps B3-B5 (and 5a for version 2 documents) on ``doc``'s checkpoint and head."""
+    try:
+        checkpoint = open_checkpoint(doc["checkpoint"], platform_key, origin)
+    except VerificationError as e:
+        _fail(e.step, f"{where}checkpoint: {e}")
+    head = _header(doc["head"], f"{where}head")
+    if head.height + 1 != checkpoint.size or not hmac.compare_digest(
+        head.block_hash, checkpoint.head_hash
+    ):
+        _fail("checkpoint_head", f"the {where}head header is not the block the checkpoint signs")
+    if (where or doc.get("version") == BUNDLE_VERSION_2) and head.version != MAP_HEADER_VERSION:
+        _fail("bundle_format", f"the {where}head of a version 2 document is a version 1 header")
+    return checkpoint, head
+
+
+def _map_entry_at(doc: Mapping[str, Any], head: _Block, item_id: str, where: str) -> MapEntry:
+    """Steps 5b-5c: the item's entry, proven at ``head.map_root``."""
+    try:
+        entry = parse_entry(doc["map_entry"], f"{where}map_entry")
+        proof = parse_proof(doc["map_proof"], f"{where}map_proof")
+        assert head.map_root is not None
+        check_membership(head.map_root, item_id, entry, proof)
+    except VerificationError as e:
+        _fail(e.step, f"{where}{e}")
+    return entry
+
+
+def _check_complete(entry: MapEntry, events: list[Any]) -> None:
+    """Step F20: the map entry is the last listed event."""
+    last = events[-1]
+    if (
+        entry.version != len(events)
+        or entry.leaf.hex() != last["leaf"]
+        or entry.height != last["height"]
+        or entry.leaf_index != last["leaf_index"]
+    ):
+        _fail(
+            "history_incomplete",
+            f"the item's latest anchored event is version {entry.version} (block "
+            f"{entry.height}), the bundle ends at version {len(events)}: events were left out",
+        )
+
+
+def _check_newer(
+    bundle: Mapping[str, Any],
+    head: _Block,
+    entry: MapEntry,
+    platform_key: Verifier,
+    origin: str | None,
+) -> tuple[int, str]:
+    """Step G21: the bundle against a newer checkpoint; its size and time."""
+    newer = bundle["newer"]
+    if not _plain_fields(newer, _NEWER_EXACT):
+        _check_fields(newer, _NEWER_FIELDS, "newer")
+    proof = _hex32_list(newer["acc_proof"], "newer acc_proof")
+    checkpoint, top = _checkpoint_and_head(newer, platform_key, origin, "newer ")
+    if top.height < head.height:
+        _fail("checkpoint_consistency", "the newer checkpoint is older than the bundle's")
+    if top.height == head.height:
+        if proof or not hmac.compare_digest(top.block_hash, head.block_hash):
+            _fail("checkpoint_consistency", "the newer head is another block at the same height")
+    else:
+        try:
+            computed = root_from_inclusion_proof(
+                acc_leaf(head.block_hash), head.height, top.acc_size, proof
+            )
+        except VerificationError as e:
+            _fail("checkpoint_consistency", f"the bundle's head in the newer one: {e}")
+        if not hmac.compare_digest(computed, top.acc_root):
+            _fail("checkpoint_consistency", "the bundle's head is not in the newer chain")
+    later = _map_entry_at(newer, top, bundle["item_id"], "newer ")
+    if later != entry:
+        _fail(
+            "newer_events",
+            f"as of checkpoint {checkpoint.size} the item's latest event is version "
+            f"{later.version}; the bundle shows up to version {entry.version}",
+        )
+    return checkpoint.size, top.sealed_at
+
+
+def _verify_absence(doc: Mapping[str, Any], platform_key: Verifier, origin: str | None) -> Verified:
+    """§10.6, absence bundle: the id has no entry in the map the checkpoint's head commits."""
+    version = doc.get("version")
+    if type(version) is not int or version != BUNDLE_VERSION_2:
+        _fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2 document")
+    _check_fields(doc, _ABSENCE_FIELDS, "absence bundle")
+    item_id = doc["item_id"]
+    if not item_id or not _is_unicode(item_id):
+        _fail("bundle_format", "item_id is empty or not valid Unicode")
+    checkpoint, head = _checkpoint_and_head(doc, platform_key, origin, "")
+    try:
+        proof = parse_proof(doc["map_proof"], "map_proof")
+        assert head.map_root is not None
+        check_absence(head.map_root, item_id, proof)
+    except VerificationError as e:
+        _fail(e.step, str(e))
     return Verified(
         item_id,
         checkpoint.origin,
         checkpoint.size,
-        len(bundle["events"]),
-        len(bundle["pending"]),
-        summaries,
+        0,
+        0,
+        bundle_version=BUNDLE_VERSION_2,
+        completeness="complete",
+        checkpoint_time=head.sealed_at,
+        absent=True,
     )
+
+
+def _check_age(sealed_at: str, max_age: float, now: datetime | None) -> None:
+    """Step H22."""
+    when = datetime.fromisoformat(sealed_at.removesuffix("Z")).replace(tzinfo=UTC)
+    age = ((now or datetime.now(UTC)) - when).total_seconds()
+    if age > max_age:
+        _fail(
+            "checkpoint_stale",
+            f"the checkpoint was sealed {age:.0f} s ago ({sealed_at}), more than {max_age:g} s",
+        )
 
 
 # ----- structure ---------------------------------------------------------------------------
@@ -190,6 +353,20 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 _BLOCK_FIELDS: dict[str, type | tuple[type, ...]] = {"header": dict, "acc_proof": list}
+_V2_FIELDS: dict[str, type | tuple[type, ...]] = {"map_entry": dict, "map_proof": dict}
+_NEWER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "checkpoint": str,
+    "head": dict,
+    "acc_proof": list,
+    "map_entry": dict,
+    "map_proof": dict,
+}
+_ABSENCE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "item_id": str,
+    "checkpoint": str,
+    "head": dict,
+    "map_proof": dict,
+}
 _PENDING_FIELDS: dict[str, type | tuple[type, ...]] = {"version": int, "summary": dict}
 
 
@@ -198,10 +375,14 @@ def _check_top_level(bundle: Mapping[str, Any]) -> None:
     if (
         bundle.get("format") != BUNDLE_FORMAT
         or type(version) is not int  # 1.0 and true equal 1 in Python; they are not integers
-        or version != BUNDLE_VERSION
+        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2)
     ):
-        _fail("bundle_format", f"not an {BUNDLE_FORMAT} version {BUNDLE_VERSION} document")
+        _fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1 or 2 document")
     _check_fields(bundle, _TOP_LEVEL, "bundle")
+    if version == BUNDLE_VERSION_2:
+        _check_fields(bundle, _V2_FIELDS, "bundle")
+        if "newer" in bundle and not isinstance(bundle["newer"], dict):
+            _fail("bundle_format", "newer must be a JSON object")
     if not bundle["item_id"] or not _is_unicode(bundle["item_id"]):
         _fail("bundle_format", "item_id is empty or not valid Unicode")
     if not bundle["events"]:
@@ -248,6 +429,7 @@ def _check_fields(obj: Any, spec: Mapping[str, type | tuple[type, ...]], where: 
 _EVENT_EXACT = _exact(_EVENT_FIELDS)
 _BLOCK_EXACT = _exact(_BLOCK_FIELDS)
 _PENDING_EXACT = _exact(_PENDING_FIELDS)
+_NEWER_EXACT = _exact(_NEWER_FIELDS)
 _MISSING = object()
 
 
@@ -284,6 +466,9 @@ class _Block(NamedTuple):
     acc_root: bytes
     acc_size: int
     block_hash: bytes
+    version: int
+    map_root: bytes | None
+    sealed_at: str
 
 
 def _header(data: Any, where: str) -> _Block:
@@ -296,6 +481,9 @@ def _header(data: Any, where: str) -> _Block:
             bytes.fromhex(data["acc_root"]),
             data["acc_size"],
             block_hash,
+            data["version"],
+            bytes.fromhex(data["map_root"]) if "map_root" in data else None,
+            data["sealed_at"],
         )
     sealed_at = data.get("sealed_at") if isinstance(data, dict) else None
     if isinstance(sealed_at, str) and not sealed_at.isascii():  # (this message, not from_json's)
@@ -311,6 +499,9 @@ def _header(data: Any, where: str) -> _Block:
         header.acc_root,
         header.acc_size,
         header.block_hash(),
+        header.version,
+        header.map_root,
+        header.sealed_at,
     )
 
 

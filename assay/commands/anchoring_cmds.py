@@ -13,7 +13,7 @@ from typing import Any
 from anchoring import strictjson
 from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError, VerificationError
-from anchoring.prove import ProveError, Prover, write_bundle
+from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
 from anchoring.sealer import Anchor
 from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
     prove = sub.add_parser("prove", help="write the proof bundle of an item")
     prove.add_argument("item_id")
     prove.add_argument("-o", "--output", type=Path, help="bundle file (default: stdout)")
+    prove.add_argument(
+        "--format",
+        type=int,
+        choices=(1, 2),
+        help="bundle format version (default: 2, complete history; 1: inclusion only, for "
+        "consumers that read only version 1)",
+    )
     prove.set_defaults(handler=prove_handler)
 
     verify = sub.add_parser("verify", help="verify a proof bundle offline")
@@ -52,6 +59,12 @@ def register(sub: Any) -> None:
         help='JSON {"party/device": "hex public key"} to pin device keys',
     )
     verify.add_argument("--origin", help="also require the checkpoint to be for this log")
+    verify.add_argument(
+        "--max-age",
+        type=float,
+        metavar="SECONDS",
+        help="refuse (checkpoint_stale) a checkpoint sealed longer ago than this",
+    )
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=verify_handler)
 
@@ -131,17 +144,25 @@ def prove_handler(args: argparse.Namespace) -> int:
             runtime.open_chain(settings),
             settings.checkpoint_path.read_text(),
         )
-        bundle = prover.prove(args.item_id)
+        try:
+            bundle = prover.prove(args.item_id, args.format)
+        except UnknownItem:
+            if args.format == 1:
+                raise
+            bundle = prover.prove_absence(args.item_id)
     except ProveError as e:
         raise CommandError(str(e)) from None
     text = write_bundle(bundle)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
-        print(
-            f"wrote {args.output}: {len(bundle['events'])} anchored event(s), "
-            f"{len(bundle['pending'])} pending",
-            file=sys.stderr,
-        )
+        if "events" in bundle:
+            what = (
+                f"{len(bundle['events'])} anchored event(s), {len(bundle['pending'])} pending "
+                f"(format version {bundle['version']})"
+            )
+        else:
+            what = f"absence proof: {args.item_id} is not in the ledger"
+        print(f"wrote {args.output}: {what}", file=sys.stderr)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(text.encode("utf-8"))  # the bundle is UTF-8 whatever the locale
@@ -151,7 +172,7 @@ def prove_handler(args: argparse.Namespace) -> int:
 def verify_handler(args: argparse.Namespace) -> int:
     """Exit 0: verified; 1: not verified, with the failing step (a bundle, key or pinned
     device key file that cannot be read as its format says included); 2: a file is
-    missing or unreadable."""
+    missing or unreadable; 3: a valid absence proof (the item is not in the ledger)."""
     try:
         bundle_bytes = args.bundle.read_bytes()
         key_bytes = args.key.read_bytes()
@@ -161,7 +182,9 @@ def verify_handler(args: argparse.Namespace) -> int:
     try:
         key = _platform_key(key_bytes)
         pinned = _device_keys(pinned_bytes) if pinned_bytes is not None else None
-        result = verify_bundle(read_bundle(bundle_bytes), key, pinned, origin=args.origin)
+        result = verify_bundle(
+            read_bundle(bundle_bytes), key, pinned, origin=args.origin, max_age=args.max_age
+        )
     except VerificationError as e:
         if args.json:
             event = getattr(e, "version", None)
@@ -178,18 +201,31 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "events": result.events,
                     "pending": result.pending,
                     "checkpoint_size": result.checkpoint_size,
+                    "checkpoint_time": result.checkpoint_time,
+                    "bundle_version": result.bundle_version,
+                    "completeness": result.completeness,
+                    "absent": result.absent,
                     "declared_in_error": result.declared_in_error,
                 }
             )
         )
+    elif result.absent:
+        print(
+            f"NOT IN THE LEDGER: {result.item_id} is not in the ledger as of checkpoint "
+            f"{result.checkpoint_size} ({result.checkpoint_time})"
+        )
     else:
+        if result.completeness == "complete":
+            how = f"history complete as of {result.checkpoint_time}"
+        else:
+            how = "inclusion only (this format does not prove that no event is missing)"
         print(
             f"VERIFIED: {result.item_id}: {result.events} event(s) proven into checkpoint "
-            f"of {result.checkpoint_size} block(s); {result.pending} pending"
+            f"of {result.checkpoint_size} block(s); {result.pending} pending; {how}"
         )
         for line in _declared_lines(result.declared_in_error):
             print(line)
-    return 0
+    return 3 if result.absent else 0
 
 
 def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:

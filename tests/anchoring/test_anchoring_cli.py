@@ -95,10 +95,68 @@ def test_prove_refuses_what_it_cannot_prove(
     assert assay(data, "prove", "urn:item:1") == 2  # nothing anchored yet
     assert "assay anchor --once" in capsys.readouterr().err
     assay(data, "anchor", "--once")
-    assert assay(data, "prove", "urn:item:nope") == 2
+    # Format 1 has no absence proofs: an unknown id is refused.
+    assert assay(data, "prove", "urn:item:nope", "--format", "1") == 2
     assert "no item 'urn:item:nope'" in capsys.readouterr().err
-    assert assay(data, "prove", "brand") == 2  # a party, not an item
+    assert assay(data, "prove", "brand", "--format", "1") == 2  # a party, not an item
     assert "no item 'brand'" in capsys.readouterr().err
+
+
+def test_an_unknown_id_is_proven_absent(
+    data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assay(data, "keys", "init")
+    assay(data, "anchor", "--once")
+    key = str(data / "keys" / "platform.pub")
+    absent = tmp_path / "absent.json"
+    assert assay(data, "prove", "urn:item:nope", "-o", str(absent)) == 0
+    assert "absence proof: urn:item:nope is not in the ledger" in capsys.readouterr().err
+    doc = json.loads(absent.read_text())
+    assert (doc["format"], doc["version"], doc["item_id"]) == ("assay-absence", 2, "urn:item:nope")
+    assert assay(data, "verify", str(absent), "--key", key) == 3
+    sealed_at = doc["head"]["sealed_at"]
+    assert capsys.readouterr().out == (
+        f"NOT IN THE LEDGER: urn:item:nope is not in the ledger as of checkpoint 1 ({sealed_at})\n"
+    )
+    assert assay(data, "verify", str(absent), "--key", key, "--json") == 3
+    out = json.loads(capsys.readouterr().out)
+    assert (out["absent"], out["completeness"], out["events"]) == (True, "complete", 0)
+    # Claiming absence for the item that is there fails.
+    doc["item_id"] = "urn:item:1"
+    absent.write_text(json.dumps(doc))
+    assert assay(data, "verify", str(absent), "--key", key) == 1
+    assert capsys.readouterr().out.startswith("NOT VERIFIED: absence_refuted: ")
+
+
+def test_a_version_2_bundle_is_complete_and_a_shortened_one_fails(
+    data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assay(data, "keys", "init")
+    assay(data, "anchor", "--once")
+    key = str(data / "keys" / "platform.pub")
+    bundle_file = tmp_path / "bundle.json"
+    assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
+    assert "(format version 2)" in capsys.readouterr().err
+    assert assay(data, "verify", str(bundle_file), "--key", key, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["bundle_version"], out["completeness"], out["absent"]) == (2, "complete", False)
+    bundle = json.loads(bundle_file.read_text())
+    assert out["checkpoint_time"] == bundle["head"]["sealed_at"]
+    # The checkpoint was sealed moments ago: a day is young enough, a negative age is not.
+    assert assay(data, "verify", str(bundle_file), "--key", key, "--max-age", "86400") == 0
+    assert "history complete as of" in capsys.readouterr().out
+    assert assay(data, "verify", str(bundle_file), "--key", key, "--max-age", "-1") == 1
+    assert capsys.readouterr().out.startswith("NOT VERIFIED: checkpoint_stale: ")
+    del bundle["events"][-1]
+    bundle_file.write_text(json.dumps(bundle))
+    assert assay(data, "verify", str(bundle_file), "--key", key) == 1
+    assert capsys.readouterr().out.startswith("NOT VERIFIED: history_incomplete: ")
+    v1 = tmp_path / "v1.json"
+    assert assay(data, "prove", "urn:item:1", "--format", "1", "-o", str(v1)) == 0
+    capsys.readouterr()
+    assert assay(data, "verify", str(v1), "--key", key, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["bundle_version"], out["completeness"]) == (1, "inclusion_only")
 
 
 VECTORS = sorted((Path(__file__).parent / "vectors" / "bundles").glob("*.json"))
