@@ -161,9 +161,17 @@
   const sameEntry = (a, b) => a.version === b.version && bytesEqual(a.leaf, b.leaf) &&
     a.height === b.height && a.leaf_index === b.leaf_index;
 
-  /* G21: a newer checkpoint, a descendant of the bundle's head, with the item's entry unchanged. */
+  const NEWER_FIELDS = [["checkpoint", isStr], ["head", isDict], ["acc_proof", Array.isArray],
+    ["map_entry", isDict], ["map_proof", isDict]];
+
+  /*
+   * G21: a newer checkpoint, a descendant of the bundle's head, with the item's entry
+   * unchanged. The order of §10.6 as amended: the members' types and the accumulator
+   * proof's hashes (a); the checkpoint (b); its head, then that head's version (c);
+   * consistency (d); the entry's and proof's shapes, then the map proof (e); the entry (f).
+   */
   async function checkNewer(newer, head, key, entry, platformKey, origin) {
-    for (const [name, ok] of [["checkpoint", isStr], ["head", isDict], ["acc_proof", Array.isArray]]) {
+    for (const [name, ok] of NEWER_FIELDS) {
       if (!has(newer, name) || !ok(newer[name])) fail("bundle_format", `newer: '${name}' is missing or has the wrong type`);
     }
     const proof = newer.acc_proof.map((p, i) => {
@@ -171,15 +179,13 @@
       if (raw === null) fail("bundle_format", `newer: acc_proof[${i}] must be 64 lowercase hex characters`);
       return raw;
     });
-    const newerEntry = parseMapEntry(has(newer, "map_entry") ? newer.map_entry : undefined, "newer.map_entry");
-    const newerProof = parseMapProof(has(newer, "map_proof") ? newer.map_proof : undefined, "newer.map_proof");
     const checkpoint = await within("newer checkpoint", () => openCheckpoint(newer.checkpoint, platformKey, origin));
     const newerHead = await within("newer head header", () => parseHeader(newer.head));
-    requireV2Head(newerHead, "newer.head");
     const newerHash = await blockHash(newerHead);
     if (newerHead.height + 1 !== checkpoint.size || !bytesEqual(newerHash, checkpoint.headHash)) {
       fail("checkpoint_head", "newer.head is not the block the newer checkpoint signs");
     }
+    requireV2Head(newerHead, "newer.head");
     const headHash = await blockHash(head);
     if (newerHead.height < head.height) {
       fail("checkpoint_consistency", `the newer checkpoint's head ${newerHead.height} is older than the bundle's ${head.height}`);
@@ -192,6 +198,8 @@
         () => verifyAccInclusion(headHash, head.height, newerHead.acc_size, proof, strictHex32(newerHead.acc_root)),
         "checkpoint_consistency");
     }
+    const newerEntry = parseMapEntry(newer.map_entry, "newer.map_entry");
+    const newerProof = parseMapProof(newer.map_proof, "newer.map_proof");
     const root = await mapRootOf(key, entryValue(newerEntry), newerProof);
     if (!bytesEqual(root, strictHex32(newerHead.map_root))) {
       fail("map_root", `the newer map proof leads to root ${toHex(root)}, newer.head commits to ${newerHead.map_root}`);

@@ -3,8 +3,8 @@
 Bundles come from a real store (the ledger and the real anchor, head map included): a
 version 2 bundle, an absence bundle and `newer` objects from later checkpoints, each
 verified as it is and after one change per check of §10.6. Every case names the step the
-spec expects; the page must fail at exactly that step (or verify, with `absent` and
-`completeness` as expected).
+spec expects; the page and the reference (anchoring/verify.py) must both fail at exactly
+that step (or verify, with `absent` and `completeness` as expected).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from anchoring.checkpoint import Signer
+from anchoring.checkpoint import Signer, Verifier
+from anchoring.errors import VerificationError
 from anchoring.headmap import item_key
+from anchoring.verify import read_bundle, verify_bundle
 from tests.server.complete import absence_bundle, newer_of, v2_bundle
 from tests.server.conftest import STATIC
 from tests.server.stores import ITEM, Store, build_store, event
@@ -60,7 +62,7 @@ class Chains:
 
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> Chains:
-    store: Store = build_store(tmp_path_factory.mktemp("complete") / "assay-data")
+    store: Store = build_store(tmp_path_factory.mktemp("complete") / "assay-data", 2)
     at_n = v2_bundle(store)
     absent = absence_bundle(store, UNKNOWN)
     n = at_n["head"]["height"]
@@ -226,6 +228,18 @@ def _newer_cases(c: Chains) -> list[Case]:
              lambda n: n["map_entry"].update(leaf_index=n["map_entry"]["leaf_index"] + 1)),
         case("other on membership", c.newer_unchanged, "map_proof",
              lambda n: n["map_proof"].update(other={"key": "ab" * 32, "value": "00" * 56})),
+        # The order of G21 (§10.6 as amended): the entry's shape is read at (e), after the
+        # checkpoint (b); a head's version after checkpoint_head (c).
+        case("map_entry bad, checkpoint edited", c.newer_unchanged, "checkpoint_signature",
+             lambda n: (n["map_entry"].update(version=0),
+                        n.update(checkpoint=n["checkpoint"].replace("\n", "\n\n", 1)))),
+        case("map_entry bad, acc_proof edited", c.newer_unchanged, "checkpoint_consistency",
+             lambda n: (n["map_entry"].update(version=0), n["acc_proof"].pop())),
+        case("map_entry bad", c.newer_unchanged, "bundle_format",
+             lambda n: n["map_entry"].update(version=0)),
+        case("head of version 1, not signed", c.newer_unchanged, "checkpoint_head",
+             lambda n: (n["head"].update(version=1), n["head"].pop("map_root"),
+                        n["head"].pop("map_size"))),
         Case("newer older than the bundle", older, c.key, "checkpoint_consistency"),
     ]  # fmt: skip
 
@@ -334,13 +348,29 @@ def run_in_page(page: Page, cases: list[Case]) -> list[dict[str, Any]]:
     return results
 
 
+def reference_step(case: Case) -> str | None:
+    """What anchoring/verify.py decides (the same maximum age and time)."""
+    now = case.options.get("now")
+    try:
+        verify_bundle(
+            read_bundle(json.dumps(case.bundle, ensure_ascii=False)),
+            Verifier.from_text(case.key),
+            max_age=case.options.get("maxAgeSeconds"),
+            now=None if now is None else datetime.fromtimestamp(now / 1000, UTC),
+        )
+    except VerificationError as e:
+        return e.step
+    return None
+
+
 def _check(page: Page, cases: list[Case]) -> None:
     rows, wrong = [], []
     for case, got in zip(cases, run_in_page(page, cases), strict=True):
         step = None if got["ok"] else got["step"]
-        row = f"{case.name:50} want {case.want!s:24} page {step!s:24} {got['message'][:70]}"
-        rows.append(row)
-        if step != case.want:
+        py = reference_step(case)
+        row = f"{case.name:46} want {case.want!s:22} page {step!s:22} python {py!s:22}"
+        rows.append(f"{row} {got['message'][:60]}")
+        if step != case.want or py != case.want:
             wrong.append(row)
         elif step is None:
             said = (got["absent"], got["completeness"])
@@ -349,7 +379,7 @@ def _check(page: Page, cases: list[Case]) -> None:
             if case.size is not None and got["checkpoint_size"] != case.size:
                 wrong.append(f"{row}: checkpoint_size {got['checkpoint_size']} != {case.size}")
     print("\n".join(rows))
-    assert not wrong, "the page disagrees with the spec:\n" + "\n".join(wrong)
+    assert not wrong, "the page or the reference disagrees with the spec:\n" + "\n".join(wrong)
 
 
 @pytest.fixture
