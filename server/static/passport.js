@@ -161,7 +161,8 @@
       raise("retired", w.t(key, { who: party(r, s.retired.party_id), date: w.day(s.retired.occurred_at) }));
     }
     for (const flag of flagsOf(story)) raise("flagged", flagSentence(w, flag.summary.flag));
-    const age = r.checkpoint_time ? (c.now - Date.parse(r.checkpoint_time)) / 1000 : null;
+    const sealed = r.checkpoint_time && global.AssayI18n ? global.AssayI18n.toDate(r.checkpoint_time) : null;
+    const age = sealed ? (c.now - sealed.getTime()) / 1000 : null;
     const maxAge = c.maxAgeSeconds || DEFAULT_MAX_AGE_SECONDS;
     if (r.absent !== true) {
       if (age !== null && age > maxAge) {

@@ -157,6 +157,9 @@ V2: dict[str, tuple[Callable[[Bundle], Any], str | None]] = {
     "last event dropped": (lambda b: b["events"].pop(), "history_incomplete"),
     "last event dropped, entry edited to match": (_drop_last_keep_entry_honest, "map_root"),
     "as version 1": (_as_v1, None),
+    # §2: members not named are ignored, in the map's objects as at the top level.
+    "map_entry extra member": (lambda b: b["map_entry"].update(note="x"), None),
+    "map_proof extra member": (lambda b: b["map_proof"].update(depth=3), None),
     "event tampered": (
         lambda b: b["events"][3]["summary"].update(location="elsewhere"),
         "summary_mismatch",
@@ -202,6 +205,7 @@ def _newer_cases(c: Chains) -> list[Case]:
     older["newer"] = copy.deepcopy(c.newer_same)
     return [
         case("same head", c.newer_same, None),
+        case("extra member", c.newer_same, None, lambda n: n.update(note="x")),
         case("later, entry unchanged", c.newer_unchanged, None),
         case("later, entry changed", c.newer_changed, "newer_events"),
         case("acc_proof edited", c.newer_unchanged, "checkpoint_consistency",
