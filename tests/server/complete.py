@@ -3,11 +3,14 @@ writes them at the store's current checkpoint (docs/proof-bundle.md §10)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from anchoring.prove import Prover
 from assay import runtime
-from tests.server.stores import Store
+from tests.server.stores import ITEM, Store, build_store, event
+from tests.support import story_events
 
 Bundle = dict[str, Any]
 
@@ -31,3 +34,32 @@ def absence_bundle(store: Store, item_id: str) -> Bundle:
 def newer_of(store: Store, item_id: str, height: int) -> Bundle:
     """The `newer` object (§10.4) of a bundle whose head is block ``height``."""
     return _prover(store).newer(item_id, height)
+
+
+@dataclass(frozen=True)
+class Chains:
+    """One store seen at three checkpoints: N, then M (another item moved), then M2 (the
+    bundle's item moved too)."""
+
+    key: str
+    at_n: Bundle  # ITEM's version 2 bundle at N
+    absent_at_n: Bundle  # an unknown id's absence bundle at N
+    newer_same: Bundle  # N again: the same head
+    newer_unchanged: Bundle  # M: ITEM's entry unchanged
+    newer_changed: Bundle  # M2: ITEM has a newer event
+    at_m2: Bundle  # ITEM's version 2 bundle at M2
+
+
+def build_chains(data_dir: Path, unknown: str) -> Chains:
+    store = build_store(data_dir, 2)
+    at_n = v2_bundle(store)
+    absent = absence_bundle(store, unknown)
+    n = at_n["head"]["height"]
+    same = newer_of(store, ITEM, n)
+    store.record(*story_events("urn:item:third", "TAG-3")[:2])
+    store.anchor()
+    unchanged = newer_of(store, ITEM, n)
+    store.record(event(11, "observing", "ginza"))
+    store.anchor()
+    changed = newer_of(store, ITEM, n)
+    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store))

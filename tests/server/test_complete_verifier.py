@@ -22,10 +22,9 @@ from anchoring.checkpoint import Signer, Verifier
 from anchoring.errors import VerificationError
 from anchoring.headmap import item_key
 from anchoring.verify import read_bundle, verify_bundle
-from tests.server.complete import absence_bundle, newer_of, v2_bundle
+from tests.server.complete import Chains, build_chains
 from tests.server.conftest import STATIC
-from tests.server.stores import ITEM, Store, build_store, event
-from tests.support import story_events
+from tests.server.stores import ITEM
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -46,34 +45,9 @@ class Case:
     size: int | None = None  # the checkpoint_size a verified result reports
 
 
-@dataclass(frozen=True)
-class Chains:
-    """One store seen at three checkpoints: N, then M (another item moved), then M2 (the
-    bundle's item moved too)."""
-
-    key: str
-    at_n: Bundle
-    absent_at_n: Bundle
-    newer_same: Bundle  # N again: same head
-    newer_unchanged: Bundle  # M: the item's entry unchanged
-    newer_changed: Bundle  # M2: the item has a newer event
-    at_m2: Bundle
-
-
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> Chains:
-    store: Store = build_store(tmp_path_factory.mktemp("complete") / "assay-data", 2)
-    at_n = v2_bundle(store)
-    absent = absence_bundle(store, UNKNOWN)
-    n = at_n["head"]["height"]
-    same = newer_of(store, ITEM, n)
-    store.record(*story_events("urn:item:third", "TAG-3")[:2])
-    store.anchor()
-    unchanged = newer_of(store, ITEM, n)
-    store.record(event(11, "observing", "ginza"))
-    store.anchor()
-    changed = newer_of(store, ITEM, n)
-    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store))
+    return build_chains(tmp_path_factory.mktemp("complete") / "assay-data", UNKNOWN)
 
 
 def _flip(text: str, at: int = 5) -> str:

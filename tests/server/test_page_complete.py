@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from anchoring.headmap import item_key
-from tests.server.complete import absence_bundle, v2_bundle
+from tests.server.complete import Chains, absence_bundle, build_chains, v2_bundle
+from tests.server.conftest import STATIC
 from tests.server.pages import LANGUAGES, buyer, catalogue, open_everything, open_item, says
 from tests.server.pages import verdict as verdict_of
 from tests.server.passports import FLAGGED, GENUINE, UNKNOWN
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.sync_api import Browser, Page, Route
 
     from tests.server.stores import Store
@@ -152,3 +155,43 @@ def test_a_proof_older_than_a_day_is_stale(
         v = verdict_of(page)
         assert (v["state"], v["tone"], v["step"]) == ("stale", "warn", "checkpoint_stale")
         assert v["lines"] == [words["failure.stale"]]
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory: pytest.TempPathFactory) -> Chains:
+    return build_chains(tmp_path_factory.mktemp("chains") / "assay-data", UNKNOWN)
+
+
+def _check_file(page: Page, tmp_path: Path, bundle: Any, key: str) -> dict[str, Any]:
+    """Check a proof file by hand on the page opened from disk (nothing pinned)."""
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(bundle))
+    page.goto((STATIC / "verifier.html").as_uri())
+    page.set_input_files("#bundle-file", str(path))
+    page.locator("#bundle-status", has_text="proof.json").wait_for()
+    page.fill("#key-text", key)
+    page.click("#verify")
+    page.wait_for_selector("#verdict:is([data-tone=ok], [data-tone=bad], [data-tone=warn])")
+    return verdict_of(page)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_proof_file_with_a_newer_checkpoint(
+    chromium: Browser, chains: Chains, tmp_path: Path, lang: str
+) -> None:
+    """An older proof file carrying a newer checkpoint (§10.4): complete as of the newer
+    one while the item's entry is unchanged; refused in plain words once it changed."""
+    words = catalogue(lang)
+    unchanged = dict(chains.at_n, newer=chains.newer_unchanged)
+    changed = dict(chains.at_n, newer=chains.newer_changed)
+    with buyer(chromium, locale=LANGUAGES[lang]) as page:
+        v = _check_file(page, tmp_path, unchanged, chains.key)
+        assert v["state"] in ("flagged", "genuine", "registered"), v
+        assert any(says(lang, "line.complete", line) for line in v["lines"]), v["lines"]
+        size = int(chains.newer_unchanged["checkpoint"].split("\n")[1])
+        open_everything(page)
+        checks = page.inner_text("#checks").split("\n")
+        assert any(says(lang, "how.checkpoint", line, size=size) for line in checks), checks
+        v = _check_file(page, tmp_path, changed, chains.key)
+        assert (v["state"], v["tone"], v["step"]) == ("failed", "bad", "newer_events")
+        assert v["lines"] == [words["failure.outdated"]]
