@@ -10,7 +10,7 @@ from the store, their size, verification, and absence proofs, with N items in th
    events/s.
 2. store: the whole map's rows in the chain's SQLite table, as the anchor leaves them.
 3. prove: an item's entry and map proof read from the store at the head height
-   (``Chain.map_nodes_at`` + ``prove_from``), p50/p99; an absent id's likewise. Goals:
+   (``Chain.map_proof_at``), p50/p99; an absent id's likewise. Goals:
    the whole ``prove`` ≤ 5 ms p99 (the map proof is a part of it), absence ≤ 2 ms.
 4. verify: ``check_membership`` of a proof after a JSON round trip, p50/p99 (a part of the
    1.5 ms verify goal); proof size as JSON, mean and max. Goal ≤ 1.5 KB.
@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anchoring.chain import Chain
-from anchoring.headmap import HeadMap, MapEntry, item_key, prove_from
+from anchoring.headmap import HeadMap, MapEntry, item_key
 from anchoring.leaves import leaf_chain
 from anchoring.mapcheck import check_absence, check_membership, parse_entry, parse_proof, proof_json
 from anchoring.merkle import pack_tree
@@ -113,13 +113,12 @@ def bench_store_and_proofs(m: HeadMap, samples: int, items: int) -> dict[str, An
                 [(r.path, m.height, r.hash, r.leaf_key, r.value) for r in rows],
             )
         store_s = time.perf_counter() - started
-        nodes = chain.map_nodes_at(m.height)
         rng = random.Random(7)
         prove_ms, absent_ms, verify_ms, sizes = [], [], [], []
         for _ in range(samples):
             item = f"urn:item:{rng.randrange(items)}"
             w = time.perf_counter()
-            entry, proof = prove_from(nodes, item_key(item))
+            entry, proof = chain.map_proof_at(item_key(item), m.height)
             prove_ms.append((time.perf_counter() - w) * 1e3)
             assert entry is not None
             text = json.dumps({"map_entry": entry.to_json(), "map_proof": proof_json(proof)})
@@ -135,7 +134,7 @@ def bench_store_and_proofs(m: HeadMap, samples: int, items: int) -> dict[str, An
             verify_ms.append((time.perf_counter() - w) * 1e3)
             missing = f"urn:epc:id:sgtin:9.{rng.randrange(10**9)}"
             w = time.perf_counter()
-            none, absence = prove_from(nodes, item_key(missing))
+            none, absence = chain.map_proof_at(item_key(missing), m.height)
             check_absence(
                 m.root, missing, parse_proof(json.loads(json.dumps(proof_json(absence))), "p")
             )
