@@ -1,16 +1,25 @@
 """Version 2 bundles, absence bundles and `newer` objects of a store, as `anchoring.prove`
-writes them at the store's current checkpoint (docs/proof-bundle.md §10)."""
+writes them at the store's current checkpoint (docs/proof-bundle.md §10), and running them
+through the page's verifier and the reference."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from anchoring.checkpoint import Verifier
+from anchoring.errors import VerificationError
 from anchoring.prove import Prover
+from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
 from tests.server.stores import ITEM, Store, build_store, event
 from tests.support import story_events
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 Bundle = dict[str, Any]
 
@@ -63,3 +72,52 @@ def build_chains(data_dir: Path, unknown: str) -> Chains:
     store.anchor()
     changed = newer_of(store, ITEM, n)
     return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store))
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    bundle: Any
+    key: str
+    want: str | None = None  # the step, None: verified
+    absent: bool = False
+    completeness: str | None = None  # when verified
+    options: dict[str, Any] = field(default_factory=dict)  # maxAgeSeconds, now (ms)
+    size: int | None = None  # the checkpoint_size a verified result reports
+
+
+_RUN = """async (cases) => {
+  const out = [];
+  for (const c of cases) {
+    const o = await AssayVerifier.verifyText(c.text, c.key, "", c.options);
+    const r = o.result || {};
+    out.push({ok: o.ok, step: o.step, message: o.message, absent: r.absent,
+              completeness: r.completeness, bundle_version: r.bundle_version,
+              checkpoint_time: r.checkpoint_time, checkpoint_size: r.checkpoint_size});
+  }
+  return out;
+}"""
+
+
+def run_in_page(page: Page, cases: list[Case]) -> list[dict[str, Any]]:
+    payload = [
+        {"text": json.dumps(c.bundle, ensure_ascii=False), "key": c.key, "options": c.options}
+        for c in cases
+    ]
+    results: list[dict[str, Any]] = page.evaluate(_RUN, payload)
+    return results
+
+
+def reference_step(case: Case) -> str | None:
+    """What anchoring/verify.py decides (the same maximum age and time)."""
+    now = case.options.get("now")
+    try:
+        verify_bundle(
+            read_bundle(json.dumps(case.bundle, ensure_ascii=False)),
+            Verifier.from_text(case.key),
+            max_age=case.options.get("maxAgeSeconds"),
+            now=None if now is None else datetime.fromtimestamp(now / 1000, UTC),
+        )
+    except VerificationError as e:
+        return e.step
+    return None

@@ -10,19 +10,15 @@ that step (or verify, with `absent` and `completeness` as expected).
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from anchoring.checkpoint import Signer, Verifier
-from anchoring.errors import VerificationError
+from anchoring.checkpoint import Signer
 from anchoring.headmap import item_key
-from anchoring.verify import read_bundle, verify_bundle
-from tests.server.complete import Chains, build_chains
+from tests.server.complete import Case, Chains, build_chains, reference_step, run_in_page
 from tests.server.conftest import STATIC
 from tests.server.stores import ITEM
 
@@ -31,18 +27,6 @@ if TYPE_CHECKING:
 
 Bundle = dict[str, Any]
 UNKNOWN = "urn:epc:id:sgtin:0614141.107346.9999"
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    bundle: Any
-    key: str
-    want: str | None = None  # the step, None: verified
-    absent: bool = False
-    completeness: str | None = None  # when verified
-    options: dict[str, Any] = field(default_factory=dict)  # maxAgeSeconds, now (ms)
-    size: int | None = None  # the checkpoint_size a verified result reports
 
 
 @pytest.fixture(scope="module")
@@ -302,43 +286,6 @@ def _freshness_cases(c: Chains) -> list[Case]:
         at("absence, fresh", c.absent_at_n, None, 60, day),
         at("newer decides", _with_newer(c, c.newer_changed), "newer_events", 2 * day, day),
     ]
-
-
-_RUN = """async (cases) => {
-  const out = [];
-  for (const c of cases) {
-    const o = await AssayVerifier.verifyText(c.text, c.key, "", c.options);
-    const r = o.result || {};
-    out.push({ok: o.ok, step: o.step, message: o.message, absent: r.absent,
-              completeness: r.completeness, bundle_version: r.bundle_version,
-              checkpoint_time: r.checkpoint_time, checkpoint_size: r.checkpoint_size});
-  }
-  return out;
-}"""
-
-
-def run_in_page(page: Page, cases: list[Case]) -> list[dict[str, Any]]:
-    payload = [
-        {"text": json.dumps(c.bundle, ensure_ascii=False), "key": c.key, "options": c.options}
-        for c in cases
-    ]
-    results: list[dict[str, Any]] = page.evaluate(_RUN, payload)
-    return results
-
-
-def reference_step(case: Case) -> str | None:
-    """What anchoring/verify.py decides (the same maximum age and time)."""
-    now = case.options.get("now")
-    try:
-        verify_bundle(
-            read_bundle(json.dumps(case.bundle, ensure_ascii=False)),
-            Verifier.from_text(case.key),
-            max_age=case.options.get("maxAgeSeconds"),
-            now=None if now is None else datetime.fromtimestamp(now / 1000, UTC),
-        )
-    except VerificationError as e:
-        return e.step
-    return None
 
 
 def _check(page: Page, cases: list[Case]) -> None:
