@@ -18,10 +18,10 @@
   const {
     AvroError, BundleError, JsonError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
     bytesEqual, checkComplete, checkFresh, checkHeadMap, checkNewer, ed25519Verify, has,
-    hex32Field, isDict, isInt, isStr, verifyAbsence,
+    hex32Field, isDict, isInt, isStr,
     laxHex, leafOf, openCheckpoint, parseHeader, parseStrictJson, parseVerifierKey, pyCompare,
     publicKeyProblem, readEnvelope, sameJson, sha256, strictHex32, toHex,
-    utf8, verifyAccInclusion, verifyInclusion,
+    utf8, verifyAbsence, verifyAccInclusion, verifyInclusion,
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
   const ABSENCE_FORMAT = "assay-absence";
