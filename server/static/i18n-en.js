@@ -68,7 +68,7 @@
   "failure.tampered": "The history was changed after it was recorded.",
   "failure.incomplete": "Events are missing from this history: the latest ones may be hidden.",
   "failure.outdated": "This proof is older than the ledger: newer events exist that it does not show.",
-  "failure.absence": "The proof claims this item is not registered, but it is.",
+  "failure.absence": "The proof that this item is not registered does not hold: it may be registered. Do not trust this answer.",
   "failure.witness": "Not enough independent partners confirmed this record.",
   "failure.policy": "The partners' witness policy given to this page is not valid.",
   "failure.stale": "This proof is too old to rely on: get a fresh one.",

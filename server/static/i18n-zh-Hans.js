@@ -68,7 +68,7 @@
   "failure.tampered": "流转记录在记录之后被更改过。",
   "failure.incomplete": "此流转记录缺少事件：最新的事件可能被隐藏了。",
   "failure.outdated": "此证明比账本旧：存在它未显示的较新事件。",
-  "failure.absence": "此证明声称该商品未登记，但它其实已登记。",
+  "failure.absence": "证明该商品未登记的证据不成立：它可能已登记。请勿信任此结果。",
   "failure.witness": "确认此记录的独立合作方不足。",
   "failure.policy": "提供给本页面的合作方见证策略无效。",
   "failure.stale": "此证明过旧，不能依赖：请获取新的证明。",
