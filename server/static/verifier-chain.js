@@ -8,8 +8,8 @@
   "use strict";
 
   const {
-    BundleError, LONE_SURROGATE, MAX_INT, b64note, bytesEqual, concat, has, isDict,
-    isInt, strictHex32, toHex, utf8,
+    BundleError, JsonError, LONE_SURROGATE, MAX_INT, b64note, bytesEqual, concat, has, isDict,
+    isInt, isStr, laxHex, parseStrictJson, strictHex32, toHex, utf8,
   } = parts;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
 
@@ -103,6 +103,26 @@
     if (!/^[0-9a-fA-F]{8}$/.test(idHex)) throw bad(`key id ${JSON.stringify(idHex)} is not 8 hex digits`);
     if (idHex.toLowerCase() !== toHex(id)) throw bad(`key id ${idHex} does not match the key (expected ${toHex(id)})`);
     return { name, publicKey, keyId: id, text };
+  }
+
+  /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
+  function parseDeviceKeys(text) {
+    if (!text || !text.trim()) return null;
+    let raw;
+    try {
+      raw = parseStrictJson(text);
+    } catch (e) {
+      if (e instanceof JsonError) throw new BundleError("key_file", `pinned device keys: ${e.message}`);
+      throw e;
+    }
+    const expected = 'pinned device keys: expected {"party/device": "<64 hex public key>"}';
+    if (!isDict(raw)) throw new BundleError("key_file", expected);
+    const out = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if (!isStr(v) || !/^[0-9a-fA-F]{64}$/.test(v)) throw new BundleError("key_file", expected);
+      out[k] = laxHex(v);
+    }
+    return out;
   }
 
   function noteFormat(message) {
@@ -349,7 +369,7 @@
   }
 
   Object.assign(parts, {
-    blockHash, ed25519Verify, leafOf, openCheckpoint, parseHeader, parseVerifierKey,
+    blockHash, ed25519Verify, leafOf, openCheckpoint, parseDeviceKeys, parseHeader, parseVerifierKey,
     publicKeyProblem, sha256, signatureProblem, verifyAccInclusion, verifyInclusion,
   });
 })(globalThis.AssayVerifierParts);

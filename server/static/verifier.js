@@ -18,10 +18,10 @@
   const {
     AvroError, BundleError, JsonError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
     bytesEqual, checkComplete, checkFresh, checkHeadMap, checkNewer, ed25519Verify, has,
-    hex32Field, isDict, isInt, isStr,
-    laxHex, leafOf, openCheckpoint, parseHeader, parseStrictJson, parseVerifierKey, pyCompare,
-    publicKeyProblem, readEnvelope, sameJson, sha256, strictHex32, toHex,
-    utf8, verifyAbsence, verifyAccInclusion, verifyInclusion,
+    hex32Field, isDict, isInt, isStr, laxHex, leafOf, openCheckpoint, parseDeviceKeys,
+    parseHeader, parseStrictJson, parseVerifierKey, pyCompare, publicKeyProblem, readEnvelope,
+    sameJson, sha256, strictHex32, toHex, utf8, verifyAbsence, verifyAccInclusion,
+    verifyInclusion,
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
   const ABSENCE_FORMAT = "assay-absence";
@@ -360,26 +360,6 @@
       }
       if (isStr(s.event_id) && !earlier.has(s.event_id)) earlier.set(s.event_id, [i + 1, s]);
     });
-    return out;
-  }
-
-  /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
-  function parseDeviceKeys(text) {
-    if (!text || !text.trim()) return null;
-    let raw;
-    try {
-      raw = parseStrictJson(text);
-    } catch (e) {
-      if (e instanceof JsonError) throw new BundleError("key_file", `pinned device keys: ${e.message}`);
-      throw e;
-    }
-    const expected = 'pinned device keys: expected {"party/device": "<64 hex public key>"}';
-    if (!isDict(raw)) throw new BundleError("key_file", expected);
-    const out = {};
-    for (const [k, v] of Object.entries(raw)) {
-      if (!isStr(v) || !/^[0-9a-fA-F]{64}$/.test(v)) throw new BundleError("key_file", expected);
-      out[k] = laxHex(v);
-    }
     return out;
   }
 
