@@ -303,9 +303,10 @@ class Chain(Application[str]):
             raise TypeError(f"{type(self.recorder).__name__} keeps no head map")
         return self.recorder
 
-    def head_map(self) -> HeadMap:
-        """The head map as the newest block left it (empty before any version 2 block)."""
-        return HeadMap.from_rows(self.map_store.map_latest_rows())
+    def head_map(self, height: int | None = None) -> HeadMap:
+        """The head map as block ``height`` (default: the newest) left it; empty before
+        any version 2 block."""
+        return HeadMap.from_rows(self.map_store.map_latest_rows(height))
 
     def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
         """Node lookup (path id → node) of the map as block ``height`` left it."""

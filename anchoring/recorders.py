@@ -81,7 +81,7 @@ class MapStore(Protocol):
 
     def map_node(self, path: bytes, height: int) -> MapRow | None: ...
 
-    def map_latest_rows(self) -> list[MapRow]: ...
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]: ...
 
     def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]: ...
 
@@ -232,11 +232,16 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             rows = [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
         return {row.path: row for row in rows}
 
-    def map_latest_rows(self) -> list[MapRow]:
-        """Every node as the newest block left it."""
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        """Every node as block ``height`` (default: the newest) left it."""
         out: list[MapRow] = []
+        top = (1 << 62) if height is None else height
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT path, hash, leaf_key, value FROM anchored_map ORDER BY path, height")
+            c.execute(
+                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height <= ? "
+                "ORDER BY path, height",
+                (top,),
+            )
             for r in c.fetchall():
                 row = map_row(bytes(r[0]), r[1], r[2], r[3])
                 if out and out[-1].path == row.path:

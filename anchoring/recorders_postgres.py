@@ -164,11 +164,12 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         out = [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
         return {row.path: row for row in out}
 
-    def map_latest_rows(self) -> list[MapRow]:
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        top = (1 << 62) if height is None else height
         rows = self._fetch(
             f"SELECT DISTINCT ON (path) path, hash, leaf_key, value FROM {self.map_table} "
-            "ORDER BY path, height DESC",
-            (),
+            "WHERE height <= %s ORDER BY path, height DESC",
+            (top,),
         )
         return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
 

@@ -162,6 +162,13 @@ def test_the_proof_of_an_unknown_id_is_404_with_its_absence_proof(
     assert (result.absent, result.item_id, result.completeness) == (True, item_id, "complete")
 
 
+def test_before_the_head_map_an_unknown_id_is_a_plain_404(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "assay-data", header_version=1)  # no head map to prove in
+    with TestClient(create_app(store.settings)) as client:
+        _is_error(client.get(_item("urn:epc:id:sgtin:0614141.107346.9999", "/proof")), 404,
+                  "not_found")  # fmt: skip
+
+
 def test_a_party_is_not_an_item(client: TestClient) -> None:
     _is_error(client.get(_item("ginza")), 404, "not_found")
 
