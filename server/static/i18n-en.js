@@ -45,6 +45,7 @@
   "line.pending.one": "1 newer event is not sealed yet and is not checked.",
   "line.pending.other": "{count} newer events are not sealed yet and are not checked.",
   "line.newer_checkpoint": "The ledger has grown since this proof was made: newer events may not be shown.",
+  "line.newer_checkpoint_absent": "The ledger has grown since this proof was made: the item may have been registered since.",
   "line.key_changed": "The server now offers a different platform key from the one this device remembers: be careful.",
   "line.tofu": "Checked with the key this server offered (trust on first use): a dishonest server could fool this check. Ask the brand for its key to be sure.",
   "line.offline": "You are offline: the proof saved on this device on {date} was checked again now.",

@@ -45,6 +45,7 @@
   "line.pending.one": "有 1 条较新的事件尚未封存，未经查验。",
   "line.pending.other": "有 {count} 条较新的事件尚未封存，未经查验。",
   "line.newer_checkpoint": "此证明生成后账本已有更新：可能未显示较新的事件。",
+  "line.newer_checkpoint_absent": "此证明生成后账本已有更新：该商品可能已在此后登记。",
   "line.key_changed": "服务器现在提供的平台密钥与本设备记住的不同：请小心。",
   "line.tofu": "使用的是此服务器提供的密钥（首次使用即信任）：不诚实的服务器可能骗过此查验。请向品牌索取其密钥以确保无误。",
   "line.offline": "您处于离线状态：已重新查验本设备于{date}保存的证明。",

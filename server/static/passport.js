@@ -190,7 +190,8 @@
     const corrected = declarations(story).size;
     if (corrected) lines.push(w.t("line.corrected", { count: corrected }));
     if (r.pending && r.pending.length) lines.push(w.t("line.pending", { count: r.pending.length }));
-    if (c.newerCheckpoint) lines.push(w.t("line.newer_checkpoint", { size: c.newerCheckpoint }));
+    // An absence holds at its checkpoint only: since then the id may have been registered.
+    if (c.newerCheckpoint) lines.push(w.t(r.absent === true ? "line.newer_checkpoint_absent" : "line.newer_checkpoint", { size: c.newerCheckpoint }));
     trustLines(w, c, lines, warnings);
     if (!state) state = i && i.verdict === "genuine" ? "genuine" : i && i.verdict === "inconclusive" ? "inconclusive" : "registered";
     const tone = { genuine: "ok", registered: "ok", inconclusive: "warn", stale: "warn", unwitnessed: "warn" }[state] || "bad";

@@ -195,3 +195,26 @@ def test_a_proof_file_with_a_newer_checkpoint(
         v = _check_file(page, tmp_path, changed, chains.key)
         assert (v["state"], v["tone"], v["step"]) == ("failed", "bad", "newer_events")
         assert v["lines"] == [words["failure.outdated"]]
+
+
+def test_an_absence_older_than_the_ledger_says_the_id_may_be_registered_since(
+    chromium: Browser, chains: Chains
+) -> None:
+    """The server's latest checkpoint is larger than the absence proof's: the page does not
+    say "newer events" (there are none to show) but that the id may be registered since."""
+    words = catalogue("en")
+    with buyer(chromium) as page:
+        page.goto((STATIC / "verifier.html").as_uri())
+        page.evaluate(
+            """async ([text, key]) => {
+                const o = await AssayVerifier.verifyText(text, key, "");
+                if (!o.ok) throw new Error(o.step);
+                AssayPage.show(o, { newerCheckpoint: o.result.checkpoint_size + 2 },
+                               { itemId: o.result.item_id });
+            }""",
+            [json.dumps(chains.absent_at_n), chains.key],
+        )
+        v = verdict_of(page)
+        assert v["state"] == "absent"
+        assert words["line.newer_checkpoint_absent"] in v["lines"]
+        assert words["line.newer_checkpoint"] not in v["lines"]
