@@ -10,9 +10,15 @@ per browser, so the first run is cold) and times ``AssayVerifier.verifyText`` wi
 
 Columns, milliseconds:
 
-* ``cold``    the first verification in a freshly started browser (JIT, WebCrypto warm-up);
+* ``cold``    the first verification in a freshly started browser (JIT, WebCrypto warm-up:
+              the v2 bundle's; the others run after it);
 * ``median``  median of the following runs on the same page;
 * ``best``    fastest run.
+
+Each item is proven twice from the same chain (version 2 headers): as a bundle of format
+version 2 (complete history: the head map proof, docs/proof-bundle.md §10) and, as the
+baseline, in the version 1 layout (inclusion only); ``v2/v1`` is the ratio of the medians.
+The last row is the absence bundle of an id the ledger never recorded.
 
 The goal (issue 7) is at most 20 ms for a 10-event bundle.
 """
@@ -58,8 +64,9 @@ def scan(n: int, kind: str, party: str, item: str, **details: object) -> Custody
     )
 
 
-def bundle_with(events: int, data_dir: Path) -> tuple[str, str]:
-    """(bundle JSON, platform key text) for an item with ``events`` events."""
+def bundle_with(events: int, data_dir: Path) -> tuple[str, str, str, str]:
+    """(v2 bundle JSON, v1 bundle JSON, absence bundle JSON, platform key text) for an
+    item with ``events`` events."""
     settings = Settings(data_dir=data_dir)
     ledger = runtime.open_ledger(settings)
     ledger.register_party("brand", "Maison Aurel", Role.BRAND)
@@ -76,15 +83,19 @@ def bundle_with(events: int, data_dir: Path) -> tuple[str, str]:
         anchor.catch_up()
     prover = Prover(ledger, chain, settings.checkpoint_path.read_text())
     platform = runtime.platform_verifier_path(settings).read_text().strip()
-    return json.dumps(prover.prove(item)), platform
+    v2, v1 = json.dumps(prover.prove(item, 2)), json.dumps(prover.prove(item, 1))
+    return v2, v1, json.dumps(prover.prove_absence("urn:epc:id:sgtin:0614141.107346.999")), platform
 
 
-TIMES = """async ([text, key, runs]) => {
-    const out = [];
+# The bundles take turns, run after run, so that a busy machine slows them alike.
+TIMES = """async ([texts, key, runs]) => {
+    const out = texts.map(() => []);
     for (let i = 0; i < runs; i++) {
-        const o = await AssayVerifier.verifyText(text, key, "");
-        if (!o.ok) throw new Error(`${o.step}: ${o.message}`);
-        out.push(o.ms);
+        for (const [n, text] of texts.entries()) {
+            const o = await AssayVerifier.verifyText(text, key, "");
+            if (!o.ok) throw new Error(`${o.step}: ${o.message}`);
+            out[n].push(o.ms);
+        }
     }
     return out;
 }"""
@@ -95,11 +106,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[10, 20, 50])
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    print(f"{'events':>7} {'bytes':>8} {'cold':>7} {'median':>7} {'best':>7}  (ms)")
+    print(f"{'bundle':>12} {'bytes':>8} {'cold':>7} {'median':>7} {'best':>7} {'v2/v1':>6}  (ms)")
     with sync_playwright() as p:
         for events in args.events:
             with tempfile.TemporaryDirectory() as tmp:
-                text, key = bundle_with(events, Path(tmp) / "data")
+                text, baseline, absence, key = bundle_with(events, Path(tmp) / "data")
                 context = p.chromium.launch_persistent_context(
                     str(Path(tmp) / "profile"),
                     executable_path=CHROMIUM,
@@ -109,10 +120,16 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(PAGE.as_uri())
                 page.wait_for_load_state("load")
-                times = page.evaluate(TIMES, [text, key, args.runs])
+                texts = [text, baseline, absence]
+                times, base, absent = page.evaluate(TIMES, [texts, key, args.runs])
                 context.close()
-            median = statistics.median(times[1:])
-            print(f"{events:>7} {len(text):>8} {times[0]:>7.1f} {median:>7.1f} {min(times):>7.1f}")
+            median, base_median = statistics.median(times[1:]), statistics.median(base[1:])
+            ratio = median / base_median
+            for name, t, n, r in ((f"{events} v2", times, text, f"{ratio:6.2f}"),
+                                  (f"{events} v1", base, baseline, ""),
+                                  ("absence", absent, absence, "")):  # fmt: skip
+                med = statistics.median(t[1:])
+                print(f"{name:>12} {len(n):>8} {t[0]:>7.1f} {med:>7.1f} {min(t):>7.1f} {r:>6}")
 
 
 if __name__ == "__main__":

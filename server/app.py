@@ -67,6 +67,7 @@ STATIC = {
     "verifier.html": "text/html; charset=utf-8",
     "verifier-encodings.js": "text/javascript; charset=utf-8",
     "verifier-chain.js": "text/javascript; charset=utf-8",
+    "verifier-map.js": "text/javascript; charset=utf-8",
     "verifier.js": "text/javascript; charset=utf-8",
     "kinds.js": "text/javascript; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",

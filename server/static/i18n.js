@@ -134,7 +134,9 @@
 
   function toDate(iso) {
     if (typeof iso !== "string" || !iso) return null;
-    const d = new Date(iso);
+    // A header's sealed_at has six fraction digits; ECMAScript's date format has three
+    // (more are read by V8 and Gecko, not by every engine).
+    const d = new Date(iso.replace(/(\.[0-9]{3})[0-9]+/, "$1"));
     return Number.isNaN(d.getTime()) ? null : d;
   }
 
@@ -146,5 +148,5 @@
     }
   }
 
-  global.AssayI18n = { LANGUAGES: Object.keys(LANGUAGES), Words, choose, languageOf, remember };
+  global.AssayI18n = { LANGUAGES: Object.keys(LANGUAGES), Words, choose, languageOf, remember, toDate };
 })(globalThis);

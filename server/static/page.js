@@ -78,6 +78,14 @@
     return v;
   }
 
+  /* A proof is only about the item asked for: a valid proof of another id (a genuine bag's
+   * for a fake tag, another id's absence for a real one) must not answer for this one. */
+  function aboutItem(outcome, itemId) {
+    if (!outcome.ok || !itemId || outcome.result.item_id === itemId) return outcome;
+    return { ok: false, step: "wrong_item", version: null, ms: outcome.ms, progress: { events: [] },
+      message: `the proof is about ${JSON.stringify(outcome.result.item_id)}, not ${JSON.stringify(itemId)}` };
+  }
+
   async function check(bundleText, key, ctx, extra) {
     const now = Date.now();
     const context = Object.assign({ now, maxAgeSeconds: window.AssayPassport.DEFAULT_MAX_AGE_SECONDS, policyPinned: !!pins.policy }, ctx);
@@ -85,7 +93,7 @@
     if (pins.policy) options.witnessPolicy = pins.policy;
     let outcome;
     try {
-      outcome = await V.verifyText(bundleText, key.text, $("device-keys").value, options);
+      outcome = aboutItem(await V.verifyText(bundleText, key.text, $("device-keys").value, options), extra && extra.expect);
     } catch (e) {
       outcome = { ok: false, step: "error", version: null, message: String(e.message || e), ms: 0, progress: { events: [] } };
     }
@@ -110,8 +118,10 @@
     try {
       body = JSON.parse(text);
     } catch (e) { /* not JSON: an error page of something in front of the server */ }
-    // An unknown id may be answered with an absence proof: the body itself, or in a field.
-    const isBundle = (x) => !!x && typeof x === "object" && x.format === "assay-proof-bundle";
+    // An unknown id may be answered with an absence proof (docs/proof-bundle.md §10.5: 404,
+    // {"error": "unknown_item", "absence_proof": …}); the verifier decides what it proves.
+    const FORMATS = ["assay-proof-bundle", "assay-absence"];
+    const isBundle = (x) => !!x && typeof x === "object" && FORMATS.includes(x.format);
     const proof = body && [body, body.proof, body.bundle, body.absence_proof].find(isBundle);
     if (proof) return { kind: "bundle", text: proof === body ? text : JSON.stringify(proof) };
     if (response.status === 404 && body && body.error === "not_anchored") return { kind: "notice", state: "not_anchored" };
@@ -179,7 +189,7 @@
     const key = await chooseKey(offered);
     if (!key) return show({ notice: { state: "need_key" }, ctx: {}, itemId });
     const qr = served ? `items/${encodeURIComponent(itemId)}/qr.svg` : null;
-    const outcome = await check(bundle, key, { keySource: key.source, keyChanged: key.changed, offlineSince }, { itemId, qr });
+    const outcome = await check(bundle, key, { keySource: key.source, keyChanged: key.changed, offlineSince }, { itemId, qr, expect: itemId });
     if (outcome.ok) {
       savePassport(itemId, bundle);
       if (key.source === "tofu") save(KEY_STORE, { text: key.text, source: "tofu", since: new Date().toISOString() });

@@ -114,6 +114,8 @@
     witness: ["witness_quorum"],
     policy: ["witness_policy"],
     stale: ["checkpoint_stale"],
+    // The page's own check (page.js): a valid proof, but of another id than the one asked for.
+    wrong_item: ["wrong_item"],
   };
   const PREFIXES = [["map_", "tampered"], ["cosignature_", "witness"], ["absence_", "absence"]];
 
@@ -159,7 +161,8 @@
       raise("retired", w.t(key, { who: party(r, s.retired.party_id), date: w.day(s.retired.occurred_at) }));
     }
     for (const flag of flagsOf(story)) raise("flagged", flagSentence(w, flag.summary.flag));
-    const age = r.checkpoint_time ? (c.now - Date.parse(r.checkpoint_time)) / 1000 : null;
+    const sealed = r.checkpoint_time && global.AssayI18n ? global.AssayI18n.toDate(r.checkpoint_time) : null;
+    const age = sealed ? (c.now - sealed.getTime()) / 1000 : null;
     const maxAge = c.maxAgeSeconds || DEFAULT_MAX_AGE_SECONDS;
     if (r.absent !== true) {
       if (age !== null && age > maxAge) {
@@ -187,7 +190,8 @@
     const corrected = declarations(story).size;
     if (corrected) lines.push(w.t("line.corrected", { count: corrected }));
     if (r.pending && r.pending.length) lines.push(w.t("line.pending", { count: r.pending.length }));
-    if (c.newerCheckpoint) lines.push(w.t("line.newer_checkpoint", { size: c.newerCheckpoint }));
+    // An absence holds at its checkpoint only: since then the id may have been registered.
+    if (c.newerCheckpoint) lines.push(w.t(r.absent === true ? "line.newer_checkpoint_absent" : "line.newer_checkpoint", { size: c.newerCheckpoint }));
     trustLines(w, c, lines, warnings);
     if (!state) state = i && i.verdict === "genuine" ? "genuine" : i && i.verdict === "inconclusive" ? "inconclusive" : "registered";
     const tone = { genuine: "ok", registered: "ok", inconclusive: "warn", stale: "warn", unwitnessed: "warn" }[state] || "bad";

@@ -8,8 +8,8 @@
   "use strict";
 
   const {
-    BundleError, LONE_SURROGATE, MAX_INT, b64note, bytesEqual, concat, has, isDict,
-    isInt, strictHex32, toHex, utf8,
+    BundleError, JsonError, LONE_SURROGATE, MAX_INT, b64note, bytesEqual, concat, has, isDict,
+    isInt, isStr, laxHex, parseStrictJson, strictHex32, toHex, utf8,
   } = parts;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
 
@@ -105,6 +105,26 @@
     return { name, publicKey, keyId: id, text };
   }
 
+  /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
+  function parseDeviceKeys(text) {
+    if (!text || !text.trim()) return null;
+    let raw;
+    try {
+      raw = parseStrictJson(text);
+    } catch (e) {
+      if (e instanceof JsonError) throw new BundleError("key_file", `pinned device keys: ${e.message}`);
+      throw e;
+    }
+    const expected = 'pinned device keys: expected {"party/device": "<64 hex public key>"}';
+    if (!isDict(raw)) throw new BundleError("key_file", expected);
+    const out = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if (!isStr(v) || !/^[0-9a-fA-F]{64}$/.test(v)) throw new BundleError("key_file", expected);
+      out[k] = laxHex(v);
+    }
+    return out;
+  }
+
   function noteFormat(message) {
     return new BundleError("checkpoint_format", message);
   }
@@ -184,8 +204,10 @@
 
   const HEADER_FIELDS = ["version", "height", "prev_hash", "merkle_root", "first_notification",
     "last_notification", "leaf_count", "sealed_at", "acc_root", "acc_size"];
-  const INT_FIELDS = ["version", "height", "first_notification", "last_notification", "leaf_count", "acc_size"];
-  const HASH_FIELDS = ["prev_hash", "merkle_root", "acc_root"];
+  // Version 2 (docs/proof-bundle.md §10.1): the head map's root and size, as the last two lines.
+  const HEADER_FIELDS_V2 = [...HEADER_FIELDS, "map_root", "map_size"];
+  const INT_FIELDS = ["version", "height", "first_notification", "last_notification", "leaf_count", "acc_size", "map_size"];
+  const HASH_FIELDS = ["prev_hash", "merkle_root", "acc_root", "map_root"];
   const EMPTY_ROOT = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
   function headerFormat(message) {
@@ -200,14 +222,17 @@
     return y >= 1 && mo >= 1 && mo <= 12 && d >= 1 && d <= days[mo - 1] && h <= 23 && mi <= 59 && se <= 59;
   }
 
+  /* A block header of version 1 (ten keys) or 2 (twelve): header_format, header_link. */
   function parseHeader(data) {
     if (!isDict(data)) throw headerFormat("a header must be a JSON object");
-    const missing = HEADER_FIELDS.filter((f) => !has(data, f));
+    // The key set a header must have follows from its version; an unknown version fails below.
+    const fields = has(data, "version") && data.version === 2 ? HEADER_FIELDS_V2 : HEADER_FIELDS;
+    const missing = fields.filter((f) => !has(data, f));
     if (missing.length) throw headerFormat(`header is missing ${missing.join(", ")}`);
-    const extra = Object.keys(data).filter((k) => !HEADER_FIELDS.includes(k)).sort();
+    const extra = Object.keys(data).filter((k) => !fields.includes(k)).sort();
     if (extra.length) throw headerFormat(`header has unknown fields ${extra.join(", ")}`);
     const h = {};
-    for (const name of HEADER_FIELDS) {
+    for (const name of fields) {
       const value = data[name];
       if (HASH_FIELDS.includes(name)) {
         if (strictHex32(value) === null) throw headerFormat(`${name} must be 64 lowercase hex characters`);
@@ -219,12 +244,13 @@
       h[name] = value;
     }
     for (const name of INT_FIELDS) {
-      if (h[name] < 0 || h[name] > MAX_INT) throw headerFormat(`${name}=${h[name]} is outside 0..2**53-1`);
+      if (has(h, name) && (h[name] < 0 || h[name] > MAX_INT)) throw headerFormat(`${name}=${h[name]} is outside 0..2**53-1`);
     }
     if (!validSealedAt(h.sealed_at)) throw headerFormat(`sealed_at=${h.sealed_at} is not YYYY-MM-DDTHH:MM:SS.ffffffZ`);
-    if (h.version !== 1) throw headerFormat(`unsupported header version ${h.version} (this code reads 1)`);
+    if (h.version !== 1 && h.version !== 2) throw headerFormat(`unsupported header version ${h.version} (this code reads 1 and 2)`);
     if (h.leaf_count < 1) throw headerFormat("a block has at least one leaf");
     if (h.first_notification > h.last_notification) throw headerFormat("first_notification is after last_notification");
+    if (h.version === 2 && h.map_size < 1) throw headerFormat("a version 2 header's map has at least one entry");
     if (h.acc_size !== h.height) {
       throw new BundleError("header_link", `header ${h.height} accumulates ${h.acc_size} blocks, not ${h.height}`);
     }
@@ -237,9 +263,11 @@
     return h;
   }
 
+  /* SHA-256 of the header's canonical bytes: assay-block-v1 or -v2, one key=value a line. */
   async function blockHash(h) {
     if (!h.hash) {
-      const lines = ["assay-block-v1", ...HEADER_FIELDS.map((f) => `${f}=${h[f]}`)];
+      const fields = h.version === 2 ? HEADER_FIELDS_V2 : HEADER_FIELDS;
+      const lines = [`assay-block-v${h.version}`, ...fields.map((f) => `${f}=${h[f]}`)];
       h.hash = await sha256(utf8.encode(lines.join("\n") + "\n"));
     }
     return h.hash;
@@ -341,7 +369,7 @@
   }
 
   Object.assign(parts, {
-    blockHash, ed25519Verify, leafOf, openCheckpoint, parseHeader, parseVerifierKey,
+    blockHash, ed25519Verify, leafOf, openCheckpoint, parseDeviceKeys, parseHeader, parseVerifierKey,
     publicKeyProblem, sha256, signatureProblem, verifyAccInclusion, verifyInclusion,
   });
 })(globalThis.AssayVerifierParts);

@@ -1,10 +1,12 @@
 /*
- * Assay verifier, part 3 of 3 (load verifier-encodings.js and verifier-chain.js first):
- * checks an assay-proof-bundle v1 in the browser, trusting only a pinned platform key. It
- * is a line-by-line port of anchoring/verify.py: the same checks, in the same order,
- * failing with the same step codes (docs/verifier.md; tests/server compare the two on
- * every test vector). Hashing and signatures use WebCrypto (SHA-256, Ed25519);
- * nothing is loaded from the network. Works from file:// as well as when served.
+ * Assay verifier, part 4 of 4 (load verifier-encodings.js, verifier-chain.js and
+ * verifier-map.js first): checks an assay-proof-bundle (version 1 or 2) or an
+ * assay-absence bundle in the browser, trusting only a pinned platform key. Version 1 is a
+ * line-by-line port of anchoring/verify.py; what version 2 adds (verifier-map.js) is
+ * written from docs/proof-bundle.md §10. Both fail with the reference's step codes
+ * (docs/verifier.md; tests/server compare the two on every test vector). Hashing and
+ * signatures use WebCrypto (SHA-256, Ed25519); nothing is loaded from the network. Works
+ * from file:// as well as when served.
  *
  * Input: the bundle is read as strict JSON (parseStrictJson, docs/proof-bundle.md §2.1),
  * in which numbers written with a fraction or exponent are floats, as in Python, so `1.0`
@@ -15,13 +17,15 @@
 
   const {
     AvroError, BundleError, JsonError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
-    bytesEqual, ed25519Verify, has, hex32Field, isDict, isInt, isStr,
-    laxHex, leafOf, openCheckpoint, parseHeader, parseStrictJson, parseVerifierKey, pyCompare,
-    publicKeyProblem, readEnvelope, sameJson, sha256, strictHex32, toHex,
-    utf8, verifyAccInclusion, verifyInclusion,
+    bytesEqual, checkComplete, checkFresh, checkHeadMap, checkNewer, ed25519Verify, has,
+    hex32Field, isDict, isInt, isStr, laxHex, leafOf, openCheckpoint, parseDeviceKeys,
+    parseHeader, parseStrictJson, parseVerifierKey, pyCompare, publicKeyProblem, readEnvelope,
+    sameJson, sha256, strictHex32, toHex, utf8, verifyAbsence, verifyAccInclusion,
+    verifyInclusion,
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
-  const BUNDLE_VERSION = 1;
+  const ABSENCE_FORMAT = "assay-absence";
+  const BUNDLE_VERSIONS = [1, 2];
 
   // ----- verify_bundle (anchoring/verify.py, docs/proof-bundle.md) ---------------------
 
@@ -45,13 +49,19 @@
     }
   }
 
+  const TOP_LEVEL_V2 = { map_entry: isDict, map_proof: isDict };
+
   function checkTopLevel(bundle) {
-    // An integer 1: not 1.0 (a Number object here) nor true, which Python's == equates.
+    // An integer 1 or 2: not 1.0 (a Number object here) nor true, which Python's == equates.
     if (!has(bundle, "format") || bundle.format !== BUNDLE_FORMAT ||
-        !has(bundle, "version") || !isInt(bundle.version) || bundle.version !== BUNDLE_VERSION) {
-      fail("bundle_format", `not an ${BUNDLE_FORMAT} version ${BUNDLE_VERSION} document`);
+        !has(bundle, "version") || !isInt(bundle.version) || !BUNDLE_VERSIONS.includes(bundle.version)) {
+      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1 or 2 document`);
     }
     checkFields(bundle, TOP_LEVEL, "bundle");
+    if (bundle.version === 2) {
+      checkFields(bundle, TOP_LEVEL_V2, "bundle");
+      if (has(bundle, "newer") && !isDict(bundle.newer)) fail("bundle_format", "bundle: 'newer' must be a JSON object");
+    }
     if (!bundle.item_id) fail("bundle_format", "item_id is empty");
     if (!bundle.events.length) fail("bundle_format", "the bundle proves no event");
   }
@@ -275,12 +285,16 @@
     const done = progress || { events: [] };
     const origin = (options && options.origin) || null;
     if (!isDict(bundle)) fail("bundle_format", "a bundle is a JSON object");
+    // docs/proof-bundle.md §10.6: the format names the kind of document.
+    if (has(bundle, "format") && bundle.format === ABSENCE_FORMAT) return verifyAbsence(bundle, platformKey, options);
     checkTopLevel(bundle);
     const checkpoint = await within("checkpoint", () => openCheckpoint(bundle.checkpoint, platformKey, origin));
     const head = await within("head header", () => parseHeader(bundle.head));
     if (head.height + 1 !== checkpoint.size || !bytesEqual(await blockHash(head), checkpoint.headHash)) {
       fail("checkpoint_head", "the head header is not the block the checkpoint signs");
     }
+    const complete = bundle.version === 2;
+    const mapped = complete ? await checkHeadMap(bundle, head) : null; // steps 5a–5c
     const blocks = await checkBlocks(bundle.blocks, head);
     const keys = new Keys(bundle.devices, deviceKeys);
     const itemId = bundle.item_id;
@@ -300,10 +314,20 @@
       }
     }
     checkPending(bundle.pending, bundle.events.length);
+    let latest = { checkpoint, head };
+    if (complete) {
+      checkComplete(mapped.entry, bundle.events); // F20
+      if (has(bundle, "newer")) latest = await checkNewer(bundle.newer, head, mapped.key, mapped.entry, platformKey, origin); // G21
+    }
+    checkFresh(latest.head, options); // H22, last: a tampered stale bundle fails as tampered
     return {
       item_id: itemId,
       origin: checkpoint.origin,
-      checkpoint_size: checkpoint.size,
+      checkpoint_size: latest.checkpoint.size,
+      checkpoint_time: latest.head.sealed_at,
+      bundle_version: bundle.version,
+      completeness: complete ? "complete" : "inclusion_only",
+      absent: false,
       events: bundle.events.length,
       pending: bundle.pending,
       story: done.events,
@@ -336,26 +360,6 @@
       }
       if (isStr(s.event_id) && !earlier.has(s.event_id)) earlier.set(s.event_id, [i + 1, s]);
     });
-    return out;
-  }
-
-  /* Pinned device keys: {"party/device": "64 hex"}, as `assay verify --device-keys`. */
-  function parseDeviceKeys(text) {
-    if (!text || !text.trim()) return null;
-    let raw;
-    try {
-      raw = parseStrictJson(text);
-    } catch (e) {
-      if (e instanceof JsonError) throw new BundleError("key_file", `pinned device keys: ${e.message}`);
-      throw e;
-    }
-    const expected = 'pinned device keys: expected {"party/device": "<64 hex public key>"}';
-    if (!isDict(raw)) throw new BundleError("key_file", expected);
-    const out = {};
-    for (const [k, v] of Object.entries(raw)) {
-      if (!isStr(v) || !/^[0-9a-fA-F]{64}$/.test(v)) throw new BundleError("key_file", expected);
-      out[k] = laxHex(v);
-    }
     return out;
   }
 

@@ -87,10 +87,9 @@ def store_settings(data_dir: Path, header_version: int) -> Settings:
     )
 
 
-# The page's verifier reads format version 1 until its version 2 side (docs/proof-bundle.md
-# §10) lands: the stores its tests read seal version 1 headers meanwhile (the default here).
-# Make 2 the default when it does.
-PAGE_HEADER_VERSION = 1
+# The page's verifier reads format version 2 (docs/proof-bundle.md §10): the stores its
+# tests read seal version 2 headers, so the API answers with bundle v2 and absence proofs.
+PAGE_HEADER_VERSION = 2
 
 
 def build_store(data_dir: Path, header_version: int = PAGE_HEADER_VERSION) -> Store:

@@ -1,0 +1,277 @@
+/*
+ * Assay verifier, part 3 of 4 (after verifier-encodings.js and verifier-chain.js): what
+ * format version 2 adds (docs/proof-bundle.md §10) — the head map assay-headmap-v1 and its
+ * proofs, the steps 5a–5c, F20, G21 and H22 of a version 2 bundle, and absence bundles.
+ * Written from the specification, not from the Python reference: the two are meant to be
+ * independent implementations that agree on every vector (tests/server/test_parity.py).
+ */
+(function (parts) {
+  "use strict";
+
+  const {
+    BundleError, MAX_INT, blockHash, bytesEqual, concat, has, isDict, isInt, isStr,
+    openCheckpoint, parseHeader, sha256, strictHex32, toHex, utf8, verifyAccInclusion,
+  } = parts;
+
+  const fail = (step, message) => {
+    throw new BundleError(step, message);
+  };
+
+  /* Re-raise a lower-level failure as ``step`` (null: under its own), its message prefixed. */
+  async function within(prefix, check, step) {
+    try {
+      return await check();
+    } catch (e) {
+      if (e instanceof BundleError) fail(step || e.step, `${prefix}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // ----- the head map, assay-headmap-v1 (§10.2) ---------------------------------------
+
+  const EMPTY = new Uint8Array(32);
+  const MAX_DEPTH = 256;
+  const VALUE_HEX = /^[0-9a-f]{112}$/;
+
+  /* key = SHA-256("item" ‖ 0x00 ‖ item_id_utf8) */
+  function itemKey(itemId) {
+    return sha256(utf8.encode("item"), Uint8Array.of(0), utf8.encode(itemId));
+  }
+
+  function u64(n) {
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt(n));
+    return out;
+  }
+
+  /* The 56-byte value of an entry: u64be(version) ‖ leaf ‖ u64be(height) ‖ u64be(leaf_index). */
+  function entryValue(entry) {
+    return concat([u64(entry.version), entry.leaf, u64(entry.height), u64(entry.leaf_index)]);
+  }
+
+  /* Bit i of a key: bit 0 is the most significant bit of its first byte. */
+  function bit(key, i) {
+    return (key[i >> 3] >> (7 - (i & 7))) & 1;
+  }
+
+  const leafNode = (key, value) => sha256(Uint8Array.of(2), key, value);
+  const innerNode = (left, right) => sha256(Uint8Array.of(3), left, right);
+
+  const isIndex = (v) => isInt(v) && v >= 0 && v <= MAX_INT;
+
+  /* A map entry as JSON (§10.3): bundle_format unless each member has its type. */
+  function parseMapEntry(data, where) {
+    if (!isDict(data)) fail("bundle_format", `${where} must be a JSON object`);
+    for (const name of ["version", "leaf", "height", "leaf_index"]) {
+      if (!has(data, name)) fail("bundle_format", `${where} has no field '${name}'`);
+    }
+    if (!isIndex(data.version) || data.version < 1) fail("bundle_format", `${where}: version must be an integer >= 1`);
+    const leaf = strictHex32(data.leaf);
+    if (leaf === null) fail("bundle_format", `${where}: leaf must be 64 lowercase hex characters`);
+    if (!isIndex(data.height)) fail("bundle_format", `${where}: height must be an integer in 0..2**53-1`);
+    if (!isIndex(data.leaf_index)) fail("bundle_format", `${where}: leaf_index must be an integer in 0..2**53-1`);
+    return { version: data.version, leaf, height: data.height, leaf_index: data.leaf_index };
+  }
+
+  /* A map proof as JSON (§10.2): {"siblings": [hex32 | null, …], "other": null | {key, value}}. */
+  function parseMapProof(data, where) {
+    if (!isDict(data)) fail("bundle_format", `${where} must be a JSON object`);
+    if (!has(data, "siblings") || !has(data, "other")) fail("bundle_format", `${where} must have 'siblings' and 'other'`);
+    const { siblings, other } = data;
+    if (!Array.isArray(siblings)) fail("bundle_format", `${where}: siblings must be an array`);
+    if (siblings.length > MAX_DEPTH) fail("bundle_format", `${where}: more than ${MAX_DEPTH} siblings`);
+    const hashes = siblings.map((s, i) => {
+      if (s === null) return null;
+      const raw = strictHex32(s);
+      if (raw === null) fail("bundle_format", `${where}: sibling ${i} is neither null nor 64 lowercase hex characters`);
+      return raw;
+    });
+    if (other === null) return { siblings: hashes, other: null };
+    if (!isDict(other) || !has(other, "key") || !has(other, "value")) {
+      fail("bundle_format", `${where}: other must be null or {"key", "value"}`);
+    }
+    const key = strictHex32(other.key);
+    if (key === null) fail("bundle_format", `${where}: other.key must be 64 lowercase hex characters`);
+    if (!isStr(other.value) || !VALUE_HEX.test(other.value)) fail("bundle_format", `${where}: other.value must be 112 lowercase hex characters`);
+    const value = new Uint8Array(56);
+    for (let i = 0; i < 56; i++) value[i] = parseInt(other.value.substr(i * 2, 2), 16);
+    return { siblings: hashes, other: { key, value } };
+  }
+
+  /*
+   * map_root_of(key, E, proof): the root the proof implies for ``key`` holding ``value``
+   * (membership) or, with value null, holding nothing. Every failure is ``map_proof``.
+   */
+  async function mapRootOf(key, value, proof) {
+    const bad = (m) => fail("map_proof", m);
+    const d = proof.siblings.length;
+    let node;
+    if (value !== null) {
+      if (proof.other !== null) bad("a membership proof names another key");
+      node = await leafNode(key, value);
+    } else if (proof.other !== null) {
+      const o = proof.other.key;
+      if (bytesEqual(o, key)) bad("the proof names the key's own entry");
+      for (let i = 0; i < d; i++) if (bit(o, i) !== bit(key, i)) bad(`the other key leaves the path at depth ${i + 1}`);
+      node = await leafNode(o, proof.other.value);
+    } else {
+      node = EMPTY;
+    }
+    // A lone entry beside an empty subtree would sit one level higher: not canonical.
+    if (d > 0 && proof.siblings[0] === null && !bytesEqual(node, EMPTY)) bad("a lone entry beside an empty sibling");
+    for (let j = 0; j < d; j++) {
+      let s = proof.siblings[j];
+      if (s !== null && bytesEqual(s, EMPTY)) bad(`sibling ${j} writes EMPTY as hex, not null`);
+      if (s === null) s = EMPTY;
+      node = bit(key, d - 1 - j) ? await innerNode(s, node) : await innerNode(node, s);
+    }
+    return node;
+  }
+
+  // ----- a version 2 proof bundle (§10.6) ----------------------------------------------
+
+  function requireV2Head(head, what) {
+    if (head.version !== 2) fail("bundle_format", `${what} is a version ${head.version} header; version 2 is required`);
+  }
+
+  /* Steps 5a–5c: the head is version 2 and the item's entry is in its map. */
+  async function checkHeadMap(bundle, head) {
+    requireV2Head(head, "the head");
+    const entry = parseMapEntry(bundle.map_entry, "map_entry");
+    const proof = parseMapProof(bundle.map_proof, "map_proof");
+    const key = await itemKey(bundle.item_id);
+    const root = await mapRootOf(key, entryValue(entry), proof);
+    if (!bytesEqual(root, strictHex32(head.map_root))) {
+      fail("map_root", `the map proof leads to root ${toHex(root)}, the head commits to ${head.map_root}`);
+    }
+    return { key, entry };
+  }
+
+  /* F20: the map's entry is the last event listed, so none was left out after it. */
+  function checkComplete(entry, events) {
+    const last = events[events.length - 1];
+    const same = entry.version === events.length && toHex(entry.leaf) === last.leaf &&
+      entry.height === last.height && entry.leaf_index === last.leaf_index;
+    if (!same) {
+      fail("history_incomplete", `the head map's entry is version ${entry.version} (block ${entry.height}, leaf ` +
+        `${entry.leaf_index}); the bundle ends at version ${events.length}`);
+    }
+  }
+
+  const sameEntry = (a, b) => a.version === b.version && bytesEqual(a.leaf, b.leaf) &&
+    a.height === b.height && a.leaf_index === b.leaf_index;
+
+  const NEWER_FIELDS = [["checkpoint", isStr], ["head", isDict], ["acc_proof", Array.isArray],
+    ["map_entry", isDict], ["map_proof", isDict]];
+
+  /*
+   * G21: a newer checkpoint, a descendant of the bundle's head, with the item's entry
+   * unchanged. The order of §10.6 as amended: the members' types and the accumulator
+   * proof's hashes (a); the checkpoint (b); its head, then that head's version (c);
+   * consistency (d); the entry's and proof's shapes, then the map proof (e); the entry (f).
+   */
+  async function checkNewer(newer, head, key, entry, platformKey, origin) {
+    for (const [name, ok] of NEWER_FIELDS) {
+      if (!has(newer, name) || !ok(newer[name])) fail("bundle_format", `newer: '${name}' is missing or has the wrong type`);
+    }
+    const proof = newer.acc_proof.map((p, i) => {
+      const raw = strictHex32(p);
+      if (raw === null) fail("bundle_format", `newer: acc_proof[${i}] must be 64 lowercase hex characters`);
+      return raw;
+    });
+    const checkpoint = await within("newer checkpoint", () => openCheckpoint(newer.checkpoint, platformKey, origin));
+    const newerHead = await within("newer head header", () => parseHeader(newer.head));
+    const newerHash = await blockHash(newerHead);
+    if (newerHead.height + 1 !== checkpoint.size || !bytesEqual(newerHash, checkpoint.headHash)) {
+      fail("checkpoint_head", "newer.head is not the block the newer checkpoint signs");
+    }
+    requireV2Head(newerHead, "newer.head");
+    const headHash = await blockHash(head);
+    if (newerHead.height < head.height) {
+      fail("checkpoint_consistency", `the newer checkpoint's head ${newerHead.height} is older than the bundle's ${head.height}`);
+    } else if (newerHead.height === head.height) {
+      if (!bytesEqual(newerHash, headHash) || proof.length) {
+        fail("checkpoint_consistency", `the newer head at height ${head.height} is another block, or carries a proof`);
+      }
+    } else {
+      await within(`the bundle's head in the newer checkpoint`,
+        () => verifyAccInclusion(headHash, head.height, newerHead.acc_size, proof, strictHex32(newerHead.acc_root)),
+        "checkpoint_consistency");
+    }
+    const newerEntry = parseMapEntry(newer.map_entry, "newer.map_entry");
+    const newerProof = parseMapProof(newer.map_proof, "newer.map_proof");
+    const root = await mapRootOf(key, entryValue(newerEntry), newerProof);
+    if (!bytesEqual(root, strictHex32(newerHead.map_root))) {
+      fail("map_root", `the newer map proof leads to root ${toHex(root)}, newer.head commits to ${newerHead.map_root}`);
+    }
+    if (!sameEntry(newerEntry, entry)) {
+      fail("newer_events", `the item's entry changed by the newer checkpoint: now version ${newerEntry.version}`);
+    }
+    return { checkpoint, head: newerHead };
+  }
+
+  // ----- freshness, H22 ----------------------------------------------------------------
+
+  /* sealed_at (YYYY-MM-DDTHH:MM:SS.ffffffZ, already checked) as microseconds since 1970. */
+  function sealedMicros(sealedAt) {
+    const [y, mo, d, h, mi, s, f] = sealedAt.match(/[0-9]+/g).map(Number);
+    const date = new Date(0);
+    date.setUTCFullYear(y, mo - 1, d); // not Date.UTC: it reads years 0–99 as 1900–1999
+    date.setUTCHours(h, mi, s, 0);
+    return date.getTime() * 1000 + f;
+  }
+
+  /* H22: with a maximum age given, the checkpoint's head must be at most that old. */
+  function checkFresh(head, options) {
+    const maxAge = options ? options.maxAgeSeconds : undefined;
+    if (maxAge === undefined || maxAge === null) return;
+    const now = options.now === undefined || options.now === null ? Date.now() : options.now;
+    const age = now * 1000 - sealedMicros(head.sealed_at);
+    if (age > maxAge * 1e6) {
+      fail("checkpoint_stale", `the checkpoint's head was sealed at ${head.sealed_at}, ` +
+        `${Math.floor(age / 1e6)} s ago, more than the maximum age of ${maxAge} s`);
+    }
+  }
+
+  // ----- the absence bundle (§10.5, §10.6) --------------------------------------------
+
+  const ABSENCE_FIELDS = { item_id: isStr, checkpoint: isStr, head: isDict, map_proof: isDict };
+
+  /* Steps A, B, C and H of an absence bundle (format already read as "assay-absence"). */
+  async function verifyAbsence(bundle, platformKey, options) {
+    const origin = (options && options.origin) || null;
+    if (!has(bundle, "version") || !isInt(bundle.version) || bundle.version !== 2) {
+      fail("bundle_format", "not an assay-absence version 2 document");
+    }
+    for (const [name, ok] of Object.entries(ABSENCE_FIELDS)) {
+      if (!has(bundle, name) || !ok(bundle[name])) fail("bundle_format", `absence bundle: '${name}' is missing or has the wrong type`);
+    }
+    if (!bundle.item_id) fail("bundle_format", "item_id is empty");
+    const checkpoint = await within("checkpoint", () => openCheckpoint(bundle.checkpoint, platformKey, origin));
+    const head = await within("head header", () => parseHeader(bundle.head));
+    if (head.height + 1 !== checkpoint.size || !bytesEqual(await blockHash(head), checkpoint.headHash)) {
+      fail("checkpoint_head", "the head header is not the block the checkpoint signs");
+    }
+    requireV2Head(head, "the head");
+    const proof = parseMapProof(bundle.map_proof, "map_proof");
+    const key = await itemKey(bundle.item_id);
+    if (proof.other !== null && bytesEqual(proof.other.key, key)) {
+      fail("absence_refuted", "the proof names the item's own entry in the map");
+    }
+    const root = await within("absence proof", () => mapRootOf(key, null, proof), "absence_proof");
+    if (!bytesEqual(root, strictHex32(head.map_root))) {
+      fail("absence_refuted", `the proof leads to root ${toHex(root)}, the head commits to ${head.map_root}`);
+    }
+    checkFresh(head, options);
+    return {
+      item_id: bundle.item_id, origin: checkpoint.origin, checkpoint_size: checkpoint.size, events: 0,
+      pending: [], story: [], declared_in_error: [], bundle_version: 2, completeness: "complete",
+      absent: true, checkpoint_time: head.sealed_at,
+    };
+  }
+
+  Object.assign(parts, {
+    checkComplete, checkFresh, checkHeadMap, checkNewer, entryValue, itemKey, mapRootOf,
+    parseMapEntry, parseMapProof, verifyAbsence,
+  });
+})(globalThis.AssayVerifierParts);
