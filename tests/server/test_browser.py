@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,25 +144,24 @@ def test_works_offline_from_a_file(
         assert all(url.startswith("file://") for url in requests), requests
 
 
-def test_verify_time_of_a_ten_event_bundle(page: Page, served: str, store: Store) -> None:
-    """performance.now() around the verify call, in the page; goal: at most 20 ms."""
+def test_verifying_again_gives_the_same_result_and_reports_its_time(
+    page: Page, served: str, store: Store
+) -> None:
+    """The result carries the time the check took (the page shows it; how fast it is, is
+    measured by bench/bench_browser_verify.py, never asserted here)."""
     page.goto(f"{served}/verify")
     text = json.dumps(store.bundle())
-    times = page.evaluate(
+    outcomes = page.evaluate(
         """async ([text, key]) => {
             const out = [];
-            for (let i = 0; i < 25; i++) {
+            for (let i = 0; i < 5; i++) {
                 const o = await AssayVerifier.verifyText(text, key, "");
-                if (!o.ok) throw new Error(o.step);
-                out.push(o.ms);
+                out.push({ok: o.ok, step: o.step, ms: o.ms, events: o.result && o.result.events});
             }
             return out;
         }""",
         [text, store.key_text],
     )
-    median = statistics.median(times[1:])
-    print(
-        f"\nin-browser verify of a 10-event bundle: first {times[0]:.1f} ms, "
-        f"median {median:.1f} ms, best {min(times):.1f} ms over {len(times)} runs (goal <= 20 ms)"
-    )
-    assert median <= 20
+    assert [o["ok"] for o in outcomes] == [True] * 5, outcomes
+    assert {o["events"] for o in outcomes} == {10}
+    assert all(isinstance(o["ms"], (int, float)) and o["ms"] >= 0 for o in outcomes)
