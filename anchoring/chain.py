@@ -27,7 +27,8 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
-from anchoring.headmap import HeadMap, MapRow, Node, path_bytes
+from anchoring.headmap import MapRow, Node, path_bytes
+from anchoring.headmap_native import HeadMap
 from anchoring.merkle import pack_tree
 from anchoring.recorders import (
     BlockIndex,
