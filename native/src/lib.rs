@@ -3,10 +3,11 @@
 //! the same nodes, answers the same lookups and proofs and hands back the same rows, in a
 //! compact layout (a node is a 64-bit id, a 32-byte hash and an entry index).
 
-use hashbrown::{HashMap, HashSet, HashTable};
+use hashbrown::HashTable;
 use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMapping};
+use pyo3::types::{PyBytes, PyList, PyMapping, PyType};
+use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
 type Key = [u8; 32];
@@ -17,22 +18,18 @@ type Path = [u8; 34];
 const EMPTY: Hash = [0; 32];
 const NONE: u32 = u32::MAX;
 const DEPTH: usize = 256;
-/// Nodes at depths 0..=SHALLOW get a 64-bit id; deeper ones (two keys sharing 64 bits of
-/// prefix) live in a plain map.
-const SHALLOW: usize = 63;
 const META: u16 = 511;
 
+/// A node of the tree: its hash, its children (NONE: an empty subtree) and the index of
+/// the entry placed here (NONE: an interior node; HOLE: not yet read, in from_rows).
 #[derive(Clone, Copy)]
-struct Slot {
+struct Node {
     hash: Hash,
-    /// Index of the entry placed here, or NONE for an interior node.
+    child: [u32; 2],
     leaf: u32,
 }
 
-struct Rec {
-    id: u64,
-    slot: Slot,
-}
+const HOLE: u32 = u32::MAX - 1;
 
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -44,28 +41,6 @@ fn mix(mut h: u64) -> u64 {
 
 fn top64(key: &Key) -> u64 {
     u64::from_be_bytes(key[..8].try_into().unwrap())
-}
-
-/// The prefix of `depth` bits followed by a marker bit: unique across depths 0..=63.
-fn shallow_id(depth: usize, key: &Key) -> u64 {
-    let bits = if depth == 0 {
-        0
-    } else {
-        top64(key) >> (64 - depth)
-    };
-    ((bits << 1) | 1) << (SHALLOW - depth)
-}
-
-fn unshallow(id: u64) -> (usize, Key) {
-    let depth = SHALLOW - id.trailing_zeros() as usize;
-    let bits = if depth == 0 {
-        0
-    } else {
-        (id >> (64 - depth)) << (64 - depth)
-    };
-    let mut key = EMPTY;
-    key[..8].copy_from_slice(&bits.to_be_bytes());
-    (depth, key)
 }
 
 fn masked(depth: usize, key: &Key) -> Key {
@@ -218,53 +193,23 @@ impl Entries {
     }
 }
 
-#[derive(Default)]
-struct Nodes {
-    recs: Vec<Rec>,
-    index: HashTable<u32>,
-    deep: HashMap<(u16, Key), Slot>,
-}
-
-impl Nodes {
-    fn get(&self, depth: usize, key: &Key) -> Option<Slot> {
-        if depth <= SHALLOW {
-            let id = shallow_id(depth, key);
-            let recs = &self.recs;
-            self.index
-                .find(mix(id), |&i| recs[i as usize].id == id)
-                .map(|&i| recs[i as usize].slot)
-        } else {
-            self.deep.get(&(depth as u16, masked(depth, key))).copied()
-        }
-    }
-
-    fn truncate(&mut self, len: usize) {
-        for i in len..self.recs.len() {
-            let hash = mix(self.recs[i].id);
-            if let Ok(found) = self.index.find_entry(hash, |&j| j as usize == i) {
-                found.remove();
-            }
-        }
-        self.recs.truncate(len);
-    }
-}
-
 /// What an update changed, to save as rows or undo.
 #[derive(Default)]
 struct Pending {
-    recs_before: usize,
+    nodes_before: usize,
     entries_before: usize,
     height_before: i64,
-    rec_undo: Vec<(u32, Slot)>,
-    rec_touched: HashSet<u32>,
-    deep_undo: HashMap<(u16, Key), Option<Slot>>,
+    root_before: u32,
+    node_undo: Vec<(u32, Node)>,
     entry_undo: Vec<(u32, Val)>,
+    /// (depth, a key on the node's path, node) of every node the update wrote.
+    touched: Vec<(usize, Key, u32)>,
 }
 
 #[pyclass(module = "assay_headmap")]
-#[derive(Default)]
 struct Core {
-    nodes: Nodes,
+    nodes: Vec<Node>,
+    root: u32,
     entries: Entries,
     #[pyo3(get, set)]
     height: i64,
@@ -272,50 +217,54 @@ struct Core {
 }
 
 impl Core {
-    fn set(&mut self, depth: usize, key: &Key, slot: Slot) {
-        let pending = self.pending.as_mut();
-        if depth <= SHALLOW {
-            let id = shallow_id(depth, key);
-            let Nodes { recs, index, .. } = &mut self.nodes;
-            let found = index.find(mix(id), |&i| recs[i as usize].id == id).copied();
-            match found {
-                Some(i) => {
-                    if let Some(p) = pending {
-                        if (i as usize) < p.recs_before && p.rec_touched.insert(i) {
-                            p.rec_undo.push((i, recs[i as usize].slot));
-                        }
-                    }
-                    recs[i as usize].slot = slot;
-                }
-                None => {
-                    let i = recs.len() as u32;
-                    recs.push(Rec { id, slot });
-                    index.insert_unique(mix(id), i, |&j| mix(recs[j as usize].id));
-                }
-            }
+    fn hash_of(&self, index: u32) -> Hash {
+        if index == NONE {
+            EMPTY
         } else {
-            let at = (depth as u16, masked(depth, key));
-            let old = self.nodes.deep.insert(at, slot);
-            if let Some(p) = pending {
-                p.deep_undo.entry(at).or_insert(old);
-            }
+            self.nodes[index as usize].hash
         }
     }
 
     fn root_hash(&self) -> Hash {
-        self.nodes.get(0, &EMPTY).map_or(EMPTY, |s| s.hash)
+        self.hash_of(self.root)
     }
 
-    /// Rebuild the subtree at `depth` on the path of `keys` (sorted, distinct, non-empty);
-    /// `batch` is every key of the update, sorted. Mirrors HeadMap._update step by step.
-    fn rebuild(&mut self, depth: usize, keys: &[Key], batch: &[Key]) -> Hash {
-        let here = self.nodes.get(depth, &keys[0]);
-        let placed = here.filter(|s| s.leaf != NONE);
+    fn push(&mut self, node: Node) -> u32 {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// The node at `depth` on the path of `key`, if there is one.
+    fn find(&self, depth: usize, key: &Key) -> Option<Node> {
+        let mut index = self.root;
+        for d in 0..depth {
+            if index == NONE || self.nodes[index as usize].leaf != NONE {
+                return None; // nothing lies below an empty subtree or a leaf
+            }
+            index = self.nodes[index as usize].child[bit(key, d) as usize];
+        }
+        (index != NONE).then(|| self.nodes[index as usize])
+    }
+
+    /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
+    /// (sorted, distinct, non-empty); `batch` is every key of the update, sorted. Mirrors
+    /// HeadMap._update step by step.
+    fn rebuild(&mut self, depth: usize, here: u32, keys: &[Key], batch: &[Key]) -> (u32, Hash) {
+        let p = self.pending.as_mut().expect("an update is pending");
+        if here != NONE {
+            // Each node is visited once per update and always rewritten: save it first.
+            p.node_undo.push((here, self.nodes[here as usize]));
+        }
+        let placed = if here == NONE {
+            NONE
+        } else {
+            self.nodes[here as usize].leaf
+        };
         let merged: Vec<Key>;
         let mut keys = keys;
-        if placed.is_some() || here.is_none() {
-            if let Some(slot) = placed {
-                let resident = self.entries.keys[slot.leaf as usize];
+        if placed != NONE || here == NONE {
+            if placed != NONE {
+                let resident = self.entries.keys[placed as usize];
                 if batch.binary_search(&resident).is_err() {
                     let mut all = keys.to_vec();
                     let at = all.partition_point(|k| *k < resident);
@@ -326,74 +275,93 @@ impl Core {
             }
             if keys.len() == 1 {
                 let key = keys[0];
-                let index = self
+                let entry = self
                     .entries
                     .find(&key)
                     .expect("a key of the map has an entry");
-                let digest = leaf_hash(&key, &self.entries.vals[index as usize]);
-                self.set(
-                    depth,
-                    &key,
-                    Slot {
-                        hash: digest,
-                        leaf: index,
-                    },
-                );
-                return digest;
-            }
-            if let Some(slot) = placed {
-                self.set(
-                    depth,
-                    &keys[0],
-                    Slot {
-                        hash: slot.hash,
-                        leaf: NONE,
-                    },
-                );
+                let digest = leaf_hash(&key, &self.entries.vals[entry as usize]);
+                let node = Node {
+                    hash: digest,
+                    child: [NONE, NONE],
+                    leaf: entry,
+                };
+                let index = if here == NONE {
+                    self.push(node)
+                } else {
+                    self.nodes[here as usize] = node;
+                    here
+                };
+                self.pending
+                    .as_mut()
+                    .unwrap()
+                    .touched
+                    .push((depth, key, index));
+                return (index, digest);
             }
         }
-        let split = keys.partition_point(|k| !bit(k, depth));
-        let first = keys[0];
-        let left = if split > 0 {
-            self.rebuild(depth + 1, &keys[..split], batch)
-        } else {
-            let side = with_bit(&first, depth, false);
-            self.nodes.get(depth + 1, &side).map_or(EMPTY, |s| s.hash)
-        };
-        let right = if split < keys.len() {
-            self.rebuild(depth + 1, &keys[split..], batch)
-        } else {
-            let side = with_bit(&first, depth, true);
-            self.nodes.get(depth + 1, &side).map_or(EMPTY, |s| s.hash)
-        };
-        let digest = node_hash(&left, &right);
-        self.set(
-            depth,
-            &first,
-            Slot {
-                hash: digest,
+        let index = if here == NONE {
+            self.push(Node {
+                hash: EMPTY,
+                child: [NONE, NONE],
                 leaf: NONE,
-            },
-        );
-        digest
+            })
+        } else {
+            self.nodes[here as usize].leaf = NONE;
+            here
+        };
+        let split = keys.partition_point(|k| !bit(k, depth));
+        let [mut left, mut right] = self.nodes[index as usize].child;
+        let left_hash = if split > 0 {
+            let (l, h) = self.rebuild(depth + 1, left, &keys[..split], batch);
+            left = l;
+            h
+        } else {
+            self.hash_of(left)
+        };
+        let right_hash = if split < keys.len() {
+            let (r, h) = self.rebuild(depth + 1, right, &keys[split..], batch);
+            right = r;
+            h
+        } else {
+            self.hash_of(right)
+        };
+        let digest = node_hash(&left_hash, &right_hash);
+        let node = &mut self.nodes[index as usize];
+        node.child = [left, right];
+        node.hash = digest;
+        self.pending
+            .as_mut()
+            .unwrap()
+            .touched
+            .push((depth, keys[0], index));
+        (index, digest)
     }
 
     fn row<'py>(
         &self,
         py: Python<'py>,
-        cls: &Bound<'py, PyAny>,
+        cls: &Bound<'py, PyType>,
         path: &Path,
-        slot: Slot,
+        node: &Node,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let path = PyBytes::new(py, path);
-        let hash = PyBytes::new(py, &slot.hash);
-        if slot.leaf == NONE {
-            cls.call1((path, hash, py.None(), py.None()))
+        let path = PyBytes::new(py, path).into_any();
+        let hash = PyBytes::new(py, &node.hash).into_any();
+        if node.leaf == NONE {
+            make_row(
+                py,
+                cls,
+                [
+                    path,
+                    hash,
+                    py.None().into_bound(py),
+                    py.None().into_bound(py),
+                ],
+            )
         } else {
-            let i = slot.leaf as usize;
-            let key = PyBytes::new(py, &self.entries.keys[i]);
-            let value = PyBytes::new(py, &self.entries.vals[i]);
-            cls.call1((path, hash, key, value))
+            let i = node.leaf as usize;
+            let key = PyBytes::new(py, &self.entries.keys[i]).into_any();
+            let value = PyBytes::new(py, &self.entries.vals[i]).into_any();
+            make_row(py, cls, [path, hash, key, value])
         }
     }
 
@@ -408,10 +376,11 @@ impl Core {
         &self,
         py: Python<'py>,
         cls: &Bound<'py, PyAny>,
-        mut nodes: Vec<(Path, Slot)>,
+        mut nodes: Vec<(Path, u32)>,
         head_last: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let row_cls = row_class(py, cls)?;
         let head = meta_path();
         // update() appends the head row; rows() sorts it among the nodes by its path.
         let at = if head_last {
@@ -420,17 +389,65 @@ impl Core {
             nodes.partition_point(|n| n.0 < head)
         };
         let out = PyList::empty(py);
-        for (i, (path, slot)) in nodes.iter().enumerate() {
+        for (i, (path, index)) in nodes.iter().enumerate() {
             if i == at {
                 out.append(self.head_row(py, cls)?)?;
             }
-            out.append(self.row(py, cls, path, *slot)?)?;
+            out.append(self.row(py, &row_cls, path, &self.nodes[*index as usize])?)?;
         }
         if at == nodes.len() {
             out.append(self.head_row(py, cls)?)?;
         }
         Ok(out)
     }
+}
+
+/// A MapRow (a frozen dataclass) made as `object.__new__` and `object.__setattr__` make it,
+/// without running its generated `__init__`: a block's rows are most of an update's cost.
+fn make_row<'py>(
+    py: Python<'py>,
+    cls: &Bound<'py, PyType>,
+    fields: [Bound<'py, PyAny>; 4],
+) -> PyResult<Bound<'py, PyAny>> {
+    let names = [
+        intern!(py, "path"),
+        intern!(py, "hash"),
+        intern!(py, "leaf_key"),
+        intern!(py, "value"),
+    ];
+    // SAFETY: PyType_GenericAlloc is what object.__new__ calls for a class without its own
+    // __new__ (checked once in `row_class`); the result is a new reference or NULL.
+    let obj = unsafe {
+        let raw = ffi::PyType_GenericAlloc(cls.as_ptr().cast::<ffi::PyTypeObject>(), 0);
+        if raw.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        Bound::from_owned_ptr(py, raw)
+    };
+    for (name, value) in names.iter().zip(fields.iter()) {
+        // SAFETY: all three are live objects; the generic setter bypasses the frozen
+        // dataclass's __setattr__ exactly as its own __init__ does.
+        if unsafe { ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) } < 0
+        {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    Ok(obj)
+}
+
+/// `row_cls` if rows can be made without its __init__: a class whose __new__ is object's.
+fn row_class<'py>(py: Python<'py>, row_cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyType>> {
+    let cls = row_cls
+        .cast::<PyType>()
+        .map_err(|_| PyValueError::new_err("the row class must be a class"))?
+        .clone();
+    let object_new = py.get_type::<PyAny>().getattr(intern!(py, "__new__"))?;
+    if !cls.getattr(intern!(py, "__new__"))?.is(&object_new) {
+        return Err(PyValueError::new_err(
+            "the row class must not define __new__",
+        ));
+    }
+    Ok(cls)
 }
 
 fn bytes_of<const N: usize>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8; N]> {
@@ -456,8 +473,11 @@ impl Core {
     #[new]
     fn new() -> Self {
         Core {
+            nodes: Vec::new(),
+            root: NONE,
+            entries: Entries::default(),
             height: -1,
-            ..Default::default()
+            pending: None,
         }
     }
 
@@ -497,17 +517,17 @@ impl Core {
             let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
             batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
         }
-        self.pending = Some(Pending {
-            recs_before: self.nodes.recs.len(),
+        let mut p = Pending {
+            nodes_before: self.nodes.len(),
             entries_before: self.entries.keys.len(),
             height_before: self.height,
+            root_before: self.root,
             ..Default::default()
-        });
+        };
         let mut keys: Vec<Key> = Vec::with_capacity(batch.len());
         for (key, value) in batch {
             match self.entries.find(&key) {
                 Some(i) => {
-                    let p = self.pending.as_mut().unwrap();
                     if (i as usize) < p.entries_before {
                         p.entry_undo.push((i, self.entries.vals[i as usize]));
                     }
@@ -519,26 +539,19 @@ impl Core {
             }
             keys.push(key);
         }
+        self.pending = Some(p);
         keys.sort_unstable();
         keys.dedup();
         if !keys.is_empty() {
-            self.rebuild(0, &keys, &keys);
+            self.root = self.rebuild(0, self.root, &keys, &keys).0;
         }
         self.height = height;
         let p = self.pending.as_ref().unwrap();
-        let mut touched: Vec<(Path, Slot)> = Vec::new();
-        let recs = &self.nodes.recs;
-        let fresh = p.recs_before..recs.len();
-        for i in p.rec_undo.iter().map(|(i, _)| *i as usize).chain(fresh) {
-            let (depth, key) = unshallow(recs[i].id);
-            touched.push((path_of(depth, &key), recs[i].slot));
-        }
-        for (depth, key) in p.deep_undo.keys() {
-            touched.push((
-                path_of(*depth as usize, key),
-                self.nodes.deep[&(*depth, *key)],
-            ));
-        }
+        let touched = p
+            .touched
+            .iter()
+            .map(|(d, k, i)| (path_of(*d, k), *i))
+            .collect();
         self.rows_of(py, row_cls, touched, true)
     }
 
@@ -557,16 +570,11 @@ impl Core {
 
     fn rollback(&mut self) {
         let Some(p) = self.pending.take() else { return };
-        for (i, slot) in &p.rec_undo {
-            self.nodes.recs[*i as usize].slot = *slot;
+        for (i, node) in p.node_undo.iter().rev() {
+            self.nodes[*i as usize] = *node;
         }
-        self.nodes.truncate(p.recs_before);
-        for (at, old) in p.deep_undo {
-            match old {
-                Some(slot) => self.nodes.deep.insert(at, slot),
-                None => self.nodes.deep.remove(&at),
-            };
-        }
+        self.nodes.truncate(p.nodes_before);
+        self.root = p.root_before;
         for (i, value) in &p.entry_undo {
             self.entries.vals[*i as usize] = *value;
         }
@@ -595,12 +603,12 @@ impl Core {
         let Some((depth, key)) = parse_path(&path) else {
             return Ok(None);
         };
-        Ok(self.nodes.get(depth, &key).map(|slot| {
-            let hash = PyBytes::new(py, &slot.hash);
-            if slot.leaf == NONE {
+        Ok(self.find(depth, &key).map(|node| {
+            let hash = PyBytes::new(py, &node.hash);
+            if node.leaf == NONE {
                 (hash, None, None)
             } else {
-                let i = slot.leaf as usize;
+                let i = node.leaf as usize;
                 (
                     hash,
                     Some(PyBytes::new(py, &self.entries.keys[i])),
@@ -624,12 +632,14 @@ impl Core {
     )> {
         let key = bytes_of::<32>(key, "a key")?;
         let mut siblings: Vec<Option<Bound<'py, PyBytes>>> = Vec::new();
+        let mut index = self.root;
         let mut depth = 0;
         loop {
-            let Some(here) = self.nodes.get(depth, &key) else {
+            if index == NONE {
                 siblings.reverse();
                 return Ok((None, siblings, None, None));
-            };
+            }
+            let here = self.nodes[index as usize];
             if here.leaf != NONE {
                 siblings.reverse();
                 let i = here.leaf as usize;
@@ -645,29 +655,36 @@ impl Core {
                     "the map's nodes are inconsistent: an interior node at depth 256",
                 ));
             }
-            let side = with_bit(&key, depth, !bit(&key, depth));
-            siblings.push(
-                self.nodes
-                    .get(depth + 1, &side)
-                    .map(|s| PyBytes::new(py, &s.hash)),
-            );
+            let side = bit(&key, depth) as usize;
+            let sibling = here.child[1 - side];
+            siblings.push((sibling != NONE).then(|| PyBytes::new(py, &self.hash_of(sibling))));
+            index = here.child[side];
             depth += 1;
         }
     }
 
-    /// Every node as a row, sorted by path, then the head row.
+    /// Every node as a row, sorted by path, with the head row among them.
     fn rows<'py>(
         &self,
         py: Python<'py>,
         row_cls: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut all: Vec<(Path, Slot)> = Vec::with_capacity(self.nodes.recs.len());
-        for rec in &self.nodes.recs {
-            let (depth, key) = unshallow(rec.id);
-            all.push((path_of(depth, &key), rec.slot));
+        let mut all: Vec<(Path, u32)> = Vec::with_capacity(self.nodes.len());
+        let mut stack: Vec<(u32, usize, Key)> = Vec::new();
+        if self.root != NONE {
+            stack.push((self.root, 0, EMPTY));
         }
-        for ((depth, key), slot) in &self.nodes.deep {
-            all.push((path_of(*depth as usize, key), *slot));
+        while let Some((index, depth, key)) = stack.pop() {
+            all.push((path_of(depth, &key), index));
+            let node = &self.nodes[index as usize];
+            if node.leaf != NONE {
+                continue;
+            }
+            for (side, &child) in node.child.iter().enumerate() {
+                if child != NONE {
+                    stack.push((child, depth + 1, with_bit(&key, depth, side == 1)));
+                }
+            }
         }
         self.rows_of(py, row_cls, all, false)
     }
@@ -680,7 +697,7 @@ impl Core {
         for row in rows.try_iter()? {
             let row = row?;
             let path = bytes_of::<34>(&row.getattr("path")?, "a row's path")?;
-            if u16::from(path[32]) << 8 | u16::from(path[33]) == META && path[..32] == [0u8; 32] {
+            if path == meta_path() {
                 let value = row.getattr("value")?;
                 let meta = value
                     .cast::<PyBytes>()
@@ -704,7 +721,28 @@ impl Core {
             let hash = bytes_of::<32>(&row.getattr("hash")?, "a row's hash")?;
             let leaf_key = row.getattr("leaf_key")?;
             let value = row.getattr("value")?;
-            let mut leaf = m.nodes.get(depth, &key).map_or(NONE, |s| s.leaf);
+            let blank = Node {
+                hash: EMPTY,
+                child: [NONE, NONE],
+                leaf: HOLE,
+            };
+            if m.root == NONE {
+                m.root = m.push(blank);
+            }
+            let mut index = m.root;
+            for d in 0..depth {
+                let side = bit(&key, d) as usize;
+                let mut next = m.nodes[index as usize].child[side];
+                if next == NONE {
+                    next = m.push(blank);
+                    m.nodes[index as usize].child[side] = next;
+                }
+                index = next;
+            }
+            let mut leaf = m.nodes[index as usize].leaf;
+            if leaf == HOLE {
+                leaf = NONE;
+            }
             if !leaf_key.is_none() && !value.is_none() {
                 let k = bytes_of::<32>(&leaf_key, "a row's leaf key")?;
                 let v = bytes_of::<56>(&value, "a row's value")?;
@@ -716,9 +754,16 @@ impl Core {
                     None => m.entries.push(k, v),
                 };
             }
-            m.set(depth, &key, Slot { hash, leaf });
+            let node = &mut m.nodes[index as usize];
+            node.hash = hash;
+            node.leaf = leaf;
         }
-        m.nodes.recs.shrink_to_fit();
+        if m.nodes.iter().any(|n| n.leaf == HOLE) {
+            return Err(PyValueError::new_err(
+                "the rows lack a node above one of them",
+            ));
+        }
+        m.nodes.shrink_to_fit();
         m.entries.keys.shrink_to_fit();
         m.entries.vals.shrink_to_fit();
         Ok(m)
