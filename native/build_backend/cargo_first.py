@@ -16,4 +16,4 @@ if shutil.which("cargo") is None:
     )
 os.environ["MATURIN_NO_INSTALL_RUST"] = "1"
 
-from maturin import *  # noqa: E402, F403 (the PEP 517 hooks)
+from maturin import *  # noqa: F403 (the PEP 517 hooks)
