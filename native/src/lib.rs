@@ -376,10 +376,13 @@ impl Core {
         &self,
         py: Python<'py>,
         cls: &Bound<'py, PyAny>,
-        mut nodes: Vec<(Path, u32)>,
+        unsorted: Vec<(Path, u32)>,
         head_last: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Sort 4-byte positions, not the 38-byte pairs (moving those dominated the sort).
+        let mut order: Vec<u32> = (0..unsorted.len() as u32).collect();
+        order.sort_unstable_by(|a, b| unsorted[*a as usize].0.cmp(&unsorted[*b as usize].0));
+        let nodes: Vec<&(Path, u32)> = order.iter().map(|i| &unsorted[*i as usize]).collect();
         let row_cls = row_class(py, cls)?;
         let head = meta_path();
         // update() appends the head row; rows() sorts it among the nodes by its path.
