@@ -1,7 +1,7 @@
 """Head map speed and memory: the native map against the pure-Python reference.
 
-    uv run python bench/bench_headmap.py            # 1M items, blocks of 1,000 changes
-    uv run python bench/bench_headmap.py --quick    # 100k items
+    uv run python bench/bench_headmap_native.py            # 1M items, blocks of 1,000 changes
+    uv run python bench/bench_headmap_native.py --quick    # 100k items
 
 Each implementation runs in a fresh child process (so its resident memory is its own):
 it builds a map of ``--items`` items (one bulk update), then applies blocks of ``--block``
