@@ -27,7 +27,15 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
-from anchoring.headmap import MapRow, Node, path_bytes
+from anchoring.headmap import (
+    MapEntry,
+    MapProof,
+    MapRow,
+    Node,
+    path_bytes,
+    proof_paths,
+    prove_from,
+)
 from anchoring.headmap_native import HeadMap
 from anchoring.merkle import pack_tree
 from anchoring.recorders import (
@@ -43,6 +51,9 @@ from domain.base import Event as BaseEvent
 from ledger.config import schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
+#: Head map levels a proof reads in one statement: a map of N entries is about log2(N)
+#: deep (20 for a million), so one read covers nearly every proof.
+PREFETCH_DEPTH = 32
 PAGE = 1000
 
 _sha256 = hashlib.sha256
@@ -292,9 +303,10 @@ class Chain(Application[str]):
             raise TypeError(f"{type(self.recorder).__name__} keeps no head map")
         return self.recorder
 
-    def head_map(self) -> HeadMap:
-        """The head map as the newest block left it (empty before any version 2 block)."""
-        return HeadMap.from_rows(self.map_store.map_latest_rows())
+    def head_map(self, height: int | None = None) -> HeadMap:
+        """The head map as block ``height`` (default: the newest) left it; empty before
+        any version 2 block."""
+        return HeadMap.from_rows(self.map_store.map_latest_rows(height))
 
     def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
         """Node lookup (path id → node) of the map as block ``height`` left it."""
@@ -307,6 +319,21 @@ class Chain(Application[str]):
             return Node(row.hash, row.leaf_key, row.value)
 
         return node
+
+    def map_proof_at(self, key: bytes, height: int) -> tuple[MapEntry | None, MapProof]:
+        """The key's entry and proof in the map as block ``height`` left it, reading the
+        nodes of the first ``PREFETCH_DEPTH`` levels of its path in one statement."""
+        store = self.map_store
+        fetched = store.map_nodes(proof_paths(key, PREFETCH_DEPTH), height)
+        single = self.map_nodes_at(height)
+
+        def node(path: int) -> Node | None:
+            if path & 0x1FF > PREFETCH_DEPTH:  # deeper than prefetched: one at a time
+                return single(path)
+            row = fetched.get(path_bytes(path))
+            return None if row is None else Node(row.hash, row.leaf_key, row.value)
+
+        return prove_from(node, key)
 
     def latest_leaves(self) -> list[LeafRow]:
         """The newest anchored leaf of every item (to start the map on a version 1 chain)."""

@@ -27,7 +27,7 @@ from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
-from anchoring.headmap import MapEntry, item_key, prove_from
+from anchoring.headmap import MapEntry, item_key
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
 from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
@@ -253,7 +253,7 @@ class Prover:
         self, item_id: str, height: int, *, absent: bool = False
     ) -> tuple[MapEntry | None, dict[str, Any]]:
         try:
-            entry, proof = prove_from(self.chain.map_nodes_at(height), item_key(item_id))
+            entry, proof = self.chain.map_proof_at(item_key(item_id), height)
         except LookupError as e:
             raise ProveError(f"the head map cannot be read: {e}") from None
         if absent != (entry is None):

@@ -81,7 +81,9 @@ class MapStore(Protocol):
 
     def map_node(self, path: bytes, height: int) -> MapRow | None: ...
 
-    def map_latest_rows(self) -> list[MapRow]: ...
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]: ...
+
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]: ...
 
     def map_rows_at(self, height: int) -> list[MapRow]: ...
 
@@ -214,11 +216,32 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             r = c.fetchone()
         return None if r is None else map_row(path, r[0], r[1], r[2])
 
-    def map_latest_rows(self) -> list[MapRow]:
-        """Every node as the newest block left it."""
-        out: list[MapRow] = []
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
+        """:meth:`map_node` of several paths in one statement (those that exist)."""
+        if not paths:
+            return {}
+        values = ",".join(["(?)"] * len(paths))
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT path, hash, leaf_key, value FROM anchored_map ORDER BY path, height")
+            c.execute(
+                f"WITH p(path) AS (VALUES {values}) "
+                "SELECT m.path, m.hash, m.leaf_key, m.value FROM p JOIN anchored_map m "
+                "ON m.path = p.path AND m.height = (SELECT MAX(height) FROM anchored_map "
+                "WHERE path = p.path AND height <= ?)",
+                (*paths, height),
+            )
+            rows = [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+        return {row.path: row for row in rows}
+
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        """Every node as block ``height`` (default: the newest) left it."""
+        out: list[MapRow] = []
+        top = (1 << 62) if height is None else height
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height <= ? "
+                "ORDER BY path, height",
+                (top,),
+            )
             for r in c.fetchall():
                 row = map_row(bytes(r[0]), r[1], r[2], r[3])
                 if out and out[-1].path == row.path:

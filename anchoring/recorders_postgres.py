@@ -152,11 +152,24 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         r = rows[0]
         return map_row(path, r["hash"], r["leaf_key"], r["value"])
 
-    def map_latest_rows(self) -> list[MapRow]:
+    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
+        if not paths:
+            return {}
+        rows = self._fetch(
+            "SELECT p.path, m.hash, m.leaf_key, m.value FROM unnest(%s::bytea[]) AS p(path) "
+            f"CROSS JOIN LATERAL (SELECT hash, leaf_key, value FROM {self.map_table} "
+            "WHERE path = p.path AND height <= %s ORDER BY height DESC LIMIT 1) AS m",
+            (list(paths), height),
+        )
+        out = [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+        return {row.path: row for row in out}
+
+    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
+        top = (1 << 62) if height is None else height
         rows = self._fetch(
             f"SELECT DISTINCT ON (path) path, hash, leaf_key, value FROM {self.map_table} "
-            "ORDER BY path, height DESC",
-            (),
+            "WHERE height <= %s ORDER BY path, height DESC",
+            (top,),
         )
         return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
 

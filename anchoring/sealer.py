@@ -256,7 +256,8 @@ class Anchor:
             self.map = HeadMap()
             self.map.height = head.height if head else -1
             return
-        stored = self.chain.head_map()
+        # As the head left it: another anchor may have sealed more since the headers were read.
+        stored = self.chain.head_map(head.height)
         if stored.height != head.height or stored.root != head.map_root:
             raise AnchorError(
                 f"the stored head map (block {stored.height}) does not match block {head.height}"

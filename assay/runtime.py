@@ -137,6 +137,7 @@ def make_anchor(
         signer,
         origin=settings.checkpoint_origin,
         policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
+        header_version=settings.block_header_version,
         checkpoint_path=settings.checkpoint_path,
         publish_checkpoint=publish if sink is not None else None,
     )

@@ -61,6 +61,10 @@ class Settings:
     block_max_events: int = 1000
     #: ... or this many seconds after the first unsealed event, whichever first.
     block_max_seconds: float = 1.0
+    #: Block header version the anchor seals: 2 commits to the head map (complete histories,
+    #: absence proofs); 1 keeps the chain readable by verifiers that read only version 1.
+    #: A chain never goes back from 2 to 1.
+    block_header_version: int = 2
     #: Origin line of signed checkpoints (C2SP signed-note).
     checkpoint_origin: str = "assay.example/custody-log"
     #: Seconds between analyst snapshot refreshes.

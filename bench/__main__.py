@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from bench import (
     bench_anchoring,
     bench_components,
+    bench_headmap,
     bench_ingest,
     bench_merkle,
     bench_pipeline,
@@ -38,7 +39,7 @@ from bench.report import Goal, Row, machine_facts, write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-CACHE_FORMAT = "v1"  # bump when the ledger's or chain's tables change
+CACHE_FORMAT = "v2"  # bump when the ledger's or chain's tables change
 T = TypeVar("T")
 
 
@@ -57,12 +58,15 @@ class Size:
     prove_samples: int
     projection_events: int
     history_queries: int
+    headmap_items: int = 20_000  # items in the head map (proofs, seal with map updates)
+    headmap_blocks: int = 5
+    headmap_samples: int = 100
 
 
 QUICK = Size("quick", 300, 300, (1, 2), 200, 3, 1400, 20_000, 20_000, 2_000, 100, 10_000, 200)
 FULL = Size(
     "full", 15_000, 30_000, (1, 2), 2000, 30, 21_000, 1_000_000, 200_000, 100_000, 1000,
-    1_000_000, 2000,
+    1_000_000, 2000, 1_000_000, 50, 1000,
 )  # fmt: skip
 
 GOAL_E2E = Goal(">=", 20_000, "≥ 20,000 events/s")
@@ -72,6 +76,9 @@ GOAL_STALENESS = Goal("<=", 5000, "p99 ≤ 5 s")
 GOAL_MERKLE = Goal(">=", 1_000_000, "≥ 1M/s")
 GOAL_PROVE = Goal("<=", 5.0, "≤ 5 ms")
 GOAL_VERIFY = Goal("<=", 1.0, "≤ 1 ms")
+GOAL_SEAL_MAP = Goal(">=", 200_000, "≥ 200k events/s")
+GOAL_ABSENCE = Goal("<=", 2.0, "≤ 2 ms")
+GOAL_MAP_PROOF = Goal("<=", 1536, "≤ 1.5 KB")
 GOAL_HISTORY = Goal("<=", 10.0, "p99 ≤ 10 ms over 1M+ events")
 GOAL_REBUILD = Goal(">=", 100_000, "≥ 100k events/s")
 FLAT_PERCENT = 10.0
@@ -141,6 +148,10 @@ def measure(
         lambda: bench_anchoring.bench_prove_verify(
             prove_root, size.prove_store_events, size.prove_samples
         ),
+    )
+    raw["headmap"] = step(
+        "head map: seal with map updates, map proofs, absence",
+        lambda: bench_headmap.run(size.headmap_items, size.headmap_blocks, size.headmap_samples),
     )
     projection_root = cached_root(
         "projections-store", size.projection_events, cache, out_tmp, fresh
@@ -215,6 +226,22 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
                     note=f"{store}, CPU {prove[f'{what}_{q}_cpu_ms']:.2f} ms",
                 )
             )
+    hm = raw["headmap"]
+    in_map = f"{hm['items']:,} items in the map"
+    rows += [
+        Row("seal_with_map", "components", "seal build incl. head map updates",
+            hm["seal_with_map_events_per_s"], "events/s", "without the map",
+            hm["seal_without_map_events_per_s"], GOAL_SEAL_MAP, chart="throughput",
+            note=in_map),
+        Row("map_prove_p99", "latency", "map proof read p99 (part of prove)",
+            hm["map_prove_p99_ms"], "ms", goal=GOAL_PROVE, chart="latency", note=in_map),
+        Row("map_verify_p99", "latency", "map proof check p99 (part of verify)",
+            hm["map_verify_p99_ms"], "ms", chart="latency", note=in_map),
+        Row("absence_p99", "latency", "absence proof, read and check, p99",
+            hm["absence_p99_ms"], "ms", goal=GOAL_ABSENCE, chart="latency", note=in_map),
+        Row("map_proof_bytes", "components", "map proof size, max", hm["map_proof_max_bytes"],
+            "bytes", goal=GOAL_MAP_PROOF, note=f"mean {hm['map_proof_mean_bytes']:.0f} B"),
+    ]  # fmt: skip
     proj = raw["projections"]
     for q in ("p50", "p99"):
         rows.append(

@@ -59,7 +59,7 @@ with warnings.catch_warnings():
     import merkletools
 
 RESULTS = Path(__file__).resolve().parent / "results"
-STORE_FORMAT = "anchoring-store-v1"  # bump when the chain's tables change
+STORE_FORMAT = "anchoring-store-v2"  # bump when the chain's tables change
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 1000  # events per block, the anchor's default
 BUILD_EVENTS = 200_000

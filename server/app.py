@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException
 from epcis.query import add_epcis_routes
 from ledger.application import ItemNotFound
 from server.pinning import load_pins, pin_page
-from server.readmodel import NotAnchored, ReadModel, StoreUnavailable
+from server.readmodel import Absent, NotAnchored, ReadModel, StoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -209,7 +209,8 @@ def create_app(
 
     @app.get(
         "/items/{item_id}/proof",
-        summary="The item's proof bundle (assay-proof-bundle v1)",
+        summary="The item's proof bundle (assay-proof-bundle v2); for an id never recorded, "
+        "404 with its absence proof (assay-absence)",
         responses=ERRORS,
     )
     def get_proof(item_id: ItemId) -> dict[str, Any]:
@@ -257,6 +258,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ItemNotFound)
     async def not_found(request: Request, exc: ItemNotFound) -> JSONResponse:
         return _error(404, "not_found", f"no item {exc.item_id!r}")
+
+    @app.exception_handler(Absent)
+    async def absent(request: Request, exc: Absent) -> JSONResponse:
+        body = {
+            "error": "unknown_item",
+            "message": f"{exc}: the absence proof shows it",
+            "item_id": exc.item_id,
+            "absence_proof": exc.bundle,
+        }
+        return JSONResponse(body, status_code=404)
 
     @app.exception_handler(NotAnchored)
     async def not_anchored(request: Request, exc: NotAnchored) -> JSONResponse:

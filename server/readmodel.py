@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
-from anchoring.prove import ProveError, Prover
+from anchoring.prove import ProveError, Prover, UnknownItem
 from assay import runtime
 from domain.corrections import Declaration
 from domain.parties import Party
 from domain.state import ItemState
 from domain.story import sentence
-from ledger.application import CustodyLedger
+from ledger.application import CustodyLedger, ItemNotFound
 from ledger.records import PARTY_TOPICS, ItemRecord, item_record
 
 if TYPE_CHECKING:
@@ -60,6 +60,16 @@ _STATE_FIELDS = (
 
 class NotAnchored(LookupError):
     """The item exists but nothing of it is covered by a signed checkpoint yet."""
+
+
+class Absent(LookupError):
+    """The ledger has never recorded the id; ``bundle`` is its absence proof
+    (docs/proof-bundle.md §10.5)."""
+
+    def __init__(self, item_id: str, bundle: dict[str, Any]) -> None:
+        super().__init__(f"no item {item_id!r} in the ledger")
+        self.item_id = item_id
+        self.bundle = bundle
 
 
 class StoreUnavailable(RuntimeError):
@@ -146,9 +156,20 @@ class ReadModel:
         }
 
     def proof(self, item_id: str) -> dict[str, Any]:
-        """The proof bundle of ``anchoring.prove``, into the signed checkpoint on disk."""
-        self.ledger.get_item(item_id)
-        text, _ = self._signed_checkpoint()
+        """The proof bundle of ``anchoring.prove``, into the signed checkpoint on disk;
+        :class:`Absent` with the absence proof for an id the ledger never recorded."""
+        try:
+            self.ledger.get_item(item_id)
+        except ItemNotFound:
+            unknown = True
+        else:
+            unknown = False
+        try:
+            text, _ = self._signed_checkpoint()
+        except NotAnchored:
+            if unknown:  # nothing to prove absence against yet
+                raise ItemNotFound(item_id) from None
+            raise
         with self._prover_lock:  # one long-lived prover: it reads only new blocks
             try:
                 if self._prover is None:
@@ -158,7 +179,15 @@ class ReadModel:
             except ProveError as e:
                 raise StoreUnavailable(str(e)) from None
             try:
+                if unknown:
+                    raise UnknownItem(item_id)
                 return self._prover.prove(item_id)
+            except UnknownItem:
+                try:
+                    absence = self._prover.prove_absence(item_id)
+                except ProveError:  # no head map yet (a version 1 head): a plain 404
+                    raise ItemNotFound(item_id) from None
+                raise Absent(item_id, absence) from None
             except ProveError as e:
                 raise NotAnchored(str(e)) from None
 

@@ -219,3 +219,33 @@ def test_a_missing_file_is_a_usage_error(
     missing = str(tmp_path / "missing.json")
     assert assay(tmp_path / "data", "verify", missing, "--key", missing) == 2
     assert "cannot read input" in capsys.readouterr().err
+
+
+COMPLETE = sorted((Path(__file__).parent / "vectors" / "complete").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMPLETE, ids=lambda p: p.stem)
+def test_verify_ends_every_version_2_vector_in_its_step_and_exit_code(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 verified, 3 proven absent, 1 and the step otherwise. Freshness vectors are checked
+    at their own ``now``: here, a maximum age of zero makes every checkpoint stale."""
+    vector = json.loads(path.read_text())
+    bundle, key = tmp_path / "bundle.json", tmp_path / "platform.pub"
+    bundle.write_bytes(vector_input(vector))
+    key.write_text(vector["platform_key"] + "\n")
+    args = ["verify", str(bundle), "--key", str(key), "--json"]
+    want = vector["want_err"]
+    if "max_age" in vector:
+        args += ["--max-age", "0"]
+        want = want or "checkpoint_stale"
+    code = assay(tmp_path / "data", *args)
+    out = json.loads(capsys.readouterr().out)
+    if want is None:
+        assert (code, out["absent"], out["completeness"]) == (
+            3 if vector["want_absent"] else 0,
+            vector["want_absent"],
+            vector["want_completeness"],
+        )
+    else:
+        assert (code, out["step"]) == (1, want)

@@ -60,6 +60,8 @@ def test_every_block_commits_to_the_map_of_latest_leaves(tmp_path: Path, databas
             entry, proof = prove_from(nodes, key)
             assert header.map_root is not None
             verify_map(header.map_root, key, entry, proof)
+            # The prefetching read (one statement for the top levels) gives the same proof.
+            assert chain.map_proof_at(key, header.height) == (entry, proof)
             if entry is not None:
                 assert entry.height <= header.height
     report = audit(world.ledger, chain, anchor.signer.verifier())

@@ -71,6 +71,31 @@ def test_the_demo_bundle_verifies_and_a_flipped_byte_does_not(
     assert bad.stdout.startswith("NOT VERIFIED: leaf_hash: event v4:"), bad.stdout
 
 
+def test_the_demo_bags_shortened_history_fails_and_a_random_id_is_proven_absent(
+    demo_run: dict[str, object], tmp_path: Path
+) -> None:
+    cwd, env = demo_run["cwd"], demo_run["env"]
+    assert isinstance(cwd, Path) and isinstance(env, dict)
+    bundle_path = cwd / str(demo_run["bundle_path"])
+    key = cwd / "assay-data" / "keys" / "platform.pub"
+    bundle = json.loads(bundle_path.read_text())
+    assert bundle["version"] == 2
+    del bundle["events"][-1]  # the flag of the scan after the sale
+    shortened = tmp_path / "shortened.json"
+    shortened.write_text(json.dumps(bundle))
+    bad = assay("verify", str(shortened), "--key", str(key), env=env, cwd=cwd)
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("NOT VERIFIED: history_incomplete: "), bad.stdout
+
+    absent = tmp_path / "absent.json"
+    item = "urn:epc:id:sgtin:4012345.000999.424242"
+    made = assay("prove", item, "-o", str(absent), env=env, cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    checked = assay("verify", str(absent), "--key", str(key), env=env, cwd=cwd)
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert checked.stdout.startswith(f"NOT IN THE LEDGER: {item} is not in the ledger as of ")
+
+
 def test_broker_status_reports_the_configured_cluster(demo_run: dict[str, object]) -> None:
     cwd, env = demo_run["cwd"], demo_run["env"]
     assert isinstance(cwd, Path) and isinstance(env, dict)

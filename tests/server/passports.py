@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assay.settings import Settings
-from tests.server.stores import ITEM, Store, event, ten_event_story
+from tests.server.stores import (
+    ITEM,
+    PAGE_HEADER_VERSION,
+    Store,
+    event,
+    store_settings,
+    ten_event_story,
+)
 from tests.support import make_world
 
 FLAGGED = ITEM
@@ -29,7 +35,7 @@ def _bag(tag: str, model: str, serial: str) -> dict[str, str]:
 
 def build_passports(data_dir: Path) -> Store:
     """Three blocks; UNINSPECTED's last event is recorded after the last one (pending)."""
-    settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
+    settings = store_settings(data_dir, PAGE_HEADER_VERSION)
     store = Store(settings, make_world(data_dir))
     genuine = [
         event(1, "commissioning", "brand", GENUINE, **_bag("TAG-8", "Lune 24", "2018")),

@@ -79,9 +79,23 @@ def ten_event_story(item: str = ITEM) -> list[CustodyEvent]:
     ]  # fmt: skip
 
 
-def build_store(data_dir: Path) -> Store:
+def store_settings(data_dir: Path, header_version: int) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        checkpoint_origin="assay.example/custody-log",
+        block_header_version=header_version,
+    )
+
+
+# The page's verifier reads format version 1 until its version 2 side (docs/proof-bundle.md
+# §10) lands: the stores its tests read seal version 1 headers meanwhile (the default here).
+# Make 2 the default when it does.
+PAGE_HEADER_VERSION = 1
+
+
+def build_store(data_dir: Path, header_version: int = PAGE_HEADER_VERSION) -> Store:
     """Four blocks: the story's events spread over blocks 0-2, block 3 for another item."""
-    settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
+    settings = store_settings(data_dir, header_version)
     store = Store(settings, make_world(data_dir))
     story = ten_event_story()
     other = story_events("urn:item:other", "TAG-OTHER")
@@ -104,7 +118,7 @@ def build_corrected_store(data_dir: Path) -> Store:
     """Commissioned, shipped to the wrong store and received there; the shipping declared in
     error by its shipper (the receipt rested on it: flagged). Two blocks. Osaka also has a
     key enrolled effective from a year before T0 (for migrating its history)."""
-    settings = Settings(data_dir=data_dir, checkpoint_origin="assay.example/custody-log")
+    settings = store_settings(data_dir, PAGE_HEADER_VERSION)
     store = Store(settings, make_world(data_dir), CORRECTED_ITEM)
     store.world.ledger.enrol_device(
         "osaka",

@@ -27,7 +27,7 @@ from tests.server.stores import ITEM, Store, build_store, event
 
 @pytest.fixture(scope="module")
 def api_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    return build_store(tmp_path_factory.mktemp("api") / "assay-data")
+    return build_store(tmp_path_factory.mktemp("api") / "assay-data", header_version=2)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,7 @@ def test_proof_verifies_with_the_pinned_key(client: TestClient, api_store: Store
     assert response.status_code == 200
     verified = verify_bundle(response.json(), Verifier.from_text(api_store.key_text))
     assert (verified.item_id, verified.events, verified.checkpoint_size) == (ITEM, 10, 4)
+    assert (verified.bundle_version, verified.completeness) == (2, "complete")
 
 
 def test_checkpoint_is_the_signed_note(client: TestClient, api_store: Store) -> None:
@@ -144,14 +145,32 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
 # ----- 404 --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suffix", ["", "/proof", "/qr.svg"])
+@pytest.mark.parametrize("suffix", ["", "/qr.svg"])
 def test_unknown_item_is_404(client: TestClient, suffix: str) -> None:
     _is_error(client.get(_item("urn:epc:id:sgtin:0614141.107346.9999", suffix)), 404, "not_found")
 
 
-@pytest.mark.parametrize("suffix", ["", "/proof"])
-def test_a_party_is_not_an_item(client: TestClient, suffix: str) -> None:
-    _is_error(client.get(_item("ginza", suffix)), 404, "not_found")
+@pytest.mark.parametrize("item_id", ["urn:epc:id:sgtin:0614141.107346.9999", "ginza"])
+def test_the_proof_of_an_unknown_id_is_404_with_its_absence_proof(
+    client: TestClient, api_store: Store, item_id: str
+) -> None:
+    response = client.get(_item(item_id, "/proof"))
+    _is_error(response, 404, "unknown_item")
+    body = response.json()
+    assert body["item_id"] == item_id and body["absence_proof"]["format"] == "assay-absence"
+    result = verify_bundle(body["absence_proof"], Verifier.from_text(api_store.key_text))
+    assert (result.absent, result.item_id, result.completeness) == (True, item_id, "complete")
+
+
+def test_before_the_head_map_an_unknown_id_is_a_plain_404(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "assay-data", header_version=1)  # no head map to prove in
+    with TestClient(create_app(store.settings)) as client:
+        _is_error(client.get(_item("urn:epc:id:sgtin:0614141.107346.9999", "/proof")), 404,
+                  "not_found")  # fmt: skip
+
+
+def test_a_party_is_not_an_item(client: TestClient) -> None:
+    _is_error(client.get(_item("ginza")), 404, "not_found")
 
 
 def test_unknown_path_and_method(client: TestClient) -> None:

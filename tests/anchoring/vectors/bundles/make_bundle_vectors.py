@@ -149,7 +149,7 @@ def other_reports() -> list[Report]:
 
 
 class World:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, header_version: int = 1) -> None:
         self.ledger = CustodyLedger(store_env("", root / "ledger.sqlite"))
         self.chain = Chain(store_env("", root / "chain.sqlite"))
         self.checkpoint = root / "checkpoint"
@@ -164,7 +164,9 @@ class World:
             clock=lambda: (T0 + timedelta(days=1, seconds=next(seals))).strftime(
                 "%Y-%m-%dT%H:%M:%S.%fZ"
             ),
-            header_version=1,  # these vectors pin format version 1 (docs/proof-bundle.md §7)
+            # These vectors pin format version 1 (docs/proof-bundle.md §7); the version 2 ones
+            # (tests/anchoring/vectors/complete) use this world with version 2 headers.
+            header_version=header_version,
         )
         for party, (name, role) in PARTIES.items():
             self.ledger.register_party(party, name, role)
@@ -177,18 +179,19 @@ class World:
             (decision,) = self.ledger.process([report], None)
             assert decision.accepted, decision.refusal
 
-    def prove(self, item_id: str) -> Vector:
+    def prove(self, item_id: str, version: int | None = None) -> Vector:
         self.anchor.catch_up()
-        bundle = Prover(self.ledger, self.chain, self.checkpoint.read_text()).prove(item_id)
+        prover = Prover(self.ledger, self.chain, self.checkpoint.read_text())
+        bundle = prover.prove(item_id, version)
         # Through JSON, as a consumer receives it.
         loaded: Vector = json.loads(json.dumps(bundle))
         return loaded
 
 
 @contextmanager
-def world() -> Iterator[World]:
+def world(header_version: int = 1) -> Iterator[World]:
     with tempfile.TemporaryDirectory(prefix="assay-vectors-") as tmp:
-        yield World(Path(tmp))
+        yield World(Path(tmp), header_version)
 
 
 def interleave(first: list[Report], second: list[Report]) -> list[Report]:

@@ -1,0 +1,78 @@
+"""The version 2 vectors (docs/proof-bundle.md §10.8): complete histories, a newer
+checkpoint, absence and freshness. Each fails at the step it names, or verifies with the
+absence and completeness it names, and the files are exactly what the generator writes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+FOLDER = Path(__file__).parent / "vectors" / "complete"
+REQUIRED = {
+    "complete-history": None,
+    "drop-last-event": "history_incomplete",
+    "drop-last-two": "history_incomplete",
+    "old-bundle-newer-checkpoint": "newer_events",
+    "old-bundle-newer-checkpoint-unchanged": None,
+    "newer-checkpoint-from-fork": "checkpoint_consistency",
+    "absent-item": None,
+    "absence-claimed-for-present-item": "absence_refuted",
+    "absence-proof-not-canonical": "absence_proof",
+    "map-sibling-flipped": "map_root",
+    "membership-proof-naming-another-key": "map_proof",
+    "v1-bundle-on-v2-chain": None,
+    "checkpoint-stale": "checkpoint_stale",
+}
+COMMON = {"desc", "want_err", "bundle", "platform_key", "device_keys", "want_absent",
+          "want_completeness"}  # fmt: skip
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_complete_vectors", FOLDER / "make_complete_vectors.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATOR = load_generator()
+
+
+def vectors() -> dict[str, dict[str, Any]]:
+    return {f.stem: json.loads(f.read_text()) for f in sorted(FOLDER.glob("*.json"))}
+
+
+def test_every_vector_ends_as_it_says() -> None:
+    found = vectors()
+    assert {name: found[name]["want_err"] for name in REQUIRED if name in found} == REQUIRED
+    for name, vector in found.items():
+        assert set(vector) in (COMMON, COMMON | {"max_age", "now"}), name
+        step, result = GENERATOR.run(vector)
+        assert step == vector["want_err"], name
+        if step is None:
+            assert (result.absent, result.completeness) == (
+                vector["want_absent"],
+                vector["want_completeness"],
+            ), name
+
+
+def test_completeness_holds_at_the_newer_checkpoint() -> None:
+    vector = vectors()["old-bundle-newer-checkpoint-unchanged"]
+    _, result = GENERATOR.run(vector)
+    newer_size = int(vector["bundle"]["newer"]["checkpoint"].split("\n")[1])
+    assert newer_size > int(vector["bundle"]["checkpoint"].split("\n")[1])
+    assert result.checkpoint_size == newer_size
+    assert result.checkpoint_time == vector["bundle"]["newer"]["head"]["sealed_at"]
+
+
+def test_vectors_are_what_the_generator_writes() -> None:
+    built = GENERATOR.build_vectors()
+    on_disk = {f.stem: f.read_text() for f in FOLDER.glob("*.json")}
+    assert sorted(on_disk) == sorted(built), "run make_complete_vectors.py to regenerate"
+    for name, vector in built.items():
+        assert on_disk[name] == GENERATOR.render(vector), f"{name}.json is stale"
