@@ -14,7 +14,8 @@ import hmac
 
 from anchoring.audit_records import Divergence
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import HeadMap, MapEntry, MapRow, item_key
+from anchoring.headmap import MapEntry, MapRow, item_key
+from anchoring.headmap_native import HeadMap
 from anchoring.recorders import MapStore
 
 

@@ -28,7 +28,6 @@ from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
 from anchoring.headmap import (
-    HeadMap,
     MapEntry,
     MapProof,
     MapRow,
@@ -37,6 +36,7 @@ from anchoring.headmap import (
     proof_paths,
     prove_from,
 )
+from anchoring.headmap_native import HeadMap
 from anchoring.merkle import pack_tree
 from anchoring.recorders import (
     BlockIndex,

@@ -43,7 +43,8 @@ from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import HeadMap, MapEntry, MapRow, item_key
+from anchoring.headmap import MapEntry, MapRow, item_key
+from anchoring.headmap_native import HeadMap
 from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import LeafRow

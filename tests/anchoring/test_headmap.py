@@ -1,5 +1,6 @@
 """The head map: its root is the documented function of its entries, whatever the order
-and batching of updates; proofs of membership and absence verify, and nothing else does."""
+and batching of updates; proofs of membership and absence verify, and nothing else does.
+Every map test runs against the reference (pure Python) and the native map."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from anchoring.headmap import (
     leaf_node,
     verify_map,
 )
+from anchoring.headmap_native import HeadMap as NativeHeadMap
+
+Impl = type[HeadMap] | type[NativeHeadMap]
+each_impl = pytest.mark.parametrize("impl", [HeadMap, NativeHeadMap], ids=["python", "native"])
 
 
 def entry(n: int) -> MapEntry:
@@ -53,16 +58,17 @@ def keys_with_prefix(bits: str, count: int, seed: int) -> list[bytes]:
     return out
 
 
+@each_impl
 @settings(max_examples=60, deadline=None)
 @given(
     batches=st.lists(st.lists(st.integers(0, 60), min_size=0, max_size=15), min_size=1, max_size=6),
     deep=st.booleans(),
 )
 def test_the_root_is_the_definitions_whatever_the_batches(
-    batches: list[list[int]], deep: bool
+    impl: Impl, batches: list[list[int]], deep: bool
 ) -> None:
     pool = keys_with_prefix("1011" * 8, 61, 7) if deep else [item_key(str(i)) for i in range(61)]
-    m, entries = HeadMap(), {}
+    m, entries = impl(), {}
     for height, batch in enumerate(batches):
         changes = {pool[i]: entry(i * 31 + height) for i in batch}
         m.update(changes, height)
@@ -76,24 +82,26 @@ def test_the_root_is_the_definitions_whatever_the_batches(
         verify_map(m.root, pool[i], found, proof)
 
 
-def test_an_empty_map_proves_every_key_absent() -> None:
-    m = HeadMap()
+@each_impl
+def test_an_empty_map_proves_every_key_absent(impl: Impl) -> None:
+    m = impl()
     assert m.root == EMPTY
     found, proof = m.prove(item_key("x"))
     assert found is None and proof == MapProof(())
     verify_map(EMPTY, item_key("x"), None, proof)
 
 
-def grown(n: int = 200) -> tuple[HeadMap, list[bytes]]:
-    m = HeadMap()
+def grown(impl: Impl, n: int = 200) -> tuple[HeadMap | NativeHeadMap, list[bytes]]:
+    m = impl()
     keys = [item_key(f"urn:item:{i}") for i in range(n)]
     m.update({k: entry(i) for i, k in enumerate(keys)}, 0)
     m.commit()
     return m, keys
 
 
-def test_membership_cannot_be_claimed_for_another_value_or_as_absence() -> None:
-    m, keys = grown()
+@each_impl
+def test_membership_cannot_be_claimed_for_another_value_or_as_absence(impl: Impl) -> None:
+    m, keys = grown(impl)
     found, proof = m.prove(keys[5])
     assert found is not None
     with pytest.raises(ProofError) as e:
@@ -103,18 +111,20 @@ def test_membership_cannot_be_claimed_for_another_value_or_as_absence() -> None:
         verify_map(m.root, keys[5], None, proof)  # absence claimed for a present key
 
 
-def test_absence_of_a_present_key_cannot_be_proven_with_a_neighbours_leaf() -> None:
-    m, keys = grown()
+@each_impl
+def test_absence_of_a_present_key_cannot_be_proven_with_a_neighbours_leaf(impl: Impl) -> None:
+    m, keys = grown(impl)
     _, other_proof = m.prove(keys[7])
     stolen = MapProof(other_proof.siblings, keys[7], entry(7).encode())
     with pytest.raises(ProofError):
         verify_map(m.root, keys[5], None, stolen)
 
 
+@each_impl
 @settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 10**6), data=st.data())
-def test_a_flipped_or_moved_sibling_fails(seed: int, data: st.DataObject) -> None:
-    m, keys = grown(64)
+def test_a_flipped_or_moved_sibling_fails(impl: Impl, seed: int, data: st.DataObject) -> None:
+    m, keys = grown(impl, 64)
     key = keys[seed % 64] if seed % 3 else item_key(f"absent-{seed}")
     found, proof = m.prove(key)
     verify_map(m.root, key, found, proof)
@@ -141,8 +151,9 @@ def test_a_flipped_or_moved_sibling_fails(seed: int, data: st.DataObject) -> Non
         )
 
 
-def test_rollback_restores_the_map_exactly() -> None:
-    m, keys = grown(50)
+@each_impl
+def test_rollback_restores_the_map_exactly(impl: Impl) -> None:
+    m, keys = grown(impl, 50)
     before = (m.root, m.size, m.height, m.rows())
     m.update({keys[3]: entry(999), item_key("new"): entry(5)}, 1)
     assert m.root != before[0]
@@ -150,16 +161,18 @@ def test_rollback_restores_the_map_exactly() -> None:
     assert (m.root, m.size, m.height, m.rows()) == before
 
 
-def test_the_saved_rows_rebuild_the_same_map() -> None:
-    m, keys = grown(120)
-    copy = HeadMap.from_rows(m.rows())
+@each_impl
+def test_the_saved_rows_rebuild_the_same_map(impl: Impl) -> None:
+    m, keys = grown(impl, 120)
+    copy = impl.from_rows(m.rows())
     assert (copy.root, copy.size, copy.height) == (m.root, m.size, m.height)
     for k in keys[:10]:
         assert copy.prove(k) == m.prove(k)
 
 
-def test_an_update_saves_exactly_the_nodes_it_changed() -> None:
-    m, keys = grown(120)
+@each_impl
+def test_an_update_saves_exactly_the_nodes_it_changed(impl: Impl) -> None:
+    m, keys = grown(impl, 120)
     saved = {r.path: r for r in m.rows()}
     rows = m.update({keys[0]: entry(1000), item_key("newcomer"): entry(1)}, 1)
     m.commit()

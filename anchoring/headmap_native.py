@@ -1,0 +1,94 @@
+"""The head map on its native core: what the sealer and the chain use.
+
+Same construction, public API and results as :class:`anchoring.headmap.HeadMap` (the
+reference, kept in pure Python): the same root, entries, node lookups, proofs and rows (same
+order, same bytes), the same rollback/commit semantics and ``from_rows``. The nodes live in
+the Rust extension ``assay_headmap`` (``native/``), compactly: a node is a 64-bit id of its
+path, its hash and the index of the entry placed there, so a map of millions of items fits
+the anchor's memory and a block's updates cost microseconds per key.
+
+tests/anchoring/test_headmap_parity.py binds the two implementations; the map tests of
+tests/anchoring/test_headmap.py run against both.
+
+Rows are refused (``ValueError``) where the reference would silently keep nonsense: a path
+that names no node, a hash or key that is not 32 bytes, a value that is not 56 bytes, an
+entry whose leaf is not 32 bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from assay_headmap import Core
+
+from anchoring.headmap import MapEntry, MapProof, MapRow, Node
+
+_PATH_LIMIT = 1 << (34 * 8)
+
+
+class HeadMap:
+    """Every non-empty node of the map, in native memory; updated a block at a time."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, core: Core | None = None) -> None:
+        self._core = Core() if core is None else core
+
+    @property
+    def height(self) -> int:
+        """The block the map stands after (-1: before any)."""
+        return self._core.height
+
+    @height.setter
+    def height(self, value: int) -> None:
+        self._core.height = value
+
+    @property
+    def root(self) -> bytes:
+        return self._core.root
+
+    @property
+    def size(self) -> int:
+        return self._core.size
+
+    def get(self, key: bytes) -> MapEntry | None:
+        raw = self._core.get(key)
+        return None if raw is None else MapEntry.decode(raw)
+
+    def update(self, changes: Mapping[bytes, MapEntry], height: int) -> list[MapRow]:
+        """Apply a block's changes; returns the rows to save with it (nodes, then the head
+        row). :meth:`rollback` undoes it if the block is not saved after all."""
+        return self._core.update(changes, height, MapRow)
+
+    def head_row(self) -> MapRow:
+        row: MapRow = self._core.head_row(MapRow)
+        return row
+
+    def rollback(self) -> None:
+        self._core.rollback()
+
+    def commit(self) -> None:
+        self._core.commit()
+
+    def node(self, path: int) -> Node | None:
+        if not 0 <= path < _PATH_LIMIT:
+            return None
+        found = self._core.node(path.to_bytes(34, "big"))
+        if found is None:
+            return None
+        digest, key, value = found
+        return Node(digest, key, value)
+
+    def prove(self, key: bytes) -> tuple[MapEntry | None, MapProof]:
+        raw, siblings, other_key, other_value = self._core.prove(key)
+        entry = None if raw is None else MapEntry.decode(raw)
+        return entry, MapProof(tuple(siblings), other_key, other_value)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[MapRow]) -> HeadMap:
+        """The map as saved (every node row and the head row)."""
+        return cls(Core.from_rows(rows))
+
+    def rows(self) -> list[MapRow]:
+        """Every node as a row (plus the head row): what a store must hold."""
+        return self._core.rows(MapRow)
