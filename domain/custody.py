@@ -110,6 +110,11 @@ class CustodyEvent:
         if self.longitude is not None and not -180.0 <= self.longitude <= 180.0:
             raise ValueError(f"longitude {self.longitude} is outside -180..180")
 
+    def __deepcopy__(self, memo: dict[int, object]) -> CustodyEvent:
+        # A frozen value (its attributes are never changed after it is made): a deep copy
+        # of an item (eventsourcing's cache hands out copies) may share it.
+        return self
+
     def to_primitive(self) -> dict[str, object]:
         """Plain JSON-able form; also the basis of the content digest."""
         return {

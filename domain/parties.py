@@ -36,6 +36,11 @@ class Device:
     #: When the enrolment was recorded in the ledger (its stored event's timestamp).
     recorded_at: datetime | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Device:
+        # A frozen value: a deep copy of an aggregate (eventsourcing's cache hands
+        # out copies) may share it rather than rebuild it.
+        return self
+
     @property
     def speaks_from(self) -> datetime:
         return self.effective_from or self.enrolled_at
