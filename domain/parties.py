@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
@@ -61,6 +62,9 @@ class Party(BaseAggregate[str]):
         self.name = ""
         self.role = Role.BRAND
         self.devices = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Party:
+        return base.copy_of_values(self, memo)
 
     @dataclass(frozen=True)
     class Registered(base.Created):
