@@ -52,6 +52,11 @@ class Declaration:
     reason: ErrorReason | None
     corrective_event_ids: tuple[str, ...]
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Declaration:
+        # A frozen value: a deep copy of an aggregate (eventsourcing's cache hands
+        # out copies) may share it rather than rebuild it.
+        return self
+
     @classmethod
     def of(cls, c: CustodyEvent) -> Declaration:
         if c.declared_event_id is None:

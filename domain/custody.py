@@ -81,7 +81,8 @@ class CustodyEvent:
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enumerations; refuse what cannot be one.
-        object.__setattr__(self, "kind", Kind(self.kind))
+        if type(self.kind) is not Kind:
+            object.__setattr__(self, "kind", Kind(self.kind))
         if self.verdict is not None:
             object.__setattr__(self, "verdict", Verdict(self.verdict))
         if self.reason is not None:
@@ -90,9 +91,9 @@ class CustodyEvent:
             object.__setattr__(self, "error_reason", ErrorReason(self.error_reason))
         if isinstance(self.corrective_event_ids, str):
             raise ValueError("corrective_event_ids is a list of event ids, not one string")
-        object.__setattr__(
-            self, "corrective_event_ids", tuple(str(i) for i in self.corrective_event_ids)
-        )
+        ids = self.corrective_event_ids
+        if type(ids) is not tuple or not all(type(i) is str for i in ids):
+            object.__setattr__(self, "corrective_event_ids", tuple(str(i) for i in ids))
         if not RULES[self.kind].withdraws and self.corrects:
             raise ValueError(
                 f"{', '.join(CORRECTION_FIELDS)} belong to an error_declaration, "
@@ -109,6 +110,11 @@ class CustodyEvent:
             raise ValueError(f"latitude {self.latitude} is outside -90..90")
         if self.longitude is not None and not -180.0 <= self.longitude <= 180.0:
             raise ValueError(f"longitude {self.longitude} is outside -180..180")
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CustodyEvent:
+        # A frozen value (its attributes are never changed after it is made): a deep copy
+        # of an item (eventsourcing's cache hands out copies) may share it.
+        return self
 
     def to_primitive(self) -> dict[str, object]:
         """Plain JSON-able form; also the basis of the content digest."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
@@ -52,6 +53,9 @@ class Item(BaseAggregate[str]):
 
     def __init__(self) -> None:
         self.state = ItemState()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Item:
+        return base.copy_of_values(self, memo)
 
     @dataclass(frozen=True)
     class Commissioned(base.Created):

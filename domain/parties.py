@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
@@ -36,6 +37,11 @@ class Device:
     #: When the enrolment was recorded in the ledger (its stored event's timestamp).
     recorded_at: datetime | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Device:
+        # A frozen value: a deep copy of an aggregate (eventsourcing's cache hands
+        # out copies) may share it rather than rebuild it.
+        return self
+
     @property
     def speaks_from(self) -> datetime:
         return self.effective_from or self.enrolled_at
@@ -56,6 +62,9 @@ class Party(BaseAggregate[str]):
         self.name = ""
         self.role = Role.BRAND
         self.devices = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Party:
+        return base.copy_of_values(self, memo)
 
     @dataclass(frozen=True)
     class Registered(base.Created):

@@ -51,6 +51,11 @@ class Flag:
     evidence_event_id: str | None
     raised_at: datetime
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Flag:
+        # A frozen value: a deep copy of an aggregate (eventsourcing's cache hands
+        # out copies) may share it rather than rebuild it.
+        return self
+
 
 @dataclass(frozen=True)
 class Fix:
@@ -59,6 +64,11 @@ class Fix:
     latitude: float
     longitude: float
     at: datetime
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Fix:
+        # A frozen value: a deep copy of an aggregate (eventsourcing's cache hands
+        # out copies) may share it rather than rebuild it.
+        return self
 
 
 EARTH_RADIUS_KM = 6371.0088

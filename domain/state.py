@@ -14,7 +14,9 @@ events of an item always rebuilds the same state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
+from domain.base import copy_of_values
 from domain.corrections import Declaration
 from domain.custody import CustodyEvent, Verdict
 from domain.kinds import RULES, Status
@@ -50,6 +52,10 @@ class ItemState:
     recorded: list[CustodyEvent] = field(default_factory=list)
     #: Declarations by the id of the event they declare in error.
     declared: dict[str, Declaration] = field(default_factory=dict)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ItemState:
+        # Every field is an immutable value or a flat container of them.
+        return copy_of_values(self, memo)
 
     @property
     def frozen(self) -> bool:

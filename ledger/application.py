@@ -158,6 +158,7 @@ class CustodyLedger(Application[str]):
         if before_commit is not None:
             before_commit(decisions)
         self._record(batch.processing_event(tracking))
+        batch.cache_saved()
         return decisions
 
     def _exists(self, aggregate_id: str) -> bool:
@@ -170,6 +171,7 @@ class _Batch:
     def __init__(self, ledger: CustodyLedger) -> None:
         self.ledger = ledger
         self.loaded: dict[str, BaseAggregate[str] | None] = {}
+        self.changed: dict[str, BaseAggregate[str]] = {}
         self.events: list[Any] = []
 
     def processing_event(self, tracking: Tracking | None) -> ProcessingEvent[str]:
@@ -188,7 +190,20 @@ class _Batch:
     def keep(self, *aggregates: BaseAggregate[str]) -> None:
         for aggregate in aggregates:
             self.loaded[aggregate.id] = aggregate
+            self.changed[aggregate.id] = aggregate
             self.events.extend(aggregate.collect_events())
+
+    def cache_saved(self) -> None:
+        """Once the batch is committed, hand the aggregates it changed to the cache.
+
+        eventsourcing's cache (with fast-forward) keeps the version it last loaded and
+        reads the events saved since on the next load; the batch's own copies are those
+        events applied already, so the next load finds nothing new to decode. Another
+        writer's events are still read by that fast-forward."""
+        cache = self.ledger.repository.cache
+        if cache is not None:
+            for aggregate_id, aggregate in self.changed.items():
+                cache.put(aggregate_id, aggregate)
 
     def apply(self, report: Report) -> Decision:
         try:

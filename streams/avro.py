@@ -30,6 +30,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import LOGICAL_READERS
 from fastavro.schema import to_parsing_canonical_form
 
+from streams import avro_onepass
 from streams.errors import SerializationError
 
 MAGIC = b"\xc3\x01"
@@ -75,6 +76,7 @@ class SchemaVersion:
     # (field, converter) for each top-level field with a logical type, turning the plain
     # value into fastavro's; None when a logical type sits deeper (then read it again).
     logical_fields: tuple[tuple[str, Any], ...] | None = None
+    raw: Any = None  # the schema as its file spells it
 
 
 class SchemaRegistry:
@@ -84,6 +86,8 @@ class SchemaRegistry:
         self.by_fingerprint: dict[bytes, SchemaVersion] = {}
         self.latest: dict[str, SchemaVersion] = {}
         self.versions: dict[tuple[str, int], SchemaVersion] = {}
+        # How the one-pass reader reads each writer (None: it cannot), made on first use.
+        self._plans: dict[bytes, avro_onepass.BodyPlan | None] = {}
         for path in sorted(folder.glob("*.avsc")):
             match = _FILE_NAME.match(path.name)
             if match is None:
@@ -96,7 +100,9 @@ class SchemaRegistry:
         canonical = to_parsing_canonical_form(parsed).encode()
         fingerprint = struct.pack("<Q", crc64_avro(canonical))
         plain = parse_schema(_without_logical_types(raw))
-        entry = SchemaVersion(name, version, parsed, fingerprint, plain, _logical_fields(raw))
+        entry = SchemaVersion(
+            name, version, parsed, fingerprint, plain, _logical_fields(raw), dict(raw)
+        )
         self.by_fingerprint[fingerprint] = entry
         self.versions[(name, version)] = entry
         if name not in self.latest or self.latest[name].version < version:
@@ -116,7 +122,26 @@ class SchemaRegistry:
         return out.getvalue()
 
     def decode(self, name: str, message: bytes) -> dict[str, Any]:
-        """Decode a single-object message into the newest version of schema ``name``."""
+        """Decode a single-object message into the newest version of schema ``name``.
+
+        A canonically encoded body is read in one pass (:mod:`streams.avro_onepass`);
+        anything that pass is not sure of is decided by :meth:`decode_carefully`."""
+        writer = self._writer(name, message)
+        if not isinstance(message, bytes):
+            message = bytes(message)
+        fast = self._onepass(writer, name)
+        if fast is not None:
+            record = avro_onepass.read(fast, message, HEADER_LEN)
+            if record is not None:
+                return record
+        return self._decode_carefully(name, writer, message)
+
+    def decode_carefully(self, name: str, message: bytes) -> dict[str, Any]:
+        """What :meth:`decode` returns or raises, by the reference method: read the body
+        with fastavro, write it back and compare the bytes."""
+        return self._decode_carefully(name, self._writer(name, message), bytes(message))
+
+    def _writer(self, name: str, message: bytes) -> SchemaVersion:
         if len(message) < HEADER_LEN or message[:2] != MAGIC:
             raise SerializationError(
                 "not_single_object", "message does not start with the Avro single-object marker"
@@ -131,7 +156,10 @@ class SchemaRegistry:
             raise SerializationError(
                 "wrong_schema", f"expected a {name} message, found {writer.name} v{writer.version}"
             )
-        body = bytes(message[HEADER_LEN:])
+        return writer
+
+    def _decode_carefully(self, name: str, writer: SchemaVersion, message: bytes) -> dict[str, Any]:
+        body = message[HEADER_LEN:]
         plain = _read_canonical(writer, body)
         reader = _reader(self, name, writer)
         if reader is None and writer.logical_fields is not None:
@@ -148,6 +176,14 @@ class SchemaRegistry:
                 raise _unreadable(writer, e) from None
         assert isinstance(record, dict)
         return record
+
+    def _onepass(self, writer: SchemaVersion, name: str) -> avro_onepass.BodyPlan | None:
+        if writer.fingerprint not in self._plans:
+            latest = self.latest[name]
+            self._plans[writer.fingerprint] = avro_onepass.plan(
+                writer.raw, None if latest is writer else latest.raw
+            )
+        return self._plans[writer.fingerprint]
 
 
 def _read_canonical(writer: SchemaVersion, body: bytes) -> Any:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.custody import CORRECTION_FIELDS, CustodyEvent
+from domain.custody import (
+    CORRECTION_FIELDS,
+    CustodyEvent,
+    ErrorReason,
+    Kind,
+    RetirementReason,
+    Verdict,
+)
 from streams.avro import SchemaRegistry, default_registry
 from streams.errors import SerializationError
 from streams.keys import DeviceKey
@@ -50,17 +57,51 @@ def write_version(event: CustodyEvent) -> int:
 
 
 def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
-    data = dict(record)
-    occurred = data["occurred_at"]
-    if isinstance(occurred, datetime):
-        occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
-        data["occurred_at"] = occurred.astimezone(UTC).isoformat()
+    """The custody event a decoded body holds, built as ``CustodyEvent.from_primitive``
+    builds it from the primitive form (an empty enumeration is unset), without the detour
+    through that form: the timestamp stays a datetime."""
     try:
-        return CustodyEvent.from_primitive(data)
+        occurred = record["occurred_at"]
+        if isinstance(occurred, datetime):
+            occurred = occurred.astimezone(UTC) if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+        else:
+            occurred = datetime.fromisoformat(str(occurred))
+        latitude, longitude = record.get("latitude"), record.get("longitude")
+        return CustodyEvent(
+            event_id=str(record["event_id"]),
+            item_id=str(record["item_id"]),
+            kind=Kind(str(record["kind"])),
+            party_id=str(record["party_id"]),
+            device_id=str(record["device_id"]),
+            location=str(record["location"]),
+            occurred_at=occurred,
+            counterparty=_optional(record, "counterparty"),
+            tag_uid=_optional(record, "tag_uid"),
+            brand=_optional(record, "brand"),
+            model=_optional(record, "model"),
+            serial=_optional(record, "serial"),
+            verdict=Verdict(str(record["verdict"])) if record.get("verdict") else None,
+            certificate=_optional(record, "certificate"),
+            buyer_ref=_optional(record, "buyer_ref"),
+            reason=RetirementReason(str(record["reason"])) if record.get("reason") else None,
+            latitude=None if latitude is None else float(str(latitude)),
+            longitude=None if longitude is None else float(str(longitude)),
+            attributes={str(k): str(v) for k, v in (record.get("attributes") or {}).items()},
+            declared_event_id=_optional(record, "declared_event_id"),
+            error_reason=(
+                ErrorReason(str(record["error_reason"])) if record.get("error_reason") else None
+            ),
+            corrective_event_ids=tuple(str(i) for i in record.get("corrective_event_ids") or ()),
+        )
     except (KeyError, ValueError) as e:
         raise SerializationError(
             "invalid_event", f"custody event fields are invalid: {e}"
         ) from None
+
+
+def _optional(record: dict[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    return None if value is None else str(value)
 
 
 def seal(

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -30,10 +31,10 @@ from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
 from streams.connection import Cluster, as_connection
 from streams.deadletter import MAX_LETTER_BYTES, DeadLetter
+from streams.ed25519 import PublicKey, UnusableKey
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
 from streams.groups import hold_pending_rebalance, member_identity, ownership, should_rejoin
-from streams.keys import SignatureInvalid, verify_signature
 from streams.producer import DeliveryError, Producer
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,12 @@ class Gate:
             device = party.check_device_enrolled(envelope.device_id)
         except DomainError as e:
             raise Rejected(e.rule, e.reason) from None
-        try:
-            verify_signature(bytes.fromhex(device.public_key), envelope.body, envelope.signature)
-        except SignatureInvalid:
+        key = _verify_key(device.public_key)
+        if key is None or not key.verify(envelope.body, envelope.signature):
             raise Rejected(
                 "bad_signature",
                 f"signature does not verify with the key of device {envelope.device_id!r}",
-            ) from None
+            )
         try:
             custody = read_body(envelope, self.registry)
         except SerializationError as e:
@@ -156,8 +156,19 @@ class Gate:
         return cache[party_id]
 
 
+@lru_cache(maxsize=4096)
+def _verify_key(public_key_hex: str) -> PublicKey | None:
+    """The enrolled key of a device, parsed once (None: not a usable key, so nothing it
+    is said to have signed verifies; streams.keys.verify_signature says the same)."""
+    try:
+        return PublicKey(bytes.fromhex(public_key_hex))
+    except (UnusableKey, ValueError):
+        return None
+
+
 def _has_nul(custody: CustodyEvent) -> bool:
-    for value in custody.to_primitive().values():
+    # The event's text fields (its enumerations are text too) and its attributes.
+    for value in vars(custody).values():
         if isinstance(value, str) and "\x00" in value:
             return True
     return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())

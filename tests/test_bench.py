@@ -50,6 +50,8 @@ def test_json_has_machine_facts_and_positive_numbers(quick_run: Path) -> None:
         "avro_decode", "signature_verify", "save_batch_1", "save_batch_1000", "merkle_build",
         "merkletools", "prove_p99", "verify_p99", "projection_rows", "projection_rebuild",
         "history_p99", "rss_1w_ingest-1_end", "rss_1w_anchor_end", "rss_1w_project_end",
+        "ingest_over_verify_floor", "ingest_cpu_over_verify_floor", "ingest_cpu",
+        *(f"ingest_cpu_{s}" for s in ("consume", "envelope", "signature", "body", "rules", "save")),
     ]  # fmt: skip
     for key in expected:
         value = rows[key]["value"]

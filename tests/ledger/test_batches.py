@@ -327,3 +327,27 @@ def test_the_store_round_trips_parties_and_items(tmp_path: Path) -> None:
     assert reopened.get_party("ginza").devices == first.get_party("ginza").devices
     assert comparable(reopened.get_item(ITEM).state) == comparable(first.get_item(ITEM).state)
     assert reopened.item_events(ITEM)[1].custody == story()[1]
+
+
+def test_a_cached_item_is_handed_out_as_a_copy_that_shares_only_frozen_values(
+    tmp_path: Path,
+) -> None:
+    """The aggregate cache deep-copies what it hands out; the reports and flags in an item's
+    record are frozen values, shared, while every container is the copy's own."""
+    ledger = register(CustodyLedger(store_env("", tmp_path / "ledger.sqlite")))
+    ledger.process([report(c) for c in story()], None)
+    first, second = ledger.get_item(ITEM), ledger.get_item(ITEM)
+    assert first is not second and first.state is not second.state
+    assert first.state.recorded == second.state.recorded
+    assert first.state.recorded is not second.state.recorded
+    assert all(a is b for a, b in zip(first.state.recorded, second.state.recorded, strict=True))
+    assert first.state.seen is not second.state.seen
+    first.state.recorded.clear()
+    first.state.seen.clear()
+    first.state.status = Status.RETIRED
+    third = ledger.get_item(ITEM)
+    assert len(third.state.recorded) == 5 and len(third.state.seen) == 5
+    assert third.state.status is Status.SOLD
+    party = ledger.get_party("brand")
+    assert ledger.get_party("brand").devices == party.devices
+    assert ledger.get_party("brand").devices is not party.devices

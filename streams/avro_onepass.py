@@ -1,0 +1,209 @@
+"""A one-pass reader of canonically encoded Avro bodies, for the schemas Assay writes.
+
+:meth:`streams.avro.SchemaRegistry.decode` must accept exactly the canonical encoding of a
+record (docs/proof-bundle.md §4.7). Its careful check reads the body with fastavro, writes
+the record back and compares the bytes: three passes (four when an old writer version is
+resolved to the newest). This module reads a body once, checking each canonical rule as it
+goes, and returns what the careful path returns: the record resolved to the reader schema,
+with timestamps as fastavro converts them.
+
+It is only a fast path. For anything it is not sure of (a body that breaks a rule, is cut
+short or is not UTF-8; a varint of ten bytes; a timestamp outside years 1-9999; a NaN
+whose bits a write would not give back; a schema with a type it does not know) it answers
+None and the careful path decides, with its own error. So it never accepts what the
+careful path refuses and never changes a refusal or its message; tests/streams/
+test_avro_onepass.py binds the two on valid bodies and on mutations of them.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["BodyPlan", "plan", "read"]
+
+# The field types a plan can read, as they appear in a schema file.
+_STRING, _BYTES, _LONG, _TIMESTAMP, _DOUBLE = range(5)
+_OPTIONAL = 8  # added to a type: the union ["null", T]
+_STRING_MAP, _STRING_ARRAY = 16, 17
+_SIMPLE: dict[str, int] = {"string": _STRING, "bytes": _BYTES, "long": _LONG, "double": _DOUBLE}
+_TIMESTAMP_MICROS = {"type": "long", "logicalType": "timestamp-micros"}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLOAT64 = struct.Struct("<d")
+
+#: (name, type) of each field the writer wrote, in order; (name, default) of each field
+#: the reader adds.
+BodyPlan = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, Any], ...]]
+
+
+def _kind(schema: Any) -> int | None:
+    if isinstance(schema, str):
+        return _SIMPLE.get(schema)
+    if isinstance(schema, list):
+        if len(schema) == 2 and schema[0] == "null" and isinstance(schema[1], str):
+            inner = _SIMPLE.get(schema[1])
+            return None if inner is None else inner + _OPTIONAL
+        return None
+    if isinstance(schema, dict):
+        bare = {k: v for k, v in schema.items() if k != "doc"}
+        if bare == _TIMESTAMP_MICROS:
+            return _TIMESTAMP
+        if bare == {"type": "map", "values": "string"}:
+            return _STRING_MAP
+        if bare == {"type": "array", "items": "string"}:
+            return _STRING_ARRAY
+    return None
+
+
+def _fresh_default(field: Mapping[str, Any]) -> tuple[bool, Any]:
+    """(True, default) if a reader can fill this field in for a writer that lacks it."""
+    if "default" not in field:
+        return False, None
+    kind, default = _kind(field["type"]), field["default"]
+    if kind is not None and kind >= _OPTIONAL and kind < _STRING_MAP and default is None:
+        return True, None
+    if (kind, default) in ((_STRING_MAP, {}), (_STRING_ARRAY, [])):
+        return True, default
+    return False, None
+
+
+def plan(writer: Mapping[str, Any], reader: Mapping[str, Any] | None) -> BodyPlan | None:
+    """How :func:`read` reads bodies of the ``writer`` record schema (as written in its
+    schema file) resolved to ``reader`` (None: the same), or None if it cannot: a type it
+    does not know, or a reader that does more than add defaulted fields at the end."""
+    written = writer.get("fields")
+    if writer.get("type") != "record" or not isinstance(written, list):
+        return None
+    fields = []
+    for field in written:
+        kind = _kind(field["type"])
+        if kind is None:
+            return None
+        fields.append((field["name"], kind))
+    added: list[tuple[str, Any]] = []
+    if reader is not None:
+        wanted = reader.get("fields")
+        if (
+            reader.get("type") != "record"
+            or reader.get("name") != writer.get("name")
+            or reader.get("namespace") != writer.get("namespace")
+            or not isinstance(wanted, list)
+            or len(wanted) < len(written)
+        ):
+            return None
+        for mine, theirs in zip(written, wanted, strict=False):
+            if (mine["name"], _kind(mine["type"])) != (theirs["name"], _kind(theirs["type"])):
+                return None
+        for field in wanted[len(written) :]:
+            ok, default = _fresh_default(field)
+            if not ok:
+                return None
+            added.append((field["name"], default))
+    return tuple(fields), tuple(added)
+
+
+def read(body_plan: BodyPlan, message: bytes, position: int) -> dict[str, Any] | None:
+    """The record in ``message[position:]`` if it is canonically encoded and plainly
+    readable (see the module's docstring), else None: then the careful path decides."""
+    fields, added = body_plan
+    record: dict[str, Any] = {}
+    end = len(message)
+    try:
+        for name, kind in fields:
+            if kind >= _STRING_MAP:
+                record[name], position = _block(message, position, end, kind == _STRING_MAP)
+                continue
+            if kind >= _OPTIONAL:
+                branch = message[position]
+                position += 1
+                if branch == 0:  # zig-zag 0: null
+                    record[name] = None
+                    continue
+                if branch != 2:  # zig-zag 1: the other type; nothing else is canonical
+                    return None
+                kind -= _OPTIONAL
+            if kind <= _BYTES:
+                size = message[position]
+                if size < 0x80 and not size & 1:  # a length below 64: one byte
+                    position += 1
+                    size >>= 1
+                else:
+                    size, position = _long(message, position)
+                    if size < 0:
+                        return None
+                stop = position + size
+                if stop > end:
+                    return None
+                value = message[position:stop]
+                record[name] = value.decode("utf-8") if kind == _STRING else value
+                position = stop
+            elif kind == _DOUBLE:
+                stop = position + 8
+                if stop > end:
+                    return None
+                raw = message[position:stop]
+                (number,) = _FLOAT64.unpack(raw)
+                if number != number and _FLOAT64.pack(number) != raw:
+                    return None  # a NaN the writer would spell otherwise
+                record[name] = number
+                position = stop
+            else:
+                number, position = _long(message, position)
+                record[name] = (
+                    _EPOCH + timedelta(microseconds=number) if kind == _TIMESTAMP else number
+                )
+    except (IndexError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
+        return None
+    if position != end:
+        return None
+    for name, default in added:
+        record[name] = {} if default == {} else [] if default == [] else default
+    return record
+
+
+def _block(message: bytes, position: int, end: int, pairs: bool) -> tuple[Any, int]:
+    """A map of strings (``pairs``) or an array of strings in one block, then ``00``."""
+    count, position = _long(message, position)
+    if count < 0:
+        raise ValueError("a block with a byte size")
+    mapping: dict[str, str] = {}
+    items: list[str] = []
+    for _ in range(count):
+        text, position = _text(message, position, end)
+        if pairs:
+            if text in mapping:
+                raise ValueError("a repeated map key")
+            mapping[text], position = _text(message, position, end)
+        else:
+            items.append(text)
+    if count and message[position] != 0:
+        raise ValueError("a second block")
+    return (mapping if pairs else items), position + (1 if count else 0)
+
+
+def _text(message: bytes, position: int, end: int) -> tuple[str, int]:
+    size, position = _long(message, position)
+    stop = position + size
+    if size < 0 or stop > end:
+        raise ValueError("a negative length or one beyond the body")
+    return message[position:stop].decode("utf-8"), stop
+
+
+def _long(message: bytes, position: int) -> tuple[int, int]:
+    """A long written as a minimal varint of at most nine bytes (ValueError otherwise:
+    the careful path decides the rest), and the position after it."""
+    byte = message[position]
+    if byte < 0x80:
+        return (byte >> 1) ^ -(byte & 1), position + 1
+    value, shift = byte & 0x7F, 7
+    while byte & 0x80:
+        position += 1
+        byte = message[position]
+        if shift > 56 or byte == 0:
+            raise ValueError("not a minimal varint of at most nine bytes")
+        value |= (byte & 0x7F) << shift
+        shift += 7
+    return (value >> 1) ^ -(value & 1), position + 1
