@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,13 @@ from streams.errors import SerializationError
 from tests.anchoring.hostile_bundles import respellings
 from tests.streams.hostile import key_for, sample_event
 
+ADDRESS = re.compile(r"0x[0-9a-f]+")
 VECTORS = sorted((Path(__file__).parent / "vectors" / "custody_event").glob("*.json"))
-FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=1500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def onepass(name: str, message: bytes) -> dict[str, Any] | None:
@@ -53,7 +59,8 @@ def outcome(decode: Any, name: str, message: bytes) -> tuple[str, Any]:
     try:
         return "ok", repr(decode(name, message))  # repr: NaN is not equal to itself
     except SerializationError as e:
-        return "refused", (e.code, e.reason)
+        # Some of fastavro's messages name an object by its address, which differs per call.
+        return "refused", (e.code, ADDRESS.sub("0x…", e.reason))
 
 
 def assert_bound(name: str, message: bytes) -> None:
