@@ -79,18 +79,24 @@ def rested_on_declared(state: ItemState) -> str:
 
 def check_history(stored: list[Any], state: ItemState) -> None:
     """Read from the stored events alone: sales, returns, freezing and retirement, over the
-    events that stand (a later event that rested on a declared one is named by a flag)."""
+    events that stand. A later event that rested on a declared one is named by a flag; it
+    stands, so events recorded after it were judged against a state that includes it, and
+    the stored history alone no longer shows why they were allowed: the flag is the record
+    of that (docs/custody-rules.md, "Corrections")."""
     sold = frozen = retired = False
     verdict: Verdict | None = None
     declared = set(state.declared)
     exempt = rested_on_declared(state)
+    downstream = False  # after an event a flag names
     for e in stored:
         if not isinstance(e, Item.Commissioned | Item.CustodyRecorded):
             continue
         kind = e.custody.kind
         if RULES[kind].withdraws or e.custody.event_id in declared:
             continue
-        ok = f" {e.custody.event_id} by " in exempt
+        named = f" {e.custody.event_id} by " in exempt
+        ok = named or downstream
+        downstream = downstream or named
         assert ok or not retired, "custody after retirement"
         assert ok or not frozen or kind is Kind.DECOMMISSIONING, "custody after counterfeit"
         if kind is Kind.RETAIL_SELLING:
