@@ -42,6 +42,7 @@ class Kind(StrEnum):
     RETURNING = "returning"
     DECOMMISSIONING = "decommissioning"
     ERROR_DECLARATION = "error_declaration"
+    INTAKE = "intake"
 
 
 class Status(StrEnum):
@@ -58,6 +59,9 @@ Holder = Literal["actor", "none", "keep"]
 Place = Literal["event", "none", "keep"]
 #: Whether the event is accepted for a sold item: never, always, or from the brand.
 AfterSale = Literal["no", "any", "brand"]
+#: What a creating kind must own (``domain/authority.py``): the brand it names and the GS1
+#: prefixes of its keys, only that its item id is under no other party's prefix, or nothing.
+Authority = Literal["brand", "gs1", "none"]
 
 #: The guards a rule may name (``domain.guards.GUARDS``).
 GUARDS = frozenset(
@@ -117,6 +121,8 @@ class KindRule:
     #: the item's state is folded again without the declared events (``domain/state.py``).
     #: It has no effect of its own, and the item's status does not restrict it.
     withdraws: bool = False
+    #: What the actor must own to record it (``brand_not_owned`` otherwise).
+    authority: Authority = "none"
     #: The sentence a history tells, with ``{who}`` and the event's fields in braces.
     sentence: str = ""
 
@@ -128,6 +134,7 @@ RULES: Mapping[Kind, KindRule] = {
             Kind.COMMISSIONING, frozenset({Role.BRAND}), Status.IN_CUSTODY, "actor", "event",
             details=("tag_uid", "brand", "model", "serial"),
             sets=("brand", "model", "serial", "tag_uid"), creates=True, clears_parties=True,
+            authority="brand",
             sentence="{who} commissioned {brand} {model} serial {serial} (tag {tag_uid}) "
             "at {location}",
         ),
@@ -183,6 +190,16 @@ RULES: Mapping[Kind, KindRule] = {
             details=("declared_event_id",), guards=("declarable",), in_transit=True,
             after_sale="any", withdraws=True,
             sentence="{who} declared event {declared_event_id} in error ({error_reason})",
+        ),
+        KindRule(
+            # Pre-owned intake: an appraiser registers an item no brand commissioned, at its
+            # authentication; the provenance is the appraiser's, not a brand's.
+            Kind.INTAKE, frozenset({Role.APPRAISER}), Status.IN_CUSTODY, "actor", "event",
+            details=("tag_uid", "brand", "model", "verdict", "certificate"),
+            sets=("brand", "model", "serial", "tag_uid", "verdict", "certificate"),
+            creates=True, clears_parties=True, authority="gs1",
+            sentence="{who} authenticated it at intake: {brand} {model} (tag {tag_uid}), "
+            "{verdict} (certificate {certificate}) at {location}",
         ),
     )
 }  # fmt: skip

@@ -29,6 +29,11 @@ ROLES: dict[str, Role] = {
     "osaka": Role.STORE,
 }
 
+#: What the test brands declare they own (``domain/authority.py``): the brand names and
+#: GS1 company prefixes the tests commission under.
+TEST_BRANDS = ("B", "Maison Aurel", "Maison", "Hermès")
+TEST_PREFIXES = ("0614141", "4012345")
+
 COMMISSION_DETAILS: dict[str, Any] = {
     "tag_uid": TAG,
     "brand": "Maison Aurel",
@@ -40,6 +45,8 @@ COMMISSION_DETAILS: dict[str, Any] = {
 def make_party(party_id: str, role: Role | None = None) -> Party:
     party = Party.register(party_id, party_id.title(), role or ROLES[party_id])
     party.enrol_device(f"{party_id}-d1", "00" * 32, T0 - timedelta(days=1))
+    if party.role is Role.BRAND and party_id == "brand":
+        party.declare_authority(list(TEST_BRANDS), list(TEST_PREFIXES))
     party.collect_events()
     return party
 
