@@ -123,6 +123,8 @@ class KindRule:
     withdraws: bool = False
     #: What the actor must own to record it (``brand_not_owned`` otherwise).
     authority: Authority = "none"
+    #: For a kind that creates an item: how its provenance reads, with ``{who}``.
+    provenance: str = ""
     #: The sentence a history tells, with ``{who}`` and the event's fields in braces.
     sentence: str = ""
 
@@ -134,7 +136,7 @@ RULES: Mapping[Kind, KindRule] = {
             Kind.COMMISSIONING, frozenset({Role.BRAND}), Status.IN_CUSTODY, "actor", "event",
             details=("tag_uid", "brand", "model", "serial"),
             sets=("brand", "model", "serial", "tag_uid"), creates=True, clears_parties=True,
-            authority="brand",
+            authority="brand", provenance="commissioned by {who}",
             sentence="{who} commissioned {brand} {model} serial {serial} (tag {tag_uid}) "
             "at {location}",
         ),
@@ -198,6 +200,7 @@ RULES: Mapping[Kind, KindRule] = {
             details=("tag_uid", "brand", "model", "verdict", "certificate"),
             sets=("brand", "model", "serial", "tag_uid", "verdict", "certificate"),
             creates=True, clears_parties=True, authority="gs1",
+            provenance="authenticated at intake by {who}",
             sentence="{who} authenticated it at intake: {brand} {model} (tag {tag_uid}), "
             "{verdict} (certificate {certificate}) at {location}",
         ),
@@ -261,6 +264,10 @@ def _check_table() -> None:
         if (rule.holder != "keep" or rule.opens_transit) and rule.status is None:
             # Custody changes hands only with a status (the analysts' fold relies on it).
             raise RuntimeError(f"{rule.kind.value} moves the item without a status")
+        if rule.creates != bool(rule.provenance):
+            raise RuntimeError(
+                f"{rule.kind.value}: a creating kind, and only one, has a provenance"
+            )
         if rule.withdraws and (
             rule.status or rule.holder != "keep" or rule.location != "keep" or rule.sets
         ):
