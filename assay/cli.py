@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "witness",
     "ots",
     "status",
+    "privacy",
 )
 
 

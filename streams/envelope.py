@@ -21,6 +21,8 @@ ENVELOPE_SCHEMA = "signed_envelope"
 #: correction fields): readers that predate v3 keep reading everyday events.
 EVERYDAY_EVENT_VERSION = 2
 CORRECTION_EVENT_VERSION = 3
+#: v4 adds commitments to personal fields (docs/privacy.md): written when an event has them.
+COMMITMENT_EVENT_VERSION = 4
 #: Default limit of a message's key plus value on custody.events: a signed envelope is
 #: ~200 bytes, so 64 KiB leaves room for long attributes while bounding what is decoded.
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -41,11 +43,15 @@ def custody_to_avro(event: CustodyEvent) -> dict[str, Any]:
     record.setdefault("declared_event_id", None)
     record.setdefault("error_reason", None)
     record.setdefault("corrective_event_ids", [])
+    record.setdefault("commitments", {})
     return record
 
 
 def write_version(event: CustodyEvent) -> int:
-    """The schema version ``seal`` writes by default: v3 for a correction, else v2."""
+    """The schema version ``seal`` writes by default: v4 for an event with commitments,
+    v3 for a correction, else v2."""
+    if event.commitments:
+        return COMMITMENT_EVENT_VERSION
     return CORRECTION_EVENT_VERSION if event.corrects else EVERYDAY_EVENT_VERSION
 
 
@@ -80,6 +86,8 @@ def seal(
     known = {f["name"] for f in writer["fields"]}
     if event.corrects and not set(CORRECTION_FIELDS) <= known:
         raise ValueError(f"custody_event v{schema_version} cannot carry an error declaration")
+    if event.commitments and "commitments" not in known:
+        raise ValueError(f"custody_event v{schema_version} cannot carry commitments")
     body = reg.encode(EVENT_SCHEMA, {k: v for k, v in record.items() if k in known}, schema_version)
     envelope = {
         "party_id": key.party_id,

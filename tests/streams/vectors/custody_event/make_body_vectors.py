@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from anchoring.leaves import signed_fields  # noqa: E402
 from domain.custody import CustodyEvent, ErrorReason, Kind  # noqa: E402
+from domain.privacy import digest_of  # noqa: E402
 from streams.avro import default_registry  # noqa: E402
 from streams.envelope import EVENT_SCHEMA, custody_to_avro  # noqa: E402
 
@@ -41,6 +42,14 @@ DECLARATION = CustodyEvent(
     device_id="dc-g1", location="urn:epc:id:sgln:4012345.00001.0", occurred_at=AT,
     declared_event_id=f"{ITEM}#2", error_reason=ErrorReason.INCORRECT_DATA,
     corrective_event_ids=("a", "b"),
+)  # fmt: skip
+
+#: A sale whose buyer reference is a salted commitment (docs/privacy.md vector
+#: ``buyer-ref-ascii``: salt 00..0f, value "buyer-7f3a").
+SALE = CustodyEvent(
+    event_id=f"{ITEM}#9", item_id=ITEM, kind=Kind.RETAIL_SELLING, party_id="ginza",
+    device_id="ginza-d1", location="urn:epc:id:sgln:4012345.00009.0", occurred_at=AT,
+    commitments={"buyer_ref": digest_of(bytes(range(16)), "buyer-7f3a")},
 )  # fmt: skip
 
 
@@ -86,6 +95,11 @@ def vectors() -> dict[str, dict[str, Any]]:
                                    head + b"\x04\x02a\x02\xff\x00", "envelope_format"),
         "v3-trailing-byte": ("A byte after the array's end: unreadable.", 3, declared + b"\x00",
                              "envelope_format"),
+        "v4-shipping": ("A v4 body of an everyday event: no commitments, the empty map is not "
+                        "shown.", 4, body(SHIPPING, 4), None),
+        "v4-sale-with-commitment": ("A sale whose buyer reference is a salted commitment "
+                                    "(docs/privacy.md): commitments shown, buyer_ref null.", 4,
+                                    body(SALE, 4), None),
     }  # fmt: skip
     out = {}
     for name, (desc, version, raw, want_err) in cases.items():
