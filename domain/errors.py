@@ -186,3 +186,9 @@ class InvalidCompanyPrefix(DomainError):
     """A GS1 company prefix is 6 to 12 digits."""
 
     rule = "invalid_company_prefix"
+
+
+class ClaimCodeReused(DomainError):
+    """A sale commits to a claim code no earlier sale of the item committed to."""
+
+    rule = "claim_code_reused"

@@ -74,6 +74,7 @@ GUARDS = frozenset(
         "return",
         "may_decommission",
         "declarable",
+        "fresh_claim",
     }
 )
 
@@ -172,7 +173,8 @@ RULES: Mapping[Kind, KindRule] = {
         ),
         KindRule(
             Kind.RETAIL_SELLING, frozenset({Role.STORE}), Status.SOLD, "none", "none",
-            details=("buyer_ref",), sets=("buyer_ref",), guards=("holder", "authenticated"),
+            details=("buyer_ref",), sets=("buyer_ref",),
+            guards=("holder", "authenticated", "fresh_claim"),
             sentence="{who} sold it to buyer {buyer_ref}",
         ),
         KindRule(

@@ -38,6 +38,31 @@ def check_digest(name: str, digest: str) -> None:
         raise ValueError(f"the commitment to {name} is 64 lowercase hex digits (SHA-256)")
 
 
+_SALT_HEX = re.compile(r"(?:[0-9a-f]{2}){16,64}")
+
+
+def check_claim_commitment(kind: str, salt: str | None, digest: str | None) -> None:
+    """A sale's claim-code commitment: salt (16 to 64 bytes) and digest, in lowercase hex,
+    both or neither, on a ``retail_selling`` only."""
+    if kind != "retail_selling":
+        raise ValueError(f"a claim-code commitment belongs to a retail_selling, not {kind}")
+    if salt is None or not _SALT_HEX.fullmatch(salt):
+        raise ValueError("claim_salt is 16 to 64 bytes in lowercase hex")
+    if digest is None or not _DIGEST.fullmatch(digest):
+        raise ValueError("claim_digest is 64 lowercase hex digits (SHA-256)")
+
+
+def claim_commitment(code: str) -> tuple[str, str]:
+    """``(salt hex, digest hex)`` committing to a claim code, with a fresh salt."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    return salt.hex(), digest_of(salt, code)
+
+
+def new_claim_code() -> str:
+    """A one-time claim code for a receipt: 128 random bits, base64url."""
+    return secrets.token_urlsafe(SALT_BYTES)
+
+
 @dataclass(frozen=True)
 class Disclosure:
     """What opens one commitment: the salt, the field's name and its value."""

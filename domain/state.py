@@ -74,6 +74,15 @@ class ItemState:
         first = next((c for c in self.standing if RULES[c.kind].creates), None)
         return RULES[first.kind].provenance.format(who=first.party_id) if first else None
 
+    @property
+    def claim_digest(self) -> str | None:
+        """The claim-code commitment of the sale that made the item sold (None: not sold,
+        or sold without one)."""
+        if self.status is not Status.SOLD:
+            return None
+        sales = (c for c in reversed(self.standing) if RULES[c.kind].status is Status.SOLD)
+        return next((c.claim_digest for c in sales), None)
+
     def note_evidence(self, custody: CustodyEvent) -> None:
         """Remember a report by its event id; the first content stands, others conflict."""
         digest = custody.digest()

@@ -44,13 +44,15 @@ def custody_to_avro(event: CustodyEvent) -> dict[str, Any]:
     record.setdefault("error_reason", None)
     record.setdefault("corrective_event_ids", [])
     record.setdefault("commitments", {})
+    record.setdefault("claim_salt", None)
+    record.setdefault("claim_digest", None)
     return record
 
 
 def write_version(event: CustodyEvent) -> int:
     """The schema version ``seal`` writes by default: v4 for an event with commitments,
     v3 for a correction, else v2."""
-    if event.commitments:
+    if event.commitments or event.claim_digest:
         return COMMITMENT_EVENT_VERSION
     return CORRECTION_EVENT_VERSION if event.corrects else EVERYDAY_EVENT_VERSION
 
@@ -86,7 +88,7 @@ def seal(
     known = {f["name"] for f in writer["fields"]}
     if event.corrects and not set(CORRECTION_FIELDS) <= known:
         raise ValueError(f"custody_event v{schema_version} cannot carry an error declaration")
-    if event.commitments and "commitments" not in known:
+    if (event.commitments or event.claim_digest) and "claim_digest" not in known:
         raise ValueError(f"custody_event v{schema_version} cannot carry commitments")
     body = reg.encode(EVENT_SCHEMA, {k: v for k, v in record.items() if k in known}, schema_version)
     envelope = {
