@@ -45,11 +45,14 @@ DECLARATION = CustodyEvent(
 )  # fmt: skip
 
 #: A sale whose buyer reference is a salted commitment (docs/privacy.md vector
-#: ``buyer-ref-ascii``: salt 00..0f, value "buyer-7f3a").
+#: ``buyer-ref-ascii``: salt 00..0f, value "buyer-7f3a"), with a claim-code commitment
+#: (salt 10..1f, code "CLAIM-CODE-1"); signed by the same device as the other vectors.
 SALE = CustodyEvent(
-    event_id=f"{ITEM}#9", item_id=ITEM, kind=Kind.RETAIL_SELLING, party_id="ginza",
-    device_id="ginza-d1", location="urn:epc:id:sgln:4012345.00009.0", occurred_at=AT,
+    event_id=f"{ITEM}#9", item_id=ITEM, kind=Kind.RETAIL_SELLING, party_id="dc",
+    device_id="dc-g1", location="urn:epc:id:sgln:4012345.00009.0", occurred_at=AT,
     commitments={"buyer_ref": digest_of(bytes(range(16)), "buyer-7f3a")},
+    claim_salt=bytes(range(16, 32)).hex(),
+    claim_digest=digest_of(bytes(range(16, 32)), "CLAIM-CODE-1"),
 )  # fmt: skip
 
 
