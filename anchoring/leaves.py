@@ -169,6 +169,12 @@ def signed_fields(record: Mapping[str, Any]) -> dict[str, Any]:
             out["attributes"] = dict(sorted(attributes.items()))
         else:
             del out["attributes"]
+    commitments = out.get("commitments")  # custody_event v4: shown like the attributes
+    if isinstance(commitments, Mapping):
+        if commitments:
+            out["commitments"] = dict(sorted(commitments.items()))
+        else:
+            del out["commitments"]
     return out
 
 

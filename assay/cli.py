@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "witness",
     "ots",
     "status",
+    "privacy",
 )
 
 

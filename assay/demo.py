@@ -70,6 +70,9 @@ def enrol_parties(settings: Settings, ledger: CustodyLedger) -> dict[str, Device
         keys[party_id] = key = device_key(settings, party_id)
         with contextlib.suppress(PartyExists):
             ledger.register_party(party_id, name, role)
+        if role is Role.BRAND and not ledger.get_party(party_id).brands:
+            # A brand commissions only under the brand names and prefixes it owns.
+            ledger.declare_authority(party_id, ["Maison Aurel"], ["0614141"])
         if key.device_id not in ledger.get_party(party_id).devices:
             ledger.enrol_device(party_id, key.device_id, key.public_key_hex, at=enrolled_at)
     return keys

@@ -115,6 +115,11 @@ class Settings:
         return self.data_dir / "ledger.sqlite"
 
     @property
+    def disclosures_db(self) -> Path:
+        """Salts and values of personal-data commitments (erasable: docs/privacy.md)."""
+        return self.data_dir / "disclosures.sqlite"
+
+    @property
     def chain_db(self) -> Path:
         return self.data_dir / "chain.sqlite"
 

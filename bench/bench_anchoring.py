@@ -51,6 +51,7 @@ from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.ledger.helpers import brand_authority
 from tests.support import Step, sale
 from tests.support import journey as support_journey
 
@@ -158,7 +159,7 @@ def build_store(root: Path, events: int) -> tuple[CustodyLedger, Chain, str, int
         roles = {"brand": Role.BRAND, "lab": Role.APPRAISER}
         for party, key in keys.items():
             role = roles.get(party, Role.WAREHOUSE if party.startswith("dc") else Role.STORE)
-            ledger.register_party(party, party.title(), role)
+            ledger.register_party(party, party.title(), role, *brand_authority(party))
             ledger.enrol_device(party, "d1", key.public_key_hex, at=T0 - timedelta(days=1))
         started = time.perf_counter()
         written = 0

@@ -44,6 +44,7 @@ from domain.custody import CustodyEvent, Role
 from ledger.application import Report
 from streams.envelope import seal
 from streams.keys import DeviceKey
+from tests.ledger.helpers import brand_authority
 from tests.server.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import custody
 
@@ -69,7 +70,7 @@ def bundle_with(events: int, data_dir: Path) -> tuple[str, str, str, str]:
     item with ``events`` events."""
     settings = Settings(data_dir=data_dir)
     ledger = runtime.open_ledger(settings)
-    ledger.register_party("brand", "Maison Aurel", Role.BRAND)
+    ledger.register_party("brand", "Maison Aurel", Role.BRAND, *brand_authority("brand"))
     key = DeviceKey.generate("brand", "brand-d1")
     ledger.enrol_device("brand", "brand-d1", key.public_key_hex, at=T0 - timedelta(days=1))
     item = "urn:epc:id:sgtin:0614141.107346.1"

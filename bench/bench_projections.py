@@ -41,6 +41,7 @@ from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from projections.analyst import history, open_analyst
 from projections.projector import Projector
+from tests.ledger.helpers import brand_authority
 from tests.support import Step, sale
 from tests.support import journey as support_journey
 
@@ -58,7 +59,7 @@ def parties(ledger: CustodyLedger) -> None:
     people = [("brand", Role.BRAND), ("lab", Role.APPRAISER)]
     people += [(w, Role.WAREHOUSE) for w in WAREHOUSES] + [(s, Role.STORE) for s in STORES]
     for party, role in people:
-        ledger.register_party(party, party.title(), role)
+        ledger.register_party(party, party.title(), role, *brand_authority(party))
         # Any usable public key (the all-zero seed's): the ledger refuses small-order ones.
         ledger.enrol_device(party, "d1", ANY_KEY, at=T0 - timedelta(days=1))
 

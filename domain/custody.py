@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.kinds import ALLOWED_KINDS, RULES, Kind, Role
+from domain.privacy import check_claim_commitment, check_digest
 
 __all__ = [
     "ALLOWED_KINDS",
@@ -78,6 +79,13 @@ class CustodyEvent:
     error_reason: ErrorReason | None = None
     #: Ids of the item's custody events that replace the declared one (they may come later).
     corrective_event_ids: tuple[str, ...] = ()
+    #: Personal fields as salted commitments (``domain/privacy.py``): name -> digest hex.
+    #: Left out of ``to_primitive`` when empty, so events recorded before read the same.
+    commitments: Mapping[str, str] = field(default_factory=dict)
+    #: A sale's commitment to the buyer's one-time claim code (``domain/privacy.py``'s
+    #: digest, the salt in the event); left out of ``to_primitive`` when unset.
+    claim_salt: str | None = None
+    claim_digest: str | None = None
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enumerations; refuse what cannot be one.
@@ -99,6 +107,12 @@ class CustodyEvent:
                 f"{', '.join(CORRECTION_FIELDS)} belong to an error_declaration, "
                 f"not to {self.kind.value}"
             )
+        for name, digest in self.commitments.items():
+            check_digest(name, digest)
+            if getattr(self, name, None) is not None or name in self.attributes:
+                raise ValueError(f"{name} is committed: it cannot also be given in clear")
+        if self.claim_salt is not None or self.claim_digest is not None:
+            check_claim_commitment(self.kind, self.claim_salt, self.claim_digest)
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must carry a time zone")
         for name in ("event_id", "item_id", "party_id", "device_id", "location"):
@@ -139,6 +153,12 @@ class CustodyEvent:
             "longitude": self.longitude,
             "attributes": dict(sorted(self.attributes.items())),
             **self._correction_primitive(),
+            **({"commitments": dict(sorted(self.commitments.items()))} if self.commitments else {}),
+            **(
+                {"claim_salt": self.claim_salt, "claim_digest": self.claim_digest}
+                if self.claim_digest
+                else {}
+            ),
         }
 
     @property
@@ -170,6 +190,8 @@ class CustodyEvent:
         error_reason = opt("error_reason")
         attributes = data.get("attributes") or {}
         assert isinstance(attributes, Mapping)
+        commitments = data.get("commitments") or {}
+        assert isinstance(commitments, Mapping)
         corrective = data.get("corrective_event_ids") or ()
         assert isinstance(corrective, list | tuple)
         return cls(
@@ -195,6 +217,9 @@ class CustodyEvent:
             declared_event_id=opt("declared_event_id"),
             error_reason=ErrorReason(error_reason) if error_reason else None,
             corrective_event_ids=tuple(str(i) for i in corrective),
+            commitments={str(k): str(v) for k, v in commitments.items()},
+            claim_salt=opt("claim_salt"),
+            claim_digest=opt("claim_digest"),
         )
 
     def digest(self) -> str:

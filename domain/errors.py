@@ -161,3 +161,34 @@ class AlreadyDeclared(DomainError):
     """An event is declared in error once."""
 
     rule = "already_declared"
+
+
+class BrandNotDeclared(DomainError):
+    """A brand commissions items only once it has declared the brand names it owns."""
+
+    rule = "brand_not_declared"
+
+
+class BrandNotOwned(DomainError):
+    """A commissioning names a brand, or carries a GS1 key under a company prefix, that the
+    commissioning party does not own."""
+
+    rule = "brand_not_owned"
+
+
+class AuthorityTaken(DomainError):
+    """A brand name or GS1 company prefix is owned by the first brand party declaring it."""
+
+    rule = "authority_taken"
+
+
+class InvalidCompanyPrefix(DomainError):
+    """A GS1 company prefix is 6 to 12 digits."""
+
+    rule = "invalid_company_prefix"
+
+
+class ClaimCodeReused(DomainError):
+    """A sale commits to a claim code no earlier sale of the item committed to."""
+
+    rule = "claim_code_reused"

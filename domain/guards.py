@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from domain.corrections import check_declarable
 from domain.custody import CustodyEvent, Role, Verdict
 from domain.errors import (
+    ClaimCodeReused,
     InvalidConsignee,
     MissingDetail,
     NotAuthenticated,
@@ -108,6 +109,16 @@ def check_may_declare(
     check_declarable(item, s, custody, actor)
 
 
+def check_fresh_claim(item: str, s: ItemState, custody: CustodyEvent, _: Party, __: bool) -> None:
+    if custody.claim_digest is None:
+        return
+    if any(c.claim_digest == custody.claim_digest for c in s.recorded):
+        raise ClaimCodeReused(
+            f"the claim code of sale {custody.event_id} was committed to by an earlier sale "
+            f"of item {item}; a claim code is used once"
+        )
+
+
 #: The guards a kind's rule may name (``domain.kinds.GUARDS``).
 GUARDS: Mapping[str, Guard] = {
     "holder": check_holder,
@@ -118,4 +129,5 @@ GUARDS: Mapping[str, Guard] = {
     "return": check_return,
     "may_decommission": check_may_decommission,
     "declarable": check_may_declare,
+    "fresh_claim": check_fresh_claim,
 }

@@ -347,7 +347,11 @@ class Item(BaseAggregate[str]):
     @staticmethod
     def check_details(custody: CustodyEvent) -> None:
         """The fields the kind needs (``details`` of its rule) are set."""
-        missing = [n for n in RULES[custody.kind].details if getattr(custody, n) in (None, "")]
+        missing = [
+            n
+            for n in RULES[custody.kind].details
+            if getattr(custody, n) in (None, "") and n not in custody.commitments
+        ]
         if missing:
             needs = "; ".join(DETAIL_HINTS.get(name, name) for name in missing)
             raise MissingDetail(

@@ -42,6 +42,7 @@ class Kind(StrEnum):
     RETURNING = "returning"
     DECOMMISSIONING = "decommissioning"
     ERROR_DECLARATION = "error_declaration"
+    INTAKE = "intake"
 
 
 class Status(StrEnum):
@@ -58,6 +59,9 @@ Holder = Literal["actor", "none", "keep"]
 Place = Literal["event", "none", "keep"]
 #: Whether the event is accepted for a sold item: never, always, or from the brand.
 AfterSale = Literal["no", "any", "brand"]
+#: What a creating kind must own (``domain/authority.py``): the brand it names and the GS1
+#: prefixes of its keys, only that its item id is under no other party's prefix, or nothing.
+Authority = Literal["brand", "gs1", "none"]
 
 #: The guards a rule may name (``domain.guards.GUARDS``).
 GUARDS = frozenset(
@@ -70,6 +74,7 @@ GUARDS = frozenset(
         "return",
         "may_decommission",
         "declarable",
+        "fresh_claim",
     }
 )
 
@@ -117,6 +122,10 @@ class KindRule:
     #: the item's state is folded again without the declared events (``domain/state.py``).
     #: It has no effect of its own, and the item's status does not restrict it.
     withdraws: bool = False
+    #: What the actor must own to record it (``brand_not_owned`` otherwise).
+    authority: Authority = "none"
+    #: For a kind that creates an item: how its provenance reads, with ``{who}``.
+    provenance: str = ""
     #: The sentence a history tells, with ``{who}`` and the event's fields in braces.
     sentence: str = ""
 
@@ -128,6 +137,7 @@ RULES: Mapping[Kind, KindRule] = {
             Kind.COMMISSIONING, frozenset({Role.BRAND}), Status.IN_CUSTODY, "actor", "event",
             details=("tag_uid", "brand", "model", "serial"),
             sets=("brand", "model", "serial", "tag_uid"), creates=True, clears_parties=True,
+            authority="brand", provenance="commissioned by {who}",
             sentence="{who} commissioned {brand} {model} serial {serial} (tag {tag_uid}) "
             "at {location}",
         ),
@@ -163,7 +173,8 @@ RULES: Mapping[Kind, KindRule] = {
         ),
         KindRule(
             Kind.RETAIL_SELLING, frozenset({Role.STORE}), Status.SOLD, "none", "none",
-            details=("buyer_ref",), sets=("buyer_ref",), guards=("holder", "authenticated"),
+            details=("buyer_ref",), sets=("buyer_ref",),
+            guards=("holder", "authenticated", "fresh_claim"),
             sentence="{who} sold it to buyer {buyer_ref}",
         ),
         KindRule(
@@ -183,6 +194,17 @@ RULES: Mapping[Kind, KindRule] = {
             details=("declared_event_id",), guards=("declarable",), in_transit=True,
             after_sale="any", withdraws=True,
             sentence="{who} declared event {declared_event_id} in error ({error_reason})",
+        ),
+        KindRule(
+            # Pre-owned intake: an appraiser registers an item no brand commissioned, at its
+            # authentication; the provenance is the appraiser's, not a brand's.
+            Kind.INTAKE, frozenset({Role.APPRAISER}), Status.IN_CUSTODY, "actor", "event",
+            details=("tag_uid", "brand", "model", "verdict", "certificate"),
+            sets=("brand", "model", "serial", "tag_uid", "verdict", "certificate"),
+            creates=True, clears_parties=True, authority="gs1",
+            provenance="authenticated at intake by {who}",
+            sentence="{who} authenticated it at intake: {brand} {model} (tag {tag_uid}), "
+            "{verdict} (certificate {certificate}) at {location}",
         ),
     )
 }  # fmt: skip
@@ -244,6 +266,10 @@ def _check_table() -> None:
         if (rule.holder != "keep" or rule.opens_transit) and rule.status is None:
             # Custody changes hands only with a status (the analysts' fold relies on it).
             raise RuntimeError(f"{rule.kind.value} moves the item without a status")
+        if rule.creates != bool(rule.provenance):
+            raise RuntimeError(
+                f"{rule.kind.value}: a creating kind, and only one, has a provenance"
+            )
         if rule.withdraws and (
             rule.status or rule.holder != "keep" or rule.location != "keep" or rule.sets
         ):

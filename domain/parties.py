@@ -57,11 +57,16 @@ class Party(BaseAggregate[str]):
     name: str
     role: Role
     devices: dict[str, Device]
+    #: Brand names and GS1 company prefixes the party declared it owns (a brand's).
+    brands: list[str]
+    company_prefixes: list[str]
 
     def __init__(self) -> None:
         self.name = ""
         self.role = Role.BRAND
         self.devices = {}
+        self.brands = []
+        self.company_prefixes = []
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Party:
         return base.copy_of_values(self, memo)
@@ -75,6 +80,8 @@ class Party(BaseAggregate[str]):
             party.name = self.name
             party.role = Role(self.role)
             party.devices = {}
+            party.brands = []
+            party.company_prefixes = []
 
     @dataclass(frozen=True)
     class DeviceEnrolled(base.Event):
@@ -103,6 +110,18 @@ class Party(BaseAggregate[str]):
         def apply(self, party: Party) -> None:
             device = party.devices[self.device_id]
             party.devices[self.device_id] = replace(device, revoked_at=self.revoked_at)
+
+    @dataclass(frozen=True)
+    class AuthorityDeclared(base.Event):
+        """Brand names and GS1 company prefixes the party owns from now on (added to the
+        ones it declared before; each is claimed by an ``AuthorityClaim`` too)."""
+
+        brands: list[str]
+        company_prefixes: list[str]
+
+        def apply(self, party: Party) -> None:
+            party.brands = [*party.brands, *self.brands]
+            party.company_prefixes = [*party.company_prefixes, *self.company_prefixes]
 
     @classmethod
     def register(cls, party_id: str, name: str, role: Role) -> Party:
@@ -135,6 +154,21 @@ class Party(BaseAggregate[str]):
             enrolled_at=at,
             effective_from=effective_from,
         )
+
+    def declare_authority(self, brands: list[str], company_prefixes: list[str]) -> None:
+        """Own more brand names and prefixes (those not declared already; the ledger
+        checks no other party claimed them, ``domain/authority.py``)."""
+        self.check_may_declare_authority()
+        if not brands and not company_prefixes:
+            raise ValueError("declare at least one brand name or company prefix")
+        self.trigger_event(self.AuthorityDeclared, brands=brands, company_prefixes=company_prefixes)
+
+    def check_may_declare_authority(self) -> None:
+        if self.role is not Role.BRAND:
+            raise RoleNotAllowed(
+                f"a {self.role.value} ({self.id!r}) declares no brand or company prefix; "
+                "only a brand does"
+            )
 
     def revoke_device(self, device_id: str, at: datetime) -> None:
         _check_aware(at)

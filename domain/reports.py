@@ -6,7 +6,8 @@ it changed back to it. The ledger implements :class:`Aggregates` over its event 
 (``ledger/application.py``), the domain's tests over dictionaries: both take this path.
 
 1. an exact repeat of a recorded (or flagged) event is a ``duplicate``;
-2. the party, its device (valid at the event's time) and its role are checked;
+2. the party, its device (valid at the event's time) and its role are checked, and what
+   the kind asks it to own (a commissioning: the brand and GS1 prefixes it names);
 3. a kind that creates an item commissions it — or flags a ``duplicate_commissioning`` on
    the item that already has its id or its tag uid (an item only sighted so far is
    commissioned late);
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from domain.authority import AuthorityClaim, check_authority
 from domain.custody import CustodyEvent
 from domain.errors import ReservedId, UnknownEvent, UnknownParty
 from domain.items import SIGHTED_DETAIL, Item, Outcome, Policy, Result, Signal
@@ -81,6 +83,11 @@ def decide(
     return outcome
 
 
+def _claim_owner(world: Aggregates, claim_id: str) -> str | None:
+    found = world.load(claim_id)
+    return found.party_id if isinstance(found, AuthorityClaim) else None
+
+
 def _party(world: Aggregates, party_id: str) -> Party | None:
     found = world.load(party_id)
     return found if isinstance(found, Party) else None
@@ -98,6 +105,7 @@ def _commission(
     custody: CustodyEvent, envelope: bytes, actor: Party, item: Item | None, world: Aggregates
 ) -> Outcome:
     Item.check_details(custody)
+    check_authority(custody, actor, lambda claim_id: _claim_owner(world, claim_id))
     tag_uid = custody.tag_uid
     assert tag_uid is not None  # a detail every creating kind requires
     claim = world.load(tag_claim_id(tag_uid))

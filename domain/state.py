@@ -73,6 +73,22 @@ class ItemState:
         creations = (c.party_id for c in reversed(self.recorded) if RULES[c.kind].creates)
         return next(creations, None)
 
+    @property
+    def provenance(self) -> str | None:
+        """Who put the item on the ledger and how ("commissioned by brand", "authenticated
+        at intake by lab"): its first standing event that created it."""
+        first = next((c for c in self.standing if RULES[c.kind].creates), None)
+        return RULES[first.kind].provenance.format(who=first.party_id) if first else None
+
+    @property
+    def claim_digest(self) -> str | None:
+        """The claim-code commitment of the sale that made the item sold (None: not sold,
+        or sold without one)."""
+        if self.status is not Status.SOLD:
+            return None
+        sales = (c for c in reversed(self.standing) if RULES[c.kind].status is Status.SOLD)
+        return next((c.claim_digest for c in sales), None)
+
     def note_evidence(self, custody: CustodyEvent) -> None:
         """Remember a report by its event id; the first content stands, others conflict."""
         digest = custody.digest()

@@ -24,6 +24,8 @@ def describe(c: CustodyEvent) -> str:
     (the kind's sentence in domain/kinds.py, with unknown values shown as ``?``)."""
     fields = _Unknown((k, "?" if v is None else str(v)) for k, v in c.to_primitive().items())
     fields["who"] = c.party_id
+    for name in c.commitments:  # personal data: the history shows that it is committed
+        fields[name] = "(committed)"
     return RULES[c.kind].sentence.format_map(fields)
 
 

@@ -14,6 +14,8 @@ from domain import base
 from domain.errors import ReservedId
 
 TAG_PREFIX = "tag:"
+#: The prefix of brand-name and company-prefix claims (``domain/authority.py``).
+AUTHORITY_PREFIX = "authority:"
 
 
 def tag_claim_id(tag_uid: str) -> str:
@@ -30,6 +32,11 @@ def check_not_a_claim_id(aggregate_id: str, what: str) -> None:
         raise ReservedId(
             f"{what} id {aggregate_id!r} starts with {TAG_PREFIX!r}, which is reserved for "
             f"tag claims"
+        )
+    if aggregate_id.startswith(AUTHORITY_PREFIX):
+        raise ReservedId(
+            f"{what} id {aggregate_id!r} starts with {AUTHORITY_PREFIX!r}, which is reserved "
+            f"for brand and company-prefix claims"
         )
 
 

@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
 
+from domain.authority import AuthorityClaim, declare
 from domain.custody import CustodyEvent, Role
 from domain.errors import DomainError, InvalidDeviceKey, PartyExists, UnknownParty
 from domain.items import Item, Outcome, Policy
@@ -90,10 +91,42 @@ class CustodyLedger(Application[str]):
 
     # ----- parties ---------------------------------------------------------------------
 
-    def register_party(self, party_id: str, name: str, role: Role) -> None:
+    def register_party(
+        self,
+        party_id: str,
+        name: str,
+        role: Role,
+        brands: Sequence[str] = (),
+        company_prefixes: Sequence[str] = (),
+    ) -> None:
+        """Register a party; a brand may declare its brand names and GS1 company prefixes
+        with it (saved together: both or neither)."""
         if self._exists(party_id):
             raise PartyExists(f"party {party_id!r} is already registered")
-        self.save(Party.register(party_id, name, role))
+        party = Party.register(party_id, name, role)
+        claims = (
+            declare(party, brands, company_prefixes, self._claim_owner)
+            if (brands or company_prefixes)
+            else []
+        )
+        self.save(party, *claims)
+
+    def declare_authority(
+        self, party_id: str, brands: Sequence[str], company_prefixes: Sequence[str]
+    ) -> list[str]:
+        """A brand owns more brand names and prefixes (``authority_taken`` if another party
+        owns one); returns the ones newly declared."""
+        party = self.get_party(party_id)
+        claims = declare(party, brands, company_prefixes, self._claim_owner)
+        self.save(party, *claims)
+        return [claim.value for claim in claims]
+
+    def _claim_owner(self, claim_id: str) -> str | None:
+        try:
+            claim: BaseAggregate[str] = self.repository.get(claim_id)
+        except AggregateNotFoundError:
+            return None
+        return claim.party_id if isinstance(claim, AuthorityClaim) else None
 
     def enrol_device(
         self,

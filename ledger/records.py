@@ -185,12 +185,19 @@ def topic_of(event_class: type[Any]) -> str:
 
 #: Topics of the party events (registrations, device enrolments and revocations).
 PARTY_TOPICS = tuple(
-    topic_of(cls) for cls in (Party.Registered, Party.DeviceEnrolled, Party.DeviceRevoked)
+    topic_of(cls)
+    for cls in (
+        Party.Registered,
+        Party.DeviceEnrolled,
+        Party.DeviceRevoked,
+        Party.AuthorityDeclared,
+    )
 )
 #: The event part of the party topics, for the projections.
 PARTY_REGISTERED = Party.Registered.__qualname__
 DEVICE_ENROLLED = Party.DeviceEnrolled.__qualname__
 DEVICE_REVOKED = Party.DeviceRevoked.__qualname__
+AUTHORITY_DECLARED = Party.AuthorityDeclared.__qualname__
 
 
 def is_device_enrolment(event: object) -> bool:

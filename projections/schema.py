@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
+from domain.kinds import RULES, kinds_where
+
 #: Bumped when a table's shape changes; a projection written by another version is rebuilt.
 SCHEMA_VERSION = 2
 
@@ -114,7 +116,11 @@ INDEXES: dict[str, str] = {
 #: Kinds that move custody (a hand-over), as opposed to scans and inspections.
 HANDOVER_KINDS = (
     "'commissioning', 'shipping', 'void_shipping', 'receiving', "
-    "'retail_selling', 'returning', 'decommissioning'"
+    "'retail_selling', 'returning', 'decommissioning', 'intake'"
+)
+CREATING_KINDS = ", ".join(f"'{k.value}'" for k in kinds_where("creates"))
+PROVENANCE_CASES = " ".join(
+    f"WHEN '{k.value}' THEN '{RULES[k].provenance}'" for k in kinds_where("creates")
 )
 CLONE_SIGNALS = (
     "'duplicate_commissioning', 'location_conflict', 'impossible_travel', 'scan_after_sale'"
@@ -148,7 +154,7 @@ VIEWS: dict[str, str] = {
                date_diff('second', occurred_at, coalesce(next_at, now())) / 3600.0
                    AS hours_so_far
         FROM moves
-        WHERE kind IN ('commissioning', 'void_shipping', 'receiving', 'returning')""",
+        WHERE kind IN ('commissioning', 'void_shipping', 'receiving', 'returning', 'intake')""",
     "suspected_clones": f"""
         SELECT f.item_id, i.brand, i.model, i.serial, i.status, i.holder, i.location,
                count(*) AS clone_flags,
@@ -167,8 +173,18 @@ VIEWS: dict[str, str] = {
         FROM custody_events e
         JOIN parties p USING (party_id)
         LEFT JOIN items i USING (item_id)
-        WHERE e.accepted AND NOT e.declared_in_error AND e.kind = 'inspecting'
+        WHERE e.accepted AND NOT e.declared_in_error AND e.kind IN ('inspecting', 'intake')
               AND p.role = 'appraiser'""",
+    # Who put each item on the ledger, and how: a brand's commissioning or an appraiser's
+    # pre-owned intake (the first standing event that created it).
+    "provenance": f"""
+        SELECT item_id, kind AS registered_by_kind, party_id AS registered_by,
+               p.name AS registered_by_name, p.role AS registered_by_role, occurred_at,
+               replace(CASE kind {PROVENANCE_CASES} END, '{{who}}', coalesce(p.name, party_id))
+                   AS provenance
+        FROM custody_events LEFT JOIN parties p USING (party_id)
+        WHERE accepted AND NOT declared_in_error AND kind IN ({CREATING_KINDS})
+        QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY version) = 1""",
 }
 
 

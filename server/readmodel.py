@@ -55,6 +55,7 @@ _STATE_FIELDS = (
     "consignee",
     "sold_by",
     "buyer_ref",
+    "provenance",
 )
 
 

@@ -28,6 +28,8 @@ ENVELOPE_SCHEMA = "signed_envelope"
 #: correction fields): readers that predate v3 keep reading everyday events.
 EVERYDAY_EVENT_VERSION = 2
 CORRECTION_EVENT_VERSION = 3
+#: v4 adds commitments to personal fields (docs/privacy.md): written when an event has them.
+COMMITMENT_EVENT_VERSION = 4
 #: Default limit of a message's key plus value on custody.events: a signed envelope is
 #: ~200 bytes, so 64 KiB leaves room for long attributes while bounding what is decoded.
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -48,11 +50,17 @@ def custody_to_avro(event: CustodyEvent) -> dict[str, Any]:
     record.setdefault("declared_event_id", None)
     record.setdefault("error_reason", None)
     record.setdefault("corrective_event_ids", [])
+    record.setdefault("commitments", {})
+    record.setdefault("claim_salt", None)
+    record.setdefault("claim_digest", None)
     return record
 
 
 def write_version(event: CustodyEvent) -> int:
-    """The schema version ``seal`` writes by default: v3 for a correction, else v2."""
+    """The schema version ``seal`` writes by default: v4 for an event with commitments,
+    v3 for a correction, else v2."""
+    if event.commitments or event.claim_digest:
+        return COMMITMENT_EVENT_VERSION
     return CORRECTION_EVENT_VERSION if event.corrects else EVERYDAY_EVENT_VERSION
 
 
@@ -92,6 +100,9 @@ def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
                 ErrorReason(str(record["error_reason"])) if record.get("error_reason") else None
             ),
             corrective_event_ids=tuple(str(i) for i in record.get("corrective_event_ids") or ()),
+            commitments={str(k): str(v) for k, v in (record.get("commitments") or {}).items()},
+            claim_salt=_optional(record, "claim_salt"),
+            claim_digest=_optional(record, "claim_digest"),
         )
     except (KeyError, ValueError) as e:
         raise SerializationError(
@@ -121,6 +132,8 @@ def seal(
     known = {f["name"] for f in writer["fields"]}
     if event.corrects and not set(CORRECTION_FIELDS) <= known:
         raise ValueError(f"custody_event v{schema_version} cannot carry an error declaration")
+    if (event.commitments or event.claim_digest) and "claim_digest" not in known:
+        raise ValueError(f"custody_event v{schema_version} cannot carry commitments")
     body = reg.encode(EVENT_SCHEMA, {k: v for k, v in record.items() if k in known}, schema_version)
     envelope = {
         "party_id": key.party_id,

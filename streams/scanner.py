@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from domain.custody import CustodyEvent, ErrorReason, Kind, RetirementReason, Verdict
+from domain.privacy import Disclosure, claim_commitment
+from ledger.disclosures import DisclosureStore
 from streams.connection import KafkaConnection
 from streams.envelope import seal
 from streams.keys import DeviceKey
@@ -161,6 +163,29 @@ class Scanner:
 
     def sell(self, item_id: str, *, buyer_ref: str, **details: Any) -> CustodyEvent:
         return self._report(Kind.RETAIL_SELLING, item_id, buyer_ref=buyer_ref, **details)
+
+    def sell_privately(
+        self,
+        item_id: str,
+        *,
+        buyer_ref: str,
+        disclosures: DisclosureStore,
+        claim_code: str | None = None,
+        **details: Any,
+    ) -> CustodyEvent:
+        """A sale whose buyer reference is anchored only as a salted commitment; the
+        disclosure is kept first (in the deletable store), so a published sale never lacks
+        it (docs/privacy.md). With ``claim_code`` (``domain.privacy.new_claim_code``, for the
+        buyer's receipt) the sale also commits to it."""
+        disclosure = Disclosure.new("buyer_ref", buyer_ref)
+        if claim_code is not None:
+            details["claim_salt"], details["claim_digest"] = claim_commitment(claim_code)
+        event = self.event(
+            Kind.RETAIL_SELLING, item_id, commitments={"buyer_ref": disclosure.digest}, **details
+        )
+        disclosures.put(event.item_id, event.event_id, disclosure)
+        self.publish(event)
+        return event
 
     def take_back(self, item_id: str, **details: Any) -> CustodyEvent:
         return self._report(Kind.RETURNING, item_id, **details)

@@ -17,6 +17,7 @@ from domain.custody import CustodyEvent, Kind, Role
 from ledger.application import CustodyLedger
 from ledger.config import store_env
 from streams.keys import DeviceKey
+from tests.ledger.helpers import brand_authority
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def make_world(tmp: Path, database_url: str = "") -> World:
     ledger = CustodyLedger(store_env(database_url, tmp / "ledger.sqlite"))
     keys: dict[str, DeviceKey] = {}
     for party_id, role in PARTIES.items():
-        ledger.register_party(party_id, party_id.title(), role)
+        ledger.register_party(party_id, party_id.title(), role, *brand_authority(party_id))
         keys[party_id] = DeviceKey.generate(party_id, f"{party_id}-d1")
         ledger.enrol_device(
             party_id, f"{party_id}-d1", keys[party_id].public_key_hex, at=T0 - timedelta(days=1)

@@ -1,4 +1,4 @@
-"""``assay device keygen|enrol|revoke`` and ``assay party add|list``: who may scan."""
+"""``assay device keygen|enrol|revoke`` and ``assay party add|declare``: who may scan."""
 
 from __future__ import annotations
 
@@ -46,7 +46,25 @@ def register(sub: Any) -> None:
     add.add_argument("party_id")
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    _authority_arguments(add)
     add.set_defaults(handler=party_add_handler)
+    declare = psub.add_parser(
+        "declare", help="a brand declares more brand names and GS1 company prefixes it owns"
+    )
+    declare.add_argument("party_id")
+    _authority_arguments(declare)
+    declare.set_defaults(handler=party_declare_handler)
+
+
+def _authority_arguments(parser: Any) -> None:
+    parser.add_argument(
+        "--brand", action="append", default=[], metavar="NAME",
+        help="a brand name the brand owns (repeatable); it commissions only under these",
+    )  # fmt: skip
+    parser.add_argument(
+        "--company-prefix", action="append", default=[], metavar="PREFIX",
+        help="a GS1 company prefix the brand owns (6-12 digits; repeatable)",
+    )  # fmt: skip
 
 
 def keygen_handler(args: argparse.Namespace) -> int:
@@ -106,8 +124,26 @@ def revoke_handler(args: argparse.Namespace) -> int:
 def party_add_handler(args: argparse.Namespace) -> int:
     ledger = runtime.open_ledger(settings_from(args))
     try:
-        ledger.register_party(args.party_id, args.name, Role(args.role))
+        ledger.register_party(
+            args.party_id, args.name, Role(args.role), args.brand, args.company_prefix
+        )
     except DomainError as e:
         raise CommandError(f"{e.rule}: {e.reason}") from None
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     print(f"registered {args.role} {args.party_id}")
+    return 0
+
+
+def party_declare_handler(args: argparse.Namespace) -> int:
+    if not args.brand and not args.company_prefix:
+        raise CommandError("give at least one --brand NAME or --company-prefix PREFIX")
+    ledger = runtime.open_ledger(settings_from(args))
+    try:
+        new = ledger.declare_authority(args.party_id, args.brand, args.company_prefix)
+    except DomainError as e:
+        raise CommandError(f"{e.rule}: {e.reason}") from None
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    print(f"{args.party_id} declared: {', '.join(new) if new else 'nothing new'}")
     return 0

@@ -99,6 +99,7 @@
   "event.retail_selling": "{who} sold it",
   "event.returning": "{who} took it back",
   "event.decommissioning": "{who} took it out of circulation: {reason}",
+  "event.intake": "{who} authenticated {product} at intake: {verdict}",
   "event.unknown": "{who} recorded “{kind}”",
   "verdict_value.genuine": "genuine",
   "verdict_value.counterfeit": "counterfeit",

@@ -99,6 +99,7 @@
   "event.retail_selling": "{who}が販売",
   "event.returning": "{who}が返品を受け付け",
   "event.decommissioning": "{who}が流通から除外：{reason}",
+  "event.intake": "{who}が中古品の受け入れ時に{product}を鑑定：{verdict}",
   "event.unknown": "{who}が「{kind}」を記録",
   "verdict_value.genuine": "正規品",
   "verdict_value.counterfeit": "偽造品",

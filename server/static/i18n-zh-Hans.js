@@ -99,6 +99,7 @@
   "event.retail_selling": "{who}将其售出",
   "event.returning": "{who}办理了退货",
   "event.decommissioning": "{who}使其退出流通：{reason}",
+  "event.intake": "{who}在二手收货时鉴定了{product}：{verdict}",
   "event.unknown": "{who}记录了“{kind}”",
   "verdict_value.genuine": "正品",
   "verdict_value.counterfeit": "假冒",

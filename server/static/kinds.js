@@ -70,6 +70,27 @@ window.AssayKinds = Object.freeze({
       "status": null,
       "withdraws": false
     },
+    "intake": {
+      "clears_parties": true,
+      "creates": true,
+      "holder": "actor",
+      "location": "event",
+      "opens_transit": false,
+      "roles": [
+        "appraiser"
+      ],
+      "sentence": "{who} authenticated it at intake: {brand} {model} (tag {tag_uid}), {verdict} (certificate {certificate}) at {location}",
+      "sets": [
+        "brand",
+        "model",
+        "serial",
+        "tag_uid",
+        "verdict",
+        "certificate"
+      ],
+      "status": "in_custody",
+      "withdraws": false
+    },
     "observing": {
       "clears_parties": false,
       "creates": false,

@@ -125,7 +125,7 @@ def test_publish_reports_every_bad_line_and_sends_the_good_ones(
     ensure_topics(kafka_bootstrap, custody_topics(*list(names.values())[:3], 2))
     key = tmp_path / "brand.key"
     assay("device", "keygen", "--out", str(key), "--party", "brand", "--device", "b1", env=env)
-    assay("party", "add", "brand", "--name", "Brand", "--role", "brand", env=env)
+    assay("party", "add", "brand", "--name", "Brand", "--role", "brand", "--brand", "B", env=env)
     assay("device", "enrol", "--key", str(key), env=env)
     lines = [
         json.dumps(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain.authority import AuthorityClaim, brand_claim_id, prefix_claim_id
 from domain.custody import CustodyEvent, Kind, Role
 from domain.errors import DomainError
 from domain.items import Item, ItemState, Outcome, Policy, Result
@@ -29,6 +30,11 @@ ROLES: dict[str, Role] = {
     "osaka": Role.STORE,
 }
 
+#: What the test brands declare they own (``domain/authority.py``): the brand names and
+#: GS1 company prefixes the tests commission under.
+TEST_BRANDS = ("B", "Maison Aurel", "Maison", "Hermès")
+TEST_PREFIXES = ("0614141", "4012345")
+
 COMMISSION_DETAILS: dict[str, Any] = {
     "tag_uid": TAG,
     "brand": "Maison Aurel",
@@ -40,6 +46,8 @@ COMMISSION_DETAILS: dict[str, Any] = {
 def make_party(party_id: str, role: Role | None = None) -> Party:
     party = Party.register(party_id, party_id.title(), role or ROLES[party_id])
     party.enrol_device(f"{party_id}-d1", "00" * 32, T0 - timedelta(days=1))
+    if party.role is Role.BRAND and party_id == "brand":
+        party.declare_authority(list(TEST_BRANDS), list(TEST_PREFIXES))
     party.collect_events()
     return party
 
@@ -72,6 +80,8 @@ class Bench:
     stored: list[Any] = field(default_factory=list)
     others: dict[str, Item] = field(default_factory=dict)  # items of other ids it touched
     claims: dict[str, TagClaim] = field(default_factory=dict)
+    #: Brand-name and prefix claims of the parties' declarations (``domain/authority.py``).
+    authority: dict[str, AuthorityClaim] = field(default_factory=dict)
     clock: datetime = T0
     count: int = 0
 
@@ -179,14 +189,30 @@ class _World:
         bench = self.bench
         if aggregate_id == bench.item_id:
             return bench.item
+        if not bench.authority:
+            bench.authority = authority_claims(bench.parties)
         return (
             bench.parties.get(aggregate_id)
             or bench.others.get(aggregate_id)
             or bench.claims.get(aggregate_id)
+            or bench.authority.get(aggregate_id)
         )
 
     def keep(self, *aggregates: Item | Party | TagClaim) -> None:
         self.kept.extend(aggregates)
+
+
+def authority_claims(parties: dict[str, Party]) -> dict[str, AuthorityClaim]:
+    claims = {}
+    for party in parties.values():
+        for name in party.brands:
+            claims[brand_claim_id(name)] = AuthorityClaim.claim(
+                brand_claim_id(name), party.id, name
+            )
+        for prefix in party.company_prefixes:
+            claim_id = prefix_claim_id(prefix)
+            claims[claim_id] = AuthorityClaim.claim(claim_id, party.id, prefix)
+    return claims
 
 
 def replay(events: list[Any]) -> Item:

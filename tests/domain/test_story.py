@@ -19,7 +19,9 @@ def test_each_kind_has_a_sentence() -> None:
         Kind.RETAIL_SELLING: {"buyer_ref": "b-1"},
         Kind.DECOMMISSIONING: {"reason": "stolen"},
         Kind.ERROR_DECLARATION: {"declared_event_id": "e0", "error_reason": "did_not_occur"},
-    }
+        Kind.INTAKE: {"tag_uid": "T-9", "brand": "Hermès", "model": "Kelly", "verdict": "genuine",
+                      "certificate": "C-7"},
+    }  # fmt: skip
     lines = {k: describe(bench.event(k, "brand", **details.get(k, {}))) for k in Kind}
     assert lines == {
         Kind.COMMISSIONING: "brand commissioned Maison Aurel Lune 28 serial 2017 "
@@ -34,6 +36,8 @@ def test_each_kind_has_a_sentence() -> None:
         Kind.RETURNING: "brand took it back at loc-brand",
         Kind.DECOMMISSIONING: "brand decommissioned it (stolen)",
         Kind.ERROR_DECLARATION: "brand declared event e0 in error (did_not_occur)",
+        Kind.INTAKE: "brand authenticated it at intake: Hermès Kelly (tag T-9), genuine "
+        "(certificate C-7) at loc-brand",
     }
 
 

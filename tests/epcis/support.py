@@ -27,6 +27,7 @@ from ledger.application import CustodyLedger
 from ledger.config import store_env
 from streams.keys import DeviceKey
 from streams.topics import custody_topics, ensure_topics
+from tests.domain.factory import TEST_BRANDS, TEST_PREFIXES
 
 #: Enrolled long before GS1's examples (2005, 2013) happened.
 ENROLLED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -161,7 +162,8 @@ class Platform:
 
     def party(self, party_id: str, role: Role) -> Path:
         """Register a party with one enrolled device; returns the device's key file."""
-        self.ledger.register_party(party_id, party_id.title(), role)
+        brands = (TEST_BRANDS, TEST_PREFIXES) if role is Role.BRAND else ((), ())
+        self.ledger.register_party(party_id, party_id.title(), role, *brands)
         key = DeviceKey.generate(party_id, f"{party_id}-gateway")
         self.ledger.enrol_device(party_id, key.device_id, key.public_key_hex, at=ENROLLED_AT)
         path = self.root / "keys" / f"{party_id}.key"

@@ -76,7 +76,8 @@ def _enrolled(site: Platform, device: str, *extra: str) -> Path:
 def test_a_year_of_history_needs_a_key_effective_from_a_year_back(site: Platform) -> None:
     now = datetime.now(UTC)
     history, item_events = a_year_of_history(now)
-    _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand")
+    _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand",
+           "--brand", "Maison Aurel", "--company-prefix", "0614141")  # fmt: skip
     _assay(site, "party", "add", "dc", "--name", "DC", "--role", "warehouse")
 
     usual = site.gateway(_enrolled(site, "gateway-usual"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from domain.custody import CustodyEvent, Role
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
-from tests.domain.factory import ROLES, T0, envelope_of
+from tests.domain.factory import ROLES, T0, TEST_BRANDS, TEST_PREFIXES, envelope_of
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 #: A usable Ed25519 public key (of the all-zero seed): the ledger refuses to enrol others.
@@ -22,9 +22,14 @@ def open_ledger(sqlite_path: Path | None = None) -> CustodyLedger:
 
 def register(ledger: CustodyLedger, roles: dict[str, Role] | None = None) -> CustodyLedger:
     for party_id, role in (roles or ROLES).items():
-        ledger.register_party(party_id, party_id.title(), role)
+        ledger.register_party(party_id, party_id.title(), role, *brand_authority(party_id))
         ledger.enrol_device(party_id, f"{party_id}-d1", ANY_KEY, at=T0 - timedelta(days=1))
     return ledger
+
+
+def brand_authority(party_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The brand names and prefixes the test brand (party ``brand``) declares."""
+    return (TEST_BRANDS, TEST_PREFIXES) if party_id == "brand" else ((), ())
 
 
 def report(custody: CustodyEvent) -> Report:

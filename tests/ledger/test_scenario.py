@@ -55,6 +55,7 @@ def scan(
 
 
 IDENTITY = {"tag_uid": TAG, "brand": "Maison Aurel", "model": "Lune 28", "serial": "2017"}
+BOOTLEG = {**IDENTITY, "brand": "Bootleg"}  # a rogue brand's own name, the bag's tag uid
 
 # One batch per use case, as the ingest would deliver them from one Kafka partition.
 USE_CASES: list[list[CustodyEvent]] = [
@@ -72,7 +73,7 @@ USE_CASES: list[list[CustodyEvent]] = [
     [scan(8, Kind.RETAIL_SELLING, "ginza", GINZA, 140, buyer_ref="buyer-7f3a")],
     [
         scan(9, Kind.OBSERVING, "osaka", OSAKA, 200),
-        scan(10, Kind.COMMISSIONING, "bootleg", OSAKA, 201, item_id=CLONE_ITEM, **IDENTITY),
+        scan(10, Kind.COMMISSIONING, "bootleg", OSAKA, 201, item_id=CLONE_ITEM, **BOOTLEG),
     ],
 ]
 
@@ -101,6 +102,7 @@ def tell_the_story(ledger: CustodyLedger) -> list[list[Decision]]:
 def test_the_bags_story(tmp_path: Path) -> None:
     db = tmp_path / "ledger.sqlite"
     ledger = register(open_ledger(db), {**ROLES, "bootleg": Role.BRAND})
+    ledger.declare_authority("bootleg", ["Bootleg"], ["0666666"])
     decisions = tell_the_story(ledger)
 
     # Use cases 1–4 and 6: every custody step accepted, with no signal.

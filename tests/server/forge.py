@@ -22,7 +22,13 @@ from anchoring.verify import BUNDLE_FORMAT, BUNDLE_VERSION, flag_summary, read_s
 from domain.custody import CustodyEvent
 from ledger.records import LeafSource, canonical_json
 from streams.avro import default_registry
-from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, custody_to_avro
+from streams.envelope import (
+    CORRECTION_EVENT_VERSION,
+    ENVELOPE_SCHEMA,
+    EVENT_SCHEMA,
+    custody_to_avro,
+    write_version,
+)
 from streams.keys import DeviceKey
 from tests.anchoring.reference import MerkleTree
 
@@ -39,6 +45,8 @@ class Forged:
 
 
 def body_bytes(event: CustodyEvent, schema_version: int | None = None) -> bytes:
+    # v3 unless the event needs a later version (commitments: v4), as before v4 existed.
+    schema_version = schema_version or max(write_version(event), CORRECTION_EVENT_VERSION)
     registry = default_registry()
     known = {f["name"] for f in registry.get(EVENT_SCHEMA, schema_version).schema["fields"]}
     record = {k: v for k, v in custody_to_avro(event).items() if k in known}

@@ -25,7 +25,7 @@ def test_crc64_matches_the_avro_specification_vector() -> None:
 
 def test_registry_knows_every_version_and_resolves_old_writers_to_the_newest() -> None:
     registry = default_registry()
-    assert registry.get("custody_event").version == 3
+    assert registry.get("custody_event").version == 4
     old = {
         "event_id": "e1",
         "item_id": "i",
@@ -43,6 +43,7 @@ def test_registry_knows_every_version_and_resolves_old_writers_to_the_newest() -
     assert decoded["latitude"] is None and decoded["longitude"] is None  # v2 defaults
     assert (decoded["declared_event_id"], decoded["error_reason"]) == (None, None)  # v3
     assert decoded["corrective_event_ids"] == []
+    assert decoded["commitments"] == {}  # v4
     assert decoded["attributes"] == {"shelf": "A3"}
 
 

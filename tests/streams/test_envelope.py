@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from domain.custody import Kind
+from domain.privacy import claim_commitment, digest_of, new_claim_code
 from streams.avro import default_registry
 from streams.envelope import EVENT_SCHEMA, open_envelope, read_body, seal
 from streams.keys import DeviceKey, KeyFileError, SignatureInvalid, verify_signature
@@ -49,6 +50,22 @@ def test_everyday_events_are_written_as_v2_and_a_declaration_as_v3() -> None:
     assert read_body(open_envelope(seal(custody(3, "observing", "dc"), key, schema_version=3))) == (
         custody(3, "observing", "dc")
     )
+
+
+def test_a_sale_with_commitments_is_written_as_v4_and_read_back_whole() -> None:
+    """The body's commitments and claim commitment survive the one-pass reader."""
+    key = DeviceKey.generate("ginza", "ginza-d1")
+    salt, digest = claim_commitment(new_claim_code())
+    sale = custody(
+        4, "retail_selling", "ginza", commitments={"buyer_ref": digest_of(bytes(16), "buyer-1")},
+        claim_salt=salt, claim_digest=digest,
+    )  # fmt: skip
+    sealed = open_envelope(seal(sale, key))
+    assert sealed.body[2:10] == default_registry().get(EVENT_SCHEMA, 4).fingerprint
+    decoded = read_body(sealed)
+    assert decoded == sale
+    assert (decoded.claim_salt, decoded.claim_digest) == (salt, digest)
+    assert dict(decoded.commitments) == dict(sale.commitments)
 
 
 def test_a_declaration_is_a_json_line_too() -> None:

@@ -61,6 +61,7 @@ from streams.envelope import seal
 from streams.keys import DeviceKey
 from tests.anchoring.hostile_bundles import hostile_vectors, vector_input
 from tests.anchoring.hostile_signatures import signature_vectors
+from tests.ledger.helpers import brand_authority
 from tests.support import custody
 
 OUT = Path(__file__).parent
@@ -169,7 +170,7 @@ class World:
             header_version=header_version,
         )
         for party, (name, role) in PARTIES.items():
-            self.ledger.register_party(party, name, role)
+            self.ledger.register_party(party, name, role, *brand_authority(party))
             self.ledger.enrol_device(
                 party, f"{party}-d1", KEYS[party].public_key_hex, at=T0 - timedelta(days=30)
             )

@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from anchoring.leaves import signed_fields  # noqa: E402
 from domain.custody import CustodyEvent, ErrorReason, Kind  # noqa: E402
+from domain.privacy import digest_of  # noqa: E402
 from streams.avro import default_registry  # noqa: E402
 from streams.envelope import EVENT_SCHEMA, custody_to_avro  # noqa: E402
 
@@ -43,6 +44,34 @@ DECLARATION = CustodyEvent(
     corrective_event_ids=("a", "b"),
 )  # fmt: skip
 
+#: A sale whose buyer reference is a salted commitment (docs/privacy.md vector
+#: ``buyer-ref-ascii``: salt 00..0f, value "buyer-7f3a"), with a claim-code commitment
+#: (salt 10..1f, code "CLAIM-CODE-1"); signed by the same device as the other vectors.
+SALE = CustodyEvent(
+    event_id=f"{ITEM}#9", item_id=ITEM, kind=Kind.RETAIL_SELLING, party_id="dc",
+    device_id="dc-g1", location="urn:epc:id:sgln:4012345.00009.0", occurred_at=AT,
+    commitments={"buyer_ref": digest_of(bytes(range(16)), "buyer-7f3a")},
+    claim_salt=bytes(range(16, 32)).hex(),
+    claim_digest=digest_of(bytes(range(16, 32)), "CLAIM-CODE-1"),
+)  # fmt: skip
+
+
+#: The sale without its claim commitment: its body ends with the commitments map, then
+#: two nulls (claim_salt, claim_digest), so the map can be spelled by hand.
+PRIVATE_SALE = CustodyEvent(**{**SALE.__dict__, "claim_salt": None, "claim_digest": None})
+
+
+def _avro_string(text: str) -> bytes:
+    raw = text.encode()
+    assert len(raw) < 8192  # a zig-zag length of at most two bytes
+    zigzag = len(raw) * 2
+    length = bytes([zigzag]) if zigzag < 128 else bytes([zigzag & 0x7F | 0x80, zigzag >> 7])
+    return length + raw
+
+
+def _pair(key: str, value: str) -> bytes:
+    return _avro_string(key) + _avro_string(value)
+
 
 def body(event: CustodyEvent, version: int) -> bytes:
     registry = default_registry()
@@ -59,6 +88,11 @@ def vectors() -> dict[str, dict[str, Any]]:
     declared = body(DECLARATION, 3)
     assert declared.endswith(TAIL)
     head = declared[: -len(TAIL)]
+    private = body(PRIVATE_SALE, 4)
+    buyer = _pair("buyer_ref", PRIVATE_SALE.commitments["buyer_ref"])
+    contact = _pair("contact", digest_of(bytes(range(32, 48)), "+81 3 0000 0000"))
+    assert private.endswith(b"\x02" + buyer + b"\x00" + b"\x00\x00")
+    sale_head = private[: -len(buyer) - 4]
     everyday = SHIPPING.__class__(**{**SHIPPING.__dict__, "latitude": None, "longitude": None})
     cases: dict[str, tuple[str, int, bytes, str | None]] = {
         "v1-shipping": ("A v1 body (17 fields): read with v3's defaults, none shown.", 1,
@@ -86,6 +120,23 @@ def vectors() -> dict[str, dict[str, Any]]:
                                    head + b"\x04\x02a\x02\xff\x00", "envelope_format"),
         "v3-trailing-byte": ("A byte after the array's end: unreadable.", 3, declared + b"\x00",
                              "envelope_format"),
+        "v4-shipping": ("A v4 body of an everyday event: no commitments, the empty map is not "
+                        "shown.", 4, body(SHIPPING, 4), None),
+        "v4-sale-with-commitment": ("A sale whose buyer reference is a salted commitment "
+                                    "(docs/privacy.md): commitments shown, buyer_ref null.", 4,
+                                    body(SALE, 4), None),
+        "v4-commitments-unsorted": ("Two commitments written contact first: one block of "
+                                    "distinct keys is canonical; shown with keys sorted.", 4,
+                                    sale_head + b"\x04" + contact + buyer + b"\x00\x00\x00",
+                                    None),
+        "v4-commitments-repeated-key": ("The commitments map names buyer_ref twice: not "
+                                        "canonical.", 4,
+                                        sale_head + b"\x04" + buyer + buyer + b"\x00\x00\x00",
+                                        "envelope_format"),
+        "v4-commitments-in-two-blocks": ("The commitments map in two blocks of one entry: "
+                                         "not canonical.", 4,
+                                         sale_head + b"\x02" + contact + b"\x02" + buyer
+                                         + b"\x00\x00\x00", "envelope_format"),
     }  # fmt: skip
     out = {}
     for name, (desc, version, raw, want_err) in cases.items():
