@@ -129,3 +129,18 @@ def test_valid_vectors_pass_with_the_device_keys_pinned(name: str) -> None:
     result = verify_bundle(vector["bundle"], Verifier.from_text(vector["platform_key"]), pinned)
     assert result.events == len(vector["bundle"]["events"])
     assert result.pending == len(vector["bundle"]["pending"])
+
+
+FROZEN = Path(__file__).parent / "vectors" / "bundles-2026-12-02"
+
+
+def test_bundles_written_by_an_earlier_version_still_give_what_they_gave() -> None:
+    """The vectors as committed on 2026-12-02, before the fixture world declared its brand
+    (which moved notification ids, so the generator rewrote every file): kept byte for byte
+    and never regenerated, so a verifier change that stops reading bundles already in
+    buyers' hands fails here (docs/proof-bundle.md §7)."""
+    files = sorted(FROZEN.glob("*.json"))
+    assert len(files) == 56
+    got = {f.stem: run(json.loads(f.read_text())) for f in files}
+    assert got == {f.stem: json.loads(f.read_text())["want_err"] for f in files}
+    assert got["happy-path"] is None and sum(v is None for v in got.values()) >= 5
