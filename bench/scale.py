@@ -100,7 +100,8 @@ def phase_grow(root: Path, items: int, first_step: int, last_step: int) -> dict[
         roles = {"brand": Role.BRAND, "lab": Role.APPRAISER}
         for party, key in keys.items():
             role = roles.get(party, Role.WAREHOUSE if party.startswith("dc") else Role.STORE)
-            ledger.register_party(party, party.title(), role)
+            brands = ["B"] if role is Role.BRAND else []  # a brand commissions its own only
+            ledger.register_party(party, party.title(), role, brands=brands)
             ledger.enrol_device(party, "d1", key.public_key_hex, at=T0 - timedelta(days=1))
 
     def reports() -> Iterator[list[Report]]:

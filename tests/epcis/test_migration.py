@@ -124,7 +124,8 @@ def test_a_year_of_history_needs_a_key_effective_from_a_year_back(site: Platform
 def test_a_backdated_enrolment_cannot_be_moved_quietly_once_sealed(site: Platform) -> None:
     """The effective-from time is anchored: moving it after the block is sealed (a key made
     to speak for the brand even earlier) is found by the audit, which names the block."""
-    _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand")
+    _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand",
+           "--brand", "Maison Aurel", "--company-prefix", "0614141")  # fmt: skip
     now = datetime.now(UTC)
     a_year_back = (now - timedelta(days=366)).isoformat()
     gateway = site.gateway(_enrolled(site, "gateway-migration", "--effective-from", a_year_back))
