@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from anchoring import strictjson
-from anchoring.accumulator import acc_leaf, acc_node
 from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry, item_key
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
+from anchoring.logtree import BlockHashTree
 from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
 from anchoring.recorders import LeafRow
@@ -57,61 +57,6 @@ class ProveError(LookupError):
 
 class UnknownItem(ProveError):
     """The ledger has never recorded this id: :meth:`Prover.prove_absence` proves it."""
-
-
-class BlockHashTree:
-    """The accumulator's RFC 9162 tree over block hashes, keeping every perfect subtree.
-
-    ``levels[k][j]`` is the root of the perfect subtree over blocks ``j·2^k … (j+1)·2^k-1``.
-    Every subtree RFC 9162 splits a tree into starts at a multiple of its largest power of
-    two, so any proof is a handful of lookups plus O(log n) hashes for ragged right edges.
-    """
-
-    def __init__(self) -> None:
-        self.levels: list[list[bytes]] = [[]]
-        self.hashes: list[bytes] = []
-
-    @property
-    def size(self) -> int:
-        return len(self.hashes)
-
-    def append(self, block_hash: bytes) -> None:
-        self.hashes.append(block_hash)
-        node, level = acc_leaf(block_hash), 0
-        self.levels[0].append(node)
-        while len(self.levels[level]) % 2 == 0:
-            row = self.levels[level]
-            node = acc_node(row[-2], row[-1])
-            level += 1
-            if level == len(self.levels):
-                self.levels.append([])
-            self.levels[level].append(node)
-
-    def subtree(self, lo: int, hi: int) -> bytes:
-        """MTH of blocks ``lo … hi-1`` (``lo`` aligned as RFC 9162 splits leave it)."""
-        n = hi - lo
-        if n & (n - 1) == 0:
-            level = n.bit_length() - 1
-            return self.levels[level][lo >> level]
-        k = 1 << ((n - 1).bit_length() - 1)
-        return acc_node(self.subtree(lo, lo + k), self.subtree(lo + k, hi))
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 PATH(index, blocks[0:size]), leaf upwards."""
-        if not 0 <= index < size <= self.size:
-            raise ValueError(f"no block {index} in an accumulator of {size} (have {self.size})")
-        proof: list[bytes] = []
-        lo, hi = 0, size
-        while hi - lo > 1:
-            k = 1 << ((hi - lo - 1).bit_length() - 1)
-            if index - lo < k:
-                proof.append(self.subtree(lo + k, hi))
-                hi = lo + k
-            else:
-                proof.append(self.subtree(lo, lo + k))
-                lo += k
-        proof.reverse()
-        return proof
 
 
 class Prover:
