@@ -63,6 +63,10 @@ def handle(args: argparse.Namespace) -> int:
         bootstrap = runtime.kafka_bootstrap(settings)
         outbox, sender = runtime.checkpoint_outbox(settings, bootstrap)
         projector: Projector | None = None
+        witnessing = runtime.checkpoint_witnessing(settings)
+        if witnessing is not None:
+            service.metrics.watch_witnessing(witnessing)
+            witnessing.start()  # its own thread: a slow witness never delays a seal
         try:
             ingest = runtime.make_ingest(settings, bootstrap)
             anchor = runtime.make_anchor(
@@ -70,6 +74,7 @@ def handle(args: argparse.Namespace) -> int:
                 runtime.open_ledger(settings),
                 runtime.open_chain(settings),
                 checkpoint_outbox=outbox,
+                witnessing=witnessing,
             )
             projector = Projector(
                 runtime.open_ledger(settings),
@@ -82,9 +87,13 @@ def handle(args: argparse.Namespace) -> int:
             service.metrics.watch_projector(projector)
             service.metrics.watch_outbox("checkpoints", outbox, sender)
             summary = _run(args, service, ingest, anchor, projector)
+            if witnessing is not None and not service.stopped_by_signal:
+                witnessing.flush(service.stopper.remaining())
             if not service.stopped_by_signal:
                 sender.wait_sent(timeout=settings.stop_timeout)
         finally:
+            if witnessing is not None:
+                witnessing.stop(service.stopper.remaining())
             waiting = sender.stop(service.stopper.remaining())
             outbox.close()
             if projector is not None:
