@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Called with (seconds from offer to publication, the round's collection) after each round.
 RoundObserver = Callable[[float, Collection], None]
+#: A checkpoint whose publication failed (disk full, ...) is tried again after this.
+RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -107,6 +109,7 @@ class CheckpointWitnessing:
         self._wake = threading.Condition()
         self._offered: tuple[int, str, float] | None = None
         self._busy = False
+        self._retry_at = 0.0  # after a failed publication, not before this (monotonic)
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -130,11 +133,13 @@ class CheckpointWitnessing:
 
     def flush(self, timeout: float) -> bool:
         """Wait until every offered checkpoint is published; False if ``timeout`` passed."""
-        if self._thread is None or not self._thread.is_alive():
-            while self.run_once():  # not started (e.g. `assay anchor --once`): here and now
-                pass
-            return True
         deadline = time.monotonic() + timeout
+        if self._thread is None or not self._thread.is_alive():
+            # Not started (e.g. `assay anchor --once`): the rounds run here and now.
+            while self.run_once():
+                if self._offered is not None and time.monotonic() >= deadline:
+                    return False
+            return True
         with self._wake:
             while self._offered is not None or self._busy:
                 remaining = deadline - time.monotonic()
@@ -172,8 +177,22 @@ class CheckpointWitnessing:
             collection, cosigned = Collection((), ()), note
             with self.lock:
                 self.status.last_error = f"{type(e).__name__}: {e}"
-        self.publish(cosigned)
         now = self.clock()
+        with self.lock:
+            for outcome in collection.outcomes:
+                record = self.status.witnesses.setdefault(outcome.name, WitnessRecord(""))
+                record.record(outcome, size, now)
+        try:
+            self.publish(cosigned)
+        except Exception as e:  # tried again in a second, unless a newer one comes first
+            log.exception("witnessing: publishing checkpoint %d failed", size)
+            with self.lock:
+                self.status.last_error = f"publishing checkpoint {size}: {type(e).__name__}: {e}"
+            with self._wake:
+                if self._offered is None:
+                    self._offered = (size, note, offered_at)
+                    self._retry_at = time.monotonic() + RETRY_SECONDS
+            return
         verdict = evaluate(cosigned, self.policy, now) if self.policy is not None else None
         with self.lock:
             status = self.status
@@ -181,9 +200,6 @@ class CheckpointWitnessing:
             status.published_size, status.published_at = size, now
             status.published_cosignatures = len(collection.lines)
             status.verdict = verdict
-            for outcome in collection.outcomes:
-                record = status.witnesses.setdefault(outcome.name, WitnessRecord(""))
-                record.record(outcome, size, now)
         for outcome in collection.outcomes:
             if outcome.status != "cosigned":
                 log.warning(
@@ -227,14 +243,19 @@ class CheckpointWitnessing:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while self._offered is None and not self._stopping:
-                    self._wake.wait()
+                while not self._stopping:
+                    if self._offered is None:
+                        self._wake.wait()
+                    elif (wait := self._retry_at - time.monotonic()) > 0:
+                        self._wake.wait(wait)
+                    else:
+                        break
                 if self._stopping:
                     return
             try:
                 self.run_once()
-            except Exception as e:  # a publishing failure must not end witnessing
-                log.exception("witnessing: publishing failed")
+            except Exception as e:  # a bug: log it, keep witnessing the next checkpoints
+                log.exception("witnessing: a round failed")
                 with self.lock:
                     self.status.last_error = f"{type(e).__name__}: {e}"
 
