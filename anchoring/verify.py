@@ -56,7 +56,6 @@ from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
-    BUNDLE_VERSION_2,
     BundleError,
     Verified,
     fail,
@@ -66,9 +65,9 @@ from anchoring.verify_v1 import (
     check_anchoring,
     check_blocks,
     check_content,
-    checkpoint_and_head,
 )
 from anchoring.verify_v2 import check_age, check_complete, check_newer, map_entry_at, verify_absence
+from anchoring.verify_v3 import checkpoint_and_head
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -126,10 +125,10 @@ def _verify_proof(
     origin: str | None,
 ) -> Verified:
     check_top_level(bundle)
-    version2 = bundle["version"] == BUNDLE_VERSION_2
+    complete = bundle["version"] != BUNDLE_VERSION  # versions 2 and 3 carry the head map
     checkpoint, head = checkpoint_and_head(bundle, platform_key, origin, "")
     map_entry: MapEntry | None = None
-    if version2:
+    if complete:
         map_entry = map_entry_at(bundle, head, bundle["item_id"], "")
     blocks = check_blocks(bundle["blocks"], head)
     keys = DeviceKeys(bundle["devices"], device_keys)
@@ -158,6 +157,6 @@ def _verify_proof(
         len(bundle["pending"]),
         summaries,
         bundle_version=bundle["version"],
-        completeness="complete" if version2 else "inclusion_only",
+        completeness="complete" if complete else "inclusion_only",
         checkpoint_time=sealed_at,
     )

@@ -13,7 +13,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from anchoring.verify_result import BUNDLE_FORMAT, BUNDLE_VERSION, BUNDLE_VERSION_2, MAX_INT, fail
+from anchoring.verify_result import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    BUNDLE_VERSION_2,
+    BUNDLE_VERSION_3,
+    MAX_INT,
+    fail,
+)
 
 HEX32 = re.compile(r"[0-9a-f]{64}")
 
@@ -43,6 +50,7 @@ EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 BLOCK_FIELDS: dict[str, type | tuple[type, ...]] = {"header": dict, "acc_proof": list}
+V3_FIELDS: dict[str, type | tuple[type, ...]] = {"head_proof": list}
 V2_FIELDS: dict[str, type | tuple[type, ...]] = {"map_entry": dict, "map_proof": dict}
 NEWER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "checkpoint": str,
@@ -65,11 +73,13 @@ def check_top_level(bundle: Mapping[str, Any]) -> None:
     if (
         bundle.get("format") != BUNDLE_FORMAT
         or type(version) is not int  # 1.0 and true equal 1 in Python; they are not integers
-        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2)
+        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2, BUNDLE_VERSION_3)
     ):
-        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1 or 2 document")
+        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1, 2 or 3 document")
     check_fields(bundle, _TOP_LEVEL, "bundle")
-    if version == BUNDLE_VERSION_2:
+    if version == BUNDLE_VERSION_3:
+        check_fields(bundle, V3_FIELDS, "bundle")
+    if version != BUNDLE_VERSION:
         check_fields(bundle, V2_FIELDS, "bundle")
         if "newer" in bundle and not isinstance(bundle["newer"], dict):
             fail("bundle_format", "newer must be a JSON object")

@@ -15,6 +15,8 @@ from anchoring.errors import VerificationError
 BUNDLE_FORMAT = "assay-proof-bundle"
 BUNDLE_VERSION = 1
 BUNDLE_VERSION_2 = 2
+#: Version 3: a version 2 checkpoint (the block log's tree head) and the head proven into it.
+BUNDLE_VERSION_3 = 3
 ABSENCE_FORMAT = "assay-absence"
 MAX_INT = 2**53 - 1
 
@@ -37,7 +39,7 @@ class Verified:
     pending: int
     summaries: list[dict[str, Any]] = field(default_factory=list)
     bundle_version: int = BUNDLE_VERSION
-    #: "complete" (version 2: no anchored event left out), or "inclusion_only" (version 1).
+    #: "complete" (versions 2, 3: no anchored event left out), or "inclusion_only" (1).
     completeness: str = "inclusion_only"
     #: ``sealed_at`` of the head the result holds at (the newer checkpoint's, if given).
     checkpoint_time: str = ""

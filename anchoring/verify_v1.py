@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 from anchoring import strictjson
 from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
-from anchoring.checkpoint import Verifier, open_checkpoint
+from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope
-from anchoring.header import MAP_HEADER_VERSION, BlockHeader, plain_json_block_hash
+from anchoring.header import BlockHeader, plain_json_block_hash
 from anchoring.leaves import (
     flag_summary,
     leaf_of,
@@ -35,7 +35,7 @@ from anchoring.verify_fields import (
     plain_fields,
     same_json,
 )
-from anchoring.verify_result import BUNDLE_VERSION_2, fail
+from anchoring.verify_result import fail
 from ledger.records import PLATFORM_BODY_KEYS, LeafSource, canonical_json
 from streams.ed25519 import PublicKey, UnusableKey
 from streams.errors import SerializationError
@@ -91,22 +91,28 @@ def read_header(data: Any, where: str) -> Block:
     )
 
 
-def checkpoint_and_head(
+def open_checkpoint_and_head(
     doc: Mapping[str, Any], platform_key: Verifier, origin: str | None, where: str
-) -> tuple[Any, Block]:
-    """Steps B3-B5 (and 5a for version 2 documents) on ``doc``'s checkpoint and head."""
+) -> tuple[Checkpoint, Block]:
+    """Steps B3-B4: the note signed by the pinned key (for ``origin``), the head header."""
     try:
         checkpoint = open_checkpoint(doc["checkpoint"], platform_key, origin)
     except VerificationError as e:
         fail(e.step, f"{where}checkpoint: {e}")
-    head = read_header(doc["head"], f"{where}head")
+    return checkpoint, read_header(doc["head"], f"{where}head")
+
+
+def check_head_signed(checkpoint: Checkpoint, head: Block, where: str) -> None:
+    """Step B5 with a version 1 checkpoint: it signs the head block's hash itself."""
     if head.height + 1 != checkpoint.size or not hmac.compare_digest(
         head.block_hash, checkpoint.head_hash
     ):
-        fail("checkpoint_head", f"the {where}head header is not the block the checkpoint signs")
-    if (where or doc.get("version") == BUNDLE_VERSION_2) and head.version != MAP_HEADER_VERSION:
-        fail("bundle_format", f"the {where}head of a version 2 document is a version 1 header")
-    return checkpoint, head
+        fail(
+            "checkpoint_head",
+            f"the {where}head header is not the block the checkpoint signs (a version 1 "
+            "checkpoint's root is the head block's hash; a version 2 checkpoint, the block "
+            "log's tree head, comes only in a version 3 document with head_proof)",
+        )
 
 
 def check_blocks(entries: list[Any], head: Block) -> dict[int, Block]:

@@ -18,13 +18,21 @@ from anchoring.verify_fields import (
     ABSENCE_FIELDS,
     NEWER_EXACT,
     NEWER_FIELDS,
+    V3_FIELDS,
     check_fields,
     hex32_list,
     is_unicode,
     plain_fields,
 )
-from anchoring.verify_result import ABSENCE_FORMAT, BUNDLE_VERSION_2, Verified, fail
-from anchoring.verify_v1 import Block, checkpoint_and_head
+from anchoring.verify_result import (
+    ABSENCE_FORMAT,
+    BUNDLE_VERSION_2,
+    BUNDLE_VERSION_3,
+    Verified,
+    fail,
+)
+from anchoring.verify_v1 import Block
+from anchoring.verify_v3 import checkpoint_and_head
 
 # ----- version 2: the head map, completeness, a newer checkpoint, absence ------------------
 
@@ -97,9 +105,11 @@ def check_newer(
 def verify_absence(doc: Mapping[str, Any], platform_key: Verifier, origin: str | None) -> Verified:
     """§10.6, absence bundle: the id has no entry in the map the checkpoint's head commits."""
     version = doc.get("version")
-    if type(version) is not int or version != BUNDLE_VERSION_2:
-        fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2 document")
+    if type(version) is not int or version not in (BUNDLE_VERSION_2, BUNDLE_VERSION_3):
+        fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2 or 3 document")
     check_fields(doc, ABSENCE_FIELDS, "absence bundle")
+    if version == BUNDLE_VERSION_3:
+        check_fields(doc, V3_FIELDS, "absence bundle")
     item_id = doc["item_id"]
     if not item_id or not is_unicode(item_id):
         fail("bundle_format", "item_id is empty or not valid Unicode")
@@ -116,7 +126,7 @@ def verify_absence(doc: Mapping[str, Any], platform_key: Verifier, origin: str |
         checkpoint.size,
         0,
         0,
-        bundle_version=BUNDLE_VERSION_2,
+        bundle_version=version,
         completeness="complete",
         checkpoint_time=head.sealed_at,
         absent=True,
