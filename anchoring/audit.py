@@ -52,16 +52,16 @@ from typing import Any
 from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from anchoring.accumulator import Accumulator, verify_acc_inclusion
+from anchoring.accumulator import Accumulator
+from anchoring.audit_checkpoint import audit_checkpoint, audit_since, log_tree
 from anchoring.audit_map import MapAudit
 from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
 from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, sealed_at_time
-from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
+from anchoring.checkpoint import Verifier
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.leaves import ZERO_HASH, leaf_of
 from anchoring.merkle import pack_tree
-from anchoring.prove import BlockHashTree
 from anchoring.recorders import BlockIndex, LeafRow
 from ledger.application import CustodyLedger
 from ledger.records import is_item_topic, leaf_source
@@ -94,10 +94,13 @@ def audit(
     walk = _Walk(ledger, chain, report)
     try:
         headers = walk.run()
-        if verifier is not None and checkpoint_text is not None:
-            _audit_checkpoint(headers, verifier, checkpoint_text, "current checkpoint")
-        if verifier is not None and since_text is not None:
-            _audit_since(headers, verifier, since_text, report)
+        if verifier is not None and (checkpoint_text is not None or since_text is not None):
+            tree = log_tree(headers)
+            current = None
+            if checkpoint_text is not None:
+                current = audit_checkpoint(tree, verifier, checkpoint_text, "current checkpoint")
+            if since_text is not None:
+                report.notes.append(audit_since(headers, tree, verifier, since_text, current))
     except Divergence as d:
         report.divergence = str(d)
     except VerificationError as e:
@@ -505,41 +508,6 @@ def _leaf_row(row: LeafRow) -> str:
         f"{row.item_id} v{row.version} (block {row.height} leaf {row.leaf_index}, "
         f"{row.leaf_hash.hex()[:16]}…)"
     )
-
-
-def _audit_checkpoint(
-    headers: list[BlockHeader], verifier: Verifier, text: str, what: str
-) -> Checkpoint:
-    checkpoint = open_checkpoint(text, verifier)
-    if checkpoint.size > len(headers):
-        raise Divergence(f"{what}: names {checkpoint.size} blocks, the chain has {len(headers)}")
-    ours = headers[checkpoint.size - 1].block_hash()
-    if not hmac.compare_digest(ours, checkpoint.head_hash):
-        raise Divergence(
-            f"{what}: block {checkpoint.size - 1} hash differs from the signed "
-            f"head (fork or rewritten history)"
-        )
-    return checkpoint
-
-
-def _audit_since(
-    headers: list[BlockHeader], verifier: Verifier, text: str, report: AuditReport
-) -> None:
-    old = _audit_checkpoint(headers, verifier, text, "earlier checkpoint")
-    head = headers[-1]
-    height = old.size - 1
-    if height < head.height:
-        tree = BlockHashTree()
-        for header in headers[: head.acc_size]:
-            tree.append(header.block_hash())
-        proof = tree.inclusion_proof(height, head.acc_size)
-        verify_acc_inclusion(old.head_hash, height, head.acc_size, proof, head.acc_root)
-        report.notes.append(
-            f"earlier head (block {height}) proven into today's head "
-            f"(block {head.height}) with {len(proof)} hashes"
-        )
-    else:
-        report.notes.append("earlier checkpoint is today's head")
 
 
 def read_checkpoint_text(path: Path) -> str | None:

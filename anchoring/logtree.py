@@ -12,6 +12,7 @@ lookups plus O(log n) hashes along ragged right edges.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 
 from anchoring.accumulator import EMPTY_ROOT, acc_leaf, acc_node
@@ -111,3 +112,25 @@ class BlockHashTree:
             proof.append(self.subtree(lo, hi))
         proof.reverse()
         return proof
+
+
+#: A version 1 checkpoint signs the head block's hash; version 2 signs the log's tree head.
+CHECKPOINT_V1 = 1
+CHECKPOINT_V2 = 2
+
+
+def checkpoint_version(tree: BlockHashTree, size: int, root: bytes) -> int | None:
+    """Which checkpoint of this log ``size``/``root`` is: :data:`CHECKPOINT_V1` when ``root``
+    is block ``size - 1``'s hash, :data:`CHECKPOINT_V2` when it is the tree head of blocks
+    ``0 … size-1``, ``None`` when neither (another chain, or more blocks than ``tree``).
+
+    The two cannot be confused: a block hash is SHA-256 of header text (``assay-block-…``),
+    a tree head SHA-256 of bytes starting 0x00 or 0x01.
+    """
+    if not 1 <= size <= tree.size:
+        return None
+    if hmac.compare_digest(tree.hashes[size - 1], root):
+        return CHECKPOINT_V1
+    if hmac.compare_digest(tree.root(size), root):
+        return CHECKPOINT_V2
+    return None

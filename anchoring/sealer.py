@@ -354,14 +354,17 @@ class Anchor:
         return tree.consistency_proof(old_size, tree.size if new_size is None else new_size)
 
     def checkpoint_text(self) -> str | None:
-        """The signed version 2 checkpoint: size = blocks, root = :meth:`log_root`."""
+        """The signed checkpoint: size = blocks; root = :meth:`log_root` (version 2) once
+        the head is a version 2 block. A chain still sealing version 1 headers signs
+        version 1 checkpoints (root = the head block's hash), the only kind a version 1
+        head's bundles can carry."""
         head = self.head
         if head is None:
             return None
         if self.accumulator.size != head.height + 1:
             raise AnchorError(f"the accumulator has {self.accumulator.size} blocks, not the head's")
-        checkpoint = Checkpoint(self.origin, head.height + 1, self.log_root())
-        return sign_checkpoint(checkpoint, self.signer)
+        root = self.log_root() if head.version == MAP_HEADER_VERSION else head.block_hash()
+        return sign_checkpoint(Checkpoint(self.origin, head.height + 1, root), self.signer)
 
     def write_checkpoint(self) -> None:
         text = self.checkpoint_text()

@@ -38,9 +38,10 @@ def register(sub: Any) -> None:
     prove.add_argument(
         "--format",
         type=int,
-        choices=(1, 2),
-        help="bundle format version (default: 2, complete history; 1: inclusion only, for "
-        "consumers that read only version 1)",
+        choices=(1, 2, 3),
+        help="bundle format version (default: 3, complete history under a version 2 "
+        "checkpoint, the log's tree head; 2 and 1 (inclusion only) need a version 1 "
+        "checkpoint, the head block's hash, as chains of version 1 blocks still sign)",
     )
     prove.set_defaults(handler=prove_handler)
 
@@ -49,7 +50,8 @@ def register(sub: Any) -> None:
         "--since",
         type=Path,
         metavar="CHECKPOINT_FILE",
-        help="also prove this earlier checkpoint is an ancestor of today's head",
+        help="also prove this earlier checkpoint is an ancestor of today's (an RFC 9162 "
+        "consistency proof when both are version 2 checkpoints)",
     )
     audit.set_defaults(handler=audit_handler)
 
