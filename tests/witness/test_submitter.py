@@ -270,3 +270,30 @@ def test_locked_proofs_compute_each_proof_once(log: GrowingLog) -> None:
     proofs = LockedProofs(proof)
     assert proofs(3, 9) == tuple(log.proof(3, 9)) == proofs(3, 9)
     assert calls == [(3, 9)]
+
+
+def test_metrics_count_cosignatures_failures_and_latency(
+    log: GrowingLog, witnesses: list[ThreadWitness], make: Make
+) -> None:
+    from prometheus_client import generate_latest
+
+    from assay.metrics import Metrics
+
+    witnessing = make(lambda note: None)
+    metrics = Metrics()
+    metrics.watch_witnessing(witnessing)
+    witnesses[2].stop()
+    for _ in range(2):
+        log.grow(1)
+        witnessing.offer(log.note())
+        assert witnessing.flush(30)
+    text = generate_latest(metrics.registry).decode()
+    assert 'assay_witness_cosignatures_collected_total{witness="w1"} 2.0' in text
+    assert 'assay_witness_cosignatures_collected_total{witness="w3"} 0.0' in text
+    assert 'assay_witness_submission_failures_total{status="unreachable",witness="w3"} 2.0' in text
+    assert 'assay_witness_cosigned_size{witness="w2"} 2.0' in text
+    assert "assay_checkpoint_cosign_seconds_count 2.0" in text
+    assert "assay_checkpoint_cosignatures 2.0" in text
+    assert "assay_checkpoint_published_size 2.0" in text
+    assert "assay_checkpoint_witness_quorum 1.0" in text
+    assert "assay_checkpoints_superseded_total 0.0" in text
