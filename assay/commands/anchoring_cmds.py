@@ -86,9 +86,9 @@ def anchor_handler(args: argparse.Namespace) -> int:
         anchor = runtime.make_anchor(
             settings, ledger, chain, stamper=stamper, witnessing=witnessing
         )
-        sealed = anchor.catch_up()
-        if stamper is not None or witnessing is not None:
-            anchor.write_checkpoint()  # offers the head even when nothing new was sealed
+        sealed = anchor.catch_up()  # ends by offering the head, even if nothing was sealed
+        if stamper is not None and witnessing is None:
+            anchor.write_checkpoint()
         if witnessing is not None:
             witnessing.flush(settings.stop_timeout)
             witnessing.stop()
