@@ -12,6 +12,7 @@ from pathlib import Path
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
 from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
+from anchoring.header import MAP_HEADER_VERSION
 from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings, SettingsError
 from ledger.application import CustodyLedger
@@ -179,6 +180,9 @@ def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
     from witness.policy import load_policy
     from witness.publishing import write_status
 
+    if settings.block_header_version != MAP_HEADER_VERSION:
+        raise SettingsError("witnesses check consistency between version 2 checkpoints only: "
+                            "'witness_policy' needs 'block_header_version' 2")  # fmt: skip
     try:
         policy = load_policy(settings.witness_policy)
     except PolicyError as e:

@@ -83,6 +83,8 @@ def test_the_anchor_witnesses_only_with_a_usable_policy(settings: Settings) -> N
                              signers)  # fmt: skip
     with pytest.raises(SettingsError, match="does not list this platform's key"):
         runtime.checkpoint_witnessing(settings.with_overrides(witness_policy=str(other_log)))
+    with pytest.raises(SettingsError, match="needs 'block_header_version' 2"):
+        runtime.checkpoint_witnessing(with_policy.with_overrides(block_header_version=1))
     (settings.data_dir / "policy").write_text("quorum nobody\n")
     with pytest.raises(SettingsError, match="setting 'witness_policy'"):
         runtime.checkpoint_witnessing(with_policy)
