@@ -11,8 +11,8 @@ from pathlib import Path
 
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
-from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
 from anchoring.header import MAP_HEADER_VERSION
+from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
 from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings, SettingsError
 from ledger.application import CustodyLedger
