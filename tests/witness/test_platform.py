@@ -17,6 +17,7 @@ import random
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +254,38 @@ def test_sigkill_a_witness_20_times_under_a_running_anchor(platform: Platform) -
     record = witnessing.snapshot().witnesses["p1"]
     assert record.failures.get("unreachable", 0) + record.failures.get("timeout", 0) >= 1
     assert stored_size(victim) >= record.cosigned_size
+
+
+@pytest.mark.kafka
+def test_assay_anchor_publishes_cosigned_checkpoints_to_the_topic(
+    platform: Platform, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kafka import KafkaConsumer
+
+    suffix = uuid.uuid4().hex[:10]
+    topic = f"test-checkpoints-{suffix}"
+    for name, value in {
+        "ASSAY_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "ASSAY_EVENTS_TOPIC": f"test-events-{suffix}",
+        "ASSAY_REJECTED_TOPIC": f"test-rejected-{suffix}",
+        "ASSAY_CHECKPOINTS_TOPIC": topic,
+        "ASSAY_CONSUMER_GROUP": f"test-{suffix}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    platform.record_item()
+    platform.witnesses[1].kill()
+    out = platform.cli("anchor", "--until-idle", "0.5")
+    assert "sealed 1 block(s)" in out, out
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)  # fmt: skip
+    try:
+        notes = [record.value.decode() for record in consumer]
+    finally:
+        consumer.close()
+    assert notes, "no checkpoint on the topic"
+    policy = load_policy(platform.policy)
+    for note in notes:  # each published once, cosigned by the two witnesses that are up
+        signatures = parse_note(note).signatures
+        assert signatures[0].name == ORIGIN
+        assert evaluate(note, policy, time.time()).cosigned_by == ["p1", "p3"]
+    assert notes[-1] == (platform.data / "checkpoint").read_text()
