@@ -137,8 +137,10 @@ class CheckpointWitnessing:
         if self._thread is None or not self._thread.is_alive():
             # Not started (e.g. `assay anchor --once`): the rounds run here and now.
             while self.run_once():
-                if self._offered is not None and time.monotonic() >= deadline:
-                    return False
+                if self._offered is not None:  # its publication failed: wait to retry
+                    if self._retry_at >= deadline:
+                        return False
+                    time.sleep(max(0.0, self._retry_at - time.monotonic()))
             return True
         with self._wake:
             while self._offered is not None or self._busy:
