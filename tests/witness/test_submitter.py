@@ -225,8 +225,22 @@ def test_without_a_thread_flush_runs_the_round_itself(
     witnessing.offer(log.note())
     witnessing.offer("not a note")  # refused, logged: nothing published for it
     assert witnessing.flush(0)
-    witnessing.stop()
     assert len(published) == 1 and len(parse_note(published[0]).signatures) == 2
+
+    failures = ["disk full"]
+
+    def failing_once(note: str) -> None:
+        if failures:
+            raise OSError(failures.pop())
+        published.append(note)
+
+    witnessing.publish = failing_once
+    log.grow(1)
+    witnessing.offer(log.note())
+    assert not witnessing.flush(0.5)  # the retry is due after a second: not within 0.5 s
+    assert witnessing.flush(10)
+    witnessing.stop()
+    assert [note_size(n) for n in published] == [4, 5]
 
 
 def test_the_checkpoint_file_never_goes_backwards(tmp_path: Path, log: GrowingLog) -> None:
