@@ -178,7 +178,7 @@ def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
     from witness.client import WitnessClient, WitnessEndpoint
     from witness.errors import PolicyError
     from witness.policy import load_policy
-    from witness.publishing import write_status
+    from witness.publishing import read_status, write_status
 
     if settings.block_header_version != MAP_HEADER_VERSION:
         raise SettingsError("witnesses check consistency between version 2 checkpoints only: "
@@ -210,13 +210,22 @@ def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
     except ValueError as e:
         raise SettingsError(f"witnesses: {e}") from None
     status_path = settings.witnessing_status_path
-    return CheckpointWitnessing(
+    witnessing = CheckpointWitnessing(
         client,
         urls,
         lambda text: None,  # make_anchor sets where cosigned checkpoints go
         policy=policy,
         on_status=lambda status: write_status(status_path, status),
     )
+    # What earlier runs saw: a witness down now still shows what it last cosigned.
+    earlier = (read_status(status_path) or {}).get("witnesses", {})
+    for name, record in witnessing.status.witnesses.items():
+        seen = earlier.get(name, {})
+        if isinstance(seen.get("cosigned_size"), int):
+            record.cosigned_size = seen["cosigned_size"]
+        if isinstance(seen.get("cosigned_at"), (int, float)):
+            record.cosigned_at = float(seen["cosigned_at"])
+    return witnessing
 
 
 def checkpoint_stamper(settings: Settings) -> CheckpointStamper | None:

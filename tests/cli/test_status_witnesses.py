@@ -65,12 +65,19 @@ def test_the_anchor_witnesses_only_with_a_usable_policy(settings: Settings) -> N
     assert {n: r.url for n, r in witnessing.status.witnesses.items()} == {
         "a": "http://127.0.0.1:9000", "b": "http://127.0.0.1:9001", "c": "http://127.0.0.1:9002",
     }  # fmt: skip
+    witnessing.status.witnesses["a"].cosigned_size = 9
+    witnessing.status.witnesses["a"].cosigned_at = 1234.5
+    write_status(settings.witnessing_status_path, witnessing.snapshot())
     overridden = runtime.checkpoint_witnessing(
         with_policy.with_overrides(witness_urls="b=http://witness-b:8380")
     )
     assert (
         overridden is not None and overridden.status.witnesses["b"].url == "http://witness-b:8380"
     )
+    seeded = overridden.status.witnesses  # a new run starts from what the last one saw
+    assert (seeded["a"].cosigned_size, seeded["a"].cosigned_at, seeded["b"].cosigned_size) == (
+        9, 1234.5, 0,
+    )  # fmt: skip
     witnessing.stop()
     overridden.stop()
 

@@ -112,7 +112,7 @@ def test_bundles_verify_with_quorum_fail_without_it_and_pass_after_catch_up(
     platform.witnesses[2].kill()  # one down: sealing goes on, quorum still met
     item = platform.record_item()
     out = platform.cli("anchor", "--once")
-    assert "p3 at 0 (last: unreachable" in out and "quorum partners met by p1, p2" in out
+    assert "p3 at 1 (last: unreachable" in out and "quorum partners met by p1, p2" in out
     code, verdict = platform.verify(item, tmp_path / "2.json")
     assert code == 0 and verdict["witnesses"]["cosigned_by"] == ["p1", "p2"]  # type: ignore[index]
 
