@@ -59,11 +59,11 @@ def handle(args: argparse.Namespace) -> int:
     from projections.projector import Projector
 
     settings = settings_from(args)
+    witnessing = runtime.checkpoint_witnessing(settings)  # a bad policy: exit 2 before starting
     with Service("run", settings, args.metrics_port) as service:
         bootstrap = runtime.kafka_bootstrap(settings)
         outbox, sender = runtime.checkpoint_outbox(settings, bootstrap)
         projector: Projector | None = None
-        witnessing = runtime.checkpoint_witnessing(settings)
         if witnessing is not None:
             service.metrics.watch_witnessing(witnessing)
             witnessing.start()  # its own thread: a slow witness never delays a seal
