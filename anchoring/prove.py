@@ -3,7 +3,9 @@
 docs/proof-bundle.md describes every field. The bundle carries the item's anchored events
 (exact envelope bytes, or the platform record and the evidence envelope it commits to),
 each with its leaf index, Merkle path and block; each block's accumulator proof into the
-head the checkpoint signs; the checkpoint; and the device public keys. Recorded events
+head the checkpoint signs; the checkpoint (as given: a witness-cosigned note stays
+cosigned) and, when it is a version 2 checkpoint (the block log's tree head), the head's
+inclusion proof in it; and the device public keys. Recorded events
 not yet sealed into that head are listed as pending, never silently left out.
 
 A ``Prover`` is meant to live long (e.g. in a server): it keeps the chain's block hashes
