@@ -74,11 +74,13 @@ class Chains:
     newer_unchanged: Bundle  # M: ITEM's entry unchanged
     newer_changed: Bundle  # M2: ITEM has a newer event
     at_m2: Bundle  # ITEM's version 2 bundle at M2
+    at_n_v3: Bundle  # ITEM's version 3 bundle at N, under the anchor's own checkpoint
 
 
 def build_chains(data_dir: Path, unknown: str) -> Chains:
     store = build_store(data_dir, 2)
     at_n = v2_bundle(store)
+    at_n_v3 = v3_bundle(store)
     absent = absence_bundle(store, unknown)
     n = at_n["head"]["height"]
     same = newer_of(store, ITEM, n)
@@ -88,7 +90,7 @@ def build_chains(data_dir: Path, unknown: str) -> Chains:
     store.record(event(11, "observing", "ginza"))
     store.anchor()
     changed = newer_of(store, ITEM, n)
-    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store))
+    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store), at_n_v3)
 
 
 @dataclass(frozen=True)
