@@ -13,7 +13,6 @@ checkpoint carries a witness cosignature line, as the anchor publishes it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from anchoring.checkpoint import Checkpoint, sign_checkpoint
 from anchoring.header import BlockHeader
 from anchoring.prove import Prover
 from tests.anchoring import vectorkit
-from tests.anchoring.vectorkit import as_received, check, mutated, write
+from tests.anchoring.vectorkit import as_received, check, flip_hex, mutated, write
 from witness.cosignature import WitnessSigner
 
 OUT = Path(__file__).parent
@@ -47,12 +46,6 @@ def resigned(tree_root: bytes, doc: Vector) -> str:
     """A checkpoint of ``doc``'s size over ``tree_root``, signed by the platform key."""
     size = doc["head"]["height"] + 1
     return sign_checkpoint(Checkpoint(base.ORIGIN, size, tree_root), base.PLATFORM)
-
-
-def flip(text: str) -> str:
-    raw = bytearray.fromhex(text)
-    raw[-1] ^= 0x01
-    return raw.hex()
 
 
 def build_vectors() -> dict[str, Vector]:
@@ -98,9 +91,6 @@ def build_vectors() -> dict[str, Vector]:
             **extra,
         }
 
-    def edit(doc: Vector, change: Callable[[Vector], None]) -> Vector:
-        return mutated(doc, change)
-
     n = len(a["events"])
     size = a["head"]["height"] + 1
     add("complete-history", f"item A's {n} events under a cosigned version 2 checkpoint of "
@@ -108,29 +98,29 @@ def build_vectors() -> dict[str, Vector]:
     add("complete-with-flag", "item B: a flag with evidence, then its commissioning", b, None)
     add("absent-item", f"{ABSENT_ID} was never recorded: proven absent", absent, None,
         absent=True)  # fmt: skip
-    add("drop-last-event", f"item A's last event (v{n}) left out", edit(a, _drop_last),
+    add("drop-last-event", f"item A's last event (v{n}) left out", mutated(a, _drop_last),
         "history_incomplete")  # fmt: skip
 
     # ----- the head in the tree head -------------------------------------------------------
     add("head-proof-flipped", "one bit of the head's inclusion proof flipped",
-        edit(a, lambda x: _set_proof(x, [flip(x["head_proof"][0]), *x["head_proof"][1:]])),
+        mutated(a, lambda x: _set_proof(x, [flip_hex(x["head_proof"][0]), *x["head_proof"][1:]])),
         "checkpoint_inclusion")  # fmt: skip
     add(
         "head-proof-truncated",
         "the head's inclusion proof without its last hash",
-        edit(a, lambda x: _set_proof(x, x["head_proof"][:-1])),
+        mutated(a, lambda x: _set_proof(x, x["head_proof"][:-1])),
         "checkpoint_inclusion",
     )
     add(
         "head-proof-extended",
         "the head's inclusion proof with one hash too many",
-        edit(a, lambda x: _set_proof(x, [*x["head_proof"], "11" * 32])),
+        mutated(a, lambda x: _set_proof(x, [*x["head_proof"], "11" * 32])),
         "checkpoint_inclusion",
     )
     add("head-proof-missing", "a version 3 bundle without head_proof",
-        edit(a, lambda x: x.pop("head_proof")), "bundle_format")  # fmt: skip
+        mutated(a, lambda x: x.pop("head_proof")), "bundle_format")  # fmt: skip
     add("head-proof-not-hex32", "a head_proof hash of 31 bytes",
-        edit(a, lambda x: _set_proof(x, [x["head_proof"][0][:62], *x["head_proof"][1:]])),
+        mutated(a, lambda x: _set_proof(x, [x["head_proof"][0][:62], *x["head_proof"][1:]])),
         "bundle_format")  # fmt: skip
     add("tree-head-of-another-history",
         "a checkpoint signed over a tree whose head is this head but whose earlier leaves are "
@@ -138,18 +128,18 @@ def build_vectors() -> dict[str, Vector]:
         "another root than acc_root", _split_view(a), "checkpoint_inclusion")  # fmt: skip
     add("checkpoint-of-another-size",
         "the newer, larger checkpoint presented with the bundle's head",
-        edit(a, lambda x: x.update(checkpoint=newer_note)), "checkpoint_head")  # fmt: skip
+        mutated(a, lambda x: x.update(checkpoint=newer_note)), "checkpoint_head")  # fmt: skip
 
     # ----- one checkpoint version presented as the other ----------------------------------
     add("v1-checkpoint-in-v3-bundle",
         "a version 1 checkpoint (root = the head block's hash) in a version 3 bundle",
-        edit(a, lambda x: x.update(checkpoint=v1_note)), "checkpoint_version")  # fmt: skip
+        mutated(a, lambda x: x.update(checkpoint=v1_note)), "checkpoint_version")  # fmt: skip
     add("v2-checkpoint-in-v2-bundle",
         "the version 3 bundle relabelled version 2 without head_proof: its checkpoint's root "
-        "is not the head's hash", edit(a, _as_v2), "checkpoint_head")  # fmt: skip
+        "is not the head's hash", mutated(a, _as_v2), "checkpoint_head")  # fmt: skip
     add("v2-checkpoint-in-v1-bundle",
         "the version 3 bundle relabelled version 1 (no head map, no head_proof)",
-        edit(a, _as_v1), "checkpoint_head")  # fmt: skip
+        mutated(a, _as_v1), "checkpoint_head")  # fmt: skip
     add(
         "v2-bundle-before-the-switch",
         "item A's version 2 bundle with its version 1 checkpoint still verifies",
@@ -159,14 +149,14 @@ def build_vectors() -> dict[str, Vector]:
     add(
         "absence-with-v1-checkpoint",
         "a version 3 absence bundle with a version 1 checkpoint",
-        edit(absent, lambda x: x.update(checkpoint=v1_note)),
+        mutated(absent, lambda x: x.update(checkpoint=v1_note)),
         "checkpoint_version",
     )
     add("absence-head-proof-flipped", "one bit of the absence bundle's head_proof flipped",
-        edit(absent, lambda x: _set_proof(x, [flip(x["head_proof"][0]), *x["head_proof"][1:]])),
+        mutated(absent, lambda x: _set_proof(x, [flip_hex(x["head_proof"][0]), *x["head_proof"][1:]])),
         "checkpoint_inclusion")  # fmt: skip
     add("absence-relabelled-v2", "the version 3 absence bundle relabelled version 2",
-        edit(absent, _as_v2), "checkpoint_head")  # fmt: skip
+        mutated(absent, _as_v2), "checkpoint_head")  # fmt: skip
 
     # ----- a newer checkpoint ---------------------------------------------------------------
     add("newer-checkpoint-unchanged",
@@ -181,13 +171,13 @@ def build_vectors() -> dict[str, Vector]:
 
     def newer_flipped(x: Vector) -> None:
         proof = x["newer"]["head_proof"]
-        proof[0] = flip(proof[0])
+        proof[0] = flip_hex(proof[0])
 
     add("newer-head-proof-flipped", "one bit of the newer head's inclusion proof flipped",
-        edit({**a, "newer": a_newer}, newer_flipped), "checkpoint_inclusion")  # fmt: skip
+        mutated({**a, "newer": a_newer}, newer_flipped), "checkpoint_inclusion")  # fmt: skip
     add("newer-without-head-proof",
         "a newer version 2 checkpoint without head_proof is read as version 1: its root is not "
-        "the head's hash", edit({**a, "newer": a_newer}, lambda x: x["newer"].pop("head_proof")),
+        "the head's hash", mutated({**a, "newer": a_newer}, lambda x: x["newer"].pop("head_proof")),
         "checkpoint_head")  # fmt: skip
 
     # ----- freshness ------------------------------------------------------------------------
