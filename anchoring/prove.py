@@ -369,11 +369,15 @@ def _unverified_checkpoint(note: str) -> Checkpoint:
 
 
 def _signer_of(note: str) -> dict[str, str] | None:
-    """Name and key id of the note's first signature, to tell a verifier which key to pin."""
-    _, lines = _note_lines(note)
+    """Name and key id of the log's signature, to tell a verifier which key to pin: the
+    line named as the checkpoint's origin (witnesses' cosignature lines are named after
+    the witnesses), else the first."""
+    body, lines = _note_lines(note)
     if not lines:
         return None
-    name, _, signature = lines[0].removeprefix("\u2014 ").partition(" ")
+    origin = body.split("\n", 1)[0]
+    line = next((x for x in lines if x.startswith(f"\u2014 {origin} ")), lines[0])
+    name, _, signature = line.removeprefix("\u2014 ").partition(" ")
     try:
         key_id = base64.b64decode(signature, validate=True)[:4].hex()
     except ValueError:

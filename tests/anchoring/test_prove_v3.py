@@ -61,6 +61,11 @@ def test_a_cosigned_note_round_trips(setup: Setup) -> None:
     assert bundle["checkpoint_key"] == {"name": SIGNER.name, "key_id": SIGNER.key_id.hex()}
     assert verify_bundle(bundle, SIGNER.verifier()).events == 7
     assert open_checkpoint(cosigned, SIGNER.verifier()).size == bundle["head"]["height"] + 1
+    # Whatever the order of the lines, the log's own is the key to pin.
+    witness_first = body + "\n" + WITNESS.cosign(body, 1_800_000_000) + note[len(body) + 1 :]
+    again = Prover(setup.world.ledger, setup.chain, witness_first).prove("urn:item:2")
+    assert again["checkpoint_key"] == bundle["checkpoint_key"]
+    assert verify_bundle(again, SIGNER.verifier()).events == 7
 
 
 def test_an_old_bundle_is_brought_up_to_date_by_a_version_2_checkpoint(setup: Setup) -> None:
