@@ -3,7 +3,9 @@
 docs/proof-bundle.md describes every field. The bundle carries the item's anchored events
 (exact envelope bytes, or the platform record and the evidence envelope it commits to),
 each with its leaf index, Merkle path and block; each block's accumulator proof into the
-head the checkpoint signs; the checkpoint; and the device public keys. Recorded events
+head the checkpoint signs; the checkpoint (as given: a witness-cosigned note stays
+cosigned) and, when it is a version 2 checkpoint (the block log's tree head), the head's
+inclusion proof in it; and the device public keys. Recorded events
 not yet sealed into that head are listed as pending, never silently left out.
 
 A ``Prover`` is meant to live long (e.g. in a server): it keeps the chain's block hashes
@@ -367,11 +369,15 @@ def _unverified_checkpoint(note: str) -> Checkpoint:
 
 
 def _signer_of(note: str) -> dict[str, str] | None:
-    """Name and key id of the note's first signature, to tell a verifier which key to pin."""
-    _, lines = _note_lines(note)
+    """Name and key id of the log's signature, to tell a verifier which key to pin: the
+    line named as the checkpoint's origin (witnesses' cosignature lines are named after
+    the witnesses), else the first."""
+    body, lines = _note_lines(note)
     if not lines:
         return None
-    name, _, signature = lines[0].removeprefix("\u2014 ").partition(" ")
+    origin = body.split("\n", 1)[0]
+    line = next((x for x in lines if x.startswith(f"\u2014 {origin} ")), lines[0])
+    name, _, signature = line.removeprefix("\u2014 ").partition(" ")
     try:
         key_id = base64.b64decode(signature, validate=True)[:4].hex()
     except ValueError:

@@ -5,10 +5,12 @@ step); this module implements it in that order and reports the first failure as 
 :class:`BundleError` whose ``step`` is one of:
 
 ==================  ====================================================================
-``bundle_format``   not a v1 bundle, a field missing or of the wrong type or spelling
+``bundle_format``   not a bundle of a known version, a field missing or of the wrong type
 ``checkpoint_*``    the note is malformed / not signed by the pinned key / other origin
 ``header_*``        a block header is malformed or breaks a rule checkable on its own
 ``checkpoint_head`` the bundle's head header is not the block the checkpoint signs
+``checkpoint_version`` a version 1 checkpoint where a version 2 one belongs (bundle v3)
+``checkpoint_inclusion`` head_proof does not prove the head into the log's tree head
 ``acc_*``           a block's accumulator proof does not lead to the head's acc_root
 ``block_link``      an event names a block not in the bundle, or a block is not the head
 ``history_gap``     the events are not versions 1, 2, 3, … of the item (one left out)
@@ -25,6 +27,13 @@ step); this module implements it in that order and reports the first failure as 
 ``evidence_mismatch`` the evidence envelope is another event than the flag names
 ``summary_mismatch`` the displayed summary differs from the signed content
 ==================  ====================================================================
+
+The steps live by format version: :mod:`anchoring.verify_v1` (checkpoint, blocks, events),
+:mod:`anchoring.verify_v2` (head map, completeness, newer checkpoint, absence, age) and
+:mod:`anchoring.verify_v3` (which checkpoint version a document carries, and the head in
+the log's tree head); :mod:`anchoring.verify_fields` checks structure and encodings and
+:mod:`anchoring.verify_result` holds the result, the error and the format names. This
+module is the public surface.
 
 Speed. Each structure is parsed once, in one pass where it is in the plain spelling writers emit (a
 header's hash from its JSON values, a path folded while its shape is checked, hex and

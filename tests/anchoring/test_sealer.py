@@ -100,6 +100,17 @@ def test_the_clock_sets_sealed_at_and_the_checkpoint_names_the_head(tmp_path: Pa
     assert checkpoint.head_hash == merkle_tree_hash(hashes) == anchor.log_root()
 
 
+def test_a_chain_of_version_1_blocks_signs_version_1_checkpoints(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 2)
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path, header_version=1)
+    anchor.catch_up()
+    checkpoint = open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier())
+    assert anchor.head is not None and anchor.head.height >= 1
+    assert checkpoint.head_hash == anchor.head.block_hash() != anchor.log_root()
+
+
 def test_consecutive_checkpoints_are_rfc_9162_consistent(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     chain = open_chain(tmp_path)

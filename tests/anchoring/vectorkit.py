@@ -61,6 +61,13 @@ def mutated(doc: Vector, change: Callable[[Vector], None]) -> Vector:
     return out
 
 
+def flip_hex(text: str) -> str:
+    """The hex string with the lowest bit of its last byte flipped."""
+    raw = bytearray.fromhex(text)
+    raw[-1] ^= 0x01
+    return raw.hex()
+
+
 def run(vector: Vector) -> tuple[str | None, Any]:
     """The step the reference fails at (None: valid) and its result: the pinned keys, then
     the bundle's bytes, then the bundle, with the maximum age and clock a vector gives."""

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from anchoring.headmap import item_key
 from tests.anchoring import vectorkit
-from tests.anchoring.vectorkit import as_received, check, write
+from tests.anchoring.vectorkit import as_received, check, flip_hex, mutated, write
 
 OUT = Path(__file__).parent
 ABSENT_ID = "urn:epc:id:sgtin:4012345.99.1"
@@ -33,12 +33,6 @@ Vector = dict[str, Any]
 
 
 base = vectorkit.base()
-
-
-def flip_hex(text: str) -> str:
-    raw = bytearray.fromhex(text)
-    raw[-1] ^= 0x01
-    return raw.hex()
 
 
 def build_vectors() -> dict[str, Vector]:
@@ -91,11 +85,6 @@ def build_vectors() -> dict[str, Vector]:
             "want_completeness": completeness if want is None else None,
             **extra,
         }
-
-    def mutated(bundle: Vector, change: Any) -> Vector:
-        out = copy.deepcopy(bundle)
-        change(out)
-        return out
 
     n = len(a["events"])
     add("complete-history", f"item A's {n} events, its head-map entry proven: complete", a, None)
