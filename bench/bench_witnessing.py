@@ -14,7 +14,8 @@ After a warm-up, signed events are published at a steady ``--rate``; per event, 
 from its publication to the first checkpoint on ``custody.checkpoints`` covering its block
 (the broker's timestamp of that message); in the witnessed run only checkpoints carrying
 the quorum (two cosignatures or more) count. Prints p50 / p99 of both and their ratio,
-judged against the goal p99 ≤ 2 s. The witness's own add-checkpoint requests/s are
+judged against the goal p99 ≤ 2 s, and, to tell the pipeline's share from the
+witnesses', each run's event → block sealed and block sealed → checkpoint published. The witness's own add-checkpoint requests/s are
 measured by ``bench/bench_witness.py``.
 """
 
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -165,17 +167,32 @@ def run(bootstrap: str, root: Path, witnessed: bool, rate: float, seconds: float
         for w in witnesses:
             w.stop()
     quorum = 2 if witnessed else 0
-    found = [(t, size) for t, size, cosigs in checkpoints(bootstrap, cp_topic) if cosigs >= quorum]
-    latencies = []
-    for (item, version), at in published.items():
-        row = chain.leaf(item, version)
-        covering = None if row is None else next((t for t, s in found if s > row.height), None)
+    published_cps = checkpoints(bootstrap, cp_topic)
+    found = [(t, size) for t, size, cosigs in published_cps if cosigs >= quorum]
+    heights = {key: row.height for key in published if (row := chain.leaf(*key)) is not None}
+    sealed = sorted((h.height, _unix(h.sealed_at)) for h in chain.headers(0))
+    latencies, to_seal, seal_to_publish = [], [], []
+    for event, at in published.items():
+        height = heights.get(event)
+        if height is None:
+            continue
+        covering = next((t for t, s in found if s > height), None)
+        to_seal.append(max(0.0, sealed[height][1] - at))
         if covering is not None:
             latencies.append(max(0.0, covering - at))
+            seal_to_publish.append(max(0.0, covering - sealed[height][1]))
     label = "witnessed (3, 2-of-3)" if witnessed else "baseline (no witness)"
     print(f"{label:<22} offered {offered:7.0f} events/s, {len(latencies)}/{len(published)} "
-          f"events timed, {len(found)} checkpoints")  # fmt: skip
+          f"events timed, {len(found)}/{len(published_cps)} checkpoints counted; "
+          f"event → block sealed p50 {percentile(to_seal, 0.5) * 1000:.0f} ms "
+          f"p99 {percentile(to_seal, 0.99) * 1000:.0f} ms; block sealed → (cosigned) checkpoint "
+          f"published p50 {percentile(seal_to_publish, 0.5) * 1000:.0f} ms "
+          f"p99 {percentile(seal_to_publish, 0.99) * 1000:.0f} ms")  # fmt: skip
     return latencies
+
+
+def _unix(sealed_at: str) -> float:
+    return datetime.fromisoformat(sealed_at.replace("Z", "+00:00")).timestamp()
 
 
 def main() -> int:
