@@ -15,8 +15,8 @@ from its publication to the first checkpoint on ``custody.checkpoints`` covering
 (the broker's timestamp of that message); in the witnessed run only checkpoints carrying
 the quorum (two cosignatures or more) count. Prints p50 / p99 of both and their ratio,
 judged against the goal p99 ≤ 2 s, and, to tell the pipeline's share from the
-witnesses', each run's event → block sealed and block sealed → checkpoint published. The witness's own add-checkpoint requests/s are
-measured by ``bench/bench_witness.py``.
+witnesses', each run's event → block sealed and block sealed → checkpoint published.
+The witness's own add-checkpoint requests/s are measured by ``bench/bench_witness.py``.
 """
 
 from __future__ import annotations
