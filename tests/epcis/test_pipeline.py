@@ -271,7 +271,7 @@ def test_a_case_of_twelve_bags_moves_together_and_a_bag_proves(
     assert verified.returncode == 0, verified.stdout
     assert json.loads(verified.stdout) | {"checkpoint_size": 0, "checkpoint_time": ""} == {
         "verified": True, "item_id": one, "events": 6, "pending": 0, "checkpoint_size": 0,
-        "checkpoint_time": "", "bundle_version": 2, "completeness": "complete", "absent": False,
+        "checkpoint_time": "", "bundle_version": 3, "completeness": "complete", "absent": False,
         "declared_in_error": [],
     }  # fmt: skip
 
