@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay.distfiles import fetch_main
 from devtools.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError, ensure_jars, find_java
 
 if TYPE_CHECKING:
@@ -528,18 +529,7 @@ def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m devtools.localbroker fetch``: cache the broker jars (used by .ci/run)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["fetch"]:
-        print("usage: python -m devtools.localbroker fetch", file=sys.stderr)
-        return 2
-    try:
-        print(ensure_jars())
-    except BrokerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return fetch_main(argv, "devtools.localbroker", ensure_jars, BrokerError)
 
 
 if __name__ == "__main__":
