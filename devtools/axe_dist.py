@@ -22,35 +22,20 @@ INTEGRITY = (
     "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 )
 SCRIPT_MEMBER = "package/axe.min.js"
-LICENSE_MEMBER = "package/LICENSE"
 SCRIPT_FILE = "axe.min.js"
+ABOUT = "Deque's axe-core accessibility engine (https://github.com/dequelabs/axe-core, MPL-2.0)"
 
 
 class AxeFetchError(Exception):
     """axe-core cannot be fetched; the message says what to do."""
 
 
-DIST = NpmPackage(
-    name=PACKAGE,
-    version=VERSION,
-    integrity=INTEGRITY,
-    members=((SCRIPT_MEMBER, SCRIPT_FILE), (LICENSE_MEMBER, "LICENSE")),
-    provenance=(
-        f"{SCRIPT_FILE}: Deque Systems' axe-core accessibility engine "
-        f"(https://github.com/dequelabs/axe-core) as shipped in the npm package "
-        f"{PACKAGE}@{VERSION} ({SCRIPT_MEMBER}), licence MPL-2.0 (LICENSE), "
-        f"tarball integrity {INTEGRITY}.\n"
-    ),
-    purpose=f"{PACKAGE}@{VERSION} for the accessibility tests",
-    or_else="",
-    error=AxeFetchError,
-    staging_prefix=".axe-",
-)
+DIST = NpmPackage(PACKAGE, VERSION, INTEGRITY, (SCRIPT_MEMBER, SCRIPT_FILE), ABOUT, AxeFetchError)
 
 
 def ensure_axe(cache_dir: Path | None = None) -> Path:
     """The path of ``axe.min.js``, fetched with npm on first use."""
-    return ensure_file(DIST, SCRIPT_FILE, cache_dir)
+    return ensure_file(DIST, cache_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

