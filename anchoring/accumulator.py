@@ -15,7 +15,7 @@ with the block hashes as the log entries, any RFC 6962/9162 implementation (e.g.
 transparency-dev/merkle) produces and accepts the same proofs.
 
 The header at height ``h`` carries ``acc_root = MTH(hashes of blocks 0..h-1)`` and
-``acc_size = h``.
+``acc_size = h``; a version 2 checkpoint of head ``h`` signs ``MTH(blocks 0..h)``.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from anchoring.audit_checkpoint import audit_checkpoint, audit_since
+from anchoring.audit_checkpoint import audit_checkpoint, audit_since, log_tree
 from anchoring.audit_records import Divergence, error_text
 from anchoring.audit_walk import AuditReport, Walk
 from anchoring.chain import Chain
@@ -73,10 +73,13 @@ def audit(
     walk = Walk(ledger, chain, report)
     try:
         headers = walk.run()
-        if verifier is not None and checkpoint_text is not None:
-            audit_checkpoint(headers, verifier, checkpoint_text, "current checkpoint")
-        if verifier is not None and since_text is not None:
-            audit_since(headers, verifier, since_text, report)
+        if verifier is not None and (checkpoint_text is not None or since_text is not None):
+            tree = log_tree(headers)
+            current = None
+            if checkpoint_text is not None:
+                current = audit_checkpoint(tree, verifier, checkpoint_text, "current checkpoint")
+            if since_text is not None:
+                report.notes.append(audit_since(headers, tree, verifier, since_text, current))
     except Divergence as d:
         report.divergence = str(d)
     except VerificationError as e:

@@ -4,15 +4,20 @@ A checkpoint note looks like::
 
     assay.example/custody-log
     42
-    <base64 of the head block hash>
+    <base64 of the 32-byte root hash>
 
     — assay.example/custody-log <base64(4-byte key id || 64-byte Ed25519 signature)>
 
-The body is the C2SP tlog-checkpoint layout, but here *size* is the number of blocks
-(head height + 1) and the *root hash* is the head block's hash, which itself commits to
-every earlier block through ``prev_hash`` and the accumulator. The Ed25519 signature
-covers the body bytes including their final newline. The key id is
-``SHA-256(key name || 0x0A || 0x01 || public key)[:4]``.
+The body is the C2SP tlog-checkpoint layout with *size* the number of blocks (head height
++ 1). The *root hash* of a version 2 checkpoint is the block log's tree head, the RFC 9162
+MTH of block hashes 0..size-1 (:mod:`anchoring.logtree`), so C2SP witnesses can check
+consistency between checkpoints; that of a version 1 checkpoint, which chains of version 1
+blocks still sign and bundle versions 1 and 2 carry, is the head block's hash. The note
+does not say which: the document carrying it does (docs/proof-bundle.md §11). In this
+module ``Checkpoint.head_hash`` is the root line either way. The Ed25519 signature covers
+the body bytes including their final newline. The key id is
+``SHA-256(key name || 0x0A || 0x01 || public key)[:4]``. Witnesses' cosignature lines
+follow the log's own in the same note; opening it ignores them.
 
 Key texts use the Go ``golang.org/x/mod/sumdb/note`` formats, so its tools interoperate:
 
@@ -79,6 +84,7 @@ def valid_key_name(name: str) -> bool:
 class Checkpoint:
     origin: str
     size: int
+    #: The root line: the head block's hash (version 1) or the log's tree head (version 2).
     head_hash: bytes
 
     def __post_init__(self) -> None:

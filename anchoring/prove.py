@@ -3,7 +3,9 @@
 docs/proof-bundle.md describes every field. The bundle carries the item's anchored events
 (exact envelope bytes, or the platform record and the evidence envelope it commits to),
 each with its leaf index, Merkle path and block; each block's accumulator proof into the
-head the checkpoint signs; the checkpoint; and the device public keys. Recorded events
+head the checkpoint signs; the checkpoint (as given: a witness-cosigned note stays
+cosigned) and, when it is a version 2 checkpoint (the block log's tree head), the head's
+inclusion proof in it; and the device public keys. Recorded events
 not yet sealed into that head are listed as pending, never silently left out.
 
 A ``Prover`` is meant to live long (e.g. in a server): it keeps the chain's block hashes
@@ -22,17 +24,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from anchoring import strictjson
-from anchoring.accumulator import acc_leaf, acc_node
 from anchoring.chain import Chain, header_from_row
 from anchoring.checkpoint import Checkpoint
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry, item_key
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
+from anchoring.logtree import CHECKPOINT_V2, BlockHashTree, checkpoint_version
 from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
 from anchoring.recorders import LeafRow
-from anchoring.verify import ABSENCE_FORMAT, BUNDLE_FORMAT, BUNDLE_VERSION, BUNDLE_VERSION_2
+from anchoring.verify_result import (
+    ABSENCE_FORMAT,
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    BUNDLE_VERSION_2,
+    BUNDLE_VERSION_3,
+)
 from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
 from ledger.records import is_item_event, item_record
@@ -59,61 +67,6 @@ class UnknownItem(ProveError):
     """The ledger has never recorded this id: :meth:`Prover.prove_absence` proves it."""
 
 
-class BlockHashTree:
-    """The accumulator's RFC 9162 tree over block hashes, keeping every perfect subtree.
-
-    ``levels[k][j]`` is the root of the perfect subtree over blocks ``j·2^k … (j+1)·2^k-1``.
-    Every subtree RFC 9162 splits a tree into starts at a multiple of its largest power of
-    two, so any proof is a handful of lookups plus O(log n) hashes for ragged right edges.
-    """
-
-    def __init__(self) -> None:
-        self.levels: list[list[bytes]] = [[]]
-        self.hashes: list[bytes] = []
-
-    @property
-    def size(self) -> int:
-        return len(self.hashes)
-
-    def append(self, block_hash: bytes) -> None:
-        self.hashes.append(block_hash)
-        node, level = acc_leaf(block_hash), 0
-        self.levels[0].append(node)
-        while len(self.levels[level]) % 2 == 0:
-            row = self.levels[level]
-            node = acc_node(row[-2], row[-1])
-            level += 1
-            if level == len(self.levels):
-                self.levels.append([])
-            self.levels[level].append(node)
-
-    def subtree(self, lo: int, hi: int) -> bytes:
-        """MTH of blocks ``lo … hi-1`` (``lo`` aligned as RFC 9162 splits leave it)."""
-        n = hi - lo
-        if n & (n - 1) == 0:
-            level = n.bit_length() - 1
-            return self.levels[level][lo >> level]
-        k = 1 << ((n - 1).bit_length() - 1)
-        return acc_node(self.subtree(lo, lo + k), self.subtree(lo + k, hi))
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 PATH(index, blocks[0:size]), leaf upwards."""
-        if not 0 <= index < size <= self.size:
-            raise ValueError(f"no block {index} in an accumulator of {size} (have {self.size})")
-        proof: list[bytes] = []
-        lo, hi = 0, size
-        while hi - lo > 1:
-            k = 1 << ((hi - lo - 1).bit_length() - 1)
-            if index - lo < k:
-                proof.append(self.subtree(lo + k, hi))
-                hi = lo + k
-            else:
-                proof.append(self.subtree(lo, lo + k))
-                lo += k
-        proof.reverse()
-        return proof
-
-
 class Prover:
     def __init__(self, ledger: CustodyLedger, chain: Chain, checkpoint_text: str) -> None:
         self.ledger = ledger
@@ -121,6 +74,8 @@ class Prover:
         self.tree = BlockHashTree()
         self.checkpoint_text = checkpoint_text
         self.head: BlockHeader | None = None
+        #: 1: the checkpoint signs the head's hash; 2: the block log's tree head.
+        self.checkpoint_version = 0
         # Headers never change once sealed; device entries may (a re-enrolment): those
         # are forgotten on every refresh.
         self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
@@ -139,28 +94,26 @@ class Prover:
                 f"the checkpoint names {checkpoint.size} blocks; the chain has {self.tree.size}"
             )
         height = checkpoint.size - 1
-        if self.tree.hashes[height] != checkpoint.head_hash:
-            raise ProveError(f"the checkpoint's head is not block {height} of this chain")
+        kind = checkpoint_version(self.tree, checkpoint.size, checkpoint.head_hash)
+        if kind is None:
+            raise ProveError(
+                f"the checkpoint's root is neither block {height}'s hash nor the tree head of "
+                f"blocks 0..{height}: it is not a checkpoint of this chain"
+            )
+        self.checkpoint_version = kind
         if self.head is None or self.head.height != height:
             self.head = self._trees([height])[height][0]
         self.checkpoint_text = text
         self._devices.clear()
 
     def prove(self, item_id: str, version: int | None = None) -> dict[str, Any]:
-        """The item's bundle: ``version`` 2 (complete history; the default when the head
-        is a version 2 block) or 1 (inclusion only). :class:`UnknownItem` if the ledger
-        never recorded the id."""
+        """The item's bundle. With a version 2 checkpoint: ``version`` 3 (complete history,
+        the head proven into the log's tree head). With a version 1 checkpoint: 2 (complete;
+        the default when the head is a version 2 block) or 1 (inclusion only).
+        :class:`UnknownItem` if the ledger never recorded the id."""
         head = self.head
         assert head is not None
-        if version is None:
-            version = BUNDLE_VERSION_2 if head.map_root is not None else BUNDLE_VERSION
-        if version == BUNDLE_VERSION_2 and head.map_root is None:
-            raise ProveError(
-                f"the checkpoint's head (block {head.height}) has no head map: it is a "
-                "version 1 block, so only a version 1 bundle can be made"
-            )
-        if version not in (BUNDLE_VERSION, BUNDLE_VERSION_2):
-            raise ProveError(f"no bundle format version {version}")
+        version = self._bundle_version(version)
         events = self.ledger.item_events(item_id)
         if not events or not is_item_event(events[0]):
             raise UnknownItem(f"no item {item_id!r} in the ledger")
@@ -200,7 +153,7 @@ class Prover:
                 for e in pending
             ],
         }
-        if version == BUNDLE_VERSION_2:
+        if version != BUNDLE_VERSION:
             entry, proof = self._map_proof(item_id, head.height)
             last = anchored[-1][1]
             if entry != MapEntry(last.version, last.leaf_hash, last.height, last.leaf_index):
@@ -208,7 +161,45 @@ class Prover:
             assert entry is not None
             bundle["map_entry"] = entry.to_json()
             bundle["map_proof"] = proof
+        if version == BUNDLE_VERSION_3:
+            bundle["head_proof"] = self._head_proof()
         return bundle
+
+    def _bundle_version(self, version: int | None) -> int:
+        """The format to write: what was asked for, if this checkpoint can carry it."""
+        head = self.head
+        assert head is not None
+        if self.checkpoint_version == CHECKPOINT_V2:
+            if version not in (None, BUNDLE_VERSION_3):
+                raise ProveError(
+                    f"a version {version} bundle carries a version 1 checkpoint (root = the head "
+                    "block's hash); this log signs version 2 checkpoints (its tree head): "
+                    "make a version 3 bundle"
+                )
+            if head.map_root is None:
+                raise ProveError(f"the checkpoint's head (block {head.height}) has no head map")
+            return BUNDLE_VERSION_3
+        if version is None:
+            return BUNDLE_VERSION_2 if head.map_root is not None else BUNDLE_VERSION
+        if version == BUNDLE_VERSION_3:
+            raise ProveError(
+                "a version 3 bundle carries a version 2 checkpoint (the log's tree head); "
+                "this checkpoint signs the head block's hash (version 1)"
+            )
+        if version == BUNDLE_VERSION_2 and head.map_root is None:
+            raise ProveError(
+                f"the checkpoint's head (block {head.height}) has no head map: it is a "
+                "version 1 block, so only a version 1 bundle can be made"
+            )
+        if version not in (BUNDLE_VERSION, BUNDLE_VERSION_2):
+            raise ProveError(f"no bundle format version {version}")
+        return version
+
+    def _head_proof(self) -> list[str]:
+        """RFC 9162 inclusion proof of the head block (leaf n-1) in the n-block tree head."""
+        head = self.head
+        assert head is not None
+        return [p.hex() for p in self.tree.inclusion_proof(head.height, head.height + 1)]
 
     def prove_absence(self, item_id: str) -> dict[str, Any]:
         """The absence bundle of an id: no entry in the map at the checkpoint's head."""
@@ -220,15 +211,19 @@ class Prover:
         if events and is_item_event(events[0]):
             raise ProveError(f"{item_id!r} is recorded in the ledger: it has no absence proof")
         _, proof = self._map_proof(item_id, head.height, absent=True)
-        return {
+        v2 = self.checkpoint_version == CHECKPOINT_V2
+        bundle = {
             "format": ABSENCE_FORMAT,
-            "version": BUNDLE_VERSION_2,
+            "version": BUNDLE_VERSION_3 if v2 else BUNDLE_VERSION_2,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
             "checkpoint_key": _signer_of(self.checkpoint_text),
             "head": head.to_json(),
             "map_proof": proof,
         }
+        if v2:
+            bundle["head_proof"] = self._head_proof()
+        return bundle
 
     def newer(self, item_id: str, height: int) -> dict[str, Any]:
         """The ``newer`` object (docs/proof-bundle.md §10.4) for a bundle whose head is
@@ -241,13 +236,16 @@ class Prover:
         entry, proof = self._map_proof(item_id, head.height)
         acc = self.tree.inclusion_proof(height, head.acc_size) if height < head.height else []
         assert entry is not None
-        return {
+        newer = {
             "checkpoint": self.checkpoint_text,
             "head": head.to_json(),
             "acc_proof": [p.hex() for p in acc],
             "map_entry": entry.to_json(),
             "map_proof": proof,
         }
+        if self.checkpoint_version == CHECKPOINT_V2:
+            newer["head_proof"] = self._head_proof()
+        return newer
 
     def _map_proof(
         self, item_id: str, height: int, *, absent: bool = False
@@ -371,11 +369,15 @@ def _unverified_checkpoint(note: str) -> Checkpoint:
 
 
 def _signer_of(note: str) -> dict[str, str] | None:
-    """Name and key id of the note's first signature, to tell a verifier which key to pin."""
-    _, lines = _note_lines(note)
+    """Name and key id of the log's signature, to tell a verifier which key to pin: the
+    line named as the checkpoint's origin (witnesses' cosignature lines are named after
+    the witnesses), else the first."""
+    body, lines = _note_lines(note)
     if not lines:
         return None
-    name, _, signature = lines[0].removeprefix("\u2014 ").partition(" ")
+    origin = body.split("\n", 1)[0]
+    line = next((x for x in lines if x.startswith(f"\u2014 {origin} ")), lines[0])
+    name, _, signature = line.removeprefix("\u2014 ").partition(" ")
     try:
         key_id = base64.b64decode(signature, validate=True)[:4].hex()
     except ValueError:

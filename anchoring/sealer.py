@@ -46,6 +46,7 @@ from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import MapEntry, MapRow, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.leaves import ZERO_HASH, leaf_chain
+from anchoring.logtree import BlockHashTree
 from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import LeafRow
 from ledger.application import CustodyLedger
@@ -103,6 +104,7 @@ class Anchor:
         self.map: HeadMap | None = None  # version 2: the map as the head block left it
         self.headers: list[BlockHeader] = []
         self.accumulator = Accumulator()
+        self._log_tree = BlockHashTree()  # grown lazily from headers, for consistency proofs
         self.position = 0
         self.prev_leaves: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self.pending: list[Notification] = []
@@ -335,12 +337,34 @@ class Anchor:
 
     # ----- checkpoints -----------------------------------------------------------------
 
+    def log_root(self) -> bytes:
+        """The version 2 checkpoint root: RFC 9162 MTH of block hashes 0..head height.
+
+        That is the accumulator with the head appended (a header's own ``acc_root`` stops
+        before it), so witnesses can check consistency between any two checkpoints.
+        """
+        return self.accumulator.root()
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """RFC 9162 consistency proof from the ``old_size``-block log to ``new_size``
+        (default: up to the head), for witnesses holding an older checkpoint."""
+        tree = self._log_tree
+        for header in self.headers[tree.size :]:
+            tree.append(header.block_hash())
+        return tree.consistency_proof(old_size, tree.size if new_size is None else new_size)
+
     def checkpoint_text(self) -> str | None:
+        """The signed checkpoint: size = blocks; root = :meth:`log_root` (version 2) once
+        the head is a version 2 block. A chain still sealing version 1 headers signs
+        version 1 checkpoints (root = the head block's hash), the only kind a version 1
+        head's bundles can carry."""
         head = self.head
         if head is None:
             return None
-        checkpoint = Checkpoint(self.origin, head.height + 1, head.block_hash())
-        return sign_checkpoint(checkpoint, self.signer)
+        if self.accumulator.size != head.height + 1:
+            raise AnchorError(f"the accumulator has {self.accumulator.size} blocks, not the head's")
+        root = self.log_root() if head.version == MAP_HEADER_VERSION else head.block_hash()
+        return sign_checkpoint(Checkpoint(self.origin, head.height + 1, root), self.signer)
 
     def write_checkpoint(self) -> None:
         text = self.checkpoint_text()

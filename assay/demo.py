@@ -141,10 +141,14 @@ def run_demo(settings: Settings, progress: Callable[[str], None]) -> DemoReport:
     progress(f"ingested into the ledger ({report.timings['ingest_s']} s)")
 
     chain = runtime.open_chain(settings)
+    witnessing = runtime.checkpoint_witnessing(settings)  # if a witness policy is set
     with Producer(bootstrap) as checkpoints:
-        anchor = runtime.make_anchor(settings, ledger, chain, checkpoints)
+        anchor = runtime.make_anchor(settings, ledger, chain, checkpoints, witnessing=witnessing)
         before = len(anchor.headers)
         anchor.catch_up()
+        if witnessing is not None:
+            witnessing.flush(settings.stop_timeout)  # the checkpoint file, once cosigned
+            witnessing.stop()
         report.block_heights = [h.height for h in anchor.headers[before:]]
     progress(f"sealed block(s) {report.block_heights} and signed a checkpoint")
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from streams.ingest import Ingest
     from streams.outbox import Outbox
     from streams.sender import OutboxSender
+    from witness.submitter import CheckpointWitnessing
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,19 @@ class Metrics:
     def watch_anchor(self, anchor: Anchor) -> None:
         anchor.seal_observers.append(lambda seconds, _leaves: self.seal_seconds.observe(seconds))
         self.registry.register(_Collect(lambda: anchor_metrics(anchor)))
+
+    def watch_witnessing(self, witnessing: CheckpointWitnessing) -> None:
+        """The anchor's witnesses: cosignatures, failures, checkpoint → cosigned latency."""
+        from witness.witnessing_metrics import witnessing_metrics
+
+        cosign_seconds = Histogram(
+            "assay_checkpoint_cosign_seconds",
+            "Time from a checkpoint signed to its publication with the cosignatures collected",
+            registry=self.registry,
+            buckets=BATCH_BUCKETS,
+        )
+        witnessing.observers.append(lambda seconds, _round: cosign_seconds.observe(seconds))
+        self.registry.register(_Collect(lambda: witnessing_metrics(witnessing)))
 
     def watch_projector(self, projector: Projector) -> None:
         self.registry.register(_Collect(lambda: projector_metrics(projector)))

@@ -6,13 +6,15 @@ Every process (CLI, demo, workers, server) wires itself here and nowhere else.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
+from anchoring.header import MAP_HEADER_VERSION
 from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
 from anchoring.sealer import Anchor, SealPolicy
-from assay.settings import Settings
+from assay.settings import Settings, SettingsError
 from ledger.application import CustodyLedger
 from ledger.config import store_env
 from streams.connection import KafkaConnection
@@ -22,6 +24,7 @@ from streams.producer import Producer
 from streams.sender import OutboxSender
 from streams.topics import custody_topics, ensure_topics
 from witness.stamper import CheckpointStamper
+from witness.submitter import CheckpointWitnessing
 
 
 def open_ledger(settings: Settings) -> CustodyLedger:
@@ -121,10 +124,15 @@ def make_anchor(
     checkpoint_producer: Producer | None = None,
     checkpoint_outbox: Outbox | None = None,
     stamper: CheckpointStamper | None = None,
+    witnessing: CheckpointWitnessing | None = None,
 ) -> Anchor:
     """The anchor; each signed checkpoint also goes to ``custody.checkpoints``, through the
     outbox if one is given (it then never waits for the broker), else the producer, and is
-    offered to the OpenTimestamps stamper if there is one."""
+    offered to the OpenTimestamps stamper if there is one.
+
+    With ``witnessing``, the anchor hands each checkpoint to it and goes on sealing; the
+    witnessing thread publishes it (file, topic, stamper) once cosigned — call its
+    ``flush`` before relying on the checkpoint file (e.g. after ``catch_up``)."""
     signer, _ = init_platform_key(settings)
     sink = checkpoint_outbox or checkpoint_producer or stamper
 
@@ -136,16 +144,88 @@ def make_anchor(
         if stamper is not None:
             stamper.offer(text)
 
-    return Anchor(
+    target: Callable[[str], None] | None = publish if sink is not None else None
+    if witnessing is not None:
+        from witness.publishing import write_checkpoint_file
+
+        def publish_cosigned(text: str) -> None:
+            write_checkpoint_file(settings.checkpoint_path, text)
+            publish(text)
+
+        witnessing.publish = publish_cosigned
+        target = witnessing.offer
+    anchor = Anchor(
         ledger,
         chain,
         signer,
         origin=settings.checkpoint_origin,
         policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
         header_version=settings.block_header_version,
-        checkpoint_path=settings.checkpoint_path,
-        publish_checkpoint=publish if sink is not None else None,
+        checkpoint_path=settings.checkpoint_path if witnessing is None else None,
+        publish_checkpoint=target,
     )
+    if witnessing is not None:
+        from witness.submitter import LockedProofs
+
+        witnessing.proof = LockedProofs(anchor.consistency_proof)
+    return anchor
+
+
+def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
+    """The anchor's witnessing (not started), if a witness policy is configured."""
+    if not settings.witness_policy:
+        return None
+    from witness.client import WitnessClient, WitnessEndpoint
+    from witness.errors import PolicyError
+    from witness.policy import load_policy
+    from witness.publishing import read_status, write_status
+
+    if settings.block_header_version != MAP_HEADER_VERSION:
+        raise SettingsError("witnesses check consistency between version 2 checkpoints only: "
+                            "'witness_policy' needs 'block_header_version' 2")  # fmt: skip
+    try:
+        policy = load_policy(settings.witness_policy)
+    except PolicyError as e:
+        raise SettingsError(f"setting 'witness_policy': {e}") from None
+    urls = {name: w.url for name, w in policy.witnesses.items() if w.url}
+    for entry in settings.witness_urls.split():
+        name, sep, url = entry.partition("=")
+        if not sep or name not in policy.witnesses:
+            raise SettingsError(f"setting 'witness_urls': {entry!r} is not NAME=URL of a "
+                                f"witness in {settings.witness_policy}")  # fmt: skip
+        urls[name] = url
+    if not urls:
+        raise SettingsError(f"the witness policy {settings.witness_policy} gives no witness a "
+                            "URL: add them there or in the setting 'witness_urls'")  # fmt: skip
+    mine = init_platform_key(settings)[0].verifier()
+    if policy.logs and all(log.verifier.to_text() != mine.to_text() for log in policy.logs):
+        raise SettingsError(f"the witness policy {settings.witness_policy} does not list this "
+                            f"platform's key {mine.to_text()}")  # fmt: skip
+    try:
+        endpoints = [
+            WitnessEndpoint(name, url, policy.witnesses[name].verifier)
+            for name, url in sorted(urls.items())
+        ]
+        client = WitnessClient(endpoints, timeout=settings.witness_timeout)
+    except ValueError as e:
+        raise SettingsError(f"witnesses: {e}") from None
+    status_path = settings.witnessing_status_path
+    witnessing = CheckpointWitnessing(
+        client,
+        urls,
+        lambda text: None,  # make_anchor sets where cosigned checkpoints go
+        policy=policy,
+        on_status=lambda status: write_status(status_path, status),
+    )
+    # What earlier runs saw: a witness down now still shows what it last cosigned.
+    earlier = (read_status(status_path) or {}).get("witnesses", {})
+    for name, record in witnessing.status.witnesses.items():
+        seen = earlier.get(name, {})
+        if isinstance(seen.get("cosigned_size"), int):
+            record.cosigned_size = seen["cosigned_size"]
+        if isinstance(seen.get("cosigned_at"), (int, float)):
+            record.cosigned_at = float(seen["cosigned_at"])
+    return witnessing
 
 
 def checkpoint_stamper(settings: Settings) -> CheckpointStamper | None:

@@ -78,6 +78,16 @@ class Settings:
     #: Logs `assay witness serve` cosigns: whitespace-separated ORIGIN=VKEY (or bare VKEY,
     #: whose key name is then the origin), added to its --log options.
     witness_logs: str = ""
+    #: A witness policy file (C2SP tlog-policy): `assay anchor` and `assay run` send every
+    #: checkpoint to its witnesses that have a URL and publish it cosigned; `assay status`
+    #: judges its quorum. Empty: checkpoints are published with the log's signature only.
+    witness_policy: str = ""
+    #: Whitespace-separated NAME=URL: where the anchor reaches a policy witness (e.g. an
+    #: internal address), overriding or adding to the URL in the policy.
+    witness_urls: str = ""
+    #: Seconds the anchor waits for witnesses per checkpoint; a slower one is asked again
+    #: (and caught up) with the next checkpoint.
+    witness_timeout: float = 2.0
     #: OpenTimestamps calendar URLs (whitespace-separated) checkpoints are submitted to.
     ots_calendars: str = ""
     #: Seconds between two timestamps of the anchor's latest checkpoint (when calendars
@@ -148,6 +158,11 @@ class Settings:
     def timestamps_dir(self) -> Path:
         """Stamped checkpoints and their OpenTimestamps proofs (``checkpoint-<size>.ots``)."""
         return self.data_dir / "timestamps"
+
+    @property
+    def witnessing_status_path(self) -> Path:
+        """The anchor's record of its witnesses (``assay-witnessing-v1``, docs/witnesses.md)."""
+        return self.data_dir / "witnesses.json"
 
     @property
     def checkpoint_outbox_path(self) -> Path:
@@ -249,5 +264,7 @@ def _check_operations(settings: Settings) -> None:
         raise SettingsError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}")
     if not 0 <= settings.metrics_port <= 65535:
         raise SettingsError("setting 'metrics_port' must be 0 (off) or a port number")
+    if settings.witness_timeout <= 0:
+        raise SettingsError("setting 'witness_timeout' must be more than 0 seconds")
     if settings.stop_timeout <= 0:
         raise SettingsError("setting 'stop_timeout' must be more than 0 seconds")

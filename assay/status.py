@@ -96,6 +96,11 @@ def gather(settings: Settings) -> Status:
         status.checks.append(Check("anchor", ledger_head == 0, "no chain yet", {"height": None}))
     status.checks.append(check_projection(settings, ledger_head, chain_head))
     status.checks.append(check_outbox(settings))
+    from assay.status_witnesses import check_witnesses
+
+    witnesses = check_witnesses(settings)
+    if witnesses is not None:
+        status.checks.append(witnesses)
     return status
 
 

@@ -5,6 +5,7 @@
     GET /items/{id}/qr.svg  a QR code linking to the item's verifier page
     GET /checkpoint         the latest signed checkpoint (C2SP signed note, text/plain)
     GET /keys               the platform's verifier key and the devices' public keys
+    GET /witnesses          the newest checkpoint's witness quorum, each witness's state
     GET /healthz            liveness and how far the stores are
     GET / , /verify         the verifier page (checks a bundle in the browser)
     GET /openapi.json       this API, described
@@ -241,6 +242,17 @@ def create_app(
     )
     def get_checkpoint() -> PlainTextResponse:
         return PlainTextResponse(model.checkpoint_text())
+
+    @app.get(
+        "/witnesses",
+        summary="The witnesses' state: the newest checkpoint's quorum, each witness's last "
+        "cosigned size (docs/witnesses.md)",
+    )
+    def get_witnesses() -> dict[str, Any]:
+        """Information only: a buyer checks cosignatures with a pinned policy, not this."""
+        from assay.status_witnesses import witness_report
+
+        return witness_report(settings)
 
     @app.get("/keys", summary="Public keys: the platform's verifier key and the devices'")
     def get_keys() -> dict[str, Any]:

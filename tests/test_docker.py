@@ -109,3 +109,22 @@ def test_the_header_names_the_metrics_port() -> None:
     }
     assert len(ports) == 1
     assert f":{ports.pop()}/metrics" in text
+
+
+def test_the_anchor_is_wired_to_every_witness_service() -> None:
+    services = compose()["services"]
+    policy = services["witness-policy"]["command"]
+    args = build_parser().parse_args(policy)
+    assert _environment(services["anchor"])["ASSAY_WITNESS_POLICY"] == str(args.out)
+    assert "witness-policy" in services["anchor"]["depends_on"]
+    urls = dict(entry.split("=", 1) for entry in args.url)
+    vkeys = dict(entry.split("=", 1) for entry in args.witness)
+    assert urls.keys() == vkeys.keys() and args.quorum == "2"
+    witnesses = {n: s for n, s in assay_services() if s["command"][:2] == ["witness", "serve"]}
+    assert len(witnesses) == len(urls) == 3
+    for name, url in urls.items():
+        host, port = re.fullmatch(r"http://([\w-]+):(\d+)", url).groups()  # type: ignore[union-attr]
+        assert host in witnesses and port in [str(p) for p in witnesses[host]["expose"]], name
+        # Its key service hands over the vkey the policy reads.
+        key = build_parser().parse_args(services[f"{host}-key"]["command"])
+        assert vkeys[name] == f"@{str(key.vkey_out).replace('/var/lib/platform', '/var/lib/assay')}"

@@ -9,6 +9,10 @@
 * :mod:`witness.client`      a log asking N witnesses at once, catching them up
 * :mod:`witness.policy`      C2SP tlog-policy files and quorum evaluation
 * :mod:`witness.timestamps`  OpenTimestamps proofs of a checkpoint
+* :mod:`witness.stamper`     the anchor's timestamping thread
+* :mod:`witness.submitter`   the anchor's witnessing thread: each checkpoint out, cosigned
+* :mod:`witness.publishing`  the checkpoint file and the anchor's witness status file
+* :mod:`witness.witnessing_metrics`  Prometheus families of the anchor's witnessing
 
 Formats and operations are specified in ``docs/witnesses.md``.
 """

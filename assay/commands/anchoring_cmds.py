@@ -15,6 +15,7 @@ from assay.cli import CommandError
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.service import Service
 from witness.stamper import CheckpointStamper
+from witness.submitter import CheckpointWitnessing
 
 
 def register(sub: Any) -> None:
@@ -39,9 +40,10 @@ def register(sub: Any) -> None:
     prove.add_argument(
         "--format",
         type=int,
-        choices=(1, 2),
-        help="bundle format version (default: 2, complete history; 1: inclusion only, for "
-        "consumers that read only version 1)",
+        choices=(1, 2, 3),
+        help="bundle format version (default: 3, complete history under a version 2 "
+        "checkpoint, the log's tree head; 2 and 1 (inclusion only) need a version 1 "
+        "checkpoint, the head block's hash, as chains of version 1 blocks still sign)",
     )
     prove.set_defaults(handler=prove_handler)
 
@@ -50,7 +52,8 @@ def register(sub: Any) -> None:
         "--since",
         type=Path,
         metavar="CHECKPOINT_FILE",
-        help="also prove this earlier checkpoint is an ancestor of today's head",
+        help="also prove this earlier checkpoint is an ancestor of today's (an RFC 9162 "
+        "consistency proof when both are version 2 checkpoints)",
     )
     audit.set_defaults(handler=audit_handler)
 
@@ -80,11 +83,21 @@ def anchor_handler(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
     stamper = runtime.checkpoint_stamper(settings)
+    witnessing = runtime.checkpoint_witnessing(settings)
     if args.once:
-        anchor = runtime.make_anchor(settings, ledger, chain, stamper=stamper)
-        _report(anchor.catch_up(), anchor, print)
+        anchor = runtime.make_anchor(
+            settings, ledger, chain, stamper=stamper, witnessing=witnessing
+        )
+        sealed = anchor.catch_up()  # ends by offering the head, even if nothing was sealed
+        if stamper is not None and witnessing is None:
+            anchor.write_checkpoint()
+        if witnessing is not None:
+            witnessing.flush(settings.stop_timeout)
+            witnessing.stop()
+        _report(sealed, anchor, print)
+        if witnessing is not None:
+            _report_witnesses(witnessing, print)
         if stamper is not None:
-            anchor.write_checkpoint()  # offers the head even when nothing new was sealed
             stamper.run_once()
             _report_stamps(stamper, print)
         return 0
@@ -94,23 +107,52 @@ def anchor_handler(args: argparse.Namespace) -> int:
         service.metrics.watch_outbox("checkpoints", outbox, sender)
         if stamper is not None:
             stamper.start()  # its own thread: a slow calendar never delays a seal
+        if witnessing is not None:
+            service.metrics.watch_witnessing(witnessing)
+            witnessing.start()  # its own thread: a slow witness never delays a seal
         try:
             anchor = runtime.make_anchor(
-                settings, ledger, chain, checkpoint_outbox=outbox, stamper=stamper
+                settings,
+                ledger,
+                chain,
+                checkpoint_outbox=outbox,
+                stamper=stamper,
+                witnessing=witnessing,
             )
             service.metrics.watch_anchor(anchor)
             sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
+            if witnessing is not None and not service.stopped_by_signal:
+                witnessing.flush(service.stopper.remaining())
             if not service.stopped_by_signal:
                 sender.wait_sent(timeout=settings.stop_timeout)
         finally:
+            if witnessing is not None:
+                witnessing.stop(service.stopper.remaining())
             waiting = sender.stop(service.stopper.remaining())
             outbox.close()
             if stamper is not None:
                 stamper.stop(service.stopper.remaining())
         _report(sealed, anchor, service.summary, waiting)
+        if witnessing is not None:
+            _report_witnesses(witnessing, service.summary)
         if stamper is not None:
             _report_stamps(stamper, service.summary)
     return 0
+
+
+def _report_witnesses(witnessing: CheckpointWitnessing, say: Callable[[str], None]) -> None:
+    status = witnessing.snapshot()
+    parts = []
+    for name, record in sorted(status.witnesses.items()):
+        part = f"{name} at {record.cosigned_size}"
+        if record.last_status not in ("", "cosigned"):
+            part += f" (last: {record.last_status} {record.last_detail})"
+        parts.append(part)
+    line = f"witnesses: checkpoint {status.published_size} published with "
+    line += f"{status.published_cosignatures} cosignature(s); " + ", ".join(parts)
+    if status.verdict is not None:
+        line += f"; {status.verdict.message}"
+    say(line)
 
 
 def _report_stamps(stamper: CheckpointStamper, say: Callable[[str], None]) -> None:

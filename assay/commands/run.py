@@ -54,10 +54,14 @@ def handle(args: argparse.Namespace) -> int:
     from projections.projector import Projector
 
     settings = settings_from(args)
+    witnessing = runtime.checkpoint_witnessing(settings)  # a bad policy: exit 2 before starting
     with Service("run", settings, args.metrics_port) as service:
         bootstrap = runtime.kafka_bootstrap(settings)
         outbox, sender = runtime.checkpoint_outbox(settings, bootstrap)
         projector: Projector | None = None
+        if witnessing is not None:
+            service.metrics.watch_witnessing(witnessing)
+            witnessing.start()  # its own thread: a slow witness never delays a seal
         try:
             ingest = runtime.make_ingest(settings, bootstrap)
             anchor = runtime.make_anchor(
@@ -65,6 +69,7 @@ def handle(args: argparse.Namespace) -> int:
                 runtime.open_ledger(settings),
                 runtime.open_chain(settings),
                 checkpoint_outbox=outbox,
+                witnessing=witnessing,
             )
             projector = Projector(
                 runtime.open_ledger(settings),
@@ -77,9 +82,13 @@ def handle(args: argparse.Namespace) -> int:
             service.metrics.watch_projector(projector)
             service.metrics.watch_outbox("checkpoints", outbox, sender)
             summary = _run(args, service, ingest, anchor, projector)
+            if witnessing is not None and not service.stopped_by_signal:
+                witnessing.flush(service.stopper.remaining())
             if not service.stopped_by_signal:
                 sender.wait_sent(timeout=settings.stop_timeout)
         finally:
+            if witnessing is not None:
+                witnessing.stop(service.stopper.remaining())
             waiting = sender.stop(service.stopper.remaining())
             outbox.close()
             if projector is not None:

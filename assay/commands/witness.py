@@ -28,7 +28,38 @@ def register(sub: Any) -> None:
     init.add_argument(
         "--exist-ok", action="store_true", help="if the key file exists, print its vkey instead"
     )
+    init.add_argument(
+        "--vkey-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the vkey to FILE (public; for the platform and buyers' policies)",
+    )
     init.set_defaults(handler=init_handler)
+
+    policy = wsub.add_parser(
+        "policy", help="write a witness policy (C2SP tlog-policy) for the anchor and buyers"
+    )
+    policy.add_argument("--log", required=True, metavar="VKEY", help="the log's vkey, or @FILE")
+    policy.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        required=True,
+        metavar="NAME=VKEY",
+        help="a witness and its cosignature vkey, or @FILE holding it (repeat)",
+    )
+    policy.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="where the log submits to that witness (optional; repeat)",
+    )
+    policy.add_argument(
+        "--quorum", required=True, help="how many witnesses must cosign: K, any or all"
+    )
+    policy.add_argument("--out", type=Path, help="policy file (default: stdout)")
+    policy.set_defaults(handler=policy_handler)
 
     serve = wsub.add_parser("serve", help="serve POST /add-checkpoint for the given logs")
     serve.add_argument(
@@ -64,13 +95,63 @@ def init_handler(args: argparse.Namespace) -> int:
         if existing.name != args.name:
             raise CommandError(f"{path} holds the key of {existing.name}, not {args.name}")
         print(f"# witness key exists: {path}", file=sys.stderr)
-        print(existing.verifier().to_text())
-        return 0
-    signer = WitnessSigner.generate(args.name)
-    write_signer_key(path, signer.key_file_signer())
-    print(f"# witness key created: {path}", file=sys.stderr)
-    print(signer.verifier().to_text())
+        vkey = existing.verifier().to_text()
+    else:
+        signer = WitnessSigner.generate(args.name)
+        write_signer_key(path, signer.key_file_signer())
+        print(f"# witness key created: {path}", file=sys.stderr)
+        vkey = signer.verifier().to_text()
+    if args.vkey_out:
+        args.vkey_out.parent.mkdir(parents=True, exist_ok=True)
+        args.vkey_out.write_text(vkey + "\n", encoding="utf-8")
+    print(vkey)
     return 0
+
+
+def policy_handler(args: argparse.Namespace) -> int:
+    from witness.errors import PolicyError
+    from witness.policy import parse_policy
+
+    names: list[str] = []
+    lines = ["# Witness policy (C2SP tlog-policy): written by `assay witness policy`"]
+    lines.append(f"log {_vkey_arg(args.log, '--log')}")
+    urls = dict(_pair(entry, "--url") for entry in args.url)
+    for entry in args.witness:
+        name, vkey = _pair(entry, "--witness")
+        names.append(name)
+        url = urls.pop(name, "")
+        lines.append(f"witness {name} {_vkey_arg(vkey, '--witness')} {url}".rstrip())
+    if urls:
+        raise CommandError(f"--url for no --witness: {', '.join(sorted(urls))}")
+    lines += [f"group witnesses {args.quorum} {' '.join(names)}", "quorum witnesses"]
+    text = "\n".join(lines) + "\n"
+    try:
+        parse_policy(text)
+    except PolicyError as e:
+        raise CommandError(f"not a valid policy: {e}") from None
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"# wrote {args.out}: {len(names)} witness(es), quorum {args.quorum}",
+              file=sys.stderr)  # fmt: skip
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _pair(entry: str, option: str) -> tuple[str, str]:
+    name, sep, value = entry.partition("=")
+    if not sep or not name or not value:
+        raise CommandError(f"{option} {entry!r}: expected NAME=VALUE")
+    return name, value
+
+
+def _vkey_arg(value: str, option: str) -> str:
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise CommandError(f"{option} {value!r}: cannot read it: {e}") from None
 
 
 def serve_handler(args: argparse.Namespace) -> int:

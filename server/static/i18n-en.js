@@ -163,6 +163,7 @@
   "tech.format": "Proof format",
   "tech.format_v1": "version 1 (inclusion only)",
   "tech.format_v2": "version 2 (complete history)",
+  "tech.format_v3": "version 3 (complete history; a checkpoint witnesses can cosign)",
   "tech.key": "Platform key",
   "tech.key_source": "Key from",
   "tech.key_since": "since {date}",

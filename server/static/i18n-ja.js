@@ -163,6 +163,7 @@
   "tech.format": "証明の形式",
   "tech.format_v1": "バージョン 1（包含のみ）",
   "tech.format_v2": "バージョン 2（完全な履歴）",
+  "tech.format_v3": "バージョン 3（完全な履歴、証人が署名できるチェックポイント）",
   "tech.key": "プラットフォーム鍵",
   "tech.key_source": "鍵の入手元",
   "tech.key_since": "{date}から",

@@ -163,6 +163,7 @@
   "tech.format": "证明格式",
   "tech.format_v1": "第 1 版（仅证明包含）",
   "tech.format_v2": "第 2 版（完整记录）",
+  "tech.format_v3": "第 3 版（完整记录，可由见证者联署的检查点）",
   "tech.key": "平台密钥",
   "tech.key_source": "密钥来源",
   "tech.key_since": "自{date}起",

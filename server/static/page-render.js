@@ -177,7 +177,8 @@
     if (r) {
       rows.push({ term: w.t("tech.log"), value: r.origin, mono: true });
       rows.push({ term: w.t("tech.checkpoint"), value: checkpointText(w, r) });
-      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 2 ? "tech.format_v2" : "tech.format_v1") });
+      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 3 ? "tech.format_v3"
+        : r.bundle_version === 2 ? "tech.format_v2" : "tech.format_v1") });
     }
     if (view.key) {
       rows.push({ term: w.t("tech.key"), value: view.key.text, copy: view.key.text });

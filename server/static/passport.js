@@ -100,11 +100,12 @@
 
   /* Plain-words families of the verifier's step codes (docs/proof-bundle.md §6). */
   const FAMILIES = {
-    format: ["bundle_format", "checkpoint_format", "header_format", "envelope_format", "platform_body"],
+    format: ["bundle_format", "checkpoint_format", "checkpoint_version", "header_format", "envelope_format",
+      "platform_body"],
     platform_key: ["checkpoint_signature", "checkpoint_origin", "log_signature"],
     key: ["key_file"],
     device: ["device_key", "device_signature", "envelope_device"],
-    tampered: ["checkpoint_head", "block_link", "acc_index", "acc_proof", "acc_inclusion",
+    tampered: ["checkpoint_head", "checkpoint_inclusion", "block_link", "acc_index", "acc_proof", "acc_inclusion",
       "header_link", "history_gap", "merkle_index", "merkle_path_entry", "merkle_path_shape",
       "merkle_root", "item_chain", "leaf_hash", "evidence_hash", "evidence_mismatch",
       "item_mismatch", "summary_mismatch", "party_proof", "device_proof"],

@@ -1,7 +1,9 @@
 /*
  * Assay verifier, part 3 of 4 (after verifier-encodings.js and verifier-chain.js): what
  * format version 2 adds (docs/proof-bundle.md §10) — the head map assay-headmap-v1 and its
- * proofs, the steps 5a–5c, F20, G21 and H22 of a version 2 bundle, and absence bundles.
+ * proofs, the steps 5a–5c, F20, G21 and H22 of a version 2 bundle, and absence bundles —
+ * and what version 3 adds (§11): a version 2 checkpoint signs the block log's tree head,
+ * and the head is proven into it (head_proof).
  * Written from the specification, not from the Python reference: the two are meant to be
  * independent implementations that agree on every vector (tests/server/test_parity.py).
  */
@@ -9,7 +11,7 @@
   "use strict";
 
   const {
-    BundleError, MAX_INT, blockHash, bytesEqual, concat, has, isDict, isInt, isStr,
+    BundleError, MAX_INT, blockHash, bytesEqual, concat, has, hex32Field, isDict, isInt, isStr,
     openCheckpoint, parseHeader, sha256, strictHex32, toHex, utf8, verifyAccInclusion,
   } = parts;
 
@@ -128,6 +130,87 @@
     return node;
   }
 
+  // ----- checkpoints: version 1 (the head's hash) or 2 (the log's tree head), §11 ------
+
+  const EMPTY_TREE = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+  /* RFC 9162 §2.1.3.2: the root the last leaf's proof implies (index = size - 1). */
+  async function rootOfLastLeaf(hash, size, proof) {
+    const bad = (m) => fail("checkpoint_inclusion", m);
+    let fn = size - 1;
+    let sn = size - 1;
+    let node = await sha256(Uint8Array.of(0), hash);
+    const half = (x) => Math.floor(x / 2);
+    for (const sibling of proof) {
+      if (sn === 0) bad(`head_proof of ${proof.length} hashes is too long for block ${size - 1} of ${size}`);
+      if (fn % 2 === 1 || fn === sn) {
+        node = await sha256(Uint8Array.of(1), sibling, node);
+        while (fn !== 0 && fn % 2 === 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      } else {
+        node = await sha256(Uint8Array.of(1), node, sibling);
+      }
+      fn = half(fn);
+      sn = half(sn);
+    }
+    if (sn !== 0) bad(`head_proof of ${proof.length} hashes is too short for block ${size - 1} of ${size}`);
+    return node;
+  }
+
+  /* MTH of blocks 0..n-2 from the last leaf's proof: its perfect subtrees, smallest first. */
+  async function foldPrefix(proof) {
+    if (!proof.length) return EMPTY_TREE;
+    let node = proof[0];
+    for (const left of proof.slice(1)) node = await sha256(Uint8Array.of(1), left, node);
+    return toHex(node);
+  }
+
+  /* B5 with a version 2 checkpoint: the head is the tree head's last leaf, and the leaves
+   * before it are the history the head's accumulator commits to. */
+  async function checkHeadInTree(checkpoint, head, headHash, proofJson, where) {
+    if (!Array.isArray(proofJson)) fail("bundle_format", `${where}head_proof must be a list of hashes`);
+    const proof = proofJson.map((p) => hex32Field(p, `${where}head_proof`));
+    if (head.height + 1 !== checkpoint.size) {
+      fail("checkpoint_head", `the ${where}head is block ${head.height} of ${checkpoint.size} blocks`);
+    }
+    if (bytesEqual(headHash, checkpoint.headHash)) {
+      fail("checkpoint_version", `the ${where}checkpoint signs the head block's hash: a version 1 checkpoint, ` +
+        "which a version 3 document (or a newer object with head_proof) cannot carry");
+    }
+    const root = await rootOfLastLeaf(headHash, checkpoint.size, proof);
+    if (!bytesEqual(root, checkpoint.headHash)) {
+      fail("checkpoint_inclusion", `the ${where}head proves into tree head ${toHex(root)}, the checkpoint signs ${toHex(checkpoint.headHash)}`);
+    }
+    const prefix = await foldPrefix(proof);
+    if (prefix !== head.acc_root) {
+      fail("checkpoint_inclusion", `the checkpoint's tree before the ${where}head has root ${prefix}, the head's accumulator ${head.acc_root}`);
+    }
+  }
+
+  /*
+   * Steps B3–B5 and 5a on a document's checkpoint and head; ``where`` names it ("" the
+   * bundle, "newer " its newer object). A bundle of version 3 carries a version 2
+   * checkpoint; a newer object does when it has head_proof; else the checkpoint signs the
+   * head block's hash (version 1).
+   */
+  async function checkpointAndHead(doc, platformKey, origin, where) {
+    const checkpoint = await within(`${where}checkpoint`, () => openCheckpoint(doc.checkpoint, platformKey, origin));
+    const head = await within(`${where}head header`, () => parseHeader(doc.head));
+    const headHash = await blockHash(head);
+    const treeHead = where ? has(doc, "head_proof") : doc.version === 3;
+    if (treeHead) {
+      await checkHeadInTree(checkpoint, head, headHash, doc.head_proof, where);
+    } else if (head.height + 1 !== checkpoint.size || !bytesEqual(headHash, checkpoint.headHash)) {
+      fail("checkpoint_head", `the ${where}head header is not the block the checkpoint signs`);
+    }
+    if ((where || doc.version !== 1) && head.version !== 2) {
+      fail("bundle_format", `the ${where}head of a version 2 or 3 document is a version 1 header`);
+    }
+    return { checkpoint, head };
+  }
+
   // ----- a version 2 proof bundle (§10.6) ----------------------------------------------
 
   function requireV2Head(head, what) {
@@ -179,13 +262,8 @@
       if (raw === null) fail("bundle_format", `newer: acc_proof[${i}] must be 64 lowercase hex characters`);
       return raw;
     });
-    const checkpoint = await within("newer checkpoint", () => openCheckpoint(newer.checkpoint, platformKey, origin));
-    const newerHead = await within("newer head header", () => parseHeader(newer.head));
+    const { checkpoint, head: newerHead } = await checkpointAndHead(newer, platformKey, origin, "newer ");
     const newerHash = await blockHash(newerHead);
-    if (newerHead.height + 1 !== checkpoint.size || !bytesEqual(newerHash, checkpoint.headHash)) {
-      fail("checkpoint_head", "newer.head is not the block the newer checkpoint signs");
-    }
-    requireV2Head(newerHead, "newer.head");
     const headHash = await blockHash(head);
     if (newerHead.height < head.height) {
       fail("checkpoint_consistency", `the newer checkpoint's head ${newerHead.height} is older than the bundle's ${head.height}`);
@@ -240,19 +318,15 @@
   /* Steps A, B, C and H of an absence bundle (format already read as "assay-absence"). */
   async function verifyAbsence(bundle, platformKey, options) {
     const origin = (options && options.origin) || null;
-    if (!has(bundle, "version") || !isInt(bundle.version) || bundle.version !== 2) {
-      fail("bundle_format", "not an assay-absence version 2 document");
+    if (!has(bundle, "version") || !isInt(bundle.version) || (bundle.version !== 2 && bundle.version !== 3)) {
+      fail("bundle_format", "not an assay-absence version 2 or 3 document");
     }
-    for (const [name, ok] of Object.entries(ABSENCE_FIELDS)) {
+    const fields = bundle.version === 3 ? { ...ABSENCE_FIELDS, head_proof: Array.isArray } : ABSENCE_FIELDS;
+    for (const [name, ok] of Object.entries(fields)) {
       if (!has(bundle, name) || !ok(bundle[name])) fail("bundle_format", `absence bundle: '${name}' is missing or has the wrong type`);
     }
     if (!bundle.item_id) fail("bundle_format", "item_id is empty");
-    const checkpoint = await within("checkpoint", () => openCheckpoint(bundle.checkpoint, platformKey, origin));
-    const head = await within("head header", () => parseHeader(bundle.head));
-    if (head.height + 1 !== checkpoint.size || !bytesEqual(await blockHash(head), checkpoint.headHash)) {
-      fail("checkpoint_head", "the head header is not the block the checkpoint signs");
-    }
-    requireV2Head(head, "the head");
+    const { checkpoint, head } = await checkpointAndHead(bundle, platformKey, origin, "");
     const proof = parseMapProof(bundle.map_proof, "map_proof");
     const key = await itemKey(bundle.item_id);
     if (proof.other !== null && bytesEqual(proof.other.key, key)) {
@@ -265,13 +339,13 @@
     checkFresh(head, options);
     return {
       item_id: bundle.item_id, origin: checkpoint.origin, checkpoint_size: checkpoint.size, events: 0,
-      pending: [], story: [], declared_in_error: [], bundle_version: 2, completeness: "complete",
+      pending: [], story: [], declared_in_error: [], bundle_version: bundle.version, completeness: "complete",
       absent: true, checkpoint_time: head.sealed_at,
     };
   }
 
   Object.assign(parts, {
-    checkComplete, checkFresh, checkHeadMap, checkNewer, entryValue, itemKey, mapRootOf,
+    checkComplete, checkFresh, checkHeadMap, checkNewer, checkpointAndHead, entryValue, itemKey, mapRootOf,
     parseMapEntry, parseMapProof, verifyAbsence,
   });
 })(globalThis.AssayVerifierParts);

@@ -1,6 +1,6 @@
 /*
  * Assay verifier, part 4 of 4 (load verifier-encodings.js, verifier-chain.js and
- * verifier-map.js first): checks an assay-proof-bundle (version 1 or 2) or an
+ * verifier-map.js first): checks an assay-proof-bundle (version 1, 2 or 3) or an
  * assay-absence bundle in the browser, trusting only a pinned platform key. Version 1 is a
  * line-by-line port of anchoring/verify.py; what version 2 adds (verifier-map.js) is
  * written from docs/proof-bundle.md §10. Both fail with the reference's step codes
@@ -17,7 +17,7 @@
 
   const {
     AvroError, BundleError, JsonError, MAX_INT, avroDecode, b64decode, b64encode, blockHash,
-    bytesEqual, checkComplete, checkFresh, checkHeadMap, checkNewer, ed25519Verify, has,
+    bytesEqual, checkComplete, checkFresh, checkHeadMap, checkNewer, checkpointAndHead, ed25519Verify, has,
     hex32Field, isDict, isInt, isStr, laxHex, leafOf, openCheckpoint, parseDeviceKeys,
     parseHeader, parseStrictJson, parseVerifierKey, pyCompare, publicKeyProblem, readEnvelope,
     sameJson, sha256, strictHex32, toHex, utf8, verifyAbsence, verifyAccInclusion,
@@ -25,7 +25,7 @@
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
   const ABSENCE_FORMAT = "assay-absence";
-  const BUNDLE_VERSIONS = [1, 2];
+  const BUNDLE_VERSIONS = [1, 2, 3];
 
   // ----- verify_bundle (anchoring/verify.py, docs/proof-bundle.md) ---------------------
 
@@ -50,15 +50,17 @@
   }
 
   const TOP_LEVEL_V2 = { map_entry: isDict, map_proof: isDict };
+  const TOP_LEVEL_V3 = { head_proof: Array.isArray };
 
   function checkTopLevel(bundle) {
-    // An integer 1 or 2: not 1.0 (a Number object here) nor true, which Python's == equates.
+    // An integer 1, 2 or 3: not 1.0 (a Number object here) nor true, which Python's == equates.
     if (!has(bundle, "format") || bundle.format !== BUNDLE_FORMAT ||
         !has(bundle, "version") || !isInt(bundle.version) || !BUNDLE_VERSIONS.includes(bundle.version)) {
-      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1 or 2 document`);
+      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1, 2 or 3 document`);
     }
     checkFields(bundle, TOP_LEVEL, "bundle");
-    if (bundle.version === 2) {
+    if (bundle.version === 3) checkFields(bundle, TOP_LEVEL_V3, "bundle");
+    if (bundle.version !== 1) {
       checkFields(bundle, TOP_LEVEL_V2, "bundle");
       if (has(bundle, "newer") && !isDict(bundle.newer)) fail("bundle_format", "bundle: 'newer' must be a JSON object");
     }
@@ -288,12 +290,8 @@
     // docs/proof-bundle.md §10.6: the format names the kind of document.
     if (has(bundle, "format") && bundle.format === ABSENCE_FORMAT) return verifyAbsence(bundle, platformKey, options);
     checkTopLevel(bundle);
-    const checkpoint = await within("checkpoint", () => openCheckpoint(bundle.checkpoint, platformKey, origin));
-    const head = await within("head header", () => parseHeader(bundle.head));
-    if (head.height + 1 !== checkpoint.size || !bytesEqual(await blockHash(head), checkpoint.headHash)) {
-      fail("checkpoint_head", "the head header is not the block the checkpoint signs");
-    }
-    const complete = bundle.version === 2;
+    const { checkpoint, head } = await checkpointAndHead(bundle, platformKey, origin, ""); // B3–B5, 5a
+    const complete = bundle.version !== 1; // versions 2 and 3 carry the head map
     const mapped = complete ? await checkHeadMap(bundle, head) : null; // steps 5a–5c
     const blocks = await checkBlocks(bundle.blocks, head);
     const keys = new Keys(bundle.devices, deviceKeys);

@@ -101,11 +101,10 @@ def test_prove_refuses_what_it_cannot_prove(
     assert assay(data, "prove", "urn:item:1") == 2  # nothing anchored yet
     assert "assay anchor --once" in capsys.readouterr().err
     assay(data, "anchor", "--once")
-    # Format 1 has no absence proofs: an unknown id is refused.
-    assert assay(data, "prove", "urn:item:nope", "--format", "1") == 2
-    assert "no item 'urn:item:nope'" in capsys.readouterr().err
-    assert assay(data, "prove", "brand", "--format", "1") == 2  # a party, not an item
-    assert "no item 'brand'" in capsys.readouterr().err
+    # Formats 1 and 2 carry a version 1 checkpoint; this chain signs version 2 ones.
+    for old_format in ("1", "2"):
+        assert assay(data, "prove", "urn:item:1", "--format", old_format) == 2
+        assert "make a version 3 bundle" in capsys.readouterr().err
 
 
 def test_an_unknown_id_is_proven_absent(
@@ -116,7 +115,7 @@ def test_an_unknown_id_is_proven_absent(
     assert assay(data, "prove", "urn:item:nope", "-o", str(absent)) == 0
     assert "absence proof: urn:item:nope is not in the ledger" in capsys.readouterr().err
     doc = json.loads(absent.read_text())
-    assert (doc["format"], doc["version"], doc["item_id"]) == ("assay-absence", 2, "urn:item:nope")
+    assert (doc["format"], doc["version"], doc["item_id"]) == ("assay-absence", 3, "urn:item:nope")
     assert assay(data, "verify", str(absent), "--key", key) == 3
     sealed_at = doc["head"]["sealed_at"]
     assert capsys.readouterr().out == (
@@ -132,16 +131,16 @@ def test_an_unknown_id_is_proven_absent(
     assert capsys.readouterr().out.startswith("NOT VERIFIED: absence_refuted: ")
 
 
-def test_a_version_2_bundle_is_complete_and_a_shortened_one_fails(
+def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
     data: Path, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key = anchored
     bundle_file = tmp_path / "bundle.json"
     assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
-    assert "(format version 2)" in capsys.readouterr().err
+    assert "(format version 3)" in capsys.readouterr().err
     assert assay(data, "verify", str(bundle_file), "--key", key, "--json") == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["bundle_version"], out["completeness"], out["absent"]) == (2, "complete", False)
+    assert (out["bundle_version"], out["completeness"], out["absent"]) == (3, "complete", False)
     bundle = json.loads(bundle_file.read_text())
     assert out["checkpoint_time"] == bundle["head"]["sealed_at"]
     # The checkpoint was sealed moments ago: a day is young enough, a negative age is not.
@@ -153,12 +152,12 @@ def test_a_version_2_bundle_is_complete_and_a_shortened_one_fails(
     bundle_file.write_text(json.dumps(bundle))
     assert assay(data, "verify", str(bundle_file), "--key", key) == 1
     assert capsys.readouterr().out.startswith("NOT VERIFIED: history_incomplete: ")
-    v1 = tmp_path / "v1.json"
-    assert assay(data, "prove", "urn:item:1", "--format", "1", "-o", str(v1)) == 0
-    capsys.readouterr()
-    assert assay(data, "verify", str(v1), "--key", key, "--json") == 0
-    out = json.loads(capsys.readouterr().out)
-    assert (out["bundle_version"], out["completeness"]) == (1, "inclusion_only")
+    # The head proven into the log's tree head: one hash too many and it is not.
+    bundle = json.loads(bundle_file.read_text())
+    bundle["head_proof"].append("00" * 32)
+    bundle_file.write_text(json.dumps(bundle))
+    assert assay(data, "verify", str(bundle_file), "--key", key) == 1
+    assert capsys.readouterr().out.startswith("NOT VERIFIED: checkpoint_inclusion: ")
 
 
 VECTORS = sorted((Path(__file__).parent / "vectors" / "bundles").glob("*.json"))

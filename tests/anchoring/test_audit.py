@@ -17,7 +17,7 @@ import pytest
 
 from anchoring.audit import audit
 from anchoring.chain import Chain
-from anchoring.checkpoint import Signer
+from anchoring.checkpoint import Checkpoint, Signer, open_checkpoint, sign_checkpoint
 from anchoring.keyfiles import write_signer_key, write_verifier_key
 from anchoring.leaves import ZERO_HASH, leaf_of
 from anchoring.sealer import SealPolicy
@@ -229,8 +229,17 @@ def test_since_proves_an_earlier_checkpoint_is_an_ancestor(
     install_key(stores.root, signer)
     earlier = tmp_path / "earlier-checkpoint"
     earlier.write_text(stores.checkpoint)
+    old = open_checkpoint(stores.checkpoint, signer.verifier())
+    head = stores.chain.headers()[old.size - 1]
+    # What an anchor before checkpoint version 2 published for the same head.
+    earlier_v1 = tmp_path / "earlier-v1-checkpoint"
+    earlier_v1.write_text(sign_checkpoint(Checkpoint(ORIGIN, old.size, head.block_hash()), signer))
     _add_items(stores, ["urn:item:9"])
     assert main(["--data-dir", str(stores.root), "audit", "--since", str(earlier)]) == 0
+    out = capsys.readouterr().out
+    assert "consistent with today's checkpoint" in out and "RFC 9162" in out
+    assert "audit OK" in out
+    assert main(["--data-dir", str(stores.root), "audit", "--since", str(earlier_v1)]) == 0
     out = capsys.readouterr().out
     assert "proven into today's head" in out and "audit OK" in out
 

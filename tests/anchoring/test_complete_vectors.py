@@ -4,11 +4,11 @@ absence and completeness it names, and the files are exactly what the generator 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from tests.anchoring.vectorkit import load_script, render, run
 
 FOLDER = Path(__file__).parent / "vectors" / "complete"
 REQUIRED = {
@@ -30,17 +30,7 @@ COMMON = {"desc", "want_err", "bundle", "platform_key", "device_keys", "want_abs
           "want_completeness"}  # fmt: skip
 
 
-def load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "make_complete_vectors", FOLDER / "make_complete_vectors.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = load_generator()
+GENERATOR = load_script(FOLDER / "make_complete_vectors.py")
 
 
 def vectors() -> dict[str, dict[str, Any]]:
@@ -52,7 +42,7 @@ def test_every_vector_ends_as_it_says() -> None:
     assert {name: found[name]["want_err"] for name in REQUIRED if name in found} == REQUIRED
     for name, vector in found.items():
         assert set(vector) in (COMMON, COMMON | {"max_age", "now"}), name
-        step, result = GENERATOR.run(vector)
+        step, result = run(vector)
         assert step == vector["want_err"], name
         if step is None:
             assert (result.absent, result.completeness) == (
@@ -63,7 +53,7 @@ def test_every_vector_ends_as_it_says() -> None:
 
 def test_completeness_holds_at_the_newer_checkpoint() -> None:
     vector = vectors()["old-bundle-newer-checkpoint-unchanged"]
-    _, result = GENERATOR.run(vector)
+    _, result = run(vector)
     newer_size = int(vector["bundle"]["newer"]["checkpoint"].split("\n")[1])
     assert newer_size > int(vector["bundle"]["checkpoint"].split("\n")[1])
     assert result.checkpoint_size == newer_size
@@ -75,4 +65,4 @@ def test_vectors_are_what_the_generator_writes() -> None:
     on_disk = {f.stem: f.read_text() for f in FOLDER.glob("*.json")}
     assert sorted(on_disk) == sorted(built), "run make_complete_vectors.py to regenerate"
     for name, vector in built.items():
-        assert on_disk[name] == GENERATOR.render(vector), f"{name}.json is stale"
+        assert on_disk[name] == render(vector), f"{name}.json is stale"

@@ -28,7 +28,7 @@ from anchoring.merkle import (
     pack_tree,
     packed_path,
 )
-from anchoring.verify import _check_fields, _exact, _plain_fields
+from anchoring.verify_fields import check_fields, exact, plain_fields
 from domain.custody import CustodyEvent, ErrorReason, Kind
 from streams.envelope import seal
 from streams.errors import SerializationError
@@ -129,8 +129,8 @@ def test_plain_fields_are_fields_the_careful_check_accepts(data: st.DataObject) 
     entry: Any = {"version": 3, "leaf": "ab", "evidence": None, "path": []}
     if data.draw(st.booleans()):
         entry = _mutate_json(data, entry)
-    if _plain_fields(entry, _exact(SPEC)):
-        _check_fields(entry, SPEC, "entry")  # raises if it disagrees
+    if plain_fields(entry, exact(SPEC)):
+        check_fields(entry, SPEC, "entry")  # raises if it disagrees
 
 
 # ----- envelopes and bodies ----------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_refusals(tmp_path: Path) -> None:
         prover.prove("urn:item:nope")
     other = Setup(tmp_path / "other")
     record(other.world, story_events("urn:item:other")[:1])
-    with pytest.raises(ProveError, match="not block"):
+    with pytest.raises(ProveError, match="not a checkpoint of this chain"):
         Prover(setup.world.ledger, setup.chain, other.seal())
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from anchoring.accumulator import consistency_proof, merkle_tree_hash, verify_consistency
 from anchoring.audit import audit
 from anchoring.chain import Chain, records_digest
 from anchoring.checkpoint import Signer, open_checkpoint
@@ -94,7 +95,40 @@ def test_the_clock_sets_sealed_at_and_the_checkpoint_names_the_head(tmp_path: Pa
     checkpoint = open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier())
     assert anchor.head is not None
     assert checkpoint.size == anchor.head.height + 1
-    assert checkpoint.head_hash == anchor.head.block_hash()
+    # Version 2: the root is the block log's RFC 9162 tree head, the head block included.
+    hashes = [h.block_hash() for h in chain.headers()]
+    assert checkpoint.head_hash == merkle_tree_hash(hashes) == anchor.log_root()
+
+
+def test_a_chain_of_version_1_blocks_signs_version_1_checkpoints(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    record_items(world, 0, 2)
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path, header_version=1)
+    anchor.catch_up()
+    checkpoint = open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier())
+    assert anchor.head is not None and anchor.head.height >= 1
+    assert checkpoint.head_hash == anchor.head.block_hash() != anchor.log_root()
+
+
+def test_consecutive_checkpoints_are_rfc_9162_consistent(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    chain = open_chain(tmp_path)
+    anchor = new_anchor(world.ledger, chain, tmp_path)
+    notes = []
+    for start in range(0, 12, 3):
+        record_items(world, start, start + 3)
+        anchor.catch_up()
+        notes.append(open_checkpoint((tmp_path / "checkpoint").read_text(), SIGNER.verifier()))
+    hashes = [h.block_hash() for h in chain.headers()]
+    for old, new in pairwise(notes):
+        assert old.size < new.size
+        proof = anchor.consistency_proof(old.size, new.size)
+        assert proof == consistency_proof(hashes, old.size, new.size)
+        verify_consistency(old.size, new.size, old.head_hash, new.head_hash, proof)
+    assert anchor.consistency_proof(notes[0].size) == consistency_proof(
+        hashes, notes[0].size, len(hashes)
+    )
 
 
 def test_a_failed_seal_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anchoring.checkpoint import Verifier
+from anchoring.checkpoint import Checkpoint, Verifier, sign_checkpoint
 from anchoring.errors import VerificationError
+from anchoring.keyfiles import read_signer_key
 from anchoring.prove import Prover
 from anchoring.verify import read_bundle, verify_bundle
 from assay import runtime
@@ -24,15 +25,31 @@ if TYPE_CHECKING:
 Bundle = dict[str, Any]
 
 
-def _prover(store: Store) -> Prover:
+def _prover(store: Store, checkpoint_version: int = 1) -> Prover:
+    """A prover at the store's checkpoint: as the anchor signed it (version 2 on version 2
+    blocks), or as an anchor before checkpoint version 2 signed the same head (version 1),
+    which version 2 bundles carry."""
+    chain = runtime.open_chain(store.settings)
     text = store.settings.checkpoint_path.read_text()
-    return Prover(store.world.ledger, runtime.open_chain(store.settings), text)
+    if checkpoint_version == 1:
+        checkpoint = Checkpoint.parse_body(text[: text.index("\n\n") + 1])
+        head = chain.headers()[checkpoint.size - 1]
+        signer = read_signer_key(store.settings.platform_key_path)
+        text = sign_checkpoint(
+            Checkpoint(checkpoint.origin, checkpoint.size, head.block_hash()), signer
+        )
+    return Prover(store.world.ledger, chain, text)
 
 
 def v2_bundle(store: Store, item_id: str | None = None) -> Bundle:
     """The item's version 2 bundle (the store must seal version 2 headers)."""
     bundle = _prover(store).prove(item_id or store.item_id, 2)
     return bundle
+
+
+def v3_bundle(store: Store, item_id: str | None = None) -> Bundle:
+    """The item's version 3 bundle, at the anchor's own (version 2) checkpoint."""
+    return _prover(store, 2).prove(item_id or store.item_id)
 
 
 def absence_bundle(store: Store, item_id: str) -> Bundle:
@@ -57,11 +74,13 @@ class Chains:
     newer_unchanged: Bundle  # M: ITEM's entry unchanged
     newer_changed: Bundle  # M2: ITEM has a newer event
     at_m2: Bundle  # ITEM's version 2 bundle at M2
+    at_n_v3: Bundle  # ITEM's version 3 bundle at N, under the anchor's own checkpoint
 
 
 def build_chains(data_dir: Path, unknown: str) -> Chains:
     store = build_store(data_dir, 2)
     at_n = v2_bundle(store)
+    at_n_v3 = v3_bundle(store)
     absent = absence_bundle(store, unknown)
     n = at_n["head"]["height"]
     same = newer_of(store, ITEM, n)
@@ -71,7 +90,7 @@ def build_chains(data_dir: Path, unknown: str) -> Chains:
     store.record(event(11, "observing", "ginza"))
     store.anchor()
     changed = newer_of(store, ITEM, n)
-    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store))
+    return Chains(store.key_text, at_n, absent, same, unchanged, changed, v2_bundle(store), at_n_v3)
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,8 @@ def test_result_fields(offline_page: Page, chains: Chains) -> None:
         Case("v1", plain, chains.key),
         Case("v2 newer", _with_newer(chains, chains.newer_unchanged), chains.key),
         Case("absence", chains.absent_at_n, chains.key),
+        Case("v3", chains.at_n_v3, chains.key),
+        Case("v3 newer", {**chains.at_n_v3, "newer": chains.newer_unchanged}, chains.key),
     ]
     got = run_in_page(offline_page, cases)
     head, newer = chains.at_n["head"], chains.newer_unchanged["head"]
@@ -347,5 +349,8 @@ def test_result_fields(offline_page: Page, chains: Chains) -> None:
         (1, head["sealed_at"], head["height"] + 1),
         (2, newer["sealed_at"], newer["height"] + 1),
         (2, chains.absent_at_n["head"]["sealed_at"], chains.absent_at_n["head"]["height"] + 1),
+        (3, head["sealed_at"], head["height"] + 1),
+        (3, newer["sealed_at"], newer["height"] + 1),
     ]
-    assert [g["absent"] for g in got] == [False, False, False, True]
+    assert [g["absent"] for g in got] == [False, False, False, True, False, False]
+    assert [reference_step(c) for c in cases] == [None] * len(cases)

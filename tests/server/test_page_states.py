@@ -176,7 +176,8 @@ def test_the_owner_is_a_fingerprint(page: Page, passports: Store) -> None:
      ("absence_claimed_for_present_item", "absence"), ("map_sibling", "tampered"),
      ("cosignature_future", "witness"), ("device_signature", "device"),
      ("checkpoint_signature", "platform_key"), ("bundle_format", "format"),
-     ("key_file", "key"), ("witness_policy", "policy"), ("something_new", "other")],
+     ("key_file", "key"), ("witness_policy", "policy"), ("something_new", "other"),
+     ("checkpoint_inclusion", "tampered"), ("checkpoint_version", "format")],
 )  # fmt: skip
 def test_each_failure_in_plain_words(page: Page, step: str, family: str) -> None:
     v = _failure(page, step, 3)

@@ -81,3 +81,41 @@ def test_evidence_without_state_or_without_evidence(tmp_path: Path) -> None:
     clean = assay("witness", "evidence", "--state", str(tmp_path / "w"))
     assert clean.stdout.startswith("no evidence")
     assert assay("witness", "evidence", "--state", str(tmp_path / "w"), "--json").stdout == "[]\n"
+
+
+def test_policy_is_written_from_vkeys_and_files_and_parses(tmp_path: Path) -> None:
+    from anchoring.checkpoint import Signer
+    from witness.policy import load_policy
+
+    log_pub = tmp_path / "platform.pub"
+    log_pub.write_text(Signer.generate("assay.example/custody-log").verifier_text() + "\n")
+    vkeys = []
+    for n in (1, 2, 3):
+        out = tmp_path / f"w{n}.vkey"
+        done = assay("witness", "init", "--name", f"p{n}.example/witness",
+                     "--out", str(tmp_path / f"w{n}.key"), "--vkey-out", str(out))  # fmt: skip
+        assert out.read_text() == done.stdout
+        vkeys.append(done.stdout.strip())
+    policy = tmp_path / "policy"
+    assay("witness", "policy", "--log", f"@{log_pub}",
+          "--witness", f"p1=@{tmp_path / 'w1.vkey'}", "--witness", f"p2={vkeys[1]}",
+          "--witness", f"p3=@{tmp_path / 'w3.vkey'}", "--url", "p1=http://w1.example:8380",
+          "--quorum", "2", "--out", str(policy))  # fmt: skip
+    parsed = load_policy(policy)
+    assert [w.verifier.to_text() for w in parsed.witnesses.values()] == vkeys
+    assert parsed.witnesses["p1"].url == "http://w1.example:8380"
+    assert parsed.witnesses["p2"].url is None
+    assert parsed.groups[parsed.quorum].threshold == 2
+    printed = assay("witness", "policy", "--log", f"@{log_pub}", "--witness", f"p2={vkeys[1]}",
+                    "--quorum", "all")  # fmt: skip
+    assert "group witnesses all p2\nquorum witnesses\n" in printed.stdout
+
+    bad = assay("witness", "policy", "--log", f"@{log_pub}", "--witness", f"p2={vkeys[1]}",
+                "--quorum", "4", check=False)  # fmt: skip
+    assert bad.returncode == 2 and "not a valid policy" in bad.stderr
+    stray = assay("witness", "policy", "--log", f"@{log_pub}", "--witness", f"p2={vkeys[1]}",
+                  "--url", "p9=http://x", "--quorum", "1", check=False)  # fmt: skip
+    assert stray.returncode == 2 and "--url for no --witness: p9" in stray.stderr
+    unread = assay("witness", "policy", "--log", "@/nonexistent", "--witness", f"p2={vkeys[1]}",
+                   "--quorum", "1", check=False)  # fmt: skip
+    assert unread.returncode == 2 and "cannot read it" in unread.stderr

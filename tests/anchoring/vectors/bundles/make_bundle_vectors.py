@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -48,19 +47,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
-from anchoring.errors import VerificationError
 from anchoring.hasher import node_hash
 from anchoring.merkle import expected_path_shape
 from anchoring.prove import Prover
 from anchoring.sealer import Anchor, SealPolicy
-from anchoring.verify import read_bundle, verify_bundle
 from domain.custody import CustodyEvent, Role
 from ledger.application import CustodyLedger, Report
 from ledger.config import store_env
 from streams.envelope import seal
 from streams.keys import DeviceKey
-from tests.anchoring.hostile_bundles import hostile_vectors, vector_input
+from tests.anchoring.hostile_bundles import hostile_vectors
 from tests.anchoring.hostile_signatures import signature_vectors
+from tests.anchoring.vectorkit import as_received, check, v1_note, write
 from tests.ledger.helpers import brand_authority
 from tests.support import custody
 
@@ -180,13 +178,20 @@ class World:
             (decision,) = self.ledger.process([report], None)
             assert decision.accepted, decision.refusal
 
+    def note(self, checkpoint_version: int = 1) -> str:
+        """The head's checkpoint: version 1 (root = the head block's hash), which bundle
+        versions 1 and 2 carry, or the anchor's own (version 2 on version 2 blocks)."""
+        if checkpoint_version == 1:
+            return v1_note(self.anchor, PLATFORM)
+        return self.checkpoint.read_text()
+
+    def prover(self, checkpoint_version: int = 1) -> Prover:
+        return Prover(self.ledger, self.chain, self.note(checkpoint_version))
+
     def prove(self, item_id: str, version: int | None = None) -> Vector:
         self.anchor.catch_up()
-        prover = Prover(self.ledger, self.chain, self.checkpoint.read_text())
-        bundle = prover.prove(item_id, version)
-        # Through JSON, as a consumer receives it.
-        loaded: Vector = json.loads(json.dumps(bundle))
-        return loaded
+        checkpoint_version = 2 if version == 3 else 1
+        return as_received(self.prover(checkpoint_version).prove(item_id, version))
 
 
 @contextmanager
@@ -246,8 +251,7 @@ def build_vectors() -> dict[str, Vector]:
         c, d, e = main.prove(ITEM_C), main.prove(ITEM_D), main.prove(ITEM_E)
         main.record([signed(event(3, ITEM_B, "shipping", "brand", counterparty="dc"))])
         main.ledger.process([signed(event(4, ITEM_B, "receiving", "dc"))], None)
-        b_pending = Prover(main.ledger, main.chain, main.checkpoint.read_text()).prove(ITEM_B)
-        b_pending = json.loads(json.dumps(b_pending))
+        b_pending = as_received(main.prover().prove(ITEM_B))
         fork.record(interleave(story_a("osaka"), other_reports()))
         a_fork = fork.prove(ITEM_A)
 
@@ -486,35 +490,12 @@ def build_vectors() -> dict[str, Vector]:
     vectors.update(hostile_vectors(a, PLATFORM.verifier_text(), KEYS["brand"]))
     vectors.update(signature_vectors(KEYS["brand"], a, PLATFORM.verifier_text(), _seed("platform")))
     for name, vector in vectors.items():
-        _check(name, vector)
+        check(name, vector)
     return vectors
 
 
-def _check(name: str, vector: Vector) -> None:
-    """Fail generation loudly if a scenario does not produce the failure it claims."""
-    from anchoring.checkpoint import Verifier
-
-    keys = vector["device_keys"]
-    pinned = {k: bytes.fromhex(v) for k, v in keys.items()} if keys else None
-    try:
-        key = Verifier.from_text(vector["platform_key"])
-        verify_bundle(read_bundle(vector_input(vector)), key, pinned)
-    except VerificationError as e:
-        got: str | None = e.step
-    else:
-        got = None
-    assert got == vector["want_err"], f"{name}: want {vector['want_err']}, got {got}"
-
-
-def render(vector: Vector) -> str:
-    return json.dumps(vector, indent=2, sort_keys=True) + "\n"
-
-
 def main() -> None:
-    for old in OUT.glob("*.json"):
-        old.unlink()
-    for name, vector in build_vectors().items():
-        (OUT / f"{name}.json").write_text(render(vector))
+    write(OUT, build_vectors())
 
 
 if __name__ == "__main__":

@@ -16,49 +16,23 @@ and seal times) sealed with version 2 headers, so every block commits to the hea
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
-from anchoring.checkpoint import Verifier
-from anchoring.errors import VerificationError
 from anchoring.headmap import item_key
-from anchoring.prove import Prover
-from anchoring.verify import read_bundle, verify_bundle
-from tests.anchoring.hostile_bundles import vector_input
+from tests.anchoring import vectorkit
+from tests.anchoring.vectorkit import as_received, check, flip_hex, mutated, write
 
 OUT = Path(__file__).parent
 ABSENT_ID = "urn:epc:id:sgtin:4012345.99.1"
 Vector = dict[str, Any]
 
 
-def _base() -> ModuleType:
-    path = OUT.parent / "bundles" / "make_bundle_vectors.py"
-    spec = importlib.util.spec_from_file_location("make_bundle_vectors", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-base = _base()
-
-
-def _json(doc: dict[str, Any]) -> Vector:
-    out: Vector = json.loads(json.dumps(doc))  # through JSON, as a consumer receives it
-    return out
-
-
-def flip_hex(text: str) -> str:
-    raw = bytearray.fromhex(text)
-    raw[-1] ^= 0x01
-    return raw.hex()
+base = vectorkit.base()
 
 
 def build_vectors() -> dict[str, Vector]:
@@ -66,26 +40,24 @@ def build_vectors() -> dict[str, Vector]:
         main.record(base.interleave(base.story_a("ginza"), base.other_reports()))
         a, b = main.prove(base.ITEM_A), main.prove(base.ITEM_B)
         a_v1 = main.prove(base.ITEM_A, 1)
-        prover = Prover(main.ledger, main.chain, main.checkpoint.read_text())
-        absent = _json(prover.prove_absence(ABSENT_ID))
-        absent_a = _json(prover.prove_absence("urn:epc:id:sgtin:4012345.98.1"))
+        prover = main.prover()
+        absent = as_received(prover.prove_absence(ABSENT_ID))
+        absent_a = as_received(prover.prove_absence("urn:epc:id:sgtin:4012345.98.1"))
         old_height = a["head"]["height"]
         main.record(
             [base.signed(base.event(3, base.ITEM_B, "shipping", "brand", counterparty="dc"))]
         )
         main.anchor.catch_up()
-        newer = Prover(main.ledger, main.chain, main.checkpoint.read_text())
-        a_newer = _json(newer.newer(base.ITEM_A, old_height))
-        b_newer = _json(newer.newer(base.ITEM_B, old_height))
+        newer = main.prover()
+        a_newer = as_received(newer.newer(base.ITEM_A, old_height))
+        b_newer = as_received(newer.newer(base.ITEM_B, old_height))
         fork.record(base.interleave(base.story_a("osaka"), base.other_reports()))
         fork.record(
             [base.signed(base.event(3, base.ITEM_B, "shipping", "brand", counterparty="dc"))]
         )
         fork.anchor.catch_up()
-        fork_newer = _json(
-            Prover(fork.ledger, fork.chain, fork.checkpoint.read_text()).newer(
-                base.ITEM_A, min(old_height, fork.anchor.head.height)
-            )
+        fork_newer = as_received(
+            fork.prover().newer(base.ITEM_A, min(old_height, fork.anchor.head.height))
         )
         with base.world(1) as old:
             old.record(base.interleave(base.story_a("ginza"), base.other_reports()))
@@ -113,11 +85,6 @@ def build_vectors() -> dict[str, Vector]:
             "want_completeness": completeness if want is None else None,
             **extra,
         }
-
-    def mutated(bundle: Vector, change: Any) -> Vector:
-        out = copy.deepcopy(bundle)
-        change(out)
-        return out
 
     n = len(a["events"])
     add("complete-history", f"item A's {n} events, its head-map entry proven: complete", a, None)
@@ -296,7 +263,7 @@ def build_vectors() -> dict[str, Vector]:
         "checkpoint_stale", max_age=86400, now=later)  # fmt: skip
 
     for name, vector in vectors.items():
-        _check(name, vector)
+        check(name, vector)
     return vectors
 
 
@@ -313,36 +280,8 @@ def _has_sibling(doc: Vector) -> bool:
     return any(s is not None for s in doc["map_proof"]["siblings"])
 
 
-def run(vector: Vector) -> tuple[str | None, Any]:
-    """The step the reference fails at (None: valid) and its result."""
-    key = Verifier.from_text(vector["platform_key"])
-    max_age, now = vector.get("max_age"), vector.get("now")
-    when = datetime.fromisoformat(now) if now is not None else None
-    try:
-        result = verify_bundle(read_bundle(vector_input(vector)), key, max_age=max_age, now=when)
-    except VerificationError as e:
-        return e.step, None
-    return None, result
-
-
-def _check(name: str, vector: Vector) -> None:
-    """Fail generation loudly if a scenario does not produce the outcome it claims."""
-    got, result = run(vector)
-    assert got == vector["want_err"], f"{name}: want {vector['want_err']}, got {got}"
-    if result is not None:
-        assert result.absent == vector["want_absent"], name
-        assert result.completeness == vector["want_completeness"], name
-
-
-def render(vector: Vector) -> str:
-    return json.dumps(vector, indent=2, sort_keys=True) + "\n"
-
-
 def main() -> None:
-    for old in OUT.glob("*.json"):
-        old.unlink()
-    for name, vector in build_vectors().items():
-        (OUT / f"{name}.json").write_text(render(vector))
+    write(OUT, build_vectors())
 
 
 if __name__ == "__main__":
