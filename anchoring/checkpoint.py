@@ -114,7 +114,7 @@ class Checkpoint:
         origin, size_text, head_text = lines
         if not _DECIMAL.fullmatch(size_text):
             _bad_format(f"size {size_text!r} is not a decimal without sign or leading zeros")
-        head = _b64decode(head_text)
+        head = b64decode(head_text)
         if head is None or len(head) != HASH_SIZE:
             _bad_format("root hash line is not canonical base64 of 32 bytes")
         return cls(origin, int(size_text), head)
@@ -310,15 +310,15 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         if not line.startswith(SIGNATURE_PREFIX):
             _bad_format(f"signature line {number} does not start with an em dash and a space")
         name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
-        raw = _b64decode(encoded)
+        raw = b64decode(encoded)
         if not valid_key_name(name) or raw is None or len(raw) <= KEY_ID_SIZE:
             _bad_format(f"signature line {number} is not '— <name> <base64 signature>'")
         signatures.append((name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:]))
     return text, signatures
 
 
-def _b64decode(text: str) -> bytes | None:
-    """Standard padded base64, canonical only (one spelling per byte string)."""
+def b64decode(text: str) -> bytes | None:
+    """Standard padded base64, canonical only (one spelling per byte string); else None."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -329,7 +329,7 @@ def _b64decode(text: str) -> bytes | None:
 
 
 def _decode_key(text: str, what: str) -> bytes:
-    raw = _b64decode(text)
+    raw = b64decode(text)
     if raw is None or len(raw) != 1 + 32:
         raise KeyFileError("key_file", f"{what} key material is not base64 of 33 bytes")
     if raw[:1] != ALG_ED25519:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.avro import HEADER_LEN, default_registry
+from streams.avro_onepass import read_long, read_text
 from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, Envelope
 
 __all__ = ["plain_body", "plain_envelope"]
@@ -149,14 +150,14 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
     try:
         for name, kind in kinds:
             if kind == _STRING:
-                record[name], position = _text(message, position, end)
+                record[name], position = read_text(message, position, end)
                 continue
-            value, position = _varint(message, position)
+            value, position = read_long(message, position)
             if kind == _OPTIONAL_STRING:
                 if value == 0:
                     record[name] = None
                 elif value == 1:
-                    record[name], position = _text(message, position, end)
+                    record[name], position = read_text(message, position, end)
                 else:
                     return None
             elif kind == _TIMESTAMP:
@@ -167,11 +168,11 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                     if value < 0:
                         return None
                     for _ in range(value):
-                        key, position = _text(message, position, end)
+                        key, position = read_text(message, position, end)
                         if key in mapping:
                             return None
-                        mapping[key], position = _text(message, position, end)
-                    value, position = _varint(message, position)
+                        mapping[key], position = read_text(message, position, end)
+                    value, position = read_long(message, position)
                     if value:
                         return None
                 record[name] = mapping
@@ -181,9 +182,9 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
                     if value < 0:
                         return None
                     for _ in range(value):
-                        item, position = _text(message, position, end)
+                        item, position = read_text(message, position, end)
                         items.append(item)
-                    value, position = _varint(message, position)
+                    value, position = read_long(message, position)
                     if value:
                         return None
                 record[name] = items
@@ -201,36 +202,3 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
     for name, default in added:
         record[name] = {} if default == {} else [] if default == [] else default
     return record
-
-
-def _varint(message: bytes, position: int) -> tuple[int, int]:
-    """An Avro long written minimally in at most 9 bytes (ValueError otherwise), and the
-    position after it."""
-    byte = message[position]
-    if byte < 0x80:
-        return (byte >> 1) ^ -(byte & 1), position + 1
-    value, shift = byte & 0x7F, 7
-    while byte & 0x80:
-        position += 1
-        byte = message[position]
-        if shift > 56 or byte == 0:
-            raise ValueError("not a minimal varint")
-        value |= (byte & 0x7F) << shift
-        shift += 7
-    return (value >> 1) ^ -(value & 1), position + 1
-
-
-def _text(message: bytes, position: int, end: int) -> tuple[str, int]:
-    """An Avro string (strict UTF-8) and the position after it; ValueError if unreadable."""
-    size = message[position]
-    if size < 0x80 and not size & 1:  # a length below 64: one byte
-        position += 1
-        size >>= 1
-    else:
-        size, position = _varint(message, position)
-        if size < 0:
-            raise ValueError("negative length")
-    stop = position + size
-    if stop > end:
-        raise ValueError("truncated")
-    return message[position:stop].decode("utf-8"), stop

@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_ingest import broker
 from bench.timing import best_seconds
 from domain.custody import CustodyEvent, Role
 from epcis.capture import Limits, Reader
@@ -140,29 +141,21 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from devtools.localbroker import LocalBroker
-
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-epcis-"))
-    local = None
-    bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        local = LocalBroker(tmp / "broker")
-        bootstrap = local.start()
-    site = Platform(tmp, bootstrap)
-    site.names["ASSAY_EPCIS_CAPTURE_LIMIT"] = str(args.events)
-    try:
-        key_path = site.party("dc", Role.WAREHOUSE)
-        key = DeviceKey.load(key_path)
-        body = epcis_document(args.events)
-        parts = components(body, key, tmp)
-        lines = tmp / "events.jsonl"
-        lines.write_text(publish_lines(parts["custody"]))
-        gateway = gateway_seconds(site, key_path, body, args.runs)
-        publish = publish_seconds(site, key_path, lines, args.runs)
-    finally:
-        site.close()
-        if local is not None:
-            local.stop()
+    with broker(tmp) as bootstrap:
+        site = Platform(tmp, bootstrap)
+        site.names["ASSAY_EPCIS_CAPTURE_LIMIT"] = str(args.events)
+        try:
+            key_path = site.party("dc", Role.WAREHOUSE)
+            key = DeviceKey.load(key_path)
+            body = epcis_document(args.events)
+            parts = components(body, key, tmp)
+            lines = tmp / "events.jsonl"
+            lines.write_text(publish_lines(parts["custody"]))
+            gateway = gateway_seconds(site, key_path, body, args.runs)
+            publish = publish_seconds(site, key_path, lines, args.runs)
+        finally:
+            site.close()
     n = args.events
     print(f"{n} EPCIS events ({len(body) / 1e6:.1f} MB), one item each; best of {args.runs}")
     print(f"{'measurement':<58}{'seconds':>9}{'events/s':>11}")

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,20 @@ from streams.topics import custody_topics, ensure_topics
 from tests.support import World, make_world, story_events
 
 
-def broker(tmp: Path) -> tuple[str, object | None]:
+@contextmanager
+def broker(tmp: Path) -> Iterator[str]:
+    """The bootstrap of ``$ASSAY_KAFKA_BOOTSTRAP``, else of a local broker under ``tmp``
+    that runs for the block."""
     if os.environ.get("ASSAY_KAFKA_BOOTSTRAP"):
-        return os.environ["ASSAY_KAFKA_BOOTSTRAP"], None
+        yield os.environ["ASSAY_KAFKA_BOOTSTRAP"]
+        return
     from devtools.localbroker import LocalBroker
 
     local = LocalBroker(tmp / "broker")
-    return local.start(), local
+    try:
+        yield local.start()
+    finally:
+        local.stop()
 
 
 STAGES = ("consume", "envelope", "signature", "body", "rules", "save")
@@ -227,12 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        bootstrap, local = broker(tmp)
-        try:
+        with broker(tmp) as bootstrap:
             m = measure(bootstrap, tmp, args.items, args.partitions)
-        finally:
-            if local is not None:
-                local.stop()  # type: ignore[attr-defined]
     print(f"events                      {m['events']:>10.0f}")
     print(f"sign (seal) rate            {m['seal_per_s']:>10.0f} events/s")
     print(f"raw produce (acks=all)      {m['raw_produce_per_s']:>10.0f} events/s")

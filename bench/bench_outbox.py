@@ -11,7 +11,6 @@ same signed envelopes sent by the plain producer (acks=all, idempotent, batching
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -20,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.envelope import seal
+from bench.bench_ingest import broker, sealed_messages
 from streams.outbox import Outbox
 from streams.producer import Producer
 from streams.sender import OutboxSender
 from streams.topics import TopicSpec, ensure_topics
-from tests.support import make_world, story_events
+from tests.support import make_world
 
 
 def rate(count: int, seconds: float) -> str:
@@ -36,21 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=5000)
     args = parser.parse_args()
-    from devtools.localbroker import LocalBroker
-
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-outbox-"))
-    local = None
-    bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        local = LocalBroker(tmp / "broker")
-        bootstrap = local.start()
-    try:
+    with broker(tmp) as bootstrap:
         world = make_world(tmp)
-        messages: list[tuple[bytes, bytes]] = []
-        for n in range(args.events // 7 + 1):
-            for event in story_events(f"urn:o:{n}", f"O{n}"):
-                messages.append((event.item_id.encode(), seal(event, world.keys[event.party_id])))
-        messages = messages[: args.events]
+        messages = sealed_messages(world, args.events // 7 + 1, "urn:o:")[: args.events]
         count = len(messages)
         topics = [f"bench.outbox.{uuid.uuid4().hex[:8]}" for _ in range(2)]
         ensure_topics(bootstrap, [TopicSpec(t, 6) for t in topics])
@@ -89,9 +77,6 @@ def main() -> None:
         print(f"  outbox put_many, 1,000 per transaction   {rate(count, per_batch)}")
         print(f"  outbox drain to the broker (sender)      {rate(count, drain)}"
               f"  ({direct / drain:.2f}x the baseline)")  # fmt: skip
-    finally:
-        if local is not None:
-            local.stop()
 
 
 if __name__ == "__main__":

@@ -432,13 +432,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        bootstrap, local = broker(tmp)
-        try:
+        with broker(tmp) as bootstrap:
             for workers in args.workers:
                 print(run_config(bootstrap, tmp, workers, args.items, args.rate, args.seconds))
-        finally:
-            if local is not None:
-                local.stop()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

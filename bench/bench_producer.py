@@ -9,7 +9,6 @@ vary. The chosen defaults live in streams/producer.py.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -20,10 +19,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from streams.envelope import seal
+from bench.bench_ingest import broker, sealed_messages
 from streams.producer import Producer
 from streams.topics import TopicSpec, ensure_topics
-from tests.support import make_world, story_events
+from tests.support import make_world
 
 
 def config(linger_ms: int, batch_size: int, compression: str | None) -> dict[str, Any]:
@@ -44,20 +43,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=21000)
     args = parser.parse_args()
-    from devtools.localbroker import LocalBroker
-
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-producer-"))
-    local = None
-    bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        local = LocalBroker(tmp / "broker")
-        bootstrap = local.start()
-    try:
+    with broker(tmp) as bootstrap:
         world = make_world(tmp)
-        messages = []
-        for n in range(args.events // 7):
-            for event in story_events(f"urn:p:{n}", f"P{n}"):
-                messages.append((event.item_id.encode(), seal(event, world.keys[event.party_id])))
+        messages = sealed_messages(world, args.events // 7, "urn:p:")
         print(f"{len(messages)} envelopes of ~{len(messages[0][1])} B, acks=all, idempotent")
         print(f"{'configuration':<30}{'events/s':>10}")
         for name, config in CONFIGS:
@@ -74,9 +63,6 @@ def main() -> None:
                 print(f"{name:<30}{'n/a':>10}  ({type(e).__name__}: {e})")
                 continue
             print(f"{name:<30}{rate:>10.0f}")
-    finally:
-        if local is not None:
-            local.stop()
 
 
 if __name__ == "__main__":

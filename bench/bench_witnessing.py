@@ -202,13 +202,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="assay-bench-witnessing-") as tmp_name:
         tmp = Path(tmp_name)
-        bootstrap, local = broker(tmp)
-        try:
+        with broker(tmp) as bootstrap:
             base = run(bootstrap, tmp, False, args.rate, args.seconds)
             witnessed = run(bootstrap, tmp, True, args.rate, args.seconds)
-        finally:
-            if local is not None:
-                local.stop()  # type: ignore[attr-defined]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"(machine: {os.cpu_count()} cores, load average {load})")
     b50, b99 = percentile(base, 0.5), percentile(base, 0.99)

@@ -85,13 +85,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=3000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="assay-profile-") as tmp:
-        bootstrap, local = broker(Path(tmp))
-        try:
-            events, rows = profile(bootstrap, Path(tmp), args.items)
-        finally:
-            if local is not None:
-                local.stop()  # type: ignore[attr-defined]
+    with (
+        tempfile.TemporaryDirectory(prefix="assay-profile-") as tmp,
+        broker(Path(tmp)) as bootstrap,
+    ):
+        events, rows = profile(bootstrap, Path(tmp), args.items)
     print(f"ingest of {events} signed events under cProfile (CPU µs per event, cumulative;")
     print("the profiler inflates pure-Python code such as kafka-python's record parsing):")
     for label, seconds in rows:

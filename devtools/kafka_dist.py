@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from assay.distfiles import default_cache_dir
+
 DEFAULT_KAFKA_VERSION = "4.1.1"
 MIN_JAVA = 17
 #: How much of Maven's output a failed fetch quotes.
@@ -77,11 +79,6 @@ def _java_major(version_text: str) -> int | None:
     if major == 1 and match.group(2):
         return int(match.group(2))
     return major
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "assay"
 
 
 def ensure_jars(kafka_version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:

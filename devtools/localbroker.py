@@ -25,7 +25,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay.distfiles import fetch_main
+from devtools.broker_config import LOG4J2_PROPERTIES, read_properties, server_properties
 from devtools.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError, ensure_jars, find_java
+from devtools.processes import CHILDREN, alive, command_line, signal_group, wait_dead
 
 if TYPE_CHECKING:
     from assay.settings import Settings
@@ -33,29 +36,6 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 JVM_HEAP = "-Xmx512m"
 LOG_TAIL_LINES = 20
-#: Brokers this process spawned, so their exit is reaped rather than left as zombies.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-LOG4J2_PROPERTIES = """\
-status = warn
-name = assay-local-kafka
-shutdownHook = disable
-appender.server.type = RollingFile
-appender.server.name = SERVER
-appender.server.fileName = ${sys:kafka.logs.dir}/server.log
-appender.server.filePattern = ${sys:kafka.logs.dir}/server.log.%i
-appender.server.layout.type = PatternLayout
-appender.server.layout.pattern = [%d] %p %m (%c)%n
-appender.server.policies.type = Policies
-appender.server.policies.size.type = SizeBasedTriggeringPolicy
-appender.server.policies.size.size = 20MB
-appender.server.strategy.type = DefaultRolloverStrategy
-appender.server.strategy.max = 3
-rootLogger.level = INFO
-rootLogger.appenderRef.server.ref = SERVER
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-"""
 
 
 @dataclass(frozen=True)
@@ -187,7 +167,7 @@ class LocalBroker:
     def _cluster_id(self, previous: _State | None) -> str:
         meta = self.storage_dir / "meta.properties"
         if meta.exists():
-            found = _properties(meta).get("cluster.id")
+            found = read_properties(meta).get("cluster.id")
             if found:
                 return found
         return previous.cluster_id if previous is not None else new_cluster_id()
@@ -195,7 +175,9 @@ class LocalBroker:
     def _write_config(self, port: int, controller_port: int) -> None:
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.config_file, _server_properties(port, controller_port, self.storage_dir))
+        _write_atomic(
+            self.config_file, server_properties(HOST, port, controller_port, self.storage_dir)
+        )
         _write_atomic(self.log4j_file, LOG4J2_PROPERTIES)
 
     def _jvm(self, java: Path, libs: Path) -> list[str]:
@@ -236,12 +218,12 @@ class LocalBroker:
                 cwd=self.root,
                 start_new_session=True,
             )
-        _CHILDREN[process.pid] = process
+        CHILDREN[process.pid] = process
         return process.pid
 
     def _await_ready(self, state: _State, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if state.pid is None or not _alive(state.pid):
+            if state.pid is None or not alive(state.pid):
                 raise BrokerError(f"the Kafka broker exited during startup. {self._log_hint()}")
             if _port_open(HOST, state.port) and _admin_ready(state.bootstrap):
                 return
@@ -263,21 +245,21 @@ class LocalBroker:
 
     def _owns(self, pid: int) -> bool:
         """Whether ``pid`` is alive and is this broker (not a recycled pid)."""
-        if not _alive(pid):
+        if not alive(pid):
             return False
-        if pid in _CHILDREN:
+        if pid in CHILDREN:
             return True
-        cmdline = _cmdline(pid)
-        return cmdline is None or str(self.config_file) in cmdline
+        command = command_line(pid)
+        return command is None or str(self.config_file) in command
 
     def _terminate(self, pid: int | None, timeout: float) -> None:
         if pid is None or not self._owns(pid):
             return
-        _signal_group(pid, signal.SIGTERM)
-        if _wait_dead(pid, timeout):
+        signal_group(pid, signal.SIGTERM)
+        if wait_dead(pid, timeout):
             return
-        _signal_group(pid, signal.SIGKILL)
-        if not _wait_dead(pid, 10.0):
+        signal_group(pid, signal.SIGKILL)
+        if not wait_dead(pid, 10.0):
             raise BrokerError(f"Kafka broker pid {pid} survived SIGKILL; stop it by hand")
 
     @contextlib.contextmanager
@@ -329,32 +311,6 @@ def bootstrap_answers(bootstrap: str, timeout: float = 2.0) -> bool:
         if port.isdigit() and _port_open(host.strip("[]") or "localhost", int(port), timeout):
             return True
     return False
-
-
-def _server_properties(port: int, controller_port: int, storage: Path) -> str:
-    settings = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(storage),
-        "num.partitions": "1",
-        "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-    }
-    lines = [f"{key}={value}" for key, value in settings.items()]
-    return (
-        "# Written by Assay (devtools/localbroker.py) on every start.\n" + "\n".join(lines) + "\n"
-    )
 
 
 def _choose_ports(previous: _State | None) -> tuple[int, int]:
@@ -415,96 +371,6 @@ def _admin_ready(bootstrap: str) -> bool:
         admin.close()
 
 
-def _alive(pid: int) -> bool:
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return True
-        _CHILDREN.pop(pid, None)
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def _cmdline(pid: int) -> str | None:
-    """The process's command line, or None where /proc cannot tell."""
-    if not Path("/proc/self").exists():
-        return None
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def _wait_dead(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _alive(pid) or _group_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return _group_has_live_member(pgid)
-
-
-def _group_has_live_member(pgid: int) -> bool:
-    proc = Path("/proc")
-    if not proc.exists():
-        return True
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and _pgid_of(entry) == pgid and not _is_zombie(int(entry.name)):
-            return True
-    return False
-
-
-def _pgid_of(entry: Path) -> int | None:
-    try:
-        fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-    except OSError:
-        return None
-    return int(fields[2])
-
-
-def _properties(path: Path) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            result[key.strip()] = value.strip()
-    return result
-
-
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -528,18 +394,7 @@ def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m devtools.localbroker fetch``: cache the broker jars (used by .ci/run)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["fetch"]:
-        print("usage: python -m devtools.localbroker fetch", file=sys.stderr)
-        return 2
-    try:
-        print(ensure_jars())
-    except BrokerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return fetch_main(argv, "devtools.localbroker", ensure_jars, BrokerError)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["BodyPlan", "plan", "read"]
+__all__ = ["BodyPlan", "plan", "read", "read_long", "read_text"]
 
 # The field types a plan can read, as they appear in a schema file.
 _STRING, _BYTES, _LONG, _TIMESTAMP, _DOUBLE = range(5)
@@ -131,7 +131,7 @@ def read(body_plan: BodyPlan, message: bytes, position: int) -> dict[str, Any] |
                     position += 1
                     size >>= 1
                 else:
-                    size, position = _long(message, position)
+                    size, position = read_long(message, position)
                     if size < 0:
                         return None
                 stop = position + size
@@ -151,7 +151,7 @@ def read(body_plan: BodyPlan, message: bytes, position: int) -> dict[str, Any] |
                 record[name] = number
                 position = stop
             else:
-                number, position = _long(message, position)
+                number, position = read_long(message, position)
                 record[name] = (
                     _EPOCH + timedelta(microseconds=number) if kind == _TIMESTAMP else number
                 )
@@ -166,17 +166,17 @@ def read(body_plan: BodyPlan, message: bytes, position: int) -> dict[str, Any] |
 
 def _block(message: bytes, position: int, end: int, pairs: bool) -> tuple[Any, int]:
     """A map of strings (``pairs``) or an array of strings in one block, then ``00``."""
-    count, position = _long(message, position)
+    count, position = read_long(message, position)
     if count < 0:
         raise ValueError("a block with a byte size")
     mapping: dict[str, str] = {}
     items: list[str] = []
     for _ in range(count):
-        text, position = _text(message, position, end)
+        text, position = read_text(message, position, end)
         if pairs:
             if text in mapping:
                 raise ValueError("a repeated map key")
-            mapping[text], position = _text(message, position, end)
+            mapping[text], position = read_text(message, position, end)
         else:
             items.append(text)
     if count and message[position] != 0:
@@ -184,15 +184,17 @@ def _block(message: bytes, position: int, end: int, pairs: bool) -> tuple[Any, i
     return (mapping if pairs else items), position + (1 if count else 0)
 
 
-def _text(message: bytes, position: int, end: int) -> tuple[str, int]:
-    size, position = _long(message, position)
+def read_text(message: bytes, position: int, end: int) -> tuple[str, int]:
+    """An Avro string (strict UTF-8) ending by ``end`` and the position after it;
+    ValueError (or IndexError) if it cannot be read."""
+    size, position = read_long(message, position)
     stop = position + size
     if size < 0 or stop > end:
         raise ValueError("a negative length or one beyond the body")
     return message[position:stop].decode("utf-8"), stop
 
 
-def _long(message: bytes, position: int) -> tuple[int, int]:
+def read_long(message: bytes, position: int) -> tuple[int, int]:
     """A long written as a minimal varint of at most nine bytes (ValueError otherwise:
     the careful path decides the rest), and the position after it."""
     byte = message[position]

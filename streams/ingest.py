@@ -5,6 +5,9 @@ applied to their items; the resulting events and the partition's offset are save
 event-store transaction. On every assignment a partition is sought to its recorded
 offset + 1, so Kafka's own offset commits are only advisory. Anything that cannot be
 accepted goes to ``custody.rejected`` with a code, a reason and the original bytes.
+
+This module is the batch loop; what each record passes is streams/gate.py, and the
+consumer-group handling (seeking on assignment, the ownership watch) streams/ingest_group.py.
 """
 
 from __future__ import annotations
@@ -15,27 +18,26 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaConnectionError, KafkaError
 
-from domain.custody import CustodyEvent
-from domain.errors import DomainError
 from domain.items import Result
 from domain.parties import Party
 from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
 from streams.connection import Cluster, as_connection
 from streams.deadletter import MAX_LETTER_BYTES, DeadLetter
-from streams.ed25519 import PublicKey, UnusableKey
-from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
-from streams.errors import SerializationError
-from streams.groups import hold_pending_rebalance, member_identity, ownership, should_rejoin
+from streams.envelope import MAX_MESSAGE_BYTES
+from streams.gate import Gate, Rejected
+from streams.groups import hold_pending_rebalance, member_identity
+from streams.ingest_group import OwnershipWatch, Seeker
 from streams.producer import DeliveryError, Producer
+
+# Gate and Rejected lived here first: callers may still import them from this module.
+__all__ = ["Gate", "Ingest", "IngestError", "IngestStats", "Rejected", "tracking_name"]
 
 log = logging.getLogger(__name__)
 
@@ -63,115 +65,6 @@ class IngestStats:
 
 class IngestError(RuntimeError):
     pass
-
-
-class Rejected(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, ingest: Ingest) -> None:
-        self.ingest = ingest
-
-    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
-
-    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        for tp in assigned:
-            self.ingest.seek_to_recorded(tp)
-        self.ingest.assigned_at = time.monotonic()
-        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
-
-
-class Gate:
-    """What one record passes before the ledger sees it: size limit, envelope, enrolled
-    device, signature over the exact body bytes, body, and agreement of all of them.
-
-    No I/O but reading parties from the ledger; hostile bytes end as :class:`Rejected`.
-    """
-
-    def __init__(
-        self,
-        ledger: CustodyLedger,
-        registry: SchemaRegistry | None = None,
-        max_message_bytes: int = MAX_MESSAGE_BYTES,
-    ) -> None:
-        if max_message_bytes < 1:
-            raise ValueError("max_message_bytes must be at least 1")
-        self.ledger = ledger
-        self.registry = registry or default_registry()
-        self.max_message_bytes = max_message_bytes
-
-    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
-        """The report to apply, or :class:`Rejected` with a stable code and a reason."""
-        value: bytes = record.value or b""
-        size = len(value) + len(record.key or b"")
-        if size > self.max_message_bytes:
-            # Before decoding: nothing of an oversized message is parsed or allocated.
-            raise Rejected(
-                "oversized",
-                f"message is {size} bytes (key and value), over the limit of "
-                f"{self.max_message_bytes}",
-            )
-        try:
-            envelope = open_envelope(value, self.registry)
-        except SerializationError as e:
-            raise Rejected(e.code, e.reason) from None
-        party = self._party(envelope.party_id, parties)
-        if party is None:
-            raise Rejected("unknown_party", f"party {envelope.party_id!r} is not registered")
-        try:
-            device = party.check_device_enrolled(envelope.device_id)
-        except DomainError as e:
-            raise Rejected(e.rule, e.reason) from None
-        key = _verify_key(device.public_key)
-        if key is None or not key.verify(envelope.body, envelope.signature):
-            raise Rejected(
-                "bad_signature",
-                f"signature does not verify with the key of device {envelope.device_id!r}",
-            )
-        try:
-            custody = read_body(envelope, self.registry)
-        except SerializationError as e:
-            raise Rejected(e.code, e.reason) from None
-        if _has_nul(custody):
-            # SQLite would keep it, PostgreSQL cannot: refused alike on every event store.
-            raise Rejected("invalid_event", "a text field of the event contains NUL (U+0000)")
-        if (custody.party_id, custody.device_id) != (envelope.party_id, envelope.device_id):
-            raise Rejected("envelope_mismatch", "body and envelope name different devices")
-        if record.key is not None and record.key != custody.item_id.encode():
-            raise Rejected("key_mismatch", "message key is not the event's item id")
-        return Report(custody, value)
-
-    def _party(self, party_id: str, cache: dict[str, Party | None]) -> Party | None:
-        if party_id not in cache:
-            try:
-                # No party id holds NUL (and PostgreSQL cannot even look one up).
-                cache[party_id] = None if "\x00" in party_id else self.ledger.get_party(party_id)
-            except DomainError:
-                cache[party_id] = None
-        return cache[party_id]
-
-
-@lru_cache(maxsize=4096)
-def _verify_key(public_key_hex: str) -> PublicKey | None:
-    """The enrolled key of a device, parsed once (None: not a usable key, so nothing it
-    is said to have signed verifies; streams.keys.verify_signature says the same)."""
-    try:
-        return PublicKey(bytes.fromhex(public_key_hex))
-    except (UnusableKey, ValueError):
-        return None
-
-
-def _has_nul(custody: CustodyEvent) -> bool:
-    # The event's text fields (its enumerations are text too) and its attributes.
-    for value in vars(custody).values():
-        if isinstance(value, str) and "\x00" in value:
-            return True
-    return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())
 
 
 def _retriable(error: KafkaError) -> bool:
@@ -204,54 +97,6 @@ class _Outage:
         if self.since is not None:
             log.warning("Kafka reachable again after %.1f s", time.monotonic() - self.since)
             self.since, self.delay = None, 0.2
-
-
-#: Client waits of the ownership check, bounded so the poll loop stays responsive.
-WATCH_TIMEOUTS = {"bootstrap_timeout_ms": 2000, "request_timeout_ms": 3000}
-
-
-class _OwnershipWatch:
-    """Every few seconds, compare this worker's assignment with the broker's view of the
-    group; rejoin after two settled checks in a row that show an unowned partition or a
-    disagreement (one may be a rebalance seen half-way)."""
-
-    def __init__(self, ingest: Ingest, interval: float) -> None:
-        self.ingest = ingest
-        self.interval = interval
-        self.next_check = time.monotonic() + interval
-        self.strikes = 0
-        self._admin: KafkaAdminClient | None = None
-
-    def check(self) -> None:
-        if self.interval <= 0 or time.monotonic() < self.next_check:
-            return
-        self.next_check = time.monotonic() + self.interval
-        ingest = self.ingest
-        try:
-            partitions = ingest.consumer.partitions_for_topic(ingest.topic)
-            if self._admin is None:
-                self._admin = KafkaAdminClient(
-                    **ingest.connection.client_config(),
-                    client_id=f"{ingest.client_id}-watch",
-                    # Checked from the poll loop: a broker that is away must not hold it
-                    # (kafka-python waits 30 s by default), or a stop would wait as long.
-                    **WATCH_TIMEOUTS,
-                )
-            view = ownership(self._admin, ingest.group, ingest.topic, partitions)
-        except KafkaError as e:
-            log.debug("group ownership not readable now: %s", e)  # the poll loop sees outages
-            return
-        assigned = {tp.partition for tp in ingest.consumer.assignment()}
-        reason = should_rejoin(view, ingest.identity, assigned)
-        self.strikes = self.strikes + 1 if reason else 0
-        if reason and self.strikes >= 2:
-            self.strikes = 0
-            ingest.rejoin(reason)
-
-    def close(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
 
 
 class Ingest:
@@ -305,7 +150,7 @@ class Ingest:
         self.dead_letters = Producer(connection, max_request_size=MAX_LETTER_BYTES)
         self.assigned_at: float | None = None
         self.join_timeout = join_timeout
-        self.ownership = _OwnershipWatch(self, ownership_interval)
+        self.ownership = OwnershipWatch(self, ownership_interval)
         #: Called with (seconds, records) after each committed partition batch (metrics).
         self.batch_observers: list[Callable[[float, int], None]] = []
         #: Seconds ``close`` may wait for the broker (leaving the group, dead letters).
@@ -324,7 +169,7 @@ class Ingest:
 
     def subscribe(self) -> None:
         self.assigned_at = None
-        self.consumer.subscribe([self.topic], listener=_Seeker(self))
+        self.consumer.subscribe([self.topic], listener=Seeker(self))
         # Learn the topic's partitions before the first JoinGroup: a consumer that joins
         # first is assigned nothing and must rebalance again once the metadata arrives.
         if not self.consumer.partitions_for_topic(self.topic):

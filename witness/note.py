@@ -19,11 +19,10 @@ size (0 allowed: the empty tree), RFC 6962 root hash, then optional extension li
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 
-from anchoring.checkpoint import valid_key_name
+from anchoring.checkpoint import b64decode, valid_key_name
 from witness.errors import NoteError
 
 SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
@@ -172,17 +171,6 @@ class TreeHead:
 def note_origin(note_text: str) -> str:
     """The first line of a note: the log's origin, read before any signature is checked."""
     return note_text.partition("\n")[0]
-
-
-def b64decode(text: str) -> bytes | None:
-    """Standard padded base64, canonical only (one spelling per byte string); else None."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if not text or base64.b64encode(raw).decode("ascii") != text:
-        return None
-    return raw
 
 
 def _is_utf8(text: str) -> bool:

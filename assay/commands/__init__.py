@@ -17,6 +17,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def add_until_idle_flag(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--until-idle SECONDS`` of a long-running command; ``help`` says what idle means
+    for it."""
+    parser.add_argument("--until-idle", type=float, metavar="SECONDS", help=help)
+
+
 def add_metrics_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port",

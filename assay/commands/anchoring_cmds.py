@@ -12,7 +12,7 @@ from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
 from anchoring.sealer import Anchor
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import add_metrics_flag, settings_from
+from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.service import Service
 from witness.stamper import CheckpointStamper
 from witness.submitter import CheckpointWitnessing
@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=keys_show)
 
     anchor = sub.add_parser("anchor", help="seal ledger events into blocks and sign checkpoints")
-    anchor.add_argument("--until-idle", type=float, metavar="SECONDS")
+    add_until_idle_flag(
+        anchor, "seal what is pending and exit once the ledger had nothing new this long"
+    )
     anchor.add_argument("--once", action="store_true", help="seal what is recorded now and exit")
     add_metrics_flag(anchor)
     anchor.set_defaults(handler=anchor_handler)

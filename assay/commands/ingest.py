@@ -11,19 +11,14 @@ import sys
 from typing import Any
 
 from assay import runtime
-from assay.commands import add_metrics_flag, settings_from
+from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.lifecycle import Stopper
 from assay.service import Service
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ingest", help="consume custody events from Kafka into the ledger")
-    p.add_argument(
-        "--until-idle",
-        type=float,
-        metavar="SECONDS",
-        help="exit once nothing arrived for this long",
-    )
+    add_until_idle_flag(p, "exit once nothing arrived for this long")
     p.add_argument(
         "--workers",
         type=int,

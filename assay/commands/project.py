@@ -12,7 +12,7 @@ from eventsourcing.application import Application
 
 from assay import runtime
 from assay.cli import CommandError
-from assay.commands import add_metrics_flag, settings_from
+from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.service import Service
 from assay.settings import Settings
 from projections.analyst import analyst_path
@@ -24,11 +24,8 @@ def register(sub: Any) -> None:
         "project",
         help="follow the ledger and the chain into DuckDB tables (and the analyst snapshot)",
     )
-    project.add_argument(
-        "--until-idle",
-        type=float,
-        metavar="SECONDS",
-        help="exit once nothing new arrived for this long (default: follow until Ctrl-C)",
+    add_until_idle_flag(
+        project, "exit once nothing new arrived for this long (default: follow until Ctrl-C)"
     )
     project.add_argument(
         "--rebuild",

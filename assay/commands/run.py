@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assay import runtime
-from assay.commands import add_metrics_flag, settings_from
+from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.service import Service
 
 if TYPE_CHECKING:
@@ -27,12 +27,7 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run ingest, anchor and projector together in one process")
-    p.add_argument(
-        "--until-idle",
-        type=float,
-        metavar="SECONDS",
-        help="drain everything and exit once ingest saw nothing for this long",
-    )
+    add_until_idle_flag(p, "drain everything and exit once ingest saw nothing for this long")
     p.add_argument("--json", action="store_true", help="print final counts as JSON")
     add_metrics_flag(p)
     p.set_defaults(handler=handle)

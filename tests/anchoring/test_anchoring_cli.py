@@ -34,6 +34,15 @@ def assay(data: Path, *args: str) -> int:
     return main(["--data-dir", str(data), *args])
 
 
+@pytest.fixture
+def anchored(data: Path, world: World, capsys: pytest.CaptureFixture[str]) -> str:
+    """The platform key made and the world's events anchored; the pinned key's path."""
+    assert assay(data, "keys", "init") == 0
+    assert assay(data, "anchor", "--once") == 0
+    capsys.readouterr()
+    return str(data / "keys" / "platform.pub")
+
+
 def test_prove_and_verify_from_the_command_line(
     data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,17 +83,14 @@ def test_prove_and_verify_from_the_command_line(
 
 
 def test_a_wrong_pinned_device_key_fails_the_signature(
-    data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data: Path, world: World, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assay(data, "keys", "init")
-    assay(data, "anchor", "--once")
     bundle_file = tmp_path / "bundle.json"
     assay(data, "prove", "urn:item:1", "-o", str(bundle_file))
     pinned = tmp_path / "devices.json"
     pinned.write_text(json.dumps({"lab/lab-d1": world.keys["brand"].public_key_hex}))
     capsys.readouterr()
-    key = str(data / "keys" / "platform.pub")
-    code = assay(data, "verify", str(bundle_file), "--key", key, "--device-keys", str(pinned))
+    code = assay(data, "verify", str(bundle_file), "--key", anchored, "--device-keys", str(pinned))
     assert code == 1
     assert "device_signature: event v2:" in capsys.readouterr().out
 
@@ -102,11 +108,9 @@ def test_prove_refuses_what_it_cannot_prove(
 
 
 def test_an_unknown_id_is_proven_absent(
-    data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data: Path, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assay(data, "keys", "init")
-    assay(data, "anchor", "--once")
-    key = str(data / "keys" / "platform.pub")
+    key = anchored
     absent = tmp_path / "absent.json"
     assert assay(data, "prove", "urn:item:nope", "-o", str(absent)) == 0
     assert "absence proof: urn:item:nope is not in the ledger" in capsys.readouterr().err
@@ -128,11 +132,9 @@ def test_an_unknown_id_is_proven_absent(
 
 
 def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
-    data: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data: Path, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assay(data, "keys", "init")
-    assay(data, "anchor", "--once")
-    key = str(data / "keys" / "platform.pub")
+    key = anchored
     bundle_file = tmp_path / "bundle.json"
     assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
     assert "(format version 3)" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -14,13 +15,20 @@ def free_port() -> int:
 
 
 def assay(
-    *args: str, env: dict[str, str], timeout: float = 180
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 300,
+    cwd: Path | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """One ``assay`` command in its own process, with exactly this environment."""
+    """One ``assay`` command in its own process, with exactly this environment (and this
+    working directory and standard input, if given)."""
     return subprocess.run(
         [sys.executable, "-m", "assay", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )

@@ -13,19 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.topics import custody_topics, ensure_topics
-
-
-def assay(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        input=stdin,
-    )
+from tests.cli.support import assay
 
 
 @pytest.fixture

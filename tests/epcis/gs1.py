@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from devtools.kafka_dist import default_cache_dir
+from assay.distfiles import default_cache_dir
 
 ARTIFACT = "io.openepcis:openepcis-test-resources:0.9.2"
 JAR = "openepcis-test-resources-0.9.2.jar"
