@@ -3,7 +3,6 @@ no more, one that answers nonsense is reported, and neither stops the others."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,33 +14,6 @@ from witness.client import WitnessClient, WitnessEndpoint
 
 from .processes import WitnessProcess
 from .testlog import GrowingLog
-
-
-@pytest.fixture
-def silent() -> Iterator[str]:
-    """A TCP server that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ or hung costs one bounded round and is caught up later; nothing it publishes goe
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,40 +140,11 @@ def test_two_witnesses_down_publish_without_quorum_until_one_returns(
     assert verdict is not None and verdict.quorum_met and verdict.cosigned_by == ["w1", "w2"]
 
 
-@pytest.fixture
-def hung() -> Iterator[str]:
-    """A witness that accepts connections and never answers."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
-
-
 def test_a_hung_witness_costs_one_bounded_round_and_newer_checkpoints_supersede(
-    log: GrowingLog, witnesses: list[ThreadWitness], make: Make, hung: str
+    log: GrowingLog, witnesses: list[ThreadWitness], make: Make, silent: str
 ) -> None:
     published: list[str] = []
-    witnessing = make(published.append, timeout=0.5, extra={"hung": hung})
+    witnessing = make(published.append, timeout=0.5, extra={"hung": silent})
     offered = []
     for _ in range(20):  # faster than rounds end: the ones waiting are superseded
         log.grow(1)
