@@ -4,11 +4,16 @@ absence and completeness it names, and the files are exactly what the generator 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from tests.anchoring.vectorkit import load_script, render, run
+from tests.anchoring.vectorkit import (
+    assert_each_ends_as_it_says,
+    assert_generated,
+    load_script,
+    read,
+    run,
+)
 
 FOLDER = Path(__file__).parent / "vectors" / "complete"
 REQUIRED = {
@@ -26,29 +31,17 @@ REQUIRED = {
     "v1-bundle-on-v2-chain": None,
     "checkpoint-stale": "checkpoint_stale",
 }
-COMMON = {"desc", "want_err", "bundle", "platform_key", "device_keys", "want_absent",
-          "want_completeness"}  # fmt: skip
 
 
 GENERATOR = load_script(FOLDER / "make_complete_vectors.py")
 
 
 def vectors() -> dict[str, dict[str, Any]]:
-    return {f.stem: json.loads(f.read_text()) for f in sorted(FOLDER.glob("*.json"))}
+    return read(FOLDER)
 
 
 def test_every_vector_ends_as_it_says() -> None:
-    found = vectors()
-    assert {name: found[name]["want_err"] for name in REQUIRED if name in found} == REQUIRED
-    for name, vector in found.items():
-        assert set(vector) in (COMMON, COMMON | {"max_age", "now"}), name
-        step, result = run(vector)
-        assert step == vector["want_err"], name
-        if step is None:
-            assert (result.absent, result.completeness) == (
-                vector["want_absent"],
-                vector["want_completeness"],
-            ), name
+    assert_each_ends_as_it_says(FOLDER, REQUIRED)
 
 
 def test_completeness_holds_at_the_newer_checkpoint() -> None:
@@ -61,8 +54,4 @@ def test_completeness_holds_at_the_newer_checkpoint() -> None:
 
 
 def test_vectors_are_what_the_generator_writes() -> None:
-    built = GENERATOR.build_vectors()
-    on_disk = {f.stem: f.read_text() for f in FOLDER.glob("*.json")}
-    assert sorted(on_disk) == sorted(built), "run make_complete_vectors.py to regenerate"
-    for name, vector in built.items():
-        assert on_disk[name] == render(vector), f"{name}.json is stale"
+    assert_generated(FOLDER, GENERATOR)

@@ -103,3 +103,39 @@ def write(folder: Path, vectors: dict[str, Vector]) -> None:
         old.unlink()
     for name, vector in vectors.items():
         (folder / f"{name}.json").write_text(render(vector))
+
+
+#: The fields every vector of a completeness folder (bundle versions 2 and 3) has.
+COMPLETE_FIELDS = {"desc", "want_err", "bundle", "platform_key", "device_keys", "want_absent",
+                   "want_completeness"}  # fmt: skip
+
+
+def read(folder: Path) -> dict[str, Vector]:
+    """A folder's vectors by scenario name."""
+    return {f.stem: json.loads(f.read_text()) for f in sorted(folder.glob("*.json"))}
+
+
+def assert_each_ends_as_it_says(folder: Path, required: dict[str, str | None]) -> None:
+    """Every required scenario is there with its step; every vector ends as it says, and a
+    valid one with the absence, completeness and bundle version it claims."""
+    found = read(folder)
+    assert {name: found[name]["want_err"] for name in required if name in found} == required
+    for name, vector in found.items():
+        fields = set(vector)
+        assert fields in (COMPLETE_FIELDS, COMPLETE_FIELDS | {"max_age", "now"}), name
+        step, result = run(vector)
+        assert step == vector["want_err"], name
+        if step is None:
+            got = (result.absent, result.completeness, result.bundle_version)
+            want = (vector["want_absent"], vector["want_completeness"], vector["bundle"]["version"])
+            assert got == want, name
+
+
+def assert_generated(folder: Path, generator: ModuleType) -> None:
+    """The folder holds exactly what its generator writes today."""
+    built = generator.build_vectors()
+    on_disk = {f.stem: f.read_text() for f in folder.glob("*.json")}
+    script = Path(generator.__file__ or "its generator").name
+    assert sorted(on_disk) == sorted(built), f"run {script} to regenerate"
+    for name, vector in built.items():
+        assert on_disk[name] == render(vector), f"{name}.json is stale"
