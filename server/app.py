@@ -3,6 +3,7 @@
     GET /items/{id}         current state and history (JSON)
     GET /items/{id}/proof   the proof bundle (docs/proof-bundle.md)
     GET /items/{id}/qr.svg  a QR code linking to the item's verifier page
+    GET /items/{id}/newer?height=H  brings a bundle whose head is block H up to date
     GET /checkpoint         the latest signed checkpoint (C2SP signed note, text/plain)
     GET /keys               the platform's verifier key and the devices' public keys
     GET /witnesses          the newest checkpoint's witness quorum, each witness's state
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import segno
-from fastapi import FastAPI, Path, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
@@ -211,13 +212,24 @@ def create_app(
 
     @app.get(
         "/items/{item_id}/proof",
-        summary="The item's proof bundle (assay-proof-bundle v2); for an id never recorded, "
+        summary="The item's proof bundle (assay-proof-bundle v3); for an id never recorded, "
         "404 with its absence proof (assay-absence)",
         responses=ERRORS,
     )
     def get_proof(item_id: ItemId) -> dict[str, Any]:
         """Anchored events with Merkle paths, block proofs and the signed checkpoint."""
         return model.proof(item_id)
+
+    @app.get(
+        "/items/{item_id}/newer",
+        summary="Bring an older bundle up to the current checkpoint: the `newer` object "
+        "for a bundle whose head is block `height` (docs/proof-bundle.md §10.4)",
+        responses=ERRORS,
+    )
+    def get_newer(item_id: ItemId, height: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+        """Add it to the old bundle as ``newer``: its verdict then says whether the item's
+        history is still complete at this checkpoint or has newer events."""
+        return model.newer(item_id, height)
 
     @app.get(
         "/items/{item_id}/qr.svg",

@@ -172,25 +172,46 @@ class ReadModel:
                 raise ItemNotFound(item_id) from None
             raise
         with self._prover_lock:  # one long-lived prover: it reads only new blocks
-            try:
-                if self._prover is None:
-                    self._prover = Prover(self.ledger, self.chain, text)
-                else:
-                    self._prover.refresh(text)
-            except ProveError as e:
-                raise StoreUnavailable(str(e)) from None
+            prover = self._refreshed_prover(text)
             try:
                 if unknown:
                     raise UnknownItem(item_id)
-                return self._prover.prove(item_id)
+                return prover.prove(item_id)
             except UnknownItem:
                 try:
-                    absence = self._prover.prove_absence(item_id)
+                    absence = prover.prove_absence(item_id)
                 except ProveError:  # no head map yet (a version 1 head): a plain 404
                     raise ItemNotFound(item_id) from None
                 raise Absent(item_id, absence) from None
             except ProveError as e:
                 raise NotAnchored(str(e)) from None
+
+    def newer(self, item_id: str, height: int) -> dict[str, Any]:
+        """The ``newer`` object (docs/proof-bundle.md §10.4) that brings a bundle whose head
+        is block ``height`` up to the signed checkpoint on disk: a verifier checks the old
+        bundle with it and learns whether the item's history is still complete there."""
+        self.ledger.get_item(item_id)  # ItemNotFound: 404
+        text, _ = self._signed_checkpoint()
+        with self._prover_lock:
+            prover = self._refreshed_prover(text)
+            head = prover.head
+            if head is None or height > head.height:
+                raise NotAnchored(f"block {height} is not at or below the checkpoint's head")
+            try:
+                return prover.newer(item_id, height)
+            except ProveError as e:
+                raise NotAnchored(str(e)) from None
+
+    def _refreshed_prover(self, checkpoint_text: str) -> Prover:
+        """The long-lived prover, moved on to ``checkpoint_text`` (call under the lock)."""
+        try:
+            if self._prover is None:
+                self._prover = Prover(self.ledger, self.chain, checkpoint_text)
+            else:
+                self._prover.refresh(checkpoint_text)
+        except ProveError as e:
+            raise StoreUnavailable(str(e)) from None
+        return self._prover
 
     # ----- checkpoint and keys ---------------------------------------------------------
 

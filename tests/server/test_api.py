@@ -14,6 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from anchoring.checkpoint import Verifier
+from anchoring.errors import VerificationError
 from anchoring.verify import verify_bundle
 from assay import runtime
 from assay.settings import Settings
@@ -230,6 +231,38 @@ def test_recorded_but_not_yet_anchored(tmp_path: Path) -> None:
         _is_error(client.get(_item("urn:item:new", "/proof")), 404, "not_anchored")
         store.anchor()
         assert client.get(_item("urn:item:new", "/proof")).status_code == 200
+
+
+def test_an_older_bundle_is_brought_up_to_date_by_newer(tmp_path: Path) -> None:
+    """A buyer's saved bundle plus /newer: still complete while nothing happened to the item,
+    ``newer_events`` once the item has events the old bundle does not list."""
+    store = build_store(tmp_path / "assay-data", header_version=2)
+    key = Verifier.from_text(store.key_text)
+    with TestClient(create_app(store.settings)) as client:
+        old = client.get(_item(suffix="/proof")).json()
+        query = f"/newer?height={old['head']['height']}"
+        other = event(1, "commissioning", "brand", "urn:item:other", tag_uid="T-OTHER",
+                      brand="Maison Aurel", model="M", serial="S")  # fmt: skip
+        store.record(other)  # another item moves the checkpoint on; this one is unchanged
+        store.anchor()
+        unchanged = client.get(_item(suffix=query)).json()
+        assert unchanged["head"]["height"] > old["head"]["height"]
+        result = verify_bundle({**old, "newer": unchanged}, key)
+        assert (result.completeness, result.checkpoint_size) == (
+            "complete",
+            unchanged["head"]["height"] + 1,
+        )
+        store.record(event(11, "observing", "ginza"))
+        store.anchor()
+        moved_on = client.get(_item(suffix=query)).json()
+        with pytest.raises(VerificationError) as refused:
+            verify_bundle({**old, "newer": moved_on}, key)
+        assert refused.value.step == "newer_events"
+        _is_error(client.get(_item(suffix="/newer?height=999")), 404, "not_anchored")
+        _is_error(client.get(_item(suffix="/newer")), 422, "invalid_input")
+        _is_error(client.get(_item(suffix="/newer?height=-1")), 422, "invalid_input")
+        _is_error(client.get(_item("urn:epc:id:sgtin:0614141.107346.9999", query)), 404,
+                  "not_found")  # fmt: skip
 
 
 # ----- while ingest and the anchor write --------------------------------------------------
