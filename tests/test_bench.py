@@ -117,3 +117,23 @@ def test_the_scale_run_grows_one_store_and_reports_every_cost(tmp_path: Path) ->
         "SELECT count(*) FROM stored_events WHERE topic LIKE 'domain.items:Item.%'"
     ).fetchone()
     assert count == 600
+
+
+def test_the_ingest_profile_finds_every_stage(kafka_bootstrap: str) -> None:
+    """``python -m bench.profile_ingest`` at a toy size: every stage it names is code that
+    ran (a stage left behind by a moved function fails the run instead of printing 0)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.profile_ingest", "--items", "20"],
+        cwd=ROOT, env={**os.environ, "ASSAY_KAFKA_BOOTSTRAP": kafka_bootstrap},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    from bench.profile_ingest import STAGES
+
+    rows = dict(
+        (line[:42].strip(), float(line[42:]))
+        for line in done.stdout.splitlines()
+        if line.startswith("  ") and line[42:].strip()
+    )
+    assert len(rows) == len(STAGES) + 1, done.stdout
+    assert all(seconds > 0 for seconds in rows.values()), done.stdout
