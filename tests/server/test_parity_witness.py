@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from assay import runtime
 from assay.cli import main
 from ledger.application import Report
 from streams.envelope import seal
-from tests.server.conftest import ROOT, STATIC
+from tests.server.conftest import ROOT, STATIC, serving
+from tests.server.pages import buyer, catalogue, open_everything, open_item, says, verdict
+from tests.server.stores import ITEM, build_store
 from tests.support import make_world, story_events
 from witness.cosignature import WitnessSigner, WitnessVerifier, check_cosignature
 from witness.errors import CosignatureError, PolicyError
@@ -23,11 +26,12 @@ from witness.note import merge_signatures, parse_note
 from witness.policy import evaluate, parse_policy
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 VECTORS = ROOT / "tests" / "witness" / "vectors"
 SIGNERS = [WitnessSigner.from_seed(f"w{i}.partner.example/w", bytes([i]) * 32) for i in (1, 2, 3)]
 STRANGER = WitnessSigner.from_seed("stranger.example/w", bytes([9]) * 32)
+EN = catalogue("en")
 
 
 def _load(folder: str) -> list[tuple[str, dict[str, Any]]]:
@@ -256,3 +260,41 @@ def test_a_future_dated_partner_does_not_count_in_the_page(
     w = page["witnesses"]
     assert w["quorum_met"] is False and w["cosigned"] == [], page
     assert sorted(r["reason"] for r in w["refused"]) == ["cosignature_future"] * 2
+
+
+def test_the_served_page_uses_the_servers_policy_on_first_use_and_says_so(
+    chromium: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end, no policy pinned in the page: the server's policy (``GET /witnesses``)
+    is used, trusted on first use and labelled so; 2 of 3 partners cosigned the served
+    checkpoint, so the page says "confirmed by 2 of 3"; the policy is remembered."""
+    store = build_store(tmp_path / "assay-data", header_version=2)
+    settings = store.settings
+    signed = settings.checkpoint_path.read_text()
+    body = parse_note(signed).text
+    now = int(time.time())
+    lines = [SIGNERS[0].cosign(body, now), SIGNERS[2].cosign(body, now), STRANGER.cosign(body, now)]
+    settings.checkpoint_path.write_text(merge_signatures(signed, lines))
+    key = runtime.platform_verifier_path(settings)
+    policy = tmp_path / "policy"
+    policy.write_text(
+        f"log {key.read_text().strip()}\n"
+        + "".join(f"witness X{i} {s.verifier().to_text()}\n" for i, s in enumerate(SIGNERS, 1))
+        + "group partners 2 X1 X2 X3\nquorum partners\n"
+    )
+    monkeypatch.setenv("ASSAY_WITNESS_POLICY", str(policy))
+    with (
+        serving(settings.data_dir, tmp_path) as base,
+        buyer(chromium, service_workers="block") as page,
+    ):
+        for visit in ("first", "remembered"):
+            open_item(page, base, ITEM)
+            v = verdict(page)
+            assert v["state"] not in ("failed", "unwitnessed"), (visit, v)  # this item is flagged
+            assert any(says("en", "line.witnessed", x, count=2, total=3, names="X1, X3")
+                       for x in v["lines"]), v  # fmt: skip
+            assert EN["line.witness_policy_tofu"] in v["lines"], v
+            open_everything(page)
+            assert EN["tech.policy_tofu"] in page.inner_text("#technical")
+            kept = page.evaluate("JSON.parse(localStorage.getItem('assay.witnessPolicy'))")
+            assert kept["text"] == policy.read_text(), visit
