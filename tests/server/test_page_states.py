@@ -162,6 +162,21 @@ def test_a_flag_outranks_everything_but_is_told_with_the_rest(page: Page, passpo
     assert says("en", "line.unwitnessed", v["lines"][1], count=0, required=1)
 
 
+def test_a_policy_from_the_server_is_labelled_and_a_changed_one_said(
+    page: Page, passports: Store
+) -> None:
+    witnesses = {"required": 1, "total": 1, "quorum_met": True,
+                 "cosigned": [{"name": "aurel", "time": _ago(minutes=1)}]}  # fmt: skip
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses}, policySource="tofu")
+    assert EN["line.witness_policy_tofu"] in v["lines"]
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses},
+              policySource="remembered", policyChanged=True)  # fmt: skip
+    assert EN["line.witness_policy_changed"] in v["lines"]
+    assert EN["line.witness_policy_tofu"] not in v["lines"]
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses}, policySource="deployment")
+    assert not {EN["line.witness_policy_tofu"], EN["line.witness_policy_changed"]} & set(v["lines"])
+
+
 def test_the_owner_is_a_fingerprint(page: Page, passports: Store) -> None:
     fingerprint = "SHA256:8f1b2c3d4e5f60718293a4b5c6d7e8f9" * 2
     _show(page, passports, GENUINE, {"owner": {"fingerprint": fingerprint, "since": _ago(days=1)}})
