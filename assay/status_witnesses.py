@@ -9,12 +9,13 @@ decides health: a single witness down is reported but healthy while the quorum h
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from assay.settings import Settings
 from assay.status_kafka import Check
 from witness.errors import PolicyError
-from witness.policy import evaluate, load_policy
+from witness.policy import evaluate, load_policy, parse_policy
 from witness.publishing import read_status
 
 
@@ -90,4 +91,22 @@ def witness_report(settings: Settings) -> dict[str, Any]:
             "summary": check.summary,
         }
     checkpoint = recorded.get("checkpoint", {})
-    return {"checkpoint_size": checkpoint.get("size"), "quorum": quorum, "witnesses": witnesses}
+    return {
+        "checkpoint_size": checkpoint.get("size"),
+        "quorum": quorum,
+        "witnesses": witnesses,
+        # The page uses it, trusted on first use, where the brand pinned no policy.
+        "policy": _policy_text(settings),
+    }
+
+
+def _policy_text(settings: Settings) -> str | None:
+    """The configured policy's text, if it reads and parses; else None (never a bad one)."""
+    if not settings.witness_policy:
+        return None
+    try:
+        text = Path(settings.witness_policy).read_text(encoding="utf-8")
+        parse_policy(text)
+    except (OSError, UnicodeDecodeError, PolicyError):
+        return None
+    return text

@@ -185,7 +185,8 @@
       const since = view.key.since ? w.t("tech.key_since", { date: w.date(view.key.since) }) : "";
       rows.push({ term: w.t("tech.key_source"), value: `${keyPhrase(w, view.key)}${since ? " · " + since : ""}` });
     }
-    rows.push({ term: w.t("tech.policy"), value: w.t(view.policy ? "tech.policy_pinned" : "tech.policy_none") });
+    rows.push({ term: w.t("tech.policy"), value: w.t(!view.policy ? "tech.policy_none"
+      : view.policySource === "tofu" || view.policySource === "remembered" ? "tech.policy_tofu" : "tech.policy_pinned") });
     if (o && !o.ok) {
       rows.push({ term: w.t("tech.step"), value: o.step, mono: true });
       rows.push({ term: w.t("tech.message"), value: o.message, mono: true });

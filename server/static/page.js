@@ -15,6 +15,7 @@
   const $ = (id) => document.getElementById(id);
   const served = location.protocol === "http:" || location.protocol === "https:";
   const KEY_STORE = "assay.platformKey"; //  {text, source: "tofu" | "manual", since}
+  const POLICY_STORE = "assay.witnessPolicy"; //  {text, since}: the server's, trusted on first use
   const LEGACY_KEY_STORE = "assay.pinnedPlatformKey"; //  plain text, from earlier pages
   const PASSPORTS = "assay.passports"; //  {item id: {bundle, savedAt}}, most recent last
   const KEEP_PASSPORTS = 5;
@@ -88,16 +89,18 @@
 
   async function check(bundleText, key, ctx, extra) {
     const now = Date.now();
-    const context = Object.assign({ now, maxAgeSeconds: window.AssayPassport.DEFAULT_MAX_AGE_SECONDS, policyPinned: !!pins.policy }, ctx);
+    const policy = (extra && extra.policy) || (pins.policy ? { text: pins.policy, source: "deployment" } : null);
+    const context = Object.assign({ now, maxAgeSeconds: window.AssayPassport.DEFAULT_MAX_AGE_SECONDS, policyPinned: !!pins.policy,
+      policySource: policy ? policy.source : null, policyChanged: !!(policy && policy.changed) }, ctx);
     const options = { now, maxAgeSeconds: context.maxAgeSeconds };
-    if (pins.policy) options.witnessPolicy = pins.policy;
+    if (policy) options.witnessPolicy = policy.text;
     let outcome;
     try {
       outcome = aboutItem(await V.verifyText(bundleText, key.text, $("device-keys").value, options), extra && extra.expect);
     } catch (e) {
       outcome = { ok: false, step: "error", version: null, message: String(e.message || e), ms: 0, progress: { events: [] } };
     }
-    show(Object.assign({ outcome, ctx: context, key, policy: pins.policy, checkedAt: new Date(now).toISOString(), pageUrl: pageUrl() }, extra));
+    show(Object.assign({ outcome, ctx: context, key, policy: policy ? policy.text : "", policySource: context.policySource, checkedAt: new Date(now).toISOString(), pageUrl: pageUrl() }, extra));
     return outcome;
   }
 
@@ -157,6 +160,26 @@
     return server ? { text: server, source: "tofu" } : null;
   }
 
+  async function serverPolicy() {
+    try {
+      const offered = JSON.parse(await getText("witnesses"));
+      return offered && typeof offered.policy === "string" && offered.policy.trim() ? offered.policy : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* The witness policy: pinned by the brand, else remembered, else the server's (TOFU). */
+  async function choosePolicy(offered) {
+    if (pins.policy) return { text: pins.policy, source: "deployment" };
+    const kept = load(POLICY_STORE);
+    const server = await offered;
+    if (kept && typeof kept.text === "string" && kept.text) {
+      return { text: kept.text, source: "remembered", since: kept.since, changed: !!server && server !== kept.text };
+    }
+    return server ? { text: server, source: "tofu" } : null;
+  }
+
   /* Is the server's current checkpoint newer than the proof's? Checked with the same key. */
   async function latest(checkpointText, key, outcome) {
     const parts = window.AssayVerifierParts;
@@ -173,6 +196,7 @@
     const started = { notice: { state: "checking" }, ctx: {}, itemId };
     show(started);
     const offered = pins.key ? Promise.resolve(null) : serverKey();
+    const offeredPolicy = pins.policy ? Promise.resolve(null) : serverPolicy();
     const [proof, checkpointText] = await Promise.all([getProof(itemId), getText("checkpoint")]);
     let bundle = null;
     let offlineSince = null;
@@ -189,9 +213,11 @@
     const key = await chooseKey(offered);
     if (!key) return show({ notice: { state: "need_key" }, ctx: {}, itemId });
     const qr = served ? `items/${encodeURIComponent(itemId)}/qr.svg` : null;
-    const outcome = await check(bundle, key, { keySource: key.source, keyChanged: key.changed, offlineSince }, { itemId, qr, expect: itemId });
+    const policy = await choosePolicy(offeredPolicy);
+    const outcome = await check(bundle, key, { keySource: key.source, keyChanged: key.changed, offlineSince }, { itemId, qr, expect: itemId, policy });
     if (outcome.ok) {
       savePassport(itemId, bundle);
+      if (policy && policy.source === "tofu") save(POLICY_STORE, { text: policy.text, since: new Date().toISOString() });
       if (key.source === "tofu") save(KEY_STORE, { text: key.text, source: "tofu", since: new Date().toISOString() });
       const current = await latest(checkpointText, key, outcome);
       if (current) {

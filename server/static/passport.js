@@ -134,7 +134,7 @@
    * The verdict of a verifier Outcome: {state, tone, title, lines}. ctx: {now (ms),
    * maxAgeSeconds, keySource ("deployment" | "remembered" | "tofu" | "manual"), keyChanged,
    * offlineSince (ISO time the saved proof was first checked), newerCheckpoint (size),
-   * policyPinned}.
+   * policyPinned, policySource ("deployment" | "remembered" | "tofu"), policyChanged}.
    */
   function verdict(w, outcome, ctx) {
     const c = ctx || {};
@@ -183,6 +183,9 @@
       else raise("unwitnessed", w.t("line.unwitnessed", { count: (v.cosigned || []).length, required: v.required }));
     } else if (c.policyPinned) {
       raise("unwitnessed", w.t("line.witness_unchecked"));
+    }
+    if (r.witnesses && (c.policySource === "tofu" || c.policySource === "remembered")) {
+      lines.push(w.t(c.policyChanged ? "line.witness_policy_changed" : "line.witness_policy_tofu"));
     }
     if (!r.absent && !s.commissioning) raise("flagged", w.t("line.never_commissioned"));
     if (i && i.verdict === "genuine") lines.unshift(w.t("line.authenticated", { who: party(r, i.party_id), date: w.day(i.occurred_at) }));

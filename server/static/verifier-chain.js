@@ -370,6 +370,6 @@
 
   Object.assign(parts, {
     blockHash, ed25519Verify, leafOf, openCheckpoint, parseDeviceKeys, parseHeader, parseVerifierKey,
-    publicKeyProblem, sha256, signatureProblem, verifyAccInclusion, verifyInclusion,
+    publicKeyProblem, sha256, signatureProblem, splitNote, verifyAccInclusion, verifyInclusion,
   });
 })(globalThis.AssayVerifierParts);

@@ -385,6 +385,7 @@
       const devices = parseDeviceKeys(deviceKeysText);
       const bundle = readBundle(bundleInput);
       const result = await verifyBundle(bundle, key, devices, options, progress);
+      if (options && options.witnessPolicy) result.witnesses = await parts.checkWitnesses(bundle.checkpoint, options);
       return { ok: true, step: null, version: null, message: "verified", ms: performance.now() - began, result, progress };
     } catch (e) {
       if (!(e instanceof BundleError)) throw e;

@@ -48,6 +48,7 @@ def test_the_api_serves_the_cosigned_checkpoint_and_the_witness_quorum(tmp_path:
         report = client.get("/witnesses").json()
         assert report["quorum"]["met"] is True
         assert report["quorum"]["cosigned_by"] == ["p1", "p2"]
+        assert report["policy"] == policy.read_text()  # the page's trust-on-first-use policy
         assert report["witnesses"] == {
             "p3": {"cosigned_size": 0, "cosigned_at": None, "last_status": "timeout"}
         }

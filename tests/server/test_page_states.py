@@ -6,7 +6,7 @@ verified outcome of a real bundle and add the contract's v2 fields (complete his
 checkpoint time, proven party names, absence, witnesses, owner), so the page's words for
 each are fixed now; each also checks that what is not proven is never shown as fact. The
 states the current verifier produces end to end are in test_passport.py; a pinned witness
-policy, which today's verifier cannot evaluate, is tested end to end here.
+policy the served bundle does not meet is tested end to end here.
 """
 
 from __future__ import annotations
@@ -162,6 +162,21 @@ def test_a_flag_outranks_everything_but_is_told_with_the_rest(page: Page, passpo
     assert says("en", "line.unwitnessed", v["lines"][1], count=0, required=1)
 
 
+def test_a_policy_from_the_server_is_labelled_and_a_changed_one_said(
+    page: Page, passports: Store
+) -> None:
+    witnesses = {"required": 1, "total": 1, "quorum_met": True,
+                 "cosigned": [{"name": "aurel", "time": _ago(minutes=1)}]}  # fmt: skip
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses}, policySource="tofu")
+    assert EN["line.witness_policy_tofu"] in v["lines"]
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses},
+              policySource="remembered", policyChanged=True)  # fmt: skip
+    assert EN["line.witness_policy_changed"] in v["lines"]
+    assert EN["line.witness_policy_tofu"] not in v["lines"]
+    v = _show(page, passports, GENUINE, {"witnesses": witnesses}, policySource="deployment")
+    assert not {EN["line.witness_policy_tofu"], EN["line.witness_policy_changed"]} & set(v["lines"])
+
+
 def test_the_owner_is_a_fingerprint(page: Page, passports: Store) -> None:
     fingerprint = "SHA256:8f1b2c3d4e5f60718293a4b5c6d7e8f9" * 2
     _show(page, passports, GENUINE, {"owner": {"fingerprint": fingerprint, "since": _ago(days=1)}})
@@ -211,11 +226,11 @@ def test_every_step_code_of_the_verifier_has_plain_words(page: Page) -> None:
             assert f"failure.{family}" in catalogue(lang)
 
 
-def test_a_pinned_policy_the_verifier_cannot_evaluate_is_never_claimed(
+def test_a_pinned_policy_without_quorum_is_shown_as_such(
     chromium: Browser, passports: Store, tmp_path: Path
 ) -> None:
-    """End to end: `assay serve --witness-policy` pins a 2-of-3 policy; until the verifier
-    evaluates policies, the page says the partners' confirmation is not established."""
+    """End to end: `assay serve --witness-policy` pins a 2-of-3 policy; the page evaluates it
+    on the served bundle's checkpoint, which no partner cosigned: 0 of the 2 required."""
     key = runtime.platform_verifier_path(passports.settings)
     witnesses = [
         WitnessSigner.generate(f"{n}.example/witness") for n in ("aurel", "lumen", "vireo")
@@ -233,9 +248,12 @@ def test_a_pinned_policy_the_verifier_cannot_evaluate_is_never_claimed(
         open_item(page, base, GENUINE)
         v = verdict(page)
         assert (v["state"], v["tone"]) == ("unwitnessed", "warn")
-        assert v["lines"][0] == EN["line.witness_unchecked"]
+        assert any(says("en", "line.unwitnessed", line, count=0, required=2) for line in v["lines"])
         pinned = page.evaluate("document.querySelector('meta[name=assay-witness-policy]').content")
         assert pinned == policy.read_text()
         open_everything(page)
-        assert EN["how.witness_unchecked"] in page.inner_text("#checks")
+        checks = page.inner_text("#checks")
+        assert EN["how.witness_unchecked"] not in checks
+        assert any(says("en", "how.witnesses", li, count=0, total=3, required=2)
+                   for li in checks.split("\n"))  # fmt: skip
         assert EN["tech.policy_pinned"] in page.inner_text("#technical")
