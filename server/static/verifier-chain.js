@@ -323,19 +323,15 @@
 
   // ----- the block accumulator, RFC 9162 inclusion (anchoring/accumulator.py) ----------
 
-  async function verifyAccInclusion(hash, index, size, proof, root) {
-    proof.forEach((p, i) => {
-      if (p.length !== 32) throw new BundleError("acc_proof", `proof hash ${i} is not 32 bytes`);
-    });
-    if (!(index >= 0 && index < size)) {
-      throw new BundleError("acc_index", `block ${index} is not in an accumulator of ${size} blocks`);
-    }
+  /* RFC 9162 §2.1.3.2: the root an inclusion proof of leaf `index` in a tree of `size`
+   * implies; `bad(message)` is called (and must throw) for a proof too long or too short. */
+  async function inclusionRoot(hash, index, size, proof, what, bad) {
     let fn = index;
     let sn = size - 1;
     let node = await sha256(Uint8Array.of(0), hash);
     const half = (x) => Math.floor(x / 2);
     for (const sibling of proof) {
-      if (sn === 0) throw new BundleError("acc_proof", `proof of ${proof.length} hashes is too long for block ${index} of ${size}`);
+      if (sn === 0) bad(`${what} of ${proof.length} hashes is too long for block ${index} of ${size}`);
       if (fn % 2 === 1 || fn === sn) {
         node = await sha256(Uint8Array.of(1), sibling, node);
         while (fn !== 0 && fn % 2 === 0) {
@@ -348,7 +344,20 @@
       fn = half(fn);
       sn = half(sn);
     }
-    if (sn !== 0) throw new BundleError("acc_proof", `proof of ${proof.length} hashes is too short for block ${index} of ${size}`);
+    if (sn !== 0) bad(`${what} of ${proof.length} hashes is too short for block ${index} of ${size}`);
+    return node;
+  }
+
+  async function verifyAccInclusion(hash, index, size, proof, root) {
+    proof.forEach((p, i) => {
+      if (p.length !== 32) throw new BundleError("acc_proof", `proof hash ${i} is not 32 bytes`);
+    });
+    if (!(index >= 0 && index < size)) {
+      throw new BundleError("acc_index", `block ${index} is not in an accumulator of ${size} blocks`);
+    }
+    const node = await inclusionRoot(hash, index, size, proof, "proof", (m) => {
+      throw new BundleError("acc_proof", m);
+    });
     if (!bytesEqual(node, root)) {
       throw new BundleError("acc_inclusion", `block ${index} proves into root ${toHex(node)}, the head commits to ${toHex(root)}`);
     }
@@ -370,6 +379,6 @@
 
   Object.assign(parts, {
     blockHash, ed25519Verify, leafOf, openCheckpoint, parseDeviceKeys, parseHeader, parseVerifierKey,
-    publicKeyProblem, sha256, signatureProblem, splitNote, verifyAccInclusion, verifyInclusion,
+    inclusionRoot, publicKeyProblem, sha256, signatureProblem, splitNote, verifyAccInclusion, verifyInclusion,
   });
 })(globalThis.AssayVerifierParts);

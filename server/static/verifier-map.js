@@ -11,8 +11,8 @@
   "use strict";
 
   const {
-    BundleError, MAX_INT, blockHash, bytesEqual, concat, has, hex32Field, isDict, isInt, isStr,
-    openCheckpoint, parseHeader, sha256, strictHex32, toHex, utf8, verifyAccInclusion,
+    BundleError, MAX_INT, blockHash, bytesEqual, concat, has, hex32Field, inclusionRoot, isDict,
+    isInt, isStr, openCheckpoint, parseHeader, sha256, strictHex32, toHex, utf8, verifyAccInclusion,
   } = parts;
 
   const fail = (step, message) => {
@@ -135,28 +135,8 @@
   const EMPTY_TREE = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
   /* RFC 9162 §2.1.3.2: the root the last leaf's proof implies (index = size - 1). */
-  async function rootOfLastLeaf(hash, size, proof) {
-    const bad = (m) => fail("checkpoint_inclusion", m);
-    let fn = size - 1;
-    let sn = size - 1;
-    let node = await sha256(Uint8Array.of(0), hash);
-    const half = (x) => Math.floor(x / 2);
-    for (const sibling of proof) {
-      if (sn === 0) bad(`head_proof of ${proof.length} hashes is too long for block ${size - 1} of ${size}`);
-      if (fn % 2 === 1 || fn === sn) {
-        node = await sha256(Uint8Array.of(1), sibling, node);
-        while (fn !== 0 && fn % 2 === 0) {
-          fn = half(fn);
-          sn = half(sn);
-        }
-      } else {
-        node = await sha256(Uint8Array.of(1), node, sibling);
-      }
-      fn = half(fn);
-      sn = half(sn);
-    }
-    if (sn !== 0) bad(`head_proof of ${proof.length} hashes is too short for block ${size - 1} of ${size}`);
-    return node;
+  function rootOfLastLeaf(hash, size, proof) {
+    return inclusionRoot(hash, size - 1, size, proof, "head_proof", (m) => fail("checkpoint_inclusion", m));
   }
 
   /* MTH of blocks 0..n-2 from the last leaf's proof: its perfect subtrees, smallest first. */
