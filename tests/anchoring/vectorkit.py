@@ -110,6 +110,29 @@ COMPLETE_FIELDS = {"desc", "want_err", "bundle", "platform_key", "device_keys", 
                    "want_completeness"}  # fmt: skip
 
 
+def complete_vector(
+    desc: str,
+    bundle: Vector,
+    want: str | None,
+    platform_key: str,
+    absent: bool = False,
+    completeness: str | None = "complete",
+    **extra: Any,
+) -> Vector:
+    """One vector of a completeness folder: a valid one states its absence and completeness,
+    a refused one its step (and no completeness)."""
+    return {
+        "desc": desc,
+        "want_err": want,
+        "bundle": bundle,
+        "platform_key": platform_key,
+        "device_keys": None,
+        "want_absent": absent if want is None else False,
+        "want_completeness": completeness if want is None else None,
+        **extra,
+    }
+
+
 def read(folder: Path) -> dict[str, Vector]:
     """A folder's vectors by scenario name."""
     return {f.stem: json.loads(f.read_text()) for f in sorted(folder.glob("*.json"))}

@@ -80,16 +80,9 @@ def build_vectors() -> dict[str, Vector]:
         completeness: str = "complete",
         **extra: Any,
     ) -> None:
-        vectors[name] = {
-            "desc": desc,
-            "want_err": want,
-            "bundle": bundle,
-            "platform_key": base.PLATFORM.verifier_text(),
-            "device_keys": None,
-            "want_absent": absent if want is None else False,
-            "want_completeness": completeness if want is None else None,
-            **extra,
-        }
+        vectors[name] = vectorkit.complete_vector(
+            desc, bundle, want, base.PLATFORM.verifier_text(), absent, completeness, **extra
+        )
 
     n = len(a["events"])
     size = a["head"]["height"] + 1

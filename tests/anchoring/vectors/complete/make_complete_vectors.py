@@ -75,16 +75,9 @@ def build_vectors() -> dict[str, Vector]:
         completeness: str | None = "complete",
         **extra: Any,
     ) -> None:
-        vectors[name] = {
-            "desc": desc,
-            "want_err": want,
-            "bundle": bundle,
-            "platform_key": base.PLATFORM.verifier_text(),
-            "device_keys": None,
-            "want_absent": absent if want is None else False,
-            "want_completeness": completeness if want is None else None,
-            **extra,
-        }
+        vectors[name] = vectorkit.complete_vector(
+            desc, bundle, want, base.PLATFORM.verifier_text(), absent, completeness, **extra
+        )
 
     n = len(a["events"])
     add("complete-history", f"item A's {n} events, its head-map entry proven: complete", a, None)
