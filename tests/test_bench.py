@@ -137,3 +137,19 @@ def test_the_ingest_profile_finds_every_stage(kafka_bootstrap: str) -> None:
     )
     assert len(rows) == len(STAGES) + 1, done.stdout
     assert all(seconds > 0 for seconds in rows.values()), done.stdout
+
+
+def test_the_witness_bench_measures_every_row() -> None:
+    """``bench/bench_witness.py`` at a toy size: a real witness process, every row printed
+    with a number (the goals are read by people, never asserted here)."""
+    done = subprocess.run(
+        [sys.executable, "bench/bench_witness.py", "--seconds", "0.3", "--clients", "1",
+         "--verify-samples", "60"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = ["healthz (baseline)", "add-checkpoint ×1", "verify 3-witness note",
+            "verify bundle alone", "verify 3-witness bundle"]  # fmt: skip
+    for row in rows:
+        line = next((x for x in done.stdout.splitlines() if x.startswith(row)), None)
+        assert line is not None and any(c.isdigit() for c in line[len(row) :]), done.stdout
