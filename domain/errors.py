@@ -192,3 +192,49 @@ class ClaimCodeReused(DomainError):
     """A sale commits to a claim code no earlier sale of the item committed to."""
 
     rule = "claim_code_reused"
+
+
+class NotOwner(DomainError):
+    """Only the item's current owner key signs a transfer, a report, its withdrawal or a
+    consignment."""
+
+    rule = "not_owner"
+
+
+class StaleStatement(DomainError):
+    """A transfer or consignment names the item's current version (it was signed against
+    the history as it is); no statement names a version the item has not reached."""
+
+    rule = "stale_statement"
+
+
+class NoOpenClaim(DomainError):
+    """A claim needs an open claim: an item sold or transferred with a claim commitment
+    that nobody has claimed yet."""
+
+    rule = "no_open_claim"
+
+
+class WrongClaimCode(DomainError):
+    """A claim's code opens the item's open claim commitment."""
+
+    rule = "wrong_claim_code"
+
+
+class NotReported(DomainError):
+    """Only a report of the item stolen or lost can be withdrawn."""
+
+    rule = "not_reported"
+
+
+class ReportedMissing(DomainError):
+    """An item its owner reported stolen or lost is not transferred, consigned or reported
+    again until the report is withdrawn."""
+
+    rule = "reported_missing"
+
+
+class StatementIdReused(DomainError):
+    """An owner statement's id names one statement of the item."""
+
+    rule = "statement_id_reused"

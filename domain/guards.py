@@ -27,6 +27,7 @@ from domain.errors import (
     WrongReturnStore,
 )
 from domain.kinds import Status
+from domain.ownership import used_claims
 from domain.parties import Party
 from domain.state import ItemState
 
@@ -112,7 +113,7 @@ def check_may_declare(
 def check_fresh_claim(item: str, s: ItemState, custody: CustodyEvent, _: Party, __: bool) -> None:
     if custody.claim_digest is None:
         return
-    if any(c.claim_digest == custody.claim_digest for c in s.recorded):
+    if custody.claim_digest in used_claims(s):
         raise ClaimCodeReused(
             f"the claim code of sale {custody.event_id} was committed to by an earlier sale "
             f"of item {item}; a claim code is used once"

@@ -24,6 +24,7 @@ from domain.custody import CustodyEvent, Kind, Role
 from domain.errors import ActorMismatch, DomainError, ItemFrozen, ItemInTransit, MissingDetail
 from domain.guards import GUARDS
 from domain.kinds import DETAIL_HINTS, RULES, KindRule
+from domain.ownership import OwnerStatement
 from domain.parties import Party
 from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
 from domain.state import ItemState, Status, fix_of
@@ -110,6 +111,16 @@ class Item(BaseAggregate[str]):
             item.state.flags.append(
                 Flag(Signal(self.signal), self.detail, evidence_id, self.timestamp)
             )
+
+    @dataclass(frozen=True)
+    class OwnerStated(base.Event):
+        """An owner statement (``domain/ownership.py``), with its owner-signed envelope."""
+
+        statement: OwnerStatement
+        envelope: bytes
+
+        def apply(self, item: Item) -> None:
+            item.state.state_owner(self.statement)
 
     # ----- creation -------------------------------------------------------------------
 
@@ -273,6 +284,11 @@ class Item(BaseAggregate[str]):
             return None
         if not s.commissioned:
             return Signal.UNKNOWN_ITEM, f"{kind} by {actor.id} of an item never commissioned"
+        if s.ownership.missing is not None and not (
+            custody.kind is Kind.DECOMMISSIONING and actor.role is Role.BRAND
+        ):
+            reported = f"reported {s.ownership.missing.value} by its owner {s.ownership.owner}"
+            return Signal.REPORTED_MISSING, f"{kind} by {actor.id} of an item {reported}"
         if s.status is Status.RETIRED:
             return Signal.SCAN_AFTER_RETIREMENT, f"{kind} by {actor.id} of a retired item"
         if s.status is Status.SOLD and not self._allowed_after_sale(RULES[custody.kind], actor):

@@ -21,6 +21,7 @@ class Signal(StrEnum):
     UNKNOWN_ITEM = "unknown_item"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     RESTS_ON_DECLARED = "rests_on_declared"
+    REPORTED_MISSING = "reported_missing"
 
 
 class Result(StrEnum):

@@ -20,6 +20,7 @@ from domain.base import copy_of_values
 from domain.corrections import Declaration
 from domain.custody import CustodyEvent, Verdict
 from domain.kinds import RULES, Status
+from domain.ownership import Ownership, OwnerStatement, after_custody, apply_statement
 from domain.signals import Fix, Flag
 
 __all__ = ["Declaration", "ItemState", "Status", "fix_of"]
@@ -44,6 +45,8 @@ class ItemState:
     sold_by: str | None = None
     buyer_ref: str | None = None
     last_fix: Fix | None = None
+    #: Who owns the item after its sale (``domain/ownership.py``).
+    ownership: Ownership = field(default_factory=Ownership)
     # ----- the record: never folded away -----
     seen: dict[str, str] = field(default_factory=dict)  # event id -> digest of the first report
     conflicts: set[tuple[str, str]] = field(default_factory=set)  # (event id, digest) flagged
@@ -52,6 +55,8 @@ class ItemState:
     recorded: list[CustodyEvent] = field(default_factory=list)
     #: Declarations by the id of the event they declare in error.
     declared: dict[str, Declaration] = field(default_factory=dict)
+    #: Accepted owner statements, each with the number of ``recorded`` events before it.
+    owner_log: list[tuple[int, OwnerStatement]] = field(default_factory=list)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ItemState:
         # Every field is an immutable value or a flat container of them.
@@ -135,25 +140,45 @@ class ItemState:
             self.shipper, self.consignee = c.party_id, c.counterparty
         if rule.status is Status.SOLD:
             self.sold_by = c.party_id
+        after_custody(self, c, rule.status)
+
+    def state_owner(self, statement: OwnerStatement) -> None:
+        """Apply one accepted owner statement (only ``Item.OwnerStated`` calls it)."""
+        self.seen.setdefault(statement.statement_id, statement.digest())
+        self.owner_log.append((len(self.recorded), statement))
+        apply_statement(self, statement)
 
     def refold(self) -> None:
         """The view again from the standing events (after a declaration)."""
-        self._take_view(fold(self.standing))
+        self._take_view(fold(self.recorded, self.owner_log, set(self.declared)))
 
     def as_recorded(self) -> ItemState:
         """The view as if nothing had been declared in error (the original)."""
-        return fold(self.recorded)
+        return fold(self.recorded, self.owner_log)
 
     def _take_view(self, other: ItemState) -> None:
         for name in VIEW_FIELDS:
             setattr(self, name, getattr(other, name))
 
 
-def fold(events: list[CustodyEvent]) -> ItemState:
-    """A fresh view with the effects of ``events`` in order (no record kept)."""
+def fold(
+    events: list[CustodyEvent],
+    statements: list[tuple[int, OwnerStatement]] | None = None,
+    leave_out: set[str] | None = None,
+) -> ItemState:
+    """A fresh view with the effects of ``events`` in order (no record kept), the owner
+    statements among them where they were accepted, without the events ``leave_out`` names."""
     view = ItemState()
-    for c in events:
-        view.apply(c)
+    pending = statements or []
+    j = 0
+    for i, c in enumerate(events):
+        while j < len(pending) and pending[j][0] <= i:
+            apply_statement(view, pending[j][1])
+            j += 1
+        if not leave_out or c.event_id not in leave_out:
+            view.apply(c)
+    for _, statement in pending[j:]:
+        apply_statement(view, statement)
     return view
 
 
@@ -161,7 +186,7 @@ def fold(events: list[CustodyEvent]) -> ItemState:
 VIEW_FIELDS = tuple(
     f.name
     for f in fields(ItemState)
-    if f.name not in ("seen", "conflicts", "flags", "recorded", "declared")
+    if f.name not in ("seen", "conflicts", "flags", "recorded", "declared", "owner_log")
 )
 
 

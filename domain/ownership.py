@@ -1,0 +1,360 @@
+"""Owner statements: what the holder of an item's owner key says about it after the sale.
+
+Consistency boundary: the item's ownership, inside the item aggregate — which key owns the
+item (``owner_key``), which claim-code commitment a claim must open (``open_claim``), and
+whether its owner reported it stolen or lost (``missing``). A store's sale opens a claim
+(the sale's ``claim_digest``); the buyer's **claim** proves the code and names a public key
+of the buyer's own, which becomes the owner key; the owner **transfers** the item by naming
+a new claim commitment (the code goes to the next owner), **reports** it stolen or lost
+(later scans are flagged), **withdraws** that report, or **consigns** it to a registered
+party for resale: the item is in transit to that party, its verdict is withdrawn (an
+appraiser inspects it again before any sale) and the next sale opens a new claim.
+
+Every statement is signed by the key it names (the gate checks the signature,
+``streams/owner_gate.py``); here the rules decide whether that key may say it now. A custody
+event that changes the item's status (a sale, a return, a receiving, a write-off) ends the
+ownership: only a sale opens a new claim. docs/custody-rules.md ("Ownership") is the
+normative text; the refusal codes are in ``domain/errors.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from domain.errors import (
+    ClaimCodeReused,
+    NoOpenClaim,
+    NotOwner,
+    NotReported,
+    ReportedMissing,
+    StaleStatement,
+    StatementIdReused,
+    UnknownConsignee,
+    WrongClaimCode,
+)
+from domain.kinds import Status
+from domain.privacy import check_claim_commitment, digest_of
+from domain.signals import Outcome, Result
+
+if TYPE_CHECKING:
+    from domain.custody import CustodyEvent
+    from domain.items import Item
+    from domain.state import ItemState
+
+__all__ = [
+    "OwnerKind",
+    "OwnerReport",
+    "OwnerStatement",
+    "Ownership",
+    "decide_owner",
+    "fingerprint",
+]
+
+_KEY_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class OwnerKind(StrEnum):
+    CLAIM = "claim"
+    TRANSFER = "transfer"
+    REPORT_MISSING = "report_missing"
+    WITHDRAW_REPORT = "withdraw_report"
+    CONSIGN = "consign"
+
+
+class MissingReason(StrEnum):
+    LOST = "lost"
+    STOLEN = "stolen"
+
+
+#: The fields each kind carries beyond the common ones; any other is refused.
+KIND_FIELDS: Mapping[OwnerKind, frozenset[str]] = {
+    OwnerKind.CLAIM: frozenset({"claim_code"}),
+    OwnerKind.TRANSFER: frozenset({"claim_salt", "claim_digest"}),
+    OwnerKind.REPORT_MISSING: frozenset({"reason"}),
+    OwnerKind.WITHDRAW_REPORT: frozenset(),
+    OwnerKind.CONSIGN: frozenset({"consignee"}),
+}
+OPTIONAL_FIELDS = ("claim_code", "claim_salt", "claim_digest", "reason", "consignee")
+#: Kinds whose ``after_version`` must be the item's current version: they hand the item on,
+#: so one signed against an older history (a stale copy) must not take effect.
+VERSIONED = frozenset({OwnerKind.TRANSFER, OwnerKind.CONSIGN})
+
+
+def fingerprint(owner_key: str) -> str:
+    """How an owner key is shown (never a name): the first 16 hex digits of SHA-256 of the
+    32-byte public key, in groups of four."""
+    digest = hashlib.sha256(bytes.fromhex(owner_key)).hexdigest()[:16]
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+@dataclass(frozen=True)
+class OwnerStatement:
+    """One statement signed by an owner key (``owner_key``, 64 lowercase hex digits)."""
+
+    statement_id: str
+    item_id: str
+    kind: OwnerKind
+    owner_key: str
+    #: The version of the item's history the signer saw (its last event's version).
+    after_version: int
+    occurred_at: datetime
+    claim_code: str | None = None
+    claim_salt: str | None = None
+    claim_digest: str | None = None
+    reason: MissingReason | None = None
+    consignee: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.kind) is not OwnerKind:
+            object.__setattr__(self, "kind", OwnerKind(self.kind))
+        if self.reason is not None and type(self.reason) is not MissingReason:
+            object.__setattr__(self, "reason", MissingReason(self.reason))
+        for name in ("statement_id", "item_id"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must not be empty")
+        if not isinstance(self.owner_key, str) or not _KEY_HEX.fullmatch(self.owner_key):
+            raise ValueError("owner_key is 64 lowercase hex digits (an Ed25519 public key)")
+        if type(self.after_version) is not int or self.after_version < 0:
+            raise ValueError("after_version is a non-negative integer")
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone")
+        wanted = KIND_FIELDS[self.kind]
+        for name in OPTIONAL_FIELDS:
+            given = getattr(self, name) not in (None, "")
+            if given and name not in wanted:
+                raise ValueError(f"{name} does not belong to a {self.kind.value} statement")
+            if not given and name in wanted:
+                raise ValueError(f"a {self.kind.value} statement needs {name}")
+        if self.kind is OwnerKind.TRANSFER:
+            check_claim_commitment("retail_selling", self.claim_salt, self.claim_digest)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> OwnerStatement:
+        return self  # a frozen value
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.owner_key)
+
+    def to_primitive(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "statement_id": self.statement_id,
+            "item_id": self.item_id,
+            "kind": self.kind.value,
+            "owner_key": self.owner_key,
+            "after_version": self.after_version,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+        for name in OPTIONAL_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+    @classmethod
+    def from_primitive(cls, data: Mapping[str, Any]) -> OwnerStatement:
+        optional = {name: data.get(name) for name in OPTIONAL_FIELDS}
+        return cls(
+            statement_id=str(data["statement_id"]),
+            item_id=str(data["item_id"]),
+            kind=OwnerKind(str(data["kind"])),
+            owner_key=str(data["owner_key"]),
+            after_version=int(data["after_version"]),
+            occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+            **{k: None if v is None else str(v) for k, v in optional.items()},  # type: ignore[arg-type]
+        )
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.to_primitive(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OwnerReport:
+    """An owner statement as it arrived, with the exact signed envelope bytes."""
+
+    statement: OwnerStatement
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """The item's ownership in its current view (folded like the rest of the view)."""
+
+    owner_key: str | None = None
+    open_claim: str | None = None
+    missing: MissingReason | None = None
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Ownership:
+        return self  # a frozen value
+
+    @property
+    def owner(self) -> str | None:
+        """The owner key's fingerprint, or None."""
+        return fingerprint(self.owner_key) if self.owner_key else None
+
+
+# ----- how custody events and statements change the view ---------------------------------
+
+
+def after_custody(state: ItemState, custody: CustodyEvent, status: Status | None) -> None:
+    """A custody event that sets the item's status ends its ownership; a sale opens the
+    claim it commits to (a sale without one opens none)."""
+    if status is None:
+        return
+    opened = custody.claim_digest if status is Status.SOLD else None
+    state.ownership = Ownership(open_claim=opened)
+
+
+def apply_statement(state: ItemState, statement: OwnerStatement) -> None:
+    """What an accepted statement does to the view (its rules were checked)."""
+    o = state.ownership
+    kind = statement.kind
+    if kind is OwnerKind.CLAIM:
+        state.ownership = Ownership(owner_key=statement.owner_key)
+    elif kind is OwnerKind.TRANSFER:
+        state.ownership = Ownership(open_claim=statement.claim_digest)
+    elif kind is OwnerKind.REPORT_MISSING:
+        state.ownership = Ownership(o.owner_key, o.open_claim, statement.reason)
+    elif kind is OwnerKind.WITHDRAW_REPORT:
+        state.ownership = Ownership(o.owner_key, o.open_claim, None)
+    else:  # consign: in transit to the consignee, to be inspected again before a sale
+        state.ownership = Ownership()
+        state.status = Status.IN_TRANSIT
+        state.holder = state.shipper = state.sold_by = state.buyer_ref = None
+        state.consignee = statement.consignee
+        state.verdict = None
+
+
+def used_claims(state: ItemState) -> set[str]:
+    """Every claim commitment the item's sales and transfers ever made (a code opens one
+    claim, once)."""
+    used = {c.claim_digest for c in state.recorded if c.claim_digest}
+    used.update(s.claim_digest for _, s in state.owner_log if s.claim_digest)
+    return used
+
+
+# ----- the rules ------------------------------------------------------------------------
+
+
+class Parties(Protocol):
+    def __call__(self, party_id: str) -> bool: ...
+
+
+def check_statement(item: Item, statement: OwnerStatement, party_known: Parties) -> None:
+    """Whether ``statement``'s key may say it now; raises the ``DomainError`` naming the
+    rule it breaks."""
+    s: ItemState = item.state
+    o = s.ownership
+    kind = statement.kind
+    where = f"item {item.id}"
+    if kind in VERSIONED and statement.after_version != item.version:
+        raise StaleStatement(
+            f"{kind.value} of {where} was signed after version {statement.after_version}, "
+            f"but the item is at version {item.version}: sign it again"
+        )
+    if statement.after_version > item.version:
+        raise StaleStatement(
+            f"{kind.value} of {where} names version {statement.after_version}, beyond the "
+            f"item's version {item.version}"
+        )
+    if kind is OwnerKind.CLAIM:
+        _check_claim(where, s, statement)
+        return
+    if o.owner_key is None or not hmac.compare_digest(o.owner_key, statement.owner_key):
+        owner = o.owner or "nobody"
+        raise NotOwner(
+            f"{where} is owned by {owner}; key {statement.fingerprint} is not its owner key"
+        )
+    if kind is OwnerKind.WITHDRAW_REPORT:
+        if o.missing is None:
+            raise NotReported(f"{where} is not reported stolen or lost: nothing to withdraw")
+        return
+    if o.missing is not None:
+        raise ReportedMissing(
+            f"{where} is reported {o.missing.value} by its owner; withdraw the report first"
+        )
+    if kind is OwnerKind.TRANSFER and statement.claim_digest in used_claims(s):
+        raise ClaimCodeReused(
+            f"the transfer of {where} names a claim commitment already used; "
+            "a claim code is used once"
+        )
+    if kind is OwnerKind.CONSIGN and not party_known(str(statement.consignee)):
+        raise UnknownConsignee(
+            f"consignee {statement.consignee!r} is not a registered party; "
+            f"{where} is consigned only to a party the ledger knows"
+        )
+
+
+def _check_claim(where: str, s: ItemState, statement: OwnerStatement) -> None:
+    code = str(statement.claim_code)
+    opened = {c.claim_digest: c.claim_salt for c in s.recorded if c.claim_digest}
+    opened.update({t.claim_digest: t.claim_salt for _, t in s.owner_log if t.claim_digest})
+    target = s.ownership.open_claim
+    if target is None:
+        owned = "has an owner already" if s.ownership.owner_key else "has no open claim"
+        raise NoOpenClaim(f"{where} {owned}: there is nothing to claim")
+    salt = opened.get(target)
+    if salt is not None and hmac.compare_digest(digest_of(bytes.fromhex(salt), code), target):
+        return
+    for digest, other in opened.items():
+        if other and hmac.compare_digest(digest_of(bytes.fromhex(other), code), digest):
+            raise ClaimCodeReused(
+                f"the code opens an earlier claim of {where}, used already; "
+                "a claim code is used once"
+            )
+    raise WrongClaimCode(f"the code does not open the claim of {where}")
+
+
+def claim_salt_of(state: ItemState, digest: str) -> str | None:
+    """The salt committed with ``digest`` by a sale or transfer of the item."""
+    for c in state.recorded:
+        if c.claim_digest == digest:
+            return c.claim_salt
+    for _, t in state.owner_log:
+        if t.claim_digest == digest:
+            return t.claim_salt
+    return None
+
+
+# ----- deciding a statement ------------------------------------------------------------
+
+
+class World(Protocol):
+    def load(self, aggregate_id: str) -> object | None: ...
+
+    def keep(self, *aggregates: Any) -> None: ...
+
+
+def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Outcome:
+    """Apply one owner statement: duplicate, refusal (``DomainError``) or accepted."""
+    from domain.items import Item  # the aggregate imports this module
+
+    item = world.load(statement.item_id)
+    if not isinstance(item, Item):
+        raise NoOpenClaim(f"no item {statement.item_id!r} on the ledger: nothing to claim")
+    known = item.state.seen.get(statement.statement_id)
+    if known is not None:
+        if known == statement.digest():
+            return Outcome(Result.DUPLICATE, detail=f"statement {statement.statement_id} again")
+        raise StatementIdReused(
+            f"statement id {statement.statement_id} was used for other content on item "
+            f"{item.id}; the first statement stands"
+        )
+
+    def party_known(party_id: str) -> bool:
+        from domain.parties import Party
+
+        return isinstance(world.load(party_id), Party)
+
+    check_statement(item, statement, party_known)
+    item.trigger_event(item.OwnerStated, statement=statement, envelope=envelope)
+    world.keep(item)
+    return Outcome(Result.ACCEPTED)
