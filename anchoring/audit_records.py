@@ -27,6 +27,7 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, Notification
 
 from anchoring.leaves import read_envelope
+from anchoring.verify_owner import stored_statement_problem
 from domain.custody import CustodyEvent
 from domain.kinds import RULES
 from domain.tags import TAG_PREFIX
@@ -162,6 +163,12 @@ class LedgerChecks:
         """An item event's decoded custody copy must be its envelope's body, and the
         envelope must carry a valid signature of an enrolled device."""
         record = item_record(event)
+        statement = getattr(event, "statement", None)
+        if statement is not None:  # signed by an owner key, not a device
+            problem = stored_statement_problem(record.envelope, statement)
+            if problem is not None:
+                raise Divergence(f"{where}: owner statement: {problem}")
+            return
         copy, envelope = record.report, record.envelope
         if (copy is None) != (envelope is None) and (
             envelope is not None or record.type.own_report

@@ -21,10 +21,11 @@ from domain.authority import AuthorityClaim, declare
 from domain.custody import CustodyEvent, Role
 from domain.errors import DomainError, InvalidDeviceKey, PartyExists, UnknownParty
 from domain.items import Item, Outcome, Policy
+from domain.ownership import OwnerReport, decide_owner
 from domain.parties import Party
 from domain.reports import decide
 from ledger.config import schema_lock
-from ledger.transcodings import BytesAsBase64, CustodyEventAsDict
+from ledger.transcodings import BytesAsBase64, CustodyEventAsDict, OwnerStatementAsDict
 from streams.ed25519 import enrolment_key_problem
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
@@ -58,7 +59,7 @@ class Report:
 class Decision:
     """What the ledger did with one report: an outcome, or a refusal naming the rule."""
 
-    report: Report
+    report: Report | OwnerReport
     outcome: Outcome | None = None
     refusal: DomainError | None = None
 
@@ -80,6 +81,7 @@ class CustodyLedger(Application[str]):
         super().register_transcodings(transcoder)
         transcoder.register(BytesAsBase64())
         transcoder.register(CustodyEventAsDict())
+        transcoder.register(OwnerStatementAsDict())
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -177,7 +179,7 @@ class CustodyLedger(Application[str]):
 
     def process(
         self,
-        reports: Sequence[Report],
+        reports: Sequence[Report | OwnerReport],
         tracking: Tracking | None,
         before_commit: Callable[[list[Decision]], None] | None = None,
     ) -> list[Decision]:
@@ -238,9 +240,12 @@ class _Batch:
             for aggregate_id, aggregate in self.changed.items():
                 cache.put(aggregate_id, aggregate)
 
-    def apply(self, report: Report) -> Decision:
+    def apply(self, report: Report | OwnerReport) -> Decision:
         try:
-            outcome = decide(report.custody, report.envelope, self, self.ledger.policy)
+            if isinstance(report, OwnerReport):
+                outcome = decide_owner(report.statement, report.envelope, self)
+            else:
+                outcome = decide(report.custody, report.envelope, self, self.ledger.policy)
         except DomainError as refusal:
             self._check_nothing_pending(refusal)
             return Decision(report, refusal=refusal)

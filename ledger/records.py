@@ -87,6 +87,8 @@ ITEM_RECORDS: tuple[RecordType, ...] = (
     RecordType(Item.CustodyRecorded, "custody_recorded", "E", True, lambda e: e.custody),
     RecordType(Item.Sighted, "sighted", "P", False, lambda e: e.custody),
     RecordType(Item.Flagged, "flagged", "P", False, lambda e: e.evidence, own_report=False),
+    # An owner statement (domain/ownership.py): its leaf is the owner-signed envelope.
+    RecordType(Item.OwnerStated, "owner_stated", "E", False, lambda e: None, own_report=False),
 )
 _BY_CLASS: dict[type[Any], RecordType] = {r.event: r for r in ITEM_RECORDS}
 

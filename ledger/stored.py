@@ -53,12 +53,23 @@ _CUSTODY_FIELDS: Mapping[str, str | list[str]] = {
     "corrective_event_ids": ["string"],
 }
 
+#: An owner statement's fields (``owner_statement``: ``OwnerStatement.to_primitive``).
+_STATEMENT_FIELDS: Mapping[str, str] = {
+    "statement_id": "string",
+    "kind": "string",
+    "owner_key": "string",
+    "occurred_at": "timestamp",
+    "reason": "string",
+    "consignee": "string",
+}
+
 #: The state fields bulk readers use, by event: ``{"_data_": …}`` marks a transcoded value.
 #: A field an event lacks reads as null (old records lack fields added since).
 STATE_FIELDS: Mapping[str, Any] = {
     "timestamp": {"_data_": "timestamp"},
     "custody": {"_data_": _CUSTODY_FIELDS},  # Item.Commissioned, CustodyRecorded, Sighted
     "evidence": {"_data_": _CUSTODY_FIELDS},  # Item.Flagged
+    "statement": {"_data_": _STATEMENT_FIELDS},  # Item.OwnerStated
     "signal": "string",  # Item.Flagged, Item.Sighted
     "detail": "string",
     "name": "string",  # Party.Registered

@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.persistence import Transcoding
 
 from domain.custody import CustodyEvent
+from domain.ownership import OwnerStatement
 
 
 class BytesAsBase64(Transcoding):
@@ -30,3 +31,14 @@ class CustodyEventAsDict(Transcoding):
 
     def decode(self, data: dict[str, Any]) -> CustodyEvent:
         return CustodyEvent.from_primitive(data)
+
+
+class OwnerStatementAsDict(Transcoding):
+    type = OwnerStatement
+    name = "owner_statement"
+
+    def encode(self, obj: OwnerStatement) -> dict[str, Any]:
+        return obj.to_primitive()
+
+    def decode(self, data: dict[str, Any]) -> OwnerStatement:
+        return OwnerStatement.from_primitive(data)

@@ -13,12 +13,14 @@ from typing import Any
 
 from domain.custody import CustodyEvent
 from domain.errors import DomainError
+from domain.ownership import OwnerReport
 from domain.parties import Party
 from ledger.application import CustodyLedger, Report
 from streams.avro import SchemaRegistry, default_registry
 from streams.ed25519 import PublicKey, UnusableKey
 from streams.envelope import MAX_MESSAGE_BYTES, open_envelope, read_body
 from streams.errors import SerializationError
+from streams.owner_envelope import is_owner_body
 
 
 class Rejected(Exception):
@@ -50,7 +52,7 @@ class Gate:
         self.registry = registry or default_registry()
         self.max_message_bytes = max_message_bytes
 
-    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
+    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report | OwnerReport:
         """The report to apply, or :class:`Rejected` with a stable code and a reason."""
         value: bytes = record.value or b""
         size = len(value) + len(record.key or b"")
@@ -65,6 +67,9 @@ class Gate:
             envelope = open_envelope(value, self.registry)
         except SerializationError as e:
             raise Rejected(e.code, e.reason) from None
+        if is_owner_body(envelope.body, self.registry):
+            # Signed by an item's owner key, not a device: streams/owner_gate.py.
+            return verify_owner(record, envelope, self.registry)
         party = self._party(envelope.party_id, parties)
         if party is None:
             raise Rejected("unknown_party", f"party {envelope.party_id!r} is not registered")
@@ -117,3 +122,7 @@ def _has_nul(custody: CustodyEvent) -> bool:
         if isinstance(value, str) and "\x00" in value:
             return True
     return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())
+
+
+# Last: streams.owner_gate imports Rejected from this module.
+from streams.owner_gate import verify_owner  # noqa: E402

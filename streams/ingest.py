@@ -25,6 +25,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaConnectionError, KafkaError
 
 from domain.items import Result
+from domain.ownership import OwnerReport
 from domain.parties import Party
 from ledger.application import CustodyLedger, Decision, Report
 from streams.avro import SchemaRegistry, default_registry
@@ -269,7 +270,7 @@ class Ingest:
             return
         began = time.perf_counter()
         parties: dict[str, Party | None] = {}
-        reports: list[Report] = []
+        reports: list[Report | OwnerReport] = []
         sources: list[Any] = []
         letters: list[DeadLetter] = []
         for record in records:
@@ -324,7 +325,7 @@ class Ingest:
 
     # ----- checks ----------------------------------------------------------------------
 
-    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report:
+    def verify(self, record: Any, parties: dict[str, Party | None]) -> Report | OwnerReport:
         return self.gate.verify(record, parties)
 
     def _letter(self, record: Any, code: str, reason: str) -> DeadLetter:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ledger.records import ITEM_RECORDS, is_item_topic
 from ledger.stored import STATE_FIELDS, rows_of, select_rows, state_json, without_envelope
+from tests.owners import sold_and_claimed
 from tests.projections.support import make_store
-from tests.support import custody, story_events
+from tests.support import World, custody, story_events
 
 
 def test_without_envelope_cuts_exactly_the_envelope() -> None:
@@ -22,6 +23,7 @@ def test_every_item_record_type_reads_as_its_state_minus_the_envelope(tmp_path: 
     story = story_events()
     # commissioned, custody recorded, flagged (after the sale), sighted (never commissioned)
     store.record([*story, custody(8, "observing", "osaka"), custody(1, "observing", "osaka", "x")])
+    sold_and_claimed(World(store.ledger, store.keys))  # an owner statement
     rows = select_rows(store.ledger, 1, 10_000)
     seen = set()
     for _, topic, _, _, state in rows:
