@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "ots",
     "status",
     "privacy",
+    "owner",
 )
 
 

@@ -119,6 +119,9 @@ class Settings:
     page_pinned_key: str = ""
     #: A witness policy file (C2SP tlog-policy) the served verifier page pins.
     page_witness_policy: str = ""
+    #: Where `assay owner claim|transfer|…` send owners' signed statements
+    #: (`assay owner serve`).
+    owner_endpoint: str = "http://127.0.0.1:8090"
 
     @property
     def ledger_db(self) -> Path:
