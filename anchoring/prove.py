@@ -34,6 +34,7 @@ from anchoring.logtree import CHECKPOINT_V2, BlockHashTree, checkpoint_version
 from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
 from anchoring.recorders import LeafRow
+from anchoring.verify_owner import owner_summary
 from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_FORMAT,
@@ -306,6 +307,9 @@ class Prover:
         """What the event says, read from the signed bytes (as the verifier will)."""
         record = item_record(event)
         source = record.leaf_source()
+        statement = getattr(event, "statement", None)
+        if statement is not None:  # signed by an owner key (anchoring/verify_owner.py)
+            return owner_summary(statement)
         if source.kind == "E":
             return _fields_of(self._signed(source.payload, devices))
         flag = json.loads(source.payload)

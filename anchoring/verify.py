@@ -61,6 +61,7 @@ from anchoring.verify_fields import (
     check_top_level,
     same_json,
 )
+from anchoring.verify_owner import OwnerChain, is_owner_leaf
 from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_FORMAT,
@@ -144,12 +145,17 @@ def _verify_proof(
     item_id: str = bundle["item_id"]
     prev = ZERO_HASH
     summaries = []
+    owners = OwnerChain()  # owner-signed events: anchoring/verify_owner.py
     for expected, entry in enumerate(bundle["events"], 1):
         version = check_entry_fields(entry, expected)
         try:
             payload = b64(entry["payload_b64"], "payload_b64")
             prev = check_anchoring(entry, payload, item_id, prev, blocks)
-            summaries.append(check_content(entry, payload, item_id, keys))
+            if is_owner_leaf(entry, payload):
+                summaries.append(owners.check(entry, payload, item_id, version))
+            else:
+                summaries.append(check_content(entry, payload, item_id, keys))
+                owners.note_custody(summaries[-1])
         except VerificationError as e:
             raise BundleError(e.step, e.message, version) from None
     check_pending(bundle["pending"], len(bundle["events"]))
