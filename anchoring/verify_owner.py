@@ -38,9 +38,10 @@ def is_owner_envelope(envelope: Envelope) -> bool:
 
 
 def open_owner(message: bytes) -> OwnerStatement:
-    """The statement of a canonical owner-signed envelope whose checks pass, else
-    :class:`SerializationError` with the stable code."""
-    return open_statement(read_envelope(message))
+    """The statement of a canonical owner-signed envelope whose checks pass (the key by
+    the verification rules of §4.8), else :class:`SerializationError` with the stable
+    code."""
+    return open_statement(read_envelope(message), enrolment=False)
 
 
 def stored_statement_problem(envelope: bytes | None, statement: OwnerStatement) -> str | None:

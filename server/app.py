@@ -71,6 +71,7 @@ STATIC = {
     "verifier-chain.js": "text/javascript; charset=utf-8",
     "verifier-map.js": "text/javascript; charset=utf-8",
     "verifier-witness.js": "text/javascript; charset=utf-8",
+    "verifier-owner.js": "text/javascript; charset=utf-8",
     "verifier.js": "text/javascript; charset=utf-8",
     "kinds.js": "text/javascript; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",

@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.ownership import OPTIONAL_FIELDS, OwnerKind, OwnerStatement
 from streams.avro import HEADER_LEN, MAGIC, SchemaRegistry, default_registry
-from streams.ed25519 import PublicKey, enrolment_key_problem
+from streams.ed25519 import PublicKey, enrolment_key_problem, public_key_problem
 from streams.envelope import ENVELOPE_SCHEMA, Envelope
 from streams.errors import SerializationError
 from streams.owner_keys import OwnerKey
@@ -118,10 +118,16 @@ def read_statement(envelope: Envelope, registry: SchemaRegistry | None = None) -
     return statement_from_avro(record)
 
 
-def open_statement(envelope: Envelope, registry: SchemaRegistry | None = None) -> OwnerStatement:
+def open_statement(
+    envelope: Envelope, registry: SchemaRegistry | None = None, *, enrolment: bool = True
+) -> OwnerStatement:
     """The statement of an owner-signed envelope whose checks pass (§ "Verifying" of
     docs/owner-statements.md), else :class:`SerializationError` with the stable code:
-    ``envelope_mismatch``, ``invalid_owner_key``, ``bad_signature``, ``invalid_statement``."""
+    ``envelope_mismatch``, ``invalid_owner_key``, ``bad_signature``, ``invalid_statement``.
+
+    With ``enrolment`` (the ingest) the key must also be a point of the prime-order
+    subgroup, as every key made from a seed is; a verifier applies the verification rules
+    of docs/proof-bundle.md §4.8 only, as it does to device keys."""
     if envelope.party_id != OWNER_PARTY:
         raise SerializationError(
             "envelope_mismatch", "an owner statement's envelope names no party (party_id is empty)"
@@ -129,7 +135,8 @@ def open_statement(envelope: Envelope, registry: SchemaRegistry | None = None) -
     key_hex = envelope.device_id
     if not _KEY_HEX.fullmatch(key_hex):
         raise SerializationError("invalid_owner_key", "an owner key is 64 lowercase hex digits")
-    problem = enrolment_key_problem(bytes.fromhex(key_hex))
+    check = enrolment_key_problem if enrolment else public_key_problem
+    problem = check(bytes.fromhex(key_hex))
     if problem is not None:
         raise SerializationError("invalid_owner_key", f"not a usable Ed25519 owner key: {problem}")
     if not PublicKey(bytes.fromhex(key_hex)).verify(envelope.body, envelope.signature):

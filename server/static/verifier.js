@@ -297,12 +297,16 @@
     const keys = new Keys(bundle.devices, deviceKeys);
     const itemId = bundle.item_id;
     let prev = new Uint8Array(32);
+    const owners = parts.OwnerChain ? new parts.OwnerChain() : null; // verifier-owner.js
     for (const [i, entry] of bundle.events.entries()) {
       const version = checkEntryFields(entry, i + 1);
       try {
         const payload = payloadOf(entry.payload_b64, "payload_b64");
         const anchored = await checkAnchoring(entry, payload, itemId, prev, blocks);
-        const content = await checkContent(entry, payload, itemId, keys);
+        const owned = owners !== null && parts.isOwnerLeaf(entry, payload);
+        const content = owned ? await owners.check(entry, payload, itemId, version)
+          : await checkContent(entry, payload, itemId, keys);
+        if (owners !== null && !owned) owners.noteCustody(content.summary);
         prev = anchored.leaf;
         done.events.push({ version, kind: entry.leaf_kind, height: anchored.header.height,
           leafIndex: entry.leaf_index, sealedAt: anchored.header.sealed_at, ...content });
@@ -330,6 +334,7 @@
       pending: bundle.pending,
       story: done.events,
       declared_in_error: declaredInError(done.events.map((e) => e.summary)),
+      ownership: owners !== null ? await owners.current() : null,
     };
   }
 
