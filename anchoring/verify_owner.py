@@ -92,6 +92,7 @@ class OwnerChain:
 
     def __init__(self) -> None:
         self.owner: str | None = None
+        self.since: str | None = None  # when the owner claimed the item
         self.open: str | None = None
         self.missing: str | None = None
         self.salts: dict[str, str] = {}  # every committed claim digest -> its salt
@@ -141,6 +142,7 @@ class OwnerChain:
             ):
                 fail("owner_chain", "the claim does not open the item's open claim commitment")
             self.owner, self.open, self.missing = s.owner_key, None, None
+            self.since = s.occurred_at.isoformat()
             return
         if self.owner is None or not hmac.compare_digest(self.owner, s.owner_key):
             fail("owner_chain", f"the {kind.value} is signed by {s.fingerprint}, not the owner key")
@@ -159,14 +161,15 @@ class OwnerChain:
 
 
 def current_owner(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ownership a verified history ends with: ``{"owner_key", "owner", "missing",
-    "claim_open"}`` (the summaries were checked by :class:`OwnerChain` already)."""
+    """The ownership a verified history ends with: ``{"owner_key", "owner", "since",
+    "missing", "claim_open"}`` (the summaries were checked by :class:`OwnerChain`)."""
     chain = OwnerChain()
     for summary in summaries:
         if summary.get("owner_statement") is True:
             kind = summary["kind"]
             if kind == "claim":
                 chain.owner, chain.open, chain.missing = summary["owner_key"], None, None
+                chain.since = summary["occurred_at"]
             elif kind == "transfer":
                 chain.owner, chain.open, chain.missing = None, summary["claim_digest"], None
             elif kind == "report_missing":
@@ -180,6 +183,7 @@ def current_owner(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "owner_key": chain.owner,
         "owner": fingerprint(chain.owner) if chain.owner else None,
+        "since": chain.since if chain.owner else None,
         "missing": chain.missing,
         "claim_open": chain.open is not None,
     }

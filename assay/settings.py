@@ -122,6 +122,9 @@ class Settings:
     #: Where `assay owner claim|transfer|…` send owners' signed statements
     #: (`assay owner serve`).
     owner_endpoint: str = "http://127.0.0.1:8090"
+    #: The owner endpoint the buyer's page sends claims to (its origin is the only one the
+    #: page may connect to besides its own); empty: the page offers no claim.
+    page_owner_endpoint: str = ""
 
     @property
     def ledger_db(self) -> Path:

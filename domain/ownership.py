@@ -294,22 +294,23 @@ def check_statement(item: Item, statement: OwnerStatement, party_known: Parties)
 
 
 def _check_claim(where: str, s: ItemState, statement: OwnerStatement) -> None:
+    """The code must open the open claim; a code that opens an earlier commitment of the
+    item (claimed or replaced already) is a reused code, whether a claim is open or not."""
     code = str(statement.claim_code)
-    opened = {c.claim_digest: c.claim_salt for c in s.recorded if c.claim_digest}
-    opened.update({t.claim_digest: t.claim_salt for _, t in s.owner_log if t.claim_digest})
     target = s.ownership.open_claim
-    if target is None:
-        owned = "has an owner already" if s.ownership.owner_key else "has no open claim"
-        raise NoOpenClaim(f"{where} {owned}: there is nothing to claim")
-    salt = opened.get(target)
-    if salt is not None and hmac.compare_digest(digest_of(bytes.fromhex(salt), code), target):
-        return
-    for digest, other in opened.items():
-        if other and hmac.compare_digest(digest_of(bytes.fromhex(other), code), digest):
+    committed = {c.claim_digest: c.claim_salt for c in s.recorded if c.claim_digest}
+    committed.update({t.claim_digest: t.claim_salt for _, t in s.owner_log if t.claim_digest})
+    for digest, salt in committed.items():
+        if salt and hmac.compare_digest(digest_of(bytes.fromhex(salt), code), digest):
+            if digest == target:
+                return
             raise ClaimCodeReused(
                 f"the code opens an earlier claim of {where}, used already; "
                 "a claim code is used once"
             )
+    if target is None:
+        owned = "has an owner already" if s.ownership.owner_key else "has no open claim"
+        raise NoOpenClaim(f"{where} {owned}: there is nothing to claim")
     raise WrongClaimCode(f"the code does not open the claim of {where}")
 
 

@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 
 from epcis.query import add_epcis_routes
 from ledger.application import ItemNotFound
+from server.owner_page import page_policy, pin_owner_endpoint
 from server.pinning import load_pins, pin_page
 from server.readmodel import Absent, NotAnchored, ReadModel, StoreUnavailable
 
@@ -72,6 +73,7 @@ STATIC = {
     "verifier-map.js": "text/javascript; charset=utf-8",
     "verifier-witness.js": "text/javascript; charset=utf-8",
     "verifier-owner.js": "text/javascript; charset=utf-8",
+    "page-owner.js": "text/javascript; charset=utf-8",
     "verifier.js": "text/javascript; charset=utf-8",
     "kinds.js": "text/javascript; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
@@ -127,6 +129,9 @@ def create_app(
     model = read_model or ReadModel(settings)
     assets = {name: (files("server") / "static" / name).read_bytes() for name in STATIC}
     assets["verifier.html"] = pin_page(assets["verifier.html"], pins)
+    owner_endpoint = settings.page_owner_endpoint  # the page's claim (server/owner_page.py)
+    policy = page_policy(PAGE_POLICY, owner_endpoint)
+    assets["verifier.html"] = pin_owner_endpoint(assets["verifier.html"], owner_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,7 +185,7 @@ def create_app(
         response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
     def asset(name: str) -> Response:

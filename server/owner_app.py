@@ -27,6 +27,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -51,6 +52,14 @@ class PublishFailed(RuntimeError):
 def create_owner_app(publish: Publish, lookup: Lookup) -> FastAPI:
     app = FastAPI(title="Assay owner endpoint", docs_url=None, redoc_url=None)
     _install_error_handlers(app)
+    # The buyer's page (another origin) posts here: a statement authenticates itself by its
+    # signature, so any origin may send one; no cookies or credentials are involved.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
 
     @app.post("/owner/statements", status_code=202)
     async def post_statement(request: Request) -> JSONResponse:

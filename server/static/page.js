@@ -101,6 +101,8 @@
       outcome = { ok: false, step: "error", version: null, message: String(e.message || e), ms: 0, progress: { events: [] } };
     }
     show(Object.assign({ outcome, ctx: context, key, policy: policy ? policy.text : "", policySource: context.policySource, checkedAt: new Date(now).toISOString(), pageUrl: pageUrl() }, extra));
+    // The owner panel (page-owner.js) compares the verified owner with this device's key.
+    document.dispatchEvent(new CustomEvent("assay:verified", { detail: { outcome, itemId: (extra && extra.itemId) || null } }));
     return outcome;
   }
 

@@ -72,6 +72,11 @@
   /* What one signed custody event says, from the catalogue's sentence for its kind; an
    * event declared in error is named by its version in story when it is there. */
   function eventSentence(w, c, result, story) {
+    // An owner's statement (verifier-owner.js): the owner by key fingerprint, never a name.
+    if (c.owner_statement === true && w.has(`owner_event.${c.kind}`)) {
+      return w.t(`owner_event.${c.kind}`, { who: c.signer, to: party(result, c.consignee),
+        reason: c.reason ? valueOf(w, "reason", c.reason) : null });
+    }
     const known = Object.prototype.hasOwnProperty.call(kinds(), c.kind) && w.has(`event.${c.kind}`);
     const declared = c.declared_event_id ? (story || []).find((e) => e.kind === "E" && e.summary.event_id === c.declared_event_id) : null;
     return w.t(known ? `event.${c.kind}` : "event.unknown", {

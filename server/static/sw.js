@@ -12,7 +12,7 @@ const CACHE = "assay-page";
 const SHELL = [
   "verifier.css", "verifier-encodings.js", "verifier-chain.js", "verifier-map.js", "verifier-witness.js", "verifier-owner.js", "verifier.js",
   "kinds.js", "i18n-en.js", "i18n-zh-Hans.js", "i18n-ja.js", "i18n.js", "passport.js", "page-render.js",
-  "page.js", "manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.png",
+  "page.js", "page-owner.js", "manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.png",
 ];
 const scope = new URL(self.registration.scope);
 const PAGE = new URL("./", scope).href; //  the one cached copy of / and /verify

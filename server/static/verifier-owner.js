@@ -127,6 +127,7 @@
   class OwnerChain {
     constructor() {
       this.owner = null;
+      this.since = null;
       this.open = null;
       this.missing = null;
       this.salts = new Map();
@@ -173,7 +174,7 @@
         const opens = salt !== undefined &&
           parts.toHex(await parts.sha256(hexBytes(salt), parts.utf8.encode(s.claim_code))) === this.open;
         if (!opens) fail("owner_chain", "the claim does not open the item's open claim commitment");
-        [this.owner, this.open, this.missing] = [s.owner_key, null, null];
+        [this.owner, this.open, this.missing, this.since] = [s.owner_key, null, null, s.occurred_at];
         return;
       }
       if (this.owner === null || this.owner !== s.owner_key) {
@@ -196,6 +197,7 @@
       return {
         owner_key: this.owner,
         owner: this.owner === null ? null : await fingerprint(this.owner),
+        since: this.owner === null ? null : this.since,
         missing: this.missing,
         claim_open: this.open !== null,
       };

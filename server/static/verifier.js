@@ -322,7 +322,7 @@
       if (has(bundle, "newer")) latest = await checkNewer(bundle.newer, head, mapped.key, mapped.entry, platformKey, origin); // G21
     }
     checkFresh(latest.head, options); // H22, last: a tampered stale bundle fails as tampered
-    return {
+    const result = {
       item_id: itemId,
       origin: checkpoint.origin,
       checkpoint_size: latest.checkpoint.size,
@@ -336,6 +336,9 @@
       declared_in_error: declaredInError(done.events.map((e) => e.summary)),
       ownership: owners !== null ? await owners.current() : null,
     };
+    // The owner by key fingerprint, never a name (passport.js shows it as a fact).
+    if (result.ownership && result.ownership.owner) result.owner = { fingerprint: result.ownership.owner, since: result.ownership.since };
+    return result;
   }
 
   /*

@@ -36,9 +36,11 @@ def test_a_bundle_proves_the_ownership_chain(
     owners = [s for s in verified.summaries if s.get("owner_statement")]
     assert [s["kind"] for s in owners] == ["claim", "transfer", "claim", "report_missing"]
     assert [s["signer"] for s in owners] == [alice.fingerprint] * 2 + [bob.fingerprint] * 2
+    claimed = owners[2]["occurred_at"]
     assert current_owner(verified.summaries) == {
         "owner_key": bob.public_key_hex,
         "owner": bob.fingerprint,
+        "since": claimed,
         "missing": "stolen",
         "claim_open": False,
     }

@@ -99,8 +99,10 @@ def test_the_buyer_claims_with_the_code_and_a_key_of_their_own() -> None:
     assert o.owner == ALICE
     assert o.bench.state.ownership.owner == fingerprint(ALICE)
     assert o.bench.state.ownership.open_claim is None
-    # Accepted once: the same code by anyone, or the buyer again, finds nothing to claim.
-    assert o.refuse(OwnerKind.CLAIM, MALLORY, claim_code=o.code) == "no_open_claim"
+    # Accepted once: the same code again, by anyone, is a reused code; another finds
+    # nothing to claim.
+    assert o.refuse(OwnerKind.CLAIM, MALLORY, claim_code=o.code) == "claim_code_reused"
+    assert o.refuse(OwnerKind.CLAIM, MALLORY, claim_code="guess") == "no_open_claim"
     assert isinstance(o.bench.stored[-1], o.bench.item.OwnerStated)
 
 
