@@ -55,6 +55,7 @@ __all__ = [
     "OwnerStatement",
     "Ownership",
     "decide_owner",
+    "describe_statement",
     "fingerprint",
 ]
 
@@ -199,6 +200,21 @@ class Ownership:
     def owner(self) -> str | None:
         """The owner key's fingerprint, or None."""
         return fingerprint(self.owner_key) if self.owner_key else None
+
+
+def describe_statement(statement: OwnerStatement) -> str:
+    """The sentence a history tells of a statement: the owner by key fingerprint."""
+    who = f"owner key {statement.fingerprint}"
+    kind = statement.kind
+    if kind is OwnerKind.CLAIM:
+        return f"{who} claimed it with the receipt's code"
+    if kind is OwnerKind.TRANSFER:
+        return f"{who} handed it on to a new owner (a new claim code)"
+    if kind is OwnerKind.REPORT_MISSING:
+        return f"{who} reported it {statement.reason}"
+    if kind is OwnerKind.WITHDRAW_REPORT:
+        return f"{who} withdrew the report"
+    return f"{who} consigned it to {statement.consignee} for resale"
 
 
 # ----- how custody events and statements change the view ---------------------------------

@@ -17,6 +17,7 @@ from domain.corrections import Declaration
 from domain.custody import CustodyEvent
 from domain.items import Item
 from domain.kinds import RULES
+from domain.ownership import describe_statement
 
 
 def describe(c: CustodyEvent) -> str:
@@ -50,6 +51,8 @@ def sentence(event: object, declared: Mapping[str, Declaration] | None = None) -
     if isinstance(event, Item.Flagged):
         when = event.evidence.occurred_at if event.evidence else event.timestamp
         return _line(when, f"FLAG {event.signal}: {event.detail}")
+    if isinstance(event, Item.OwnerStated):
+        return _line(event.statement.occurred_at, describe_statement(event.statement))
     raise TypeError(f"not an Item event: {type(event).__name__}")
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from domain.custody import CustodyEvent
 from domain.items import Item
+from domain.ownership import OwnerStatement
 from domain.parties import Party
 from domain.tags import TagClaim
 
@@ -106,6 +107,8 @@ class ItemRecord:
     envelope: bytes | None
     signal: str | None
     detail: str | None
+    #: An owner statement (``Item.OwnerStated``), signed by the owner key it names.
+    statement: OwnerStatement | None = None
 
     @property
     def leaf_kind(self) -> LeafKind:
@@ -139,6 +142,7 @@ def item_record(event: Any, item_id: str | None = None, version: int | None = No
         envelope=getattr(event, "envelope", None),
         signal=getattr(event, "signal", None),
         detail=getattr(event, "detail", None),
+        statement=getattr(event, "statement", None),
     )
 
 

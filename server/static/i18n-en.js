@@ -61,6 +61,7 @@
   "flag.location_conflict": "Scanned by someone who could not have it at the time: it may be a copy.",
   "flag.impossible_travel": "Scanned in two places too far apart for the time between them: one may be a copy.",
   "flag.scan_after_retirement": "Scanned after it was reported destroyed, lost or stolen.",
+  "flag.reported_missing": "Scanned after its owner reported it stolen or lost.",
   "flag.unknown_item": "Scanned before any brand registered it: it may be a fake label.",
   "flag.conflicting_duplicate": "A scanner sent two different versions of the same event.",
   "flag.unknown": "Flagged by the platform ({signal}).",

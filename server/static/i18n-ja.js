@@ -61,6 +61,7 @@
   "flag.location_conflict": "その時点で持っているはずのない者がスキャンしました。コピー品の可能性があります。",
   "flag.impossible_travel": "移動できないほど離れた 2 か所でスキャンされました。一方がコピー品の可能性があります。",
   "flag.scan_after_retirement": "廃棄・紛失・盗難の報告後にスキャンされました。",
+  "flag.reported_missing": "所有者が盗難・紛失を届け出た後にスキャンされました。",
   "flag.unknown_item": "ブランドが登録する前にスキャンされました。偽のラベルの可能性があります。",
   "flag.conflicting_duplicate": "スキャナーが同じイベントを異なる内容で 2 回送信しました。",
   "flag.unknown": "プラットフォームがフラグを立てました（{signal}）。",

@@ -61,6 +61,7 @@
   "flag.location_conflict": "被当时不可能持有它的一方扫描：可能是仿制品。",
   "flag.impossible_travel": "在相隔过远、时间上不可能到达的两地被扫描：其中之一可能是仿制品。",
   "flag.scan_after_retirement": "在被报告销毁、遗失或被盗之后又被扫描。",
+  "flag.reported_missing": "在所有者报告被盗或遗失之后又被扫描。",
   "flag.unknown_item": "在任何品牌登记之前就被扫描：可能是伪造的标签。",
   "flag.conflicting_duplicate": "某台扫描设备对同一事件发送了两个不同的版本。",
   "flag.unknown": "被平台标记（{signal}）。",

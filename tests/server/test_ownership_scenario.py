@@ -255,6 +255,12 @@ def test_a_bag_from_the_brand_to_its_third_owner_and_a_theft(
             )
             assert site.state(PREOWNED).status.value == "sold"
 
+            status, item = call(base, f"/items/{BAG}")
+            stated = [e for e in item["history"] if e["record"] == "owner_stated"]
+            assert status == 200 and len(stated) == 4
+            assert stated[-1]["details"]["owner"] == bob.fingerprint
+            assert f"owner key {bob.fingerprint} reported it stolen" in stated[-1]["sentence"]
+
             open_page(page, base, BAG)
             assert verdict(page)["state"] != "failed", verdict(page)
             panel = owner_panel(page)
@@ -262,5 +268,5 @@ def test_a_bag_from_the_brand_to_its_third_owner_and_a_theft(
             assert EN["reason.stolen"] in panel["text"]
             text = page.inner_text("body")
             for name in ("Aiko", "Tanaka", "Kenji", "Mori", "Li Wen"):
-                assert name not in text and name not in json.dumps(bundle)
+                assert name not in text and name not in json.dumps([bundle, item])
     site.close()
