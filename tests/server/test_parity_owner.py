@@ -19,6 +19,7 @@ from streams.envelope import open_envelope
 from streams.errors import SerializationError
 from streams.owner_envelope import new_statement, seal_statement, wrap
 from streams.owner_keys import OwnerKey
+from tests.anchoring.vectorkit import read
 from tests.owners import ITEM, SIGNER, inject, prove, resold, sold_and_claimed
 from tests.server.conftest import STATIC
 from tests.server.parity import Case
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 VECTORS = Path(__file__).parents[1] / "streams" / "vectors" / "owner_statement"
+BUNDLE_VECTORS = Path(__file__).parents[1] / "anchoring" / "vectors" / "owner"
 
 
 @pytest.fixture
@@ -95,6 +97,23 @@ def test_owner_bundles_verify_alike(offline_page: Page, tmp_path: Path) -> None:
     )
     assert page == python
     assert python["owner"] is not None and python["missing"] == "stolen"
+
+
+def test_owner_bundle_vectors_verify_alike(offline_page: Page) -> None:
+    """tests/anchoring/vectors/owner: the same step, and the same ownership at the end."""
+    vectors = read(BUNDLE_VECTORS)
+    cases = [Case.of(name, v["bundle"], v["platform_key"], want=v["want_err"])
+             for name, v in vectors.items()]  # fmt: skip
+    _compare(offline_page, cases)
+    chain = vectors["owner-chain"]
+    page = offline_page.evaluate(
+        """async ([text, key]) => {
+          const o = await AssayVerifier.verifyText(text, key, "", {});
+          return o.result.ownership;
+        }""",
+        [json.dumps(chain["bundle"]), chain["platform_key"]],
+    )
+    assert page == chain["want_ownership"]
 
 
 def test_owner_statement_vectors_read_alike(offline_page: Page) -> None:
