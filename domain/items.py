@@ -259,9 +259,11 @@ class Item(BaseAggregate[str]):
 
     def repeat_of(self, custody: CustodyEvent) -> Outcome | None:
         """A ``duplicate`` outcome if this exact report is already recorded or flagged."""
-        digest = custody.digest()
         known = self.state.seen.get(custody.event_id)
-        if known == digest or (custody.event_id, digest) in self.state.conflicts:
+        if known is None:  # every id in conflicts is also in seen
+            return None
+        digest = custody.digest()
+        if known.digest() == digest or (custody.event_id, digest) in self.state.conflicts:
             return Outcome(Result.DUPLICATE, detail=f"event {custody.event_id} already recorded")
         return None
 

@@ -357,9 +357,11 @@ def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Ou
     item = world.load(statement.item_id)
     if not isinstance(item, Item):
         raise NoOpenClaim(f"no item {statement.item_id!r} on the ledger: nothing to claim")
-    known = item.state.seen.get(statement.statement_id)
+    known = next(
+        (s for _, s in item.state.owner_log if s.statement_id == statement.statement_id), None
+    )
     if known is not None:
-        if known == statement.digest():
+        if known == statement:
             return Outcome(Result.DUPLICATE, detail=f"statement {statement.statement_id} again")
         raise StatementIdReused(
             f"statement id {statement.statement_id} was used for other content on item "

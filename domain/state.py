@@ -48,7 +48,9 @@ class ItemState:
     #: Who owns the item after its sale (``domain/ownership.py``).
     ownership: Ownership = field(default_factory=Ownership)
     # ----- the record: never folded away -----
-    seen: dict[str, str] = field(default_factory=dict)  # event id -> digest of the first report
+    #: Event id -> the first report of it (its digest is computed only when the id
+    #: comes again: most events never need one).
+    seen: dict[str, CustodyEvent] = field(default_factory=dict)
     conflicts: set[tuple[str, str]] = field(default_factory=set)  # (event id, digest) flagged
     flags: list[Flag] = field(default_factory=list)
     #: Every accepted custody event except declarations, in the order recorded.
@@ -96,10 +98,9 @@ class ItemState:
 
     def note_evidence(self, custody: CustodyEvent) -> None:
         """Remember a report by its event id; the first content stands, others conflict."""
-        digest = custody.digest()
-        known = self.seen.setdefault(custody.event_id, digest)
-        if known != digest:
-            self.conflicts.add((custody.event_id, digest))
+        known = self.seen.setdefault(custody.event_id, custody)
+        if known is not custody and known.digest() != custody.digest():
+            self.conflicts.add((custody.event_id, custody.digest()))
 
     def evolve(self, c: CustodyEvent) -> None:
         """Apply one accepted custody event."""
@@ -144,7 +145,6 @@ class ItemState:
 
     def state_owner(self, statement: OwnerStatement) -> None:
         """Apply one accepted owner statement (only ``Item.OwnerStated`` calls it)."""
-        self.seen.setdefault(statement.statement_id, statement.digest())
         self.owner_log.append((len(self.recorded), statement))
         apply_statement(self, statement)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Tracking, Transcoder
 
 from domain.authority import AuthorityClaim, declare
 from domain.custody import CustodyEvent, Role
@@ -25,7 +25,12 @@ from domain.ownership import OwnerReport, decide_owner
 from domain.parties import Party
 from domain.reports import decide
 from ledger.config import schema_lock
-from ledger.transcodings import BytesAsBase64, CustodyEventAsDict, OwnerStatementAsDict
+from ledger.transcodings import (
+    BytesAsBase64,
+    CustodyEventAsDict,
+    OwnerStatementAsDict,
+    StateTranscoder,
+)
 from streams.ed25519 import enrolment_key_problem
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
@@ -76,6 +81,15 @@ class CustodyLedger(Application[str]):
         with schema_lock(env or {}):
             super().__init__(env)
         self.policy = policy or Policy()
+
+    def construct_transcoder(self) -> Transcoder:
+        # The same bytes as eventsourcing's JSONTranscoder (ledger/transcodings.py), unless
+        # the environment names another transcoder.
+        if self.factory.env.get(self.factory.TRANSCODER_TOPIC):
+            return super().construct_transcoder()
+        transcoder = StateTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
