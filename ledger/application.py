@@ -23,7 +23,9 @@ from domain.errors import DomainError, InvalidDeviceKey, PartyExists, UnknownPar
 from domain.items import Item, Outcome, Policy
 from domain.parties import Party
 from domain.reports import decide
+from domain.tags import tag_claim_id
 from ledger.config import schema_lock
+from ledger.stored import present_ids
 from ledger.transcodings import BytesAsBase64, CustodyEventAsDict, StateTranscoder
 from streams.ed25519 import enrolment_key_problem
 
@@ -196,6 +198,7 @@ class CustodyLedger(Application[str]):
         publishes dead letters there, so a crash can repeat one but never lose one).
         """
         batch = _Batch(self)
+        batch.note_absent(reports)
         decisions = [batch.apply(report) for report in reports]
         if before_commit is not None:
             before_commit(decisions)
@@ -220,6 +223,17 @@ class _Batch:
         pe: ProcessingEvent[str] = ProcessingEvent(tracking)
         pe.events.extend(self.events)
         return pe
+
+    def note_absent(self, reports: Sequence[Report]) -> None:
+        """Ask the store once which of the batch's items and tags exist, rather than once
+        per new item and tag in ``load`` (most of a batch's commissionings are new)."""
+        ids = {r.custody.item_id for r in reports}
+        ids.update(tag_claim_id(r.custody.tag_uid) for r in reports if r.custody.tag_uid)
+        present = present_ids(self.ledger, ids)
+        if present is not None:
+            for aggregate_id in ids - present:
+                if "\x00" not in aggregate_id:
+                    self.loaded[aggregate_id] = None
 
     def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
         if aggregate_id not in self.loaded:
