@@ -60,6 +60,7 @@ MAX_SIZE = 2**53 - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
 _NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
+_ORIGIN_CONTROL = re.compile("[\x00-\x1f]")
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -319,6 +320,15 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
 
 def b64decode(text: str) -> bytes | None:
     """Standard padded base64, canonical only (one spelling per byte string); else None."""
+    if type(text) is str and text.isascii():
+        # Text that is the encoding of what binascii reads from it is canonical: the
+        # careful decoding below would give the same bytes.
+        try:
+            raw = binascii.a2b_base64(text)
+        except binascii.Error:
+            raw = None
+        if raw is not None and text and binascii.b2a_base64(raw, newline=False) == text.encode():
+            return raw
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -347,7 +357,7 @@ def _check_key_id(id_hex: str, computed: bytes) -> None:
 
 
 def _valid_origin(origin: str) -> bool:
-    return bool(origin) and _is_utf8(origin) and not any(ord(c) < 0x20 for c in origin)
+    return bool(origin) and _is_utf8(origin) and _ORIGIN_CONTROL.search(origin) is None
 
 
 def _valid_note_chars(text: str) -> bool:
