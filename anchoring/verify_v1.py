@@ -16,8 +16,8 @@ from anchoring.errors import VerificationError
 from anchoring.fastread import plain_body, plain_envelope, plain_summary
 from anchoring.header import BlockHeader, plain_json_block_hash
 from anchoring.leaves import (
+    event_leaf,
     flag_summary,
-    leaf_of,
     read_body_record,
     read_envelope,
     signed_fields,
@@ -36,7 +36,7 @@ from anchoring.verify_fields import (
     same_json,
 )
 from anchoring.verify_result import fail
-from ledger.records import PLATFORM_BODY_KEYS, LeafSource, canonical_json
+from ledger.records import PLATFORM_BODY_KEYS, canonical_json
 from streams.ed25519 import PublicKey, UnusableKey
 from streams.envelope import Envelope
 from streams.errors import SerializationError
@@ -177,8 +177,8 @@ def check_anchoring(
         fail(e.step, f"block {header.height}: {e}")
     if not hmac.compare_digest(hex32(entry["prev_leaf"], "prev_leaf"), prev):
         fail("item_chain", "prev_leaf is not the previous event's leaf")
-    source = LeafSource(item_id, entry["version"], entry["leaf_kind"], payload)
-    if not hmac.compare_digest(leaf_of(source, prev), leaf):
+    computed = event_leaf(item_id, entry["version"], entry["leaf_kind"], payload, prev)
+    if not hmac.compare_digest(computed, leaf):
         fail("leaf_hash", "the leaf does not recompute from the event's bytes")
     return leaf
 
