@@ -40,6 +40,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NoReturn
 
 from nacl.signing import SigningKey
@@ -136,9 +137,13 @@ class Verifier:
         except UnusableKey as e:
             raise KeyFileError("key_file", f"unusable platform key: {e}") from None
 
-    @property
+    @cached_property  # (frozen: computed from the fields, once)
     def key_id(self) -> bytes:
         return key_id(self.name, self.public_key)
+
+    @cached_property
+    def _key(self) -> PublicKey:
+        return PublicKey(self.public_key)
 
     @classmethod
     def from_text(cls, text: str) -> Verifier:
@@ -157,7 +162,7 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{key}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        return PublicKey(self.public_key).verify(message, signature)
+        return self._key.verify(message, signature)
 
     def __repr__(self) -> str:
         return f"Verifier({self.to_text()!r})"
