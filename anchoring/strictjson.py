@@ -33,9 +33,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _BOM = b"\xef\xbb\xbf"
 # A string literal: removed before counting brackets, which only count outside strings.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-_LONG_DIGITS = re.compile(r"[0-9]{16}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_LONG_DIGITS = re.compile(rb"[0-9]{16}")
+_KEPT = b"[]{},:0123456789"
+_NOT_KEPT = bytes(set(range(256)) - set(_KEPT))
+_NOT_KEPT_OR_QUOTE = bytes(set(range(256)) - set(_KEPT + b'"'))
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -50,6 +52,7 @@ def loads(data: bytes | str) -> Any:
     bare = _check_depth(text)
     # With no run of 16 digits outside strings, every integer json reads is within
     # ±(2**53 - 1) (_int would pass it unchanged): json then reads them alone, faster.
+    # (Only a longer text is looked at so; a short one keeps the hook.)
     plain_ints = bare is not None and _LONG_DIGITS.search(bare) is None
     try:
         value = json.loads(
@@ -98,21 +101,19 @@ def _text(data: bytes | str) -> str:
         raise JsonInputError(f"not UTF-8 (byte {e.start})") from None
 
 
-def _without_strings(text: str) -> str:
-    """``text`` with its string literals removed, as ``_STRING.sub("", text)``; where no
-    quote is escaped and quotes pair up, they are just every other piece between quotes."""
-    if '\\"' in text or text.count('"') & 1:
-        return _STRING.sub("", text)
-    return "".join(text.split('"')[::2])
-
-
-def _check_depth(text: str) -> str | None:
-    """Refuse nesting beyond MAX_DEPTH before parsing (json would recurse into it); the
-    text without its string literals when it had to look (None: too few brackets to nest)."""
+def _check_depth(text: str) -> bytes | None:
+    """Refuse nesting beyond MAX_DEPTH before parsing (json would recurse into it). Returns
+    what lies outside the string literals, reduced to the bytes ``[]{},:0-9`` (None: too few
+    brackets to nest), for :data:`_LONG_DIGITS`: removing other characters only joins runs
+    of digits, so every integer of 16 digits or more still shows as such a run."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return None  # cannot nest deeper than there are brackets
-    bare = _without_strings(text)
-    steps = map(_DEPTH_STEP.__getitem__, _BRACKET.findall(bare))
+    raw = text.encode()  # (no lone surrogate is left here; other non-ASCII bytes drop out)
+    if b'\\"' in raw or raw.count(b'"') & 1:
+        bare = _STRING.sub("", text).encode().translate(None, _NOT_KEPT)
+    else:  # no quote is escaped: string literals are every other piece between quotes
+        bare = b"".join(raw.translate(None, _NOT_KEPT_OR_QUOTE).split(b'"')[::2])
+    steps = map(_DEPTH_STEP.__getitem__, bare.translate(None, b",:0123456789"))
     if max(accumulate(steps), default=0) > MAX_DEPTH:
         raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
     return bare

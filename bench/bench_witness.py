@@ -297,7 +297,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--verify-samples", type=int, default=5000)
     parser.add_argument("--map-items", type=int, default=1_000_000)
+    parser.add_argument("--verify-only", action="store_true", help="only the verify rows")
     args = parser.parse_args()
+    if args.verify_only:
+        verify_rows(args.verify_samples, args.map_items)
+        return 0
 
     logs = [GrowingLog(f"example.com/bench-log-{i}") for i in range(max(args.clients))]
     home = Path(tempfile.mkdtemp(prefix="bench-witness-"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def _careful_loads(text: str) -> Any:
 
     if text.count("[") + text.count("{") > MAX_DEPTH:
         depth = 0
-        for bracket in strictjson._BRACKET.findall(strictjson._STRING.sub("", text)):
+        for bracket in re.findall(r"[\[\]{}]", strictjson._STRING.sub("", text)):
             depth += 1 if bracket in "[{" else -1
             if depth > MAX_DEPTH:
                 raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
