@@ -142,6 +142,8 @@ def _float(text: str) -> float:
 
 
 def _int(text: str) -> int:
+    if len(text) <= 15:  # at most 15 digits: within ±(2**53 - 1)
+        return int(text)
     value = int(text) if len(text) <= 17 else MAX_SAFE_INTEGER + 1
     if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise JsonInputError(f"the integer {text[:40]} is beyond ±(2**53 - 1)")
