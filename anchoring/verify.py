@@ -61,10 +61,12 @@ from anchoring.verify_fields import (
     check_top_level,
     same_json,
 )
+from anchoring.verify_registry import check_registry
 from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
+    BUNDLE_VERSION_4,
     BundleError,
     Verified,
     fail,
@@ -139,8 +141,9 @@ def _verify_proof(
     map_entry: MapEntry | None = None
     if complete:
         map_entry = map_entry_at(bundle, head, bundle["item_id"], "")
+    registry = check_registry(bundle, head) if bundle["version"] == BUNDLE_VERSION_4 else None
     blocks = check_blocks(bundle["blocks"], head)
-    keys = DeviceKeys(bundle["devices"], device_keys)
+    keys = registry.keys(device_keys) if registry else DeviceKeys(bundle["devices"], device_keys)
     item_id: str = bundle["item_id"]
     prev = ZERO_HASH
     summaries = []
@@ -150,6 +153,8 @@ def _verify_proof(
             payload = b64(entry["payload_b64"], "payload_b64")
             prev = check_anchoring(entry, payload, item_id, prev, blocks)
             summaries.append(check_content(entry, payload, item_id, keys))
+            if registry is not None and entry["leaf_kind"] == "E":
+                registry.check_window(summaries[-1])  # step D17a
         except VerificationError as e:
             raise BundleError(e.step, e.message, version) from None
     check_pending(bundle["pending"], len(bundle["events"]))
@@ -168,4 +173,5 @@ def _verify_proof(
         bundle_version=bundle["version"],
         completeness="complete" if complete else "inclusion_only",
         checkpoint_time=sealed_at,
+        parties=registry.parties if registry else None,
     )
