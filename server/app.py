@@ -70,6 +70,7 @@ STATIC = {
     "verifier-encodings.js": "text/javascript; charset=utf-8",
     "verifier-chain.js": "text/javascript; charset=utf-8",
     "verifier-map.js": "text/javascript; charset=utf-8",
+    "verifier-registry.js": "text/javascript; charset=utf-8",
     "verifier-witness.js": "text/javascript; charset=utf-8",
     "verifier.js": "text/javascript; charset=utf-8",
     "kinds.js": "text/javascript; charset=utf-8",
