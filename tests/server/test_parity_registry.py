@@ -25,12 +25,14 @@ _RUN = """async (cases) => {
   for (const c of cases) {
     const o = await AssayVerifier.verifyText(c.text, c.key, c.devices, {});
     const r = o.result || {};
-    const inspection = (r.story || []).find((e) => e.kind === "E" && e.summary.kind === "inspecting");
+    const inspection = (r.story || []).find(
+      (e) => e.kind === "E" && e.summary.kind === "inspecting");
     out.push({ok: o.ok, step: o.step, message: o.message, ms: o.ms,
               bundle_version: r.bundle_version, completeness: r.completeness,
               parties: r.parties === undefined ? null : r.parties,
               lab: o.ok ? AssayPassport.party(r, "lab") : null,
-              sentence: inspection ? AssayPassport.eventSentence(w, inspection.summary, r, r.story) : null,
+              sentence: inspection
+                ? AssayPassport.eventSentence(w, inspection.summary, r, r.story) : null,
               key_sources: (r.story || []).map((e) => e.keySource || null)});
   }
   return out;
