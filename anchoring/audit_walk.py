@@ -161,7 +161,7 @@ class Walk:
         if sealed.registry is not True:
             if self.registry_started:
                 raise Divergence(
-                    f"block {header.height} enters no parties or devices, but earlier blocks do"
+                    f"block {header.height}: enters no parties or devices, but earlier blocks do"
                 )
             return None
         switch = not self.registry_started
