@@ -26,12 +26,17 @@ step); this module implements it in that order and reports the first failure as 
 ``evidence_hash``   the evidence envelope is not the one the flag commits to
 ``evidence_mismatch`` the evidence envelope is another event than the flag names
 ``summary_mismatch`` the displayed summary differs from the signed content
+``party_proof``     version 4: a party record is not the one the head map holds
+``device_proof``    version 4: a device record is not in the head map, or not in the bundle
+``device_revoked``  version 4: the event occurred after its device's proven revocation
+``device_not_enrolled`` version 4: the event occurred before its device's key speaks
 ==================  ====================================================================
 
 The steps live by format version: :mod:`anchoring.verify_v1` (checkpoint, blocks, events),
-:mod:`anchoring.verify_v2` (head map, completeness, newer checkpoint, absence, age) and
+:mod:`anchoring.verify_v2` (head map, completeness, newer checkpoint, absence, age),
 :mod:`anchoring.verify_v3` (which checkpoint version a document carries, and the head in
-the log's tree head); :mod:`anchoring.verify_fields` checks structure and encodings and
+the log's tree head) and :mod:`anchoring.verify_registry` (version 4: the parties and device
+keys proven); :mod:`anchoring.verify_fields` checks structure and encodings and
 :mod:`anchoring.verify_result` holds the result, the error and the format names. This
 module is the public surface.
 

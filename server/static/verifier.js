@@ -1,6 +1,6 @@
 /*
- * Assay verifier, part 4 of 4 (load verifier-encodings.js, verifier-chain.js and
- * verifier-map.js first): checks an assay-proof-bundle (version 1, 2 or 3) or an
+ * Assay verifier, last part (load verifier-encodings.js, verifier-chain.js, verifier-map.js
+ * and verifier-registry.js first): checks an assay-proof-bundle (version 1 to 4) or an
  * assay-absence bundle in the browser, trusting only a pinned platform key. Version 1 is a
  * line-by-line port of anchoring/verify.py; what version 2 adds (verifier-map.js) is
  * written from docs/proof-bundle.md §10. Both fail with the reference's step codes
