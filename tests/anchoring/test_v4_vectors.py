@@ -76,6 +76,13 @@ def test_the_window_check_refuses_an_event_before_the_key_speaks() -> None:
     assert caught.value.step == "device_not_enrolled"
     record["effective_from"] = record["enrolled_at"] - 2 * 86_400_000_000  # backdated key
     registry.check_window({**summary, "occurred_at": (enrolled - timedelta(1)).isoformat()})
+    record["revoked_at"] = record["enrolled_at"] + 1_000_000
+    with pytest.raises(VerificationError) as caught:
+        registry.check_window(
+            {**summary, "occurred_at": (enrolled + timedelta(seconds=1)).isoformat()}
+        )
+    assert caught.value.step == "device_revoked"
+    registry.check_window({**summary, "occurred_at": enrolled.isoformat()})
 
 
 def test_vectors_are_what_the_generator_writes() -> None:

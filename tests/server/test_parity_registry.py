@@ -95,3 +95,36 @@ def test_the_page_names_a_party_only_by_its_proven_name(offline_page: Page) -> N
     assert v3["ok"] and v3["parties"] is None and v3["lab"] == "lab"
     assert v3["sentence"].startswith("lab ")
     assert set(proven["key_sources"]) == {"proven"} and "proven" not in v3["key_sources"]
+
+
+_WINDOW = """async (bundle) => {
+  const P = AssayVerifierParts;
+  const head = await P.parseHeader(bundle.head);
+  const registry = await P.checkRegistry(bundle, head);
+  const record = registry.deviceRecords.get("lab/lab-d1").record;
+  const iso = (micros) => new Date(micros / 1000).toISOString().replace("Z", "+00:00")
+    .replace(".000+", "+");
+  const at = (micros) => {
+    try {
+      registry.checkWindow({party_id: "lab", device_id: "lab-d1", occurred_at: iso(micros)});
+      return null;
+    } catch (e) {
+      return e.step;
+    }
+  };
+  const enrolled = record.enrolled_at;
+  const out = [at(enrolled), at(enrolled - 1000000)];
+  record.effective_from = enrolled - 2 * 86400000000;  // a backdated key speaks earlier
+  out.push(at(enrolled - 1000000));
+  record.revoked_at = enrolled + 1000000;
+  out.push(at(enrolled + 1000000), at(enrolled));
+  return out;
+}"""
+
+
+def test_the_window_check_agrees_with_the_reference(offline_page: Page) -> None:
+    """Step D17a's both halves in the page, as tests/anchoring/test_v4_vectors.py checks
+    the reference's (no ledger accepts an event before its key speaks, so no vector has one)."""
+    bundle = json.loads((VECTORS / "complete-history.json").read_text())["bundle"]
+    got = offline_page.evaluate(_WINDOW, bundle)
+    assert got == [None, "device_not_enrolled", None, "device_revoked", None]
