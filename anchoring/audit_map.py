@@ -6,11 +6,14 @@ The map is rebuilt block by block exactly as the anchor builds it (docs/proof-bu
 enters every item anchored in the version 1 blocks before it. The stored rows of a block
 (the nodes it changed, and the map's head row) must be exactly the rows the rebuild
 produces, so an edited node, leaf entry or head row is found, with its block.
+From the chain's registry switch on, a block's changes also hold the parties and devices
+of its range (``registry``, derived by :mod:`anchoring.registry` from the ledger).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 
 from anchoring.audit_records import Divergence
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
@@ -26,14 +29,23 @@ class MapAudit:
         self.started = False  # a version 2 block was seen
         self.before: dict[bytes, MapEntry] = {}  # items of the version 1 blocks
 
-    def block(self, header: BlockHeader, items: list[tuple[str, int]], leaves: list[bytes]) -> None:
-        """Check one block, given its (item, version) list and leaves as recomputed."""
+    def block(
+        self,
+        header: BlockHeader,
+        items: list[tuple[str, int]],
+        leaves: list[bytes],
+        registry: Mapping[bytes, MapEntry] | None = None,
+    ) -> None:
+        """Check one block, given its (item, version) list and leaves as recomputed, and
+        the party and device entries it must enter (from the registry switch on)."""
         height = header.height
         changes = {
             item_key(item_id): MapEntry(version, leaf, height, index)
             for index, ((item_id, version), leaf) in enumerate(zip(items, leaves, strict=True))
         }  # a dict keeps an item's last leaf of the block
         if header.version != MAP_HEADER_VERSION:
+            if registry is not None:
+                raise Divergence(f"block {height} is a version 1 header that enters parties")
             if self.started:
                 raise Divergence(f"block {height} is a version 1 header after version 2 ones")
             self.before.update(changes)
@@ -42,6 +54,8 @@ class MapAudit:
             changes = {**self.before, **changes}
             self.before = {}
             self.started = True
+        if registry is not None:
+            changes.update(registry)
         rows = self.map.update(changes, height)
         self.map.commit()
         assert header.map_root is not None

@@ -17,9 +17,11 @@ from anchoring.audit_records import Divergence, LedgerChecks, decode_record, err
 from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, sealed_at_time
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
+from anchoring.headmap import MapEntry
 from anchoring.leaves import ZERO_HASH, leaf_of
 from anchoring.merkle import pack_tree
 from anchoring.recorders import BlockIndex, LeafRow
+from anchoring.registry import Touched, entries_for
 from ledger.application import CustodyLedger
 from ledger.records import is_item_topic, leaf_source
 
@@ -56,6 +58,9 @@ class Walk:
         self.last_id = 0
         self.index = chain.recorder if isinstance(chain.recorder, BlockIndex) else None
         self.map_audit = MapAudit(chain.recorder)
+        self.parties_so_far = Touched()  # every party event up to the current block
+        self.parties = Touched()  # those of the current block's range
+        self.registry_started = False  # a block entered parties and devices
         self.notification_ids: list[int] = []  # of the current block's leaves
         self.records = RecordsDigest()  # of the current block's ledger records
         self.undigested: list[int] = []  # heights of blocks sealed without records_digest
@@ -73,7 +78,7 @@ class Walk:
             tree = self._check_leaves(sealed, header, leaves, items)
             self._check_signed()
             self._check_index(header, leaves, items, tree)
-            self.map_audit.block(header, items, leaves)
+            self.map_audit.block(header, items, leaves, self._registry(sealed, header))
             self._check_seal_time(sealed, header)
             self._check_records(sealed, header)
             self.covered = header.last_notification
@@ -150,12 +155,27 @@ class Walk:
             return f"block {height}'s header was altered after sealing (its index row agrees)"
         return f"block {height}'s header or block {height + 1}'s prev_hash was altered"
 
+    def _registry(self, sealed: Block.Sealed, header: BlockHeader) -> dict[bytes, MapEntry] | None:
+        """The party and device entries the block must enter (None: none, before the
+        chain's registry switch)."""
+        if sealed.registry is not True:
+            if self.registry_started:
+                raise Divergence(
+                    f"block {header.height}: enters no parties or devices, but earlier blocks do"
+                )
+            return None
+        switch = not self.registry_started
+        self.registry_started = True
+        touched = self.parties_so_far if switch else self.parties
+        return entries_for(self.ledger, touched, header.height, every_device=switch)
+
     def _expected_leaves(self, header: BlockHeader) -> tuple[list[bytes], list[tuple[str, int]]]:
         leaves: list[bytes] = []
         items: list[tuple[str, int]] = []
         covered = self.covered
         self.notification_ids = []
         self.records = RecordsDigest()
+        self.parties = Touched()
         while covered < header.last_notification:
             n = next(self.ledger_log, None)
             if n is None:
@@ -177,10 +197,12 @@ class Walk:
             )
             event = self._notification(n, where)
             self.records.update(n)
+            self.parties.see(n.topic, str(n.originator_id), n.originator_version, event)
             if is_item_topic(n.topic):
                 leaves.append(self._leaf(n, event, where))
                 self.notification_ids.append(n.id)
                 items.append((str(n.originator_id), n.originator_version))
+        self.parties_so_far.update(self.parties)
         return leaves, items
 
     def _notification(self, n: Notification, where: str) -> Any:

@@ -122,6 +122,7 @@ class Block(BaseAggregate[str]):
         self.leaves: list[str] = []
         self.items: list[list[Any]] = []
         self.records_digest: str | None = None
+        self.registry = False
 
     @dataclass(frozen=True)
     class Sealed(BaseCreated):
@@ -131,12 +132,16 @@ class Block(BaseAggregate[str]):
         # RecordsDigest (hex) of the ledger records first..last_notification; absent from
         # blocks sealed before it existed (decoded, the class default None stands in).
         records_digest: str | None = None
+        # True from the chain's registry switch on: the block's map changes hold its range's
+        # parties and devices (anchoring/registry.py); False (the default) before.
+        registry: bool = False
 
         def apply(self, block: Block) -> None:
             block.header_json = self.header
             block.leaves = self.leaves
             block.items = self.items
             block.records_digest = self.records_digest
+            block.registry = self.registry
 
     @classmethod
     def seal(
@@ -145,6 +150,7 @@ class Block(BaseAggregate[str]):
         leaves: list[bytes],
         items: list[tuple[str, int]],
         records_digest: str | None = None,
+        registry: bool = False,
     ) -> Block:
         return cls._create(
             cls.Sealed,
@@ -156,6 +162,7 @@ class Block(BaseAggregate[str]):
             leaves=[leaf.hex() for leaf in leaves],
             items=[[item, version] for item, version in items],
             records_digest=records_digest,
+            registry=registry,
         )
 
     @property

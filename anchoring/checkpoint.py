@@ -40,6 +40,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NoReturn
 
 from nacl.signing import SigningKey
@@ -60,6 +61,7 @@ MAX_SIZE = 2**53 - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
 _NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
+_ORIGIN_CONTROL = re.compile("[\x00-\x1f]")
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -135,9 +137,13 @@ class Verifier:
         except UnusableKey as e:
             raise KeyFileError("key_file", f"unusable platform key: {e}") from None
 
-    @property
+    @cached_property  # (frozen: computed from the fields, once)
     def key_id(self) -> bytes:
         return key_id(self.name, self.public_key)
+
+    @cached_property
+    def _key(self) -> PublicKey:
+        return PublicKey(self.public_key)
 
     @classmethod
     def from_text(cls, text: str) -> Verifier:
@@ -156,7 +162,7 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{key}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        return PublicKey(self.public_key).verify(message, signature)
+        return self._key.verify(message, signature)
 
     def __repr__(self) -> str:
         return f"Verifier({self.to_text()!r})"
@@ -319,6 +325,15 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
 
 def b64decode(text: str) -> bytes | None:
     """Standard padded base64, canonical only (one spelling per byte string); else None."""
+    if type(text) is str and text.isascii():
+        # Text that is the encoding of what binascii reads from it is canonical: the
+        # careful decoding below would give the same bytes.
+        try:
+            raw = binascii.a2b_base64(text)
+        except binascii.Error:
+            raw = None
+        if raw is not None and text and binascii.b2a_base64(raw, newline=False) == text.encode():
+            return raw
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -347,7 +362,7 @@ def _check_key_id(id_hex: str, computed: bytes) -> None:
 
 
 def _valid_origin(origin: str) -> bool:
-    return bool(origin) and _is_utf8(origin) and not any(ord(c) < 0x20 for c in origin)
+    return bool(origin) and _is_utf8(origin) and _ORIGIN_CONTROL.search(origin) is None
 
 
 def _valid_note_chars(text: str) -> bool:

@@ -23,7 +23,7 @@ from streams.avro import HEADER_LEN, default_registry
 from streams.avro_onepass import read_long, read_text
 from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, Envelope
 
-__all__ = ["plain_body", "plain_envelope"]
+__all__ = ["plain_body", "plain_envelope", "plain_summary"]
 
 _MISSING = object()
 
@@ -202,3 +202,101 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
     for name, default in added:
         record[name] = {} if default == {} else [] if default == [] else default
     return record
+
+
+# signed_fields' own rules: these maps are shown sorted (and left out when empty), this
+# timestamp as RFC 3339 text.
+_SORTED_MAPS = ("attributes", "commitments")
+_SHOWN_TIME = "occurred_at"
+
+
+def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
+    """``(signed_fields(plain_body(message)), numbers)`` read in the same single pass,
+    ``numbers`` telling whether the summary holds a number (a set double field); None
+    exactly when :func:`plain_body` answers None.
+
+    The summary of a signed event is built while the body is read, without the record
+    :func:`plain_body` would return first: a verifier needs only the summary (it shows
+    ``party_id``, ``device_id`` and ``item_id``, which are never null).
+    """
+    plan = _body_plan(message[:HEADER_LEN])
+    if plan is None:
+        return None
+    kinds, added = plan
+    out: dict[str, Any] = {}
+    numbers = False
+    position, end = HEADER_LEN, len(message)
+    try:
+        for name, kind in kinds:
+            byte = message[position]
+            if kind == _OPTIONAL_STRING:
+                if byte == 0:  # null (the only minimal spelling of branch 0)
+                    position += 1
+                    continue
+                if byte != 2:  # branch 1 is the byte 2; any other branch is not plain
+                    return None
+                position += 1
+                byte = message[position]
+                kind = _STRING
+            if kind == _STRING:
+                if byte < 0x80:  # a one-byte length: even (non-negative)
+                    if byte & 1:
+                        return None
+                    position += 1
+                    stop = position + (byte >> 1)
+                    if stop > end:
+                        return None
+                    out[name] = message[position:stop].decode("utf-8")
+                    position = stop
+                else:
+                    out[name], position = read_text(message, position, end)
+                continue
+            value, position = read_long(message, position)
+            if kind == _TIMESTAMP:
+                stamp = _EPOCH + timedelta(microseconds=value)
+                out[name] = stamp.isoformat() if name == _SHOWN_TIME else stamp
+            elif kind == _STRING_MAP:
+                mapping: dict[str, str] = {}
+                if value:  # one block of pairs, then the end block (canonical form)
+                    if value < 0:
+                        return None
+                    for _ in range(value):
+                        key, position = read_text(message, position, end)
+                        if key in mapping:
+                            return None
+                        mapping[key], position = read_text(message, position, end)
+                    value, position = read_long(message, position)
+                    if value:
+                        return None
+                if name not in _SORTED_MAPS:
+                    out[name] = mapping
+                elif mapping:
+                    out[name] = dict(sorted(mapping.items()))
+            elif kind == _STRING_ARRAY:
+                items: list[str] = []
+                if value:  # one block of items, then the end block (canonical form)
+                    if value < 0:
+                        return None
+                    for _ in range(value):
+                        item, position = read_text(message, position, end)
+                        items.append(item)
+                    value, position = read_long(message, position)
+                    if value:
+                        return None
+                    out[name] = items
+            elif value == 0:  # _OPTIONAL_DOUBLE
+                continue
+            elif value == 1 and position + 8 <= end:
+                (out[name],) = _DOUBLE.unpack_from(message, position)
+                position += 8
+                numbers = True
+            else:
+                return None
+    except (IndexError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
+        return None
+    if position != end:
+        return None
+    for name, default in added:
+        if default == {} and name not in _SORTED_MAPS:
+            out[name] = {}
+    return out, numbers

@@ -80,6 +80,17 @@ def _head_packer(item_length: int) -> tuple[bytes, Callable[..., bytes]]:
     return packer
 
 
+def event_leaf(item_id: str, version: int, kind: str, payload: bytes, prev_leaf: bytes) -> bytes:
+    """``leaf_of(LeafSource(item_id, version, kind, payload), prev_leaf)`` in one pack call:
+    what a verifier recomputes for each event."""
+    if len(prev_leaf) != 32:
+        raise ValueError("prev_leaf must be a 32-byte hash")
+    item = item_id.encode()
+    start, pack = _HEAD_PACKERS.get(len(item)) or _head_packer(len(item))
+    head = pack(start, item, version, prev_leaf, kind.encode(), len(payload))
+    return _sha256(head + payload).digest()
+
+
 def leaf_chain(
     sources: Iterable[LeafSource], prev_leaf: Callable[[str, int], bytes]
 ) -> list[bytes]:

@@ -33,6 +33,7 @@ from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
 from anchoring.logtree import CHECKPOINT_V2, BlockHashTree, checkpoint_version
 from anchoring.mapcheck import proof_json
 from anchoring.merkle import packed_leaf, packed_path
+from anchoring.prove_registry import RegistryError, registry_of, registry_switched
 from anchoring.recorders import LeafRow
 from anchoring.verify_owner import owner_summary
 from anchoring.verify_result import (
@@ -41,6 +42,7 @@ from anchoring.verify_result import (
     BUNDLE_VERSION,
     BUNDLE_VERSION_2,
     BUNDLE_VERSION_3,
+    BUNDLE_VERSION_4,
 )
 from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
@@ -106,6 +108,7 @@ class Prover:
             self.head = self._trees([height])[height][0]
         self.checkpoint_text = text
         self._devices.clear()
+        self._switched: bool | None = None  # the head block holds parties and devices
 
     def prove(self, item_id: str, version: int | None = None) -> dict[str, Any]:
         """The item's bundle. With a version 2 checkpoint: ``version`` 3 (complete history,
@@ -162,8 +165,13 @@ class Prover:
             assert entry is not None
             bundle["map_entry"] = entry.to_json()
             bundle["map_proof"] = proof
-        if version == BUNDLE_VERSION_3:
+        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
             bundle["head_proof"] = self._head_proof()
+        if version == BUNDLE_VERSION_4:
+            try:
+                bundle["registry"] = registry_of(self.ledger, self.chain, bundle, head.height)
+            except RegistryError as e:
+                raise ProveError(f"the registry cannot be proven: {e}") from None
         return bundle
 
     def _bundle_version(self, version: int | None) -> int:
@@ -171,20 +179,28 @@ class Prover:
         head = self.head
         assert head is not None
         if self.checkpoint_version == CHECKPOINT_V2:
-            if version not in (None, BUNDLE_VERSION_3):
+            if version not in (None, BUNDLE_VERSION_3, BUNDLE_VERSION_4):
                 raise ProveError(
                     f"a version {version} bundle carries a version 1 checkpoint (root = the head "
                     "block's hash); this log signs version 2 checkpoints (its tree head): "
-                    "make a version 3 bundle"
+                    "make a version 3 bundle (or 4, from the chain's registry switch)"
                 )
             if head.map_root is None:
                 raise ProveError(f"the checkpoint's head (block {head.height}) has no head map")
-            return BUNDLE_VERSION_3
+            if self._switched is None:
+                self._switched = registry_switched(self.chain, head.height)
+            switched = self._switched
+            if version == BUNDLE_VERSION_4 and not switched:
+                raise ProveError(
+                    f"the checkpoint's head (block {head.height}) is before the chain's registry "
+                    "switch: its map holds no parties or devices, so only version 3 can be made"
+                )
+            return version or (BUNDLE_VERSION_4 if switched else BUNDLE_VERSION_3)
         if version is None:
             return BUNDLE_VERSION_2 if head.map_root is not None else BUNDLE_VERSION
-        if version == BUNDLE_VERSION_3:
+        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
             raise ProveError(
-                "a version 3 bundle carries a version 2 checkpoint (the log's tree head); "
+                f"a version {version} bundle carries a version 2 checkpoint (the log's tree head); "
                 "this checkpoint signs the head block's hash (version 1)"
             )
         if version == BUNDLE_VERSION_2 and head.map_root is None:

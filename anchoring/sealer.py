@@ -20,6 +20,10 @@ and undone in memory if that transaction fails, so the stored map always matches
 blocks. The first version 2 block on a chain of version 1 blocks also enters every item
 anchored so far, so its map root commits to all of them.
 
+With ``registry`` (from the chain's registry switch on, which the chain records in each
+block) the map also holds parties and device keys (:mod:`anchoring.registry`): a block
+enters those its notification range touches, the switch block every one recorded so far.
+
 A second anchor started by mistake cannot fork the chain: both would write the same block
 id and index row, so one seal fails with an integrity error, is rolled back whole, and
 its anchor reloads the chain (headers, accumulator, position) and carries on from there.
@@ -49,6 +53,7 @@ from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.logtree import BlockHashTree
 from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import LeafRow
+from anchoring.registry import entries_for, touched_in
 from ledger.application import CustodyLedger
 from ledger.records import LeafSource, is_item_topic, leaf_source
 
@@ -89,6 +94,7 @@ class Anchor:
         publish_checkpoint: Callable[[str], None] | None = None,
         clock: Callable[[], str] = sealed_at_now,
         header_version: int = MAP_HEADER_VERSION,
+        registry: bool = False,
     ) -> None:
         self.ledger = ledger
         self.chain = chain
@@ -101,6 +107,10 @@ class Anchor:
         if header_version not in (HEADER_VERSION, MAP_HEADER_VERSION):
             raise ValueError(f"no header version {header_version}")
         self.header_version = header_version
+        #: Enter parties and devices in the map (docs/proof-bundle.md §12); a chain whose
+        #: head block did so keeps doing so whatever this says.
+        self.registry = registry
+        self.head_registry = False  # the head block entered them
         self.map: HeadMap | None = None  # version 2: the map as the head block left it
         self.headers: list[BlockHeader] = []
         self.accumulator = Accumulator()
@@ -197,12 +207,12 @@ class Anchor:
         map_rows: list[MapRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
-            map_rows = self._update_map(rows, height)
+            map_rows = self._update_map(rows, height, notifications[-1].id)
             try:
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
                 items = [(s.item_id, s.version) for s in sources]
                 digest = self._records_digest(header.first_notification, notifications)
-                block = Block.seal(header, leaves, items, digest)
+                block = Block.seal(header, leaves, items, digest, self._registry_on)
             except BaseException:
                 self._rollback_map()
                 raise
@@ -223,6 +233,7 @@ class Anchor:
         for row in rows:
             self._remember(row.item_id, row.version, row.leaf_hash)
         if header is not None:
+            self.head_registry = self._registry_on
             self.headers.append(header)
             self.accumulator.append(header.block_hash())
             self.sealed_events += len(leaves)
@@ -242,6 +253,8 @@ class Anchor:
         self.position = self.chain.position()
         self.pending = []
         self._load_map()
+        head = self.head
+        self.head_registry = head is not None and self.chain.block(head.height).registry
 
     # ----- the head map ----------------------------------------------------------------
 
@@ -266,7 +279,7 @@ class Anchor:
             )
         self.map = stored
 
-    def _update_map(self, rows: Sequence[LeafRow], height: int) -> list[MapRow] | None:
+    def _update_map(self, rows: Sequence[LeafRow], height: int, last: int) -> list[MapRow] | None:
         """Apply a block's leaves to the map; the rows to save with the block."""
         if self.map is None:
             return None
@@ -278,7 +291,22 @@ class Anchor:
                 changes[item_key(row.item_id)] = _entry(row)
         for row in rows:  # in leaf order, so an item's last leaf in the block wins
             changes[item_key(row.item_id)] = _entry(row)
+        if self._registry_on:
+            changes.update(self._registry_changes(height, last))
         return self.map.update(changes, height)
+
+    @property
+    def _registry_on(self) -> bool:
+        return self.map is not None and (self.registry or self.head_registry)
+
+    def _registry_changes(self, height: int, last: int) -> dict[bytes, MapEntry]:
+        """Parties and devices of the block's notification range, ``last`` its end (the
+        switch block: all recorded up to there)."""
+        head = self.head
+        switch = not self.head_registry
+        first = 1 if switch or head is None else head.last_notification + 1
+        return entries_for(self.ledger, touched_in(self.ledger, first, last), height,
+                           every_device=switch)  # fmt: skip
 
     def _rollback_map(self) -> None:
         if self.map is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import accumulate
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonInputError", "dumps", "loads"]
@@ -32,7 +33,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _BOM = b"\xef\xbb\xbf"
 # A string literal: removed before counting brackets, which only count outside strings.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_LONG_DIGITS = re.compile(rb"[0-9]{16}")
+_KEPT = b"[]{},:0123456789"
+_NOT_KEPT = bytes(set(range(256)) - set(_KEPT))
+_NOT_KEPT_OR_QUOTE = bytes(set(range(256)) - set(_KEPT + b'"'))
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -44,14 +49,18 @@ class JsonInputError(ValueError):
 def loads(data: bytes | str) -> Any:
     """The value of strict JSON ``data`` (bytes are UTF-8); :class:`JsonInputError` if not."""
     text = _text(data)
-    _check_depth(text)
+    bare = _check_depth(text)
+    # With no run of 16 digits outside strings, every integer json reads is within
+    # ±(2**53 - 1) (_int would pass it unchanged): json then reads them alone, faster.
+    # (Only a longer text is looked at so; a short one keeps the hook.)
+    plain_ints = bare is not None and _LONG_DIGITS.search(bare) is None
     try:
         value = json.loads(
             text,
             object_pairs_hook=_object,
             parse_constant=_constant,
             parse_float=_float,
-            parse_int=_int,
+            parse_int=None if plain_ints else _int,
         )
     except JsonInputError:
         raise
@@ -92,18 +101,22 @@ def _text(data: bytes | str) -> str:
         raise JsonInputError(f"not UTF-8 (byte {e.start})") from None
 
 
-def _check_depth(text: str) -> None:
-    """Refuse nesting beyond MAX_DEPTH before parsing (json would recurse into it)."""
+def _check_depth(text: str) -> bytes | None:
+    """Refuse nesting beyond MAX_DEPTH before parsing (json would recurse into it). Returns
+    what lies outside the string literals, reduced to the bytes ``[]{},:0-9`` (None: too few
+    brackets to nest), for :data:`_LONG_DIGITS`: removing other characters only joins runs
+    of digits, so every integer of 16 digits or more still shows as such a run."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return  # cannot nest deeper than there are brackets
-    depth = 0
-    for bracket in _BRACKET.findall(_STRING.sub("", text)):
-        if bracket in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
-        else:
-            depth -= 1
+        return None  # cannot nest deeper than there are brackets
+    raw = text.encode()  # (no lone surrogate is left here; other non-ASCII bytes drop out)
+    if b'\\"' in raw or raw.count(b'"') & 1:
+        bare = _STRING.sub("", text).encode().translate(None, _NOT_KEPT)
+    else:  # no quote is escaped: string literals are every other piece between quotes
+        bare = b"".join(raw.translate(None, _NOT_KEPT_OR_QUOTE).split(b'"')[::2])
+    steps = map(_DEPTH_STEP.__getitem__, bare.translate(None, b",:0123456789"))
+    if max(accumulate(steps), default=0) > MAX_DEPTH:
+        raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
+    return bare
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -129,6 +142,8 @@ def _float(text: str) -> float:
 
 
 def _int(text: str) -> int:
+    if len(text) <= 15:  # at most 15 digits: within ±(2**53 - 1)
+        return int(text)
     value = int(text) if len(text) <= 17 else MAX_SAFE_INTEGER + 1
     if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise JsonInputError(f"the integer {text[:40]} is beyond ±(2**53 - 1)")

@@ -26,12 +26,17 @@ step); this module implements it in that order and reports the first failure as 
 ``evidence_hash``   the evidence envelope is not the one the flag commits to
 ``evidence_mismatch`` the evidence envelope is another event than the flag names
 ``summary_mismatch`` the displayed summary differs from the signed content
+``party_proof``     version 4: a party record is not the one the head map holds
+``device_proof``    version 4: a device record is not in the head map, or not in the bundle
+``device_revoked``  version 4: the event occurred after its device's proven revocation
+``device_not_enrolled`` version 4: the event occurred before its device's key speaks
 ==================  ====================================================================
 
 The steps live by format version: :mod:`anchoring.verify_v1` (checkpoint, blocks, events),
-:mod:`anchoring.verify_v2` (head map, completeness, newer checkpoint, absence, age) and
+:mod:`anchoring.verify_v2` (head map, completeness, newer checkpoint, absence, age),
 :mod:`anchoring.verify_v3` (which checkpoint version a document carries, and the head in
-the log's tree head); :mod:`anchoring.verify_fields` checks structure and encodings and
+the log's tree head) and :mod:`anchoring.verify_registry` (version 4: the parties and device
+keys proven); :mod:`anchoring.verify_fields` checks structure and encodings and
 :mod:`anchoring.verify_result` holds the result, the error and the format names. This
 module is the public surface.
 
@@ -62,10 +67,12 @@ from anchoring.verify_fields import (
     same_json,
 )
 from anchoring.verify_owner import OwnerChain, is_owner_leaf
+from anchoring.verify_registry import check_registry
 from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
+    BUNDLE_VERSION_4,
     BundleError,
     Verified,
     fail,
@@ -140,8 +147,9 @@ def _verify_proof(
     map_entry: MapEntry | None = None
     if complete:
         map_entry = map_entry_at(bundle, head, bundle["item_id"], "")
+    registry = check_registry(bundle, head) if bundle["version"] == BUNDLE_VERSION_4 else None
     blocks = check_blocks(bundle["blocks"], head)
-    keys = DeviceKeys(bundle["devices"], device_keys)
+    keys = registry.keys(device_keys) if registry else DeviceKeys(bundle["devices"], device_keys)
     item_id: str = bundle["item_id"]
     prev = ZERO_HASH
     summaries = []
@@ -156,6 +164,8 @@ def _verify_proof(
             else:
                 summaries.append(check_content(entry, payload, item_id, keys))
                 owners.note_custody(summaries[-1])
+                if registry is not None and entry["leaf_kind"] == "E":
+                    registry.check_window(summaries[-1])  # step D17a
         except VerificationError as e:
             raise BundleError(e.step, e.message, version) from None
     check_pending(bundle["pending"], len(bundle["events"]))
@@ -174,4 +184,5 @@ def _verify_proof(
         bundle_version=bundle["version"],
         completeness="complete" if complete else "inclusion_only",
         checkpoint_time=sealed_at,
+        parties=registry.parties if registry else None,
     )

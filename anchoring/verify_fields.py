@@ -18,6 +18,7 @@ from anchoring.verify_result import (
     BUNDLE_VERSION,
     BUNDLE_VERSION_2,
     BUNDLE_VERSION_3,
+    BUNDLE_VERSION_4,
     MAX_INT,
     fail,
 )
@@ -73,12 +74,14 @@ def check_top_level(bundle: Mapping[str, Any]) -> None:
     if (
         bundle.get("format") != BUNDLE_FORMAT
         or type(version) is not int  # 1.0 and true equal 1 in Python; they are not integers
-        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2, BUNDLE_VERSION_3)
+        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2, BUNDLE_VERSION_3, BUNDLE_VERSION_4)
     ):
-        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1, 2 or 3 document")
+        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1, 2, 3 or 4 document")
     check_fields(bundle, _TOP_LEVEL, "bundle")
-    if version == BUNDLE_VERSION_3:
+    if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
         check_fields(bundle, V3_FIELDS, "bundle")
+    if version == BUNDLE_VERSION_4:
+        check_fields(bundle, {"registry": dict}, "bundle")
     if version != BUNDLE_VERSION:
         check_fields(bundle, V2_FIELDS, "bundle")
         if "newer" in bundle and not isinstance(bundle["newer"], dict):

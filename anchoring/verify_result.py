@@ -17,6 +17,8 @@ BUNDLE_VERSION = 1
 BUNDLE_VERSION_2 = 2
 #: Version 3: a version 2 checkpoint (the block log's tree head) and the head proven into it.
 BUNDLE_VERSION_3 = 3
+#: Version 4: version 3 with the parties and device keys it uses proven (``registry``).
+BUNDLE_VERSION_4 = 4
 ABSENCE_FORMAT = "assay-absence"
 MAX_INT = 2**53 - 1
 
@@ -45,6 +47,9 @@ class Verified:
     checkpoint_time: str = ""
     #: A valid absence bundle: the item is not in the ledger as of the checkpoint.
     absent: bool = False
+    #: Version 4: party id → ``{"name", "role", "proven": True}`` as the head map proves
+    #: them; ``None`` for earlier versions, whose names are only the platform's listing.
+    parties: dict[str, dict[str, Any]] | None = None
 
     @property
     def declared_in_error(self) -> list[dict[str, Any]]:

@@ -161,6 +161,7 @@ def make_anchor(
         origin=settings.checkpoint_origin,
         policy=SealPolicy(settings.block_max_events, settings.block_max_seconds),
         header_version=settings.block_header_version,
+        registry=settings.registry_in_map,
         checkpoint_path=settings.checkpoint_path if witnessing is None else None,
         publish_checkpoint=target,
     )

@@ -65,6 +65,10 @@ class Settings:
     #: absence proofs); 1 keeps the chain readable by verifiers that read only version 1.
     #: A chain never goes back from 2 to 1.
     block_header_version: int = 2
+    #: With version 2 headers, the head map also holds every party and device key from the
+    #: next block sealed on (proven names and keys, docs/proof-bundle.md §12); once a chain
+    #: has switched it keeps doing so whatever this says.
+    registry_in_map: bool = True
     #: Origin line of signed checkpoints (C2SP signed-note).
     checkpoint_origin: str = "assay.example/custody-log"
     #: Seconds between analyst snapshot refreshes.

@@ -236,7 +236,12 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
                     "ms",
                     goal=goal if q == "p99" else None,
                     chart="latency",
-                    note=f"{store}, CPU {prove[f'{what}_{q}_cpu_ms']:.2f} ms",
+                    note=f"{store}, CPU {prove[f'{what}_{q}_cpu_ms']:.2f} ms"
+                    + (
+                        f", {prove['verify_p99_over_floor']:.1f}× the Ed25519 floor"
+                        if (what, q) == ("verify", "p99")
+                        else ""
+                    ),
                 )
             )
     hm = raw["headmap"]

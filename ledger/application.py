@@ -24,7 +24,9 @@ from domain.items import Item, Outcome, Policy
 from domain.ownership import OwnerReport, decide_owner
 from domain.parties import Party
 from domain.reports import decide
+from domain.tags import tag_claim_id
 from ledger.config import schema_lock
+from ledger.stored import present_ids
 from ledger.transcodings import (
     BytesAsBase64,
     CustodyEventAsDict,
@@ -203,6 +205,7 @@ class CustodyLedger(Application[str]):
         publishes dead letters there, so a crash can repeat one but never lose one).
         """
         batch = _Batch(self)
+        batch.note_absent(reports)
         decisions = [batch.apply(report) for report in reports]
         if before_commit is not None:
             before_commit(decisions)
@@ -227,6 +230,18 @@ class _Batch:
         pe: ProcessingEvent[str] = ProcessingEvent(tracking)
         pe.events.extend(self.events)
         return pe
+
+    def note_absent(self, reports: Sequence[Report | OwnerReport]) -> None:
+        """Ask the store once which of the batch's items and tags exist, rather than once
+        per new item and tag in ``load`` (most of a batch's commissionings are new)."""
+        custody = [r.custody for r in reports if isinstance(r, Report)]  # owners' load later
+        ids = {c.item_id for c in custody}
+        ids.update(tag_claim_id(c.tag_uid) for c in custody if c.tag_uid)
+        present = present_ids(self.ledger, ids)
+        if present is not None:
+            for aggregate_id in ids - present:
+                if "\x00" not in aggregate_id:
+                    self.loaded[aggregate_id] = None
 
     def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
         if aggregate_id not in self.loaded:

@@ -19,12 +19,14 @@ they read through:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from ledger.transcodings import BytesAsBase64
 
@@ -102,6 +104,50 @@ def select_rows(ledger: Application[str], start: int, limit: int) -> list[Row]:
             rows: list[Row] = cursor.fetchall()
         return rows
     return rows_of(recorder.select_notifications(start=start, limit=limit))
+
+
+#: Ids per query of :func:`present_ids` (SQLite allows 32,766 parameters).
+PRESENT_CHUNK = 500
+
+
+def present_ids(ledger: Application[str], ids: Collection[str]) -> set[str] | None:
+    """Which of ``ids`` have stored events, asked in one query per ``PRESENT_CHUNK`` ids;
+    None if this store is not one whose table this knows (then load each)."""
+    recorder = ledger.recorder
+    wanted = sorted(i for i in ids if "\x00" not in i)  # PostgreSQL text holds no NUL
+    found: set[str] = set()
+    for first in range(0, len(wanted), PRESENT_CHUNK):
+        chunk = wanted[first : first + PRESENT_CHUNK]
+        if (
+            isinstance(recorder, SQLiteApplicationRecorder)
+            and recorder.datastore.originator_id_type == "text"
+        ):
+            marks = ",".join("?" * len(chunk))
+            statement = (
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+                f"WHERE originator_id IN ({marks})"
+            )
+            with recorder.datastore.transaction(commit=False) as c:
+                cursor = c.sqlite_cursor
+                cursor.row_factory = None
+                cursor.execute(statement, chunk)
+                found.update(row[0] for row in cursor.fetchall())
+        elif (
+            isinstance(recorder, PostgresAggregateRecorder)
+            and recorder.datastore.originator_id_type == "text"
+        ):
+            query = SQL(
+                "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(query, (chunk,))
+                found.update(str(row["originator_id"]) for row in curs.fetchall())
+        else:
+            return None
+    return found
 
 
 def rows_of(notifications: Sequence[Notification]) -> list[Row]:

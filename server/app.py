@@ -71,6 +71,7 @@ STATIC = {
     "verifier-encodings.js": "text/javascript; charset=utf-8",
     "verifier-chain.js": "text/javascript; charset=utf-8",
     "verifier-map.js": "text/javascript; charset=utf-8",
+    "verifier-registry.js": "text/javascript; charset=utf-8",
     "verifier-witness.js": "text/javascript; charset=utf-8",
     "verifier-owner.js": "text/javascript; charset=utf-8",
     "page-owner.js": "text/javascript; charset=utf-8",
@@ -219,7 +220,8 @@ def create_app(
 
     @app.get(
         "/items/{item_id}/proof",
-        summary="The item's proof bundle (assay-proof-bundle v3); for an id never recorded, "
+        summary="The item's proof bundle (assay-proof-bundle v4: parties and keys proven; v3 "
+        "before the registry switch); for an id never recorded, "
         "404 with its absence proof (assay-absence)",
         responses=ERRORS,
     )

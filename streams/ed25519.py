@@ -13,7 +13,9 @@ is asked, whatever its version or build options:
 * a **signature** is 64 bytes ``R ‖ S`` with ``S < L`` (canonical) and ``R`` not the
   encoding of a small-order point;
 * then the cofactorless equation ``encode([S]B − [k]A) == R`` (libsodium's
-  ``crypto_sign_verify_detached``, which applies the same rules).
+  ``crypto_sign_verify_detached``, which applies the same rules). The native extension
+  (``assay_headmap.Ed25519Key``, ed25519-dalek) computes it for message bytes, with the
+  key decompressed once per :class:`PublicKey`; PyNaCl for anything else.
 
 Enrolment is stricter: a device key must also decode to a point of the prime-order
 subgroup, which every key derived from a seed is (:func:`enrolment_key_problem`).
@@ -21,6 +23,7 @@ subgroup, which every key derived from a seed is (:func:`enrolment_key_problem`)
 
 from __future__ import annotations
 
+from assay_headmap import Ed25519Key
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
@@ -92,18 +95,21 @@ def signature_problem(signature: bytes) -> str | None:
 class PublicKey:
     """A public key that passed :func:`public_key_problem`; verifies signatures by it."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("_point", "raw")
 
     def __init__(self, raw: bytes) -> None:
         problem = public_key_problem(raw)
         if problem is not None:
             raise UnusableKey(problem)
         self.raw = bytes(raw)
+        self._point = Ed25519Key(self.raw)  # (a key off the curve verifies nothing)
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is a valid signature of ``message`` under these rules."""
         if signature_problem(signature) is not None:
             return False
+        if type(message) is bytes and type(signature) is bytes:
+            return self._point.verify(message, signature)
         try:
             crypto_sign_open(signature + message, self.raw)
         except (BadSignatureError, ValueError, TypeError):

@@ -110,6 +110,7 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "completeness": result.completeness,
                     "absent": result.absent,
                     "declared_in_error": result.declared_in_error,
+                    **({"parties": result.parties} if result.parties is not None else {}),
                     **({"witnesses": _witness_json(witnessed)} if witnessed else {}),
                     **({"timestamp": asdict(stamped)} if stamped else {}),
                 }
@@ -131,6 +132,8 @@ def verify_handler(args: argparse.Namespace) -> int:
         )
         for line in _declared_lines(result.declared_in_error):
             print(line)
+        for party_id, party in sorted((result.parties or {}).items()):
+            print(f"PROVEN PARTY: {party_id}: {party['name']} ({party['role']})")
     if not args.json:
         _print_checkpoint_evidence(witnessed, stamped)
     return 3 if result.absent else 0

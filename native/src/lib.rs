@@ -10,6 +10,8 @@ use pyo3::types::{PyBytes, PyList, PyMapping, PyType};
 use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
+mod ed25519;
+
 type Key = [u8; 32];
 type Val = [u8; 56];
 type Hash = [u8; 32];
@@ -780,5 +782,6 @@ fn hex(bytes: &[u8]) -> String {
 #[pymodule]
 fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_class::<ed25519::Ed25519Key>()?;
     Ok(())
 }

@@ -95,9 +95,10 @@
       else out.push(w.t(r.completeness === "complete" ? "how.complete" : "how.inclusion_only"));
       if (r.witnesses) out.push(w.t("how.witnesses", { count: (r.witnesses.cosigned || []).length, total: r.witnesses.total, required: r.witnesses.required }));
       else out.push(w.t(view.policy ? "how.witness_unchecked" : "how.no_policy"));
-      const listed = (r.story || []).some((e) => e.keySource === "listed");
-      out.push(w.t(listed ? "how.device_keys_listed" : "how.device_keys_pinned"));
-      if (r.parties === undefined) out.push(w.t("how.names_unproven"));
+      const sources = new Set((r.story || []).map((e) => e.keySource));
+      out.push(w.t(sources.has("listed") ? "how.device_keys_listed"
+        : sources.has("proven") ? "how.device_keys_proven" : "how.device_keys_pinned"));
+      out.push(w.t(r.parties === undefined ? "how.names_unproven" : "how.names_proven"));
     }
     if (view.current && view.current.bad) out.push(w.t("how.latest_checkpoint_bad"));
     else if (view.current) out.push(w.t("how.latest_checkpoint", { size: view.current.size }));
@@ -107,7 +108,8 @@
 
   function eventEntry(w, e, result, story) {
     const anchor = w.t("timeline.anchored", { version: e.version, height: e.height, leaf: e.leafIndex, sealed: w.date(e.sealedAt) });
-    const keyNote = (source) => w.t(source === "pinned" ? "device_key.pinned" : "device_key.listed");
+    const keyNote = (source) => w.t(source === "pinned" ? "device_key.pinned"
+      : source === "proven" ? "device_key.proven" : "device_key.listed");
     if (e.kind === "P") {
       const ev = e.summary.evidence;
       const meta = [];
@@ -177,7 +179,7 @@
     if (r) {
       rows.push({ term: w.t("tech.log"), value: r.origin, mono: true });
       rows.push({ term: w.t("tech.checkpoint"), value: checkpointText(w, r) });
-      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 3 ? "tech.format_v3"
+      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 4 ? "tech.format_v4" : r.bundle_version === 3 ? "tech.format_v3"
         : r.bundle_version === 2 ? "tech.format_v2" : "tech.format_v1") });
     }
     if (view.key) {

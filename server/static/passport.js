@@ -110,6 +110,7 @@
     platform_key: ["checkpoint_signature", "checkpoint_origin", "log_signature"],
     key: ["key_file"],
     device: ["device_key", "device_signature", "envelope_device", "owner_signature"],
+    device_window: ["device_not_enrolled", "device_revoked"],
     tampered: ["checkpoint_head", "checkpoint_inclusion", "block_link", "acc_index", "acc_proof", "acc_inclusion",
       "header_link", "history_gap", "merkle_index", "merkle_path_entry", "merkle_path_shape",
       "merkle_root", "item_chain", "leaf_hash", "evidence_hash", "evidence_mismatch",

@@ -10,7 +10,7 @@
 
 const CACHE = "assay-page";
 const SHELL = [
-  "verifier.css", "verifier-encodings.js", "verifier-chain.js", "verifier-map.js", "verifier-witness.js", "verifier-owner.js", "verifier.js",
+  "verifier.css", "verifier-encodings.js", "verifier-chain.js", "verifier-map.js", "verifier-registry.js", "verifier-witness.js", "verifier-owner.js", "verifier.js",
   "kinds.js", "i18n-en.js", "i18n-zh-Hans.js", "i18n-ja.js", "i18n.js", "passport.js", "page-render.js",
   "page.js", "page-owner.js", "manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.png",
 ];

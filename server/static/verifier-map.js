@@ -179,7 +179,7 @@
     const checkpoint = await within(`${where}checkpoint`, () => openCheckpoint(doc.checkpoint, platformKey, origin));
     const head = await within(`${where}head header`, () => parseHeader(doc.head));
     const headHash = await blockHash(head);
-    const treeHead = where ? has(doc, "head_proof") : doc.version === 3;
+    const treeHead = where ? has(doc, "head_proof") : doc.version === 3 || doc.version === 4;
     if (treeHead) {
       await checkHeadInTree(checkpoint, head, headHash, doc.head_proof, where);
     } else if (head.height + 1 !== checkpoint.size || !bytesEqual(headHash, checkpoint.headHash)) {

@@ -1,5 +1,5 @@
 /*
- * Assay verifier: owner-signed events (docs/proof-bundle.md §12, docs/owner-statements.md),
+ * Assay verifier: owner-signed events (docs/proof-bundle.md §13, docs/owner-statements.md),
  * a port of anchoring/verify_owner.py. Load after verifier-encodings.js and
  * verifier-chain.js; verifier.js asks parts.isOwnerLeaf and parts.OwnerChain for each event.
  *

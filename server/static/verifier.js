@@ -1,6 +1,6 @@
 /*
- * Assay verifier, part 4 of 4 (load verifier-encodings.js, verifier-chain.js and
- * verifier-map.js first): checks an assay-proof-bundle (version 1, 2 or 3) or an
+ * Assay verifier, last part (load verifier-encodings.js, verifier-chain.js, verifier-map.js
+ * and verifier-registry.js first): checks an assay-proof-bundle (version 1 to 4) or an
  * assay-absence bundle in the browser, trusting only a pinned platform key. Version 1 is a
  * line-by-line port of anchoring/verify.py; what version 2 adds (verifier-map.js) is
  * written from docs/proof-bundle.md §10. Both fail with the reference's step codes
@@ -25,7 +25,7 @@
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
   const ABSENCE_FORMAT = "assay-absence";
-  const BUNDLE_VERSIONS = [1, 2, 3];
+  const BUNDLE_VERSIONS = [1, 2, 3, 4];
 
   // ----- verify_bundle (anchoring/verify.py, docs/proof-bundle.md) ---------------------
 
@@ -56,10 +56,11 @@
     // An integer 1, 2 or 3: not 1.0 (a Number object here) nor true, which Python's == equates.
     if (!has(bundle, "format") || bundle.format !== BUNDLE_FORMAT ||
         !has(bundle, "version") || !isInt(bundle.version) || !BUNDLE_VERSIONS.includes(bundle.version)) {
-      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1, 2 or 3 document`);
+      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1, 2, 3 or 4 document`);
     }
     checkFields(bundle, TOP_LEVEL, "bundle");
-    if (bundle.version === 3) checkFields(bundle, TOP_LEVEL_V3, "bundle");
+    if (bundle.version >= 3) checkFields(bundle, TOP_LEVEL_V3, "bundle");
+    if (bundle.version === 4) checkFields(bundle, { registry: isDict }, "bundle");
     if (bundle.version !== 1) {
       checkFields(bundle, TOP_LEVEL_V2, "bundle");
       if (has(bundle, "newer") && !isDict(bundle.newer)) fail("bundle_format", "bundle: 'newer' must be a JSON object");
@@ -293,8 +294,10 @@
     const { checkpoint, head } = await checkpointAndHead(bundle, platformKey, origin, ""); // B3–B5, 5a
     const complete = bundle.version !== 1; // versions 2 and 3 carry the head map
     const mapped = complete ? await checkHeadMap(bundle, head) : null; // steps 5a–5c
+    // Step 5d (version 4, verifier-registry.js): the parties and device keys, proven.
+    const registry = bundle.version === 4 ? await parts.checkRegistry(bundle, head) : null;
     const blocks = await checkBlocks(bundle.blocks, head);
-    const keys = new Keys(bundle.devices, deviceKeys);
+    const keys = registry ? registry.keys(deviceKeys) : new Keys(bundle.devices, deviceKeys);
     const itemId = bundle.item_id;
     let prev = new Uint8Array(32);
     const owners = parts.OwnerChain ? new parts.OwnerChain() : null; // verifier-owner.js
@@ -307,6 +310,7 @@
         const content = owned ? await owners.check(entry, payload, itemId, version)
           : await checkContent(entry, payload, itemId, keys);
         if (owners !== null && !owned) owners.noteCustody(content.summary);
+        if (registry && entry.leaf_kind === "E" && !owned) registry.checkWindow(content.summary); // D17a
         prev = anchored.leaf;
         done.events.push({ version, kind: entry.leaf_kind, height: anchored.header.height,
           leafIndex: entry.leaf_index, sealedAt: anchored.header.sealed_at, ...content });
@@ -335,6 +339,8 @@
       story: done.events,
       declared_in_error: declaredInError(done.events.map((e) => e.summary)),
       ownership: owners !== null ? await owners.current() : null,
+      // Only proven names (version 4); earlier versions have none, and a page shows ids.
+      ...(registry ? { parties: registry.parties } : {}),
     };
     // The owner by key fingerprint, never a name (passport.js shows it as a fact).
     if (result.ownership && result.ownership.owner) result.owner = { fingerprint: result.ownership.owner, since: result.ownership.since };

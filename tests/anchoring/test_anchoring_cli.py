@@ -86,13 +86,19 @@ def test_a_wrong_pinned_device_key_fails_the_signature(
     data: Path, world: World, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle_file = tmp_path / "bundle.json"
-    assay(data, "prove", "urn:item:1", "-o", str(bundle_file))
+    assay(data, "prove", "urn:item:1", "-o", str(bundle_file), "--format", "3")
     pinned = tmp_path / "devices.json"
     pinned.write_text(json.dumps({"lab/lab-d1": world.keys["brand"].public_key_hex}))
     capsys.readouterr()
     code = assay(data, "verify", str(bundle_file), "--key", anchored, "--device-keys", str(pinned))
     assert code == 1
     assert "device_signature: event v2:" in capsys.readouterr().out
+    # Version 4 proves the lab's key: a pinned key other than it is refused as a key.
+    assay(data, "prove", "urn:item:1", "-o", str(bundle_file))
+    capsys.readouterr()
+    code = assay(data, "verify", str(bundle_file), "--key", anchored, "--device-keys", str(pinned))
+    assert code == 1
+    assert "device_key: event v2: the key pinned for lab/lab-d1 is not" in capsys.readouterr().out
 
 
 def test_prove_refuses_what_it_cannot_prove(
@@ -128,7 +134,11 @@ def test_an_unknown_id_is_proven_absent(
     doc["item_id"] = "urn:item:1"
     absent.write_text(json.dumps(doc))
     assert assay(data, "verify", str(absent), "--key", key) == 1
-    assert capsys.readouterr().out.startswith("NOT VERIFIED: absence_refuted: ")
+    # Refuted, or not even a proof for its key: which depends on whether the proof's path
+    # (another id's) meets the item's own (the map also holds parties and devices).
+    assert capsys.readouterr().out.startswith(
+        ("NOT VERIFIED: absence_refuted: ", "NOT VERIFIED: absence_proof: ")
+    )
 
 
 def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
@@ -136,7 +146,7 @@ def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
 ) -> None:
     key = anchored
     bundle_file = tmp_path / "bundle.json"
-    assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
+    assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file), "--format", "3") == 0
     assert "(format version 3)" in capsys.readouterr().err
     assert assay(data, "verify", str(bundle_file), "--key", key, "--json") == 0
     out = json.loads(capsys.readouterr().out)
@@ -158,6 +168,27 @@ def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
     bundle_file.write_text(json.dumps(bundle))
     assert assay(data, "verify", str(bundle_file), "--key", key) == 1
     assert capsys.readouterr().out.startswith("NOT VERIFIED: checkpoint_inclusion: ")
+
+
+def test_a_version_4_bundle_proves_the_parties_it_names(
+    data: Path, world: World, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle_file = tmp_path / "bundle.json"
+    assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
+    assert "(format version 4)" in capsys.readouterr().err
+    assert assay(data, "verify", str(bundle_file), "--key", anchored, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    lab = world.ledger.get_party("lab")
+    assert out["bundle_version"] == 4
+    assert out["parties"]["lab"] == {"name": lab.name, "role": lab.role.value, "proven": True}
+    assert assay(data, "verify", str(bundle_file), "--key", anchored) == 0
+    assert f"PROVEN PARTY: lab: {lab.name} ({lab.role.value})" in capsys.readouterr().out
+    # The lab renamed in the bundle: its record no longer hashes to its map entry.
+    bundle = json.loads(bundle_file.read_text())
+    bundle["registry"]["parties"]["lab"]["record"]["name"] = "Someone Else"
+    bundle_file.write_text(json.dumps(bundle))
+    assert assay(data, "verify", str(bundle_file), "--key", anchored) == 1
+    assert capsys.readouterr().out.startswith("NOT VERIFIED: party_proof: ")
 
 
 VECTORS = sorted((Path(__file__).parent / "vectors" / "bundles").glob("*.json"))

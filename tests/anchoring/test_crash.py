@@ -25,7 +25,7 @@ from anchoring.keyfiles import read_verifier_key
 from ledger.application import Report
 from ledger.config import store_env
 from streams.envelope import seal
-from tests.support import make_world, story_events
+from tests.support import PARTIES, make_world, story_events
 
 ITEMS = 150  # 1,050 item events (+ tag claims) in blocks of 3 notifications: ~500 seals
 KILLS = 4
@@ -105,4 +105,6 @@ def test_sigkill_mid_seal_neither_loses_nor_repeats_an_event(tmp_path: Path) -> 
     assert sealed == recorded
     head = chain.headers()[-1]
     stored = chain.head_map()
-    assert (stored.root, stored.size, stored.height) == (head.map_root, ITEMS, head.height)
+    # The items, and (the registry being on by default) every party and its one device.
+    entries = ITEMS + 2 * len(PARTIES)
+    assert (stored.root, stored.size, stored.height) == (head.map_root, entries, head.height)

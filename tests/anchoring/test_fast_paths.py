@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchoring.errors import VerificationError
-from anchoring.fastread import plain_body, plain_envelope
+from anchoring.fastread import plain_body, plain_envelope, plain_summary
 from anchoring.hasher import BLOCK_TREE
 from anchoring.header import BlockHeader, plain_json_block_hash
-from anchoring.leaves import read_body_record, read_envelope
+from anchoring.leaves import read_body_record, read_envelope, signed_fields
 from anchoring.merkle import (
     _plain_path_root,
     _verify_inclusion_checked,
@@ -216,6 +216,21 @@ def test_a_plain_body_is_the_careful_reading(data: st.DataObject) -> None:
         assert repr(careful) == repr(fast)  # (NaN is not equal to itself)
 
 
+@settings(max_examples=800, deadline=None)
+@given(data=st.data())
+def test_a_plain_summary_is_the_summary_of_the_plain_body(data: st.DataObject) -> None:
+    """The verifier's one-pass summary answers exactly when plain_body does (so the careful
+    reading decides the rest) and is signed_fields of what plain_body reads."""
+    original = data.draw(st.sampled_from(BODIES))
+    body = original if data.draw(st.booleans()) else _mutate_bytes(data, original)
+    fast, record = plain_summary(body), plain_body(body)
+    assert (fast is None) == (record is None)
+    if fast is not None and record is not None:
+        summary, numbers = fast
+        assert repr(summary) == repr(signed_fields(record))  # order, types, NaN alike
+        assert numbers == any(type(value) is float for value in summary.values())
+
+
 def test_the_unmutated_inputs_take_the_fast_paths() -> None:
     """Otherwise the properties above would hold vacuously."""
     tree = pack_tree([bytes(32), bytes([1]) * 32, bytes([2]) * 32])
@@ -228,3 +243,6 @@ def test_the_unmutated_inputs_take_the_fast_paths() -> None:
         careful = read_body_record(dataclasses.replace(read_envelope(SEALED), body=body))
         assert fast == careful
     assert plain_body(BODIES[1])["corrective_event_ids"] == ["e-3", "é-4"]  # type: ignore[index]
+    summaries = [plain_summary(body) for body in BODIES]
+    assert [s[1] for s in summaries if s is not None] == [True, False, False]
+    assert summaries[0] is not None and summaries[0][0]["attributes"] == {"a": "1", "b": "2"}

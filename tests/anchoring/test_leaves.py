@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchoring.leaves import ZERO_HASH, leaf_chain, leaf_of, record_bytes
+from anchoring.leaves import ZERO_HASH, event_leaf, leaf_chain, leaf_of, record_bytes
 from ledger.records import LeafSource, platform_body
 
 
@@ -62,6 +62,8 @@ def test_leaf_chain_equals_leaf_of_with_each_items_previous_leaf() -> None:
 def test_leaf_chain_refuses_a_bad_previous_leaf() -> None:
     with pytest.raises(ValueError):
         leaf_chain([LeafSource("a", 2, "E", b"")], lambda _item, _version: b"short")
+    with pytest.raises(ValueError):
+        event_leaf("a", 2, "E", b"", b"short")
 
 
 def test_platform_bodies_are_canonical_json() -> None:
@@ -99,5 +101,10 @@ def test_both_builders_of_leaf_chain_are_leaf_of(ids: list[str], payloads: list[
         last[source.item_id] = leaf
         expected.append(leaf)
     assert leaf_chain(sources, lambda _i, _v: ZERO_HASH) == expected
+    prevs = [ZERO_HASH, *expected[:-1]]  # any 32-byte previous leaf will do
+    assert [
+        event_leaf(s.item_id, s.version, s.kind, s.payload, prev)
+        for s, prev in zip(sources, prevs, strict=True)
+    ] == [leaf_of(s, prev) for s, prev in zip(sources, prevs, strict=True)]
     firsts = [s for s in sources if s.version == 1]
     assert leaf_chain(firsts, lambda _i, _v: ZERO_HASH) == [leaf_of(s, ZERO_HASH) for s in firsts]

@@ -1,4 +1,4 @@
-"""The owner-signed bundle vectors (docs/proof-bundle.md §12): each fails at the step it
+"""The owner-signed bundle vectors (docs/proof-bundle.md §13): each fails at the step it
 names, or verifies and ends with the ownership it names; the files are exactly what the
 generator writes. The page reads the same files in tests/server/test_parity_owner.py."""
 

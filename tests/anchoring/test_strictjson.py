@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,57 @@ def test_the_spec_states_the_same_limits() -> None:
     spec = (Path(__file__).resolve().parents[2] / "docs" / "proof-bundle.md").read_text()
     assert f"At most **{MAX_DEPTH}** arrays and objects" in spec
     assert "−(2^53 − 1) … 2^53 − 1" in spec and MAX_SAFE_INTEGER == 2**53 - 1
+
+
+def _careful_loads(text: str) -> Any:
+    """The reading without its fast paths: brackets counted outside string literals one by
+    one, every integer through the range check."""
+    from anchoring import strictjson
+
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        depth = 0
+        for bracket in re.findall(r"[\[\]{}]", strictjson._STRING.sub("", text)):
+            depth += 1 if bracket in "[{" else -1
+            if depth > MAX_DEPTH:
+                raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}")
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=strictjson._object,
+            parse_constant=strictjson._constant,
+            parse_float=strictjson._float,
+            parse_int=strictjson._int,
+        )
+    except JsonInputError:
+        raise
+    except RecursionError:
+        raise JsonInputError(f"arrays and objects are nested deeper than {MAX_DEPTH}") from None
+    except ValueError as e:
+        raise JsonInputError(f"not JSON: {e}") from None
+    if strictjson._SURROGATE_ESCAPE.search(text) and strictjson._has_lone_surrogate(value):
+        raise JsonInputError("a string holds an escaped lone surrogate (not Unicode text)")
+    return value
+
+
+def _outcome(read: Any, text: str) -> tuple[str, str]:
+    try:
+        return "value", repr(read(text))
+    except JsonInputError as e:
+        return "error", str(e)
+
+
+def test_the_fast_paths_of_long_texts_read_as_the_careful_reading() -> None:
+    """Texts with more brackets than MAX_DEPTH are stripped of their strings in one split
+    where quotes are plain, and read without the integer hook when no integer can be out of
+    range: the value or the refusal (its message too) stays the careful reading's."""
+    padding = "[]," * (MAX_DEPTH + 1)
+    extra = ['{"big": 90071992547409921}', '["a\\"]", 1234567890123456]', '["\\\\", 1]']
+    texts = [*json_fuzz_texts(20261203, 2500), *extra]
+    long_texts = [f"[{padding}{text}]" for text in texts] + [
+        f"[{padding}{text}" for text in texts[:500]
+    ]
+    plain = 0
+    for text in long_texts:
+        assert _outcome(loads, text) == _outcome(_careful_loads, text), text
+        plain += '\\"' not in text and text.count('"') % 2 == 0
+    assert plain > 1000  # the split path is exercised, not only the regular expression

@@ -269,11 +269,14 @@ def test_a_case_of_twelve_bags_moves_together_and_a_bag_proves(
     key = site.data_dir / "keys" / "platform.pub"
     verified = site.assay("verify", str(bundle), "--key", str(key), "--json")
     assert verified.returncode == 0, verified.stdout
-    assert json.loads(verified.stdout) | {"checkpoint_size": 0, "checkpoint_time": ""} == {
+    result = json.loads(verified.stdout)
+    parties = result.pop("parties")  # version 4: the parties' names, proven
+    assert result | {"checkpoint_size": 0, "checkpoint_time": ""} == {
         "verified": True, "item_id": one, "events": 6, "pending": 0, "checkpoint_size": 0,
-        "checkpoint_time": "", "bundle_version": 3, "completeness": "complete", "absent": False,
+        "checkpoint_time": "", "bundle_version": 4, "completeness": "complete", "absent": False,
         "declared_in_error": [],
     }  # fmt: skip
+    assert parties["dc"] == {"name": "Dc", "role": "warehouse", "proven": True}
 
     exported = _history(site, one)
     _valid(exported, schema)

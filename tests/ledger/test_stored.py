@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from bench.bench_ingest import sealed_messages
+from domain.tags import tag_claim_id
+from ledger.application import Report
 from ledger.records import ITEM_RECORDS, is_item_topic
-from ledger.stored import STATE_FIELDS, rows_of, select_rows, state_json, without_envelope
+from ledger.stored import (
+    STATE_FIELDS,
+    present_ids,
+    rows_of,
+    select_rows,
+    state_json,
+    without_envelope,
+)
+from streams.envelope import open_envelope, read_body
 from tests.owners import sold_and_claimed
 from tests.projections.support import make_store
-from tests.support import World, custody, story_events
+from tests.support import World, custody, make_world, story_events
 
 
 def test_without_envelope_cuts_exactly_the_envelope() -> None:
@@ -43,3 +55,31 @@ def test_the_direct_read_equals_the_recorders(tmp_path: Path) -> None:
     direct = select_rows(store.ledger, 3, 1000)
     assert direct == rows_of(store.ledger.recorder.select_notifications(start=3, limit=1000))
     assert direct
+
+
+def test_present_ids_names_exactly_the_stored_aggregates(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url)
+    messages = [value for _, value in sealed_messages(world, 3, "urn:present:")]
+    world.ledger.process([Report(read_body(open_envelope(m)), m) for m in messages], None)
+    stored = {"urn:present:0", "urn:present:2", "brand", tag_claim_id("urn:present:TAG-1")}
+    asked = stored | {"urn:present:9", "urn:never", tag_claim_id("no-such-tag"), "bad\x00id"}
+    assert present_ids(world.ledger, asked) == stored
+
+
+def test_a_batch_of_new_items_asks_the_store_once_for_all_of_them(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    messages = [value for _, value in sealed_messages(world, 60, "urn:once:")]
+    reports = [Report(read_body(open_envelope(m)), m) for m in messages]
+    repository = world.ledger.repository
+    gets: list[str] = []
+    get = repository.get
+
+    def counted(aggregate_id: Any, *args: Any, **kwargs: Any) -> Any:
+        gets.append(aggregate_id)
+        return get(aggregate_id, *args, **kwargs)
+
+    repository.get = counted  # type: ignore[method-assign]
+    decisions = world.ledger.process(reports, None)
+    assert all(d.accepted for d in decisions)
+    # Only parties are loaded one by one: no new item or tag is looked up.
+    assert gets and all(not g.startswith(("urn:once:", tag_claim_id(""))) for g in gets), gets

@@ -49,7 +49,7 @@ def v2_bundle(store: Store, item_id: str | None = None) -> Bundle:
 
 def v3_bundle(store: Store, item_id: str | None = None) -> Bundle:
     """The item's version 3 bundle, at the anchor's own (version 2) checkpoint."""
-    return _prover(store, 2).prove(item_id or store.item_id)
+    return _prover(store, 2).prove(item_id or store.item_id, 3)
 
 
 def absence_bundle(store: Store, item_id: str) -> Bundle:

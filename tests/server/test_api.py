@@ -80,7 +80,8 @@ def test_proof_verifies_with_the_pinned_key(client: TestClient, api_store: Store
     assert response.status_code == 200
     verified = verify_bundle(response.json(), Verifier.from_text(api_store.key_text))
     assert (verified.item_id, verified.events, verified.checkpoint_size) == (ITEM, 10, 4)
-    assert (verified.bundle_version, verified.completeness) == (3, "complete")
+    assert (verified.bundle_version, verified.completeness) == (4, "complete")
+    assert verified.parties is not None and verified.parties["brand"]["proven"] is True
 
 
 def test_checkpoint_is_the_signed_note(client: TestClient, api_store: Store) -> None:

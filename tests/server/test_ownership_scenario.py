@@ -108,6 +108,10 @@ class Site:
 
 
 def owner_panel(page: Page) -> dict[str, str]:
+    """The owner panel once it has rendered (it reads this browser's key first)."""
+    page.wait_for_function(
+        "() => !!document.getElementById('owner-status').dataset.owner", timeout=60000
+    )
     out: dict[str, str] = page.evaluate(
         """() => ({ text: document.getElementById("owner-status").textContent,
                     who: document.getElementById("owner-status").dataset.owner || "" })"""

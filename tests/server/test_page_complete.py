@@ -47,7 +47,7 @@ def _unknown(bundle: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_demo_bag_has_a_complete_history(chromium: Browser, pinned: str, lang: str) -> None:
-    """The QR link, as the server answers it (it writes bundle v3), with no click."""
+    """The QR link, as the server answers it (it writes bundle v4), with no click."""
     words = catalogue(lang)
     with buyer(chromium, locale=LANGUAGES[lang]) as page:
         open_item(page, pinned, FLAGGED)
@@ -60,7 +60,7 @@ def test_the_demo_bag_has_a_complete_history(chromium: Browser, pinned: str, lan
         assert re.search(r"[0-9]", complete[0]) and "Invalid" not in complete[0]
         open_everything(page)
         assert words["how.complete"] in page.inner_text("#checks")
-        assert words["tech.format_v3"] in page.inner_text("#technical")
+        assert words["tech.format_v4"] in page.inner_text("#technical")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

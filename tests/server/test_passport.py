@@ -93,9 +93,8 @@ def test_a_clean_bag_is_genuine(chromium: Browser, pinned: str, viewport: Any, l
         open_item(page, pinned, GENUINE)
         v = verdict(page)
         assert (v["state"], v["tone"], v["title"]) == ("genuine", "ok", words["verdict.genuine"])
-        # No name is proven by the bundle: the appraiser is named by its party id.
-        assert says(lang, "line.authenticated", v["lines"][0], who="lab")
-        assert "Lab" not in page.inner_text("body")  # the platform's unproven label
+        # The bundle (version 4) proves the appraiser's registered name, so the page says it.
+        assert says(lang, "line.authenticated", v["lines"][0], who="Lab")
         _fits_and_keeps_secrets(page)
 
 
@@ -157,7 +156,7 @@ def test_a_stolen_bag_and_a_bag_never_authenticated(chromium: Browser, pinned: s
         open_item(page, pinned, STOLEN)
         v = verdict(page)
         assert (v["state"], v["tone"]) == ("retired", "bad")
-        assert says("en", "retired.stolen", v["lines"][0], who="ginza")
+        assert says("en", "retired.stolen", v["lines"][0], who="Ginza")
         assert "Out of circulation (stolen)" in page.inner_text("#facts")
 
         open_item(page, pinned, UNINSPECTED)
@@ -165,10 +164,10 @@ def test_a_stolen_bag_and_a_bag_never_authenticated(chromium: Browser, pinned: s
         assert (v["state"], v["tone"]) == ("registered", "ok")
         assert words["line.not_authenticated"] in v["lines"]
         assert words["line.pending.one"] in v["lines"]  # recorded after the checkpoint
-        assert "Held by dc at urn:epc:id:sgln:dc.0" in page.inner_text("#facts")
+        assert "Held by Dc at urn:epc:id:sgln:dc.0" in page.inner_text("#facts")
         open_everything(page)
         pending = page.locator("#timeline > li.pending")
-        assert pending.count() == 1 and "dc scanned it" in pending.inner_text()
+        assert pending.count() == 1 and "Dc scanned it" in pending.inner_text()
         assert "not checked" in pending.inner_text()
 
 
@@ -259,15 +258,15 @@ def test_an_event_declared_in_error_is_shown_but_left_out_of_the_state(
         v = verdict(page)
         assert (v["state"], v["tone"]) == ("genuine", "ok")
         assert words["line.corrected.one"] in v["lines"]
-        assert "Held by ginza at urn:epc:id:sgln:ginza.0" in page.inner_text("#facts")
+        assert "Held by Ginza at urn:epc:id:sgln:ginza.0" in page.inner_text("#facts")
         open_everything(page)
         entries = page.locator("#timeline > li")
         assert entries.count() == 6
         assert "withdrawn" in (entries.nth(2).get_attribute("class") or "")
         assert says("en", "timeline.declared", entries.nth(2).locator(".meta").first.inner_text(),
-                    who="brand", reason=words["error_reason.did_not_occur"])  # fmt: skip
+                    who="Brand", reason=words["error_reason.did_not_occur"])  # fmt: skip
         assert entries.nth(3).locator(".what").inner_text() == (
-            f"brand declared event 3 in error: {words['error_reason.did_not_occur']}"
+            f"Brand declared event 3 in error: {words['error_reason.did_not_occur']}"
         )
 
 

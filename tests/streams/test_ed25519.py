@@ -8,6 +8,7 @@ tests/server/test_parity.py).
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,45 @@ def test_each_case_is_decided_as_the_rules_say_and_libsodium_agrees(name: str) -
     except Exception:
         libsodium = False
     assert libsodium is valid, "libsodium applies the same rules"
+
+
+def _libsodium(key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        crypto_sign_open(signature + message, key)
+    except Exception:
+        return False
+    return True
+
+
+def test_the_native_equation_agrees_with_libsodium_on_mutated_cases() -> None:
+    """The equation is the native extension's for message bytes (the key decompressed once):
+    on every case, honest signatures of random keys and thousands of one-bit or one-byte
+    changes to a key, a signature or a message, the verdict is libsodium's."""
+    rng = random.Random(20261203)
+    honest = []
+    for n in range(40):
+        signing = SigningKey(rng.randbytes(32))
+        message = rng.randbytes(n * 7)
+        honest.append((bytes(signing.verify_key), signing.sign(message).signature, message))
+    cases = [(key, signature, message) for key, signature, message, _ in CASES.values()]
+    seen = {True: 0, False: 0}
+    for key, signature, message in cases + honest:
+        for n in range(80):
+            parts = [bytearray(key), bytearray(signature), bytearray(message)]
+            if n:
+                part = parts[rng.randrange(3 if message else 2)]
+                at = rng.randrange(len(part))
+                if rng.random() < 0.5:
+                    part[at] ^= 1 << rng.randrange(8)
+                else:
+                    part[at] = rng.randrange(256)
+            k, s, m = (bytes(x) for x in parts)
+            verdict = ed25519.verify(k, m, s)
+            assert verdict is _libsodium(k, m, s), (k.hex(), s.hex(), m.hex())
+            seen[verdict] += 1
+    assert seen[True] > 40 and seen[False] > 1000
+    key, signature, message = honest[3]
+    assert ed25519.PublicKey(key).verify(bytearray(message), signature)  # (PyNaCl's path)
 
 
 def test_keys_are_refused_for_what_they_are() -> None:

@@ -4,7 +4,7 @@
 
 The layout is the completeness folders' (``desc``, ``want_err``, ``bundle``,
 ``platform_key``, ``device_keys``, ``want_absent``, ``want_completeness``) plus
-``want_ownership``: the ownership a valid history ends with (docs/proof-bundle.md §12).
+``want_ownership``: the ownership a valid history ends with (docs/proof-bundle.md §13).
 The world is ``../bundles/make_bundle_vectors.py``'s with version 2 headers; item A is sold
 with a claim commitment, claimed by Alice, transferred, claimed by Bob and reported stolen.
 The refused vectors are histories a lying platform could anchor past the ledger's rules
