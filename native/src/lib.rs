@@ -6,7 +6,7 @@
 use hashbrown::HashTable;
 use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMapping, PyType};
+use pyo3::types::{PyBytes, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
@@ -206,6 +206,86 @@ struct Pending {
     touched: Vec<(usize, Key, u32)>,
 }
 
+/// A row to save, copied out of the map when an update hands it back: `kind` says what
+/// `value` holds (ROW_NODE nothing, ROW_LEAF the entry's 56 bytes, ROW_HEAD the 16 bytes
+/// of height and size).
+#[derive(Clone, Copy)]
+struct RowData {
+    path: Path,
+    hash: Hash,
+    key: Key,
+    value: Val,
+    kind: u8,
+}
+
+const ROW_NODE: u8 = 0;
+const ROW_LEAF: u8 = 1;
+const ROW_HEAD: u8 = 2;
+
+impl RowData {
+    fn fields<'py>(&self, py: Python<'py>) -> [Bound<'py, PyAny>; 4] {
+        let path = PyBytes::new(py, &self.path).into_any();
+        let hash = PyBytes::new(py, &self.hash).into_any();
+        let none = || py.None().into_bound(py);
+        match self.kind {
+            ROW_LEAF => [
+                path,
+                hash,
+                PyBytes::new(py, &self.key).into_any(),
+                PyBytes::new(py, &self.value).into_any(),
+            ],
+            ROW_HEAD => [path, hash, none(), PyBytes::new(py, &self.value[..16]).into_any()],
+            _ => [path, hash, none(), none()],
+        }
+    }
+}
+
+/// The rows an update hands back, kept as plain bytes: Python objects are made only when
+/// the rows are read (saving them), not while the map is updated.
+#[pyclass(module = "assay_headmap", frozen)]
+struct Rows {
+    rows: Vec<RowData>,
+}
+
+#[pymethods]
+impl Rows {
+    fn __len__(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Every row as an object of `row_cls` (a MapRow), in order.
+    fn materialize<'py>(
+        &self,
+        py: Python<'py>,
+        row_cls: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        rows_list(py, &row_class(py, row_cls)?, &self.rows)
+    }
+
+    /// Every row as the tuple `(path, height, hash, leaf_key, value)` a store inserts.
+    fn params<'py>(&self, py: Python<'py>, height: i64) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let height = height.into_pyobject(py)?.into_any();
+        for row in &self.rows {
+            let [path, hash, key, value] = row.fields(py);
+            out.append(PyTuple::new(py, [path, height.clone(), hash, key, value])?)?;
+        }
+        Ok(out)
+    }
+}
+
+fn rows_list<'py>(
+    py: Python<'py>,
+    cls: &Bound<'py, PyType>,
+    rows: &[RowData],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for row in rows {
+        out.append(make_row(py, cls, row.fields(py))?)?;
+    }
+    Ok(out)
+}
+
 #[pyclass(module = "assay_headmap")]
 struct Core {
     nodes: Vec<Node>,
@@ -246,39 +326,58 @@ impl Core {
         (index != NONE).then(|| self.nodes[index as usize])
     }
 
-    /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
-    /// (sorted, distinct, non-empty); `batch` is every key of the update, sorted. Mirrors
-    /// HeadMap._update step by step.
-    fn rebuild(&mut self, depth: usize, here: u32, keys: &[Key], batch: &[Key]) -> (u32, Hash) {
-        let p = self.pending.as_mut().expect("an update is pending");
-        if here != NONE {
-            // Each node is visited once per update and always rewritten: save it first.
-            p.node_undo.push((here, self.nodes[here as usize]));
+    /// Start loading a node's cache line: a block's paths run through a map far larger
+    /// than the caches, so the walk waits on memory, not on hashing.
+    #[inline(always)]
+    fn prefetch(&self, index: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if index != NONE {
+            // SAFETY: the index is in bounds (checked by `get`); prefetching has no effect
+            // on memory or on program state.
+            if let Some(node) = self.nodes.get(index as usize) {
+                unsafe {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                    _mm_prefetch::<_MM_HINT_T0>((node as *const Node).cast::<i8>());
+                }
+            }
         }
+    }
+
+    /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
+    /// (sorted, distinct, non-empty; each with the index of its entry). Every key of the
+    /// update that lies under this node is among `keys`. Mirrors HeadMap._update step by
+    /// step.
+    fn rebuild(&mut self, depth: usize, here: u32, keys: &[(Key, u32)]) -> (u32, Hash) {
         let placed = if here == NONE {
             NONE
         } else {
-            self.nodes[here as usize].leaf
+            let node = self.nodes[here as usize];
+            // Both children are read below (one to descend, one for its hash): load them
+            // together instead of one after the other.
+            self.prefetch(node.child[0]);
+            self.prefetch(node.child[1]);
+            // Each node is visited once per update and always rewritten: save it first.
+            let p = self.pending.as_mut().expect("an update is pending");
+            p.node_undo.push((here, node));
+            node.leaf
         };
-        let merged: Vec<Key>;
+        let merged: Vec<(Key, u32)>;
         let mut keys = keys;
         if placed != NONE || here == NONE {
             if placed != NONE {
                 let resident = self.entries.keys[placed as usize];
-                if batch.binary_search(&resident).is_err() {
-                    let mut all = keys.to_vec();
-                    let at = all.partition_point(|k| *k < resident);
-                    all.insert(at, resident);
+                // The resident key, if the update changes it, lies under this node too.
+                if let Err(at) = keys.binary_search_by(|k| k.0.cmp(&resident)) {
+                    let mut all = Vec::with_capacity(keys.len() + 1);
+                    all.extend_from_slice(&keys[..at]);
+                    all.push((resident, placed));
+                    all.extend_from_slice(&keys[at..]);
                     merged = all;
                     keys = &merged;
                 }
             }
             if keys.len() == 1 {
-                let key = keys[0];
-                let entry = self
-                    .entries
-                    .find(&key)
-                    .expect("a key of the map has an entry");
+                let (key, entry) = keys[0];
                 let digest = leaf_hash(&key, &self.entries.vals[entry as usize]);
                 let node = Node {
                     hash: digest,
@@ -309,17 +408,17 @@ impl Core {
             self.nodes[here as usize].leaf = NONE;
             here
         };
-        let split = keys.partition_point(|k| !bit(k, depth));
+        let split = keys.partition_point(|k| !bit(&k.0, depth));
         let [mut left, mut right] = self.nodes[index as usize].child;
         let left_hash = if split > 0 {
-            let (l, h) = self.rebuild(depth + 1, left, &keys[..split], batch);
+            let (l, h) = self.rebuild(depth + 1, left, &keys[..split]);
             left = l;
             h
         } else {
             self.hash_of(left)
         };
         let right_hash = if split < keys.len() {
-            let (r, h) = self.rebuild(depth + 1, right, &keys[split..], batch);
+            let (r, h) = self.rebuild(depth + 1, right, &keys[split..]);
             right = r;
             h
         } else {
@@ -333,35 +432,38 @@ impl Core {
             .as_mut()
             .unwrap()
             .touched
-            .push((depth, keys[0], index));
+            .push((depth, keys[0].0, index));
         (index, digest)
     }
 
-    fn row<'py>(
-        &self,
-        py: Python<'py>,
-        cls: &Bound<'py, PyType>,
-        path: &Path,
-        node: &Node,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let path = PyBytes::new(py, path).into_any();
-        let hash = PyBytes::new(py, &node.hash).into_any();
-        if node.leaf == NONE {
-            make_row(
-                py,
-                cls,
-                [
-                    path,
-                    hash,
-                    py.None().into_bound(py),
-                    py.None().into_bound(py),
-                ],
-            )
-        } else {
+    /// The row of `node` at `path`; `key` is its entry's key when the caller has it at
+    /// hand (reading it from the entries would be one more cache miss per leaf).
+    fn row_data(&self, path: &Path, node: &Node, key: Option<&Key>) -> RowData {
+        let mut row = RowData {
+            path: *path,
+            hash: node.hash,
+            key: EMPTY,
+            value: [0; 56],
+            kind: ROW_NODE,
+        };
+        if node.leaf != NONE {
             let i = node.leaf as usize;
-            let key = PyBytes::new(py, &self.entries.keys[i]).into_any();
-            let value = PyBytes::new(py, &self.entries.vals[i]).into_any();
-            make_row(py, cls, [path, hash, key, value])
+            row.key = *key.unwrap_or(&self.entries.keys[i]);
+            row.value = self.entries.vals[i];
+            row.kind = ROW_LEAF;
+        }
+        row
+    }
+
+    fn head_data(&self) -> RowData {
+        let mut value = [0u8; 56];
+        value[..16].copy_from_slice(&self.meta());
+        RowData {
+            path: meta_path(),
+            hash: self.root_hash(),
+            key: EMPTY,
+            value,
+            kind: ROW_HEAD,
         }
     }
 
@@ -372,36 +474,30 @@ impl Core {
         out
     }
 
-    fn rows_of<'py>(
-        &self,
-        py: Python<'py>,
-        cls: &Bound<'py, PyAny>,
-        unsorted: Vec<(Path, u32)>,
-        head_last: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
+    /// The rows of `unsorted` nodes in path order, with the head row last (`head_last`,
+    /// as update() hands them back) or among them by its path (as rows() does).
+    fn rows_of(&self, unsorted: Vec<(Path, u32, Option<Key>)>, head_last: bool) -> Vec<RowData> {
         // Sort 4-byte positions, not the 38-byte pairs (moving those dominated the sort).
         let mut order: Vec<u32> = (0..unsorted.len() as u32).collect();
         order.sort_unstable_by(|a, b| unsorted[*a as usize].0.cmp(&unsorted[*b as usize].0));
-        let nodes: Vec<&(Path, u32)> = order.iter().map(|i| &unsorted[*i as usize]).collect();
-        let row_cls = row_class(py, cls)?;
         let head = meta_path();
-        // update() appends the head row; rows() sorts it among the nodes by its path.
         let at = if head_last {
-            nodes.len()
+            order.len()
         } else {
-            nodes.partition_point(|n| n.0 < head)
+            order.partition_point(|i| unsorted[*i as usize].0 < head)
         };
-        let out = PyList::empty(py);
-        for (i, (path, index)) in nodes.iter().enumerate() {
-            if i == at {
-                out.append(self.head_row(py, cls)?)?;
+        let mut out = Vec::with_capacity(order.len() + 1);
+        for (n, i) in order.iter().enumerate() {
+            if n == at {
+                out.push(self.head_data());
             }
-            out.append(self.row(py, &row_cls, path, &self.nodes[*index as usize])?)?;
+            let (path, index, key) = &unsorted[*i as usize];
+            out.push(self.row_data(path, &self.nodes[*index as usize], key.as_ref()));
         }
-        if at == nodes.len() {
-            out.append(self.head_row(py, cls)?)?;
+        if at == order.len() {
+            out.push(self.head_data());
         }
-        Ok(out)
+        out
     }
 }
 
@@ -507,14 +603,12 @@ impl Core {
             .map(|i| PyBytes::new(py, &self.entries.vals[i as usize])))
     }
 
-    /// Apply `changes` (key -> MapEntry); the rows to save, built with `row_cls`.
+    /// Apply `changes` (key -> MapEntry); the rows to save.
     fn update<'py>(
         &mut self,
-        py: Python<'py>,
         changes: &Bound<'py, PyMapping>,
         height: i64,
-        row_cls: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Rows> {
         let mut batch: Vec<(Key, Val)> = Vec::new();
         for item in changes.items()?.iter() {
             let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
@@ -527,35 +621,37 @@ impl Core {
             root_before: self.root,
             ..Default::default()
         };
-        let mut keys: Vec<Key> = Vec::with_capacity(batch.len());
+        let mut keys: Vec<(Key, u32)> = Vec::with_capacity(batch.len());
         for (key, value) in batch {
-            match self.entries.find(&key) {
+            let entry = match self.entries.find(&key) {
                 Some(i) => {
                     if (i as usize) < p.entries_before {
                         p.entry_undo.push((i, self.entries.vals[i as usize]));
                     }
                     self.entries.vals[i as usize] = value;
+                    i
                 }
-                None => {
-                    self.entries.push(key, value);
-                }
-            }
-            keys.push(key);
+                None => self.entries.push(key, value),
+            };
+            keys.push((key, entry));
         }
         self.pending = Some(p);
-        keys.sort_unstable();
-        keys.dedup();
+        // A mapping holds each key once; equal keys would share one entry all the same.
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys.dedup_by(|a, b| a.0 == b.0);
         if !keys.is_empty() {
-            self.root = self.rebuild(0, self.root, &keys, &keys).0;
+            self.root = self.rebuild(0, self.root, &keys).0;
         }
         self.height = height;
         let p = self.pending.as_ref().unwrap();
         let touched = p
             .touched
             .iter()
-            .map(|(d, k, i)| (path_of(*d, k), *i))
+            .map(|(d, k, i)| (path_of(*d, k), *i, Some(*k)))
             .collect();
-        self.rows_of(py, row_cls, touched, true)
+        Ok(Rows {
+            rows: self.rows_of(touched, true),
+        })
     }
 
     fn head_row<'py>(
@@ -672,13 +768,13 @@ impl Core {
         py: Python<'py>,
         row_cls: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut all: Vec<(Path, u32)> = Vec::with_capacity(self.nodes.len());
+        let mut all: Vec<(Path, u32, Option<Key>)> = Vec::with_capacity(self.nodes.len());
         let mut stack: Vec<(u32, usize, Key)> = Vec::new();
         if self.root != NONE {
             stack.push((self.root, 0, EMPTY));
         }
         while let Some((index, depth, key)) = stack.pop() {
-            all.push((path_of(depth, &key), index));
+            all.push((path_of(depth, &key), index, None));
             let node = &self.nodes[index as usize];
             if node.leaf != NONE {
                 continue;
@@ -689,7 +785,7 @@ impl Core {
                 }
             }
         }
-        self.rows_of(py, row_cls, all, false)
+        rows_list(py, &row_class(py, row_cls)?, &self.rows_of(all, false))
     }
 
     /// The map as saved: every node row and the head row (objects with path, hash,
@@ -780,5 +876,6 @@ fn hex(bytes: &[u8]) -> String {
 #[pymodule]
 fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_class::<Rows>()?;
     Ok(())
 }
