@@ -6,7 +6,7 @@
 use hashbrown::HashTable;
 use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMapping, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +30,19 @@ struct Node {
 }
 
 const HOLE: u32 = u32::MAX - 1;
+/// Below this many keys, `rebuild` first loads their paths with `warm`.
+const WARM_KEYS: usize = 64;
+
+/// Start loading the cache line of `value` (a hint: no effect on memory or results).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a reference is a valid address; prefetching reads nothing into the program.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+}
 
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -340,24 +353,65 @@ impl Core {
     /// than the caches, so the walk waits on memory, not on hashing.
     #[inline(always)]
     fn prefetch(&self, index: u32) {
-        #[cfg(target_arch = "x86_64")]
         if index != NONE {
-            // SAFETY: the index is in bounds (checked by `get`); prefetching has no effect
-            // on memory or on program state.
             if let Some(node) = self.nodes.get(index as usize) {
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>((node as *const Node).cast::<i8>());
+                prefetch(node);
+            }
+        }
+    }
+
+    /// Load, ahead of `rebuild`, every node it will read under `here` (at `depth`) for
+    /// `keys`: their paths, the siblings along them and the entries met at their ends.
+    /// The walk goes level by level across all the keys, so the loads of one level are
+    /// independent of each other and overlap, where `rebuild` (one path after the other,
+    /// each node found through its parent) would wait for each in turn. It changes nothing.
+    fn warm(&self, depth: usize, here: u32, keys: &[(Key, u32)]) {
+        let mut frontier: Vec<u32> = vec![here; keys.len()];
+        for (_, entry) in keys {
+            if let Some(value) = self.entries.vals.get(*entry as usize) {
+                prefetch(value);
+            }
+        }
+        for d in depth..DEPTH {
+            let mut more = false;
+            for (at, (key, _)) in frontier.iter_mut().zip(keys) {
+                let Some(node) = self.nodes.get(*at as usize) else {
+                    continue; // NONE: this path has ended
+                };
+                if node.leaf != NONE {
+                    if let Some(resident) = self.entries.keys.get(node.leaf as usize) {
+                        prefetch(resident);
+                    }
+                    *at = NONE;
+                    continue;
                 }
+                let side = bit(key, d) as usize;
+                self.prefetch(node.child[1 - side]);
+                self.prefetch(node.child[side]);
+                *at = node.child[side];
+                more = true;
+            }
+            if !more {
+                break;
             }
         }
     }
 
     /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
     /// (sorted, distinct, non-empty; each with the index of its entry). Every key of the
-    /// update that lies under this node is among `keys`. Mirrors HeadMap._update step by
-    /// step.
-    fn rebuild(&mut self, depth: usize, here: u32, keys: &[(Key, u32)]) -> (u32, Hash) {
+    /// update that lies under this node is among `keys`; `warmed`: an ancestor has loaded
+    /// their paths (`warm`). Mirrors HeadMap._update step by step.
+    fn rebuild(
+        &mut self,
+        depth: usize,
+        here: u32,
+        keys: &[(Key, u32)],
+        warmed: bool,
+    ) -> (u32, Hash) {
+        if !warmed && keys.len() <= WARM_KEYS {
+            self.warm(depth, here, keys);
+        }
+        let warmed = warmed || keys.len() <= WARM_KEYS;
         let placed = if here == NONE {
             NONE
         } else {
@@ -375,15 +429,20 @@ impl Core {
         let mut keys = keys;
         if placed != NONE || here == NONE {
             if placed != NONE {
-                let resident = self.entries.keys[placed as usize];
-                // The resident key, if the update changes it, lies under this node too.
-                if let Err(at) = keys.binary_search_by(|k| k.0.cmp(&resident)) {
-                    let mut all = Vec::with_capacity(keys.len() + 1);
-                    all.extend_from_slice(&keys[..at]);
-                    all.push((resident, placed));
-                    all.extend_from_slice(&keys[at..]);
-                    merged = all;
-                    keys = &merged;
+                // The resident key, if the update changes it, lies under this node too; at
+                // the end of a path that is mostly the one key there, known by its entry
+                // (without reading the resident key: one cache miss less).
+                let changed = keys.len() <= 4 && keys.iter().any(|k| k.1 == placed);
+                if !changed {
+                    let resident = self.entries.keys[placed as usize];
+                    if let Err(at) = keys.binary_search_by(|k| k.0.cmp(&resident)) {
+                        let mut all = Vec::with_capacity(keys.len() + 1);
+                        all.extend_from_slice(&keys[..at]);
+                        all.push((resident, placed));
+                        all.extend_from_slice(&keys[at..]);
+                        merged = all;
+                        keys = &merged;
+                    }
                 }
             }
             if keys.len() == 1 {
@@ -421,14 +480,14 @@ impl Core {
         let split = keys.partition_point(|k| !bit(&k.0, depth));
         let [mut left, mut right] = self.nodes[index as usize].child;
         let left_hash = if split > 0 {
-            let (l, h) = self.rebuild(depth + 1, left, &keys[..split]);
+            let (l, h) = self.rebuild(depth + 1, left, &keys[..split], warmed);
             left = l;
             h
         } else {
             self.hash_of(left)
         };
         let right_hash = if split < keys.len() {
-            let (r, h) = self.rebuild(depth + 1, right, &keys[split..]);
+            let (r, h) = self.rebuild(depth + 1, right, &keys[split..], warmed);
             right = r;
             h
         } else {
@@ -558,10 +617,24 @@ fn bytes_of<const N: usize>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8;
 
 fn value_of(entry: &Bound<'_, PyAny>) -> PyResult<Val> {
     let mut out = [0u8; 56];
-    out[..8].copy_from_slice(&entry.getattr("version")?.extract::<u64>()?.to_be_bytes());
-    out[8..40].copy_from_slice(&bytes_of::<32>(&entry.getattr("leaf")?, "an entry's leaf")?);
-    out[40..48].copy_from_slice(&entry.getattr("height")?.extract::<u64>()?.to_be_bytes());
-    out[48..].copy_from_slice(&entry.getattr("leaf_index")?.extract::<u64>()?.to_be_bytes());
+    let py = entry.py();
+    let field = |name| entry.getattr(name);
+    out[..8].copy_from_slice(
+        &field(intern!(py, "version"))?
+            .extract::<u64>()?
+            .to_be_bytes(),
+    );
+    out[8..40].copy_from_slice(&bytes_of::<32>(
+        &field(intern!(py, "leaf"))?,
+        "an entry's leaf",
+    )?);
+    out[40..48].copy_from_slice(
+        &field(intern!(py, "height"))?
+            .extract::<u64>()?
+            .to_be_bytes(),
+    );
+    let index = field(intern!(py, "leaf_index"))?.extract::<u64>()?;
+    out[48..].copy_from_slice(&index.to_be_bytes());
     Ok(out)
 }
 
@@ -602,15 +675,18 @@ impl Core {
     }
 
     /// Apply `changes` (key -> MapEntry); the rows to save.
-    fn update<'py>(
-        &mut self,
-        changes: &Bound<'py, PyMapping>,
-        height: i64,
-    ) -> PyResult<Rows> {
-        let mut batch: Vec<(Key, Val)> = Vec::new();
-        for item in changes.items()?.iter() {
-            let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
-            batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+    fn update<'py>(&mut self, changes: &Bound<'py, PyMapping>, height: i64) -> PyResult<Rows> {
+        let mut batch: Vec<(Key, Val)> = Vec::with_capacity(changes.len()?);
+        if let Ok(dict) = changes.cast::<PyDict>() {
+            // A dict (what the sealer passes) is read in place, without a list of pairs.
+            for (k, e) in dict.iter() {
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
+        } else {
+            for item in changes.items()?.iter() {
+                let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
         }
         let mut p = Pending {
             nodes_before: self.nodes.len(),
@@ -635,10 +711,10 @@ impl Core {
         }
         self.pending = Some(p);
         // A mapping holds each key once; equal keys would share one entry all the same.
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys.sort_unstable_by_key(|k| k.0);
         keys.dedup_by(|a, b| a.0 == b.0);
         if !keys.is_empty() {
-            self.root = self.rebuild(0, self.root, &keys).0;
+            self.root = self.rebuild(0, self.root, &keys, false).0;
         }
         self.height = height;
         let p = self.pending.as_ref().unwrap();
