@@ -12,6 +12,7 @@ printed with its number, a baseline measured in the same run, and whether it is 
    ``HeadMap.update``) — against the same without the map. Goal ≥ 200k events/s. Also
    printed (no goal): the same with the block's map rows written to SQLite, each block in
    its own transaction, as ``Chain.save_seal`` writes them.
+   Likewise the same with the rows only made into the tuples a store inserts.
 2. store: the whole map's rows in the chain's SQLite table, as the anchor leaves them.
 3. prove: an item's entry and map proof read from the store at the head height
    (``Chain.map_proof_at``), p50/p99, against the proof from the map in memory. Goal:
@@ -101,10 +102,15 @@ def batches_of(items: int, fresh: int, blocks: int, seed: int) -> list[list[Leaf
 
 
 def seal_blocks(
-    m: HeadMap | None, batches: list[list[LeafSource]], first: int, chain: Chain | None = None
+    m: HeadMap | None,
+    batches: list[list[LeafSource]],
+    first: int,
+    chain: Chain | None = None,
+    tuples: bool = False,
 ) -> float:
     """Seconds to seal ``batches`` as the anchor does (without the map if ``m`` is None;
-    with its rows written to ``chain``'s map table if given)."""
+    with its rows written to ``chain``'s map table if given, or only made into the tuples
+    a store inserts if ``tuples``)."""
     earlier = bytes(range(32))
     started = time.perf_counter()
     for height, batch in enumerate(batches, first):
@@ -117,6 +123,8 @@ def seal_blocks(
             for index, (s, leaf) in enumerate(zip(batch, leaves, strict=True))
         }
         rows = m.update(changes, height)
+        if tuples:
+            row_params(rows, height)
         if chain is not None:
             with chain.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
                 c.executemany(
@@ -130,10 +138,13 @@ def bench_seal(m: HeadMap, items: int, blocks: int) -> dict[str, float]:
     batches = batches_of(items, items, blocks, 5)
     without = seal_blocks(None, batches, m.height + 1)
     with_map = seal_blocks(m, batches, m.height + 1)
+    more = batches_of(items, items + 2 * blocks * BATCH, blocks, 7)
+    with_tuples = seal_blocks(m, more, m.height + 1, tuples=True)
     events = blocks * BATCH
     return {
         "seal_without_map_events_per_s": events / without,
         "seal_with_map_events_per_s": events / with_map,
+        "seal_with_map_tuples_events_per_s": events / with_tuples,
     }
 
 
@@ -295,6 +306,10 @@ def main() -> None:
     print(
         f"CPU time p99 (other load excluded): map prove {n['map_prove_cpu_p99_ms']:.3f} ms, "
         f"absence {n['absence_cpu_p99_ms']:.3f} ms"
+    )
+    print(
+        f"seal incl. map rows made into store tuples (no SQLite) "
+        f"{n['seal_with_map_tuples_events_per_s']:,.0f} events/s"
     )
     print(
         f"seal incl. map rows stored in SQLite {n['seal_with_map_stored_events_per_s']:,.0f} "
