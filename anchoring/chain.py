@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -215,7 +215,7 @@ class Chain(Application[str]):
         block: Block | None,
         leaf_rows: list[LeafRow],
         tree: bytes | None,
-        map_rows: list[MapRow] | None = None,
+        map_rows: Sequence[MapRow] | None = None,
     ) -> None:
         """Save a seal in one transaction: the anchor's new ledger position, and the block
         with its leaf and block index rows (none when the batch held no item event) and

@@ -17,13 +17,59 @@ entry whose leaf is not 32 bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import overload
 
-from assay_headmap import Core
+from assay_headmap import Core, Rows
 
 from anchoring.headmap import MapEntry, MapProof, MapRow, Node
 
 _PATH_LIMIT = 1 << (34 * 8)
+
+
+class MapRows(Sequence[MapRow]):
+    """The rows an update hands back, held natively as bytes until read: an update costs
+    the map's own work, and the Python objects are made only when the rows are saved.
+    Equal to any sequence of the same rows (the reference's list)."""
+
+    __slots__ = ("_list", "_raw")
+
+    def __init__(self, raw: Rows) -> None:
+        self._raw = raw
+        self._list: list[MapRow] | None = None
+
+    def _rows(self) -> list[MapRow]:
+        if self._list is None:
+            self._list = self._raw.materialize(MapRow)
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> MapRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[MapRow]: ...
+    def __getitem__(self, index: int | slice) -> MapRow | list[MapRow]:
+        return self._rows()[index]
+
+    def __iter__(self) -> Iterator[MapRow]:
+        return iter(self._rows())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == len(self) and self._rows() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MapRows({self._rows()!r})"
+
+    def params(self, height: int) -> list[tuple[bytes, int, bytes, bytes | None, bytes | None]]:
+        """``(path, height, hash, leaf_key, value)`` of every row: what a store inserts,
+        made without the MapRow objects."""
+        return self._raw.params(height)
 
 
 class HeadMap:
@@ -55,10 +101,10 @@ class HeadMap:
         raw = self._core.get(key)
         return None if raw is None else MapEntry.decode(raw)
 
-    def update(self, changes: Mapping[bytes, MapEntry], height: int) -> list[MapRow]:
+    def update(self, changes: Mapping[bytes, MapEntry], height: int) -> MapRows:
         """Apply a block's changes; returns the rows to save with it (nodes, then the head
         row). :meth:`rollback` undoes it if the block is not saved after all."""
-        return self._core.update(changes, height, MapRow)
+        return MapRows(self._core.update(changes, height))
 
     def head_row(self) -> MapRow:
         row: MapRow = self._core.head_row(MapRow)
@@ -92,3 +138,12 @@ class HeadMap:
     def rows(self) -> list[MapRow]:
         """Every node as a row (plus the head row): what a store must hold."""
         return self._core.rows(MapRow)
+
+
+def row_params(
+    rows: Sequence[MapRow], height: int
+) -> list[tuple[bytes, int, bytes, bytes | None, bytes | None]]:
+    """``(path, height, hash, leaf_key, value)`` of every row, as a store inserts them."""
+    if isinstance(rows, MapRows):
+        return rows.params(height)
+    return [(r.path, height, r.hash, r.leaf_key, r.value) for r in rows]

@@ -27,6 +27,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from anchoring.headmap import MapRow
+from anchoring.headmap_native import row_params
 
 _LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
@@ -136,7 +137,7 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             height, nodes = map_rows
             c.executemany(
                 "INSERT INTO anchored_map VALUES (?,?,?,?,?)",
-                [(r.path, height, r.hash, r.leaf_key, r.value) for r in nodes],
+                row_params(nodes, height),
             )
         return returning
 

@@ -13,6 +13,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from anchoring.headmap import MapRow
+from anchoring.headmap_native import row_params
 from anchoring.recorders import BlockRow, LeafRow, map_row
 
 
@@ -68,7 +69,7 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             height, nodes = map_rows
             curs.executemany(
                 f"INSERT INTO {self.map_table} VALUES (%s, %s, %s, %s, %s)".encode(),
-                [(r.path, height, r.hash, r.leaf_key, r.value) for r in nodes],
+                row_params(nodes, height),
             )
 
     # ----- leaves ----------------------------------------------------------------------

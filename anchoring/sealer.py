@@ -204,7 +204,7 @@ class Anchor:
             for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
         ]
         header = block = tree = None
-        map_rows: list[MapRow] | None = None
+        map_rows: Sequence[MapRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
             map_rows = self._update_map(rows, height, notifications[-1].id)
@@ -279,7 +279,9 @@ class Anchor:
             )
         self.map = stored
 
-    def _update_map(self, rows: Sequence[LeafRow], height: int, last: int) -> list[MapRow] | None:
+    def _update_map(
+        self, rows: Sequence[LeafRow], height: int, last: int
+    ) -> Sequence[MapRow] | None:
         """Apply a block's leaves to the map; the rows to save with the block."""
         if self.map is None:
             return None

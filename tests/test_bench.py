@@ -52,6 +52,8 @@ def test_json_has_machine_facts_and_positive_numbers(quick_run: Path) -> None:
         "history_p99", "rss_1w_ingest-1_end", "rss_1w_anchor_end", "rss_1w_project_end",
         "ingest_over_verify_floor", "ingest_cpu_over_verify_floor", "ingest_cpu",
         *(f"ingest_cpu_{s}" for s in ("consume", "envelope", "signature", "body", "rules", "save")),
+        "seal_with_map", "seal_with_map_stored", "map_prove_p99", "map_verify_p99", "absence_p99",
+        "map_proof_bytes",
     ]  # fmt: skip
     for key in expected:
         value = rows[key]["value"]
@@ -64,6 +66,9 @@ def test_json_has_machine_facts_and_positive_numbers(quick_run: Path) -> None:
     judged = [row for row in document["results"] if row["goal"] is not None]
     assert len(judged) >= 10
     assert all(isinstance(row["met"], bool) for row in judged)
+    # The head map's goals carry a baseline measured in the same run.
+    for key in ("seal_with_map", "map_prove_p99", "absence_p99", "map_proof_bytes"):
+        assert rows[key]["baseline"] > 0 and rows[key]["met"] is not None, key
     # p50 never exceeds p99.
     for what in ("checkpoint", "staleness"):
         assert rows[f"{what}_p50_1w"]["value"] <= rows[f"{what}_p99_1w"]["value"]

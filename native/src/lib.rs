@@ -6,7 +6,7 @@
 use hashbrown::HashTable;
 use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyMapping, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +32,22 @@ struct Node {
 }
 
 const HOLE: u32 = u32::MAX - 1;
+/// Below this many keys, `rebuild` first loads their paths with `warm`.
+const WARM_KEYS: usize = 64;
+
+/// Start loading the cache line of `value` (a hint: no effect on memory or results; none
+/// at all off x86-64).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a reference is a valid address; prefetching reads nothing into the program.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+}
 
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -204,8 +220,98 @@ struct Pending {
     root_before: u32,
     node_undo: Vec<(u32, Node)>,
     entry_undo: Vec<(u32, Val)>,
-    /// (depth, a key on the node's path, node) of every node the update wrote.
-    touched: Vec<(usize, Key, u32)>,
+    /// (depth, a key on the node's path, its hash, its entry or NONE) of every node the
+    /// update wrote, as it left them: the rows are made from these, without reading the
+    /// nodes again (by then mostly out of the caches).
+    touched: Vec<(usize, Key, Hash, u32)>,
+}
+
+/// The head row's place in a RowSet's `rows` (its value is the set's `meta`).
+const HEAD_ROW: u32 = u32::MAX - 1;
+
+/// Rows copied out of the map: each a path, a hash, and what it holds: NONE (an interior
+/// node), HEAD_ROW, or the index of its entry (key and value) in `entries`.
+#[derive(Default)]
+struct RowSet {
+    rows: Vec<(Path, Hash, u32)>,
+    entries: Vec<(Key, Val)>,
+    meta: [u8; 16],
+}
+
+impl RowSet {
+    fn fields<'py>(&self, py: Python<'py>, row: &(Path, Hash, u32)) -> [Bound<'py, PyAny>; 4] {
+        let (path, hash, slot) = row;
+        let path = PyBytes::new(py, path).into_any();
+        let hash = PyBytes::new(py, hash).into_any();
+        let none = || py.None().into_bound(py);
+        match *slot {
+            NONE => [path, hash, none(), none()],
+            HEAD_ROW => [path, hash, none(), PyBytes::new(py, &self.meta).into_any()],
+            entry => {
+                let (key, value) = &self.entries[entry as usize];
+                [
+                    path,
+                    hash,
+                    PyBytes::new(py, key).into_any(),
+                    PyBytes::new(py, value).into_any(),
+                ]
+            }
+        }
+    }
+
+    fn list<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for row in &self.rows {
+            out.append(make_row(py, cls, self.fields(py, row))?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// The rows an update hands back, kept as plain bytes: Python objects are made only when
+/// the rows are read (saving them), not while the map is updated.
+#[pyclass(module = "assay_headmap", frozen)]
+struct Rows {
+    set: RowSet,
+}
+
+#[pymethods]
+impl Rows {
+    fn __len__(&self) -> usize {
+        self.set.rows.len()
+    }
+
+    /// Every row as an object of `row_cls` (a MapRow), in order.
+    fn materialize<'py>(
+        &self,
+        py: Python<'py>,
+        row_cls: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        self.set.list(py, &row_class(py, row_cls)?)
+    }
+
+    /// Every row as the tuple `(path, height, hash, leaf_key, value)` a store inserts.
+    fn params<'py>(&self, py: Python<'py>, height: i64) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let height = height.into_pyobject(py)?.into_any();
+        for row in &self.set.rows {
+            let [path, hash, key, value] = self.set.fields(py, row);
+            out.append(PyTuple::new(py, [path, height.clone(), hash, key, value])?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// A path as five big-endian words: compared as words, in the order of its bytes, far
+/// faster than a byte-wise comparison of 34 bytes.
+fn order_key(path: &Path) -> [u64; 5] {
+    let mut wide = [0u8; 40];
+    wide[6..].copy_from_slice(path);
+    let mut out = [0u64; 5];
+    for (word, bytes) in out.iter_mut().zip(wide.chunks_exact(8)) {
+        *word = u64::from_be_bytes(bytes.try_into().unwrap());
+    }
+    out
 }
 
 #[pyclass(module = "assay_headmap")]
@@ -248,39 +354,104 @@ impl Core {
         (index != NONE).then(|| self.nodes[index as usize])
     }
 
-    /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
-    /// (sorted, distinct, non-empty); `batch` is every key of the update, sorted. Mirrors
-    /// HeadMap._update step by step.
-    fn rebuild(&mut self, depth: usize, here: u32, keys: &[Key], batch: &[Key]) -> (u32, Hash) {
-        let p = self.pending.as_mut().expect("an update is pending");
-        if here != NONE {
-            // Each node is visited once per update and always rewritten: save it first.
-            p.node_undo.push((here, self.nodes[here as usize]));
+    /// Start loading a node's cache line: a block's paths run through a map far larger
+    /// than the caches, so the walk waits on memory, not on hashing.
+    #[inline(always)]
+    fn prefetch(&self, index: u32) {
+        if index != NONE {
+            if let Some(node) = self.nodes.get(index as usize) {
+                prefetch(node);
+            }
         }
+    }
+
+    /// Load, ahead of `rebuild`, every node it will read under `here` (at `depth`) for
+    /// `keys`: their paths, the siblings along them and the entries met at their ends.
+    /// The walk goes level by level across all the keys, so the loads of one level are
+    /// independent of each other and overlap, where `rebuild` (one path after the other,
+    /// each node found through its parent) would wait for each in turn. It changes nothing.
+    fn warm(&self, depth: usize, here: u32, keys: &[(Key, u32)]) {
+        let mut frontier: Vec<u32> = vec![here; keys.len()];
+        for (_, entry) in keys {
+            if let Some(value) = self.entries.vals.get(*entry as usize) {
+                prefetch(value);
+            }
+        }
+        for d in depth..DEPTH {
+            let mut more = false;
+            for (at, (key, _)) in frontier.iter_mut().zip(keys) {
+                let Some(node) = self.nodes.get(*at as usize) else {
+                    continue; // NONE: this path has ended
+                };
+                if node.leaf != NONE {
+                    if let Some(resident) = self.entries.keys.get(node.leaf as usize) {
+                        prefetch(resident);
+                    }
+                    *at = NONE;
+                    continue;
+                }
+                let side = bit(key, d) as usize;
+                self.prefetch(node.child[1 - side]);
+                self.prefetch(node.child[side]);
+                *at = node.child[side];
+                more = true;
+            }
+            if !more {
+                break;
+            }
+        }
+    }
+
+    /// Rebuild the subtree at `depth` (node `here`, NONE if empty) on the path of `keys`
+    /// (sorted, distinct, non-empty; each with the index of its entry). Every key of the
+    /// update that lies under this node is among `keys`; `warmed`: an ancestor has loaded
+    /// their paths (`warm`). Mirrors HeadMap._update step by step.
+    fn rebuild(
+        &mut self,
+        depth: usize,
+        here: u32,
+        keys: &[(Key, u32)],
+        warmed: bool,
+    ) -> (u32, Hash) {
+        if !warmed && keys.len() <= WARM_KEYS {
+            self.warm(depth, here, keys);
+        }
+        let warmed = warmed || keys.len() <= WARM_KEYS;
         let placed = if here == NONE {
             NONE
         } else {
-            self.nodes[here as usize].leaf
+            let node = self.nodes[here as usize];
+            // Both children are read below (one to descend, one for its hash): load them
+            // together instead of one after the other.
+            self.prefetch(node.child[0]);
+            self.prefetch(node.child[1]);
+            // Each node is visited once per update and always rewritten: save it first.
+            let p = self.pending.as_mut().expect("an update is pending");
+            p.node_undo.push((here, node));
+            node.leaf
         };
-        let merged: Vec<Key>;
+        let merged: Vec<(Key, u32)>;
         let mut keys = keys;
         if placed != NONE || here == NONE {
             if placed != NONE {
-                let resident = self.entries.keys[placed as usize];
-                if batch.binary_search(&resident).is_err() {
-                    let mut all = keys.to_vec();
-                    let at = all.partition_point(|k| *k < resident);
-                    all.insert(at, resident);
-                    merged = all;
-                    keys = &merged;
+                // The resident key, if the update changes it, lies under this node too; at
+                // the end of a path that is mostly the one key there, known by its entry
+                // (without reading the resident key: one cache miss less).
+                let changed = keys.len() <= 4 && keys.iter().any(|k| k.1 == placed);
+                if !changed {
+                    let resident = self.entries.keys[placed as usize];
+                    if let Err(at) = keys.binary_search_by(|k| k.0.cmp(&resident)) {
+                        let mut all = Vec::with_capacity(keys.len() + 1);
+                        all.extend_from_slice(&keys[..at]);
+                        all.push((resident, placed));
+                        all.extend_from_slice(&keys[at..]);
+                        merged = all;
+                        keys = &merged;
+                    }
                 }
             }
             if keys.len() == 1 {
-                let key = keys[0];
-                let entry = self
-                    .entries
-                    .find(&key)
-                    .expect("a key of the map has an entry");
+                let (key, entry) = keys[0];
                 let digest = leaf_hash(&key, &self.entries.vals[entry as usize]);
                 let node = Node {
                     hash: digest,
@@ -297,7 +468,7 @@ impl Core {
                     .as_mut()
                     .unwrap()
                     .touched
-                    .push((depth, key, index));
+                    .push((depth, key, digest, entry));
                 return (index, digest);
             }
         }
@@ -311,17 +482,17 @@ impl Core {
             self.nodes[here as usize].leaf = NONE;
             here
         };
-        let split = keys.partition_point(|k| !bit(k, depth));
+        let split = keys.partition_point(|k| !bit(&k.0, depth));
         let [mut left, mut right] = self.nodes[index as usize].child;
         let left_hash = if split > 0 {
-            let (l, h) = self.rebuild(depth + 1, left, &keys[..split], batch);
+            let (l, h) = self.rebuild(depth + 1, left, &keys[..split], warmed);
             left = l;
             h
         } else {
             self.hash_of(left)
         };
         let right_hash = if split < keys.len() {
-            let (r, h) = self.rebuild(depth + 1, right, &keys[split..], batch);
+            let (r, h) = self.rebuild(depth + 1, right, &keys[split..], warmed);
             right = r;
             h
         } else {
@@ -335,36 +506,8 @@ impl Core {
             .as_mut()
             .unwrap()
             .touched
-            .push((depth, keys[0], index));
+            .push((depth, keys[0].0, digest, NONE));
         (index, digest)
-    }
-
-    fn row<'py>(
-        &self,
-        py: Python<'py>,
-        cls: &Bound<'py, PyType>,
-        path: &Path,
-        node: &Node,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let path = PyBytes::new(py, path).into_any();
-        let hash = PyBytes::new(py, &node.hash).into_any();
-        if node.leaf == NONE {
-            make_row(
-                py,
-                cls,
-                [
-                    path,
-                    hash,
-                    py.None().into_bound(py),
-                    py.None().into_bound(py),
-                ],
-            )
-        } else {
-            let i = node.leaf as usize;
-            let key = PyBytes::new(py, &self.entries.keys[i]).into_any();
-            let value = PyBytes::new(py, &self.entries.vals[i]).into_any();
-            make_row(py, cls, [path, hash, key, value])
-        }
     }
 
     fn meta(&self) -> [u8; 16] {
@@ -374,36 +517,49 @@ impl Core {
         out
     }
 
-    fn rows_of<'py>(
-        &self,
-        py: Python<'py>,
-        cls: &Bound<'py, PyAny>,
-        unsorted: Vec<(Path, u32)>,
-        head_last: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
-        // Sort 4-byte positions, not the 38-byte pairs (moving those dominated the sort).
-        let mut order: Vec<u32> = (0..unsorted.len() as u32).collect();
-        order.sort_unstable_by(|a, b| unsorted[*a as usize].0.cmp(&unsorted[*b as usize].0));
-        let nodes: Vec<&(Path, u32)> = order.iter().map(|i| &unsorted[*i as usize]).collect();
-        let row_cls = row_class(py, cls)?;
-        let head = meta_path();
-        // update() appends the head row; rows() sorts it among the nodes by its path.
+    /// The rows of `unsorted` nodes (path, hash, entry or NONE, and the entry's key if at
+    /// hand: reading
+    /// it from the entries would be one more cache miss per leaf) in path order, with the
+    /// head row last (`head_last`, as update() hands them back) or among them by its path
+    /// (as rows() does).
+    fn rows_of(&self, unsorted: Vec<(Path, Hash, u32, Option<Key>)>, head_last: bool) -> RowSet {
+        let mut order: Vec<([u64; 5], u32)> = unsorted
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (order_key(&row.0), i as u32))
+            .collect();
+        order.sort_unstable();
+        let head = order_key(&meta_path());
         let at = if head_last {
-            nodes.len()
+            order.len()
         } else {
-            nodes.partition_point(|n| n.0 < head)
+            order.partition_point(|o| o.0 < head)
         };
-        let out = PyList::empty(py);
-        for (i, (path, index)) in nodes.iter().enumerate() {
-            if i == at {
-                out.append(self.head_row(py, cls)?)?;
+        let mut set = RowSet {
+            rows: Vec::with_capacity(order.len() + 1),
+            entries: Vec::new(),
+            meta: self.meta(),
+        };
+        let head_row = (meta_path(), self.root_hash(), HEAD_ROW);
+        for (n, (_, i)) in order.iter().enumerate() {
+            if n == at {
+                set.rows.push(head_row);
             }
-            out.append(self.row(py, &row_cls, path, &self.nodes[*index as usize])?)?;
+            let (path, hash, leaf, key) = &unsorted[*i as usize];
+            let slot = if *leaf == NONE {
+                NONE
+            } else {
+                let e = *leaf as usize;
+                let key = key.unwrap_or_else(|| self.entries.keys[e]);
+                set.entries.push((key, self.entries.vals[e]));
+                (set.entries.len() - 1) as u32
+            };
+            set.rows.push((*path, *hash, slot));
         }
-        if at == nodes.len() {
-            out.append(self.head_row(py, cls)?)?;
+        if at == order.len() {
+            set.rows.push(head_row);
         }
-        Ok(out)
+        set
     }
 }
 
@@ -466,10 +622,24 @@ fn bytes_of<const N: usize>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8;
 
 fn value_of(entry: &Bound<'_, PyAny>) -> PyResult<Val> {
     let mut out = [0u8; 56];
-    out[..8].copy_from_slice(&entry.getattr("version")?.extract::<u64>()?.to_be_bytes());
-    out[8..40].copy_from_slice(&bytes_of::<32>(&entry.getattr("leaf")?, "an entry's leaf")?);
-    out[40..48].copy_from_slice(&entry.getattr("height")?.extract::<u64>()?.to_be_bytes());
-    out[48..].copy_from_slice(&entry.getattr("leaf_index")?.extract::<u64>()?.to_be_bytes());
+    let py = entry.py();
+    let field = |name| entry.getattr(name);
+    out[..8].copy_from_slice(
+        &field(intern!(py, "version"))?
+            .extract::<u64>()?
+            .to_be_bytes(),
+    );
+    out[8..40].copy_from_slice(&bytes_of::<32>(
+        &field(intern!(py, "leaf"))?,
+        "an entry's leaf",
+    )?);
+    out[40..48].copy_from_slice(
+        &field(intern!(py, "height"))?
+            .extract::<u64>()?
+            .to_be_bytes(),
+    );
+    let index = field(intern!(py, "leaf_index"))?.extract::<u64>()?;
+    out[48..].copy_from_slice(&index.to_be_bytes());
     Ok(out)
 }
 
@@ -509,18 +679,19 @@ impl Core {
             .map(|i| PyBytes::new(py, &self.entries.vals[i as usize])))
     }
 
-    /// Apply `changes` (key -> MapEntry); the rows to save, built with `row_cls`.
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        changes: &Bound<'py, PyMapping>,
-        height: i64,
-        row_cls: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let mut batch: Vec<(Key, Val)> = Vec::new();
-        for item in changes.items()?.iter() {
-            let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
-            batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+    /// Apply `changes` (key -> MapEntry); the rows to save.
+    fn update<'py>(&mut self, changes: &Bound<'py, PyMapping>, height: i64) -> PyResult<Rows> {
+        let mut batch: Vec<(Key, Val)> = Vec::with_capacity(changes.len()?);
+        if let Ok(dict) = changes.cast::<PyDict>() {
+            // A dict (what the sealer passes) is read in place, without a list of pairs.
+            for (k, e) in dict.iter() {
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
+        } else {
+            for item in changes.items()?.iter() {
+                let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
         }
         let mut p = Pending {
             nodes_before: self.nodes.len(),
@@ -529,35 +700,37 @@ impl Core {
             root_before: self.root,
             ..Default::default()
         };
-        let mut keys: Vec<Key> = Vec::with_capacity(batch.len());
+        let mut keys: Vec<(Key, u32)> = Vec::with_capacity(batch.len());
         for (key, value) in batch {
-            match self.entries.find(&key) {
+            let entry = match self.entries.find(&key) {
                 Some(i) => {
                     if (i as usize) < p.entries_before {
                         p.entry_undo.push((i, self.entries.vals[i as usize]));
                     }
                     self.entries.vals[i as usize] = value;
+                    i
                 }
-                None => {
-                    self.entries.push(key, value);
-                }
-            }
-            keys.push(key);
+                None => self.entries.push(key, value),
+            };
+            keys.push((key, entry));
         }
         self.pending = Some(p);
-        keys.sort_unstable();
-        keys.dedup();
+        // A mapping holds each key once; equal keys would share one entry all the same.
+        keys.sort_unstable_by_key(|k| k.0);
+        keys.dedup_by(|a, b| a.0 == b.0);
         if !keys.is_empty() {
-            self.root = self.rebuild(0, self.root, &keys, &keys).0;
+            self.root = self.rebuild(0, self.root, &keys, false).0;
         }
         self.height = height;
         let p = self.pending.as_ref().unwrap();
         let touched = p
             .touched
             .iter()
-            .map(|(d, k, i)| (path_of(*d, k), *i))
+            .map(|(d, k, h, e)| (path_of(*d, k), *h, *e, Some(*k)))
             .collect();
-        self.rows_of(py, row_cls, touched, true)
+        Ok(Rows {
+            set: self.rows_of(touched, true),
+        })
     }
 
     fn head_row<'py>(
@@ -674,14 +847,14 @@ impl Core {
         py: Python<'py>,
         row_cls: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut all: Vec<(Path, u32)> = Vec::with_capacity(self.nodes.len());
+        let mut all: Vec<(Path, Hash, u32, Option<Key>)> = Vec::with_capacity(self.nodes.len());
         let mut stack: Vec<(u32, usize, Key)> = Vec::new();
         if self.root != NONE {
             stack.push((self.root, 0, EMPTY));
         }
         while let Some((index, depth, key)) = stack.pop() {
-            all.push((path_of(depth, &key), index));
             let node = &self.nodes[index as usize];
+            all.push((path_of(depth, &key), node.hash, node.leaf, None));
             if node.leaf != NONE {
                 continue;
             }
@@ -691,7 +864,7 @@ impl Core {
                 }
             }
         }
-        self.rows_of(py, row_cls, all, false)
+        self.rows_of(all, false).list(py, &row_class(py, row_cls)?)
     }
 
     /// The map as saved: every node row and the head row (objects with path, hash,
@@ -783,5 +956,6 @@ fn hex(bytes: &[u8]) -> String {
 fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
+    m.add_class::<Rows>()?;
     Ok(())
 }

@@ -149,3 +149,22 @@ def test_a_malformed_entry_is_refused_and_changes_nothing() -> None:
     with pytest.raises(ValueError):
         nat.update({b"short": entry(2)}, 1)
     assert nat.rows() == before
+
+
+def test_update_rows_are_a_snapshot_read_as_rows_or_as_store_tuples() -> None:
+    nat, ref = Native(), Reference()
+    changes = {item_key(f"urn:item:{i}"): entry(i) for i in range(50)}
+    rows, expected = nat.update(changes, 3), ref.update(changes, 3)
+    assert len(rows) == len(expected) > 50
+    assert rows.params(3) == [(r.path, 3, r.hash, r.leaf_key, r.value) for r in expected]
+    assert rows == expected and list(rows) == expected
+    assert (rows[-1], rows[:2]) == (expected[-1], expected[:2])
+    assert rows != expected[:-1]
+    nat.commit()
+    ref.commit()
+    more = {item_key("urn:item:7"): entry(700), item_key("urn:item:new"): entry(701)}
+    later, later_expected = nat.update(more, 4), ref.update(more, 4)
+    nat.commit()
+    nat.update({item_key("urn:item:7"): entry(702)}, 5)  # rewrites the same nodes
+    assert later.params(4) == [(r.path, 4, r.hash, r.leaf_key, r.value) for r in later_expected]
+    assert later == later_expected
