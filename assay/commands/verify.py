@@ -16,6 +16,7 @@ from anchoring import strictjson
 from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError, VerificationError
 from anchoring.verify import read_bundle, verify_bundle
+from anchoring.verify_owner import current_owner
 from assay.cli import CommandError
 from witness import timestamps
 from witness.errors import NoteError, PolicyError, TimestampError
@@ -96,6 +97,8 @@ def verify_handler(args: argparse.Namespace) -> int:
         else:
             print(f"NOT VERIFIED: {e.step}: {e}")
         return 1
+    owned = any(s.get("owner_statement") is True for s in result.summaries)
+    owner = current_owner(result.summaries) if owned else None
     if args.json:
         print(
             json.dumps(
@@ -111,6 +114,7 @@ def verify_handler(args: argparse.Namespace) -> int:
                     "absent": result.absent,
                     "declared_in_error": result.declared_in_error,
                     **({"parties": result.parties} if result.parties is not None else {}),
+                    **({"owner": _owner_json(owner)} if owner is not None else {}),
                     **({"witnesses": _witness_json(witnessed)} if witnessed else {}),
                     **({"timestamp": asdict(stamped)} if stamped else {}),
                 }
@@ -134,9 +138,29 @@ def verify_handler(args: argparse.Namespace) -> int:
             print(line)
         for party_id, party in sorted((result.parties or {}).items()):
             print(f"PROVEN PARTY: {party_id}: {party['name']} ({party['role']})")
+        if owner is not None:
+            print(_owner_line(owner))
     if not args.json:
         _print_checkpoint_evidence(witnessed, stamped)
     return 3 if result.absent else 0
+
+
+def _owner_json(owner: dict[str, Any]) -> dict[str, Any]:
+    # The fingerprint and the key; an owner is never named (docs/privacy.md).
+    return {k: owner[k] for k in ("owner", "owner_key", "since", "missing", "claim_open")}
+
+
+def _owner_line(owner: dict[str, Any]) -> str:
+    """The ownership the verified history ends with, by key fingerprint."""
+    if owner["owner"] is not None:
+        line = f"OWNER: key {owner['owner']} since {owner['since']}"
+    elif owner["claim_open"]:
+        line = "OWNER: none yet (a claim code is open)"
+    else:
+        line = "OWNER: none (not owned since the last change of hands)"
+    if owner["missing"]:
+        line += f"; reported {owner['missing']} by the owner"
+    return line
 
 
 def _print_checkpoint_evidence(

@@ -5,18 +5,22 @@ claimed key signs what follows), and shows owners by fingerprint."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
 
+from anchoring.keyfiles import write_verifier_key
 from anchoring.verify import BundleError, verify_bundle
 from anchoring.verify_owner import current_owner
+from assay.cli import main
 from domain.privacy import claim_commitment, new_claim_code
-from streams.envelope import open_envelope
+from ledger.application import Report
+from streams.envelope import open_envelope, seal
 from streams.owner_envelope import new_statement, seal_statement, wrap
 from streams.owner_keys import OwnerKey
 from tests.owners import ITEM, SIGNER, inject, prove, resold, sold_and_claimed
-from tests.support import World, make_world
+from tests.support import World, make_world, story_events
 
 
 @pytest.fixture
@@ -85,3 +89,42 @@ def test_an_anchored_forged_owner_signature_fails(tmp_path: Path) -> None:
     with pytest.raises(BundleError) as failed:
         verify_bundle(prove(world, tmp_path), SIGNER.verifier())
     assert (failed.value.step, failed.value.version) == ("owner_signature", 9)
+
+
+def test_assay_verify_says_who_owns_the_item_by_fingerprint(
+    resold_world: tuple[World, OwnerKey, OwnerKey],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world, _, bob = resold_world
+    bundle_file, key_file = tmp_path / "bundle.json", tmp_path / "platform.pub"
+    bundle_file.write_text(json.dumps(prove(world, tmp_path)))
+    write_verifier_key(key_file, SIGNER.verifier())
+    assert main(["verify", str(bundle_file), "--key", str(key_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    owner = [line for line in lines if line.startswith("OWNER:")]
+    assert owner == [f"OWNER: key {bob.fingerprint} since {owner[0].split(' since ')[1]}"]
+    assert owner[0].endswith("; reported stolen by the owner")
+    assert main(["verify", str(bundle_file), "--key", str(key_file), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["owner"]["owner"] == bob.fingerprint
+    assert (printed["owner"]["missing"], printed["owner"]["claim_open"]) == ("stolen", False)
+
+
+def test_assay_verify_prints_no_owner_for_a_history_without_owner_statements(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(tmp_path)
+    for event in story_events(ITEM, "TAG-plain"):
+        (decision,) = world.ledger.process(
+            [Report(event, seal(event, world.keys[event.party_id]))], None
+        )
+        assert decision.accepted, decision.refusal
+    bundle_file, key_file = tmp_path / "bundle.json", tmp_path / "platform.pub"
+    bundle_file.write_text(json.dumps(prove(world, tmp_path)))
+    write_verifier_key(key_file, SIGNER.verifier())
+    assert main(["verify", str(bundle_file), "--key", str(key_file)]) == 0
+    out = capsys.readouterr().out
+    assert "VERIFIED" in out and "OWNER" not in out
+    assert main(["verify", str(bundle_file), "--key", str(key_file), "--json"]) == 0
+    assert "owner" not in json.loads(capsys.readouterr().out)
