@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from domain.errors import (
     ClaimCodeReused,
@@ -50,10 +50,12 @@ if TYPE_CHECKING:
     from domain.state import ItemState
 
 __all__ = [
+    "STATEMENT_RULES",
     "OwnerKind",
     "OwnerReport",
     "OwnerStatement",
     "Ownership",
+    "StatementRule",
     "decide_owner",
     "describe_statement",
     "fingerprint",
@@ -229,21 +231,54 @@ def after_custody(state: ItemState, custody: CustodyEvent, status: Status | None
     state.ownership = Ownership(open_claim=opened)
 
 
+@dataclass(frozen=True)
+class StatementRule:
+    """What a kind of statement does to the view: the one home of that rule (the item view
+    applies it, ``projections/derive.py`` generates the analysts' fold from it).
+
+    ``owner``: the signer's key becomes the owner key, the owner key is cleared, or kept;
+    ``missing``: the statement's reason becomes the report, the report is cleared, or kept;
+    ``open_claim``: the statement's commitment becomes the open claim, it is cleared, or
+    kept; ``status``: the status the item takes (``consigns``: in transit to the statement's
+    consignee, holder and parties cleared, the verdict withdrawn).
+    """
+
+    owner: Literal["key", "clear", "keep"]
+    missing: Literal["reason", "clear", "keep"]
+    open_claim: Literal["digest", "clear", "keep"]
+    status: Status | None = None
+    consigns: bool = False
+
+
+STATEMENT_RULES: Mapping[OwnerKind, StatementRule] = {
+    OwnerKind.CLAIM: StatementRule("key", "clear", "clear"),
+    OwnerKind.TRANSFER: StatementRule("clear", "clear", "digest"),
+    OwnerKind.REPORT_MISSING: StatementRule("keep", "reason", "keep"),
+    OwnerKind.WITHDRAW_REPORT: StatementRule("keep", "clear", "keep"),
+    # In transit to the consignee, to be inspected again before a sale.
+    OwnerKind.CONSIGN: StatementRule("clear", "clear", "clear", Status.IN_TRANSIT, True),
+}
+
+
+_T = TypeVar("_T")
+
+
+def _take(effect: str, kept: _T | None, stated: _T | None) -> _T | None:
+    return kept if effect == "keep" else None if effect == "clear" else stated
+
+
 def apply_statement(state: ItemState, statement: OwnerStatement) -> None:
     """What an accepted statement does to the view (its rules were checked)."""
     o = state.ownership
-    kind = statement.kind
-    if kind is OwnerKind.CLAIM:
-        state.ownership = Ownership(owner_key=statement.owner_key)
-    elif kind is OwnerKind.TRANSFER:
-        state.ownership = Ownership(open_claim=statement.claim_digest)
-    elif kind is OwnerKind.REPORT_MISSING:
-        state.ownership = Ownership(o.owner_key, o.open_claim, statement.reason)
-    elif kind is OwnerKind.WITHDRAW_REPORT:
-        state.ownership = Ownership(o.owner_key, o.open_claim, None)
-    else:  # consign: in transit to the consignee, to be inspected again before a sale
-        state.ownership = Ownership()
-        state.status = Status.IN_TRANSIT
+    rule = STATEMENT_RULES[statement.kind]
+    state.ownership = Ownership(
+        owner_key=_take(rule.owner, o.owner_key, statement.owner_key),
+        open_claim=_take(rule.open_claim, o.open_claim, statement.claim_digest),
+        missing=_take(rule.missing, o.missing, statement.reason),
+    )
+    if rule.status is not None:
+        state.status = rule.status
+    if rule.consigns:
         state.holder = state.shipper = state.sold_by = state.buyer_ref = None
         state.consignee = statement.consignee
         state.verdict = None
