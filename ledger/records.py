@@ -177,6 +177,14 @@ def is_tag_topic(topic: str) -> bool:
     return topic.startswith(TAG_TOPIC_PREFIX)
 
 
+def is_owner_topic(topic: str) -> bool:
+    return topic == topic_of(Item.OwnerStated)
+
+
+#: The record name of an owner statement (``Item.OwnerStated``), as the projections store it.
+OWNER_RECORD = _BY_CLASS[Item.OwnerStated].name
+
+
 def is_flag_topic(topic: str) -> bool:
     return any(topic == f"{ITEM_MODULE}:{r.topic_event}" for r in ITEM_RECORDS if r.raises_flag)
 

@@ -16,6 +16,7 @@ from ledger.records import (
     DEVICE_ENROLLED,
     DEVICE_REVOKED,
     ITEM_MODULE,
+    OWNER_RECORD,
     PARTY_MODULE,
     PARTY_REGISTERED,
     sql_flag_field,
@@ -61,6 +62,8 @@ def apply_ledger(
         {join}
         WHERE module = '{ITEM_MODULE}'"""
     )
+    if page.has_owner:
+        _apply_owner_statements(con)
     declared = mark_declared(con, page.first_id)
     if page.has_flags:
         con.execute(
@@ -99,6 +102,25 @@ def mark_declared(con: duckdb.DuckDBPyConnection, first_id: int) -> bool:
           AND custody_events.kind NOT IN ({sql_withdrawing()})"""
     )
     return True
+
+
+def _apply_owner_statements(con: duckdb.DuckDBPyConnection) -> None:
+    """Owner statements, the key shown by its fingerprint only (``ownership.fingerprint``)."""
+    con.execute(
+        f"""
+        INSERT INTO owner_statements
+        SELECT o, v, n, os.statement_id, os.kind, {sql_fingerprint("os.owner_key")},
+               os.occurred_at, ts, os.reason, os.consignee
+        FROM staged
+        WHERE module = '{ITEM_MODULE}' AND {sql_record_name()} = '{OWNER_RECORD}'
+        ORDER BY n"""
+    )
+
+
+def sql_fingerprint(key: str) -> str:
+    """``domain.ownership.fingerprint`` in SQL: SHA-256 of the 32-byte key, its first 16 hex
+    digits in groups of four."""
+    return f"array_to_string(regexp_extract_all(left(sha256(unhex({key})), 16), '....'), ' ')"
 
 
 def _apply_parties(con: duckdb.DuckDBPyConnection) -> None:

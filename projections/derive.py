@@ -11,7 +11,10 @@ What each kind does to the state is generated from the kinds table (``domain/kin
 the same one ``ItemState.evolve`` applies (a test checks the projection against the
 aggregates' own state): a kind with a status sets ``status``, ``holder`` and ``consignee``;
 its location rule sets or clears ``location``; the fields its rule copies from the event
-(identity, verdict) are taken from its row.
+(identity, verdict) are taken from its row. Owner statements (``owner_statements``, joined
+to their ``custody_events`` row) fold by ``STATEMENT_RULES`` (``domain/ownership.py``):
+``owner`` and ``reported_missing``, and a consignment's transit; a custody event that sets
+the status ends the ownership, as ``ownership.after_custody`` does.
 
 ``items`` is the corrected view: only *standing* rows have effects (accepted, not declared
 in error, not themselves a declaration). A declaration changes the effect of an earlier
@@ -21,9 +24,13 @@ row, which a seed cannot undo, so a page holding one folds its items' whole hist
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
 from domain.kinds import RULES, Kind
+from domain.ownership import STATEMENT_RULES, StatementRule
+from ledger.records import OWNER_RECORD
 
 #: The ``items`` columns a kind's rule can copy from its event (``KindRule.sets``).
 COPIED = ("brand", "model", "serial", "tag_uid", "verdict", "certificate")
@@ -31,6 +38,19 @@ COPIED = ("brand", "model", "serial", "tag_uid", "verdict", "certificate")
 
 def _in(kinds: list[Kind]) -> str:
     return ", ".join(f"'{k.value}'" for k in kinds) or "NULL"
+
+
+def _stated(test: Callable[[StatementRule], bool]) -> str:
+    """The owner statement kinds whose rule (``STATEMENT_RULES``) passes ``test``."""
+    kinds = [k for k, r in STATEMENT_RULES.items() if test(r)]
+    return ", ".join(f"'{k.value}'" for k in kinds) or "NULL"
+
+
+def _status_of_statement() -> str:
+    whens = " ".join(
+        f"WHEN '{k.value}' THEN '{r.status.value}'" for k, r in STATEMENT_RULES.items() if r.status
+    )
+    return f"CASE owner_kind {whens} END"
 
 
 def _status_of_kind() -> str:
@@ -49,28 +69,49 @@ def sql_withdrawing() -> str:
 STANDING = f"(accepted AND NOT declared_in_error AND kind NOT IN ({sql_withdrawing()}))"
 
 
+#: Each row's owner statement, if it is one (``custody_events`` holds a row per record).
+_WITH_STATEMENTS = """custody_events LEFT JOIN (
+        SELECT item_id, version, kind AS owner_kind, owner AS stated_owner,
+               reason AS stated_reason, consignee AS stated_consignee
+        FROM owner_statements) USING (item_id, version)"""
+
+
 def _event_effects() -> str:
     holders = [k for k, r in RULES.items() if r.holder == "actor"]
     transit = [k for k, r in RULES.items() if r.opens_transit]
     placed = [k for k, r in RULES.items() if r.location != "keep"]
     unplaced = [k for k, r in RULES.items() if r.location == "none"]
+    statused = [k for k, r in RULES.items() if r.status]
+    # A consignment withdraws the verdict (the item is inspected again before a sale).
+    consigns = _stated(lambda r: r.consigns)
     copies = ",\n           ".join(
-        f"{STANDING} AND kind IN ({_in([k for k, r in RULES.items() if f in r.sets])}) AS sets_{f}"
+        f"{STANDING} AND kind IN ({_in([k for k, r in RULES.items() if f in r.sets])})"
+        + (f" OR owner_kind IN ({consigns})" if f == "verdict" else "")
+        + f" AS sets_{f}"
         for f in COPIED
     )
+    # A custody event that sets the status ends the ownership (``ownership.after_custody``).
+    ends = f"{STANDING} AND kind IN ({_in(statused)})"
     return f"""
     SELECT item_id, version,
-           CASE WHEN {STANDING} THEN {_status_of_kind()} END AS st,
+           CASE WHEN {STANDING} THEN {_status_of_kind()} ELSE {_status_of_statement()} END AS st,
            CASE WHEN kind IN ({_in(holders)}) THEN party_id END AS holder,
-           CASE WHEN kind IN ({_in(transit)}) THEN counterparty END AS consignee,
+           CASE WHEN kind IN ({_in(transit)}) THEN counterparty
+                WHEN owner_kind IN ({consigns}) THEN stated_consignee END AS consignee,
            CASE WHEN {STANDING} AND kind IN ({_in(placed)}) THEN 'set' ELSE 'keep' END AS loc_rule,
            CASE WHEN kind NOT IN ({_in(unplaced)}) THEN location END AS location,
            {", ".join(COPIED)},
            {copies},
            CASE WHEN {STANDING} THEN kind END AS last_kind,
            CASE WHEN {STANDING} THEN occurred_at END AS last_at,
-           CASE WHEN NOT accepted THEN 1 ELSE 0 END AS flags
-    FROM custody_events"""
+           CASE WHEN NOT accepted AND record <> '{OWNER_RECORD}' THEN 1 ELSE 0 END AS flags,
+           ({ends}) OR owner_kind IN ({_stated(lambda r: r.owner != "keep")}) AS sets_owner,
+           CASE WHEN owner_kind IN ({_stated(lambda r: r.owner == "key")})
+                THEN stated_owner END AS owner,
+           ({ends}) OR owner_kind IN ({_stated(lambda r: r.missing != "keep")}) AS sets_missing,
+           CASE WHEN owner_kind IN ({_stated(lambda r: r.missing == "reason")})
+                THEN stated_reason END AS missing
+    FROM {_WITH_STATEMENTS}"""
 
 
 #: custody_events rows as effects (columns shared with SEED_EFFECTS, in the same order).
@@ -81,11 +122,12 @@ SEED_EFFECTS = f"""
     SELECT item_id, version, status AS st, holder, consignee, 'set' AS loc_rule, location,
            {", ".join(COPIED)},
            {", ".join(f"{f} IS NOT NULL AS sets_{f}" for f in COPIED)},
-           last_event_kind AS last_kind, last_event_at AS last_at, open_flags AS flags
+           last_event_kind AS last_kind, last_event_at AS last_at, open_flags AS flags,
+           TRUE AS sets_owner, owner, TRUE AS sets_missing, reported_missing AS missing
     FROM items"""
 
 _COPIED_FOLD = ",\n       ".join(
-    f"arg_max({f}, version) FILTER (WHERE sets_{f}) AS {f}" for f in COPIED
+    f"arg_max_null({f}, version) FILTER (WHERE sets_{f}) AS {f}" for f in COPIED
 )
 
 FOLD = (
@@ -102,7 +144,9 @@ SELECT item_id,
        arg_max(last_kind, version) FILTER (WHERE last_kind IS NOT NULL) AS last_event_kind,
        arg_max_null(last_at, version) FILTER (WHERE last_kind IS NOT NULL) AS last_event_at,
        max(version) AS version,
-       sum(flags)::BIGINT AS open_flags
+       sum(flags)::BIGINT AS open_flags,
+       arg_max_null(owner, version) FILTER (WHERE sets_owner) AS owner,
+       arg_max_null(missing, version) FILTER (WHERE sets_missing) AS reported_missing
 FROM effects
 GROUP BY item_id
 ORDER BY item_id

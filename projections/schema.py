@@ -12,7 +12,7 @@ import duckdb
 from domain.kinds import RULES, kinds_where
 
 #: Bumped when a table's shape changes; a projection written by another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, str] = {
     "projection_tracking": """
@@ -68,6 +68,17 @@ TABLES: dict[str, str] = {
         leaf_hash VARCHAR,
         block_height BIGINT,
         leaf_index BIGINT""",
+    "owner_statements": """
+        item_id VARCHAR NOT NULL,
+        version BIGINT NOT NULL,
+        notification_id BIGINT NOT NULL,
+        statement_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        owner VARCHAR NOT NULL,
+        occurred_at TIMESTAMPTZ NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL,
+        reason VARCHAR,
+        consignee VARCHAR""",
     "flags": """
         item_id VARCHAR NOT NULL,
         version BIGINT NOT NULL,
@@ -92,7 +103,9 @@ TABLES: dict[str, str] = {
         last_event_kind VARCHAR,
         last_event_at TIMESTAMPTZ,
         version BIGINT NOT NULL,
-        open_flags BIGINT NOT NULL""",
+        open_flags BIGINT NOT NULL,
+        owner VARCHAR,
+        reported_missing VARCHAR""",
     "blocks": """
         height BIGINT NOT NULL,
         block_hash VARCHAR,
@@ -111,6 +124,7 @@ TABLES: dict[str, str] = {
 INDEXES: dict[str, str] = {
     "custody_events_item": "custody_events (item_id)",
     "items_item": "items (item_id)",
+    "owner_statements_item": "owner_statements (item_id)",
 }
 
 #: Kinds that move custody (a hand-over), as opposed to scans and inspections.

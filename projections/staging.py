@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 from eventsourcing.persistence import Mapper, Notification
 
-from ledger.records import is_flag_topic, is_party_topic
+from ledger.records import is_flag_topic, is_owner_topic, is_party_topic
 from ledger.stored import STATE_FIELDS, Row, plain, rows_of, state_json, without_envelope
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "number": "DOUBLE"}
@@ -62,6 +62,7 @@ class Page:
     has_flags: bool
     count: int
     file: str | None = None
+    has_owner: bool = False
 
     def __len__(self) -> int:
         return self.count
@@ -89,6 +90,7 @@ def prepare_rows(mapper: Mapper[Any], rows: Sequence[Row]) -> Page:
         has_parties=any(is_party_topic(t) for t in topics),
         has_flags=any(is_flag_topic(t) for t in topics),
         count=len(text),
+        has_owner=any(is_owner_topic(t) for t in topics),
     )
 
 
@@ -131,7 +133,8 @@ def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
     """(Re)create TEMP view ``staged``: one row per notification, fields flattened.
 
     ``module`` and ``event`` split the topic (``domain.items``, ``Item.CustodyRecorded``);
-    ``c`` is the custody event, or a flag's evidence; ``ts`` the time it was recorded.
+    ``c`` is the custody event, or a flag's evidence; ``os`` an owner statement; ``ts`` the
+    time it was recorded.
     The rows are parsed once into TEMP table ``staged_rows``, except from a file
     (``spill``) that only one statement reads (no parties, no flags): the view then reads
     the file as that statement runs, saving a copy of every row.
@@ -147,11 +150,12 @@ def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
         SELECT x.n, split_part(x.t, ':', 1) AS module, split_part(x.t, ':', 2) AS event,
                x.o, x.v, x.s.timestamp._data_ AS ts,
                coalesce(x.s.custody._data_, x.s.evidence._data_) AS c,
+               x.s.statement._data_ AS os,
                x.s.signal, x.s.detail, x.s.name, x.s.role, x.s.device_id, x.s.public_key,
                x.s.enrolled_at._data_ AS enrolled_at, x.s.revoked_at._data_ AS revoked_at,
                x.s.effective_from._data_ AS effective_from
         FROM ({source})"""
-    if page.file is not None and not (page.has_parties or page.has_flags):
+    if page.file is not None and not (page.has_parties or page.has_flags or page.has_owner):
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {rows}")
         return
     params = [] if page.file is not None else [page.lines]

@@ -86,11 +86,11 @@ def projector(story: Store, tmp_path: Path) -> Projector:
 def test_items_hold_the_current_state(projector: Projector) -> None:
     assert rows(projector.con, "SELECT * FROM items ORDER BY item_id") == [
         ("urn:bag:1", "B", "M", "S1", "T1", "genuine", "C-1", "sold", None, None, None,
-         "retail_selling", h(7), 9, 2),
+         "retail_selling", h(7), 9, 2, None, None),
         ("urn:bag:2", "B", "M", "S2", "T2", "genuine", "C-2", "in_custody", "dc", "loc-dc", None,
-         "receiving", h(4), 4, 0),
+         "receiving", h(4), 4, 0, None, None),
         ("urn:bag:x", None, None, None, None, None, None, "unregistered", None, None, None,
-         None, None, 1, 1),
+         None, None, 1, 1, None, None),
     ]  # fmt: skip
 
 
