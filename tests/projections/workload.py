@@ -3,7 +3,8 @@
 Reports are signed by the parties of ``tests.support`` and fed to the ledger in small
 batches; the ledger accepts, flags or refuses them exactly as it would from Kafka. The mix
 covers every kind, recalls, returns, retirements, scans in transit, scans at other
-locations, clones, unknown items, impossible travel and events declared in error.
+locations, clones, unknown items, impossible travel and events declared in error; with
+``owners``, sales open claims and owners claim, transfer, report, withdraw and consign.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from anchoring.checkpoint import Signer
 from anchoring.sealer import Anchor, SealPolicy
 from domain.custody import CustodyEvent, Kind
 from domain.items import Item, Status
+from domain.ownership import OwnerReport
+from domain.privacy import claim_commitment, new_claim_code
 from ledger.application import ItemNotFound, Report
 from streams.envelope import seal
+from streams.owner_envelope import new_statement, seal_statement
+from streams.owner_keys import OwnerKey
 from tests.projections.support import Store
 from tests.support import PARTIES, T0
 
@@ -25,8 +30,12 @@ FIXES = {"paris": (48.85, 2.35), "tokyo": (35.68, 139.69), "milan": (45.46, 9.19
 
 
 class Workload:
-    def __init__(self, store: Store, seed: int, items: int = 12) -> None:
+    def __init__(self, store: Store, seed: int, items: int = 12, *, owners: bool = False) -> None:
         self.store = store
+        self.owners = owners
+        #: Claim codes by the commitment a sale or transfer made, and owner keys by public key.
+        self.codes: dict[str, str] = {}
+        self.owner_keys: dict[str, OwnerKey] = {}
         self.rng = random.Random(seed)
         self.items = [f"urn:item:{seed}-{i}" for i in range(items)] + ["urn:item:ghost"]
         self.minutes = 0
@@ -50,8 +59,12 @@ class Workload:
                policy=policy).catch_up()  # fmt: skip
 
     def batch(self, size: int) -> None:
-        reports = []
+        reports: list[Report | OwnerReport] = []
         for _ in range(size):
+            statement = self.next_statement() if self.owners and self.rng.random() < 0.15 else None
+            if statement is not None:
+                reports.append(statement)
+                continue
             event = self.next_event()
             reports.append(Report(event, seal(event, self.store.keys[event.party_id])))
         self.store.ledger.process(reports, None)
@@ -96,6 +109,54 @@ class Workload:
             **details,  # type: ignore[arg-type]
         )
 
+    def next_statement(self) -> OwnerReport | None:
+        """What an item's owner (or its buyer, holding the claim code) says next, if any;
+        some break the rules (a consignment of an item reported missing) and are refused."""
+        rng = self.rng
+        candidates = [item for item in map(self.item, self.items[:-1]) if item is not None and (
+            item.state.ownership.owner_key or item.state.ownership.open_claim in self.codes
+        )]  # fmt: skip
+        if not candidates:
+            return None
+        item = rng.choice(candidates)
+        item_id = item.id
+        o = item.state.ownership
+        fields: dict[str, object] = {}
+        if o.owner_key is None:
+            code = self.codes.get(o.open_claim or "")
+            if code is None:
+                return None
+            key = OwnerKey.generate()
+            self.owner_keys[key.public_key_hex] = key
+            kind, fields = "claim", {"claim_code": code}
+        else:
+            key = self.owner_keys[o.owner_key]
+            if o.missing is not None:
+                kind = rng.choice(["withdraw_report", "withdraw_report", "consign"])
+            else:
+                kind = rng.choice(["transfer", "report_missing", "consign"])
+            if kind == "transfer":
+                fields = self.claim()
+            elif kind == "report_missing":
+                fields = {"reason": rng.choice(["stolen", "lost"])}
+            elif kind == "consign":
+                fields = {"consignee": rng.choice(list(PARTIES))}
+        statement = new_statement(key, kind, item_id, item.version, **fields)
+        return OwnerReport(statement, seal_statement(statement, key))
+
+    def item(self, item_id: str) -> Item | None:
+        try:
+            return self.store.ledger.get_item(item_id)
+        except ItemNotFound:
+            return None
+
+    def claim(self) -> dict[str, object]:
+        """A new claim commitment, its code remembered for the buyer's claim."""
+        code = new_claim_code()
+        salt, digest = claim_commitment(code)
+        self.codes[digest] = code
+        return {"claim_salt": salt, "claim_digest": digest}
+
     def anything(self) -> tuple[Kind, str, dict[str, object]]:
         kind = self.rng.choice(list(Kind))
         return kind, self.rng.choice(list(PARTIES)), self.details(kind)
@@ -115,11 +176,11 @@ class Workload:
         if s.status is Status.IN_TRANSIT:
             if rng.random() < 0.8:
                 return Kind.RECEIVING, str(s.consignee), {}
-            if rng.random() < 0.5:
+            if rng.random() < 0.5 and s.shipper is not None:  # a consignment has no shipper
                 return Kind.VOID_SHIPPING, str(s.shipper), {}
-            return Kind.OBSERVING, str(s.shipper), {}
+            return Kind.OBSERVING, str(s.shipper or s.consignee), {}
         if s.status is Status.SOLD:
-            if rng.random() < 0.2:
+            if rng.random() < (0.5 if self.owners else 0.2):  # an owner's item returned, too
                 return Kind.RETURNING, str(s.sold_by), {}
             return Kind.OBSERVING, rng.choice(list(PARTIES)), {}
         if s.status is Status.RETIRED:
@@ -127,6 +188,9 @@ class Workload:
         holder = str(s.holder)
         if s.verdict is None and rng.random() < 0.7:
             return Kind.INSPECTING, "lab", self.details(Kind.INSPECTING)
+        owners_store = self.owners and holder in ("ginza", "osaka") and s.verdict is not None
+        if owners_store and rng.random() < 0.5:  # sold often, so owners have items to speak of
+            return Kind.RETAIL_SELLING, holder, self.details(Kind.RETAIL_SELLING)
         if rng.random() < 0.05:
             kind = Kind.DECOMMISSIONING
         else:
@@ -143,7 +207,8 @@ class Workload:
             verdict = rng.choice(["genuine", "genuine", "genuine", "inconclusive", "counterfeit"])
             return {"verdict": verdict, "certificate": f"cert-{rng.randint(0, 99)}"}
         if kind is Kind.RETAIL_SELLING:
-            return {"buyer_ref": f"buyer-{rng.randint(0, 99)}"}
+            buyer: dict[str, object] = {"buyer_ref": f"buyer-{rng.randint(0, 99)}"}
+            return {**buyer, **self.claim()} if self.owners else buyer
         if kind is Kind.DECOMMISSIONING:
             return {"reason": rng.choice(["destroyed", "lost", "stolen"])}
         return {}
