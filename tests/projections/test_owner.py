@@ -14,6 +14,7 @@ import pytest
 from domain.ownership import OwnerKind, OwnerReport, fingerprint
 from domain.privacy import claim_commitment, new_claim_code
 from ledger.application import Report
+from projections import projector
 from projections.projector import Projector
 from projections.schema import SCHEMA_VERSION
 from streams.envelope import seal
@@ -168,10 +169,17 @@ def test_items_show_owner_report_and_consignment_as_the_aggregate_does(
     ]
 
 
+@pytest.mark.parametrize("reader", ["in_process", "child_process"])
 def test_rebuild_agrees_with_the_incremental_path(
-    story: tuple[Store, Path, dict[str, OwnerKey]], tmp_path: Path
+    story: tuple[Store, Path, dict[str, OwnerKey]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reader: str,
 ) -> None:
+    """Also when a child process reads the pages and hands them over as files."""
     store, path, _ = story
+    if reader == "child_process":
+        monkeypatch.setattr(projector, "PROCESS_READER_MIN", 0)
     with Projector(store.ledger, store.chain, tmp_path / "rebuilt.duckdb") as rebuilt:
         rebuilt.rebuild()
         rebuilt_content = contents(rebuilt.con)
