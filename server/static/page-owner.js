@@ -218,8 +218,8 @@
     "report-stolen": { kind: "report_missing", confirm: "owner.confirm_stolen", done: (v) => v.missing === "stolen" },
     "report-lost": { kind: "report_missing", confirm: "owner.confirm_lost", done: (v) => v.missing === "lost" },
     "withdraw-report": { kind: "withdraw_report", confirm: null, done: (v) => !v.missing },
-    transfer: { kind: "transfer", confirm: "owner.confirm_transfer", done: (v, keyHex) => v.owner_key !== keyHex },
-    consign: { kind: "consign", confirm: "owner.confirm_consign", done: (v, keyHex) => v.owner_key !== keyHex },
+    transfer: { kind: "transfer", versioned: true, confirm: "owner.confirm_transfer", done: (v, keyHex) => v.owner_key !== keyHex },
+    consign: { kind: "consign", versioned: true, confirm: "owner.confirm_consign", done: (v, keyHex) => v.owner_key !== keyHex },
   };
 
   /* The ledger's rules the page can see in the item's current view: a statement they refuse
@@ -315,9 +315,12 @@
         progress.textContent = w.t(`owner.done.${name.replace("-", "_")}`, { consignee });
         return;
       }
-      if (now.version > view.version) {
-        // Something else happened to the item first: this statement's version is stale.
+      if (action.versioned && now.version > view.version) {
+        // Something else happened to the item first: a transfer or consignment names the
+        // version it saw, so the ledger refuses it (a report is not versioned: keep waiting).
         await render(itemId, now);
+        $("new-code").value = "";
+        $("owner-new-code").hidden = true;
         progress.textContent = w.t("owner_refusal.stale_statement");
         return;
       }

@@ -7,7 +7,8 @@ and transfers it: the page shows a new one-time claim code, which a second owner
 (``assay owner serve`` on loopback), Kafka, the ingest. A second tab of the first browser,
 opened before the transfer, then says in plain words (in Japanese) that its key no longer
 speaks for the bag. A second item claimed in the same browser is consigned to the lab with
-the panel's consignee field. The panel with its actions, its confirmation and the new code
+the panel's consignee field, once the ledger refused a first consignment made stale by a
+scan. The panel with its actions, its confirmation and the new code
 has no serious accessibility violations.
 """
 
@@ -25,7 +26,8 @@ from streams.owner_keys import OwnerKey
 from tests.server.conftest import serving
 from tests.server.pages import catalogue, serious_violations, verdict
 from tests.server.test_owner_endpoint import owner_serving
-from tests.server.test_ownership_scenario import GINZA, Site, open_page, owner_panel
+from tests.server.test_ownership_scenario import GINZA, OSAKA, Site, open_page, owner_panel
+from tests.streams.test_ingest import dead_letters
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -38,6 +40,17 @@ EN = catalogue("en")
 JA = catalogue("ja")
 #: domain/privacy.py new_claim_code: 128 random bits, base64url without padding.
 CODE = re.compile(r"[A-Za-z0-9_-]{22}")
+#: Holds the page's next statement POST until the test calls window.assayRelease().
+HOLD_NEXT_POST = """() => {
+  const send = window.fetch;
+  window.fetch = async (url, init) => {
+    if (init && init.method === "POST") {
+      window.fetch = send;
+      await new Promise((resolve) => { window.assayRelease = resolve; window.assayHeld = true; });
+    }
+    return send(url, init);
+  };
+}"""
 
 
 def progress(page: Page, key: str, words: dict[str, str] = EN, **params: str) -> None:
@@ -177,7 +190,25 @@ def test_the_owner_reports_withdraws_and_transfers_from_the_page(
             page.click("#consign")
             progress(page, "owner.need_consignee")
             page.fill("#consignee", "lab")
+
+            # A scan lands after the page read the version and before its statement: the
+            # ledger refuses the stale consignment, and the page says so in plain words.
+            # The page's POST is held (not answered: sent later, unchanged) while the scan
+            # is ingested. page.route cannot do it: the service worker carries the request.
+            page.evaluate(HOLD_NEXT_POST)
+            version = site.store.world.ledger.get_item(SCARF).version
+            confirm(page, "#consign")
+            page.wait_for_function("() => window.assayHeld === true", timeout=60000)
+            scan["osaka"].observe(SCARF, **OSAKA)
+            site.until(lambda: site.store.world.ledger.get_item(SCARF).version > version, "scan")
+            page.evaluate("() => window.assayRelease()")
+            progress(page, "owner_refusal.stale_statement")
+            assert site.state(SCARF).consignee is None
+            assert owner_panel(page)["who"] == "you"
+
             confirm(page, "#consign")
             site.until(lambda: site.state(SCARF).consignee == "lab", "the consignment")
             progress(page, "owner.done.consign", consignee="lab")
+            letters = dead_letters(kafka_bootstrap, site.topics.rejected, 1)
+            assert [letter.code for letter in letters] == ["stale_statement"]
     site.close()
