@@ -6,6 +6,9 @@
  * with the receipt's code: an Ed25519 key is made once with WebCrypto and kept in this
  * browser (IndexedDB, not extractable), the claim is encoded as an owner_statement,
  * signed, wrapped in a signed_envelope (docs/owner-statements.md) and POSTed.
+ * Once this browser holds the owner key, the panel offers the owner's other statements —
+ * report stolen or lost, withdraw the report, transfer (with a new one-time claim code
+ * shown once), consign — each signed with that key against the item's current version.
  */
 (function () {
   "use strict";
@@ -98,13 +101,40 @@
 
   // ----- the owner endpoint ---------------------------------------------------------------
 
+  /* An answer the endpoint refused, or no answer: its stable code, for plain words. */
+  class Refused extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
   async function call(path, body) {
-    const response = await fetch(endpoint + path, body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    const answer = await response.json();
-    if (!response.ok) throw new Error(`${answer.error}: ${answer.message}`);
+    let response;
+    try {
+      response = await fetch(endpoint + path, body === undefined ? {} : {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new Refused("unreachable", String(e.message || e));
+    }
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch (e) {
+      answer = null;
+    }
+    if (!response.ok || !answer) {
+      throw new Refused((answer && answer.error) || "http_error", (answer && answer.message) || `HTTP ${response.status}`);
+    }
     return answer;
+  }
+
+  /* An error in the buyer's words: the endpoint's codes each have a sentence. */
+  function plain(w, e) {
+    const code = e && e.code;
+    if (code && w.has(`owner_error.${code}`)) return w.t(`owner_error.${code}`);
+    return w.t("owner_error.other", { reason: String((e && e.message) || e) });
   }
 
   async function send(key, itemId, afterVersion, kind, fields) {
@@ -141,9 +171,8 @@
       while (Date.now() < deadline) {
         const now = await call(`/owner/items/${encodeURIComponent(current.itemId)}`);
         if (now.owner_key === key.publicKeyHex) {
+          await render(current.itemId, now);
           status.textContent = w.t("owner.recorded", { fingerprint });
-          status.dataset.owner = "you";
-          $("owner-claim").hidden = true;
           return;
         }
         if (now.version > view.version && !now.claim_open) break; // someone else's claim
@@ -151,8 +180,153 @@
       }
       status.textContent = w.t("owner.refused", { reason: "not recorded" });
     } catch (e) {
-      status.textContent = w.t("owner.refused", { reason: String(e.message || e) });
+      status.textContent = w.t("owner.refused", { reason: plain(w, e) });
     }
+  }
+
+
+  // ----- the owner's statements after the claim -----------------------------------------
+
+  const BUTTONS = ["report-stolen", "report-lost", "withdraw-report", "transfer", "consign"];
+  let busy = false;
+
+  /* Only what the ledger would take now is offered: no transfer, consignment or second
+   * report while a report stands, no withdrawal without one (docs/custody-rules.md). */
+  function showActions(mine, missing) {
+    $("owner-actions").hidden = !mine;
+    for (const id of ["report-stolen", "report-lost", "transfer", "consign"]) $(id).hidden = !!missing;
+    $("consignee").hidden = !!missing;
+    $("consignee").labels.forEach((label) => { label.hidden = !!missing; });
+    $("withdraw-report").hidden = !missing;
+  }
+
+  /* A one-time claim code as domain/privacy.py new_claim_code writes it: 128 random bits,
+   * base64url without padding (22 characters). */
+  function newClaimCode() {
+    const raw = crypto.getRandomValues(new Uint8Array(16));
+    return parts.b64encode(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  /* claim_salt (16 random bytes) and claim_digest = SHA-256(salt ‖ UTF-8(code)), hex. */
+  async function commitment(code) {
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    const digest = await parts.sha256(salt, parts.utf8.encode(code));
+    return { claim_salt: parts.toHex(salt), claim_digest: parts.toHex(digest) };
+  }
+
+  const ACTIONS = {
+    "report-stolen": { kind: "report_missing", confirm: "owner.confirm_stolen", done: (v) => v.missing === "stolen" },
+    "report-lost": { kind: "report_missing", confirm: "owner.confirm_lost", done: (v) => v.missing === "lost" },
+    "withdraw-report": { kind: "withdraw_report", confirm: null, done: (v) => !v.missing },
+    transfer: { kind: "transfer", versioned: true, confirm: "owner.confirm_transfer", done: (v, keyHex) => v.owner_key !== keyHex },
+    consign: { kind: "consign", versioned: true, confirm: "owner.confirm_consign", done: (v, keyHex) => v.owner_key !== keyHex },
+  };
+
+  /* The ledger's rules the page can see in the item's current view: a statement they refuse
+   * is not sent (the ingest would refuse it with this code). */
+  function precheck(name, view, keyHex) {
+    if (view.owner_key !== keyHex) return "not_owner";
+    if (name === "withdraw-report") return view.missing ? null : "not_reported";
+    return view.missing ? "reported_missing" : null;
+  }
+
+  function confirmed(text) {
+    const box = $("owner-confirm");
+    const yes = $("owner-confirm-yes");
+    const no = $("owner-confirm-no");
+    $("owner-confirm-text").textContent = text;
+    box.hidden = false;
+    yes.focus();
+    return new Promise((resolve) => {
+      const answer = (value) => () => {
+        box.hidden = true;
+        yes.onclick = null;
+        no.onclick = null;
+        resolve(value);
+      };
+      yes.onclick = answer(true);
+      no.onclick = answer(false);
+    });
+  }
+
+  function setBusy(value) {
+    busy = value;
+    for (const id of BUTTONS) $(id).disabled = value;
+  }
+
+  async function act(name) {
+    const action = ACTIONS[name];
+    const w = words();
+    const progress = $("owner-progress");
+    if (!current || busy || !action) return;
+    const consignee = $("consignee").value.trim();
+    if (name === "consign" && !consignee) {
+      progress.textContent = w.t("owner.need_consignee");
+      return;
+    }
+    if (action.confirm && !(await confirmed(w.t(action.confirm, { consignee })))) {
+      progress.textContent = w.t("owner.cancelled");
+      return;
+    }
+    setBusy(true);
+    try {
+      await perform(name, action, consignee, w, progress);
+    } catch (e) {
+      progress.textContent = w.t("owner.failed", { reason: plain(w, e) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function perform(name, action, consignee, w, progress) {
+    const itemId = current.itemId;
+    const path = `/owner/items/${encodeURIComponent(itemId)}`;
+    const key = await ownKey(false);
+    if (!key) throw new Refused("no_key", "this browser holds no owner key");
+    progress.textContent = w.t("owner.signing");
+    const view = await call(path);
+    const refusal = precheck(name, view, key.publicKeyHex);
+    if (refusal) {
+      progress.textContent = w.t(`owner_refusal.${refusal}`);
+      await render(itemId, view);
+      return;
+    }
+    let fields = {};
+    let code = null;
+    if (name === "report-stolen" || name === "report-lost") fields = { reason: name === "report-lost" ? "lost" : "stolen" };
+    if (name === "consign") fields = { consignee };
+    if (name === "transfer") {
+      code = newClaimCode();
+      fields = await commitment(code);
+    }
+    await send(key, itemId, view.version, action.kind, fields);
+    if (code !== null) {
+      // Shown as soon as the endpoint took the transfer: after it the old key cannot make
+      // another, so a code not shown now would be lost.
+      $("new-code").value = code;
+      $("owner-new-code").hidden = false;
+    }
+    progress.textContent = w.t("owner.waiting");
+    const deadline = Date.now() + WAIT_MS;
+    while (Date.now() < deadline) {
+      const now = await call(path);
+      if (action.done(now, key.publicKeyHex)) {
+        await render(itemId, now);
+        progress.textContent = w.t(`owner.done.${name.replace("-", "_")}`, { consignee });
+        return;
+      }
+      if (action.versioned && now.version > view.version) {
+        // Something else happened to the item first: a transfer or consignment names the
+        // version it saw, so the ledger refuses it (a report is not versioned: keep waiting).
+        await render(itemId, now);
+        $("new-code").value = "";
+        $("owner-new-code").hidden = true;
+        progress.textContent = w.t("owner_refusal.stale_statement");
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    progress.textContent = w.t("owner.not_recorded");
   }
 
   // ----- after each verified proof -------------------------------------------------------
@@ -183,6 +357,7 @@
     if (ownership.missing) lines.push(w.t("owner.missing", { reason: w.t(`reason.${ownership.missing}`) }));
     status.textContent = lines.join(" ");
     $("owner-claim").hidden = !(ownership.claim_open && endpoint && itemId);
+    showActions(status.dataset.owner === "you" && endpoint && itemId, ownership.missing);
   }
 
   document.addEventListener("assay:verified", (event) => {
@@ -195,11 +370,12 @@
     }
     render(itemId || outcome.result.item_id, outcome.result.ownership);
   });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", () => $("claim").addEventListener("click", claim));
-  } else {
+  function wire() {
     $("claim").addEventListener("click", claim);
+    for (const id of BUTTONS) $(id).addEventListener("click", () => act(id));
   }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
 
-  window.AssayOwner = { ownKey, signedEnvelope, state, statementBody };
+  window.AssayOwner = { commitment, newClaimCode, ownKey, signedEnvelope, state, statementBody };
 })();

@@ -18,7 +18,7 @@ from tests.server.conftest import STATIC
 from tests.server.pages import catalogue
 
 LANGS = ("en", "zh-Hans", "ja")
-SCRIPTS = ("page.js", "page-render.js", "passport.js", "i18n.js")
+SCRIPTS = ("page.js", "page-render.js", "passport.js", "i18n.js", "page-owner.js")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
