@@ -123,7 +123,9 @@ def test_a_year_of_history_needs_a_key_effective_from_a_year_back(site: Platform
 
 def test_a_backdated_enrolment_cannot_be_moved_quietly_once_sealed(site: Platform) -> None:
     """The effective-from time is anchored: moving it after the block is sealed (a key made
-    to speak for the brand even earlier) is found by the audit, which names the block."""
+    to speak for the brand even earlier) is found by the audit, which names the block. The
+    device's record is an entry of the block's head map (docs/proof-bundle.md §12), so the
+    first thing found wrong is that block's map root."""
     _assay(site, "party", "add", BRAND, "--name", "Maison Aurel", "--role", "brand",
            "--brand", "Maison Aurel", "--company-prefix", "0614141")  # fmt: skip
     now = datetime.now(UTC)
@@ -154,4 +156,5 @@ def test_a_backdated_enrolment_cannot_be_moved_quietly_once_sealed(site: Platfor
     conn.close()
     moved = site.assay("audit")
     assert moved.returncode != 0
-    assert "block 0: the ledger records of notifications" in moved.stdout + moved.stderr
+    said = moved.stdout + moved.stderr
+    assert "block 0: map_root" in said and "the first wrong map root" in said, said
