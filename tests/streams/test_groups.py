@@ -125,8 +125,10 @@ def test_until_idle_waits_for_every_partition_to_be_stored_not_for_quiet(
         bootstrap_servers=kafka_bootstrap, group_id=round_.group, client_id="aaa-holder"
     )
     holder.subscribe([round_.names[0]])
+    # Few, longer polls: kafka-python 3.0.12 once hung inside a short poll here (its IO
+    # thread never woke for the coordinator lookup), and every call is a chance of that.
     while not holder.assignment():
-        holder.poll(timeout_ms=100)
+        holder.poll(timeout_ms=1000)
     ingest = Ingest(
         world.ledger, kafka_bootstrap, topic=round_.names[0], rejected_topic=round_.names[1],
         group=round_.group,
@@ -137,7 +139,7 @@ def test_until_idle_waits_for_every_partition_to_be_stored_not_for_quiet(
     try:
         held_since = time.monotonic()
         while time.monotonic() - held_since < 4:  # the holder keeps its partition, polling
-            holder.poll(timeout_ms=100)
+            holder.poll(timeout_ms=500)
             assert not finished.is_set(), "the worker called itself idle with events waiting"
         assert ingest.consumer.assignment() == set()
     finally:
