@@ -163,31 +163,15 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
             elif kind == _TIMESTAMP:
                 record[name] = _EPOCH + timedelta(microseconds=value)
             elif kind == _STRING_MAP:
-                mapping: dict[str, str] = {}
-                if value:  # one block of pairs, then the end block (canonical form)
-                    if value < 0:
-                        return None
-                    for _ in range(value):
-                        key, position = read_text(message, position, end)
-                        if key in mapping:
-                            return None
-                        mapping[key], position = read_text(message, position, end)
-                    value, position = read_long(message, position)
-                    if value:
-                        return None
-                record[name] = mapping
+                read_map = _string_map(message, position, end, value)
+                if read_map is None:
+                    return None
+                record[name], position = read_map
             elif kind == _STRING_ARRAY:
-                items: list[str] = []
-                if value:  # one block of items, then the end block (canonical form)
-                    if value < 0:
-                        return None
-                    for _ in range(value):
-                        item, position = read_text(message, position, end)
-                        items.append(item)
-                    value, position = read_long(message, position)
-                    if value:
-                        return None
-                record[name] = items
+                read_items = _string_array(message, position, end, value)
+                if read_items is None:
+                    return None
+                record[name], position = read_items
             elif value == 0:  # _OPTIONAL_DOUBLE
                 record[name] = None
             elif value == 1 and position + 8 <= end:
@@ -256,33 +240,20 @@ def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
                 stamp = _EPOCH + timedelta(microseconds=value)
                 out[name] = stamp.isoformat() if name == _SHOWN_TIME else stamp
             elif kind == _STRING_MAP:
-                mapping: dict[str, str] = {}
-                if value:  # one block of pairs, then the end block (canonical form)
-                    if value < 0:
-                        return None
-                    for _ in range(value):
-                        key, position = read_text(message, position, end)
-                        if key in mapping:
-                            return None
-                        mapping[key], position = read_text(message, position, end)
-                    value, position = read_long(message, position)
-                    if value:
-                        return None
+                read_map = _string_map(message, position, end, value)
+                if read_map is None:
+                    return None
+                mapping, position = read_map
                 if name not in _SORTED_MAPS:
                     out[name] = mapping
                 elif mapping:
                     out[name] = dict(sorted(mapping.items()))
             elif kind == _STRING_ARRAY:
-                items: list[str] = []
-                if value:  # one block of items, then the end block (canonical form)
-                    if value < 0:
-                        return None
-                    for _ in range(value):
-                        item, position = read_text(message, position, end)
-                        items.append(item)
-                    value, position = read_long(message, position)
-                    if value:
-                        return None
+                read_items = _string_array(message, position, end, value)
+                if read_items is None:
+                    return None
+                items, position = read_items
+                if items:
                     out[name] = items
             elif value == 0:  # _OPTIONAL_DOUBLE
                 continue
@@ -300,3 +271,41 @@ def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
         if default == {} and name not in _SORTED_MAPS:
             out[name] = {}
     return out, numbers
+
+
+def _string_map(
+    message: bytes, position: int, end: int, count: int
+) -> tuple[dict[str, str], int] | None:
+    """The pairs of a map whose first block holds ``count`` of them, then its end block
+    (the canonical form: one block, no repeated key), and the position after; else None."""
+    mapping: dict[str, str] = {}
+    if count:
+        if count < 0:
+            return None
+        for _ in range(count):
+            key, position = read_text(message, position, end)
+            if key in mapping:
+                return None
+            mapping[key], position = read_text(message, position, end)
+        count, position = read_long(message, position)
+        if count:
+            return None
+    return mapping, position
+
+
+def _string_array(
+    message: bytes, position: int, end: int, count: int
+) -> tuple[list[str], int] | None:
+    """The items of an array whose first block holds ``count`` of them, then its end block
+    (the canonical form), and the position after; else None."""
+    items: list[str] = []
+    if count:
+        if count < 0:
+            return None
+        for _ in range(count):
+            item, position = read_text(message, position, end)
+            items.append(item)
+        count, position = read_long(message, position)
+        if count:
+            return None
+    return items, position
