@@ -58,9 +58,42 @@ def claim_commitment(code: str) -> tuple[str, str]:
     return salt.hex(), digest_of(salt, code)
 
 
+#: RFC 4648 base32: no 0, 1, 8 or 9, so a code read aloud or typed has none to confuse.
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+#: What a typed digit most likely meant (docs/custody-rules.md, "the claim code").
+_TYPED = str.maketrans({"0": "O", "1": "I", "8": "B"})
+_SPACE = " \t\n\r\f\v"
+_CODE_CHARS = 26  # ceil(128 / 5)
+_GROUP = 4
+
+
 def new_claim_code() -> str:
-    """A one-time claim code for a receipt: 128 random bits, base64url."""
-    return secrets.token_urlsafe(SALT_BYTES)
+    """A one-time claim code for a receipt: 128 random bits in base32 (RFC 4648, no
+    padding), 26 characters in groups of four joined by ``-``, e.g. ``MFRG-GZDF-…-QA``.
+    It never begins with ``-`` (a command line takes it as a value) and reads aloud."""
+    chars = base64.b32encode(secrets.token_bytes(SALT_BYTES)).decode("ascii").rstrip("=")
+    return _grouped(chars)
+
+
+def typed_claim_code(typed: str) -> str:
+    """The claim code a buyer meant. A code of :func:`new_claim_code`'s form typed in any
+    case, with or without its dashes, with ASCII spaces, or with 0/1/8 for O/I/B, is
+    written back in its printed form; anything else (a code of an earlier version: 22
+    characters of base64url) is kept as typed, less ASCII space at either end. The code is
+    committed as printed, so a claim must carry it so. The page's copy of this rule is
+    ``typedClaimCode`` in server/static/page-owner.js, held to this one by
+    tests/server/test_page_owner_actions.py."""
+    bare = "".join(c for c in typed if c not in _SPACE and c != "-")
+    if not bare.isascii():
+        return typed.strip(_SPACE)
+    bare = bare.upper().translate(_TYPED)
+    if len(bare) != _CODE_CHARS or not set(bare) <= _BASE32:
+        return typed.strip(_SPACE)
+    return _grouped(bare)
+
+
+def _grouped(chars: str) -> str:
+    return "-".join(chars[i : i + _GROUP] for i in range(0, len(chars), _GROUP))
 
 
 @dataclass(frozen=True)

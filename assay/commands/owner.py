@@ -28,7 +28,7 @@ from typing import Any
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, settings_from
 from domain.ownership import OwnerKind
-from domain.privacy import claim_commitment, new_claim_code
+from domain.privacy import claim_commitment, new_claim_code, typed_claim_code
 from streams.keys import KeyFileError
 from streams.owner_envelope import new_statement, seal_statement
 from streams.owner_keys import OwnerKey
@@ -52,7 +52,12 @@ def register(sub: Any) -> None:
         return p
 
     claim = statement("claim", "claim a bought item with its code", OwnerKind.CLAIM)
-    claim.add_argument("--code", required=True, help="the one-time code from the receipt")
+    claim.add_argument(
+        "--code",
+        required=True,
+        help="the one-time code from the receipt, in any case, dashes optional (a code of "
+        "an earlier version beginning with '-' is given as --code=CODE)",
+    )
     statement("transfer", "hand the item on: prints the next owner's code", OwnerKind.TRANSFER)
     report = statement(
         "report-stolen", "report the item stolen (or lost)", OwnerKind.REPORT_MISSING
@@ -98,7 +103,7 @@ def statement_handler(args: argparse.Namespace) -> int:
     code = None
     kind: OwnerKind = args.kind
     if kind is OwnerKind.CLAIM:
-        fields["claim_code"] = args.code
+        fields["claim_code"] = typed_claim_code(args.code)
     elif kind is OwnerKind.TRANSFER:
         code = new_claim_code()
         fields["claim_salt"], fields["claim_digest"] = claim_commitment(code)

@@ -153,7 +153,7 @@
   async function claim() {
     const w = words();
     const status = $("owner-status");
-    const code = $("claim-code").value.trim();
+    const code = typedClaimCode($("claim-code").value);
     if (!current || !code) return;
     let key;
     try {
@@ -201,10 +201,31 @@
   }
 
   /* A one-time claim code as domain/privacy.py new_claim_code writes it: 128 random bits,
-   * base64url without padding (22 characters). */
+   * base32 (RFC 4648, no padding), 26 characters in groups of four joined by "-". */
+  const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const CODE_CHARS = 26;
+  const SPACE = /[ \t\n\r\f\v]/g;
+  const grouped = (chars) => chars.match(/.{1,4}/g).join("-");
+
   function newClaimCode() {
     const raw = crypto.getRandomValues(new Uint8Array(16));
-    return parts.b64encode(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    let bits = 0n;
+    for (const byte of raw) bits = (bits << 8n) | BigInt(byte);
+    bits <<= 2n; // 130 bits: 26 characters of 5
+    let chars = "";
+    for (let i = CODE_CHARS - 1; i >= 0; i--) chars += BASE32[Number((bits >> BigInt(5 * i)) & 31n)];
+    return grouped(chars);
+  }
+
+  /* The code a buyer meant: domain/privacy.py typed_claim_code's rule (any case, dashes
+   * optional, ASCII spaces, 0/1/8 for O/I/B); anything else kept as typed, trimmed. */
+  function typedClaimCode(typed) {
+    const trimmed = typed.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
+    let bare = typed.replace(SPACE, "").replace(/-/g, "");
+    if (!/^[\x00-\x7f]*$/.test(bare)) return trimmed;
+    bare = bare.toUpperCase().replace(/0/g, "O").replace(/1/g, "I").replace(/8/g, "B");
+    if (bare.length !== CODE_CHARS || !/^[A-Z2-7]*$/.test(bare)) return trimmed;
+    return grouped(bare);
   }
 
   /* claim_salt (16 random bytes) and claim_digest = SHA-256(salt ‖ UTF-8(code)), hex. */
@@ -377,5 +398,7 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
 
-  window.AssayOwner = { commitment, newClaimCode, ownKey, signedEnvelope, state, statementBody };
+  window.AssayOwner = {
+    commitment, newClaimCode, ownKey, signedEnvelope, state, statementBody, typedClaimCode,
+  };
 })();

@@ -3,7 +3,9 @@ event that carries commitments instead of clear values."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from domain.custody import CustodyEvent, Kind
 from domain.items import Result
-from domain.privacy import SALT_BYTES, Disclosure, digest_of
+from domain.privacy import SALT_BYTES, Disclosure, digest_of, new_claim_code, typed_claim_code
 from domain.story import describe
 from tests.domain.factory import Bench
 
@@ -83,3 +85,35 @@ def test_events_without_commitments_keep_their_digest() -> None:
     # Records stored before commitments existed must read (and fingerprint) the same.
     event = sale(Bench(), buyer_ref="buyer-1")
     assert "commitments" not in event.to_primitive()
+
+
+def test_a_claim_code_is_128_bits_of_base32_in_groups_and_never_begins_with_a_dash() -> None:
+    codes = {new_claim_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert PRINTED_CODE.fullmatch(code), code
+        raw = base64.b32decode(code.replace("-", "") + "=" * 6)
+        assert len(raw) == SALT_BYTES
+        assert typed_claim_code(code) == code
+
+
+PRINTED_CODE = re.compile(r"(?:[A-Z2-7]{4}-){6}[A-Z2-7]{2}")
+#: Typed codes and the printed code each means; tests/server/test_page_owner_actions.py
+#: runs the page's typedClaimCode over the same table.
+TYPED_CODES = [
+    ("mfrg-gzdf-mztw-q2lk-nnwg-23tp-oa", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA"),
+    ("  MFRGGZDFMZTWQ2LKNNWG23TPOA\n", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA"),
+    ("mfrg gzdf mztw q2lk nnwg 23tp oa", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA"),
+    ("MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-0A", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA"),  # 0 for O
+    ("1FRG-GZDF-MZTW-Q2LK-NNWG-23TP-8A", "IFRG-GZDF-MZTW-Q2LK-NNWG-23TP-BA"),  # 1, 8
+    # An earlier version's code (base64url, 22 characters) is kept as typed, trimmed.
+    (" -Xq3_ab9ZZ0kLmNoPq12rS ", "-Xq3_ab9ZZ0kLmNoPq12rS"),
+    ("MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-9A", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-9A"),  # 9: not base32
+    ("MFRG-GZDF-MZTW-Q2LK-NNWG-23TP", "MFRG-GZDF-MZTW-Q2LK-NNWG-23TP"),  # too short
+    ("\uff2dFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA", "\uff2dFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OA"),  # not ASCII
+]
+
+
+@pytest.mark.parametrize(("typed", "meant"), TYPED_CODES)
+def test_a_typed_claim_code_is_written_back_as_printed(typed: str, meant: str) -> None:
+    assert typed_claim_code(typed) == meant

@@ -14,7 +14,6 @@ has no serious accessibility violations.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ import pytest
 from assay.cli import main
 from domain.custody import Kind
 from streams.owner_keys import OwnerKey
+from tests.domain.test_privacy import PRINTED_CODE, TYPED_CODES
 from tests.server.conftest import serving
 from tests.server.pages import catalogue, serious_violations, verdict
 from tests.server.test_owner_endpoint import owner_serving
@@ -38,8 +38,6 @@ BAG = "urn:epc:id:sgtin:0614141.107346.4001"
 SCARF = "urn:assay:item:scarf-9"
 EN = catalogue("en")
 JA = catalogue("ja")
-#: domain/privacy.py new_claim_code: 128 random bits, base64url without padding.
-CODE = re.compile(r"[A-Za-z0-9_-]{22}")
 #: Holds the page's next statement POST until the test calls window.assayRelease().
 HOLD_NEXT_POST = """() => {
   const send = window.fetch;
@@ -113,6 +111,14 @@ def test_the_owner_reports_withdraws_and_transfers_from_the_page(
             assert page.is_hidden("#withdraw-report")
             assert serious_violations(page) == []
 
+            # The page reads a typed code and makes a new one as domain/privacy.py does.
+            typed = [t for t, _ in TYPED_CODES]
+            assert page.evaluate("(ts) => ts.map(AssayOwner.typedClaimCode)", typed) == [
+                m for _, m in TYPED_CODES
+            ]
+            fresh: list[str] = page.evaluate("[1, 2, 3].map(() => AssayOwner.newClaimCode())")
+            assert all(PRINTED_CODE.fullmatch(c) for c in fresh) and len(set(fresh)) == 3, fresh
+
             # Reported stolen from the page, after a confirmation.
             page.click("#report-stolen")
             page.wait_for_selector("#owner-confirm", state="visible")
@@ -150,7 +156,7 @@ def test_the_owner_reports_withdraws_and_transfers_from_the_page(
             confirm(page, "#transfer")
             page.wait_for_selector("#owner-new-code", state="visible", timeout=60000)
             new_code = page.input_value("#new-code")
-            assert CODE.fullmatch(new_code), new_code
+            assert PRINTED_CODE.fullmatch(new_code), new_code
             assert page.inner_text("#owner-new-code").startswith(EN["owner.code_once"])
             site.until(lambda: site.state(BAG).ownership.owner_key is None, "the transfer")
             assert site.state(BAG).ownership.open_claim is not None
@@ -162,7 +168,8 @@ def test_the_owner_reports_withdraws_and_transfers_from_the_page(
             bob_file = tmp_path / "bob.owner.key"
             assert main(["owner", "keygen", "--out", str(bob_file)]) == 0
             bob = OwnerKey.load(bob_file)
-            assert main(["owner", "claim", BAG, "--code", new_code, "--key", str(bob_file),
+            typed = new_code.replace("-", "").lower()  # as a buyer might type it
+            assert main(["owner", "claim", BAG, "--code", typed, "--key", str(bob_file),
                          "--endpoint", owners]) == 0  # fmt: skip
             capsys.readouterr()
             site.until(lambda: site.state(BAG).ownership.owner_key == bob.public_key_hex, "claim 2")
@@ -186,7 +193,8 @@ def test_the_owner_reports_withdraws_and_transfers_from_the_page(
             assert page.is_hidden("#owner-actions")
 
             # A second item, claimed in this browser, consigned to the lab from the panel.
-            claim_in_page(page, site, base, SCARF, scarf_code)
+            # (typed as a buyer might: lower case, spaces for dashes)
+            claim_in_page(page, site, base, SCARF, scarf_code.lower().replace("-", " "))
             page.click("#consign")
             progress(page, "owner.need_consignee")
             page.fill("#consignee", "lab")
