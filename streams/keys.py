@@ -46,30 +46,44 @@ class DeviceKey:
         return self.signing_key.sign(message).signature
 
     def save(self, path: Path) -> None:
-        payload = {
-            "type": KEY_FILE_TYPE,
-            "party_id": self.party_id,
-            "device_id": self.device_id,
-            "seed": base64.b64encode(bytes(self.signing_key)).decode(),
-            "public_key": self.public_key_hex,
-        }
-        write_private(path, json.dumps(payload, indent=2).encode() + b"\n")
+        fields = {"party_id": self.party_id, "device_id": self.device_id}
+        write_key_file(path, KEY_FILE_TYPE, self.signing_key, fields)
 
     @classmethod
     def load(cls, path: Path) -> DeviceKey:
-        problem = exposed_secret(path)
-        if problem:
-            raise KeyFileError(problem)
+        data, key = read_key_file(path, KEY_FILE_TYPE, "device")
         try:
-            data = json.loads(path.read_bytes())
-            if data.get("type") != KEY_FILE_TYPE:
-                raise KeyFileError(f"{path} is not an Assay device key ({KEY_FILE_TYPE})")
-            seed = base64.b64decode(data["seed"], validate=True)
-            return cls(str(data["party_id"]), str(data["device_id"]), SigningKey(seed), source=path)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            if isinstance(e, KeyFileError):
-                raise
-            raise KeyFileError(f"cannot read device key {path}: {e}") from None
+            return cls(str(data["party_id"]), str(data["device_id"]), key, source=path)
+        except KeyError as e:
+            raise KeyFileError(f"cannot read device key {path}: no {e}") from None
+
+
+def write_key_file(path: Path, kind: str, key: SigningKey, fields: dict[str, str]) -> None:
+    """A key file of type ``kind`` (JSON: type, ``fields``, seed, public key), mode 0600."""
+    payload = {
+        "type": kind,
+        **fields,
+        "seed": base64.b64encode(bytes(key)).decode(),
+        "public_key": bytes(key.verify_key).hex(),
+    }
+    write_private(path, json.dumps(payload, indent=2).encode() + b"\n")
+
+
+def read_key_file(path: Path, kind: str, what: str) -> tuple[dict[str, object], SigningKey]:
+    """A key file's fields and its signing key; :class:`KeyFileError` if it is exposed
+    (:func:`exposed_secret`), of another type or unreadable."""
+    problem = exposed_secret(path)
+    if problem:
+        raise KeyFileError(problem)
+    try:
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict) or data.get("type") != kind:
+            raise KeyFileError(f"{path} is not an Assay {what} key ({kind})")
+        return data, SigningKey(base64.b64decode(data["seed"], validate=True))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        if isinstance(e, KeyFileError):
+            raise
+        raise KeyFileError(f"cannot read {what} key {path}: {e}") from None
 
 
 def exposed_secret(path: str | os.PathLike[str]) -> str | None:

@@ -7,15 +7,13 @@ with WebCrypto and keeps it in the browser.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
 from domain.ownership import fingerprint
-from streams.keys import KeyFileError, exposed_secret, write_private
+from streams.keys import read_key_file, write_key_file
 
 OWNER_KEY_FILE_TYPE = "assay-owner-key-v1"
 
@@ -41,25 +39,8 @@ class OwnerKey:
         return self.signing_key.sign(message).signature
 
     def save(self, path: Path) -> None:
-        payload = {
-            "type": OWNER_KEY_FILE_TYPE,
-            "seed": base64.b64encode(bytes(self.signing_key)).decode(),
-            "public_key": self.public_key_hex,
-        }
-        write_private(path, json.dumps(payload, indent=2).encode() + b"\n")
+        write_key_file(path, OWNER_KEY_FILE_TYPE, self.signing_key, {})
 
     @classmethod
     def load(cls, path: Path) -> OwnerKey:
-        problem = exposed_secret(path)
-        if problem:
-            raise KeyFileError(problem)
-        try:
-            data = json.loads(path.read_bytes())
-            if data.get("type") != OWNER_KEY_FILE_TYPE:
-                raise KeyFileError(f"{path} is not an Assay owner key ({OWNER_KEY_FILE_TYPE})")
-            seed = base64.b64decode(data["seed"], validate=True)
-            return cls(SigningKey(seed), source=path)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            if isinstance(e, KeyFileError):
-                raise
-            raise KeyFileError(f"cannot read owner key {path}: {e}") from None
+        return cls(read_key_file(path, OWNER_KEY_FILE_TYPE, "owner")[1], source=path)
