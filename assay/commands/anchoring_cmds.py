@@ -13,6 +13,7 @@ from anchoring.sealer import Anchor
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
+from assay.publishing import checkpoints_published
 from assay.service import Service
 from witness.stamper import CheckpointStamper
 from witness.submitter import CheckpointWitnessing
@@ -103,36 +104,25 @@ def anchor_handler(args: argparse.Namespace) -> int:
             _report_stamps(stamper, print)
         return 0
     with Service("anchor", settings, args.metrics_port) as service:
-        # Checkpoints leave through an outbox: sealing never waits for the broker.
-        outbox, sender = runtime.checkpoint_outbox(settings, runtime.kafka_connection(settings))
-        service.metrics.watch_outbox("checkpoints", outbox, sender)
         if stamper is not None:
             stamper.start()  # its own thread: a slow calendar never delays a seal
-        if witnessing is not None:
-            service.metrics.watch_witnessing(witnessing)
-            witnessing.start()  # its own thread: a slow witness never delays a seal
+        connection = runtime.kafka_connection(settings)
         try:
-            anchor = runtime.make_anchor(
-                settings,
-                ledger,
-                chain,
-                checkpoint_outbox=outbox,
-                stamper=stamper,
-                witnessing=witnessing,
-            )
-            service.metrics.watch_anchor(anchor)
-            sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
-            if witnessing is not None and not service.stopped_by_signal:
-                witnessing.flush(service.stopper.remaining())
-            if not service.stopped_by_signal:
-                sender.wait_sent(timeout=settings.stop_timeout)
+            with checkpoints_published(service, connection, witnessing) as publishing:
+                anchor = runtime.make_anchor(
+                    settings,
+                    ledger,
+                    chain,
+                    checkpoint_outbox=publishing.outbox,
+                    stamper=stamper,
+                    witnessing=witnessing,
+                )
+                service.metrics.watch_anchor(anchor)
+                sealed = anchor.run(until_idle=args.until_idle, stop=service.stop)
         finally:
-            if witnessing is not None:
-                witnessing.stop(service.stopper.remaining())
-            waiting = sender.stop(service.stopper.remaining())
-            outbox.close()
             if stamper is not None:
                 stamper.stop(service.stopper.remaining())
+        waiting = publishing.waiting
         _report(sealed, anchor, service.summary, waiting)
         if witnessing is not None:
             _report_witnesses(witnessing, service.summary)

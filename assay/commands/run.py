@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay import runtime
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
+from assay.publishing import checkpoints_published
 from assay.service import Service
 
 if TYPE_CHECKING:
@@ -57,18 +58,13 @@ def handle(args: argparse.Namespace) -> int:
     witnessing = runtime.checkpoint_witnessing(settings)  # a bad policy: exit 2 before starting
     with Service("run", settings, args.metrics_port) as service:
         bootstrap = runtime.kafka_bootstrap(settings)
-        outbox, sender = runtime.checkpoint_outbox(settings, bootstrap)
-        projector: Projector | None = None
-        if witnessing is not None:
-            service.metrics.watch_witnessing(witnessing)
-            witnessing.start()  # its own thread: a slow witness never delays a seal
-        try:
+        with checkpoints_published(service, bootstrap, witnessing) as publishing:
             ingest = runtime.make_ingest(settings, bootstrap)
             anchor = runtime.make_anchor(
                 settings,
                 runtime.open_ledger(settings),
                 runtime.open_chain(settings),
-                checkpoint_outbox=outbox,
+                checkpoint_outbox=publishing.outbox,
                 witnessing=witnessing,
             )
             projector = Projector(
@@ -77,22 +73,14 @@ def handle(args: argparse.Namespace) -> int:
                 settings.duckdb_path,
                 snapshot_interval=settings.snapshot_interval,
             )
-            service.metrics.watch_ingest(ingest)
-            service.metrics.watch_anchor(anchor)
-            service.metrics.watch_projector(projector)
-            service.metrics.watch_outbox("checkpoints", outbox, sender)
-            summary = _run(args, service, ingest, anchor, projector)
-            if witnessing is not None and not service.stopped_by_signal:
-                witnessing.flush(service.stopper.remaining())
-            if not service.stopped_by_signal:
-                sender.wait_sent(timeout=settings.stop_timeout)
-        finally:
-            if witnessing is not None:
-                witnessing.stop(service.stopper.remaining())
-            waiting = sender.stop(service.stopper.remaining())
-            outbox.close()
-            if projector is not None:
+            try:
+                service.metrics.watch_ingest(ingest)
+                service.metrics.watch_anchor(anchor)
+                service.metrics.watch_projector(projector)
+                summary = _run(args, service, ingest, anchor, projector)
+            finally:
                 projector.close()
+        waiting = publishing.waiting
         summary["checkpoints_waiting"] = waiting
         if args.json:
             print(json.dumps(summary), flush=True)
