@@ -16,7 +16,7 @@ from anchoring.leaves import read_envelope
 from anchoring.verify_fields import same_json
 from anchoring.verify_result import fail
 from domain.kinds import RULES
-from domain.ownership import VERSIONED, OwnerKind, OwnerStatement, fingerprint
+from domain.owner_statement import VERSIONED, OwnerKind, OwnerStatement, fingerprint
 from domain.privacy import digest_of
 from streams.envelope import Envelope
 from streams.errors import SerializationError

@@ -24,7 +24,7 @@ from domain.custody import CustodyEvent, Kind, Role
 from domain.errors import ActorMismatch, DomainError, ItemFrozen, ItemInTransit, MissingDetail
 from domain.guards import GUARDS
 from domain.kinds import DETAIL_HINTS, RULES, KindRule
-from domain.ownership import OwnerStatement
+from domain.owner_statement import OwnerStatement
 from domain.parties import Party
 from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
 from domain.state import ItemState, Status, fix_of

@@ -20,7 +20,8 @@ from domain.base import copy_of_values
 from domain.corrections import Declaration
 from domain.custody import CustodyEvent, Verdict
 from domain.kinds import RULES, Status
-from domain.ownership import Ownership, OwnerStatement, after_custody, apply_statement
+from domain.owner_statement import OwnerStatement
+from domain.ownership import Ownership, after_custody, apply_statement
 from domain.signals import Fix, Flag
 
 __all__ = ["Declaration", "ItemState", "Status", "fix_of"]

@@ -17,7 +17,7 @@ from domain.corrections import Declaration
 from domain.custody import CustodyEvent
 from domain.items import Item
 from domain.kinds import RULES
-from domain.ownership import describe_statement
+from domain.owner_statement import describe_statement
 
 
 def describe(c: CustodyEvent) -> str:

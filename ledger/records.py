@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from domain.custody import CustodyEvent
 from domain.items import Item
-from domain.ownership import OwnerStatement
+from domain.owner_statement import OwnerStatement
 from domain.parties import Party
 from domain.tags import TagClaim
 
@@ -88,7 +88,7 @@ ITEM_RECORDS: tuple[RecordType, ...] = (
     RecordType(Item.CustodyRecorded, "custody_recorded", "E", True, lambda e: e.custody),
     RecordType(Item.Sighted, "sighted", "P", False, lambda e: e.custody),
     RecordType(Item.Flagged, "flagged", "P", False, lambda e: e.evidence, own_report=False),
-    # An owner statement (domain/ownership.py): its leaf is the owner-signed envelope.
+    # An owner statement (domain/owner_statement.py): its leaf is the owner-signed envelope.
     RecordType(Item.OwnerStated, "owner_stated", "E", False, lambda e: None, own_report=False),
 )
 _BY_CLASS: dict[type[Any], RecordType] = {r.event: r for r in ITEM_RECORDS}

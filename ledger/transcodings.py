@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.custody import CustodyEvent
-from domain.ownership import OwnerStatement
+from domain.owner_statement import OwnerStatement
 
 
 class BytesAsBase64(Transcoding):

@@ -118,7 +118,7 @@ def _apply_owner_statements(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def sql_fingerprint(key: str) -> str:
-    """``domain.ownership.fingerprint`` in SQL: SHA-256 of the 32-byte key, its first 16 hex
+    """``domain.owner_statement.fingerprint`` in SQL: SHA-256 of the 32-byte key, its first 16 hex
     digits in groups of four."""
     return f"array_to_string(regexp_extract_all(left(sha256(unhex({key})), 16), '....'), ' ')"
 

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from anchoring.verify_owner import open_owner
-from domain.ownership import OwnerStatement
+from domain.owner_statement import OwnerStatement
 from server.app import ItemId
 from streams.envelope import MAX_MESSAGE_BYTES
 from streams.errors import SerializationError

@@ -319,7 +319,7 @@ def _details(record: ItemRecord) -> dict[str, Any]:
     """The record's fields: the reported custody event, and for a flag its signal."""
     report = record.report
     out: dict[str, Any] = {}
-    if record.statement is not None:  # an owner's: by key fingerprint (domain/ownership.py)
+    if record.statement is not None:  # an owner's: by key fingerprint (domain/owner_statement.py)
         return {**record.statement.to_primitive(), "owner": record.statement.fingerprint}
     if report is not None:
         out = {k: v for k, v in report.to_primitive().items() if v not in (None, {}, [])}

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.ownership import OPTIONAL_FIELDS, OwnerKind, OwnerStatement
+from domain.owner_statement import OPTIONAL_FIELDS, OwnerKind, OwnerStatement
 from streams.avro import HEADER_LEN, MAGIC, SchemaRegistry, default_registry
 from streams.ed25519 import PublicKey, enrolment_key_problem, public_key_problem
 from streams.envelope import ENVELOPE_SCHEMA, Envelope

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from domain.ownership import fingerprint
+from domain.owner_statement import fingerprint
 from streams.keys import read_key_file, write_key_file
 
 OWNER_KEY_FILE_TYPE = "assay-owner-key-v1"

@@ -9,7 +9,8 @@ from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
 from anchoring.prove import Prover
 from anchoring.sealer import SealPolicy
-from domain.ownership import OwnerReport, OwnerStatement
+from domain.owner_statement import OwnerStatement
+from domain.ownership import OwnerReport
 from domain.privacy import claim_commitment, new_claim_code
 from ledger.application import Report
 from ledger.config import store_env

@@ -27,7 +27,7 @@ from typing import Any
 
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, settings_from
-from domain.ownership import OwnerKind
+from domain.owner_statement import OwnerKind
 from domain.privacy import claim_commitment, new_claim_code, typed_claim_code
 from streams.keys import KeyFileError
 from streams.owner_envelope import new_statement, seal_statement

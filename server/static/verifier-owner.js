@@ -64,7 +64,7 @@
     return out;
   }
 
-  /* OwnerStatement's own checks (domain/ownership.py): its primitive form, or a refusal. */
+  /* OwnerStatement's own checks (domain/owner_statement.py): its primitive form, or a refusal. */
   function statementOf(record) {
     const bad = (m) => refuse("invalid_statement", `owner statement fields are invalid: ${m}`);
     if (!KINDS.includes(record.kind)) bad(`'${record.kind}' is not a kind of owner statement`);

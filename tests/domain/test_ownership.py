@@ -13,7 +13,8 @@ import pytest
 from domain.custody import Kind
 from domain.errors import DomainError
 from domain.items import Result, Status
-from domain.ownership import OwnerKind, OwnerStatement, decide_owner, fingerprint
+from domain.owner_statement import OwnerKind, OwnerStatement, fingerprint
+from domain.ownership import decide_owner
 from domain.privacy import claim_commitment, new_claim_code
 from domain.signals import Outcome, Signal
 from tests.domain.factory import Bench, _World

@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from domain.ownership import OwnerKind, OwnerReport, fingerprint
+from domain.owner_statement import OwnerKind, fingerprint
+from domain.ownership import OwnerReport
 from domain.privacy import claim_commitment, new_claim_code
 from ledger.application import Report
 from projections import projector

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ownership import fingerprint
+from domain.owner_statement import fingerprint
 from domain.privacy import claim_commitment, new_claim_code
 from ledger.disclosures import DisclosureStore
 from streams.avro import default_registry

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from nacl.signing import SigningKey
 
 from anchoring.verify_owner import current_owner
-from domain.ownership import OwnerReport, OwnerStatement
+from domain.owner_statement import OwnerStatement
+from domain.ownership import OwnerReport
 from domain.privacy import digest_of
 from streams.envelope import open_envelope
 from streams.owner_envelope import new_statement, seal_statement, wrap

@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from nacl.signing import SigningKey  # noqa: E402
 
-from domain.ownership import OwnerStatement  # noqa: E402
+from domain.owner_statement import OwnerStatement  # noqa: E402
 from streams.avro import default_registry  # noqa: E402
 from streams.owner_envelope import encode_statement, seal_statement, wrap  # noqa: E402
 from streams.owner_keys import OwnerKey  # noqa: E402
