@@ -32,7 +32,6 @@ its anchor reloads the chain (headers, accumulator, position) and carries on fro
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -46,6 +45,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
+from anchoring.checkpoint_file import write_checkpoint_file
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import MapEntry, MapRow, item_key
 from anchoring.headmap_native import HeadMap
@@ -400,30 +400,11 @@ class Anchor:
         text = self.checkpoint_text()
         if text is None:
             return
-        if self.checkpoint_path is not None and not self._file_is_newer(text):
-            # A name per writer: two anchors by mistake must not rename each other's file.
-            name = f".{self.checkpoint_path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp = self.checkpoint_path.with_name(name)
-            tmp.write_text(text)
-            tmp.replace(self.checkpoint_path)
+        if self.checkpoint_path is not None:
+            write_checkpoint_file(self.checkpoint_path, text)
         if self.publish_checkpoint is not None:
             self.publish_checkpoint(text)
-
-    def _file_is_newer(self, text: str) -> bool:
-        """True if the checkpoint file names more blocks (another anchor moved on)."""
-        assert self.checkpoint_path is not None
-        try:
-            current = self.checkpoint_path.read_text()
-        except OSError:
-            return False
-        return _note_size(current) > _note_size(text)
 
 
 def _entry(row: LeafRow) -> MapEntry:
     return MapEntry(row.version, row.leaf_hash, row.height, row.leaf_index)
-
-
-def _note_size(note: str) -> int:
-    """The size line of a checkpoint note, unverified (0 if unreadable)."""
-    lines = note.split("\n", 2)
-    return int(lines[1]) if len(lines) > 2 and lines[1].isascii() and lines[1].isdigit() else 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, Verifier
+from anchoring.checkpoint_file import write_checkpoint_file
 from anchoring.header import MAP_HEADER_VERSION
 from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
 from anchoring.sealer import Anchor, SealPolicy
@@ -146,7 +147,6 @@ def make_anchor(
 
     target: Callable[[str], None] | None = publish if sink is not None else None
     if witnessing is not None:
-        from witness.publishing import write_checkpoint_file
 
         def publish_cosigned(text: str) -> None:
             write_checkpoint_file(settings.checkpoint_path, text)

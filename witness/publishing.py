@@ -1,8 +1,7 @@
 """Where the anchor's witnessing leaves its traces: the checkpoint file and a status file.
 
-* :func:`write_checkpoint_file` replaces the checkpoint file atomically, never with a
-  smaller checkpoint than the one it holds (a second anchor started by mistake, or a
-  round that finished after a newer one, must not move readers backwards).
+* :func:`write_checkpoint_file` (anchoring/checkpoint_file.py) replaces the checkpoint
+  file atomically, never with a smaller checkpoint than the one it holds.
 * :func:`write_status` keeps ``<data dir>/witnesses.json`` (format
   ``assay-witnessing-v1``, docs/witnesses.md) for `assay status` and ``GET /witnesses``,
   which run in other processes.
@@ -11,34 +10,16 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from anchoring.checkpoint_file import replace_text
 from witness.submitter import WitnessingStatus
 
 STATUS_FORMAT = "assay-witnessing-v1"
 
-_file_lock = threading.Lock()
-
-
-def note_size(note: str) -> int:
-    """The size line of a checkpoint note, unverified (0 if unreadable)."""
-    lines = note.split("\n", 2)
-    return int(lines[1]) if len(lines) > 2 and lines[1].isascii() and lines[1].isdigit() else 0
-
-
-def write_checkpoint_file(path: Path, note: str) -> bool:
-    """Replace ``path`` by ``note`` unless it holds a larger checkpoint; True if written."""
-    with _file_lock:
-        try:
-            if note_size(path.read_text(encoding="utf-8")) > note_size(note):
-                return False
-        except (OSError, UnicodeDecodeError):
-            pass
-        _replace(path, note)
-        return True
+_status_lock = threading.Lock()
 
 
 def status_json(status: WitnessingStatus) -> dict[str, Any]:
@@ -78,8 +59,8 @@ def status_json(status: WitnessingStatus) -> dict[str, Any]:
 
 def write_status(path: Path, status: WitnessingStatus) -> None:
     text = json.dumps(status_json(status), indent=2, sort_keys=False) + "\n"
-    with _file_lock:
-        _replace(path, text)
+    with _status_lock:
+        replace_text(path, text)
 
 
 def read_status(path: Path) -> dict[str, Any] | None:
@@ -91,10 +72,3 @@ def read_status(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != STATUS_FORMAT:
         return None
     return data
-
-
-def _replace(path: Path, text: str) -> None:
-    # A name per writer: two anchors by mistake must not rename each other's file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

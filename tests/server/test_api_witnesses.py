@@ -9,13 +9,14 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from anchoring.checkpoint_file import note_size
 from anchoring.verify import verify_bundle
 from assay import runtime
 from server.app import create_app
 from tests.server.stores import ITEM, build_store
 from witness.cosignature import WitnessSigner
 from witness.note import merge_signatures, parse_note
-from witness.publishing import note_size, write_status
+from witness.publishing import write_status
 from witness.submitter import WitnessingStatus, WitnessRecord
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from anchoring.checkpoint import sign_note
+from anchoring.checkpoint_file import note_size
 from anchoring.keyfiles import read_signer_key
 from assay import runtime
 from assay.settings import Settings
@@ -35,7 +36,6 @@ from tests.support import World, make_world, story_events
 from witness.client import WitnessClient, WitnessEndpoint
 from witness.note import TreeHead, parse_note
 from witness.policy import evaluate, load_policy
-from witness.publishing import note_size
 
 from .inprocess import policy_text
 from .processes import WitnessProcess, assay

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from anchoring.checkpoint import open_checkpoint
+from anchoring.checkpoint_file import note_size
 from witness.client import WitnessClient, WitnessEndpoint
 from witness.cosignature import WitnessVerifier
 from witness.note import parse_note
 from witness.policy import evaluate, parse_policy
-from witness.publishing import note_size, read_status, write_checkpoint_file, write_status
+from witness.publishing import read_status, write_status
 from witness.submitter import CheckpointWitnessing, LockedProofs
 
 from .inprocess import ThreadWitness, policy_text
@@ -211,18 +212,6 @@ def test_without_a_thread_flush_runs_the_round_itself(
     assert witnessing.flush(10)
     witnessing.stop()
     assert [note_size(n) for n in published] == [4, 5]
-
-
-def test_the_checkpoint_file_never_goes_backwards(tmp_path: Path, log: GrowingLog) -> None:
-    path = tmp_path / "checkpoint"
-    log.grow(5)
-    five = log.note()
-    assert write_checkpoint_file(path, five)
-    assert not write_checkpoint_file(path, log.note(3))
-    assert path.read_text() == five
-    log.grow(1)
-    assert write_checkpoint_file(path, log.note()) and note_size(path.read_text()) == 6
-    assert write_checkpoint_file(path, log.note())  # the same size again (more cosignatures)
 
 
 def test_the_status_file_round_trips(
