@@ -51,6 +51,7 @@ __all__ = [
     "Ownership",
     "StatementRule",
     "decide_owner",
+    "judge_owner",
 ]
 
 
@@ -239,14 +240,19 @@ def claim_salt_of(state: ItemState, digest: str) -> str | None:
 # ----- deciding a statement ------------------------------------------------------------
 
 
-class World(Protocol):
+class Loads(Protocol):
     def load(self, aggregate_id: str) -> object | None: ...
 
+
+class World(Loads, Protocol):
     def keep(self, *aggregates: Any) -> None: ...
 
 
-def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Outcome:
-    """Apply one owner statement: duplicate, refusal (``DomainError``) or accepted."""
+def judge_owner(statement: OwnerStatement, world: Loads) -> Item | None:
+    """The item ``statement`` may change now, or None if the item holds it already (a
+    duplicate); raises the ``DomainError`` naming the rule it breaks. :func:`decide_owner`
+    applies it; the owner endpoint asks first, to answer a refusal at once (the ingest still
+    decides: the item may change in between)."""
     from domain.items import Item  # the aggregate imports this module
 
     item = world.load(statement.item_id)
@@ -257,7 +263,7 @@ def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Ou
     )
     if known is not None:
         if known == statement:
-            return Outcome(Result.DUPLICATE, detail=f"statement {statement.statement_id} again")
+            return None
         raise StatementIdReused(
             f"statement id {statement.statement_id} was used for other content on item "
             f"{item.id}; the first statement stands"
@@ -269,6 +275,14 @@ def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Ou
         return isinstance(world.load(party_id), Party)
 
     check_statement(item, statement, party_known)
+    return item
+
+
+def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Outcome:
+    """Apply one owner statement: duplicate, refusal (``DomainError``) or accepted."""
+    item = judge_owner(statement, world)
+    if item is None:
+        return Outcome(Result.DUPLICATE, detail=f"statement {statement.statement_id} again")
     item.trigger_event(item.OwnerStated, statement=statement, envelope=envelope)
     world.keep(item)
     return Outcome(Result.ACCEPTED)

@@ -5,15 +5,19 @@
                                 fingerprint, whether a claim is open, a stolen/lost report
     GET  /healthz               liveness
 
-Apart from the read-only ``assay serve``: this process writes to Kafka. It checks what it
-can without the ledger's state (the envelope, the key, the signature, the statement's
-fields: docs/owner-statements.md) and publishes the exact bytes to ``custody.events`` keyed
-by the item id; the ingest decides the rules (``not_owner``, ``stale_statement``, …) and
-writes refusals to ``custody.rejected``. Whoever polls ``/owner/items/{id}`` sees the result.
+Apart from the read-only ``assay serve``: this process writes to Kafka. It checks the
+envelope, the key, the signature and the statement's fields (docs/owner-statements.md),
+then asks the ledger as it stands whether the rules would take the statement
+(``not_owner``, ``wrong_claim_code``, ``stale_statement``, …): a statement they refuse is
+answered 409 with the rule's code at once and not published, so an owner who mistyped a
+code hears so now. Otherwise it publishes the exact bytes to ``custody.events`` keyed by
+the item id. The ingest still decides (the item may change in between) and writes its
+refusals to ``custody.rejected``; whoever polls ``/owner/items/{id}`` sees the result.
 
 Every error is JSON ``{"error": <code>, "message": <text>}``: 422 for an envelope that
-fails a check (its stable code), 413 for an oversized request, 404 for an unknown item,
-503 when the broker did not acknowledge, 500 without detail for anything else.
+fails a check (its stable code), 409 for a statement the ledger's rules refuse (the
+rule's code, docs/custody-rules.md), 413 for an oversized request, 404 for an unknown
+item, 503 when the broker did not acknowledge, 500 without detail for anything else.
 """
 
 from __future__ import annotations
@@ -43,13 +47,15 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
 #: ``lookup(item_id)``: the item's ownership view, or None for an unknown item.
 Lookup = Callable[[str], dict[str, Any] | None]
+#: ``judge(statement)``: ``(rule, reason)`` if the ledger would refuse it now, else None.
+Judge = Callable[[OwnerStatement], tuple[str, str] | None]
 
 
 class PublishFailed(RuntimeError):
     """The broker did not acknowledge a statement."""
 
 
-def create_owner_app(publish: Publish, lookup: Lookup) -> FastAPI:
+def create_owner_app(publish: Publish, lookup: Lookup, judge: Judge) -> FastAPI:
     app = FastAPI(title="Assay owner endpoint", docs_url=None, redoc_url=None)
     _install_error_handlers(app)
     # The buyer's page (another origin) posts here: a statement authenticates itself by its
@@ -68,6 +74,9 @@ def create_owner_app(publish: Publish, lookup: Lookup) -> FastAPI:
             statement = open_owner(envelope)
         except SerializationError as e:
             return _error(422, e.code, e.reason)
+        refused = judge(statement)
+        if refused is not None:
+            return _error(409, *refused)
         try:
             publish(statement.item_id, envelope)
         except Exception as e:

@@ -1,10 +1,17 @@
 """What the owner endpoint says about an item's ownership: its version (what a statement
-signs after), its status, and its owner by key and fingerprint — never by name."""
+signs after), its status, and its owner by key and fingerprint — never by name; and
+whether the ledger, as it stands, would refuse a statement."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import BaseAggregate
+
+from domain.errors import DomainError
+from domain.owner_statement import OwnerStatement
+from domain.ownership import judge_owner
 from ledger.application import CustodyLedger, ItemNotFound
 
 
@@ -24,3 +31,27 @@ def ownership_view(ledger: CustodyLedger, item_id: str) -> dict[str, Any] | None
         "claim_open": o.open_claim is not None,
         "missing": o.missing.value if o.missing else None,
     }
+
+
+def refusal(ledger: CustodyLedger, statement: OwnerStatement) -> tuple[str, str] | None:
+    """``(rule, reason)`` if the ledger, as it stands, would refuse ``statement``; None if
+    it would take it (or holds it already). The same rules the ingest applies
+    (``domain.ownership.judge_owner``), read-only."""
+    try:
+        judge_owner(statement, _Reader(ledger))
+    except DomainError as e:
+        return e.rule, e.reason
+    return None
+
+
+class _Reader:
+    """The ledger's aggregates as the rules load them, read-only."""
+
+    def __init__(self, ledger: CustodyLedger) -> None:
+        self.ledger = ledger
+
+    def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        try:
+            return self.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

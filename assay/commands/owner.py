@@ -140,7 +140,7 @@ def serve_handler(args: argparse.Namespace) -> int:
     from assay import runtime
     from assay.service import Service
     from server.owner_app import create_owner_app
-    from server.owner_view import ownership_view
+    from server.owner_view import ownership_view, refusal
     from streams.producer import Producer
 
     settings = settings_from(args)
@@ -152,7 +152,11 @@ def serve_handler(args: argparse.Namespace) -> int:
         producer.send(topic, envelope, key=item_id.encode())
         producer.flush(timeout=10.0)
 
-    app = create_owner_app(publish, lambda item_id: ownership_view(ledger, item_id))
+    app = create_owner_app(
+        publish,
+        lambda item_id: ownership_view(ledger, item_id),
+        lambda statement: refusal(ledger, statement),
+    )
     print(
         f"assay: owner endpoint on http://{args.host}:{args.port}/owner/statements (topic {topic})",
         file=sys.stderr,

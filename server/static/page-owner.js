@@ -134,6 +134,8 @@
   function plain(w, e) {
     const code = e && e.code;
     if (code && w.has(`owner_error.${code}`)) return w.t(`owner_error.${code}`);
+    // A statement the ledger's rules refuse (409 from the endpoint): the rule's sentence.
+    if (code && w.has(`owner_refusal.${code}`)) return w.t(`owner_refusal.${code}`);
     return w.t("owner_error.other", { reason: String((e && e.message) || e) });
   }
 

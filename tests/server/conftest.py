@@ -154,9 +154,16 @@ def chromium(playwright_driver: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
+def page_errors() -> list[str]:
+    """What the page fixture's page logged as errors so far; a test that expects one (an
+    HTTP refusal the page answers in words) takes it out of this list."""
+    return []
+
+
+@pytest.fixture
+def page(browser: BrowserContext, page_errors: list[str]) -> Iterator[Page]:
     page = browser.new_page()
-    errors: list[str] = []
+    errors = page_errors
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:

@@ -1,7 +1,9 @@
 """``assay owner serve`` as a real process on loopback, with ``assay owner`` commands: a
 buyer claims with the receipt's code, transfers to a second owner who claims with the new
-code; the endpoint answers bad input with JSON errors, and a statement by a non-owner is
-published but refused by the ingest with its code."""
+code; the endpoint answers bad input with JSON errors, refuses at once (409, nothing
+published) what the ledger's rules refuse as it stands — a mistyped code, a non-owner —
+and a statement that was right when published but stale when ingested is refused by the
+ingest with its code."""
 
 from __future__ import annotations
 
@@ -108,8 +110,15 @@ def test_owners_claim_and_transfer_through_the_endpoint(
             assert main(["owner", *args, "--endpoint", base]) == 0
             return capsys.readouterr().out
 
+        def refused(*args: str) -> str:
+            assert main(["owner", *args, "--endpoint", base]) == 2
+            return capsys.readouterr().err
+
+        # A mistyped code is refused at once, with the rule's code; nothing is published.
+        wrong = refused("claim", ITEM, "--code", new_claim_code(), "--key", str(alice_file))
+        assert "the owner endpoint refused: wrong_claim_code" in wrong, wrong
         assert "published" in owner("claim", ITEM, "--code", code, "--key", str(alice_file))
-        ingest_once(world, kafka_bootstrap, topics)
+        assert ingest_once(world, kafka_bootstrap, topics).stats.accepted == 1
         status, view = call(base, f"/owner/items/{ITEM}")
         assert status == 200
         assert (view["owner"], view["owner_key"], view["version"]) == (
@@ -119,10 +128,16 @@ def test_owners_claim_and_transfer_through_the_endpoint(
         )
         assert "buyer" not in json.dumps(view)  # fingerprints, never names
 
+        # Eve is not the owner: refused at once (409 not_owner), nothing published.
+        assert "not_owner" in refused("report-stolen", ITEM, "--key", str(eve_file))
+        # Two transfers signed after the same version: the endpoint cannot know the first
+        # will make the second stale, so both are published; the ingest refuses the second.
         out = owner("transfer", ITEM, "--key", str(alice_file))
         next_code = out.rsplit(": ", 1)[1].strip()
-        owner("report-stolen", ITEM, "--key", str(eve_file))  # published, then refused
-        ingest_once(world, kafka_bootstrap, topics)
+        owner("transfer", ITEM, "--key", str(alice_file))
+        stats = ingest_once(world, kafka_bootstrap, topics).stats
+        assert (stats.accepted, stats.rejected) == (1, 1)
+        assert "claim_code_reused" in refused("claim", ITEM, "--code", code, "--key", str(bob_file))
         owner("claim", ITEM, "--code", next_code, "--key", str(bob_file))
         ingest_once(world, kafka_bootstrap, topics)
         assert json.loads(owner("status", ITEM))["owner"] == bob.fingerprint
@@ -145,4 +160,4 @@ def test_owners_claim_and_transfer_through_the_endpoint(
         status, error = call(base, "/owner/items/urn:item:nowhere")
         assert (status, error["error"]) == (404, "not_found")
     (letter,) = dead_letters(kafka_bootstrap, topics.rejected, 1)
-    assert letter.code == "not_owner"
+    assert letter.code == "stale_statement"

@@ -211,18 +211,27 @@ def test_a_bag_from_the_brand_to_its_third_owner_and_a_theft(
             # Use case 6: the refusals.
             eve_file = tmp_path / "eve.owner.key"
             assert main(["owner", "keygen", "--out", str(eve_file)]) == 0
-            owner("transfer", BAG, "--key", str(eve_file))  # published; refused not_owner
+            # The endpoint refuses at once what the ledger's rules refuse as it stands (409,
+            # the rule's code, nothing published); sent past it, straight to the broker, the
+            # same statements are refused by the ingest, to custody.rejected.
+            eve = OwnerKey.load(eve_file)
             salt, digest = claim_commitment(new_claim_code())
+            now = site.store.world.ledger.get_item(BAG).version
+            by_eve = new_statement(eve, "transfer", BAG, now, claim_salt=salt, claim_digest=digest)
             stale = new_statement(bob, "transfer", BAG, 3, claim_salt=salt, claim_digest=digest)
-            envelope_b64 = base64.b64encode(seal_statement(stale, bob)).decode()
-            status, _ = call(owners, "/owner/statements",
-                             json.dumps({"envelope_b64": envelope_b64}).encode())  # fmt: skip
-            assert status == 202  # the endpoint cannot know the version is stale: the ingest can
+            for statement, key, rule in (
+                (by_eve, eve, "not_owner"),
+                (stale, bob, "stale_statement"),
+            ):
+                envelope = seal_statement(statement, key)
+                body = json.dumps({"envelope_b64": base64.b64encode(envelope).decode()}).encode()
+                status, answer = call(owners, "/owner/statements", body)
+                assert (status, answer["error"]) == (409, rule), answer
+                site.producer.send(site.topics.events, envelope, key=BAG.encode())
             thief = OwnerKey.generate()
             reused = new_statement(thief, "claim", BAG, 0, claim_code=first_code)
             site.producer.send(site.topics.events, seal_statement(reused, thief), key=BAG.encode())
             # A forger with access to the broker: Bob's key named, Eve's signature.
-            eve = OwnerKey.load(eve_file)
             body = open_envelope(
                 seal_statement(new_statement(bob, "withdraw_report", BAG, 0), bob)
             ).body
