@@ -275,8 +275,11 @@ def evaluate(
     counted: dict[str, int] = {}
     refused: list[Refusal] = []
     ignored = 0
+    claimed: dict[tuple[str, bytes], PolicyWitness] = {}  # what WitnessVerifier.matches asks
+    for w in policy.witnesses.values():
+        claimed.setdefault((w.verifier.name, w.verifier.key_id), w)  # the first, as next() did
     for line in note.signatures:
-        witness = next((w for w in policy.witnesses.values() if w.verifier.matches(line)), None)
+        witness = claimed.get((line.name, line.key_id))
         if witness is None:
             ignored += 1
             continue
