@@ -62,6 +62,9 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
 _NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
 _ORIGIN_CONTROL = re.compile("[\x00-\x1f]")
+# Every byte but those of _NOTE_CONTROL: what translate deletes from a note's UTF-8 to leave
+# its control characters (in UTF-8 these bytes stand only for themselves).
+_NOT_NOTE_CONTROL = bytes(b for b in range(256) if not 0x00 <= b <= 0x1F or b == 0x0A)
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -298,9 +301,13 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)])."""
     if not isinstance(note, str):
         _bad_format(f"a note is text, not {type(note).__name__}")
-    if not _valid_note_chars(note):
+    try:
+        raw_note = note.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
+        raw_note = None
+    if raw_note is None or raw_note.translate(None, _NOT_NOTE_CONTROL):
         _bad_format("note is not UTF-8 text, or has a control character other than newline")
-    if len(note.encode("utf-8")) > MAX_NOTE_BYTES:
+    if len(raw_note) > MAX_NOTE_BYTES:
         _bad_format(f"note is larger than {MAX_NOTE_BYTES} bytes")
     split = note.rfind("\n\n")
     if split < 0:

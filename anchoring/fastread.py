@@ -192,6 +192,7 @@ def plain_body(message: bytes) -> dict[str, Any] | None:
 # timestamp as RFC 3339 text.
 _SORTED_MAPS = ("attributes", "commitments")
 _SHOWN_TIME = "occurred_at"
+_UNIONS = (_OPTIONAL_STRING, _OPTIONAL_DOUBLE)  # null or a value: branch 0 or 1
 
 
 def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
@@ -213,13 +214,20 @@ def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
     try:
         for name, kind in kinds:
             byte = message[position]
-            if kind == _OPTIONAL_STRING:
+            if kind in _UNIONS:
                 if byte == 0:  # null (the only minimal spelling of branch 0)
                     position += 1
                     continue
                 if byte != 2:  # branch 1 is the byte 2; any other branch is not plain
                     return None
                 position += 1
+                if kind == _OPTIONAL_DOUBLE:
+                    if position + 8 > end:
+                        return None
+                    (out[name],) = _DOUBLE.unpack_from(message, position)
+                    position += 8
+                    numbers = True
+                    continue
                 byte = message[position]
                 kind = _STRING
             if kind == _STRING:
@@ -255,12 +263,6 @@ def plain_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
                 items, position = read_items
                 if items:
                     out[name] = items
-            elif value == 0:  # _OPTIONAL_DOUBLE
-                continue
-            elif value == 1 and position + 8 <= end:
-                (out[name],) = _DOUBLE.unpack_from(message, position)
-                position += 8
-                numbers = True
             else:
                 return None
     except (IndexError, ValueError, OverflowError):  # UnicodeDecodeError is a ValueError

@@ -55,13 +55,7 @@ def loads(data: bytes | str) -> Any:
     # (Only a longer text is looked at so; a short one keeps the hook.)
     plain_ints = bare is not None and _LONG_DIGITS.search(bare) is None
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_object,
-            parse_constant=_constant,
-            parse_float=_float,
-            parse_int=None if plain_ints else _int,
-        )
+        value = (_PLAIN_INTS_DECODER if plain_ints else _DECODER).decode(text)
     except JsonInputError:
         raise
     except RecursionError:  # the depth check makes this unreachable; keep it an input error
@@ -148,6 +142,16 @@ def _int(text: str) -> int:
     if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise JsonInputError(f"the integer {text[:40]} is beyond ±(2**53 - 1)")
     return value
+
+
+# json.loads(text, **hooks) is JSONDecoder(**hooks).decode(text); made once, not per text.
+# (A decoder keeps no state between texts but a memo of key strings, which it clears.)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_constant, parse_float=_float, parse_int=_int
+)
+_PLAIN_INTS_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_constant=_constant, parse_float=_float
+)
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -192,7 +192,7 @@ def bundle_verifiers(bundle: dict[str, Any], platform_key: str) -> tuple[Callabl
     def witnessed() -> None:
         checked = read_bundle(data)
         verify_bundle(checked, key)
-        assert evaluate(checked["checkpoint"], policy, now).quorum_met
+        assert evaluate(checked["checkpoint"], policy, now, verified_log=key).quorum_met
 
     return alone, witnessed
 

@@ -35,6 +35,7 @@ MAX_TREE_SIZE = 2**64 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
+_NOT_CONTROL = bytes(b for b in range(256) if not 0x00 <= b <= 0x1F or b == 0x0A)
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,14 @@ def parse_note(note: object) -> Note:
     """Split a signed note into its text and signature lines; :class:`NoteError` if malformed."""
     if not isinstance(note, str):
         raise NoteError(f"a note is text, not {type(note).__name__}")
-    if _CONTROL.search(note) is not None or not _is_utf8(note):
+    try:
+        raw = note.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
+        raw = None
+    # (in UTF-8 the bytes of control characters stand only for themselves)
+    if raw is None or raw.translate(None, _NOT_CONTROL):
         raise NoteError("note is not UTF-8 text, or has a control character other than newline")
-    if len(note) > MAX_NOTE_BYTES or len(note.encode("utf-8")) > MAX_NOTE_BYTES:
+    if len(raw) > MAX_NOTE_BYTES:
         raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
     split = note.rfind("\n\n")
     if split < 0:
@@ -171,11 +177,3 @@ class TreeHead:
 def note_origin(note_text: str) -> str:
     """The first line of a note: the log's origin, read before any signature is checked."""
     return note_text.partition("\n")[0]
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
-        return False
-    return True

@@ -245,6 +245,7 @@ def evaluate(
     now: float,
     *,
     future_tolerance: float = FUTURE_TOLERANCE_SECONDS,
+    verified_log: Verifier | None = None,
 ) -> PolicyVerdict:
     """Which of the policy's witnesses validly cosigned ``note_text``, and is the quorum met?
 
@@ -254,6 +255,12 @@ def evaluate(
     signed the note. A line that claims a policy key but does not verify is refused and
     reported, not fatal to the note: anyone relaying a note can append lines.
 
+    ``verified_log`` is a log key the caller has already opened this same ``note_text``
+    with (:func:`anchoring.checkpoint.open_note`, which :func:`anchoring.verify.verify_bundle`
+    runs with its platform key): every line by that key verified there, so a policy log
+    equal to it (same name and public key) counts as signed when the note has a line by
+    it, without checking that signature again. Any other policy log is checked as usual.
+
     >>> verdict = evaluate(note, policy, time.time())       # doctest: +SKIP
     >>> verdict.check()                                      # doctest: +SKIP
     """
@@ -262,14 +269,17 @@ def evaluate(
         TreeHead.parse(note.text)
     except NoteError as e:
         return _failed("checkpoint_format", str(e), policy)
-    if policy.logs and not _signed_by_a_log(note, policy):
+    if policy.logs and not _signed_by_a_log(note, policy, verified_log):
         names = ", ".join(log.verifier.name for log in policy.logs)
         return _failed("log_signature", f"no valid signature by a policy log ({names})", policy)
     counted: dict[str, int] = {}
     refused: list[Refusal] = []
     ignored = 0
+    claimed: dict[tuple[str, bytes], PolicyWitness] = {}  # what WitnessVerifier.matches asks
+    for w in policy.witnesses.values():
+        claimed.setdefault((w.verifier.name, w.verifier.key_id), w)  # the first, as next() did
     for line in note.signatures:
-        witness = next((w for w in policy.witnesses.values() if w.verifier.matches(line)), None)
+        witness = claimed.get((line.name, line.key_id))
         if witness is None:
             ignored += 1
             continue
@@ -295,15 +305,19 @@ def evaluate(
     )
 
 
-def _signed_by_a_log(note: Note, policy: Policy) -> bool:
+def _signed_by_a_log(note: Note, policy: Policy, verified: Verifier | None) -> bool:
     origin = note.text.partition("\n")[0]
     message = note.text.encode("utf-8")
     for log in policy.logs:
         key = log.verifier
         if key.name != origin:
             continue
+        # open_note refuses a note with any line by its key that does not verify.
+        checked = key == verified
         for line in note.signatures:
-            if line.key == (key.name, key.key_id) and key.verify(message, line.signature):
+            if line.key == (key.name, key.key_id) and (
+                checked or key.verify(message, line.signature)
+            ):
                 return True
     return False
 

@@ -86,7 +86,8 @@ def verify_handler(args: argparse.Namespace) -> int:
         bundle = read_bundle(bundle_bytes)
         result = verify_bundle(bundle, key, pinned, origin=args.origin, max_age=args.max_age)
         if policy is not None:
-            witnessed = evaluate(bundle["checkpoint"], policy, time.time())
+            # verify_bundle opened this checkpoint with key: evaluate need not check it again.
+            witnessed = evaluate(bundle["checkpoint"], policy, time.time(), verified_log=key)
             witnessed.check()
         if ots_bytes is not None:
             stamped = _checkpoint_timestamp(ots_bytes, bundle["checkpoint"], args.block_header)

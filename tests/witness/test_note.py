@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from anchoring.checkpoint import Signer, open_note, sign_note
+from anchoring.errors import VerificationError
 from witness.cosignature import WitnessSigner
 from witness.errors import NoteError
 from witness.note import (
@@ -90,3 +91,28 @@ def test_parse_note_refuses_what_the_spec_forbids() -> None:
             parse_note(text)
     with pytest.raises(NoteError):
         parse_signature_line("\u2014 w.example AAAA\n")  # no signature after the key id
+
+
+REFUSED_CHARS = [chr(c) for c in range(0x20) if c != 0x0A] + ["\ud800"]  # lone surrogate
+ALLOWED_CHARS = ["\x7f", "\x85", "\u2028", "\u00e9", "\U0001f600"]
+
+
+@pytest.mark.parametrize("char", REFUSED_CHARS + ALLOWED_CHARS)
+def test_both_note_readers_refuse_control_characters_and_lone_surrogates(char: str) -> None:
+    signer = Signer.from_seed("example.com/log", bytes([7]) * 32)
+    note = sign_note(BODY, signer)
+    refused = char in REFUSED_CHARS
+    in_text = note.replace("example.com", f"exa{char}mple.com", 1)
+    if refused:
+        with pytest.raises(NoteError, match="control character"):
+            parse_note(in_text)
+    else:
+        assert parse_note(in_text).text.startswith(f"exa{char}mple.com")
+    for spoiled in (in_text, note + char + "\n"):
+        with pytest.raises(VerificationError) as caught:
+            open_note(spoiled, signer.verifier())  # the framing, or else the signature
+        assert ("control character" in str(caught.value)) == refused
+        if not refused:
+            with pytest.raises(NoteError) as framing:  # a line of its own, not a signature
+                parse_note(note + char + "\n")
+            assert "control character" not in str(framing.value)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from anchoring.checkpoint import open_note
+from anchoring.errors import VerificationError
 from witness.cosignature import WitnessSigner, WitnessVerifier, check_cosignature
 from witness.errors import CosignatureError, PolicyError
 from witness.policy import evaluate, load_policy, parse_policy
@@ -61,7 +63,15 @@ def test_policy_vector(name: str, vector: dict[str, Any]) -> None:
         assert caught.value.step == vector["want_err"]
         assert caught.value.line == vector["line"], caught.value.message
         return
-    verdict = evaluate(vector["note"], parse_policy(vector["policy"]), vector["now"])
+    policy = parse_policy(vector["policy"])
+    verdict = evaluate(vector["note"], policy, vector["now"])
+    for log in policy.logs:  # told of a log key the note was opened with: the same verdict
+        try:
+            open_note(vector["note"], log.verifier)
+        except VerificationError:
+            continue
+        told = evaluate(vector["note"], policy, vector["now"], verified_log=log.verifier)
+        assert told == verdict
     want = vector["want"]
     assert verdict.quorum_met == want["quorum_met"], verdict.message
     assert verdict.failure == want["failure"], verdict.message
