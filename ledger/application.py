@@ -177,6 +177,13 @@ class CustodyLedger(Application[str]):
 
     # ----- items -----------------------------------------------------------------------
 
+    def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
+        """The aggregate ``aggregate_id`` as stored now, or None (the rules' ``Loads``)."""
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
     def get_item(self, item_id: str) -> Item:
         try:
             item: BaseAggregate[str] = self.repository.get(item_id)
@@ -245,10 +252,7 @@ class _Batch:
 
     def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
         if aggregate_id not in self.loaded:
-            try:
-                self.loaded[aggregate_id] = self.ledger.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.loaded[aggregate_id] = None
+            self.loaded[aggregate_id] = self.ledger.load(aggregate_id)
         return self.loaded[aggregate_id]
 
     def keep(self, *aggregates: BaseAggregate[str]) -> None:

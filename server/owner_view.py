@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import BaseAggregate
-
 from domain.errors import DomainError
 from domain.owner_statement import OwnerStatement
 from domain.ownership import judge_owner
@@ -38,20 +35,7 @@ def refusal(ledger: CustodyLedger, statement: OwnerStatement) -> tuple[str, str]
     it would take it (or holds it already). The same rules the ingest applies
     (``domain.ownership.judge_owner``), read-only."""
     try:
-        judge_owner(statement, _Reader(ledger))
+        judge_owner(statement, ledger)
     except DomainError as e:
         return e.rule, e.reason
     return None
-
-
-class _Reader:
-    """The ledger's aggregates as the rules load them, read-only."""
-
-    def __init__(self, ledger: CustodyLedger) -> None:
-        self.ledger = ledger
-
-    def load(self, aggregate_id: str) -> BaseAggregate[str] | None:
-        try:
-            return self.ledger.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
