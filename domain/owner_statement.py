@@ -131,6 +131,11 @@ class OwnerStatement:
 
     @classmethod
     def from_primitive(cls, data: Mapping[str, Any]) -> OwnerStatement:
+        """From :meth:`to_primitive`'s form, or a decoded record whose ``occurred_at`` is a
+        datetime already."""
+        occurred = data["occurred_at"]
+        if not isinstance(occurred, datetime):
+            occurred = datetime.fromisoformat(str(occurred))
         optional = {name: data.get(name) for name in OPTIONAL_FIELDS}
         return cls(
             statement_id=str(data["statement_id"]),
@@ -138,7 +143,7 @@ class OwnerStatement:
             kind=OwnerKind(str(data["kind"])),
             owner_key=str(data["owner_key"]),
             after_version=int(data["after_version"]),
-            occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+            occurred_at=occurred,
             **{k: None if v is None else str(v) for k, v in optional.items()},  # type: ignore[arg-type]
         )
 

@@ -50,16 +50,7 @@ def statement_from_avro(record: dict[str, Any]) -> OwnerStatement:
         occurred = record["occurred_at"]
         if isinstance(occurred, datetime):
             occurred = occurred.astimezone(UTC) if occurred.tzinfo else occurred.replace(tzinfo=UTC)
-        optional = {name: record.get(name) for name in OPTIONAL_FIELDS}
-        return OwnerStatement(
-            statement_id=str(record["statement_id"]),
-            item_id=str(record["item_id"]),
-            kind=OwnerKind(str(record["kind"])),
-            owner_key=str(record["owner_key"]),
-            after_version=int(record["after_version"]),
-            occurred_at=occurred,
-            **{k: None if v is None else str(v) for k, v in optional.items()},  # type: ignore[arg-type]
-        )
+        return OwnerStatement.from_primitive({**record, "occurred_at": occurred})
     except (KeyError, ValueError, TypeError) as e:
         raise SerializationError(
             "invalid_statement", f"owner statement fields are invalid: {e}"
