@@ -60,10 +60,9 @@ MAX_SIZE = 2**53 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
-_NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
 _ORIGIN_CONTROL = re.compile("[\x00-\x1f]")
-# Every byte but those of _NOTE_CONTROL: what translate deletes from a note's UTF-8 to leave
-# its control characters (in UTF-8 these bytes stand only for themselves).
+# Every byte but the control characters other than newline: what translate deletes from a
+# note's UTF-8 to leave those (in UTF-8 these bytes stand only for themselves).
 _NOT_NOTE_CONTROL = bytes(b for b in range(256) if not 0x00 <= b <= 0x1F or b == 0x0A)
 
 
@@ -238,7 +237,7 @@ class Signer:
 
 def sign_note(text: str, signer: Signer) -> str:
     """A C2SP signed note: ``text``, a blank line, and ``signer``'s signature line."""
-    if not text.endswith("\n") or not _valid_note_chars(text):
+    if not text.endswith("\n") or note_bytes(text) is None:
         raise ValueError("note text must be UTF-8 lines without control characters, ending in \\n")
     message = text.encode("utf-8")
     signature = base64.b64encode(signer.key_id + signer.sign(message)).decode("ascii")
@@ -301,11 +300,8 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)])."""
     if not isinstance(note, str):
         _bad_format(f"a note is text, not {type(note).__name__}")
-    try:
-        raw_note = note.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
-        raw_note = None
-    if raw_note is None or raw_note.translate(None, _NOT_NOTE_CONTROL):
+    raw_note = note_bytes(note)
+    if raw_note is None:
         _bad_format("note is not UTF-8 text, or has a control character other than newline")
     if len(raw_note) > MAX_NOTE_BYTES:
         _bad_format(f"note is larger than {MAX_NOTE_BYTES} bytes")
@@ -372,8 +368,15 @@ def _valid_origin(origin: str) -> bool:
     return bool(origin) and _is_utf8(origin) and _ORIGIN_CONTROL.search(origin) is None
 
 
-def _valid_note_chars(text: str) -> bool:
-    return _is_utf8(text) and _NOTE_CONTROL.search(text) is None
+def note_bytes(note: str) -> bytes | None:
+    """A signed note's UTF-8 bytes, or None if it is not UTF-8 text (a lone surrogate) or
+    has a control character other than newline. One pass over the bytes: in UTF-8 the
+    bytes of control characters stand only for themselves."""
+    try:
+        raw = note.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
+        return None
+    return None if raw.translate(None, _NOT_NOTE_CONTROL) else raw
 
 
 def _is_utf8(text: str) -> bool:

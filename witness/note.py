@@ -22,7 +22,7 @@ import base64
 import re
 from dataclasses import dataclass
 
-from anchoring.checkpoint import b64decode, valid_key_name
+from anchoring.checkpoint import b64decode, note_bytes, valid_key_name
 from witness.errors import NoteError
 
 SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
@@ -35,7 +35,6 @@ MAX_TREE_SIZE = 2**64 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
-_NOT_CONTROL = bytes(b for b in range(256) if not 0x00 <= b <= 0x1F or b == 0x0A)
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,8 @@ def parse_note(note: object) -> Note:
     """Split a signed note into its text and signature lines; :class:`NoteError` if malformed."""
     if not isinstance(note, str):
         raise NoteError(f"a note is text, not {type(note).__name__}")
-    try:
-        raw = note.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, e.g. from surrogateescape decoding
-        raw = None
-    # (in UTF-8 the bytes of control characters stand only for themselves)
-    if raw is None or raw.translate(None, _NOT_CONTROL):
+    raw = note_bytes(note)
+    if raw is None:
         raise NoteError("note is not UTF-8 text, or has a control character other than newline")
     if len(raw) > MAX_NOTE_BYTES:
         raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
