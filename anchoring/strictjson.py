@@ -15,6 +15,10 @@ integers approximately. :func:`loads` accepts only what reads the same everywher
 
 Numbers written with a fraction or exponent are floats, others ints, as ``json`` reads
 them. :func:`dumps` writes what :func:`loads` reads back.
+
+Bytes are first offered to the native reading (``assay_headmap.strict_json``), which
+answers only for a plainly strict text and leaves everything else to the reading here:
+every refusal and its reason comes from this module.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import re
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonInputError", "dumps", "loads"]
+from assay_headmap import strict_json
+
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonInputError", "careful_loads", "dumps", "loads"]
 
 #: Arrays and objects nested deeper than this are refused (the outermost is level 1).
 MAX_DEPTH = 64
@@ -48,6 +54,13 @@ class JsonInputError(ValueError):
 
 def loads(data: bytes | str) -> Any:
     """The value of strict JSON ``data`` (bytes are UTF-8); :class:`JsonInputError` if not."""
+    if type(data) is bytes and (plain := strict_json(data)) is not None:
+        return plain[0]
+    return careful_loads(data)
+
+
+def careful_loads(data: bytes | str) -> Any:
+    """:func:`loads` without the native reading: the value, or the refusal and why."""
     text = _text(data)
     bare = _check_depth(text)
     # With no run of 16 digits outside strings, every integer json reads is within

@@ -11,6 +11,7 @@ use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
 mod ed25519;
+mod strictjson;
 
 type Key = [u8; 32];
 type Val = [u8; 56];
@@ -956,6 +957,7 @@ fn hex(bytes: &[u8]) -> String {
 fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
+    m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
     m.add_class::<Rows>()?;
     Ok(())
 }

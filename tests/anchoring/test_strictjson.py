@@ -13,10 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assay_headmap import strict_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchoring.strictjson import MAX_DEPTH, MAX_SAFE_INTEGER, JsonInputError, dumps, loads
+from anchoring.strictjson import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    JsonInputError,
+    careful_loads,
+    dumps,
+    loads,
+)
 from tests.anchoring.hostile_bundles import json_fuzz_texts
 
 VALUES = st.recursive(
@@ -183,3 +191,66 @@ def test_the_fast_paths_of_long_texts_read_as_the_careful_reading() -> None:
         assert _outcome(loads, text) == _outcome(_careful_loads, text), text
         plain += '\\"' not in text and text.count('"') % 2 == 0
     assert plain > 1000  # the split path is exercised, not only the regular expression
+
+
+def _native_agrees(data: bytes) -> bool:
+    """The native reading answers ``data`` with the careful reading's value (exactly: type,
+    order, float bits by repr), or leaves it to the careful reading (True: it answered)."""
+    plain = strict_json(data)
+    if plain is None:
+        return False
+    assert repr(plain[0]) == repr(careful_loads(data)), data
+    return True
+
+
+def test_the_native_reading_gives_the_careful_value_or_leaves_it() -> None:
+    """Bytes go first to ``assay_headmap.strict_json``, which may only answer what the
+    careful reading accepts, with the same value; a refusal is never its to give."""
+    texts = [*json_fuzz_texts(20261202, 3000), *json_fuzz_texts(20261203, 2000)]
+    padding = "[]," * (MAX_DEPTH + 1)
+    texts += [f"[{padding}{text}]" for text in texts[:1000]]
+    answered = sum(_native_agrees(text.encode()) for text in texts)
+    refused = 0
+    for text in texts:
+        try:
+            careful_loads(text)
+        except JsonInputError:
+            refused += 1
+    # Both outcomes are exercised (of these bases' texts it leaves many: they hold -0 or
+    # 1e308, whole numbers it leaves to the careful reading to type).
+    assert 100 < answered <= len(texts) - refused
+    assert refused > 1000
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf{}", b'["\xff"]', b'["\xed\xa0\x80"]'])
+def test_the_native_reading_leaves_what_is_not_utf8_json(data: bytes) -> None:
+    assert strict_json(data) is None
+
+
+def test_the_native_reading_leaves_each_refusal_to_the_careful_reading() -> None:
+    refused = [b'{"a": 1, "\\u0061": 2}', b'["\\udc00"]', b"[9007199254740992]", b"[1e400]"]
+    refused += [b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), b"[NaN]", b"[1] [2]"]
+    for data in refused:
+        assert strict_json(data) is None
+        with pytest.raises(JsonInputError):
+            loads(data)
+    # Whole numbers and -0 are read by the careful reading: json tells 1.0 from 1.
+    for data in (b"[1.0]", b"[-0]", b"[1e2]", b"[18446744073709551616]"):
+        assert strict_json(data) is None
+    assert repr(loads(b"[1.0, -0, 1e2, -0.0, 0.5]")) == "[1.0, 0, 100.0, -0.0, 0.5]"
+
+
+def test_the_native_reading_answers_every_committed_vector() -> None:
+    vectors = Path(__file__).resolve().parent / "vectors"
+    files = sorted(vectors.rglob("*.json"))
+    assert len(files) > 50
+    for path in files:
+        assert _native_agrees(path.read_bytes()), path
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_the_native_reading_of_what_dumps_writes(value: Any) -> None:
+    data = dumps(value).encode()
+    plain = strict_json(data)
+    assert plain is None or repr(plain[0]) == repr(careful_loads(data))
