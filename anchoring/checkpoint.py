@@ -252,7 +252,7 @@ def open_note(note_text: str, verifier: Verifier) -> str:
     ``checkpoint_signature`` when no line by the pinned key (same name *and* key id)
     verifies, or when one of them does not.
     """
-    text, signatures = _split_note(note_text)
+    text, signatures = split_note(note_text)
     message = text.encode("utf-8")
     verified = False
     for name, claimed_id, signature in signatures:
@@ -296,15 +296,18 @@ def open_checkpoint(note_text: str, verifier: Verifier, origin: str | None = Non
     return checkpoint
 
 
-def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
-    """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)])."""
+def split_note(
+    note: object, max_bytes: int = MAX_NOTE_BYTES
+) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """C2SP signed-note framing: (text incl. final newline, [(name, key id, signature)]);
+    ``checkpoint_format`` if malformed or larger than ``max_bytes`` as UTF-8."""
     if not isinstance(note, str):
         _bad_format(f"a note is text, not {type(note).__name__}")
     raw_note = note_bytes(note)
     if raw_note is None:
         _bad_format("note is not UTF-8 text, or has a control character other than newline")
-    if len(raw_note) > MAX_NOTE_BYTES:
-        _bad_format(f"note is larger than {MAX_NOTE_BYTES} bytes")
+    if len(raw_note) > max_bytes:
+        _bad_format(f"note is larger than {max_bytes} bytes")
     split = note.rfind("\n\n")
     if split < 0:
         _bad_format("note has no blank line before its signatures")
@@ -314,16 +317,19 @@ def _split_note(note: object) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         _bad_format(f"note has more than {MAX_SIGNATURES} signatures")
-    signatures: list[tuple[str, bytes, bytes]] = []
-    for number, line in enumerate(lines, 1):
-        if not line.startswith(SIGNATURE_PREFIX):
-            _bad_format(f"signature line {number} does not start with an em dash and a space")
-        name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
-        raw = b64decode(encoded)
-        if not valid_key_name(name) or raw is None or len(raw) <= KEY_ID_SIZE:
-            _bad_format(f"signature line {number} is not '— <name> <base64 signature>'")
-        signatures.append((name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:]))
-    return text, signatures
+    return text, [signature_line(line, number) for number, line in enumerate(lines, 1)]
+
+
+def signature_line(line: str, number: int = 1) -> tuple[str, bytes, bytes]:
+    """(name, key id, signature) of a ``— <name> <base64>`` line (without its newline),
+    the ``number``-th of its note; ``checkpoint_format`` if it is not one."""
+    if not line.startswith(SIGNATURE_PREFIX):
+        _bad_format(f"signature line {number} does not start with an em dash and a space")
+    name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
+    raw = b64decode(encoded)
+    if not valid_key_name(name) or raw is None or len(raw) <= KEY_ID_SIZE:
+        _bad_format(f"signature line {number} is not '— <name> <base64 signature>'")
+    return name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:]
 
 
 def b64decode(text: str) -> bytes | None:

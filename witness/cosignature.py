@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
-from anchoring.checkpoint import Signer, b64decode, valid_key_name
+from anchoring.checkpoint import KEY_ID_SIZE, Signer, b64decode, valid_key_name
 from anchoring.errors import KeyFileError
 from streams.ed25519 import PublicKey, UnusableKey
 from witness.errors import CosignatureError, NoteError
-from witness.note import KEY_ID_SIZE, SignatureLine, parse_signature_line
+from witness.note import SignatureLine, parse_signature_line
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04

@@ -8,9 +8,9 @@ drop and merge individual lines, so this module gives the note as data::
     >>> note.signatures[0].name, note.signatures[0].key_id.hex()
     ('k', '00000000')
 
-Parsing is as strict as :mod:`anchoring.checkpoint`: UTF-8 without control characters
-but newline, at most :data:`MAX_NOTE_BYTES` and :data:`MAX_SIGNATURES` lines, canonical
-padded base64, key names without spaces or ``+``.
+The framing is :func:`anchoring.checkpoint.split_note`'s (one reading of every note):
+UTF-8 without control characters but newline, at most :data:`MAX_NOTE_BYTES` here and
+``MAX_SIGNATURES`` lines, canonical padded base64, key names without spaces or ``+``.
 
 :class:`TreeHead` is the C2SP tlog-checkpoint body of a log of opaque entries: origin,
 size (0 allowed: the empty tree), RFC 6962 root hash, then optional extension lines.
@@ -22,15 +22,19 @@ import base64
 import re
 from dataclasses import dataclass
 
-from anchoring.checkpoint import b64decode, note_bytes, valid_key_name
+from anchoring.checkpoint import (
+    HASH_SIZE,
+    MAX_SIGNATURES,
+    SIGNATURE_PREFIX,
+    b64decode,
+    signature_line,
+    split_note,
+)
+from anchoring.errors import CheckpointError
 from witness.errors import NoteError
 
-SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
-KEY_ID_SIZE = 4
-HASH_SIZE = 32
+#: A witness takes notes of any log, up to this size (the platform's own may be larger).
 MAX_NOTE_BYTES = 64 * 1024
-#: The spec asks verifiers to accept at least 16; Go's note package stops at 100.
-MAX_SIGNATURES = 100
 MAX_TREE_SIZE = 2**64 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -69,38 +73,19 @@ class Note:
 
 def parse_note(note: object) -> Note:
     """Split a signed note into its text and signature lines; :class:`NoteError` if malformed."""
-    if not isinstance(note, str):
-        raise NoteError(f"a note is text, not {type(note).__name__}")
-    raw = note_bytes(note)
-    if raw is None:
-        raise NoteError("note is not UTF-8 text, or has a control character other than newline")
-    if len(raw) > MAX_NOTE_BYTES:
-        raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
-    split = note.rfind("\n\n")
-    if split < 0:
-        raise NoteError("note has no blank line before its signatures")
-    text, block = note[: split + 1], note[split + 2 :]
-    if not block.endswith("\n"):
-        raise NoteError("signature block must be non-empty and end with a newline")
-    lines = block[:-1].split("\n")
-    if len(lines) > MAX_SIGNATURES:
-        raise NoteError(f"note has more than {MAX_SIGNATURES} signatures")
-    return Note(text, tuple(_signature(line, n) for n, line in enumerate(lines, 1)))
+    try:
+        text, lines = split_note(note, MAX_NOTE_BYTES)
+    except CheckpointError as e:
+        raise NoteError(e.message) from None
+    return Note(text, tuple(SignatureLine(*line) for line in lines))
 
 
 def parse_signature_line(line: str) -> SignatureLine:
     """One signature line, with or without its final newline."""
-    return _signature(line[:-1] if line.endswith("\n") else line, 1)
-
-
-def _signature(line: str, number: int) -> SignatureLine:
-    if not line.startswith(SIGNATURE_PREFIX):
-        raise NoteError(f"signature line {number} does not start with an em dash and a space")
-    name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
-    raw = b64decode(encoded)
-    if not valid_key_name(name) or raw is None or len(raw) <= KEY_ID_SIZE:
-        raise NoteError(f"signature line {number} is not '— <name> <base64 signature>'")
-    return SignatureLine(name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:])
+    try:
+        return SignatureLine(*signature_line(line[:-1] if line.endswith("\n") else line))
+    except CheckpointError as e:
+        raise NoteError(e.message) from None
 
 
 def merge_signatures(note_text: str, lines: list[str] | tuple[str, ...]) -> str:

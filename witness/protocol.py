@@ -19,8 +19,8 @@ import base64
 import re
 from dataclasses import dataclass
 
-from anchoring.checkpoint import b64decode
-from witness.note import HASH_SIZE, MAX_NOTE_BYTES, MAX_TREE_SIZE
+from anchoring.checkpoint import HASH_SIZE, b64decode
+from witness.note import MAX_NOTE_BYTES, MAX_TREE_SIZE
 
 MAX_PROOF_LINES = 63
 #: A request is its old-size line, at most 63 proof lines and one note.
