@@ -20,12 +20,11 @@ from __future__ import annotations
 import base64
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 from anchoring import strictjson
 from anchoring.chain import Chain, header_from_row
-from anchoring.checkpoint import Checkpoint
+from anchoring.checkpoint import Checkpoint, split_note
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry, item_key
@@ -88,7 +87,7 @@ class Prover:
     def refresh(self, checkpoint_text: str | None = None) -> None:
         """Adopt a newer checkpoint (or re-read the chain), loading only new blocks."""
         text = self.checkpoint_text if checkpoint_text is None else checkpoint_text
-        checkpoint = _unverified_checkpoint(text)
+        checkpoint, signer = _read_note(text)
         if self.tree.size < checkpoint.size:
             for block_hash in self.chain.block_hashes(self.tree.size):
                 self.tree.append(block_hash)
@@ -107,6 +106,7 @@ class Prover:
         if self.head is None or self.head.height != height:
             self.head = self._trees([height])[height][0]
         self.checkpoint_text = text
+        self._signer = signer
         self._devices.clear()
         self._switched: bool | None = None  # the head block holds parties and devices
 
@@ -147,7 +147,7 @@ class Prover:
             "version": version,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
-            "checkpoint_key": _signer_of(self.checkpoint_text),
+            "checkpoint_key": self._signer,
             "head": head.to_json(),
             "blocks": [self._block_entry(trees[h][0], head) for h in sorted(trees)],
             "events": out_events,
@@ -234,7 +234,7 @@ class Prover:
             "version": BUNDLE_VERSION_3 if v2 else BUNDLE_VERSION_2,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
-            "checkpoint_key": _signer_of(self.checkpoint_text),
+            "checkpoint_key": self._signer,
             "head": head.to_json(),
             "map_proof": proof,
         }
@@ -372,34 +372,15 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _note_lines(note: str) -> tuple[str, Sequence[str]]:
-    split = note.rfind("\n\n")
-    if split < 0:
-        raise ProveError("the checkpoint is not a signed note")
-    return note[: split + 1], note[split + 2 :].splitlines()
-
-
-def _unverified_checkpoint(note: str) -> Checkpoint:
-    """The checkpoint a note claims. The prover's own file: verifiers check the signature."""
-    body, _ = _note_lines(note)
+def _read_note(note: str) -> tuple[Checkpoint, dict[str, str]]:
+    """The checkpoint a note claims, and the name and key id of the log's line, to tell a
+    verifier which key to pin: the line named as the checkpoint's origin (witnesses'
+    cosignature lines are named after the witnesses), else the first. Unverified: this is
+    the prover's own file, and verifiers check the signature."""
     try:
-        return Checkpoint.parse_body(body)
+        body, lines = split_note(note)
+        checkpoint = Checkpoint.parse_body(body)
     except VerificationError as e:
         raise ProveError(f"the checkpoint cannot be read: {e}") from None
-
-
-def _signer_of(note: str) -> dict[str, str] | None:
-    """Name and key id of the log's signature, to tell a verifier which key to pin: the
-    line named as the checkpoint's origin (witnesses' cosignature lines are named after
-    the witnesses), else the first."""
-    body, lines = _note_lines(note)
-    if not lines:
-        return None
-    origin = body.split("\n", 1)[0]
-    line = next((x for x in lines if x.startswith(f"\u2014 {origin} ")), lines[0])
-    name, _, signature = line.removeprefix("\u2014 ").partition(" ")
-    try:
-        key_id = base64.b64decode(signature, validate=True)[:4].hex()
-    except ValueError:
-        return None
-    return {"name": name, "key_id": key_id}
+    name, key_id, _ = next((line for line in lines if line[0] == checkpoint.origin), lines[0])
+    return checkpoint, {"name": name, "key_id": key_id.hex()}
