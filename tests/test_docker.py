@@ -4,6 +4,7 @@ service command must be a real `assay` subcommand and every ASSAY_* variable a s
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def test_the_dockerfile_copies_every_package_the_wheel_ships() -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text()
     for package in re.findall(r'"(\w+)"', packages.group(1)):
         assert f"COPY {package} ./{package}" in dockerfile, package
+
+
+def test_the_native_package_is_built_in_the_image_with_a_recent_enough_rust() -> None:
+    """Every path dependency (native/: Rust, built by `uv sync`) is copied in before the
+    first `uv sync`, beside a Rust toolchain no older than the crate asks for."""
+    pyproject = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())
+    paths = [s["path"] for s in pyproject["tool"]["uv"]["sources"].values() if "path" in s]
+    assert paths == ["native"]
+    build = (DOCKER / "Dockerfile").read_text().split("FROM python:3.11-slim-bookworm AS build")
+    assert len(build) == 2, "one build stage"
+    first_sync = build[1].index("RUN uv sync")
+    assert build[1].index("COPY native ./native") < first_sync
+    assert "COPY --from=rust /usr/local/cargo /usr/local/cargo" in build[1][:first_sync]
+    image = re.search(r"^FROM rust:(\d+)\.(\d+)-slim-bookworm AS rust$", build[0], re.M)
+    crate = tomllib.loads((DOCKER.parent / "native" / "Cargo.toml").read_text())["package"]
+    wanted = tuple(int(n) for n in crate["rust-version"].split("."))
+    assert image is not None and (int(image[1]), int(image[2])) >= wanted[:2]
 
 
 LONG_RUNNING = {"ingest", "anchor", "project", "run", "serve"}
