@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient
@@ -21,6 +22,7 @@ from devtools.localbroker import LocalBroker
 
 BOOTSTRAP_ENV = "ASSAY_KAFKA_BOOTSTRAP"
 _BROKER_USED = pytest.StashKey[str]()
+_WORKER_BROKERS = pytest.StashKey[list[str]]()
 
 
 def _kafka_version() -> str:
@@ -33,18 +35,34 @@ def pytest_report_header(config: pytest.Config) -> str:
         return f"kafka: configured cluster {BOOTSTRAP_ENV}={configured}"
     return (
         f"kafka: local Apache Kafka {_kafka_version()} broker (KRaft, single node), "
-        "started by the first test that needs it"
+        "one per pytest-xdist worker, started by its first test that needs it"
     )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: keep the broker line a worker sent back (workeroutput)."""
+    line = node.workeroutput.get("kafka_broker_used")
+    if line is not None:
+        lines = node.config.stash.setdefault(_WORKER_BROKERS, [])
+        lines.append(f"{node.gateway.id}: {line}")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    used = terminalreporter.config.stash.get(_BROKER_USED, None)
-    if used is not None:
+    config = terminalreporter.config
+    used = [config.stash[_BROKER_USED]] if _BROKER_USED in config.stash else []
+    used += sorted(config.stash.get(_WORKER_BROKERS, []))
+    if used:
         terminalreporter.write_sep("-", "kafka broker used")
-        terminalreporter.write_line(used)
+        for line in used:
+            terminalreporter.write_line(line)
 
 
 def _announce(config: pytest.Config, line: str) -> None:
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its terminal output goes nowhere
+        workeroutput["kafka_broker_used"] = line
+        return
     config.stash[_BROKER_USED] = line
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")

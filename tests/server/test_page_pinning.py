@@ -91,6 +91,8 @@ def test_load_pins_reads_and_checks_the_files(tmp_path: Path) -> None:
      (KEY[:-4] + "AAAA", "", "page_pinned_key"),
      ("", "quorum nobody\n", "page_witness_policy.*line 1"),
      ("", "log x\n", "page_witness_policy")],
+    # Fixed ids: KEY is random, and pytest-xdist's workers must collect the same names.
+    ids=["not-a-key", "a-corrupted-key", "an-unknown-quorum-witness", "a-malformed-log-line"],
 )  # fmt: skip
 def test_a_broken_pin_is_refused_with_the_reason(
     tmp_path: Path, key: str, policy: str, error: str
