@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 
 from devtools.localbroker import LocalBroker
 from streams.keys import DeviceKey
@@ -62,6 +63,21 @@ def wait_for(condition: Callable[[], bool], running: list[Running], what: str) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def members_with_partitions(bootstrap: str, group: str) -> int:
+    """How many members of the (stable) consumer group have partitions assigned."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group])[group]
+    finally:
+        admin.close()
+    if described["group_state"] != "Stable":
+        return 0
+    return sum(
+        any(a["partitions"] for a in m["member_assignment"]["assigned_partitions"])
+        for m in described["members"]
+    )
 
 
 def answers(url: str) -> bool:
@@ -191,6 +207,10 @@ def test_ctrl_c_to_a_group_of_workers_stops_them_all(kafka_bootstrap: str, tmp_p
     logs.mkdir()
     workers = start(site, "workers", "ingest", "--workers", "2", logs=logs)
     wait_for(lambda: custody_counts(site)[0] == 140, [workers], "ingest")
+    # One worker can store all 140 alone: both must be running (in the group, with
+    # partitions) for Ctrl-C to stop two of them, not one and a worker still starting.
+    group = site.env["ASSAY_CONSUMER_GROUP"]
+    wait_for(lambda: members_with_partitions(kafka_bootstrap, group) == 2, [workers], "2 members")
     began = time.monotonic()
     workers.process.send_signal(signal.SIGINT)
     workers.process.wait(timeout=60)
