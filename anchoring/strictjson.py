@@ -54,7 +54,7 @@ class JsonInputError(ValueError):
 
 def loads(data: bytes | str) -> Any:
     """The value of strict JSON ``data`` (bytes are UTF-8); :class:`JsonInputError` if not."""
-    if type(data) is bytes and (plain := strict_json(data)) is not None:
+    if type(data) is bytes and (plain := strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER)):
         return plain[0]
     return careful_loads(data)
 

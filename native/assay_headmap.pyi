@@ -54,6 +54,6 @@ class Ed25519Key:
     def __init__(self, raw: bytes) -> None: ...
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
-def strict_json(data: bytes) -> tuple[Any] | None:
+def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None:
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""

@@ -15,15 +15,24 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// Arrays and objects nested deeper than this are the careful reading's (it refuses them).
-const MAX_DEPTH: usize = 64;
-const MAX_SAFE: u64 = (1 << 53) - 1;
-
-/// `(value,)` of a plainly strict JSON text, or `None`: read it the careful way.
+/// `(value,)` of a plainly strict JSON text, or `None`: read it the careful way. The
+/// limits are the careful reading's own (anchoring/strictjson.py: MAX_DEPTH,
+/// MAX_SAFE_INTEGER), passed in so that they are stated once.
 #[pyfunction]
-pub fn strict_json<'py>(py: Python<'py>, data: &[u8]) -> Option<(Bound<'py, PyAny>,)> {
+pub fn strict_json<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    max_depth: usize,
+    max_safe: u64,
+) -> Option<(Bound<'py, PyAny>,)> {
     let mut reader = serde_json::Deserializer::from_slice(data);
-    let value = Value { py, depth: 0 }.deserialize(&mut reader).ok()?;
+    let top = Value {
+        py,
+        depth: 0,
+        max_depth,
+        max_safe,
+    };
+    let value = top.deserialize(&mut reader).ok()?;
     reader.end().ok()?;
     Some((value,))
 }
@@ -33,6 +42,10 @@ pub fn strict_json<'py>(py: Python<'py>, data: &[u8]) -> Option<(Bound<'py, PyAn
 struct Value<'py> {
     py: Python<'py>,
     depth: usize,
+    /// Arrays and objects nested deeper are the careful reading's (it refuses them).
+    max_depth: usize,
+    /// Integers beyond ± this are the careful reading's.
+    max_safe: u64,
 }
 
 type Out<'py> = Bound<'py, PyAny>;
@@ -51,12 +64,12 @@ impl<'de, 'py> DeserializeSeed<'de> for Value<'py> {
 
 impl<'py> Value<'py> {
     fn inner(&self) -> Result<Value<'py>, ()> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
             return Err(());
         }
         Ok(Value {
-            py: self.py,
             depth: self.depth + 1,
+            ..*self
         })
     }
 }
@@ -77,14 +90,14 @@ impl<'de, 'py> Visitor<'de> for Value<'py> {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Out<'py>, E> {
-        if v > MAX_SAFE {
+        if v > self.max_safe {
             return Err(leave(v));
         }
         v.into_pyobject(self.py).map(Bound::into_any).map_err(leave)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Out<'py>, E> {
-        if v.unsigned_abs() > MAX_SAFE {
+        if v.unsigned_abs() > self.max_safe {
             return Err(leave(v));
         }
         v.into_pyobject(self.py).map(Bound::into_any).map_err(leave)

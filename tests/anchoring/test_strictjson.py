@@ -196,7 +196,7 @@ def test_the_fast_paths_of_long_texts_read_as_the_careful_reading() -> None:
 def _native_agrees(data: bytes) -> bool:
     """The native reading answers ``data`` with the careful reading's value (exactly: type,
     order, float bits by repr), or leaves it to the careful reading (True: it answered)."""
-    plain = strict_json(data)
+    plain = strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER)
     if plain is None:
         return False
     assert repr(plain[0]) == repr(careful_loads(data)), data
@@ -224,19 +224,19 @@ def test_the_native_reading_gives_the_careful_value_or_leaves_it() -> None:
 
 @pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf{}", b'["\xff"]', b'["\xed\xa0\x80"]'])
 def test_the_native_reading_leaves_what_is_not_utf8_json(data: bytes) -> None:
-    assert strict_json(data) is None
+    assert strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER) is None
 
 
 def test_the_native_reading_leaves_each_refusal_to_the_careful_reading() -> None:
     refused = [b'{"a": 1, "\\u0061": 2}', b'["\\udc00"]', b"[9007199254740992]", b"[1e400]"]
     refused += [b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), b"[NaN]", b"[1] [2]"]
     for data in refused:
-        assert strict_json(data) is None
+        assert strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER) is None
         with pytest.raises(JsonInputError):
             loads(data)
     # Whole numbers and -0 are read by the careful reading: json tells 1.0 from 1.
     for data in (b"[1.0]", b"[-0]", b"[1e2]", b"[18446744073709551616]"):
-        assert strict_json(data) is None
+        assert strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER) is None
     assert repr(loads(b"[1.0, -0, 1e2, -0.0, 0.5]")) == "[1.0, 0, 100.0, -0.0, 0.5]"
 
 
@@ -252,5 +252,5 @@ def test_the_native_reading_answers_every_committed_vector() -> None:
 @given(VALUES)
 def test_the_native_reading_of_what_dumps_writes(value: Any) -> None:
     data = dumps(value).encode()
-    plain = strict_json(data)
+    plain = strict_json(data, MAX_DEPTH, MAX_SAFE_INTEGER)
     assert plain is None or repr(plain[0]) == repr(careful_loads(data))
