@@ -1,4 +1,4 @@
-"""The version 5 spelling of a head map proof (docs/proof-bundle.md §13.2): the JSON shape
+"""The version 5 spelling of a head map proof (docs/proof-bundle.md §14.1): the JSON shape
 of version 2 with every hash in base64url (RFC 4648 §5, no padding) instead of hex.
 
 A hash in hex takes 64 characters, in base64url 43: measured on a map of a million items

@@ -261,13 +261,16 @@ class Prover:
             bundle["head_proof"] = self._head_proof()
         return bundle
 
-    def newer(self, item_id: str, height: int, version: int = BUNDLE_VERSION_4) -> dict[str, Any]:
+    def newer(self, item_id: str, height: int, version: int | None = None) -> dict[str, Any]:
         """The ``newer`` object (docs/proof-bundle.md §10.4) for a bundle whose head is
         block ``height``: this prover's checkpoint, its head, the older head's accumulator
         proof in it, and the item's entry there, its map proof spelt as a bundle of
-        ``version`` spells it (base64url from version 5 on, hex before)."""
+        ``version`` spells it (base64url from version 5 on, hex before; by default as the
+        bundles this prover writes)."""
         head = self.head
         assert head is not None
+        if version is None:
+            version = self._bundle_version(None)
         if not 0 <= height <= head.height:
             raise ProveError(f"block {height} is not at or below the head {head.height}")
         entry, proof = self._map_proof(item_id, head.height, version)

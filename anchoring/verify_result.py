@@ -19,7 +19,7 @@ BUNDLE_VERSION_2 = 2
 BUNDLE_VERSION_3 = 3
 #: Version 4: version 3 with the parties and device keys it uses proven (``registry``).
 BUNDLE_VERSION_4 = 4
-#: Version 5: version 4 with every map proof's hashes in base64url (docs/proof-bundle.md §13).
+#: Version 5: version 4 with every map proof's hashes in base64url (docs/proof-bundle.md §14).
 BUNDLE_VERSION_5 = 5
 ABSENCE_FORMAT = "assay-absence"
 MAX_INT = 2**53 - 1

@@ -111,7 +111,7 @@ def check_newer(
 
 def verify_absence(doc: Mapping[str, Any], platform_key: Verifier, origin: str | None) -> Verified:
     """§10.6, absence bundle: the id has no entry in the map the checkpoint's head commits
-    (§13.3: version 5 is version 3 with the proof spelt in base64url)."""
+    (§14.2: version 5 is version 3 with the proof spelt in base64url)."""
     version = doc.get("version")
     if type(version) is not int or version not in _ABSENCE_VERSIONS:
         fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2, 3 or 5 document")

@@ -1,4 +1,4 @@
-"""The version 5 vectors (docs/proof-bundle.md §13): version 4 with every head map proof
+"""The version 5 vectors (docs/proof-bundle.md §14): version 4 with every head map proof
 spelt in base64url. Each ends at the step it names (a valid one with its absence,
 completeness, version and proven parties), the spelling has one form per proof, and the
 files are exactly what the generator writes."""

@@ -3,7 +3,7 @@
     uv run python tests/anchoring/vectors/bundles-v5/make_v5_vectors.py
 
 The layout is ``../bundles-v4``'s (``../complete``'s plus ``want_parties``). docs/proof-bundle.md
-§13 is the algorithm: version 5 is version 4 with every head map proof's hashes spelt in
+§14 is the algorithm: version 5 is version 4 with every head map proof's hashes spelt in
 base64url (RFC 4648 §5, no padding, one spelling per value) instead of hex; absence
 bundles of version 5 are version 3's with that spelling. The world is ``../bundles-v4``'s.
 """
