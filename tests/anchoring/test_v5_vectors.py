@@ -101,7 +101,21 @@ def test_each_last_character_with_zero_spare_bits_reads(sibling: str) -> None:
 
 @pytest.mark.parametrize(
     "sibling",
-    ["_" * 43, "A" * 42 + "B", "A" * 42, "A" * 44, "A" * 42 + "A=", "A" * 41 + "+A", 0, True],
+    [
+        "_" * 43,  # a spare bit set
+        "A" * 42 + "B",
+        "A" * 42,
+        "A" * 44,
+        "A" * 42 + "=",
+        "A" * 21 + "=" + "A" * 21,
+        "A" * 41 + "+A",
+        "A" * 41 + "/A",
+        "A" * 41 + " A",
+        "\u00e9" * 43,
+        ["A"] * 43,
+        0,
+        True,
+    ],
 )
 def test_any_other_spelling_of_a_hash_is_bundle_format(sibling: Any) -> None:
     with pytest.raises(VerificationError) as caught:
