@@ -107,14 +107,16 @@
   const B64URL_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
   const B64URL_VALUE = /^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$/;
   const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const SEXTET = new Map([...B64URL].map((c, i) => [c, i]));
+  const SEXTET = new Uint8Array(128);
+  for (let i = 0; i < 64; i++) SEXTET[B64URL.charCodeAt(i)] = i;
 
-  /* ``n`` bytes from base64url text the patterns above have already accepted. */
+  /* ``n`` bytes from base64url text the patterns above have already accepted (so every
+   * character is in the alphabet and the bits after the n-th byte are zero). */
   function fromB64url(text, n) {
     const out = new Uint8Array(n);
     let acc = 0, bits = 0, at = 0;
-    for (const c of text) {
-      acc = ((acc << 6) | SEXTET.get(c)) & 0xffffff;
+    for (let i = 0; i < text.length; i++) {
+      acc = ((acc << 6) | SEXTET[text.charCodeAt(i)]) & 0xffffff;
       bits += 6;
       if (bits >= 8) {
         bits -= 8;
