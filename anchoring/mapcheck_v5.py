@@ -31,7 +31,8 @@ _B64_32 = re.compile(f"[A-Za-z0-9_-]{{42}}{_LAST}")
 _B64_VALUE = re.compile(f"[A-Za-z0-9_-]{{{(VALUE.size * 8 + 5) // 6 - 1}}}{_LAST}")
 
 
-_STANDARD = bytes.maketrans(b"-_", b"+/")
+# base64url's "-_" to the standard alphabet's "+/", and "+/" to "!", which no base64 has.
+_STANDARD = bytes.maketrans(b"-_+/", b"+/!!")
 
 
 def b64url(raw: bytes) -> str:
@@ -84,31 +85,26 @@ def _siblings(siblings: list[Any], where: str) -> tuple[bytes | None, ...]:
     followed by ``A`` (six zero bits) decodes to its 32 bytes and one more, which is zero
     exactly when the spare bits of its last character are (the rule of the pattern
     ``_B64_32``, checked without matching each sibling on its own)."""
-    present = [s for s in siblings if s is not None]
+    gaps = None in siblings
+    present = [s for s in siblings if s is not None] if gaps else siblings
+    if not present:
+        return tuple(siblings)
     try:
-        lengths = set(map(len, present))
-        joined = ("A".join(present) + "A" if present else "").encode("ascii")
+        ok = list(map(len, present)).count(43) == len(present)
+        joined = "A".join(present).encode("ascii") + b"A"
     except (TypeError, UnicodeEncodeError):  # not all strings, or not all ASCII
-        _bad_sibling(where)
-    if not lengths <= {43} or b"+" in joined or b"/" in joined:  # "+/": not base64url's
         _bad_sibling(where)
     try:
         raw = binascii.a2b_base64(joined.translate(_STANDARD), strict_mode=True)
-    except binascii.Error:  # a character outside the alphabet, or padding
+    except binascii.Error:  # a character outside base64url's alphabet, or padding
         _bad_sibling(where)
-    if len(raw) != 33 * len(present) or any(raw[32::33]):
+    if not ok or len(raw) != 33 * len(present) or raw[32::33].count(0) != len(present):
         _bad_sibling(where)
-    if len(present) == len(siblings):
-        return tuple(raw[at : at + 32] for at in range(0, len(raw), 33))
-    out: list[bytes | None] = []
-    at = 0
-    for sibling in siblings:
-        if sibling is None:
-            out.append(None)
-        else:
-            out.append(raw[at : at + 32])
-            at += 33
-    return tuple(out)
+    hashes = [raw[at : at + 32] for at in range(0, len(raw), 33)]
+    if not gaps:
+        return tuple(hashes)
+    each = iter(hashes)
+    return tuple([None if s is None else next(each) for s in siblings])
 
 
 def _bad_sibling(where: str) -> NoReturn:
