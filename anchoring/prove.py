@@ -31,6 +31,7 @@ from anchoring.headmap import MapEntry, item_key
 from anchoring.leaves import ZERO_HASH, flag_summary, read_signed, signed_fields
 from anchoring.logtree import CHECKPOINT_V2, BlockHashTree, checkpoint_version
 from anchoring.mapcheck import proof_json
+from anchoring.mapcheck_v5 import COMPACT_VERSION, proof_json_v5, respell
 from anchoring.merkle import packed_leaf, packed_path
 from anchoring.prove_registry import RegistryError, registry_of, registry_switched
 from anchoring.recorders import LeafRow
@@ -42,6 +43,7 @@ from anchoring.verify_result import (
     BUNDLE_VERSION_2,
     BUNDLE_VERSION_3,
     BUNDLE_VERSION_4,
+    BUNDLE_VERSION_5,
 )
 from domain.errors import UnknownParty
 from ledger.application import CustodyLedger
@@ -111,8 +113,10 @@ class Prover:
         self._switched: bool | None = None  # the head block holds parties and devices
 
     def prove(self, item_id: str, version: int | None = None) -> dict[str, Any]:
-        """The item's bundle. With a version 2 checkpoint: ``version`` 3 (complete history,
-        the head proven into the log's tree head). With a version 1 checkpoint: 2 (complete;
+        """The item's bundle. With a version 2 checkpoint: ``version`` 5 (complete history,
+        the head proven into the log's tree head, parties and devices proven, map proofs in
+        base64url; the default from the chain's registry switch), 4 (the same in hex), or 3
+        (no registry; the default before the switch). With a version 1 checkpoint: 2 (complete;
         the default when the head is a version 2 block) or 1 (inclusion only).
         :class:`UnknownItem` if the ledger never recorded the id."""
         head = self.head
@@ -158,20 +162,24 @@ class Prover:
             ],
         }
         if version != BUNDLE_VERSION:
-            entry, proof = self._map_proof(item_id, head.height)
+            entry, proof = self._map_proof(item_id, head.height, version)
             last = anchored[-1][1]
             if entry != MapEntry(last.version, last.leaf_hash, last.height, last.leaf_index):
                 raise ProveError(f"the head map's entry of {item_id!r} is not its last leaf")
             assert entry is not None
             bundle["map_entry"] = entry.to_json()
             bundle["map_proof"] = proof
-        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
+        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5):
             bundle["head_proof"] = self._head_proof()
-        if version == BUNDLE_VERSION_4:
+        if version in (BUNDLE_VERSION_4, BUNDLE_VERSION_5):
             try:
-                bundle["registry"] = registry_of(self.ledger, self.chain, bundle, head.height)
+                registry = registry_of(self.ledger, self.chain, bundle, head.height)
             except RegistryError as e:
                 raise ProveError(f"the registry cannot be proven: {e}") from None
+            if version == BUNDLE_VERSION_5:
+                for member in (*registry["parties"].values(), *registry["devices"].values()):
+                    member["map_proof"] = respell(member["map_proof"])
+            bundle["registry"] = registry
         return bundle
 
     def _bundle_version(self, version: int | None) -> int:
@@ -179,26 +187,26 @@ class Prover:
         head = self.head
         assert head is not None
         if self.checkpoint_version == CHECKPOINT_V2:
-            if version not in (None, BUNDLE_VERSION_3, BUNDLE_VERSION_4):
+            if version not in (None, BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5):
                 raise ProveError(
                     f"a version {version} bundle carries a version 1 checkpoint (root = the head "
                     "block's hash); this log signs version 2 checkpoints (its tree head): "
-                    "make a version 3 bundle (or 4, from the chain's registry switch)"
+                    "make a version 3 bundle (or 4 or 5, from the chain's registry switch)"
                 )
             if head.map_root is None:
                 raise ProveError(f"the checkpoint's head (block {head.height}) has no head map")
             if self._switched is None:
                 self._switched = registry_switched(self.chain, head.height)
             switched = self._switched
-            if version == BUNDLE_VERSION_4 and not switched:
+            if version in (BUNDLE_VERSION_4, BUNDLE_VERSION_5) and not switched:
                 raise ProveError(
                     f"the checkpoint's head (block {head.height}) is before the chain's registry "
                     "switch: its map holds no parties or devices, so only version 3 can be made"
                 )
-            return version or (BUNDLE_VERSION_4 if switched else BUNDLE_VERSION_3)
+            return version or (BUNDLE_VERSION_5 if switched else BUNDLE_VERSION_3)
         if version is None:
             return BUNDLE_VERSION_2 if head.map_root is not None else BUNDLE_VERSION
-        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
+        if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5):
             raise ProveError(
                 f"a version {version} bundle carries a version 2 checkpoint (the log's tree head); "
                 "this checkpoint signs the head block's hash (version 1)"
@@ -218,8 +226,10 @@ class Prover:
         assert head is not None
         return [p.hex() for p in self.tree.inclusion_proof(head.height, head.height + 1)]
 
-    def prove_absence(self, item_id: str) -> dict[str, Any]:
-        """The absence bundle of an id: no entry in the map at the checkpoint's head."""
+    def prove_absence(self, item_id: str, version: int | None = None) -> dict[str, Any]:
+        """The absence bundle of an id: no entry in the map at the checkpoint's head. With
+        a version 2 checkpoint ``version`` 5 (the proof in base64url; the default from the
+        registry switch on, as for proof bundles) or 3; with a version 1 checkpoint 2."""
         head = self.head
         assert head is not None
         if head.map_root is None:
@@ -227,11 +237,20 @@ class Prover:
         events = self.ledger.item_events(item_id)
         if events and is_item_event(events[0]):
             raise ProveError(f"{item_id!r} is recorded in the ledger: it has no absence proof")
-        _, proof = self._map_proof(item_id, head.height, absent=True)
         v2 = self.checkpoint_version == CHECKPOINT_V2
+        if version is None:
+            # as for a proof bundle: 5 from the registry switch on, else 3
+            version = self._bundle_version(None) if v2 else BUNDLE_VERSION_2
+        allowed = (BUNDLE_VERSION_3, BUNDLE_VERSION_5) if v2 else (BUNDLE_VERSION_2,)
+        if version not in allowed:
+            raise ProveError(
+                f"an absence bundle against this checkpoint is version "
+                f"{' or '.join(map(str, allowed))}, not {version}"
+            )
+        _, proof = self._map_proof(item_id, head.height, version, absent=True)
         bundle = {
             "format": ABSENCE_FORMAT,
-            "version": BUNDLE_VERSION_3 if v2 else BUNDLE_VERSION_2,
+            "version": version,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
             "checkpoint_key": self._signer,
@@ -242,15 +261,19 @@ class Prover:
             bundle["head_proof"] = self._head_proof()
         return bundle
 
-    def newer(self, item_id: str, height: int) -> dict[str, Any]:
+    def newer(self, item_id: str, height: int, version: int | None = None) -> dict[str, Any]:
         """The ``newer`` object (docs/proof-bundle.md §10.4) for a bundle whose head is
         block ``height``: this prover's checkpoint, its head, the older head's accumulator
-        proof in it, and the item's entry there."""
+        proof in it, and the item's entry there, its map proof spelt as a bundle of
+        ``version`` spells it (base64url from version 5 on, hex before; by default as the
+        bundles this prover writes)."""
         head = self.head
         assert head is not None
+        if version is None:
+            version = self._bundle_version(None)
         if not 0 <= height <= head.height:
             raise ProveError(f"block {height} is not at or below the head {head.height}")
-        entry, proof = self._map_proof(item_id, head.height)
+        entry, proof = self._map_proof(item_id, head.height, version)
         acc = self.tree.inclusion_proof(height, head.acc_size) if height < head.height else []
         assert entry is not None
         newer = {
@@ -265,7 +288,7 @@ class Prover:
         return newer
 
     def _map_proof(
-        self, item_id: str, height: int, *, absent: bool = False
+        self, item_id: str, height: int, version: int, *, absent: bool = False
     ) -> tuple[MapEntry | None, dict[str, Any]]:
         try:
             entry, proof = self.chain.map_proof_at(item_key(item_id), height)
@@ -274,7 +297,7 @@ class Prover:
         if absent != (entry is None):
             state = "has an entry" if entry is not None else "has no entry"
             raise ProveError(f"{item_id!r} {state} in the head map of block {height}")
-        return entry, proof_json(proof)
+        return entry, proof_json_v5(proof) if version >= COMPACT_VERSION else proof_json(proof)
 
     def _event_entry(
         self,

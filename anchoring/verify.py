@@ -73,6 +73,7 @@ from anchoring.verify_result import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
     BUNDLE_VERSION_4,
+    BUNDLE_VERSION_5,
     BundleError,
     Verified,
     fail,
@@ -100,6 +101,9 @@ __all__ = [
 ]
 
 
+_REGISTRY_VERSIONS = (BUNDLE_VERSION_4, BUNDLE_VERSION_5)
+
+
 def read_bundle(data: bytes | str) -> Any:
     """The bundle as strict JSON reads it (docs/proof-bundle.md §2.1): the input of
     :func:`verify_bundle`. Bytes as they came (a file, a response body) let the check
@@ -121,7 +125,7 @@ def verify_bundle(
 ) -> Verified:
     """Check everything in the order of docs/proof-bundle.md; raise the first failure.
 
-    A proof bundle of version 1 or 2, or an absence bundle (§10.5). With ``max_age``
+    A proof bundle of version 1 to 5, or an absence bundle (§10.5). With ``max_age``
     (seconds), a checkpoint older than that at ``now`` fails with ``checkpoint_stale``.
     """
     if not isinstance(bundle, Mapping):
@@ -142,12 +146,13 @@ def _verify_proof(
     origin: str | None,
 ) -> Verified:
     check_top_level(bundle)
-    complete = bundle["version"] != BUNDLE_VERSION  # versions 2 and 3 carry the head map
+    version = bundle["version"]
+    complete = version != BUNDLE_VERSION  # versions 2 on carry the head map
     checkpoint, head = checkpoint_and_head(bundle, platform_key, origin, "")
     map_entry: MapEntry | None = None
     if complete:
-        map_entry = map_entry_at(bundle, head, bundle["item_id"], "")
-    registry = check_registry(bundle, head) if bundle["version"] == BUNDLE_VERSION_4 else None
+        map_entry = map_entry_at(bundle, head, bundle["item_id"], "", version)
+    registry = check_registry(bundle, head) if version in _REGISTRY_VERSIONS else None
     blocks = check_blocks(bundle["blocks"], head)
     keys = registry.keys(device_keys) if registry else DeviceKeys(bundle["devices"], device_keys)
     item_id: str = bundle["item_id"]

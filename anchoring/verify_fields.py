@@ -19,6 +19,7 @@ from anchoring.verify_result import (
     BUNDLE_VERSION_2,
     BUNDLE_VERSION_3,
     BUNDLE_VERSION_4,
+    BUNDLE_VERSION_5,
     MAX_INT,
     fail,
 )
@@ -68,19 +69,21 @@ ABSENCE_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 _PENDING_FIELDS: dict[str, type | tuple[type, ...]] = {"version": int, "summary": dict}
 
+_VERSIONS = (BUNDLE_VERSION, BUNDLE_VERSION_2, BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5)
+
 
 def check_top_level(bundle: Mapping[str, Any]) -> None:
     version = bundle.get("version")
     if (
         bundle.get("format") != BUNDLE_FORMAT
         or type(version) is not int  # 1.0 and true equal 1 in Python; they are not integers
-        or version not in (BUNDLE_VERSION, BUNDLE_VERSION_2, BUNDLE_VERSION_3, BUNDLE_VERSION_4)
+        or version not in _VERSIONS
     ):
-        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1, 2, 3 or 4 document")
+        fail("bundle_format", f"not an {BUNDLE_FORMAT} version 1, 2, 3, 4 or 5 document")
     check_fields(bundle, _TOP_LEVEL, "bundle")
-    if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4):
+    if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5):
         check_fields(bundle, V3_FIELDS, "bundle")
-    if version == BUNDLE_VERSION_4:
+    if version in (BUNDLE_VERSION_4, BUNDLE_VERSION_5):
         check_fields(bundle, {"registry": dict}, "bundle")
     if version != BUNDLE_VERSION:
         check_fields(bundle, V2_FIELDS, "bundle")

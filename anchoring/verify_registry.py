@@ -16,7 +16,8 @@ from typing import Any
 
 from anchoring.errors import VerificationError
 from anchoring.headmap import MapEntry, MapProof, device_key, party_key, root_of
-from anchoring.mapcheck import parse_entry, parse_proof
+from anchoring.mapcheck import parse_entry
+from anchoring.mapcheck_v5 import read_proof
 from anchoring.registry import device_record, micros, party_record, record_hash
 from anchoring.verify_fields import HEX32
 from anchoring.verify_result import MAX_INT, fail
@@ -96,15 +97,15 @@ class ProvenKeys(DeviceKeys):
 
 def check_registry(bundle: Mapping[str, Any], head: Block) -> Registry:
     """Step 5d: every party and device record of ``registry``, proven at the head."""
-    registry = bundle["registry"]
+    registry, version = bundle["registry"], bundle["version"]
     parties, devices = registry.get("parties"), registry.get("devices")
     if type(parties) is not dict or type(devices) is not dict:
         fail("bundle_format", "registry must have 'parties' and 'devices' objects")
-    proven_parties = {name: _member(value, f"registry party {name!r}", _PARTY_RECORD)
+    proven_parties = {name: _member(value, f"registry party {name!r}", _PARTY_RECORD, version)
                       for name, value in parties.items()}  # fmt: skip
     for name, p in proven_parties.items():
         _party_fields(name, p.record)
-    proven_devices = {name: _member(value, f"registry device {name!r}", _DEVICE_RECORD)
+    proven_devices = {name: _member(value, f"registry device {name!r}", _DEVICE_RECORD, version)
                       for name, value in devices.items()}  # fmt: skip
     for name, p in proven_devices.items():
         _device_fields(name, p.record)
@@ -120,7 +121,7 @@ def check_registry(bundle: Mapping[str, Any], head: Block) -> Registry:
     return Registry(proven_parties, proven_devices)
 
 
-def _member(value: Any, where: str, keys: tuple[str, ...]) -> Proven:
+def _member(value: Any, where: str, keys: tuple[str, ...], version: int) -> Proven:
     if type(value) is not dict or any(type(value.get(k)) is not dict for k in _MEMBER):
         fail("bundle_format", f"{where} must have 'record', 'map_entry' and 'map_proof' objects")
     record = value["record"]
@@ -128,7 +129,7 @@ def _member(value: Any, where: str, keys: tuple[str, ...]) -> Proven:
         fail("bundle_format", f"{where}: the record's keys must be exactly {', '.join(keys)}")
     try:
         entry = parse_entry(value["map_entry"], f"{where} map_entry")
-        proof = parse_proof(value["map_proof"], f"{where} map_proof")
+        proof = read_proof(value["map_proof"], f"{where} map_proof", version)
     except VerificationError as e:
         fail(e.step, e.message)
     return Proven(record, entry, proof)

@@ -19,6 +19,8 @@ BUNDLE_VERSION_2 = 2
 BUNDLE_VERSION_3 = 3
 #: Version 4: version 3 with the parties and device keys it uses proven (``registry``).
 BUNDLE_VERSION_4 = 4
+#: Version 5: version 4 with every map proof's hashes in base64url (docs/proof-bundle.md §14).
+BUNDLE_VERSION_5 = 5
 ABSENCE_FORMAT = "assay-absence"
 MAX_INT = 2**53 - 1
 
@@ -41,7 +43,7 @@ class Verified:
     pending: int
     summaries: list[dict[str, Any]] = field(default_factory=list)
     bundle_version: int = BUNDLE_VERSION
-    #: "complete" (versions 2, 3: no anchored event left out), or "inclusion_only" (1).
+    #: "complete" (versions 2 to 5: no anchored event left out), or "inclusion_only" (1).
     completeness: str = "inclusion_only"
     #: ``sealed_at`` of the head the result holds at (the newer checkpoint's, if given).
     checkpoint_time: str = ""

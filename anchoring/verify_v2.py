@@ -13,7 +13,8 @@ from anchoring.accumulator import acc_leaf, root_from_inclusion_proof
 from anchoring.checkpoint import Verifier
 from anchoring.errors import VerificationError
 from anchoring.headmap import MapEntry
-from anchoring.mapcheck import check_absence, check_membership, parse_entry, parse_proof
+from anchoring.mapcheck import check_absence, check_membership, parse_entry
+from anchoring.mapcheck_v5 import read_proof
 from anchoring.verify_fields import (
     ABSENCE_FIELDS,
     NEWER_EXACT,
@@ -28,20 +29,26 @@ from anchoring.verify_result import (
     ABSENCE_FORMAT,
     BUNDLE_VERSION_2,
     BUNDLE_VERSION_3,
+    BUNDLE_VERSION_5,
     Verified,
     fail,
 )
 from anchoring.verify_v1 import Block
 from anchoring.verify_v3 import checkpoint_and_head
 
+_ABSENCE_VERSIONS = (BUNDLE_VERSION_2, BUNDLE_VERSION_3, BUNDLE_VERSION_5)
+
 # ----- version 2: the head map, completeness, a newer checkpoint, absence ------------------
 
 
-def map_entry_at(doc: Mapping[str, Any], head: Block, item_id: str, where: str) -> MapEntry:
-    """Steps 5b-5c: the item's entry, proven at ``head.map_root``."""
+def map_entry_at(
+    doc: Mapping[str, Any], head: Block, item_id: str, where: str, version: int
+) -> MapEntry:
+    """Steps 5b-5c: the item's entry, proven at ``head.map_root`` (the proof spelt as bundle
+    ``version`` spells it)."""
     try:
         entry = parse_entry(doc["map_entry"], f"{where}map_entry")
-        proof = parse_proof(doc["map_proof"], f"{where}map_proof")
+        proof = read_proof(doc["map_proof"], f"{where}map_proof", version)
         assert head.map_root is not None
         check_membership(head.map_root, item_id, entry, proof)
     except VerificationError as e:
@@ -92,7 +99,7 @@ def check_newer(
             fail("checkpoint_consistency", f"the bundle's head in the newer one: {e}")
         if not hmac.compare_digest(computed, top.acc_root):
             fail("checkpoint_consistency", "the bundle's head is not in the newer chain")
-    later = map_entry_at(newer, top, bundle["item_id"], "newer ")
+    later = map_entry_at(newer, top, bundle["item_id"], "newer ", bundle["version"])
     if later != entry:
         fail(
             "newer_events",
@@ -103,19 +110,20 @@ def check_newer(
 
 
 def verify_absence(doc: Mapping[str, Any], platform_key: Verifier, origin: str | None) -> Verified:
-    """§10.6, absence bundle: the id has no entry in the map the checkpoint's head commits."""
+    """§10.6, absence bundle: the id has no entry in the map the checkpoint's head commits
+    (§14.2: version 5 is version 3 with the proof spelt in base64url)."""
     version = doc.get("version")
-    if type(version) is not int or version not in (BUNDLE_VERSION_2, BUNDLE_VERSION_3):
-        fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2 or 3 document")
+    if type(version) is not int or version not in _ABSENCE_VERSIONS:
+        fail("bundle_format", f"not an {ABSENCE_FORMAT} version 2, 3 or 5 document")
     check_fields(doc, ABSENCE_FIELDS, "absence bundle")
-    if version == BUNDLE_VERSION_3:
+    if version != BUNDLE_VERSION_2:
         check_fields(doc, V3_FIELDS, "absence bundle")
     item_id = doc["item_id"]
     if not item_id or not is_unicode(item_id):
         fail("bundle_format", "item_id is empty or not valid Unicode")
     checkpoint, head = checkpoint_and_head(doc, platform_key, origin, "")
     try:
-        proof = parse_proof(doc["map_proof"], "map_proof")
+        proof = read_proof(doc["map_proof"], "map_proof", version)
         assert head.map_root is not None
         check_absence(head.map_root, item_id, proof)
     except VerificationError as e:

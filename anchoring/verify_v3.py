@@ -24,7 +24,13 @@ from anchoring.checkpoint import Checkpoint, Verifier
 from anchoring.errors import VerificationError
 from anchoring.header import MAP_HEADER_VERSION
 from anchoring.verify_fields import hex32_list
-from anchoring.verify_result import BUNDLE_VERSION, BUNDLE_VERSION_3, BUNDLE_VERSION_4, fail
+from anchoring.verify_result import (
+    BUNDLE_VERSION,
+    BUNDLE_VERSION_3,
+    BUNDLE_VERSION_4,
+    BUNDLE_VERSION_5,
+    fail,
+)
 from anchoring.verify_v1 import Block, check_head_signed, open_checkpoint_and_head
 
 
@@ -36,7 +42,9 @@ def checkpoint_and_head(
     checkpoint, head = open_checkpoint_and_head(doc, platform_key, origin, where)
     # A bundle says its checkpoint's version by its own; a newer object by carrying the proof.
     tree_head = (
-        "head_proof" in doc if where else doc.get("version") in (BUNDLE_VERSION_3, BUNDLE_VERSION_4)
+        "head_proof" in doc
+        if where
+        else doc.get("version") in (BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5)
     )
     if tree_head:
         check_head_in_tree(checkpoint, head, doc["head_proof"], where)

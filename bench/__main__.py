@@ -265,16 +265,19 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
             note=f"{in_map}, CPU {hm['map_prove_cpu_p99_ms']:.2f} ms"),
         Row("map_verify_p99", "latency", "map proof check p99 (part of verify)",
             hm["map_verify_p99_ms"], "ms", "root recomputed alone", hm["map_root_p99_ms"],
-            chart="latency", note=in_map),
+            chart="latency",
+            note=f"{in_map}, version 5's base64url; version 4's hex "
+                 f"{hm['map_verify_hex_p99_ms']:.2f} ms in turns"),
         Row("absence_p99", "latency", "absence proof, read and check, p99",
             hm["absence_p99_ms"], "ms", "membership, read and check",
             hm["membership_p99_ms"], GOAL_ABSENCE, chart="latency",
             note=f"{in_map}, CPU {hm['absence_cpu_p99_ms']:.2f} ms"),
-        Row("map_proof_bytes", "components", "map proof size (JSON), max",
+        Row("map_proof_bytes", "components", "map proof size (JSON, bundle v5), max",
             hm["map_proof_max_bytes"], "bytes", "raw bytes", hm["map_proof_raw_max_bytes"],
             GOAL_MAP_PROOF,
             note=f"median {hm['map_proof_median_bytes']:.0f} B, p99 "
-                 f"{hm['map_proof_p99_bytes']:.0f} B"),
+                 f"{hm['map_proof_p99_bytes']:.0f} B; in hex (v4) max "
+                 f"{hm['map_proof_hex_max_bytes']:.0f} B"),
     ]  # fmt: skip
     proj = raw["projections"]
     for q in ("p50", "p99"):

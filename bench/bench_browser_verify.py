@@ -20,8 +20,10 @@ Columns, milliseconds:
 Each item is proven as a bundle of the format the anchor's checkpoints call for (version 3:
 complete history with the head map proof, docs/proof-bundle.md §10), from a chain whose map
 holds ``--map-items`` other items, and, as the baseline, the same story from a chain whose
-map holds only it; ``ratio`` is the ratio of the medians. The last row is the absence
-bundle of an id the ledger never recorded, from the first chain.
+map holds only it; ``ratio`` is the ratio of the medians. The absence row is the absence
+bundle of an id the ledger never recorded, from the first chain; the last row (``v4``) the
+item's bundle as version 4 (map proofs in hex) when the first is version 5, timed in turns
+with it.
 
 The goal (issue 7) is at most 20 ms for a 10-event bundle; with ``--map-items N`` the head
 map also holds N other items (entered before the first block, as a chain that had anchored
@@ -99,9 +101,10 @@ def fill_map(anchor: Anchor, chain: Chain, items: int) -> None:
         )
 
 
-def bundle_with(events: int, data_dir: Path, map_items: int = 0) -> tuple[str, str, str]:
-    """(bundle JSON, absence bundle JSON, platform key text) for an item with ``events``
-    events (and ``map_items`` other items in the map)."""
+def bundle_with(events: int, data_dir: Path, map_items: int = 0) -> tuple[str, str, str, str]:
+    """(bundle JSON, absence bundle JSON, platform key text, the bundle as version 4 if it
+    is version 5) for an item with ``events`` events (and ``map_items`` other items in the
+    map)."""
     settings = Settings(data_dir=data_dir)
     ledger = runtime.open_ledger(settings)
     ledger.register_party("brand", "Maison Aurel", Role.BRAND, *brand_authority("brand"))
@@ -121,7 +124,9 @@ def bundle_with(events: int, data_dir: Path, map_items: int = 0) -> tuple[str, s
     prover = Prover(ledger, chain, settings.checkpoint_path.read_text())
     platform = runtime.platform_verifier_path(settings).read_text().strip()
     absence = prover.prove_absence("urn:epc:id:sgtin:0614141.107346.999")
-    return json.dumps(prover.prove(item)), json.dumps(absence), platform
+    bundle = prover.prove(item)
+    hex_spelt = prover.prove(item, 4) if bundle["version"] == 5 else bundle
+    return json.dumps(bundle), json.dumps(absence), platform, json.dumps(hex_spelt)
 
 
 # The bundles take turns, run after run, so that a busy machine slows them alike.
@@ -153,8 +158,8 @@ def main() -> None:
     with sync_playwright() as p:
         for events in args.events:
             with tempfile.TemporaryDirectory() as tmp:
-                text, absence, key = bundle_with(events, Path(tmp) / "data", args.map_items)
-                baseline, _, base_key = bundle_with(events, Path(tmp) / "base")
+                text, absence, key, v4 = bundle_with(events, Path(tmp) / "data", args.map_items)
+                baseline, _, base_key, _ = bundle_with(events, Path(tmp) / "base")
                 context = p.chromium.launch_persistent_context(
                     str(Path(tmp) / "profile"),
                     executable_path=CHROMIUM,
@@ -164,14 +169,15 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(PAGE.as_uri())
                 page.wait_for_load_state("load")
-                texts = [[text, key], [baseline, base_key], [absence, key]]
-                times, base, absent = page.evaluate(TIMES, [texts, args.runs])
+                texts = [[text, key], [baseline, base_key], [absence, key], [v4, key]]
+                times, base, absent, hex_times = page.evaluate(TIMES, [texts, args.runs])
                 context.close()
             median, base_median = statistics.median(times[1:]), statistics.median(base[1:])
             ratio = median / base_median
             for name, t, n, r in ((f"{events} events", times, text, f"{ratio:6.2f}"),
                                   (f"{events} base", base, baseline, ""),
-                                  ("absence", absent, absence, "")):  # fmt: skip
+                                  ("absence", absent, absence, ""),
+                                  (f"{events} v4", hex_times, v4, "")):  # fmt: skip
                 med = statistics.median(t[1:])
                 print(f"{name:>12} {len(n):>8} {t[0]:>7.1f} {med:>7.1f} {min(t):>7.1f} {r:>6}")
             depth = len(json.loads(text)["map_proof"]["siblings"])
@@ -181,6 +187,12 @@ def main() -> None:
                 f"{depth} levels): median {median:.1f} ms, p99 {p99:.1f} ms; baseline median "
                 f"{base_median:.1f} ms, p99 {base_p99:.1f} ms; "
                 f"goal ≤ {GOAL_MS:.0f} ms: {'met' if p99 <= GOAL_MS else 'NOT met'}"
+            )
+            print(
+                f"the same bundle as version {json.loads(v4)['version']} (map proofs in hex), "
+                f"taking turns with it: median {statistics.median(hex_times[1:]):.1f} ms, p99 "
+                f"{percentile99(hex_times[1:]):.1f} ms; bundle {len(text):,} against "
+                f"{len(v4):,} bytes"
             )
 
 

@@ -235,10 +235,16 @@ def create_app(
         "for a bundle whose head is block `height` (docs/proof-bundle.md §10.4)",
         responses=ERRORS,
     )
-    def get_newer(item_id: ItemId, height: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    def get_newer(
+        item_id: ItemId,
+        height: Annotated[int, Query(ge=0)],
+        version: Annotated[int | None, Query(ge=2, le=5)] = None,
+    ) -> dict[str, Any]:
         """Add it to the old bundle as ``newer``: its verdict then says whether the item's
-        history is still complete at this checkpoint or has newer events."""
-        return model.newer(item_id, height)
+        history is still complete at this checkpoint or has newer events. ``version``: the
+        old bundle's format, whose spelling the map proof takes (base64url from 5 on; by
+        default that of the bundles ``/proof`` serves now)."""
+        return model.newer(item_id, height, version)
 
     @app.get(
         "/items/{item_id}/qr.svg",

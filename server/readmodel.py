@@ -186,7 +186,7 @@ class ReadModel:
             except ProveError as e:
                 raise NotAnchored(str(e)) from None
 
-    def newer(self, item_id: str, height: int) -> dict[str, Any]:
+    def newer(self, item_id: str, height: int, version: int | None = None) -> dict[str, Any]:
         """The ``newer`` object (docs/proof-bundle.md §10.4) that brings a bundle whose head
         is block ``height`` up to the signed checkpoint on disk: a verifier checks the old
         bundle with it and learns whether the item's history is still complete there."""
@@ -198,7 +198,7 @@ class ReadModel:
             if head is None or height > head.height:
                 raise NotAnchored(f"block {height} is not at or below the checkpoint's head")
             try:
-                return prover.newer(item_id, height)
+                return prover.newer(item_id, height, version)
             except ProveError as e:
                 raise NotAnchored(str(e)) from None
 

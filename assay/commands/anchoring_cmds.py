@@ -41,9 +41,10 @@ def register(sub: Any) -> None:
     prove.add_argument(
         "--format",
         type=int,
-        choices=(1, 2, 3, 4),
-        help="bundle format version (default: 4, complete history and proven parties and "
-        "device keys, or 3 before the chain's registry switch, under a version 2 "
+        choices=(1, 2, 3, 4, 5),
+        help="bundle format version (default: 5, complete history and proven parties and "
+        "device keys with compact map proofs, or 4 the same with map proofs in hex, or 3 "
+        "before the chain's registry switch, under a version 2 "
         "checkpoint, the log's tree head; 2 and 1 (inclusion only) need a version 1 "
         "checkpoint, the head block's hash, as chains of version 1 blocks still sign)",
     )

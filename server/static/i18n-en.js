@@ -239,6 +239,7 @@
   "tech.format_v2": "version 2 (complete history)",
   "tech.format_v3": "version 3 (complete history; a checkpoint witnesses can cosign)",
   "tech.format_v4": "version 4 (complete history; company names and scanner keys proven)",
+  "tech.format_v5": "version 5 (as version 4, with compact map proofs)",
   "tech.key": "Platform key",
   "tech.key_source": "Key from",
   "tech.key_since": "since {date}",

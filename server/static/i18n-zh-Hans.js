@@ -239,6 +239,7 @@
   "tech.format_v2": "第 2 版（完整记录）",
   "tech.format_v3": "第 3 版（完整记录，可由见证者联署的检查点）",
   "tech.format_v4": "第 4 版（完整记录，公司名称和扫描设备密钥均经证明）",
+  "tech.format_v5": "第 5 版（与第 4 版相同，映射证明采用紧凑编码）",
   "tech.key": "平台密钥",
   "tech.key_source": "密钥来源",
   "tech.key_since": "自{date}起",

@@ -179,7 +179,7 @@
     if (r) {
       rows.push({ term: w.t("tech.log"), value: r.origin, mono: true });
       rows.push({ term: w.t("tech.checkpoint"), value: checkpointText(w, r) });
-      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 4 ? "tech.format_v4" : r.bundle_version === 3 ? "tech.format_v3"
+      rows.push({ term: w.t("tech.format"), value: w.t(r.bundle_version === 5 ? "tech.format_v5" : r.bundle_version === 4 ? "tech.format_v4" : r.bundle_version === 3 ? "tech.format_v3"
         : r.bundle_version === 2 ? "tech.format_v2" : "tech.format_v1") });
     }
     if (view.key) {

@@ -3,7 +3,8 @@
  * format version 2 adds (docs/proof-bundle.md §10) — the head map assay-headmap-v1 and its
  * proofs, the steps 5a–5c, F20, G21 and H22 of a version 2 bundle, and absence bundles —
  * and what version 3 adds (§11): a version 2 checkpoint signs the block log's tree head,
- * and the head is proven into it (head_proof).
+ * and the head is proven into it (head_proof); and version 5's spelling of map proofs
+ * (§14): every hash in base64url instead of hex.
  * Written from the specification, not from the Python reference: the two are meant to be
  * independent implementations that agree on every vector (tests/server/test_parity.py).
  */
@@ -100,6 +101,56 @@
     return { siblings: hashes, other: { key, value } };
   }
 
+  // ----- version 5: the same proof, its hashes in base64url (§14.1) -------------------
+
+  // 32 bytes are 43 characters, 56 bytes 75; the last one's two unused bits are zero.
+  const B64URL_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+  const B64URL_VALUE = /^[A-Za-z0-9_-]{74}[AEIMQUYcgkosw048]$/;
+  const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const SEXTET = new Uint8Array(128);
+  for (let i = 0; i < 64; i++) SEXTET[B64URL.charCodeAt(i)] = i;
+
+  /* ``n`` bytes from base64url text the patterns above have already accepted (so every
+   * character is in the alphabet and the bits after the n-th byte are zero). */
+  function fromB64url(text, n) {
+    const out = new Uint8Array(n);
+    let acc = 0, bits = 0, at = 0;
+    for (let i = 0; i < text.length; i++) {
+      acc = ((acc << 6) | SEXTET[text.charCodeAt(i)]) & 0xffffff;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        if (at < n) out[at++] = (acc >> bits) & 0xff;
+      }
+    }
+    return out;
+  }
+
+  /* A version 5 map proof: {"siblings": [b64url32 | null, …], "other": null | {key, value}}. */
+  function parseMapProofV5(data, where) {
+    if (!isDict(data)) fail("bundle_format", `${where} must be a JSON object`);
+    if (!has(data, "siblings") || !has(data, "other")) fail("bundle_format", `${where} must have 'siblings' and 'other'`);
+    const { siblings, other } = data;
+    if (!Array.isArray(siblings)) fail("bundle_format", `${where}: siblings must be an array`);
+    if (siblings.length > MAX_DEPTH) fail("bundle_format", `${where}: more than ${MAX_DEPTH} siblings`);
+    const hashes = siblings.map((s, i) => {
+      if (s === null) return null;
+      if (!isStr(s) || !B64URL_32.test(s)) fail("bundle_format", `${where}: sibling ${i} is neither null nor 43 canonical base64url characters`);
+      return fromB64url(s, 32);
+    });
+    if (other === null) return { siblings: hashes, other: null };
+    if (!isDict(other) || !has(other, "key") || !has(other, "value")) {
+      fail("bundle_format", `${where}: other must be null or {"key", "value"}`);
+    }
+    if (!isStr(other.key) || !B64URL_32.test(other.key)) fail("bundle_format", `${where}: other.key must be 43 canonical base64url characters`);
+    if (!isStr(other.value) || !B64URL_VALUE.test(other.value)) fail("bundle_format", `${where}: other.value must be 75 canonical base64url characters`);
+    return { siblings: hashes, other: { key: fromB64url(other.key, 32), value: fromB64url(other.value, 56) } };
+  }
+
+  /* A map proof in the spelling of bundle ``version``: base64url from 5 on, hex before. */
+  const readMapProof = (data, where, version) =>
+    (version >= 5 ? parseMapProofV5 : parseMapProof)(data, where);
+
   /*
    * map_root_of(key, E, proof): the root the proof implies for ``key`` holding ``value``
    * (membership) or, with value null, holding nothing. Every failure is ``map_proof``.
@@ -179,7 +230,7 @@
     const checkpoint = await within(`${where}checkpoint`, () => openCheckpoint(doc.checkpoint, platformKey, origin));
     const head = await within(`${where}head header`, () => parseHeader(doc.head));
     const headHash = await blockHash(head);
-    const treeHead = where ? has(doc, "head_proof") : doc.version === 3 || doc.version === 4;
+    const treeHead = where ? has(doc, "head_proof") : doc.version === 3 || doc.version === 4 || doc.version === 5;
     if (treeHead) {
       await checkHeadInTree(checkpoint, head, headHash, doc.head_proof, where);
     } else if (head.height + 1 !== checkpoint.size || !bytesEqual(headHash, checkpoint.headHash)) {
@@ -201,7 +252,7 @@
   async function checkHeadMap(bundle, head) {
     requireV2Head(head, "the head");
     const entry = parseMapEntry(bundle.map_entry, "map_entry");
-    const proof = parseMapProof(bundle.map_proof, "map_proof");
+    const proof = readMapProof(bundle.map_proof, "map_proof", bundle.version);
     const key = await itemKey(bundle.item_id);
     const root = await mapRootOf(key, entryValue(entry), proof);
     if (!bytesEqual(root, strictHex32(head.map_root))) {
@@ -233,7 +284,7 @@
    * proof's hashes (a); the checkpoint (b); its head, then that head's version (c);
    * consistency (d); the entry's and proof's shapes, then the map proof (e); the entry (f).
    */
-  async function checkNewer(newer, head, key, entry, platformKey, origin) {
+  async function checkNewer(newer, head, key, entry, platformKey, origin, version) {
     for (const [name, ok] of NEWER_FIELDS) {
       if (!has(newer, name) || !ok(newer[name])) fail("bundle_format", `newer: '${name}' is missing or has the wrong type`);
     }
@@ -257,7 +308,7 @@
         "checkpoint_consistency");
     }
     const newerEntry = parseMapEntry(newer.map_entry, "newer.map_entry");
-    const newerProof = parseMapProof(newer.map_proof, "newer.map_proof");
+    const newerProof = readMapProof(newer.map_proof, "newer.map_proof", version);
     const root = await mapRootOf(key, entryValue(newerEntry), newerProof);
     if (!bytesEqual(root, strictHex32(newerHead.map_root))) {
       fail("map_root", `the newer map proof leads to root ${toHex(root)}, newer.head commits to ${newerHead.map_root}`);
@@ -298,16 +349,16 @@
   /* Steps A, B, C and H of an absence bundle (format already read as "assay-absence"). */
   async function verifyAbsence(bundle, platformKey, options) {
     const origin = (options && options.origin) || null;
-    if (!has(bundle, "version") || !isInt(bundle.version) || (bundle.version !== 2 && bundle.version !== 3)) {
-      fail("bundle_format", "not an assay-absence version 2 or 3 document");
+    if (!has(bundle, "version") || !isInt(bundle.version) || ![2, 3, 5].includes(bundle.version)) {
+      fail("bundle_format", "not an assay-absence version 2, 3 or 5 document");
     }
-    const fields = bundle.version === 3 ? { ...ABSENCE_FIELDS, head_proof: Array.isArray } : ABSENCE_FIELDS;
+    const fields = bundle.version !== 2 ? { ...ABSENCE_FIELDS, head_proof: Array.isArray } : ABSENCE_FIELDS;
     for (const [name, ok] of Object.entries(fields)) {
       if (!has(bundle, name) || !ok(bundle[name])) fail("bundle_format", `absence bundle: '${name}' is missing or has the wrong type`);
     }
     if (!bundle.item_id) fail("bundle_format", "item_id is empty");
     const { checkpoint, head } = await checkpointAndHead(bundle, platformKey, origin, "");
-    const proof = parseMapProof(bundle.map_proof, "map_proof");
+    const proof = readMapProof(bundle.map_proof, "map_proof", bundle.version);
     const key = await itemKey(bundle.item_id);
     if (proof.other !== null && bytesEqual(proof.other.key, key)) {
       fail("absence_refuted", "the proof names the item's own entry in the map");
@@ -326,6 +377,6 @@
 
   Object.assign(parts, {
     checkComplete, checkFresh, checkHeadMap, checkNewer, checkpointAndHead, entryValue, itemKey, mapRootOf,
-    parseMapEntry, parseMapProof, verifyAbsence,
+    parseMapEntry, parseMapProof, parseMapProofV5, readMapProof, verifyAbsence,
   });
 })(globalThis.AssayVerifierParts);

@@ -12,7 +12,7 @@
 
   const {
     BundleError, MAX_INT, bytesEqual, concat, entryValue, has, isDict, isInt, isStr, mapRootOf,
-    parseMapEntry, parseMapProof, publicKeyProblem, sha256, strictHex32, toHex, utf8,
+    parseMapEntry, publicKeyProblem, readMapProof, sha256, strictHex32, toHex, utf8,
   } = parts;
 
   const fail = (step, message) => {
@@ -65,12 +65,12 @@
     return have.length === keys.length && keys.every((k) => has(obj, k));
   }
 
-  function member(value, where, keys) {
+  function member(value, where, keys, version) {
     const ok = isDict(value) && ["record", "map_entry", "map_proof"].every((k) => has(value, k) && isDict(value[k]));
     if (!ok) fail("bundle_format", `${where} must have 'record', 'map_entry' and 'map_proof' objects`);
     if (!sameKeys(value.record, keys)) fail("bundle_format", `${where}: the record's keys must be exactly ${keys.join(", ")}`);
     const entry = parseMapEntry(value.map_entry, `${where} map_entry`);
-    const proof = parseMapProof(value.map_proof, `${where} map_proof`);
+    const proof = readMapProof(value.map_proof, `${where} map_proof`, version);
     return { record: value.record, entry, proof };
   }
 
@@ -110,10 +110,10 @@
       fail("bundle_format", "registry must have 'parties' and 'devices' objects");
     }
     const parties = new Map();
-    for (const [name, value] of Object.entries(registry.parties)) parties.set(name, member(value, `registry party '${name}'`, PARTY_RECORD));
+    for (const [name, value] of Object.entries(registry.parties)) parties.set(name, member(value, `registry party '${name}'`, PARTY_RECORD, bundle.version));
     for (const [name, p] of parties) checkPartyFields(name, p.record);
     const devices = new Map();
-    for (const [name, value] of Object.entries(registry.devices)) devices.set(name, member(value, `registry device '${name}'`, DEVICE_RECORD));
+    for (const [name, value] of Object.entries(registry.devices)) devices.set(name, member(value, `registry device '${name}'`, DEVICE_RECORD, bundle.version));
     for (const [name, p] of devices) checkDeviceFields(name, p.record);
     for (const [name, p] of devices) {
       if (!parties.has(p.record.party_id)) fail("party_proof", `device ${name}'s party is not in the bundle's registry`);

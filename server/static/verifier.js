@@ -1,6 +1,6 @@
 /*
  * Assay verifier, last part (load verifier-encodings.js, verifier-chain.js, verifier-map.js
- * and verifier-registry.js first): checks an assay-proof-bundle (version 1 to 4) or an
+ * and verifier-registry.js first): checks an assay-proof-bundle (version 1 to 5) or an
  * assay-absence bundle in the browser, trusting only a pinned platform key. Version 1 is a
  * line-by-line port of anchoring/verify.py; what version 2 adds (verifier-map.js) is
  * written from docs/proof-bundle.md §10. Both fail with the reference's step codes
@@ -25,7 +25,7 @@
   } = parts;
   const BUNDLE_FORMAT = "assay-proof-bundle";
   const ABSENCE_FORMAT = "assay-absence";
-  const BUNDLE_VERSIONS = [1, 2, 3, 4];
+  const BUNDLE_VERSIONS = [1, 2, 3, 4, 5];
 
   // ----- verify_bundle (anchoring/verify.py, docs/proof-bundle.md) ---------------------
 
@@ -53,14 +53,14 @@
   const TOP_LEVEL_V3 = { head_proof: Array.isArray };
 
   function checkTopLevel(bundle) {
-    // An integer 1, 2 or 3: not 1.0 (a Number object here) nor true, which Python's == equates.
+    // An integer 1 to 5: not 1.0 (a Number object here) nor true, which Python's == equates.
     if (!has(bundle, "format") || bundle.format !== BUNDLE_FORMAT ||
         !has(bundle, "version") || !isInt(bundle.version) || !BUNDLE_VERSIONS.includes(bundle.version)) {
-      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1, 2, 3 or 4 document`);
+      fail("bundle_format", `not an ${BUNDLE_FORMAT} version 1, 2, 3, 4 or 5 document`);
     }
     checkFields(bundle, TOP_LEVEL, "bundle");
     if (bundle.version >= 3) checkFields(bundle, TOP_LEVEL_V3, "bundle");
-    if (bundle.version === 4) checkFields(bundle, { registry: isDict }, "bundle");
+    if (bundle.version >= 4) checkFields(bundle, { registry: isDict }, "bundle");
     if (bundle.version !== 1) {
       checkFields(bundle, TOP_LEVEL_V2, "bundle");
       if (has(bundle, "newer") && !isDict(bundle.newer)) fail("bundle_format", "bundle: 'newer' must be a JSON object");
@@ -292,10 +292,10 @@
     if (has(bundle, "format") && bundle.format === ABSENCE_FORMAT) return verifyAbsence(bundle, platformKey, options);
     checkTopLevel(bundle);
     const { checkpoint, head } = await checkpointAndHead(bundle, platformKey, origin, ""); // B3–B5, 5a
-    const complete = bundle.version !== 1; // versions 2 and 3 carry the head map
+    const complete = bundle.version !== 1; // versions 2 on carry the head map
     const mapped = complete ? await checkHeadMap(bundle, head) : null; // steps 5a–5c
-    // Step 5d (version 4, verifier-registry.js): the parties and device keys, proven.
-    const registry = bundle.version === 4 ? await parts.checkRegistry(bundle, head) : null;
+    // Step 5d (versions 4 and 5, verifier-registry.js): the parties and device keys, proven.
+    const registry = bundle.version >= 4 ? await parts.checkRegistry(bundle, head) : null;
     const blocks = await checkBlocks(bundle.blocks, head);
     const keys = registry ? registry.keys(deviceKeys) : new Keys(bundle.devices, deviceKeys);
     const itemId = bundle.item_id;
@@ -323,7 +323,7 @@
     let latest = { checkpoint, head };
     if (complete) {
       checkComplete(mapped.entry, bundle.events); // F20
-      if (has(bundle, "newer")) latest = await checkNewer(bundle.newer, head, mapped.key, mapped.entry, platformKey, origin); // G21
+      if (has(bundle, "newer")) latest = await checkNewer(bundle.newer, head, mapped.key, mapped.entry, platformKey, origin, bundle.version); // G21
     }
     checkFresh(latest.head, options); // H22, last: a tampered stale bundle fails as tampered
     const result = {

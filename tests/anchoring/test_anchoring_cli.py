@@ -121,7 +121,7 @@ def test_an_unknown_id_is_proven_absent(
     assert assay(data, "prove", "urn:item:nope", "-o", str(absent)) == 0
     assert "absence proof: urn:item:nope is not in the ledger" in capsys.readouterr().err
     doc = json.loads(absent.read_text())
-    assert (doc["format"], doc["version"], doc["item_id"]) == ("assay-absence", 3, "urn:item:nope")
+    assert (doc["format"], doc["version"], doc["item_id"]) == ("assay-absence", 5, "urn:item:nope")
     assert assay(data, "verify", str(absent), "--key", key) == 3
     sealed_at = doc["head"]["sealed_at"]
     assert capsys.readouterr().out == (
@@ -170,16 +170,16 @@ def test_a_version_3_bundle_is_complete_and_a_shortened_one_fails(
     assert capsys.readouterr().out.startswith("NOT VERIFIED: checkpoint_inclusion: ")
 
 
-def test_a_version_4_bundle_proves_the_parties_it_names(
+def test_a_version_5_bundle_proves_the_parties_it_names(
     data: Path, world: World, anchored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bundle_file = tmp_path / "bundle.json"
     assert assay(data, "prove", "urn:item:1", "-o", str(bundle_file)) == 0
-    assert "(format version 4)" in capsys.readouterr().err
+    assert "(format version 5)" in capsys.readouterr().err
     assert assay(data, "verify", str(bundle_file), "--key", anchored, "--json") == 0
     out = json.loads(capsys.readouterr().out)
     lab = world.ledger.get_party("lab")
-    assert out["bundle_version"] == 4
+    assert out["bundle_version"] == 5
     assert out["parties"]["lab"] == {"name": lab.name, "role": lab.role.value, "proven": True}
     assert assay(data, "verify", str(bundle_file), "--key", anchored) == 0
     assert f"PROVEN PARTY: lab: {lab.name} ({lab.role.value})" in capsys.readouterr().out

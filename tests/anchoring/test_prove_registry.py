@@ -22,7 +22,7 @@ POLICY = SealPolicy(max_events=5, max_seconds=60)
 SIGNER = Signer.from_seed(ORIGIN, bytes(32))
 
 
-def test_version_4_from_the_switch_on(tmp_path: Path) -> None:
+def test_version_5_from_the_switch_on(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     chain = Chain(store_env("", tmp_path / "chain.sqlite"))
     before = new_anchor(world.ledger, chain, SIGNER, tmp_path, origin=ORIGIN,
@@ -40,12 +40,14 @@ def test_version_4_from_the_switch_on(tmp_path: Path) -> None:
     after.catch_up()
     prover = Prover(world.ledger, chain, (tmp_path / "checkpoint").read_text())
     bundle = prover.prove("urn:item:0")  # sealed before the switch, proven after it
-    assert bundle["version"] == 4
+    assert bundle["version"] == 5  # version 4 with the map proofs in base64url
     signers = set(bundle["devices"])
     assert set(bundle["registry"]["devices"]) == signers
     assert {name.split("/")[0] for name in signers} <= set(bundle["registry"]["parties"])
     result = verify_bundle(bundle, SIGNER.verifier())
-    assert result.bundle_version == 4 and result.parties is not None
+    assert result.bundle_version == 5 and result.parties is not None
+    hex_spelt = verify_bundle(prover.prove("urn:item:0", 4), SIGNER.verifier())
+    assert (hex_spelt.bundle_version, hex_spelt.parties) == (4, result.parties)  # on request
     for party_id, party in result.parties.items():
         registered = world.ledger.get_party(party_id)
         assert party == {"name": registered.name, "role": registered.role.value, "proven": True}

@@ -81,7 +81,7 @@ def test_the_demo_bags_shortened_history_fails_and_a_random_id_is_proven_absent(
 ) -> None:
     key = demo_run.key
     bundle = json.loads(demo_run.bundle_path.read_text())
-    assert bundle["version"] == 4
+    assert bundle["version"] == 5
     del bundle["events"][-1]  # the flag of the scan after the sale
     shortened = tmp_path / "shortened.json"
     shortened.write_text(json.dumps(bundle))

@@ -273,7 +273,7 @@ def test_a_case_of_twelve_bags_moves_together_and_a_bag_proves(
     parties = result.pop("parties")  # version 4: the parties' names, proven
     assert result | {"checkpoint_size": 0, "checkpoint_time": ""} == {
         "verified": True, "item_id": one, "events": 6, "pending": 0, "checkpoint_size": 0,
-        "checkpoint_time": "", "bundle_version": 4, "completeness": "complete", "absent": False,
+        "checkpoint_time": "", "bundle_version": 5, "completeness": "complete", "absent": False,
         "declared_in_error": [],
     }  # fmt: skip
     assert parties["dc"] == {"name": "Dc", "role": "warehouse", "proven": True}

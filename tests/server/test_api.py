@@ -80,7 +80,7 @@ def test_proof_verifies_with_the_pinned_key(client: TestClient, api_store: Store
     assert response.status_code == 200
     verified = verify_bundle(response.json(), Verifier.from_text(api_store.key_text))
     assert (verified.item_id, verified.events, verified.checkpoint_size) == (ITEM, 10, 4)
-    assert (verified.bundle_version, verified.completeness) == (4, "complete")
+    assert (verified.bundle_version, verified.completeness) == (5, "complete")
     assert verified.parties is not None and verified.parties["brand"]["proven"] is True
 
 
@@ -259,6 +259,18 @@ def test_an_older_bundle_is_brought_up_to_date_by_newer(tmp_path: Path) -> None:
         with pytest.raises(VerificationError) as refused:
             verify_bundle({**old, "newer": moved_on}, key)
         assert refused.value.step == "newer_events"
+        # By default spelt as /proof spells it now (version 5: base64url); asked for a
+        # version 4 bundle's spelling, hex, which a version 5 bundle refuses (§14.2).
+        hex_spelt = client.get(_item(suffix=query + "&version=4")).json()
+        assert hex_spelt["map_entry"] == moved_on["map_entry"]
+        assert [len(s) for s in hex_spelt["map_proof"]["siblings"] if s is not None] == [
+            64 for s in moved_on["map_proof"]["siblings"] if s is not None
+        ]
+        assert old["version"] == 5
+        with pytest.raises(VerificationError) as refused:
+            verify_bundle({**old, "newer": hex_spelt}, key)
+        assert refused.value.step == "bundle_format"
+        _is_error(client.get(_item(suffix=query + "&version=6")), 422, "invalid_input")
         _is_error(client.get(_item(suffix="/newer?height=999")), 404, "not_anchored")
         _is_error(client.get(_item(suffix="/newer")), 422, "invalid_input")
         _is_error(client.get(_item(suffix="/newer?height=-1")), 422, "invalid_input")

@@ -60,7 +60,7 @@ def test_the_demo_bag_has_a_complete_history(chromium: Browser, pinned: str, lan
         assert re.search(r"[0-9]", complete[0]) and "Invalid" not in complete[0]
         open_everything(page)
         assert words["how.complete"] in page.inner_text("#checks")
-        assert words["tech.format_v4"] in page.inner_text("#technical")
+        assert words["tech.format_v5"] in page.inner_text("#technical")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -36,7 +36,7 @@ def build_vectors() -> dict[str, Vector]:
         main.record(base.interleave(base.story_a("ginza"), base.other_reports()))
         main.anchor.catch_up()
         prover = Prover(main.ledger, main.chain, main.note(2))
-        a, b = as_received(prover.prove(base.ITEM_A)), as_received(prover.prove(base.ITEM_B))
+        a, b = as_received(prover.prove(base.ITEM_A, 4)), as_received(prover.prove(base.ITEM_B, 4))
         # The lab's device revoked, as of before its inspection of item A (a key found
         # compromised), entered by the next block.
         main.ledger.revoke_device(LAB, "lab-d1", at=base.T0 + timedelta(hours=1))
@@ -44,7 +44,7 @@ def build_vectors() -> dict[str, Vector]:
             [base.signed(base.event(3, base.ITEM_B, "shipping", "brand", counterparty="dc"))]
         )
         main.anchor.catch_up()
-        revoked = as_received(main.prover(2).prove(base.ITEM_A))
+        revoked = as_received(main.prover(2).prove(base.ITEM_A, 4))
 
     vectors: dict[str, Vector] = {}
 
