@@ -238,12 +238,13 @@ def create_app(
     def get_newer(
         item_id: ItemId,
         height: Annotated[int, Query(ge=0)],
-        version: Annotated[int | None, Query(ge=2, le=5)] = None,
+        version: Annotated[int, Query(ge=2, le=5)] = 4,
     ) -> dict[str, Any]:
         """Add it to the old bundle as ``newer``: its verdict then says whether the item's
         history is still complete at this checkpoint or has newer events. ``version``: the
-        old bundle's format, whose spelling the map proof takes (base64url from 5 on; by
-        default that of the bundles ``/proof`` serves now)."""
+        old bundle's format, whose spelling the map proof takes (base64url from 5 on). It
+        defaults to 4 (hex) because clients written before version 5 send no version and
+        hold bundles of version 4 or older; a version 5 bundle asks with ``version=5``."""
         return model.newer(item_id, height, version)
 
     @app.get(

@@ -241,7 +241,7 @@ def test_an_older_bundle_is_brought_up_to_date_by_newer(tmp_path: Path) -> None:
     key = Verifier.from_text(store.key_text)
     with TestClient(create_app(store.settings)) as client:
         old = client.get(_item(suffix="/proof")).json()
-        query = f"/newer?height={old['head']['height']}"
+        query = f"/newer?height={old['head']['height']}&version=5"
         other = event(1, "commissioning", "brand", "urn:item:other", tag_uid="T-OTHER",
                       brand="Maison Aurel", model="M", serial="S")  # fmt: skip
         store.record(other)  # another item moves the checkpoint on; this one is unchanged
@@ -259,9 +259,9 @@ def test_an_older_bundle_is_brought_up_to_date_by_newer(tmp_path: Path) -> None:
         with pytest.raises(VerificationError) as refused:
             verify_bundle({**old, "newer": moved_on}, key)
         assert refused.value.step == "newer_events"
-        # By default spelt as /proof spells it now (version 5: base64url); asked for a
-        # version 4 bundle's spelling, hex, which a version 5 bundle refuses (§14.2).
-        hex_spelt = client.get(_item(suffix=query + "&version=4")).json()
+        # Asked with no version (as clients written before version 5 ask), spelt as a
+        # version 4 bundle spells it, hex, which a version 5 bundle refuses (§14.2).
+        hex_spelt = client.get(_item(suffix=f"/newer?height={old['head']['height']}")).json()
         assert hex_spelt["map_entry"] == moved_on["map_entry"]
         assert [len(s) for s in hex_spelt["map_proof"]["siblings"] if s is not None] == [
             64 for s in moved_on["map_proof"]["siblings"] if s is not None
@@ -270,7 +270,8 @@ def test_an_older_bundle_is_brought_up_to_date_by_newer(tmp_path: Path) -> None:
         with pytest.raises(VerificationError) as refused:
             verify_bundle({**old, "newer": hex_spelt}, key)
         assert refused.value.step == "bundle_format"
-        _is_error(client.get(_item(suffix=query + "&version=6")), 422, "invalid_input")
+        too_new = query.replace("version=5", "version=6")
+        _is_error(client.get(_item(suffix=too_new)), 422, "invalid_input")
         _is_error(client.get(_item(suffix="/newer?height=999")), 404, "not_anchored")
         _is_error(client.get(_item(suffix="/newer")), 422, "invalid_input")
         _is_error(client.get(_item(suffix="/newer?height=-1")), 422, "invalid_input")
