@@ -39,12 +39,11 @@ from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Signer
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapRow
 from anchoring.headmap_native import HeadMap
 from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.logtree import BlockHashTree
 from anchoring.merkle import pack_tree, packed_root
-from anchoring.recorders import LeafRow
+from anchoring.recorders import EntryRow, LeafRow
 from anchoring.sealer_checkpoint import CheckpointSigning
 from anchoring.sealer_map import AnchorError, SealMap
 from ledger.application import CustodyLedger
@@ -206,10 +205,10 @@ class Anchor(CheckpointSigning):
             for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
         ]
         header = block = tree = None
-        map_rows: Sequence[MapRow] | None = None
+        map_entries: list[EntryRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
-            map_rows = self.keeper.update(self.head, rows, height, notifications[-1].id)
+            map_entries = self.keeper.update(self.head, rows, height, notifications[-1].id)
             try:
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
                 items = [(s.item_id, s.version) for s in sources]
@@ -219,7 +218,7 @@ class Anchor(CheckpointSigning):
                 self.keeper.rollback()
                 raise
         try:
-            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_rows)
+            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_entries)
         except IntegrityError as e:
             self.keeper.rollback()
             self.conflicts += 1

@@ -1,11 +1,11 @@
 """The head map as the anchor keeps it between seals (:mod:`anchoring.sealer`).
 
 With version 2 headers the map (:mod:`anchoring.headmap`) lives in memory: a block's map
-changes (each item's last leaf in the block) are applied before the header is built, saved
-in the same transaction as the block, and undone in memory if that transaction fails, so
-the stored map always matches the stored blocks. The first version 2 block on a chain of
-version 1 blocks also enters every item anchored so far, so its map root commits to all of
-them.
+changes (each item's last leaf in the block) are applied before the header is built, the
+changed entries saved in the same transaction as the block, and undone in memory if that
+transaction fails, so the stored map always matches the stored blocks. The first version 2
+block on a chain of version 1 blocks also enters every item anchored so far, so its map
+root commits to all of them.
 
 With ``registry`` (from the chain's registry switch on, which the chain records in each
 block) the map also holds parties and device keys (:mod:`anchoring.registry`): a block
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 from anchoring.chain import Chain
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapEntry, MapRow, item_key
+from anchoring.headmap import MapEntry, item_key
 from anchoring.headmap_native import HeadMap
-from anchoring.recorders import LeafRow
+from anchoring.recorders import EntryRow, LeafRow
 from anchoring.registry import entries_for, touched_in
 from ledger.application import CustodyLedger
 
@@ -74,9 +74,9 @@ class SealMap:
 
     def update(
         self, head: BlockHeader | None, rows: Sequence[LeafRow], height: int, last: int
-    ) -> Sequence[MapRow] | None:
+    ) -> list[EntryRow] | None:
         """Apply a block's leaves (after ``head``, up to notification ``last``) to the map;
-        the rows to save with the block."""
+        the entries to save with the block (those it changed, in key order)."""
         if self.map is None:
             return None
         changes: dict[bytes, MapEntry] = {}
@@ -88,7 +88,8 @@ class SealMap:
             changes[item_key(row.item_id)] = _entry(row)
         if self.registry_on:
             changes.update(self._registry_changes(head, height, last))
-        return self.map.update(changes, height)
+        self.map.update(changes, height)  # its node rows are not stored: the entries are
+        return sorted((key, entry.encode()) for key, entry in changes.items())
 
     def _registry_changes(
         self, head: BlockHeader | None, height: int, last: int
