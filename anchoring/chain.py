@@ -350,6 +350,12 @@ class Chain(Application[str]):
         except LookupError:
             return None
 
+    def load_map(self, height: int) -> None:
+        """Rebuild (or bring forward) the process's map to block ``height`` now, so that the
+        first proof does not wait for it; LookupError as :meth:`map_proof_at`."""
+        with self._map_lock:
+            self._map_at(height)
+
     def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
         """Node lookup (path id → node) of the map as block ``height`` left it."""
 

@@ -4,7 +4,10 @@ from those node rows, audits clean, and carries on sealing."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from anchoring.audit import audit
 from anchoring.chain import Chain
@@ -99,3 +102,30 @@ def test_a_seal_stores_one_entry_per_changed_subject(tmp_path: Path) -> None:
         for key, value in entries:
             assert MapEntry.decode(value).height == header.height
             assert chain.head_map(header.height).get(key) == MapEntry.decode(value)
+
+
+def test_a_prover_refuses_entries_that_do_not_give_the_blocks_map_root(tmp_path: Path) -> None:
+    world = make_world(tmp_path, "")
+    db = tmp_path / "chain.sqlite"
+    chain = Chain(store_env("", db))
+    anchor = new_anchor(
+        world.ledger, chain, Signer.from_seed(ORIGIN, bytes(32)), tmp_path,
+        origin=ORIGIN, policy=POLICY,
+    )  # fmt: skip
+    record_items(world, 0, 3)
+    anchor.catch_up()
+    head = chain.headers()[-1].height
+    reader = Chain(store_env("", db))
+    reader.load_map(head)
+    key, value = reader.map_store.map_entries_at(1)[0]
+    assert reader.map_proof_at(key, head)[0] == chain.head_map(head).get(key)
+    with sqlite3.connect(db) as conn:
+        changed = bytes(value[:-1]) + bytes([value[-1] ^ 1])
+        conn.execute("UPDATE anchored_map_entries SET value=? WHERE height=1 AND key=?",
+                     (changed, key))  # fmt: skip
+    conn.close()
+    fresh = Chain(store_env("", db))
+    with pytest.raises(LookupError, match="map root"):
+        fresh.load_map(head)
+    with pytest.raises(LookupError, match="map root"):
+        fresh.map_proof_at(key, head)
