@@ -317,10 +317,8 @@ class Chain(Application[str]):
         """``m`` (None: an empty map) brought forward to block ``height``."""
         after = -(1 << 62) if m is None else m.height
         m = HeadMap() if m is None else m
-        changes = {
-            key: MapEntry.decode(value)
-            for key, value in self.map_store.map_entries_between(after, height)
-        }  # in height order: a key's last entry wins
+        # In height order: a key's last entry wins. The map takes the encoded values as stored.
+        changes = dict(self.map_store.map_entries_between(after, height))
         if changes:
             m.update(changes, height)
             m.commit()
