@@ -137,3 +137,19 @@ def test_the_audit_finds_a_missing_map_entry(tmp_path: Path) -> None:
     report = audit(world.ledger, Chain(store_env("", db)))
     assert report.divergence is not None
     assert "block 1: map entry" in report.divergence and "was not stored" in report.divergence
+
+
+def test_the_audit_finds_an_added_map_entry(tmp_path: Path) -> None:
+    world, _chain, anchor = setup(tmp_path)
+    record_items(world, 0, 3)
+    anchor.catch_up()
+    db = tmp_path / "chain.sqlite"
+    forged = MapEntry(1, bytes(32), 1, 0).encode()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO anchored_map_entries VALUES (1, ?, ?)",
+            (item_key("urn:item:forged"), forged),
+        )
+    conn.close()
+    report = audit(world.ledger, Chain(store_env("", db)))
+    assert report.divergence is not None and "block 1: stored map entry" in report.divergence
