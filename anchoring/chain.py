@@ -187,11 +187,11 @@ class Chain(Application[str]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         with schema_lock(env or {}):  # N processes may start together
             super().__init__(env)
+            if isinstance(self.recorder, MapStore):  # once, whoever opens an older dir first
+                self.recorder.migrate_map_nodes()
         self._backfill_block_index()
         self._map_lock = threading.Lock()
         self._map: HeadMap | None = None  # the map as some block left it, for proofs
-        if isinstance(self.recorder, MapStore):
-            self.recorder.migrate_map_nodes()
 
     def construct_recorder(self) -> ProcessRecorder:
         if self.env.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
