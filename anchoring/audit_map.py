@@ -1,11 +1,11 @@
 """The audit of the head map: every version 2 block's ``map_root`` and ``map_size``, and
-the map rows it stored, recomputed from the leaves the audit recomputed from the ledger.
+the map entries it stored, recomputed from the leaves the audit recomputed from the ledger.
 
 The map is rebuilt block by block exactly as the anchor builds it (docs/proof-bundle.md
 §10.1): an item's entry is its last leaf in the block; the first version 2 block also
-enters every item anchored in the version 1 blocks before it. The stored rows of a block
-(the nodes it changed, and the map's head row) must be exactly the rows the rebuild
-produces, so an edited node, leaf entry or head row is found, with its block.
+enters every item anchored in the version 1 blocks before it. The stored entries of a block
+must be exactly the entries the rebuild enters, so an edited, added or missing entry is
+found, with its block.
 From the chain's registry switch on, a block's changes also hold the parties and devices
 of its range (``registry``, derived by :mod:`anchoring.registry` from the ledger).
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from anchoring.audit_records import Divergence
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapEntry, MapRow, item_key
+from anchoring.headmap import MapEntry, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.recorders import MapStore
 
@@ -56,7 +56,7 @@ class MapAudit:
             self.started = True
         if registry is not None:
             changes.update(registry)
-        rows = self.map.update(changes, height)
+        self.map.update(changes, height)
         self.map.commit()
         assert header.map_root is not None
         if not hmac.compare_digest(self.map.root, header.map_root):
@@ -70,19 +70,20 @@ class MapAudit:
                 "items anchored up to it"
             )
         if self.store is not None:
-            self._check_rows(height, sorted(rows, key=lambda row: row.path))
+            self._check_entries(height, changes)
 
-    def _check_rows(self, height: int, expected: list[MapRow]) -> None:
+    def _check_entries(self, height: int, changes: Mapping[bytes, MapEntry]) -> None:
         assert self.store is not None
-        stored = self.store.map_rows_at(height)
+        stored = self.store.map_entries_at(height)
+        expected = sorted((key, entry.encode()) for key, entry in changes.items())
         if stored == expected:
             return
-        wanted = {row.path: row for row in expected}
-        for row in stored:
-            if wanted.get(row.path) != row:
+        wanted = dict(expected)
+        for key, value in stored:
+            if wanted.get(key) != value:
                 raise Divergence(
-                    f"block {height}: stored map node {row.path.hex()} differs from the map "
-                    "recomputed from the ledger (map rows altered)"
+                    f"block {height}: stored map entry {key.hex()} differs from the map "
+                    "recomputed from the ledger (map entries altered)"
                 )
-        missing = next(row for row in expected if row not in stored)
-        raise Divergence(f"block {height}: map node {missing.path.hex()} was not stored")
+        missing = next(key for key, _ in expected if (key, wanted[key]) not in stored)
+        raise Divergence(f"block {height}: map entry {missing.hex()} was not stored")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,20 +28,13 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.header import BlockHeader
-from anchoring.headmap import (
-    MapEntry,
-    MapProof,
-    MapRow,
-    Node,
-    path_bytes,
-    proof_paths,
-    prove_from,
-)
+from anchoring.headmap import MapEntry, MapProof, Node
 from anchoring.headmap_native import HeadMap
 from anchoring.merkle import pack_tree
 from anchoring.recorders import (
     BlockIndex,
     BlockRow,
+    EntryRow,
     LeafIndex,
     LeafRow,
     MapStore,
@@ -51,9 +45,6 @@ from domain.base import Event as BaseEvent
 from ledger.config import schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
-#: Head map levels a proof reads in one statement: a map of N entries is about log2(N)
-#: deep (20 for a million), so one read covers nearly every proof.
-PREFETCH_DEPTH = 32
 PAGE = 1000
 
 _sha256 = hashlib.sha256
@@ -196,7 +187,11 @@ class Chain(Application[str]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         with schema_lock(env or {}):  # N processes may start together
             super().__init__(env)
+            if isinstance(self.recorder, MapStore):  # once, whoever opens an older dir first
+                self.recorder.migrate_map_nodes()
         self._backfill_block_index()
+        self._map_lock = threading.Lock()
+        self._map: HeadMap | None = None  # the map as some block left it, for proofs
 
     def construct_recorder(self) -> ProcessRecorder:
         if self.env.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
@@ -215,11 +210,11 @@ class Chain(Application[str]):
         block: Block | None,
         leaf_rows: list[LeafRow],
         tree: bytes | None,
-        map_rows: Sequence[MapRow] | None = None,
+        map_entries: Sequence[EntryRow] | None = None,
     ) -> None:
         """Save a seal in one transaction: the anchor's new ledger position, and the block
         with its leaf and block index rows (none when the batch held no item event) and
-        the head map nodes it changed (version 2 headers).
+        the head map entries it changed, in key order (version 2 headers).
 
         Raises eventsourcing's ``IntegrityError`` if another anchor sealed that height or
         recorded that position first; nothing is saved then.
@@ -232,7 +227,7 @@ class Chain(Application[str]):
                 block,
                 leaf_rows=leaf_rows,
                 block_rows=[block_row(block.header, tree)],
-                map_rows=(height, map_rows) if map_rows else None,
+                map_entries=(height, map_entries) if map_entries else None,
             )
         self._record(processing)
 
@@ -311,36 +306,67 @@ class Chain(Application[str]):
         return self.recorder
 
     def head_map(self, height: int | None = None) -> HeadMap:
-        """The head map as block ``height`` (default: the newest) left it; empty before
-        any version 2 block."""
-        return HeadMap.from_rows(self.map_store.map_latest_rows(height))
+        """The head map as block ``height`` (default: the newest) left it, rebuilt from the
+        stored entries; empty before any version 2 block."""
+        if height is None:
+            head = self.head()
+            height = head.height if head is not None else -1
+        return self._advance(None, height)
+
+    def _advance(self, m: HeadMap | None, height: int) -> HeadMap:
+        """``m`` (None: an empty map) brought forward to block ``height``."""
+        after = -(1 << 62) if m is None else m.height
+        m = HeadMap() if m is None else m
+        # In height order: a key's last entry wins. The map takes the encoded values as stored.
+        changes = dict(self.map_store.map_entries_between(after, height))
+        if changes:
+            m.update(changes, height)
+            m.commit()
+        m.height = height
+        return m
+
+    def _map_at(self, height: int) -> HeadMap:
+        """The process's map as block ``height`` left it (call with ``_map_lock`` held):
+        brought forward as provers ask for newer heights, rebuilt for an older one, and
+        checked against the block's ``map_root`` before it answers any proof."""
+        m = self._map
+        if m is not None and m.height == height:
+            return m
+        self._map = None
+        m = self._advance(m if m is not None and m.height < height else None, height)
+        if self._map_root(height) != m.root:
+            raise LookupError(f"the stored map entries do not give block {height}'s map root")
+        self._map = m
+        return m
+
+    def _map_root(self, height: int) -> bytes | None:
+        if isinstance(self.recorder, BlockIndex):
+            rows = self.recorder.header_rows(height)[:1]  # the header alone, not the tree
+            return header_from_row(rows[0][1]).map_root if rows else None
+        try:
+            return self.block(height).header.map_root
+        except LookupError:
+            return None
+
+    def load_map(self, height: int) -> None:
+        """Rebuild (or bring forward) the process's map to block ``height`` now, so that the
+        first proof does not wait for it; LookupError as :meth:`map_proof_at`."""
+        with self._map_lock:
+            self._map_at(height)
 
     def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
         """Node lookup (path id → node) of the map as block ``height`` left it."""
-        store = self.map_store
 
         def node(path: int) -> Node | None:
-            row = store.map_node(path_bytes(path), height)
-            if row is None:
-                return None
-            return Node(row.hash, row.leaf_key, row.value)
+            with self._map_lock:
+                return self._map_at(height).node(path)
 
         return node
 
     def map_proof_at(self, key: bytes, height: int) -> tuple[MapEntry | None, MapProof]:
-        """The key's entry and proof in the map as block ``height`` left it, reading the
-        nodes of the first ``PREFETCH_DEPTH`` levels of its path in one statement."""
-        store = self.map_store
-        fetched = store.map_nodes(proof_paths(key, PREFETCH_DEPTH), height)
-        single = self.map_nodes_at(height)
-
-        def node(path: int) -> Node | None:
-            if path & 0x1FF > PREFETCH_DEPTH:  # deeper than prefetched: one at a time
-                return single(path)
-            row = fetched.get(path_bytes(path))
-            return None if row is None else Node(row.hash, row.leaf_key, row.value)
-
-        return prove_from(node, key)
+        """The key's entry and proof in the map as block ``height`` left it."""
+        with self._map_lock:
+            return self._map_at(height).prove(key)
 
     def latest_leaves(self) -> list[LeafRow]:
         """The newest anchored leaf of every item (to start the map on a version 1 chain)."""

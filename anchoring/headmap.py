@@ -157,11 +157,12 @@ class HeadMap:
 
     # ----- updating ------------------------------------------------------------------
 
-    def update(self, changes: Mapping[bytes, MapEntry], height: int) -> list[MapRow]:
-        """Apply a block's changes; returns the rows to save with it (nodes, then the head
-        row). :meth:`rollback` undoes it if the block is not saved after all."""
+    def update(self, changes: Mapping[bytes, MapEntry | bytes], height: int) -> list[MapRow]:
+        """Apply a block's changes (entries, or their encoded bytes as stored); returns the
+        rows to save with it (nodes, then the head row). :meth:`rollback` undoes it if the
+        block is not saved after all."""
         self._undo, self._undo_values, self._touched = {}, {}, set()
-        batch = {int.from_bytes(k, "big"): e.encode() for k, e in changes.items()}
+        batch = {int.from_bytes(k, "big"): _encoded(e) for k, e in changes.items()}
         for key, value in batch.items():
             self._undo_values.setdefault(key, self._values.get(key))
             self._values[key] = value
@@ -274,6 +275,14 @@ class HeadMap:
         out = [self._row(path) for path in self._hashes]
         out.append(self.head_row())
         return sorted(out, key=lambda row: row.path)
+
+
+def _encoded(entry: MapEntry | bytes) -> bytes:
+    if isinstance(entry, bytes):
+        if len(entry) != VALUE.size:
+            raise ValueError(f"an encoded entry must be {VALUE.size} bytes")
+        return entry
+    return entry.encode()
 
 
 def _restore(table: dict[int, Any], key: int, value: Any) -> None:

@@ -101,9 +101,10 @@ class HeadMap:
         raw = self._core.get(key)
         return None if raw is None else MapEntry.decode(raw)
 
-    def update(self, changes: Mapping[bytes, MapEntry], height: int) -> MapRows:
-        """Apply a block's changes; returns the rows to save with it (nodes, then the head
-        row). :meth:`rollback` undoes it if the block is not saved after all."""
+    def update(self, changes: Mapping[bytes, MapEntry | bytes], height: int) -> MapRows:
+        """Apply a block's changes (entries, or their encoded bytes as stored); returns the
+        rows to save with it (nodes, then the head row). :meth:`rollback` undoes it if the
+        block is not saved after all."""
         return MapRows(self._core.update(changes, height))
 
     def head_row(self) -> MapRow:

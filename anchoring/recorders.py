@@ -7,10 +7,13 @@ written in one transaction so a seal is all-or-nothing.
   Merkle tree), so ``prove`` reads a path's siblings and the accumulator's block hashes
   without decoding block events.
 
-* ``anchored_map``: the head map's nodes (:mod:`anchoring.headmap`) as each block left
-  them, keyed by (node path, block height): a block writes only the nodes it changed, so
-  the node a proof at height ``h`` needs is the row of its path with the greatest height
-  ``<= h``, and a proof at an older checkpoint still works.
+* ``anchored_map_entries``: the head map's entries (:mod:`anchoring.headmap`) each block
+  changed, keyed by (block height, key) so a seal appends about one row per event; the map
+  as block ``h`` left it is, for every key, its entry with the greatest height ``<= h``
+  (docs/architecture.md, "The head map on disk"). Nodes are not stored: readers rebuild
+  the map in memory (:meth:`anchoring.chain.Chain.head_map`). Data dirs from before this
+  table kept every changed node in ``anchored_map``; :meth:`migrate_map_nodes` derives the
+  entries from it once.
 
 All are derived data: ``audit`` recomputes and checks every row. ``height`` is the
 primary key of ``anchored_blocks``, a second guard (after the block aggregate's id)
@@ -25,9 +28,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
-
-from anchoring.headmap import MapRow
-from anchoring.headmap_native import row_params
 
 _LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
@@ -76,17 +76,20 @@ class BlockIndex(LeafIndex, Protocol):
     def add_block_rows(self, rows: Sequence[BlockRow]) -> None: ...
 
 
+#: A head map entry as stored: (key, encoded :class:`anchoring.headmap.MapEntry`).
+EntryRow = tuple[bytes, bytes]
+
+
 @runtime_checkable
 class MapStore(Protocol):
-    """The head map's node rows (``map_rows=(height, rows)`` when sealing)."""
+    """The head map's changed entries per block (``map_entries=(height, rows)`` when
+    sealing, rows in key order)."""
 
-    def map_node(self, path: bytes, height: int) -> MapRow | None: ...
+    def map_entries_at(self, height: int) -> list[EntryRow]: ...
 
-    def map_latest_rows(self, height: int | None = None) -> list[MapRow]: ...
+    def map_entries_between(self, after: int, upto: int) -> list[EntryRow]: ...
 
-    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]: ...
-
-    def map_rows_at(self, height: int) -> list[MapRow]: ...
+    def migrate_map_nodes(self) -> int: ...
 
     def latest_leaves(self) -> list[LeafRow]: ...
 
@@ -110,9 +113,9 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             "header TEXT NOT NULL, tree BLOB NOT NULL)"
         )
         statements.append(
-            "CREATE TABLE IF NOT EXISTS anchored_map ("
-            "path BLOB NOT NULL, height INTEGER NOT NULL, hash BLOB NOT NULL, "
-            "leaf_key BLOB, value BLOB, PRIMARY KEY (path, height)) WITHOUT ROWID"
+            "CREATE TABLE IF NOT EXISTS anchored_map_entries ("
+            "height INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
+            "PRIMARY KEY (height, key)) WITHOUT ROWID"
         )
         return statements
 
@@ -132,12 +135,12 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
                 "INSERT INTO anchored_blocks VALUES (?,?,?,?)",
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
             )
-        map_rows: tuple[int, Sequence[MapRow]] | None = kwargs.get("map_rows")
-        if map_rows:
-            height, nodes = map_rows
+        map_entries: tuple[int, Sequence[EntryRow]] | None = kwargs.get("map_entries")
+        if map_entries:
+            height, entries = map_entries
             c.executemany(
-                "INSERT INTO anchored_map VALUES (?,?,?,?,?)",
-                row_params(nodes, height),
+                "INSERT INTO anchored_map_entries VALUES (?,?,?)",
+                [(height, key, value) for key, value in entries],
             )
         return returning
 
@@ -206,59 +209,40 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
 
     # ----- head map ------------------------------------------------------------------
 
-    def map_node(self, path: bytes, height: int) -> MapRow | None:
-        """The node at ``path`` as block ``height`` left it (None: empty then)."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT hash, leaf_key, value FROM anchored_map WHERE path=? AND height<=? "
-                "ORDER BY height DESC LIMIT 1",
-                (path, height),
-            )
-            r = c.fetchone()
-        return None if r is None else map_row(path, r[0], r[1], r[2])
+    def map_entries_at(self, height: int) -> list[EntryRow]:
+        """The entries block ``height`` changed, in key order."""
+        return self._entries("height = ?", (height,))
 
-    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
-        """:meth:`map_node` of several paths in one statement (those that exist)."""
-        if not paths:
-            return {}
-        values = ",".join(["(?)"] * len(paths))
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"WITH p(path) AS (VALUES {values}) "
-                "SELECT m.path, m.hash, m.leaf_key, m.value FROM p JOIN anchored_map m "
-                "ON m.path = p.path AND m.height = (SELECT MAX(height) FROM anchored_map "
-                "WHERE path = p.path AND height <= ?)",
-                (*paths, height),
-            )
-            rows = [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
-        return {row.path: row for row in rows}
+    def map_entries_between(self, after: int, upto: int) -> list[EntryRow]:
+        """The entries blocks ``after`` (exclusive) to ``upto`` changed, in height order
+        (so for a key the last one is its entry as block ``upto`` left it)."""
+        return self._entries("height > ? AND height <= ?", (after, upto))
 
-    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
-        """Every node as block ``height`` (default: the newest) left it."""
-        out: list[MapRow] = []
-        top = (1 << 62) if height is None else height
+    def _entries(self, where: str, params: tuple[Any, ...]) -> list[EntryRow]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height <= ? "
-                "ORDER BY path, height",
-                (top,),
+                f"SELECT key, value FROM anchored_map_entries WHERE {where} ORDER BY height, key",
+                params,
             )
-            for r in c.fetchall():
-                row = map_row(bytes(r[0]), r[1], r[2], r[3])
-                if out and out[-1].path == row.path:
-                    out[-1] = row
-                else:
-                    out.append(row)
-        return out
+            return [(bytes(r[0]), bytes(r[1])) for r in c.fetchall()]
 
-    def map_rows_at(self, height: int) -> list[MapRow]:
-        """The rows block ``height`` wrote (the nodes it changed), in path order."""
-        with self.datastore.transaction(commit=False) as c:
+    def migrate_map_nodes(self) -> int:
+        """Derive the entries table from the node rows of an older data dir (once, when
+        the entries table is still empty); returns the entries written."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='anchored_map'")
+            if c.fetchone() is None:
+                return 0
+            c.execute("SELECT 1 FROM anchored_map_entries LIMIT 1")
+            if c.fetchone() is not None:
+                return 0
             c.execute(
-                "SELECT path, hash, leaf_key, value FROM anchored_map WHERE height=? ORDER BY path",
-                (height,),
+                "SELECT height, leaf_key, value FROM anchored_map WHERE leaf_key IS NOT NULL "
+                "ORDER BY height, leaf_key"
             )
-            return [map_row(bytes(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+            rows = entries_of_nodes((r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall())
+            c.executemany("INSERT INTO anchored_map_entries VALUES (?,?,?)", rows)
+            return len(rows)
 
     def latest_leaves(self) -> list[LeafRow]:
         """The newest anchored leaf of every item."""
@@ -269,10 +253,14 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
         )
 
 
-def map_row(path: bytes, digest: Any, key: Any, value: Any) -> MapRow:
-    return MapRow(
-        path,
-        bytes(digest),
-        None if key is None else bytes(key),
-        None if value is None else bytes(value),
-    )
+def entries_of_nodes(leaves: Iterable[tuple[int, bytes, bytes]]) -> list[tuple[int, bytes, bytes]]:
+    """(height, key, value) of each entry a block changed, from the leaf node rows of the
+    older layout in height order: a leaf row is written again when its node moves, so only
+    a value that differs from the key's previous one is a change."""
+    last: dict[bytes, bytes] = {}
+    out = []
+    for height, key, value in leaves:
+        if last.get(key) != value:
+            last[key] = value
+            out.append((height, key, value))
+    return out

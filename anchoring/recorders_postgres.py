@@ -12,9 +12,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from anchoring.headmap import MapRow
-from anchoring.headmap_native import row_params
-from anchoring.recorders import BlockRow, LeafRow, map_row
+from anchoring.recorders import BlockRow, EntryRow, LeafRow, entries_of_nodes
 
 
 class PostgresChainRecorder(PostgresProcessRecorder):
@@ -31,7 +29,8 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         schema = datastore.schema
         self.leaves_table = f"{schema}.chain_anchored_leaves"
         self.blocks_table = f"{schema}.chain_anchored_blocks"
-        self.map_table = f"{schema}.chain_anchored_map"
+        self.map_table = f"{schema}.chain_anchored_map_entries"
+        self.old_map_table = f"{schema}.chain_anchored_map"  # nodes, before the entries
         for statement in (
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_leaves ("
             "item_id TEXT NOT NULL, version BIGINT NOT NULL, height BIGINT NOT NULL, "
@@ -42,9 +41,9 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_blocks ("
             "height BIGINT PRIMARY KEY, block_hash BYTEA NOT NULL, "
             "header TEXT NOT NULL, tree BYTEA NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map ("
-            "path BYTEA NOT NULL, height BIGINT NOT NULL, hash BYTEA NOT NULL, "
-            "leaf_key BYTEA, value BYTEA, PRIMARY KEY (path, height))",
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map_entries ("
+            "height BIGINT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL, "
+            "PRIMARY KEY (height, key))",
         ):
             self.sql_create_statements.append(SQL(statement).format(Identifier(schema)))
 
@@ -64,12 +63,12 @@ class PostgresChainRecorder(PostgresProcessRecorder):
                 f"INSERT INTO {self.blocks_table} VALUES (%s, %s, %s, %s)".encode(),
                 [(r.height, r.block_hash, r.header_json, r.tree) for r in block_rows],
             )
-        map_rows: tuple[int, Sequence[MapRow]] | None = kwargs.get("map_rows")
-        if map_rows:
-            height, nodes = map_rows
+        map_entries: tuple[int, Sequence[EntryRow]] | None = kwargs.get("map_entries")
+        if map_entries:
+            height, entries = map_entries
             curs.executemany(
-                f"INSERT INTO {self.map_table} VALUES (%s, %s, %s, %s, %s)".encode(),
-                row_params(nodes, height),
+                f"INSERT INTO {self.map_table} VALUES (%s, %s, %s)".encode(),
+                [(height, key, value) for key, value in entries],
             )
 
     # ----- leaves ----------------------------------------------------------------------
@@ -142,45 +141,37 @@ class PostgresChainRecorder(PostgresProcessRecorder):
 
     # ----- head map ------------------------------------------------------------------
 
-    def map_node(self, path: bytes, height: int) -> MapRow | None:
-        rows = self._fetch(
-            f"SELECT hash, leaf_key, value FROM {self.map_table} "
-            "WHERE path = %s AND height <= %s ORDER BY height DESC LIMIT 1",
-            (path, height),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return map_row(path, r["hash"], r["leaf_key"], r["value"])
+    def map_entries_at(self, height: int) -> list[EntryRow]:
+        return self._entries("height = %s", (height,))
 
-    def map_nodes(self, paths: Sequence[bytes], height: int) -> dict[bytes, MapRow]:
-        if not paths:
-            return {}
-        rows = self._fetch(
-            "SELECT p.path, m.hash, m.leaf_key, m.value FROM unnest(%s::bytea[]) AS p(path) "
-            f"CROSS JOIN LATERAL (SELECT hash, leaf_key, value FROM {self.map_table} "
-            "WHERE path = p.path AND height <= %s ORDER BY height DESC LIMIT 1) AS m",
-            (list(paths), height),
-        )
-        out = [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
-        return {row.path: row for row in out}
+    def map_entries_between(self, after: int, upto: int) -> list[EntryRow]:
+        return self._entries("height > %s AND height <= %s", (after, upto))
 
-    def map_latest_rows(self, height: int | None = None) -> list[MapRow]:
-        top = (1 << 62) if height is None else height
+    def _entries(self, where: str, params: tuple[Any, ...]) -> list[EntryRow]:
         rows = self._fetch(
-            f"SELECT DISTINCT ON (path) path, hash, leaf_key, value FROM {self.map_table} "
-            "WHERE height <= %s ORDER BY path, height DESC",
-            (top,),
+            f"SELECT key, value FROM {self.map_table} WHERE {where} ORDER BY height, key", params
         )
-        return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+        return [(bytes(r["key"]), bytes(r["value"])) for r in rows]
 
-    def map_rows_at(self, height: int) -> list[MapRow]:
-        rows = self._fetch(
-            f"SELECT path, hash, leaf_key, value FROM {self.map_table} WHERE height = %s "
-            "ORDER BY path",
-            (height,),
-        )
-        return [map_row(bytes(r["path"]), r["hash"], r["leaf_key"], r["value"]) for r in rows]
+    def migrate_map_nodes(self) -> int:
+        """As :meth:`anchoring.recorders.SQLiteChainRecorder.migrate_map_nodes`."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(b"SELECT to_regclass(%s) AS t", (self.old_map_table,))
+            found = curs.fetchone()
+            if found is None or found["t"] is None:
+                return 0
+            curs.execute(f"SELECT 1 FROM {self.map_table} LIMIT 1".encode())
+            if curs.fetchone() is not None:
+                return 0
+            curs.execute(
+                f"SELECT height, leaf_key, value FROM {self.old_map_table} "
+                "WHERE leaf_key IS NOT NULL ORDER BY height, leaf_key".encode()
+            )
+            leaves = ((r["height"], bytes(r["leaf_key"]), bytes(r["value"])) for r in curs)
+            rows = entries_of_nodes(list(leaves))
+            if rows:
+                curs.executemany(f"INSERT INTO {self.map_table} VALUES (%s, %s, %s)".encode(), rows)
+            return len(rows)
 
     def latest_leaves(self) -> list[LeafRow]:
         return self._leaves(

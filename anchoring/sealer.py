@@ -13,16 +13,9 @@ account for every notification. The block event also stores ``records_digest``
 leafless ones and those of earlier leafless batches included, so ``audit`` can vouch for
 bytes no leaf covers (e.g. eventsourcing's ``timestamp``).
 
-With version 2 headers (the default) the anchor keeps the head map
-(:mod:`anchoring.headmap`) in memory: a block's map changes (each item's last leaf in the
-block) are applied before the header is built, saved in the same transaction as the block,
-and undone in memory if that transaction fails, so the stored map always matches the stored
-blocks. The first version 2 block on a chain of version 1 blocks also enters every item
-anchored so far, so its map root commits to all of them.
-
-With ``registry`` (from the chain's registry switch on, which the chain records in each
-block) the map also holds parties and device keys (:mod:`anchoring.registry`): a block
-enters those its notification range touches, the switch block every one recorded so far.
+With version 2 headers (the default) the anchor keeps the head map in memory
+(:mod:`anchoring.sealer_map`, which also enters parties and devices from the registry
+switch on); checkpoints are signed by :mod:`anchoring.sealer_checkpoint`.
 
 A second anchor started by mistake cannot fork the chain: both would write the same block
 id and index row, so one seal fails with an integrity error, is rolled back whole, and
@@ -44,27 +37,24 @@ from eventsourcing.persistence import IntegrityError, Notification
 
 from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
-from anchoring.checkpoint import Checkpoint, Signer, sign_checkpoint
-from anchoring.checkpoint_file import write_checkpoint_file
+from anchoring.checkpoint import Signer
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapEntry, MapRow, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.logtree import BlockHashTree
 from anchoring.merkle import pack_tree, packed_root
-from anchoring.recorders import LeafRow
-from anchoring.registry import entries_for, touched_in
+from anchoring.recorders import EntryRow, LeafRow
+from anchoring.sealer_checkpoint import CheckpointSigning
+from anchoring.sealer_map import AnchorError, SealMap
 from ledger.application import CustodyLedger
 from ledger.records import LeafSource, is_item_topic, leaf_source
+
+__all__ = ["Anchor", "AnchorError", "SealConflict", "SealPolicy", "sealed_at_now"]
 
 log = logging.getLogger(__name__)
 
 PAGE = 1000
 PREV_LEAF_CACHE = 200_000
-
-
-class AnchorError(RuntimeError):
-    pass
 
 
 class SealConflict(AnchorError):
@@ -81,7 +71,7 @@ def sealed_at_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Anchor:
+class Anchor(CheckpointSigning):
     def __init__(
         self,
         ledger: CustodyLedger,
@@ -107,11 +97,7 @@ class Anchor:
         if header_version not in (HEADER_VERSION, MAP_HEADER_VERSION):
             raise ValueError(f"no header version {header_version}")
         self.header_version = header_version
-        #: Enter parties and devices in the map (docs/proof-bundle.md §12); a chain whose
-        #: head block did so keeps doing so whatever this says.
-        self.registry = registry
-        self.head_registry = False  # the head block entered them
-        self.map: HeadMap | None = None  # version 2: the map as the head block left it
+        self.keeper = SealMap(ledger, chain, header_version=header_version, registry=registry)
         self.headers: list[BlockHeader] = []
         self.accumulator = Accumulator()
         self._log_tree = BlockHashTree()  # grown lazily from headers, for consistency proofs
@@ -126,8 +112,23 @@ class Anchor:
         self.resync()
 
     @property
-    def head(self) -> BlockHeader | None:
-        return self.headers[-1] if self.headers else None
+    def map(self) -> HeadMap | None:
+        """Version 2: the map as the head block left it (None: version 1 headers)."""
+        return self.keeper.map
+
+    @property
+    def registry(self) -> bool:
+        """Enter parties and devices in the map (docs/proof-bundle.md §12); a chain whose
+        head block did so keeps doing so whatever this says."""
+        return self.keeper.registry
+
+    @registry.setter
+    def registry(self, value: bool) -> None:
+        self.keeper.registry = value
+
+    @property
+    def head_registry(self) -> bool:
+        return self.keeper.head_registry
 
     # ----- loop ------------------------------------------------------------------------
 
@@ -204,36 +205,34 @@ class Anchor:
             for index, (s, leaf) in enumerate(zip(sources, leaves, strict=True))
         ]
         header = block = tree = None
-        map_rows: Sequence[MapRow] | None = None
+        map_entries: list[EntryRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
-            map_rows = self._update_map(rows, height, notifications[-1].id)
+            map_entries = self.keeper.update(self.head, rows, height, notifications[-1].id)
             try:
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
                 items = [(s.item_id, s.version) for s in sources]
                 digest = self._records_digest(header.first_notification, notifications)
-                block = Block.seal(header, leaves, items, digest, self._registry_on)
+                block = Block.seal(header, leaves, items, digest, self.keeper.registry_on)
             except BaseException:
-                self._rollback_map()
+                self.keeper.rollback()
                 raise
         try:
-            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_rows)
+            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_entries)
         except IntegrityError as e:
-            self._rollback_map()
+            self.keeper.rollback()
             self.conflicts += 1
             log.warning("another anchor sealed first (%s); reloading the chain", e)
             self.resync()
             raise SealConflict(f"block {height} or position {notifications[-1].id} taken") from e
         except BaseException:
-            self._rollback_map()
+            self.keeper.rollback()
             raise
-        if self.map is not None:
-            self.map.commit()
+        self.keeper.commit(sealed_block=header is not None)
         self.position = notifications[-1].id
         for row in rows:
             self._remember(row.item_id, row.version, row.leaf_hash)
         if header is not None:
-            self.head_registry = self._registry_on
             self.headers.append(header)
             self.accumulator.append(header.block_hash())
             self.sealed_events += len(leaves)
@@ -252,67 +251,7 @@ class Anchor:
             self.accumulator.append(header.block_hash())
         self.position = self.chain.position()
         self.pending = []
-        self._load_map()
-        head = self.head
-        self.head_registry = head is not None and self.chain.block(head.height).registry
-
-    # ----- the head map ----------------------------------------------------------------
-
-    def _load_map(self) -> None:
-        """The stored map, checked against the head's map_root (version 2 chains)."""
-        head = self.head
-        if self.header_version != MAP_HEADER_VERSION:
-            if head is not None and head.version == MAP_HEADER_VERSION:
-                raise AnchorError("this chain seals version 2 headers; it cannot go back to 1")
-            return
-        if self.map is not None and self.map.height == (head.height if head else -1):
-            return
-        if head is None or head.version != MAP_HEADER_VERSION:
-            self.map = HeadMap()
-            self.map.height = head.height if head else -1
-            return
-        # As the head left it: another anchor may have sealed more since the headers were read.
-        stored = self.chain.head_map(head.height)
-        if stored.height != head.height or stored.root != head.map_root:
-            raise AnchorError(
-                f"the stored head map (block {stored.height}) does not match block {head.height}"
-            )
-        self.map = stored
-
-    def _update_map(
-        self, rows: Sequence[LeafRow], height: int, last: int
-    ) -> Sequence[MapRow] | None:
-        """Apply a block's leaves to the map; the rows to save with the block."""
-        if self.map is None:
-            return None
-        changes: dict[bytes, MapEntry] = {}
-        head = self.head
-        if head is not None and head.version != MAP_HEADER_VERSION:
-            # The first version 2 block: every item anchored so far enters the map too.
-            for row in self.chain.latest_leaves():
-                changes[item_key(row.item_id)] = _entry(row)
-        for row in rows:  # in leaf order, so an item's last leaf in the block wins
-            changes[item_key(row.item_id)] = _entry(row)
-        if self._registry_on:
-            changes.update(self._registry_changes(height, last))
-        return self.map.update(changes, height)
-
-    @property
-    def _registry_on(self) -> bool:
-        return self.map is not None and (self.registry or self.head_registry)
-
-    def _registry_changes(self, height: int, last: int) -> dict[bytes, MapEntry]:
-        """Parties and devices of the block's notification range, ``last`` its end (the
-        switch block: all recorded up to there)."""
-        head = self.head
-        switch = not self.head_registry
-        first = 1 if switch or head is None else head.last_notification + 1
-        return entries_for(self.ledger, touched_in(self.ledger, first, last), height,
-                           every_device=switch)  # fmt: skip
-
-    def _rollback_map(self) -> None:
-        if self.map is not None:
-            self.map.rollback()
+        self.keeper.load(self.head)
 
     def _records_digest(self, first: int, notifications: Sequence[Notification]) -> str:
         """Digest of the ledger records ``first``..the batch's last: those of earlier
@@ -364,47 +303,3 @@ class Anchor:
         self.prev_leaves.move_to_end(item_id)
         if len(self.prev_leaves) > PREV_LEAF_CACHE:
             self.prev_leaves.popitem(last=False)
-
-    # ----- checkpoints -----------------------------------------------------------------
-
-    def log_root(self) -> bytes:
-        """The version 2 checkpoint root: RFC 9162 MTH of block hashes 0..head height.
-
-        That is the accumulator with the head appended (a header's own ``acc_root`` stops
-        before it), so witnesses can check consistency between any two checkpoints.
-        """
-        return self.accumulator.root()
-
-    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
-        """RFC 9162 consistency proof from the ``old_size``-block log to ``new_size``
-        (default: up to the head), for witnesses holding an older checkpoint."""
-        tree = self._log_tree
-        for header in self.headers[tree.size :]:
-            tree.append(header.block_hash())
-        return tree.consistency_proof(old_size, tree.size if new_size is None else new_size)
-
-    def checkpoint_text(self) -> str | None:
-        """The signed checkpoint: size = blocks; root = :meth:`log_root` (version 2) once
-        the head is a version 2 block. A chain still sealing version 1 headers signs
-        version 1 checkpoints (root = the head block's hash), the only kind a version 1
-        head's bundles can carry."""
-        head = self.head
-        if head is None:
-            return None
-        if self.accumulator.size != head.height + 1:
-            raise AnchorError(f"the accumulator has {self.accumulator.size} blocks, not the head's")
-        root = self.log_root() if head.version == MAP_HEADER_VERSION else head.block_hash()
-        return sign_checkpoint(Checkpoint(self.origin, head.height + 1, root), self.signer)
-
-    def write_checkpoint(self) -> None:
-        text = self.checkpoint_text()
-        if text is None:
-            return
-        if self.checkpoint_path is not None:
-            write_checkpoint_file(self.checkpoint_path, text)
-        if self.publish_checkpoint is not None:
-            self.publish_checkpoint(text)
-
-
-def _entry(row: LeafRow) -> MapEntry:
-    return MapEntry(row.version, row.leaf_hash, row.height, row.leaf_index)

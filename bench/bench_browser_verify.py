@@ -80,7 +80,7 @@ def scan(n: int, kind: str, party: str, item: str, **details: object) -> Custody
 
 def fill_map(anchor: Anchor, chain: Chain, items: int) -> None:
     """Enter ``items`` other items into the anchor's (empty) map before its first block,
-    and their nodes into the store below every block's height."""
+    and their entries into the store below every block's height."""
     headmap = anchor.map
     assert headmap is not None and headmap.size == 0, "the map must be new and empty"
     for first in range(0, items, 100_000):
@@ -93,11 +93,11 @@ def fill_map(anchor: Anchor, chain: Chain, items: int) -> None:
             -1,
         )
         headmap.commit()
-    rows = headmap.rows()
+    entries = sorted((r.leaf_key, r.value) for r in headmap.rows() if r.leaf_key and r.value)
     with chain.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
         c.executemany(
-            "INSERT INTO anchored_map VALUES (?,?,?,?,?)",
-            [(r.path, -1, r.hash, r.leaf_key, r.value) for r in rows],
+            "INSERT INTO anchored_map_entries VALUES (?,?,?)",
+            [(-1, key, value) for key, value in entries],
         )
 
 

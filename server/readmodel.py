@@ -245,7 +245,8 @@ class ReadModel:
         }
 
     def warm_up(self) -> None:
-        """Read the party directory and the block hashes once, before the first request."""
+        """Read the party directory and the block hashes once, and rebuild the head map
+        from its stored entries, before the first request."""
         try:
             self._parties.refresh()
             with contextlib.suppress(NotAnchored):
@@ -253,6 +254,9 @@ class ReadModel:
                 with self._prover_lock:
                     if self._prover is None:
                         self._prover = Prover(self.ledger, self.chain, text)
+                    head = self._prover.head
+                if head is not None and head.map_root is not None:
+                    self.chain.load_map(head.height)
         except Exception:  # the requests will meet (and report) the same problem
             log.exception("warming up the read model failed")
 

@@ -622,6 +622,10 @@ fn bytes_of<const N: usize>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8;
 }
 
 fn value_of(entry: &Bound<'_, PyAny>) -> PyResult<Val> {
+    if entry.is_instance_of::<PyBytes>() {
+        // Already encoded (as stored): a chain rebuilding its map skips the MapEntry objects.
+        return bytes_of::<56>(entry, "an encoded entry");
+    }
     let mut out = [0u8; 56];
     let py = entry.py();
     let field = |name| entry.getattr(name);
@@ -680,7 +684,7 @@ impl Core {
             .map(|i| PyBytes::new(py, &self.entries.vals[i as usize])))
     }
 
-    /// Apply `changes` (key -> MapEntry); the rows to save.
+    /// Apply `changes` (key -> MapEntry, or its 56 encoded bytes); the rows to save.
     fn update<'py>(&mut self, changes: &Bound<'py, PyMapping>, height: i64) -> PyResult<Rows> {
         let mut batch: Vec<(Key, Val)> = Vec::with_capacity(changes.len()?);
         if let Ok(dict) = changes.cast::<PyDict>() {

@@ -1,7 +1,7 @@
 """Crash safety: ``kill -9`` of ``assay anchor`` while it seals, again and again.
 
 After each kill a new anchor process takes over; in the end the chain audits clean (which
-recomputes every block's head map root and stored map rows), the stored map's root is the
+recomputes every block's head map root and stored map entries), the stored map's root is the
 head's, and the multiset of (item, version) over all blocks equals the ledger's item
 events: nothing was sealed twice and nothing was skipped.
 """

@@ -151,6 +151,23 @@ def test_a_malformed_entry_is_refused_and_changes_nothing() -> None:
     assert nat.rows() == before
 
 
+def test_encoded_entries_as_stored_update_both_maps_alike() -> None:
+    keys = pool("deep")
+    by_entry = {key: entry(n) for n, key in enumerate(keys)}
+    encoded = {key: e.encode() for key, e in by_entry.items()}
+    ref, nat, nat_entries = Reference(), Native(), Native()
+    assert ref.update(encoded, 4) == nat.update(encoded, 4) == nat_entries.update(by_entry, 4)
+    for m in (ref, nat, nat_entries):
+        m.commit()
+    assert_same(ref, nat, keys)
+    assert nat.rows() == nat_entries.rows()
+    before = nat.rows()
+    for m in (ref, nat):
+        with pytest.raises(ValueError):
+            m.update({item_key("b"): encoded[keys[0]][:-1]}, 5)
+    assert nat.rows() == before
+
+
 def test_update_rows_are_a_snapshot_read_as_rows_or_as_store_tuples() -> None:
     nat, ref = Native(), Reference()
     changes = {item_key(f"urn:item:{i}"): entry(i) for i in range(50)}

@@ -1,7 +1,7 @@
 """The head map in the seal: every version 2 block commits to the map of every item's
-latest leaf, its rows are saved with the block, proofs work at any sealed height, a chain
-of version 1 blocks switches over with every item already anchored, and the audit
-recomputes every map root and stored node."""
+latest leaf, its changed entries are saved with the block, proofs work at any sealed height,
+a chain of version 1 blocks switches over with every item already anchored, and the audit
+recomputes every map root and stored entry."""
 
 from __future__ import annotations
 
@@ -52,15 +52,15 @@ def test_every_block_commits_to_the_map_of_latest_leaves(tmp_path: Path, databas
     for header in headers:
         assert (header.map_root, header.map_size) == rebuilt_root(chain, header.height)
     assert chain.head_map().root == headers[-1].map_root
-    # A proof at an older height reads the nodes as that block left them.
-    for header in (headers[1], headers[len(headers) // 2], headers[-1]):
+    # A proof at an older height reads the map as that block left it (newer heights bring
+    # the chain's map forward, an older one after them rebuilds it).
+    for header in (headers[1], headers[len(headers) // 2], headers[-1], headers[0], headers[2]):
         nodes = chain.map_nodes_at(header.height)
         for n in range(7):
             key = item_key(f"urn:item:{n}")
             entry, proof = prove_from(nodes, key)
             assert header.map_root is not None
             verify_map(header.map_root, key, entry, proof)
-            # The prefetching read (one statement for the top levels) gives the same proof.
             assert chain.map_proof_at(key, header.height) == (entry, proof)
             if entry is not None:
                 assert entry.height <= header.height
@@ -104,21 +104,52 @@ def test_a_version_1_chain_switches_with_every_item_in_the_first_map(tmp_path: P
                    header_version=1)  # fmt: skip
 
 
-@pytest.mark.parametrize("column", ["hash", "value"])
-def test_the_audit_finds_an_altered_map_row(tmp_path: Path, column: str) -> None:
+@pytest.mark.parametrize("column", ["key", "value"])
+def test_the_audit_finds_an_altered_map_entry(tmp_path: Path, column: str) -> None:
     world, _chain, anchor = setup(tmp_path)
     record_items(world, 0, 3)
     anchor.catch_up()
     db = tmp_path / "chain.sqlite"
     with sqlite3.connect(db) as conn:
-        path, height, raw = conn.execute(
-            f"SELECT path, height, {column} FROM anchored_map WHERE height=1 "
-            f"AND {column} IS NOT NULL ORDER BY path LIMIT 1"
+        key, raw = conn.execute(
+            f"SELECT key, {column} FROM anchored_map_entries WHERE height=1 ORDER BY key LIMIT 1"
         ).fetchone()
         changed = bytes([raw[0] ^ 1]) + bytes(raw[1:])
         conn.execute(
-            f"UPDATE anchored_map SET {column}=? WHERE path=? AND height=?", (changed, path, height)
+            f"UPDATE anchored_map_entries SET {column}=? WHERE height=1 AND key=?", (changed, key)
         )
     conn.close()
     report = audit(world.ledger, Chain(store_env("", db)))
-    assert report.divergence is not None and "block 1: stored map node" in report.divergence
+    assert report.divergence is not None and "block 1: stored map entry" in report.divergence
+
+
+def test_the_audit_finds_a_missing_map_entry(tmp_path: Path) -> None:
+    world, _chain, anchor = setup(tmp_path)
+    record_items(world, 0, 3)
+    anchor.catch_up()
+    db = tmp_path / "chain.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "DELETE FROM anchored_map_entries WHERE height=1 AND key=(SELECT MAX(key) "
+            "FROM anchored_map_entries WHERE height=1)"
+        )
+    conn.close()
+    report = audit(world.ledger, Chain(store_env("", db)))
+    assert report.divergence is not None
+    assert "block 1: map entry" in report.divergence and "was not stored" in report.divergence
+
+
+def test_the_audit_finds_an_added_map_entry(tmp_path: Path) -> None:
+    world, _chain, anchor = setup(tmp_path)
+    record_items(world, 0, 3)
+    anchor.catch_up()
+    db = tmp_path / "chain.sqlite"
+    forged = MapEntry(1, bytes(32), 1, 0).encode()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO anchored_map_entries VALUES (1, ?, ?)",
+            (item_key("urn:item:forged"), forged),
+        )
+    conn.close()
+    report = audit(world.ledger, Chain(store_env("", db)))
+    assert report.divergence is not None and "block 1: stored map entry" in report.divergence
