@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 JVM_HEAP = "-Xmx512m"
-#: The storage tool runs for a second: compiling it with C2 would only cost CPU.
+#: C1 only: for the storage tool (it runs for a second) and short-lived brokers, compiling
+#: with C2 only costs CPU; a broker that serves for long keeps C2's faster code.
 ONE_SHOT_JIT = "-XX:TieredStopAtLevel=1"
 LOG_TAIL_LINES = 20
 
@@ -78,9 +79,13 @@ def new_cluster_id() -> str:
 class LocalBroker:
     """A single-node KRaft broker on loopback, owned by ``data_dir / "kafka"``."""
 
-    def __init__(self, data_dir: Path, kafka_version: str = DEFAULT_KAFKA_VERSION) -> None:
+    def __init__(
+        self, data_dir: Path, kafka_version: str = DEFAULT_KAFKA_VERSION, short_lived: bool = False
+    ) -> None:
         self.root = Path(data_dir).absolute() / "kafka"
         self.kafka_version = kafka_version
+        #: Started and stopped within a minute or so (a test's own broker): JIT with C1 only.
+        self.short_lived = short_lived
 
     @property
     def config_file(self) -> Path:
@@ -162,6 +167,8 @@ class LocalBroker:
             self._format(java, libs, cluster_id, class_archive.jvm_options(archive, None))
         staging = None if archive.is_file() else class_archive.staging_path(archive, self.root)
         options = class_archive.jvm_options(archive, staging)
+        if self.short_lived:
+            options.append(ONE_SHOT_JIT)
         state = _State(
             self._spawn(java, libs, options), port, controller_port, cluster_id,
             self.kafka_version, str(archive), str(staging or ""),

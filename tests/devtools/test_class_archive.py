@@ -28,7 +28,7 @@ def archive_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    broker = LocalBroker(tmp_path / "broker")
+    broker = LocalBroker(tmp_path / "broker", short_lived=True)
     try:
         yield broker
     finally:
@@ -83,6 +83,7 @@ def test_the_archive_comes_from_a_clean_stop_and_serves_the_next_start(
     command = _jvm_command(own_broker)
     assert f"-XX:SharedArchiveFile={archive}" in command
     assert "ArchiveClassesAtExit" not in command
+    assert "-XX:TieredStopAtLevel=1" in command  # a short-lived broker: C1 only
     assert _answers(bootstrap)
 
 

@@ -99,7 +99,7 @@ def stored_in_order(site: Deployment) -> dict[str, list[str]]:
 def test_scans_made_while_the_broker_is_away_are_all_stored_once_in_order(
     tmp_path: Path,
 ) -> None:
-    broker = LocalBroker(tmp_path / "broker")
+    broker = LocalBroker(tmp_path / "broker", short_lived=True)
     bootstrap = broker.start()
     try:
         site = Deployment(tmp_path / "data", bootstrap)
