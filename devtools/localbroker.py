@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.distfiles import fetch_main
+from devtools import class_archive
 from devtools.broker_config import LOG4J2_PROPERTIES, read_properties, server_properties
 from devtools.kafka_dist import DEFAULT_KAFKA_VERSION, BrokerError, ensure_jars, find_java
 from devtools.processes import CHILDREN, alive, command_line, signal_group, wait_dead
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 
 HOST = "127.0.0.1"
 JVM_HEAP = "-Xmx512m"
+#: C1 only: for the storage tool (it runs for a second) and short-lived brokers, compiling
+#: with C2 only costs CPU; a broker that serves for long keeps C2's faster code.
+ONE_SHOT_JIT = "-XX:TieredStopAtLevel=1"
 LOG_TAIL_LINES = 20
 
 
@@ -54,6 +59,9 @@ class _State:
     controller_port: int
     cluster_id: str
     kafka_version: str
+    #: The class archive this broker writes at exit (devtools.class_archive), if any.
+    archive: str = ""
+    staging: str = ""
 
     @property
     def bootstrap(self) -> str:
@@ -71,9 +79,13 @@ def new_cluster_id() -> str:
 class LocalBroker:
     """A single-node KRaft broker on loopback, owned by ``data_dir / "kafka"``."""
 
-    def __init__(self, data_dir: Path, kafka_version: str = DEFAULT_KAFKA_VERSION) -> None:
+    def __init__(
+        self, data_dir: Path, kafka_version: str = DEFAULT_KAFKA_VERSION, short_lived: bool = False
+    ) -> None:
         self.root = Path(data_dir).absolute() / "kafka"
         self.kafka_version = kafka_version
+        #: Started and stopped within a minute or so (a test's own broker): JIT with C1 only.
+        self.short_lived = short_lived
 
     @property
     def config_file(self) -> Path:
@@ -111,7 +123,7 @@ class LocalBroker:
                 self._check_version(state)
                 return state.bootstrap
             if state is not None and state.pid is not None:
-                self._terminate(state.pid, timeout=10.0)
+                self._stop_process(state, timeout=10.0)
             return self._launch(state, timeout)
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -122,7 +134,7 @@ class LocalBroker:
                 return False
             was_running = self._owns(state.pid)
             if was_running:
-                self._terminate(state.pid, timeout)
+                self._stop_process(state, timeout)
             self._write_state(replace(state, pid=None))
             return was_running
 
@@ -150,16 +162,22 @@ class LocalBroker:
         port, controller_port = _choose_ports(previous)
         cluster_id = self._cluster_id(previous)
         self._write_config(port, controller_port)
+        archive = class_archive.archive_path(java, libs)
         if not (self.storage_dir / "meta.properties").exists():
-            self._format(java, libs, cluster_id)
+            self._format(java, libs, cluster_id, class_archive.jvm_options(archive, None))
+        staging = None if archive.is_file() else class_archive.staging_path(archive, self.root)
+        options = class_archive.jvm_options(archive, staging)
+        if self.short_lived:
+            options.append(ONE_SHOT_JIT)
         state = _State(
-            self._spawn(java, libs), port, controller_port, cluster_id, self.kafka_version
-        )
+            self._spawn(java, libs, options), port, controller_port, cluster_id,
+            self.kafka_version, str(archive), str(staging or ""),
+        )  # fmt: skip
         self._write_state(state)
         try:
             self._await_ready(state, time.monotonic() + timeout)
         except BaseException:
-            self._terminate(state.pid, timeout=10.0)
+            self._stop_process(state, timeout=10.0, keep_archive=False)
             self._write_state(replace(state, pid=None))
             raise
         return state.bootstrap
@@ -180,19 +198,20 @@ class LocalBroker:
         )
         _write_atomic(self.log4j_file, LOG4J2_PROPERTIES)
 
-    def _jvm(self, java: Path, libs: Path) -> list[str]:
+    def _jvm(self, java: Path, libs: Path, options: list[str]) -> list[str]:
         return [
             str(java),
             JVM_HEAP,
+            *options,
             f"-Dlog4j2.configurationFile={self.log4j_file}",
             f"-Dkafka.logs.dir={self.logs_dir}",
             "-cp",
             f"{libs}/*",
         ]
 
-    def _format(self, java: Path, libs: Path, cluster_id: str) -> None:
+    def _format(self, java: Path, libs: Path, cluster_id: str, options: list[str]) -> None:
         command = [
-            *self._jvm(java, libs), "kafka.tools.StorageTool", "format",
+            *self._jvm(java, libs, [ONE_SHOT_JIT, *options]), "kafka.tools.StorageTool", "format",
             "-t", cluster_id, "-c", str(self.config_file), "--ignore-formatted",
         ]  # fmt: skip
         try:
@@ -207,8 +226,8 @@ class LocalBroker:
                 f"to start afresh:\n{_tail(done.stdout + done.stderr)}"
             )
 
-    def _spawn(self, java: Path, libs: Path) -> int:
-        command = [*self._jvm(java, libs), "kafka.Kafka", str(self.config_file)]
+    def _spawn(self, java: Path, libs: Path, options: list[str]) -> int:
+        command = [*self._jvm(java, libs, options), "kafka.Kafka", str(self.config_file)]
         with self.console_file.open("ab") as console:
             process = subprocess.Popen(
                 command,
@@ -252,15 +271,27 @@ class LocalBroker:
         command = command_line(pid)
         return command is None or str(self.config_file) in command
 
-    def _terminate(self, pid: int | None, timeout: float) -> None:
+    def _stop_process(self, state: _State, timeout: float, keep_archive: bool = True) -> None:
+        """Stop the broker; a class archive it wrote at a clean exit after start-up is kept."""
+        clean = self._terminate(state.pid, timeout)
+        if state.staging:
+            staging = Path(state.staging)
+            if clean and keep_archive:
+                class_archive.publish(Path(state.archive), staging)
+            else:
+                class_archive.discard(staging)
+
+    def _terminate(self, pid: int | None, timeout: float) -> bool:
+        """Whether the broker is gone after SIGTERM (False: it needed SIGKILL or was gone)."""
         if pid is None or not self._owns(pid):
-            return
+            return False
         signal_group(pid, signal.SIGTERM)
         if wait_dead(pid, timeout):
-            return
+            return True
         signal_group(pid, signal.SIGKILL)
         if not wait_dead(pid, 10.0):
             raise BrokerError(f"Kafka broker pid {pid} survived SIGKILL; stop it by hand")
+        return False
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -281,6 +312,8 @@ class LocalBroker:
                 controller_port=int(raw["controller_port"]),
                 cluster_id=str(raw["cluster_id"]),
                 kafka_version=str(raw.get("kafka_version", self.kafka_version)),
+                archive=str(raw.get("archive", "")),
+                staging=str(raw.get("staging", "")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -293,6 +326,8 @@ class LocalBroker:
             "cluster_id": state.cluster_id,
             "kafka_version": state.kafka_version,
             "bootstrap": state.bootstrap,
+            "archive": state.archive,
+            "staging": state.staging,
         }
         _write_atomic(self.state_file, json.dumps(record, indent=2) + "\n")
 
@@ -392,9 +427,24 @@ def _read_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return ""
 
 
+def prepare(kafka_version: str = DEFAULT_KAFKA_VERSION) -> Path:
+    """The broker jars, cached, and the class archive that makes later starts quicker
+    (made by starting and stopping a broker once, if there is none yet)."""
+    libs = ensure_jars(kafka_version)
+    if not class_archive.archive_path(find_java(), libs).is_file():
+        with tempfile.TemporaryDirectory(prefix="assay-broker-") as scratch:
+            broker = LocalBroker(Path(scratch), kafka_version)
+            try:
+                broker.start()
+            finally:
+                broker.stop()
+    return libs
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m devtools.localbroker fetch``: cache the broker jars (used by .ci/run)."""
-    return fetch_main(argv, "devtools.localbroker", ensure_jars, BrokerError)
+    """``python -m devtools.localbroker fetch``: cache the broker jars and its class archive
+    (used by .ci/run)."""
+    return fetch_main(argv, "devtools.localbroker", prepare, BrokerError)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ __all__ = ["Gate", "Ingest", "IngestError", "IngestStats", "Rejected", "tracking
 
 log = logging.getLogger(__name__)
 
+#: Longest wait between two attempts to reach a broker that went away.
+RECONNECT_BACKOFF_MAX_MS = 1000
+
 
 def tracking_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
@@ -146,6 +149,9 @@ class Ingest:
             # Static membership (KIP-345): a worker restarted with the same id gets its
             # partitions back at once, without a rebalance of the whole group.
             group_instance_id=instance_id or None,
+            # Back within a second of the broker (the Java client's default): kafka-python
+            # backs off up to 30 s, so a worker sat idle that long after a broker restart.
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
         hold_pending_rebalance(self.consumer)
         self.dead_letters = Producer(connection, max_request_size=MAX_LETTER_BYTES)

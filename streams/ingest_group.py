@@ -39,7 +39,11 @@ class Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 #: Client waits of the ownership check, bounded so the poll loop stays responsive.
-WATCH_TIMEOUTS = {"bootstrap_timeout_ms": 2000, "request_timeout_ms": 3000}
+WATCH_TIMEOUTS = {
+    "bootstrap_timeout_ms": 2000,
+    "request_timeout_ms": 3000,
+    "reconnect_backoff_max_ms": 1000,
+}
 
 
 class OwnershipWatch:

@@ -21,6 +21,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "batch_size": 256 * 1024,
     "max_in_flight_requests_per_connection": 5,
     "compression_type": "gzip",
+    # After a broker restart, reconnect within a second (the Java client's default);
+    # kafka-python backs off up to 30 s, so the producer idled that long after an outage.
+    "reconnect_backoff_max_ms": 1000,
 }
 
 

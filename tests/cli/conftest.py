@@ -12,7 +12,7 @@ from devtools.localbroker import LocalBroker
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    own = LocalBroker(tmp_path / "broker")
+    own = LocalBroker(tmp_path / "broker", short_lived=True)
     own.start()
     try:
         yield own

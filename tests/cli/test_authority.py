@@ -65,7 +65,7 @@ def test_commissionings_outside_a_brands_authority_are_dead_letters(
     events = tmp_path / "vello-early.jsonl"
     events.write_text(commissioning("urn:vello:1", "Vello", "T0") + "\n")
     assert publish(events, keys["vello"], env).returncode == 0
-    ingested = assay("ingest", "--until-idle", "2", "--json", env=env)
+    ingested = assay("ingest", "--until-idle", "0.5", "--json", env=env)
     counts = json.loads(ingested.stdout.strip().splitlines()[-1])
     assert (counts["accepted"], counts["rejected"]) == (0, 1), ingested.stderr
     declared = assay("party", "declare", "vello", "--brand", "Vello",
@@ -90,7 +90,7 @@ def test_commissionings_outside_a_brands_authority_are_dead_letters(
         + "\n"
     )
     assert publish(events, keys["vello"], env).returncode == 0
-    ingested = assay("ingest", "--until-idle", "2", "--json", env=env)
+    ingested = assay("ingest", "--until-idle", "0.5", "--json", env=env)
     counts = json.loads(ingested.stdout.strip().splitlines()[-1])
     assert (counts["accepted"], counts["rejected"]) == (1, 2), ingested.stderr
 

@@ -141,7 +141,7 @@ def test_publish_reports_every_bad_line_and_sends_the_good_ones(
     assert "published 3 event(s)" in done.stdout
     assert f"{events}:2:" in done.stderr and f"{events}:3:" in done.stderr
     assert "teleporting" in done.stderr
-    ingested = assay("ingest", "--until-idle", "2", "--json", env=env)
+    ingested = assay("ingest", "--until-idle", "0.5", "--json", env=env)
     counts = json.loads(ingested.stdout.strip().splitlines()[-1])
     assert (counts["accepted"], counts["rejected"]) == (2, 1)
     rejected = assay("rejected", env=env)

@@ -85,7 +85,7 @@ def test_a_committed_buyer_is_erased_and_every_proof_still_holds(
     disclosures.close()
     assert set(sale.commitments) == {"buyer_ref"} and sale.buyer_ref is None
 
-    ingested = run("ingest", "--until-idle", "2", "--json", env=env)
+    ingested = run("ingest", "--until-idle", "0.5", "--json", env=env)
     counts = json.loads(ingested.stdout.strip().splitlines()[-1])
     assert (counts["accepted"], counts["rejected"]) == (10, 0), ingested.stderr
     run("anchor", "--once", env=env)

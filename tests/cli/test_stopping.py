@@ -143,9 +143,11 @@ def pipeline(tmp_path: Path, bootstrap: str) -> tuple[Deployment, Deployment, li
 
 
 def test_sigterm_with_the_broker_up_stops_every_process_cleanly(
-    tmp_path: Path, broker: LocalBroker
+    tmp_path: Path, kafka_bootstrap: str
 ) -> None:
-    split, whole, running = pipeline(tmp_path, broker.start())
+    # The broker stays up throughout: the session's serves (a broker of its own is started
+    # only by the tests that stop it).
+    split, whole, running = pipeline(tmp_path, kafka_bootstrap)
     split.publish_items(30, 20)  # still arriving when the signal comes
     took = stop_all(running)
     for r in running:

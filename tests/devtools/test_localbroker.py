@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from assay.settings import Settings
 from devtools.kafka_dist import BrokerError, ensure_jars, find_java
 from devtools.localbroker import LocalBroker, resolve_bootstrap
+from devtools.processes import command_line
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -91,6 +92,7 @@ def test_lifecycle_start_reuse_stop_restart(own_broker: LocalBroker) -> None:
     running = own_broker.status()
     assert running.running and running.bootstrap == first and running.pid is not None
     assert _processes_mentioning(str(own_broker.config_file)) == [running.pid]
+    assert "TieredStopAtLevel" not in (command_line(running.pid) or "")  # C2 for the long run
     assert own_broker.start() == first
     assert own_broker.status().pid == running.pid
     _create_topic(first, "kept-across-restarts")

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 def test_the_pipeline_resumes_by_itself_after_a_broker_restart(tmp_path: Path) -> None:
-    broker = LocalBroker(tmp_path / "broker")
+    broker = LocalBroker(tmp_path / "broker", short_lived=True)
     bootstrap = broker.start()
     pipeline: Pipeline | None = None
     try:

@@ -48,20 +48,20 @@ def test_a_full_disk_stops_each_process_cleanly_and_loses_nothing(
         site.publish_items(0, 200)
         with nearly_full(disk, leave_bytes=96 * 1024):
             line = refused(
-                site.assay("ingest", "--until-idle", "3"), "no space", "disk is full", "full"
+                site.assay("ingest", "--until-idle", "0.5"), "no space", "disk is full", "full"
             )
         assert sqlite_ok(site.data_dir / "ledger.sqlite")
         stored, distinct = site.stored_custody()
         assert stored == distinct < site.published, line  # a consistent prefix, no repeats
 
         # Space is back: the same command picks up where the last commit left off.
-        site.assay("ingest", "--until-idle", "3", check=True)
+        site.assay("ingest", "--until-idle", "0.5", check=True)
         assert site.stored_custody() == (site.published, site.published)
 
         # The anchor cannot write its next block: nothing half written, the chain audits clean.
         site.assay("anchor", "--once", check=True)
         site.publish_items(200, 50)
-        site.assay("ingest", "--until-idle", "3", check=True)
+        site.assay("ingest", "--until-idle", "0.5", check=True)
         with nearly_full(disk, leave_bytes=16 * 1024):
             refused(site.assay("anchor", "--once"), "no space", "full")
         assert sqlite_ok(site.data_dir / "chain.sqlite")
@@ -72,7 +72,7 @@ def test_a_full_disk_stops_each_process_cleanly_and_loses_nothing(
         # The projector cannot write DuckDB: the last committed projection survives.
         site.assay("project", "--until-idle", "1", check=True)
         site.publish_items(250, 100)
-        site.assay("ingest", "--until-idle", "3", check=True)
+        site.assay("ingest", "--until-idle", "0.5", check=True)
         site.assay("anchor", "--once", check=True)
         with nearly_full(disk, leave_bytes=64 * 1024):
             refused(site.assay("project", "--until-idle", "1"), "no space", "full", "DuckDB")
@@ -87,7 +87,7 @@ def test_a_read_only_data_dir_is_refused_with_a_clear_error(
 ) -> None:
     site = Deployment(tmp_path / "data", kafka_bootstrap)
     site.publish_items(0, 20)
-    site.assay("ingest", "--until-idle", "3", check=True)
+    site.assay("ingest", "--until-idle", "0.5", check=True)
     before = {p: p.read_bytes() for p in site.data_dir.rglob("*.sqlite") if p.is_file()}
     modes = _make_read_only(site.data_dir)
     try:
@@ -96,7 +96,7 @@ def test_a_read_only_data_dir_is_refused_with_a_clear_error(
             refused(site.assay(*command, prefix=prefix), "readonly", "read-only", "permission")
         site.publish_items(20, 5)
         refused(
-            site.assay("ingest", "--until-idle", "3", prefix=prefix),
+            site.assay("ingest", "--until-idle", "0.5", prefix=prefix),
             "readonly", "read-only", "permission",
         )  # fmt: skip
     finally:
@@ -105,7 +105,7 @@ def test_a_read_only_data_dir_is_refused_with_a_clear_error(
     assert {p: p.read_bytes() for p in before} == before  # not one byte changed
 
     # Writable again: everything continues.
-    site.assay("ingest", "--until-idle", "3", check=True)
+    site.assay("ingest", "--until-idle", "0.5", check=True)
     site.assay("anchor", "--once", check=True)
     site.assay("project", "--until-idle", "1", check=True)
     assert site.stored_custody() == (site.published, site.published)
@@ -135,13 +135,13 @@ def test_a_locked_event_store_times_out_with_a_clear_error(
     holder = sqlite3.connect(site.data_dir / "ledger.sqlite", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        refused(site.assay("ingest", "--until-idle", "3", extra_env=quick), "locked", "busy")
+        refused(site.assay("ingest", "--until-idle", "0.5", extra_env=quick), "locked", "busy")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert site.stored_custody() == (0, 0)
 
-    site.assay("ingest", "--until-idle", "3", check=True)
+    site.assay("ingest", "--until-idle", "0.5", check=True)
     chain_holder = sqlite3.connect(site.data_dir / "chain.sqlite", isolation_level=None)
     chain_holder.execute("BEGIN EXCLUSIVE")
     try:
