@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,6 +17,20 @@ class Event(CanMutateAggregate[str]):
     originator_id: str
     originator_version: int
     timestamp: datetime
+
+    def mutate(self, aggregate: Any) -> Any:
+        """eventsourcing's steps for the aggregates that take the short way, without its
+        properties; anything else (and any refusal) is eventsourcing's own."""
+        if (
+            type(aggregate) not in _TOPICS
+            or self.originator_id != aggregate._id
+            or self.originator_version != aggregate._version + 1
+        ):
+            return super().mutate(aggregate)
+        self.apply(aggregate)
+        aggregate._version = self.originator_version
+        aggregate._modified_on = self.timestamp
+        return aggregate
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,10 @@ class Aggregate(BaseAggregate[str]):
         event = event_class(**kwargs)
         event.mutate(self)
         self._pending_events.append(event)
+
+    def collect_events(self) -> Sequence[CanMutateAggregate[str]]:
+        collected, self._pending_events = self._pending_events, []
+        return collected
 
 
 #: The aggregate classes that take the short way, by their topic, and their topics.
