@@ -294,7 +294,11 @@ class Ingest:
             self._publish(letters)
 
         try:
-            decisions = self.ledger.process(reports, tracking, before_commit=publish_rejections)
+            # The parties the gate read are the batch's too: not read from the store again.
+            known = {party_id: party for party_id, party in parties.items() if party is not None}
+            decisions = self.ledger.process(
+                reports, tracking, before_commit=publish_rejections, loaded=known
+            )
         except IntegrityError:
             # Another worker saved this partition or item first (a rebalance in flight):
             # re-read from the recorded position; nothing here was saved.
