@@ -19,7 +19,7 @@ from assay.settings import Settings, SettingsError
 from ledger.application import CustodyLedger
 from ledger.config import store_env
 from streams.connection import KafkaConnection
-from streams.ingest import Ingest
+from streams.ingest import Ingest, tune_collector
 from streams.outbox import Outbox
 from streams.producer import Producer
 from streams.sender import OutboxSender
@@ -86,6 +86,7 @@ def checkpoint_outbox(
 
 def make_ingest(settings: Settings, bootstrap: KafkaConnection | str) -> Ingest:
     """An ingest worker of the configured consumer group (one per process or thread)."""
+    tune_collector()
     return Ingest(
         open_ledger(settings),
         bootstrap,

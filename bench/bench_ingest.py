@@ -35,7 +35,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from ledger.application import CustodyLedger, Report
 from streams.envelope import Envelope, open_envelope, read_body, seal
-from streams.ingest import Ingest
+from streams.ingest import Ingest, tune_collector
 from streams.keys import verify_signature
 from streams.producer import PRODUCER_DEFAULTS
 from streams.topics import custody_topics, ensure_topics
@@ -196,6 +196,7 @@ def _rules_and_save(ledger: CustodyLedger, reports: list[Report]) -> tuple[float
 
 def measure(bootstrap: str, tmp: Path, items: int, partitions: int = 6) -> dict[str, Any]:
     """Raw produce and consume on one broker, next to the in-process ingest of the same data."""
+    tune_collector()  # the collector as an ingest process runs it (assay.runtime.make_ingest)
     world = make_world(tmp)
     suffix = uuid.uuid4().hex[:6]
     topic, rejected = f"bench.events.{suffix}", f"bench.rejected.{suffix}"

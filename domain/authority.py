@@ -15,8 +15,6 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from eventsourcing.domain import BaseAggregate
-
 from domain import base
 from domain.custody import CustodyEvent
 from domain.errors import AuthorityTaken, BrandNotDeclared, BrandNotOwned, InvalidCompanyPrefix
@@ -63,7 +61,7 @@ def prefix_claim_id(prefix: str) -> str:
     return f"{AUTHORITY_PREFIX}prefix:{prefix}"
 
 
-class AuthorityClaim(BaseAggregate[str]):
+class AuthorityClaim(base.Aggregate):
     Event = base.Event
     Created = base.Created
 

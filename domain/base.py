@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 
 
 @dataclass(frozen=True)
@@ -16,13 +18,41 @@ class Event(CanMutateAggregate[str]):
     originator_version: int
     timestamp: datetime
 
+    def mutate(self, aggregate: Any) -> Any:
+        """eventsourcing's steps for the aggregates that take the short way, without its
+        properties; anything else (and any refusal) is eventsourcing's own."""
+        if (
+            type(aggregate) not in _TOPICS
+            or self.originator_id != aggregate._id
+            or self.originator_version != aggregate._version + 1
+        ):
+            return super().mutate(aggregate)
+        self.apply(aggregate)
+        aggregate._version = self.originator_version
+        aggregate._modified_on = self.timestamp
+        return aggregate
+
 
 @dataclass(frozen=True)
 class Created(Event, CanInitAggregate[str]):
     originator_topic: str
 
+    def mutate(self, aggregate: Any) -> Any:
+        """The aggregate this event creates: eventsourcing's steps, without matching the
+        event's fields to the parameters of an ``__init__`` that takes none."""
+        cls = _SHORT.get(self.originator_topic)
+        if cls is None:
+            return super().mutate(aggregate)
+        assert aggregate is None
+        made = cls.__new__(cls)
+        made.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+        cls.__init__(made)
+        self.apply(made)
+        return made
+
 
 T = TypeVar("T")
+A = TypeVar("A", bound="Aggregate")
 
 #: Immutable types whose values a copy shares as they are.
 SHARED_TYPES: frozenset[type] = frozenset(
@@ -50,3 +80,63 @@ def copy_of_values(obj: T, memo: dict[int, Any]) -> T:
             value = copy.deepcopy(value, memo)
         attributes[name] = value
     return clone
+
+
+class Aggregate(BaseAggregate[str]):
+    """eventsourcing's aggregate with a shorter way to its events, for aggregates like
+    Assay's: always given their id, with no topic of their own and an ``__init__`` that
+    takes no arguments (anything else goes eventsourcing's way)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if (
+            not getattr(cls, "TOPIC", None)
+            and cls.__base_init__ is BaseAggregate.__base_init__
+            and list(inspect.signature(cls.__init__).parameters) == ["self"]
+        ):
+            # The topic eventsourcing gives a class without a TOPIC of its own.
+            _SHORT[f"{cls.__module__}:{cls.__qualname__}"] = cls
+            _TOPICS[cls] = f"{cls.__module__}:{cls.__qualname__}"
+
+    @classmethod
+    def _create(
+        cls: type[A],
+        event_class: type[CanInitAggregate[str]],
+        *,
+        id: str | None = None,
+        **kwargs: Any,
+    ) -> A:
+        topic = _TOPICS.get(cls)
+        if topic is None or type(id) is not str:
+            return super()._create(event_class, id=id, **kwargs)
+        kwargs["originator_topic"] = topic
+        kwargs["originator_id"] = id
+        kwargs["originator_version"] = cls.INITIAL_VERSION
+        if kwargs.get("timestamp") is None:
+            kwargs["timestamp"] = event_class.create_timestamp()
+        created = event_class(**kwargs)
+        aggregate = created.mutate(None)
+        assert isinstance(aggregate, cls)
+        aggregate.pending_events.append(created)
+        return aggregate
+
+    def trigger_event(self, event_class: type[CanMutateAggregate[str]], **kwargs: Any) -> None:
+        if type(self) not in _TOPICS:
+            super().trigger_event(event_class, **kwargs)
+            return
+        kwargs["originator_id"] = self._id
+        kwargs["originator_version"] = self._version + 1
+        if kwargs.get("timestamp") is None:
+            kwargs["timestamp"] = event_class.create_timestamp()
+        event = event_class(**kwargs)
+        event.mutate(self)
+        self._pending_events.append(event)
+
+    def collect_events(self) -> Sequence[CanMutateAggregate[str]]:
+        collected, self._pending_events = self._pending_events, []
+        return collected
+
+
+#: The aggregate classes that take the short way, by their topic, and their topics.
+_SHORT: dict[str, type[Aggregate]] = {}
+_TOPICS: dict[type[Aggregate], str] = {}

@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.kinds import ALLOWED_KINDS, RULES, Kind, Role
 from domain.privacy import check_claim_commitment, check_digest
@@ -18,6 +19,7 @@ from domain.privacy import check_claim_commitment, check_digest
 __all__ = [
     "ALLOWED_KINDS",
     "CORRECTION_FIELDS",
+    "CUSTODY_FIELDS",
     "CustodyEvent",
     "ErrorReason",
     "Kind",
@@ -125,6 +127,20 @@ class CustodyEvent:
         if self.longitude is not None and not -180.0 <= self.longitude <= 180.0:
             raise ValueError(f"longitude {self.longitude} is outside -180..180")
 
+    @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> CustodyEvent:
+        """The event whose fields are ``values`` (a dict with exactly the field names, which
+        the event keeps as its own), checked as the constructor checks them.
+
+        For a reader that decoded a record straight into the fields' types: no keyword
+        arguments are matched and no frozen field is set one at a time."""
+        if values.keys() != CUSTODY_FIELDS:
+            raise TypeError(f"a custody event has the fields {sorted(CUSTODY_FIELDS)}")
+        event = cls.__new__(cls)
+        object.__setattr__(event, "__dict__", values)
+        event.__post_init__()
+        return event
+
     def __deepcopy__(self, memo: dict[int, object]) -> CustodyEvent:
         # A frozen value (its attributes are never changed after it is made): a deep copy
         # of an item (eventsourcing's cache hands out copies) may share it.
@@ -230,3 +246,7 @@ class CustodyEvent:
             cached = hashlib.sha256(canonical.encode()).hexdigest()
             object.__setattr__(self, "_digest", cached)  # a value object: computed once
         return cached
+
+
+#: The names of a custody event's fields.
+CUSTODY_FIELDS = frozenset(f.name for f in fields(CustodyEvent))

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.domain import BaseAggregate
-
 from domain import base
 from domain.corrections import resting_on
 from domain.custody import CustodyEvent, Kind, Role
@@ -46,7 +44,7 @@ __all__ = [
 SIGHTED_DETAIL = "scanned before any commissioning"
 
 
-class Item(BaseAggregate[str]):
+class Item(base.Aggregate):
     Event = base.Event
     Created = base.Created
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import BaseAggregate
-
 from domain import base
 from domain.custody import ALLOWED_KINDS, CustodyEvent, Kind, Role
 from domain.errors import (
@@ -50,7 +48,7 @@ class Device:
         return self.speaks_from <= when and (self.revoked_at is None or when < self.revoked_at)
 
 
-class Party(BaseAggregate[str]):
+class Party(base.Aggregate):
     Event = base.Event
     Created = base.Created
 

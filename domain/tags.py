@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventsourcing.domain import BaseAggregate
-
 from domain import base
 from domain.errors import ReservedId
 
@@ -40,7 +38,7 @@ def check_not_a_claim_id(aggregate_id: str, what: str) -> None:
         )
 
 
-class TagClaim(BaseAggregate[str]):
+class TagClaim(base.Aggregate):
     Event = base.Event
     Created = base.Created
 

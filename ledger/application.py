@@ -8,7 +8,7 @@ position), so a crash neither loses nor repeats a report.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +73,9 @@ class Decision:
     @property
     def accepted(self) -> bool:
         return self.outcome is not None
+
+
+_NOTHING: Mapping[str, BaseAggregate[str]] = {}
 
 
 class CustodyLedger(Application[str]):
@@ -205,13 +208,17 @@ class CustodyLedger(Application[str]):
         reports: Sequence[Report | OwnerReport],
         tracking: Tracking | None,
         before_commit: Callable[[list[Decision]], None] | None = None,
+        loaded: Mapping[str, BaseAggregate[str]] = _NOTHING,
     ) -> list[Decision]:
         """Apply reports in order and save them, and the position, in one transaction.
 
         ``before_commit`` sees every decision before anything is saved (the ingest
         publishes dead letters there, so a crash can repeat one but never lose one).
+        ``loaded``: aggregates the caller has just read from this ledger for the batch
+        (the ingest's gate reads each report's party), taken instead of read again.
         """
         batch = _Batch(self)
+        batch.loaded.update(loaded)
         batch.note_absent(reports)
         decisions = [batch.apply(report) for report in reports]
         if before_commit is not None:

@@ -86,8 +86,8 @@ class SchemaRegistry:
         self.by_fingerprint: dict[bytes, SchemaVersion] = {}
         self.latest: dict[str, SchemaVersion] = {}
         self.versions: dict[tuple[str, int], SchemaVersion] = {}
-        # How the one-pass reader reads each writer (None: it cannot), made on first use.
-        self._plans: dict[bytes, avro_onepass.BodyPlan | None] = {}
+        # The one-pass reader of each writer (None: there is none), made on first use.
+        self._readers: dict[bytes, avro_onepass.Reader | None] = {}
         for path in sorted(folder.glob("*.avsc")):
             match = _FILE_NAME.match(path.name)
             if match is None:
@@ -131,10 +131,20 @@ class SchemaRegistry:
             message = bytes(message)
         fast = self._onepass(writer, name)
         if fast is not None:
-            record = avro_onepass.read(fast, message, HEADER_LEN)
+            record = fast(message, HEADER_LEN)
             if record is not None:
                 return record
         return self._decode_carefully(name, writer, message)
+
+    def decode_in_one_pass(self, name: str, message: bytes) -> dict[str, Any] | None:
+        """What :meth:`decode` returns if the one-pass reader reads ``message``, else None
+        (then :meth:`decode_carefully` decides); a message of another or an unknown schema
+        is refused as :meth:`decode` refuses it."""
+        writer = self._writer(name, message)
+        fast = self._onepass(writer, name)
+        if fast is None:
+            return None
+        return fast(message if isinstance(message, bytes) else bytes(message), HEADER_LEN)
 
     def decode_carefully(self, name: str, message: bytes) -> dict[str, Any]:
         """What :meth:`decode` returns or raises, by the reference method: read the body
@@ -177,13 +187,14 @@ class SchemaRegistry:
         assert isinstance(record, dict)
         return record
 
-    def _onepass(self, writer: SchemaVersion, name: str) -> avro_onepass.BodyPlan | None:
-        if writer.fingerprint not in self._plans:
+    def _onepass(self, writer: SchemaVersion, name: str) -> avro_onepass.Reader | None:
+        reader = self._readers.get(writer.fingerprint)
+        if reader is None and writer.fingerprint not in self._readers:
             latest = self.latest[name]
-            self._plans[writer.fingerprint] = avro_onepass.plan(
-                writer.raw, None if latest is writer else latest.raw
-            )
-        return self._plans[writer.fingerprint]
+            body_plan = avro_onepass.plan(writer.raw, None if latest is writer else latest.raw)
+            reader = None if body_plan is None else avro_onepass.compile_reader(body_plan)
+            self._readers[writer.fingerprint] = reader
+        return reader
 
 
 def _read_canonical(writer: SchemaVersion, body: bytes) -> Any:

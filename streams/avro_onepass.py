@@ -18,11 +18,11 @@ test_avro_onepass.py binds the two on valid bodies and on mutations of them.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["BodyPlan", "plan", "read", "read_long", "read_text"]
+__all__ = ["BodyPlan", "Reader", "compile_reader", "plan", "read", "read_long", "read_text"]
 
 # The field types a plan can read, as they appear in a schema file.
 _STRING, _BYTES, _LONG, _TIMESTAMP, _DOUBLE = range(5)
@@ -37,6 +37,8 @@ _FLOAT64 = struct.Struct("<d")
 #: (name, type) of each field the writer wrote, in order; (name, default) of each field
 #: the reader adds.
 BodyPlan = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, Any], ...]]
+#: ``read`` of one plan: (message, position) -> the record or None.
+Reader = Callable[[bytes, int], dict[str, Any] | None]
 
 
 def _kind(schema: Any) -> int | None:
@@ -209,3 +211,85 @@ def read_long(message: bytes, position: int) -> tuple[int, int]:
         value |= (byte & 0x7F) << shift
         shift += 7
     return (value >> 1) ^ -(value & 1), position + 1
+
+
+def compile_reader(body_plan: BodyPlan) -> Reader:
+    """:func:`read` of ``body_plan`` as one function with a straight run of code per field
+    (what :func:`read` does in its loop, without deciding each field's type per body):
+    the reader the registry keeps for each writer schema."""
+    fields, added = body_plan
+    lines = ["def read(m, p):", "    end = len(m)", "    try:"]
+    for number, (_, kind) in enumerate(fields):
+        lines += ["        " + line for line in _field_code(f"v{number}", kind)]
+    lines += [
+        "    except (IndexError, ValueError, OverflowError):",
+        "        return None",
+        "    if p != end:",
+        "        return None",
+    ]
+    entries = [f"{name!r}: v{number}" for number, (name, _) in enumerate(fields)]
+    for name, default in added:
+        if default not in ({}, [], None):
+            raise ValueError(f"no literal for the default {default!r} of {name}")
+        entries.append(f"{name!r}: {default!r}")
+    lines.append(f"    return {{{', '.join(entries)}}}")
+    scope: dict[str, Any] = {
+        "read_long": read_long,
+        "block": _block,
+        "unpack": _FLOAT64.unpack,
+        "pack": _FLOAT64.pack,
+        "EPOCH": _EPOCH,
+        "timedelta": timedelta,
+    }
+    exec(compile("\n".join(lines), f"<avro one-pass reader {id(body_plan):x}>", "exec"), scope)
+    reader: Reader = scope["read"]
+    return reader
+
+
+def _field_code(var: str, kind: int) -> list[str]:
+    """The lines reading one field into ``var`` (``p``: the position, ``m``: the message)."""
+    if kind >= _STRING_MAP:
+        return [f"{var}, p = block(m, p, end, {kind == _STRING_MAP})"]
+    if kind >= _OPTIONAL:
+        inner = _field_code(var, kind - _OPTIONAL)
+        return [
+            "b = m[p]",
+            "p += 1",
+            "if b == 0:",  # zig-zag 0: null
+            f"    {var} = None",
+            "elif b != 2:",  # zig-zag 1: the other type; nothing else is canonical
+            "    return None",
+            "else:",
+            *("    " + line for line in inner),
+        ]
+    if kind <= _BYTES:
+        value = 'm[p:q].decode("utf-8")' if kind == _STRING else "m[p:q]"
+        return [
+            "n = m[p]",
+            "if n < 0x80 and not n & 1:",  # a length below 64: one byte
+            "    p += 1",
+            "    n >>= 1",
+            "else:",
+            "    n, p = read_long(m, p)",
+            "    if n < 0:",
+            "        return None",
+            "q = p + n",
+            "if q > end:",
+            "    return None",
+            f"{var} = {value}",
+            "p = q",
+        ]
+    if kind == _DOUBLE:
+        return [
+            "q = p + 8",
+            "if q > end:",
+            "    return None",
+            "raw = m[p:q]",
+            f"({var},) = unpack(raw)",
+            f"if {var} != {var} and pack({var}) != raw:",  # a NaN spelt otherwise
+            "    return None",
+            "p = q",
+        ]
+    if kind == _TIMESTAMP:
+        return [f"{var}, p = read_long(m, p)", f"{var} = EPOCH + timedelta(microseconds={var})"]
+    return [f"{var}, p = read_long(m, p)"]

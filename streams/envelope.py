@@ -12,6 +12,7 @@ from typing import Any
 
 from domain.custody import (
     CORRECTION_FIELDS,
+    CUSTODY_FIELDS,
     CustodyEvent,
     ErrorReason,
     Kind,
@@ -110,6 +111,34 @@ def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
         ) from None
 
 
+#: Kinds by their names, found without calling the enumeration (which refuses the rest).
+_KINDS = {kind.value: kind for kind in Kind}
+
+
+def custody_from_record(record: dict[str, Any]) -> CustodyEvent:
+    """What :func:`custody_from_avro` returns or raises for a record the one-pass reader
+    made (every field of the event, each of the schema's type), built from the record
+    itself: it becomes the event's fields once its enumerations are made."""
+    if record.keys() != CUSTODY_FIELDS:
+        return custody_from_avro(record)
+    try:
+        kind = record["kind"]
+        record["kind"] = _KINDS.get(kind) or Kind(kind)
+        if record["verdict"] is not None:
+            record["verdict"] = Verdict(record["verdict"]) if record["verdict"] else None
+        if record["reason"] is not None:
+            record["reason"] = RetirementReason(record["reason"]) if record["reason"] else None
+        if record["error_reason"] is not None:
+            reason = record["error_reason"]
+            record["error_reason"] = ErrorReason(reason) if reason else None
+        record["corrective_event_ids"] = tuple(record["corrective_event_ids"])
+        return CustodyEvent.from_fields(record)
+    except ValueError as e:
+        raise SerializationError(
+            "invalid_event", f"custody event fields are invalid: {e}"
+        ) from None
+
+
 def _optional(record: dict[str, Any], name: str) -> str | None:
     value = record.get(name)
     return None if value is None else str(value)
@@ -152,5 +181,8 @@ def open_envelope(message: bytes, registry: SchemaRegistry | None = None) -> Env
 
 
 def read_body(envelope: Envelope, registry: SchemaRegistry | None = None) -> CustodyEvent:
-    record = (registry or default_registry()).decode(EVENT_SCHEMA, envelope.body)
-    return custody_from_avro(record)
+    reg = registry or default_registry()
+    record = reg.decode_in_one_pass(EVENT_SCHEMA, envelope.body)
+    if record is None:
+        return custody_from_avro(reg.decode_carefully(EVENT_SCHEMA, envelope.body))
+    return custody_from_record(record)

@@ -16,7 +16,7 @@ from domain.errors import PartyExists, UnknownParty
 from domain.items import Item, Signal, Status
 from ledger.application import CustodyLedger, Decision, ItemNotFound
 from ledger.config import store_env
-from tests.domain.factory import ITEM, TAG, Bench, comparable
+from tests.domain.factory import ITEM, T0, TAG, Bench, comparable
 from tests.ledger.helpers import open_ledger, register, report
 
 
@@ -48,6 +48,18 @@ def results(decisions: list[Decision]) -> list[str]:
 
 
 # ----- batches ---------------------------------------------------------------------------
+
+
+def test_a_batch_takes_the_parties_its_caller_loaded(ledger: CustodyLedger) -> None:
+    """``loaded`` (the ingest's gate read the parties): the batch decides with those objects
+    and does not read them again; without it, with the stored ones."""
+    events = story()
+    brand = ledger.get_party("brand")
+    brand.revoke_device("brand-d1", T0 - timedelta(hours=1))
+    brand.collect_events()  # revoked in this copy only, never saved
+    decisions = ledger.process([report(events[0])], None, loaded={"brand": brand})
+    assert results(decisions) == ["refused: device_revoked"]
+    assert results(ledger.process([report(events[0])], None)) == ["accepted"]
 
 
 def test_a_batch_is_applied_in_order_and_saved_with_its_position(ledger: CustodyLedger) -> None:

@@ -15,6 +15,7 @@ import json
 import random
 import re
 import struct
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,12 @@ from streams.avro import HEADER_LEN, default_registry
 from streams.envelope import (
     ENVELOPE_SCHEMA,
     EVENT_SCHEMA,
+    Envelope,
     custody_from_avro,
+    custody_from_record,
     custody_to_avro,
     open_envelope,
+    read_body,
     seal,
 )
 from streams.errors import SerializationError
@@ -52,7 +56,10 @@ def onepass(name: str, message: bytes) -> dict[str, Any] | None:
     latest = registry.latest[name]
     body_plan = avro_onepass.plan(writer.raw, None if latest is writer else latest.raw)
     assert body_plan is not None, "every schema Assay writes has a one-pass plan"
-    return avro_onepass.read(body_plan, message, HEADER_LEN)
+    record = avro_onepass.read(body_plan, message, HEADER_LEN)
+    compiled = avro_onepass.compile_reader(body_plan)(message, HEADER_LEN)
+    assert repr(compiled) == repr(record), "the compiled reader reads as the loop reads"
+    return record
 
 
 def outcome(decode: Any, name: str, message: bytes) -> tuple[str, Any]:
@@ -199,6 +206,43 @@ def test_the_event_is_built_as_from_its_primitive_form(rng: random.Random) -> No
         got = custody_from_avro(record)
         assert got == expected
         assert got.occurred_at.tzinfo == expected.occurred_at.tzinfo
+
+
+def body_outcome(read: Any, raw: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", repr(read(raw))
+    except SerializationError as e:
+        return "refused", (e.code, ADDRESS.sub("0x…", e.reason))
+
+
+@FUZZ
+@given(st.randoms(use_true_random=False))
+def test_read_body_decides_as_the_careful_reading_of_the_body(rng: random.Random) -> None:
+    """``read_body`` builds the event from the one-pass record itself; the event, or the
+    refusal, is the careful path's: ``custody_from_avro`` of ``decode_carefully``."""
+    raw = body(rng)
+    if rng.random() < 0.5:
+        raw = mutate(rng, raw)
+    if rng.random() < 0.3:  # an enumeration the event refuses, or another kind
+        raw = raw.replace(b"observing", rng.choice([b"observinG", b"receiving"]))
+        raw = raw.replace(b"did_not_occur", rng.choice([b"did_not_occuR", b"did\x00not_occur"]))
+    registry = default_registry()
+
+    def careful(message: bytes) -> CustodyEvent:
+        return custody_from_avro(registry.decode_carefully(EVENT_SCHEMA, message))
+
+    fast = body_outcome(lambda m: read_body(Envelope("p", "d", m, b"")), raw)
+    assert fast == body_outcome(careful, raw)
+
+
+def test_an_event_without_its_fields_is_not_built_from_them() -> None:
+    record = custody_to_avro(sample_event(random.Random(3)))
+    record["occurred_at"] = record["occurred_at"].astimezone(UTC)
+    with pytest.raises(TypeError):
+        CustodyEvent.from_fields({**record, "extra": 1})
+    assert custody_from_record(dict(record)) == custody_from_avro(dict(record))
+    del record["claim_salt"]  # not every field: built the careful way, from its defaults
+    assert custody_from_record(dict(record)) == custody_from_avro(dict(record))
 
 
 def test_an_envelope_is_read_in_one_pass() -> None:

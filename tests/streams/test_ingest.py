@@ -327,3 +327,19 @@ def test_envelopes_stored_are_the_bytes_that_arrived(
     (stored,) = world.ledger.item_events(first.item_id)
     assert stored.envelope == sent
     assert open_envelope(stored.envelope).device_id == "brand-d1"
+
+
+def test_an_ingest_process_collects_young_objects_less_often_never_more() -> None:
+    """``tune_collector`` (called by assay.runtime.make_ingest), in a process of its own."""
+    code = (
+        "import gc\n"
+        "from streams.ingest import INGEST_GC_THRESHOLD, tune_collector\n"
+        "gc.set_threshold(700, 10, 10)\n"
+        "tune_collector()\n"
+        "assert gc.get_threshold() == (INGEST_GC_THRESHOLD, 10, 10), gc.get_threshold()\n"
+        "gc.set_threshold(INGEST_GC_THRESHOLD * 5, 3, 4)\n"
+        "tune_collector()\n"
+        "assert gc.get_threshold() == (INGEST_GC_THRESHOLD * 5, 3, 4), gc.get_threshold()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
