@@ -99,7 +99,7 @@ def _rare_collections() -> Iterator[None]:
     every few records and re-walks what survives, a fifth of the audit's time. Cycles are
     still collected, less often."""
     thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, *thresholds[1:])
+    gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])  # never more often
     try:
         yield
     finally:
