@@ -1,0 +1,152 @@
+"""Audit rate: events per second of a full ``audit`` of an anchored store, this checkout
+against a baseline checkout (a git ref) in the same run.
+
+    uv run python -m bench.bench_audit                         # 100k events, against main
+    uv run python -m bench.bench_audit --events 300000 --baseline HEAD~3 --rounds 3
+
+The store (signed events written through the ledger and sealed by the real anchor, by
+``bench.scale``'s phases run by the baseline checkout) is built once and kept in
+``--cache``. Every audit runs in a process of its own, on a fresh copy of the store (so
+an index one checkout adds is not there for the other; opening the stores, which creates
+it, is not timed), with the checkout's own code first on ``sys.path``; the two alternate
+(base, branch, base, branch, …). On a shared machine the wall-clock rate follows the
+other load, so each run also prints its process CPU time and the load average around it;
+the ratio is reported for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+STORE_FILES = ("ledger.sqlite", "chain.sqlite", "checkpoint")
+
+# Run in the measured checkout (its code first on sys.path): names only what every
+# checkout with an audit has.
+_CHILD = """
+import json, os, sys, time
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from anchoring.audit import audit
+from anchoring.chain import Chain
+from anchoring.checkpoint import Signer
+from ledger.application import CustodyLedger
+from ledger.config import store_env
+root = Path(sys.argv[1])
+ledger = CustodyLedger(store_env("", root / "ledger.sqlite"))
+chain = Chain(store_env("", root / "chain.sqlite"))
+load = os.getloadavg()[0]
+wall, cpu = time.perf_counter(), time.process_time()
+report = audit(ledger, chain, Signer.from_seed(sys.argv[2], bytes(32)).verifier(),
+               (root / "checkpoint").read_text())
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"ok": report.ok, "divergence": report.divergence, "leaves": report.leaves,
+                  "notifications": report.notifications, "wall_s": wall, "cpu_s": cpu,
+                  "load_before": load, "load_after": os.getloadavg()[0]}))
+"""
+
+
+def build_store(cache: Path, events: int, items: int, code: Path) -> None:
+    """Grow and anchor a store of ``events`` events over ``items`` items (bench.scale's
+    phases, run by the checkout in ``code``: the store as that version writes it)."""
+    if all((cache / name).exists() for name in STORE_FILES):
+        return
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    steps = events // items
+    for phase, extra in (
+        ("grow", ["--items", str(items), "--first-step", "0", "--last-step", str(steps)]),
+        ("anchor", []),
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--phase", phase, "--root", str(cache), *extra],
+            cwd=code,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    for name in STORE_FILES[:2]:  # everything in the database file, for copying it alone
+        with sqlite3.connect(cache / name) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+
+def checkout(ref: str, into: Path) -> Path:
+    """The tree of ``ref`` written into ``into`` (no .git, no build products)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True
+    ).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
+    from bench.scale import ORIGIN
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    for name in STORE_FILES:
+        shutil.copyfile(store / name, scratch / name)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(scratch), ORIGIN],
+        cwd=code,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the audit in {code} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["ok"]:
+        raise SystemExit(f"the audit in {code} found a divergence: {result['divergence']}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--baseline", default="main", help="git ref to compare against")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=HERE / "results" / "cache")
+    args = parser.parse_args()
+    store = args.cache.resolve() / f"audit-{args.events}-{args.items}"
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        base = checkout(args.baseline, Path(tmp) / "base")
+        build_store(store, args.events, args.items, base)
+        runs: dict[str, list[dict[str, Any]]] = {"base": [], "branch": []}
+        for _ in range(args.rounds):
+            for name, code in (("base", base), ("branch", ROOT)):
+                result = audit_once(code, store, Path(tmp) / "store")
+                runs[name].append(result)
+                rate = result["leaves"] / result["wall_s"]
+                print(
+                    f"{name:6} {result['leaves']:>8} events  {rate:>9,.0f}/s wall  "
+                    f"{result['leaves'] / result['cpu_s']:>9,.0f}/s CPU  "
+                    f"(wall {result['wall_s']:.1f} s, CPU {result['cpu_s']:.1f} s, "
+                    f"load {result['load_before']:.1f}→{result['load_after']:.1f})",
+                    flush=True,
+                )
+    best = {name: min(r["cpu_s"] for r in rs) for name, rs in runs.items()}
+    fastest = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
+    events = runs["branch"][0]["leaves"]
+    print(
+        f"best of {args.rounds}: base {events / best['base']:,.0f}/s CPU, "
+        f"branch {events / best['branch']:,.0f}/s CPU: {best['base'] / best['branch']:.2f}× "
+        f"(wall: {fastest['base'] / fastest['branch']:.2f}×); "
+        f"load average now {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
