@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import time
 from pathlib import Path
 
 from anchoring.checkpoint import Signer, sign_note
-from tests.scrape import family, scrape, value
+from tests.scrape import Samples, family, scrape, value
 from witness.protocol import MAX_REQUEST_BYTES, AddCheckpoint
 
 from .conftest import get, post
@@ -20,6 +21,23 @@ from .testlog import GrowingLog
 def add(witness: WitnessProcess, old: int, note: str, proof: list[bytes] | None = None) -> int:
     body = AddCheckpoint(old, tuple(proof or ()), note).encode()
     return post(witness.url + "/add-checkpoint", body).status
+
+
+def settled_scrape(port: int, answered: int, timeout: float = 30) -> Samples:
+    """A scrape once ``answered`` requests other than readiness probes are counted: the
+    middleware counts a request after its reply has gone out, so the client can read a
+    reply before the count of it moves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(port)
+        counted = sum(
+            n
+            for labels, n in family(samples, "assay_http_requests_total").items()
+            if dict(labels)["server"] == "witness" and dict(labels)["route"] != "/healthz"
+        )
+        if counted >= answered or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
 
 
 def test_a_scrape_counts_cosignatures_refusals_and_requests(
@@ -53,7 +71,7 @@ def test_a_scrape_counts_cosignatures_refusals_and_requests(
         assert get(f"{w.url}/{origin_hash}/checkpoint").status == 200
         assert get(f"{w.url}/no/such/path").status == 404
 
-        samples = scrape(port)
+        samples = settled_scrape(port, answered=11)
         assert value(samples, "assay_witness_cosignatures_issued_total") == 3
         refused = family(samples, "assay_witness_checkpoints_refused_total")
         assert refused == {
