@@ -56,7 +56,7 @@ class MapAudit:
             self.started = True
         if registry is not None:
             changes.update(registry)
-        self.map.update(changes, height)
+        self.map.apply(changes, height)
         self.map.commit()
         assert header.map_root is not None
         if not hmac.compare_digest(self.map.root, header.map_root):

@@ -320,7 +320,7 @@ class Chain(Application[str]):
         # In height order: a key's last entry wins. The map takes the encoded values as stored.
         changes = dict(self.map_store.map_entries_between(after, height))
         if changes:
-            m.update(changes, height)
+            m.apply(changes, height)
             m.commit()
         m.height = height
         return m

@@ -107,6 +107,11 @@ class HeadMap:
         block is not saved after all."""
         return MapRows(self._core.update(changes, height))
 
+    def apply(self, changes: Mapping[bytes, MapEntry | bytes], height: int) -> None:
+        """:meth:`update` for a caller that stores no node rows: the same map and root,
+        undone by :meth:`rollback` alike, without the rows' cost."""
+        self._core.apply(changes, height)
+
     def head_row(self) -> MapRow:
         row: MapRow = self._core.head_row(MapRow)
         return row

@@ -88,7 +88,7 @@ class SealMap:
             changes[item_key(row.item_id)] = _entry(row)
         if self.registry_on:
             changes.update(self._registry_changes(head, height, last))
-        self.map.update(changes, height)  # its node rows are not stored: the entries are
+        self.map.apply(changes, height)  # its node rows are not stored: the entries are
         return sorted((key, entry.encode()) for key, entry in changes.items())
 
     def _registry_changes(

@@ -88,7 +88,7 @@ def build_map(items: int) -> HeadMap:
     m = HeadMap()
     for first in range(0, items, 100_000):
         ids = range(first, min(first + 100_000, items))
-        m.update({item_key(f"urn:item:{n}"): _entry(n, 0) for n in ids}, 0)
+        m.apply({item_key(f"urn:item:{n}"): _entry(n, 0) for n in ids}, 0)
         m.commit()
     return m
 
@@ -126,7 +126,7 @@ def seal_blocks(
             item_key(s.item_id): MapEntry(s.version, leaf, height, index)
             for index, (s, leaf) in enumerate(zip(batch, leaves, strict=True))
         }
-        m.update(changes, height)
+        m.apply(changes, height)
         if chain is not None:
             entries = sorted((key, entry.encode()) for key, entry in changes.items())
             with chain.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]

@@ -225,6 +225,8 @@ struct Pending {
     /// update wrote, as it left them: the rows are made from these, without reading the
     /// nodes again (by then mostly out of the caches).
     touched: Vec<(usize, Key, Hash, u32)>,
+    /// Whether `touched` is kept: `apply` (no rows wanted) skips recording and sorting them.
+    keep_rows: bool,
 }
 
 /// The head row's place in a RowSet's `rows` (its value is the set's `meta`).
@@ -326,6 +328,59 @@ struct Core {
 }
 
 impl Core {
+    /// The map after `changes`, undoable until `commit`; with `keep_rows`, what `update`
+    /// makes its rows from.
+    fn change<'py>(
+        &mut self,
+        changes: &Bound<'py, PyMapping>,
+        height: i64,
+        keep_rows: bool,
+    ) -> PyResult<()> {
+        let mut batch: Vec<(Key, Val)> = Vec::with_capacity(changes.len()?);
+        if let Ok(dict) = changes.cast::<PyDict>() {
+            // A dict (what the sealer passes) is read in place, without a list of pairs.
+            for (k, e) in dict.iter() {
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
+        } else {
+            for item in changes.items()?.iter() {
+                let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
+            }
+        }
+        let mut p = Pending {
+            nodes_before: self.nodes.len(),
+            entries_before: self.entries.keys.len(),
+            height_before: self.height,
+            root_before: self.root,
+            keep_rows,
+            ..Default::default()
+        };
+        let mut keys: Vec<(Key, u32)> = Vec::with_capacity(batch.len());
+        for (key, value) in batch {
+            let entry = match self.entries.find(&key) {
+                Some(i) => {
+                    if (i as usize) < p.entries_before {
+                        p.entry_undo.push((i, self.entries.vals[i as usize]));
+                    }
+                    self.entries.vals[i as usize] = value;
+                    i
+                }
+                None => self.entries.push(key, value),
+            };
+            keys.push((key, entry));
+        }
+        self.pending = Some(p);
+        // A mapping holds each key once; equal keys would share one entry all the same.
+        keys.sort_unstable_by_key(|k| k.0);
+        keys.dedup_by(|a, b| a.0 == b.0);
+        if !keys.is_empty() {
+            self.root = self.rebuild(0, self.root, &keys, false).0;
+        }
+        self.height = height;
+        Ok(())
+    }
+
     fn hash_of(&self, index: u32) -> Hash {
         if index == NONE {
             EMPTY
@@ -465,11 +520,10 @@ impl Core {
                     self.nodes[here as usize] = node;
                     here
                 };
-                self.pending
-                    .as_mut()
-                    .unwrap()
-                    .touched
-                    .push((depth, key, digest, entry));
+                let p = self.pending.as_mut().unwrap();
+                if p.keep_rows {
+                    p.touched.push((depth, key, digest, entry));
+                }
                 return (index, digest);
             }
         }
@@ -503,11 +557,10 @@ impl Core {
         let node = &mut self.nodes[index as usize];
         node.child = [left, right];
         node.hash = digest;
-        self.pending
-            .as_mut()
-            .unwrap()
-            .touched
-            .push((depth, keys[0].0, digest, NONE));
+        let p = self.pending.as_mut().unwrap();
+        if p.keep_rows {
+            p.touched.push((depth, keys[0].0, digest, NONE));
+        }
         (index, digest)
     }
 
@@ -686,47 +739,7 @@ impl Core {
 
     /// Apply `changes` (key -> MapEntry, or its 56 encoded bytes); the rows to save.
     fn update<'py>(&mut self, changes: &Bound<'py, PyMapping>, height: i64) -> PyResult<Rows> {
-        let mut batch: Vec<(Key, Val)> = Vec::with_capacity(changes.len()?);
-        if let Ok(dict) = changes.cast::<PyDict>() {
-            // A dict (what the sealer passes) is read in place, without a list of pairs.
-            for (k, e) in dict.iter() {
-                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
-            }
-        } else {
-            for item in changes.items()?.iter() {
-                let (k, e): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
-                batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
-            }
-        }
-        let mut p = Pending {
-            nodes_before: self.nodes.len(),
-            entries_before: self.entries.keys.len(),
-            height_before: self.height,
-            root_before: self.root,
-            ..Default::default()
-        };
-        let mut keys: Vec<(Key, u32)> = Vec::with_capacity(batch.len());
-        for (key, value) in batch {
-            let entry = match self.entries.find(&key) {
-                Some(i) => {
-                    if (i as usize) < p.entries_before {
-                        p.entry_undo.push((i, self.entries.vals[i as usize]));
-                    }
-                    self.entries.vals[i as usize] = value;
-                    i
-                }
-                None => self.entries.push(key, value),
-            };
-            keys.push((key, entry));
-        }
-        self.pending = Some(p);
-        // A mapping holds each key once; equal keys would share one entry all the same.
-        keys.sort_unstable_by_key(|k| k.0);
-        keys.dedup_by(|a, b| a.0 == b.0);
-        if !keys.is_empty() {
-            self.root = self.rebuild(0, self.root, &keys, false).0;
-        }
-        self.height = height;
+        self.change(changes, height, true)?;
         let p = self.pending.as_ref().unwrap();
         let touched = p
             .touched
@@ -736,6 +749,12 @@ impl Core {
         Ok(Rows {
             set: self.rows_of(touched, true),
         })
+    }
+
+    /// `update` for a caller that stores no node rows (the sealer, a rebuild, the audit):
+    /// the same map, root and rollback, without recording or sorting the rows.
+    fn apply<'py>(&mut self, changes: &Bound<'py, PyMapping>, height: i64) -> PyResult<()> {
+        self.change(changes, height, false)
     }
 
     fn head_row<'py>(

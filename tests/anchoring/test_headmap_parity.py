@@ -72,23 +72,31 @@ def test_any_sequence_of_blocks_gives_identical_maps(
 ) -> None:
     keys = pool(kind)
     ref, nat = Reference(), Native()
+    applied = Native()  # the same blocks through apply, which makes no rows
     for height, (batch, then) in enumerate(steps):
         changes = {keys[i]: entry(n) for i, n in batch}
         assert nat.update(changes, height) == ref.update(changes, height)
+        applied.apply(changes, height)
         if then == "update-again":  # a second update drops the first one's undo
             more = {keys[(i + 7) % 40]: entry(n + 1) for i, n in batch[:3]}
             assert nat.update(more, height) == ref.update(more, height)
+            applied.apply(more, height)
             then = "rollback"
         if then == "rollback":
             nat.rollback()
             ref.rollback()
+            applied.rollback()
         elif then == "reload":
             ref.commit()
             nat = Native.from_rows(ref.rows())
+            applied = Native.from_rows(ref.rows())
         else:
             nat.commit()
             ref.commit()
+            applied.commit()
         assert_same(ref, nat, keys)
+        assert_same(ref, applied, keys)
+        assert applied.rows() == ref.rows()
     nat.rollback()  # after a commit: nothing to undo
     assert_same(ref, nat, keys)
     assert_same(Reference.from_rows(nat.rows()), Native.from_rows(ref.rows()), keys)
