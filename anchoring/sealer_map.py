@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from anchoring.chain import Chain
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapEntry, item_key
+from anchoring.headmap import VALUE, MapEntry, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.recorders import EntryRow, LeafRow
 from anchoring.registry import entries_for, touched_in
@@ -79,17 +79,22 @@ class SealMap:
         the entries to save with the block (those it changed, in key order)."""
         if self.map is None:
             return None
-        changes: dict[bytes, MapEntry] = {}
+        # Leaves enter as their stored encoding (what the native map reads and the chain
+        # saves), without an entry object each; registry subjects as entries.
+        changes: dict[bytes, MapEntry | bytes] = {}
         if head is not None and head.version != MAP_HEADER_VERSION:
             # The first version 2 block: every item anchored so far enters the map too.
             for row in self.chain.latest_leaves():
-                changes[item_key(row.item_id)] = _entry(row)
+                changes[item_key(row.item_id)] = _encoded(row)
         for row in rows:  # in leaf order, so an item's last leaf in the block wins
-            changes[item_key(row.item_id)] = _entry(row)
+            changes[item_key(row.item_id)] = _encoded(row)
         if self.registry_on:
             changes.update(self._registry_changes(head, height, last))
         self.map.apply(changes, height)  # its node rows are not stored: the entries are
-        return sorted((key, entry.encode()) for key, entry in changes.items())
+        return sorted(
+            (key, value if isinstance(value, bytes) else value.encode())
+            for key, value in changes.items()
+        )
 
     def _registry_changes(
         self, head: BlockHeader | None, height: int, last: int
@@ -113,5 +118,7 @@ class SealMap:
             self.head_registry = self.registry_on
 
 
-def _entry(row: LeafRow) -> MapEntry:
-    return MapEntry(row.version, row.leaf_hash, row.height, row.leaf_index)
+def _encoded(row: LeafRow) -> bytes:
+    """The entry of ``row``'s leaf, encoded as :meth:`MapEntry.encode` encodes it."""
+    assert len(row.leaf_hash) == 32  # struct's "32s" would pad or cut any other length
+    return VALUE.pack(row.version, row.leaf_hash, row.height, row.leaf_index)

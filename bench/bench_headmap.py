@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anchoring.chain import Chain, block_row
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
-from anchoring.headmap import MapEntry, MapProof, item_key, root_of
+from anchoring.headmap import VALUE, MapEntry, MapProof, item_key, root_of
 from anchoring.headmap_native import HeadMap
 from anchoring.leaves import leaf_chain
 from anchoring.mapcheck import check_absence, check_membership, parse_entry, parse_proof, proof_json
@@ -122,13 +122,13 @@ def seal_blocks(
         pack_tree(leaves)
         if m is None:
             continue
-        changes = {
-            item_key(s.item_id): MapEntry(s.version, leaf, height, index)
+        changes = {  # encoded entries, as the sealer hands them to the map
+            item_key(s.item_id): VALUE.pack(s.version, leaf, height, index)
             for index, (s, leaf) in enumerate(zip(batch, leaves, strict=True))
         }
         m.apply(changes, height)
         if chain is not None:
-            entries = sorted((key, entry.encode()) for key, entry in changes.items())
+            entries = sorted(changes.items())
             with chain.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
                 c.executemany(
                     "INSERT INTO anchored_map_entries VALUES (?,?,?)",
