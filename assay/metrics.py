@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from assay.metrics_errors import MetricsError
 from assay.metrics_http import Outcome, RequestMetrics
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ WITNESS_REFUSALS = {
     413: "too_large",
     422: "inconsistent",
 }
-
-
-class MetricsError(RuntimeError):
-    """The metrics endpoint cannot listen where it was asked to."""
 
 
 class _Collect(Collector):

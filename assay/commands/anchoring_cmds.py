@@ -6,17 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
-from anchoring.sealer import Anchor
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
-from assay.publishing import checkpoints_published
-from assay.service import Service
-from witness.stamper import CheckpointStamper
-from witness.submitter import CheckpointWitnessing
+
+if TYPE_CHECKING:
+    from anchoring.sealer import Anchor
+    from witness.stamper import CheckpointStamper
+    from witness.submitter import CheckpointWitnessing
 
 
 def register(sub: Any) -> None:
@@ -83,6 +82,9 @@ def keys_show(args: argparse.Namespace) -> int:
 
 
 def anchor_handler(args: argparse.Namespace) -> int:
+    from assay.publishing import checkpoints_published
+    from assay.service import Service
+
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
     stamper = runtime.checkpoint_stamper(settings)
@@ -167,6 +169,8 @@ def _report(sealed: int, anchor: Anchor, say: Callable[[str], None], waiting: in
 
 
 def prove_handler(args: argparse.Namespace) -> int:
+    from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
+
     settings = settings_from(args)
     if not settings.checkpoint_path.exists():
         raise CommandError("nothing anchored yet: run `assay anchor --once` first")
