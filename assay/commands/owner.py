@@ -30,8 +30,6 @@ from assay.commands import add_metrics_flag, settings_from
 from domain.owner_statement import OwnerKind
 from domain.privacy import claim_commitment, new_claim_code, typed_claim_code
 from streams.keys import KeyFileError
-from streams.owner_envelope import new_statement, seal_statement
-from streams.owner_keys import OwnerKey
 
 TIMEOUT = 30.0
 
@@ -83,6 +81,8 @@ def register(sub: Any) -> None:
 
 
 def keygen_handler(args: argparse.Namespace) -> int:
+    from streams.owner_keys import OwnerKey
+
     key = OwnerKey.generate()
     try:
         key.save(args.out)
@@ -93,6 +93,9 @@ def keygen_handler(args: argparse.Namespace) -> int:
 
 
 def statement_handler(args: argparse.Namespace) -> int:
+    from streams.owner_envelope import new_statement, seal_statement
+    from streams.owner_keys import OwnerKey
+
     endpoint = _endpoint(args)
     try:
         key = OwnerKey.load(args.key)
