@@ -20,8 +20,6 @@ import argparse
 import base64
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +191,9 @@ def _quote(item_id: str) -> str:
 
 
 def _call(endpoint: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         endpoint + path,
