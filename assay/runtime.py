@@ -257,11 +257,11 @@ def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
 
 def checkpoint_stamper(settings: Settings) -> CheckpointStamper | None:
     """The anchor's OpenTimestamps stamper (not started), if calendars are configured."""
-    from witness.stamper import CheckpointStamper
-
     calendars = settings.ots_calendars.split()
     if not calendars:
         return None
+    from witness.stamper import CheckpointStamper
+
     return CheckpointStamper(
         settings.timestamps_dir,
         calendars,

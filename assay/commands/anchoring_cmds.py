@@ -82,9 +82,6 @@ def keys_show(args: argparse.Namespace) -> int:
 
 
 def anchor_handler(args: argparse.Namespace) -> int:
-    from assay.publishing import checkpoints_published
-    from assay.service import Service
-
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
     stamper = runtime.checkpoint_stamper(settings)
@@ -106,6 +103,9 @@ def anchor_handler(args: argparse.Namespace) -> int:
             stamper.run_once()
             _report_stamps(stamper, print)
         return 0
+    from assay.publishing import checkpoints_published
+    from assay.service import Service
+
     with Service("anchor", settings, args.metrics_port) as service:
         if stamper is not None:
             stamper.start()  # its own thread: a slow calendar never delays a seal

@@ -49,9 +49,9 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
 
 
 def sql_handler(args: argparse.Namespace) -> int:
-    import duckdb
-
     with _connect(args) as con:
+        import duckdb
+
         try:
             cursor = con.execute(args.query)
             columns = [d[0] for d in cursor.description or []]
