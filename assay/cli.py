@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from anchoring.errors import KeyFileError as PlatformKeyError
 from assay.failures import describe
 from assay.logs import setup_logging
-from assay.metrics import MetricsError
+from assay.metrics_errors import MetricsError
 from assay.settings import LOG_FORMATS, SettingsError, load_settings
 from devtools.kafka_dist import BrokerError
 from ledger.config import StoreConfigError

@@ -11,8 +11,6 @@ import logging
 import sys
 from typing import TextIO
 
-from pythonjsonlogger.json import JsonFormatter
-
 #: The packages whose loggers follow ``log_level``.
 ASSAY_LOGGERS = ("assay", "streams", "anchoring", "projections", "ledger", "server", "uvicorn")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -24,6 +22,8 @@ def setup_logging(
     """Send every log line to stderr (or ``stream``) in ``fmt``, from ``level`` up."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter  # only JSON logging pays for it
+
         handler.setFormatter(
             JsonFormatter(
                 "%(levelname)s %(name)s %(message)s",

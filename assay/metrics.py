@@ -24,13 +24,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from assay.metrics_http import Outcome, RequestMetrics
+from assay.metrics_errors import MetricsError
 
+# assay.metrics_http (starlette) only for the HTTP servers, which wrap their app.
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
     from starlette.types import ASGIApp
 
     from anchoring.sealer import Anchor
+    from assay.metrics_http import Outcome, RequestMetrics
     from epcis.gateway import Gateway
     from projections.projector import Projector
     from streams.ingest import Ingest
@@ -51,10 +53,6 @@ WITNESS_REFUSALS = {
     413: "too_large",
     422: "inconsistent",
 }
-
-
-class MetricsError(RuntimeError):
-    """The metrics endpoint cannot listen where it was asked to."""
 
 
 class _Collect(Collector):
@@ -136,6 +134,8 @@ class Metrics:
     ) -> ASGIApp:
         """``app`` with its requests counted and timed (``assay_http_*{server=…}``)."""
         if self._http is None:
+            from assay.metrics_http import RequestMetrics
+
             self._http = RequestMetrics(self.registry)
         return self._http.wrap(app, server, routes, outcomes)
 

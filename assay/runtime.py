@@ -8,39 +8,46 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from anchoring.chain import Chain
-from anchoring.checkpoint import Signer, Verifier
-from anchoring.checkpoint_file import write_checkpoint_file
-from anchoring.header import MAP_HEADER_VERSION
-from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
-from anchoring.sealer import Anchor, SealPolicy
 from assay.settings import Settings, SettingsError
-from ledger.application import CustodyLedger
-from ledger.config import store_env
-from streams.connection import KafkaConnection
-from streams.ingest import Ingest, tune_collector
-from streams.outbox import Outbox
-from streams.producer import Producer
-from streams.sender import OutboxSender
-from streams.topics import custody_topics, ensure_topics
-from witness.stamper import CheckpointStamper
-from witness.submitter import CheckpointWitnessing
+
+# The heavy modules (eventsourcing, Kafka, the sealer, the stampers) are imported by the
+# functions that use them, so that a command which needs none of them starts quickly.
+if TYPE_CHECKING:
+    from anchoring.chain import Chain
+    from anchoring.checkpoint import Signer, Verifier
+    from anchoring.sealer import Anchor
+    from ledger.application import CustodyLedger
+    from streams.connection import KafkaConnection
+    from streams.ingest import Ingest
+    from streams.outbox import Outbox
+    from streams.producer import Producer
+    from streams.sender import OutboxSender
+    from witness.stamper import CheckpointStamper
+    from witness.submitter import CheckpointWitnessing
 
 
 def open_ledger(settings: Settings) -> CustodyLedger:
+    from ledger.application import CustodyLedger
+    from ledger.config import store_env
+
     return CustodyLedger(
         store_env(settings.database_url, settings.ledger_db, settings.store_lock_timeout)
     )
 
 
 def open_chain(settings: Settings) -> Chain:
+    from anchoring.chain import Chain
+    from ledger.config import store_env
+
     return Chain(store_env(settings.database_url, settings.chain_db, settings.store_lock_timeout))
 
 
 def kafka_connection(settings: Settings) -> KafkaConnection:
     """The configured cluster with its security settings, or the local (plaintext) broker."""
     from devtools.localbroker import resolve_bootstrap
+    from streams.connection import KafkaConnection
 
     bootstrap = resolve_bootstrap(settings)
     if settings.uses_local_broker:
@@ -56,6 +63,8 @@ def kafka_bootstrap(settings: Settings) -> KafkaConnection:
 
 
 def ensure_custody_topics(settings: Settings, connection: KafkaConnection) -> None:
+    from streams.topics import custody_topics, ensure_topics
+
     ensure_topics(
         connection,
         custody_topics(
@@ -71,6 +80,8 @@ def outbox_sender(
     settings: Settings, outbox: Outbox, connection: KafkaConnection, name: str
 ) -> OutboxSender:
     """A started sender for ``outbox`` that creates the custody topics once it connects."""
+    from streams.sender import OutboxSender
+
     return OutboxSender(
         outbox, connection, name=name, prepare=lambda c: ensure_custody_topics(settings, c)
     ).start()
@@ -80,12 +91,16 @@ def checkpoint_outbox(
     settings: Settings, connection: KafkaConnection
 ) -> tuple[Outbox, OutboxSender]:
     """The anchor's outbox of signed checkpoints and its (started) sender."""
+    from streams.outbox import Outbox
+
     outbox = Outbox(settings.checkpoint_outbox_path)
     return outbox, outbox_sender(settings, outbox, connection, "checkpoints")
 
 
 def make_ingest(settings: Settings, bootstrap: KafkaConnection | str) -> Ingest:
     """An ingest worker of the configured consumer group (one per process or thread)."""
+    from streams.ingest import Ingest, tune_collector
+
     tune_collector()
     return Ingest(
         open_ledger(settings),
@@ -106,6 +121,9 @@ def platform_verifier_path(settings: Settings) -> Path:
 
 def init_platform_key(settings: Settings) -> tuple[Signer, bool]:
     """The platform signing key, created (0600) if missing; returns (signer, created)."""
+    from anchoring.checkpoint import Signer
+    from anchoring.keyfiles import read_signer_key, write_signer_key, write_verifier_key
+
     path = settings.platform_key_path
     if path.exists():
         return read_signer_key(path), False
@@ -116,6 +134,8 @@ def init_platform_key(settings: Settings) -> tuple[Signer, bool]:
 
 
 def platform_verifier(settings: Settings) -> Verifier:
+    from anchoring.checkpoint import Verifier
+
     return Verifier.from_text(platform_verifier_path(settings).read_text().strip())
 
 
@@ -135,6 +155,9 @@ def make_anchor(
     With ``witnessing``, the anchor hands each checkpoint to it and goes on sealing; the
     witnessing thread publishes it (file, topic, stamper) once cosigned — call its
     ``flush`` before relying on the checkpoint file (e.g. after ``catch_up``)."""
+    from anchoring.checkpoint_file import write_checkpoint_file
+    from anchoring.sealer import Anchor, SealPolicy
+
     signer, _ = init_platform_key(settings)
     sink = checkpoint_outbox or checkpoint_producer or stamper
 
@@ -177,10 +200,12 @@ def checkpoint_witnessing(settings: Settings) -> CheckpointWitnessing | None:
     """The anchor's witnessing (not started), if a witness policy is configured."""
     if not settings.witness_policy:
         return None
+    from anchoring.header import MAP_HEADER_VERSION
     from witness.client import WitnessClient, WitnessEndpoint
     from witness.errors import PolicyError
     from witness.policy import load_policy
     from witness.publishing import read_status, write_status
+    from witness.submitter import CheckpointWitnessing
 
     if settings.block_header_version != MAP_HEADER_VERSION:
         raise SettingsError("witnesses check consistency between version 2 checkpoints only: "
@@ -235,6 +260,8 @@ def checkpoint_stamper(settings: Settings) -> CheckpointStamper | None:
     calendars = settings.ots_calendars.split()
     if not calendars:
         return None
+    from witness.stamper import CheckpointStamper
+
     return CheckpointStamper(
         settings.timestamps_dir,
         calendars,

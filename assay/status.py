@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from assay import runtime
 from assay.settings import Settings
 from assay.status_kafka import (
@@ -31,7 +29,6 @@ from assay.status_kafka import (
     plain_consumer,
     try_kafka,
 )
-from streams.ingest import tracking_name
 
 HEALTHY, UNHEALTHY, BROKER_DOWN = 0, 1, 3
 
@@ -84,6 +81,8 @@ def gather(settings: Settings) -> Status:
     def recorded(partition: int) -> int | None:
         if ledger is None:
             return None
+        from streams.ingest import tracking_name
+
         return ledger.position(tracking_name(settings.events_topic, partition))
 
     status.checks += _kafka_checks(settings, recorded)
@@ -163,6 +162,10 @@ def check_projection(settings: Settings, ledger_head: int, chain_head: int) -> C
     from projections.analyst import analyst_path, snapshot_taken_at
 
     path = analyst_path(settings)
+    if not path.exists():  # what duckdb would refuse, without importing it
+        return Check("projection", ledger_head == 0, "no analyst snapshot yet", {"snapshot": None})
+    import duckdb
+
     try:
         con = duckdb.connect(str(path), read_only=True)
     except (duckdb.Error, OSError):

@@ -9,14 +9,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from typing import TYPE_CHECKING, Any
 
 from assay.settings import Settings
 from streams.connection import KafkaConnection
 from streams.groups import Ownership, ownership
+
+# kafka is imported where a broker is asked: `assay status` without one need not load it.
+if TYPE_CHECKING:
+    from kafka import KafkaAdminClient, KafkaConsumer
 
 #: Client options for every status call: give up quickly on an absent broker.
 QUICK: dict[str, Any] = {
@@ -56,6 +57,8 @@ def connection_of(settings: Settings) -> tuple[KafkaConnection | None, str]:
 
 @contextlib.contextmanager
 def admin_client(connection: KafkaConnection) -> Iterator[KafkaAdminClient]:
+    from kafka import KafkaAdminClient
+
     admin = KafkaAdminClient(**connection.client_config(), client_id="assay-status", **QUICK)
     try:
         yield admin
@@ -65,6 +68,8 @@ def admin_client(connection: KafkaConnection) -> Iterator[KafkaAdminClient]:
 
 @contextlib.contextmanager
 def plain_consumer(connection: KafkaConnection) -> Iterator[KafkaConsumer]:
+    from kafka import KafkaConsumer
+
     consumer = KafkaConsumer(
         **connection.client_config(), client_id="assay-status", enable_auto_commit=False, **QUICK
     )
@@ -96,6 +101,9 @@ def check_ingest(
 
     ``recorded(partition)``: the last offset the ledger stored (None: nothing yet).
     """
+    from kafka import TopicPartition
+    from kafka.errors import KafkaError
+
     topic = settings.events_topic
     partitions = sorted(consumer.partitions_for_topic(topic) or [])
     if not partitions:
@@ -135,6 +143,8 @@ def check_ingest(
 
 def check_rejected(settings: Settings, consumer: KafkaConsumer, hours: float = 1.0) -> Check:
     """Dead letters written in the last hour, by reason code (read by broker timestamp)."""
+    from kafka import TopicPartition
+
     topic = settings.rejected_topic
     partitions = sorted(consumer.partitions_for_topic(topic) or [])
     tps = [TopicPartition(topic, p) for p in partitions]
@@ -167,6 +177,8 @@ def check_rejected(settings: Settings, consumer: KafkaConsumer, hours: float = 1
 
 def try_kafka(call: Any, *args: Any) -> Any:
     """``call(*args)``, or the KafkaError/OSError it raised (so one failure names itself)."""
+    from kafka.errors import KafkaError
+
     try:
         return call(*args)
     except (KafkaError, OSError) as e:

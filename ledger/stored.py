@@ -19,16 +19,18 @@ they read through:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Identifier
 
 from ledger.transcodings import BytesAsBase64
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresAggregateRecorder
 
 #: A stored record: notification id, topic, originator id, originator version, state.
 Row = tuple[int, str, str, int, bytes]
@@ -132,10 +134,9 @@ def present_ids(ledger: Application[str], ids: Collection[str]) -> set[str] | No
                 cursor.row_factory = None
                 cursor.execute(statement, chunk)
                 found.update(row[0] for row in cursor.fetchall())
-        elif (
-            isinstance(recorder, PostgresAggregateRecorder)
-            and recorder.datastore.originator_id_type == "text"
-        ):
+        elif _is_postgres(recorder) and recorder.datastore.originator_id_type == "text":
+            from psycopg.sql import SQL, Identifier
+
             query = SQL(
                 "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
             ).format(
@@ -148,6 +149,13 @@ def present_ids(ledger: Application[str], ids: Collection[str]) -> set[str] | No
         else:
             return None
     return found
+
+
+def _is_postgres(recorder: object) -> TypeGuard[PostgresAggregateRecorder]:
+    # A PostgreSQL store has imported eventsourcing.postgres to make its recorder; a SQLite
+    # one need not pay for importing it (and psycopg) to learn that it is not one.
+    module = sys.modules.get("eventsourcing.postgres")
+    return module is not None and isinstance(recorder, module.PostgresAggregateRecorder)
 
 
 def rows_of(notifications: Sequence[Notification]) -> list[Row]:

@@ -15,11 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from projections.snapshot import ANALYST_FILE
 
+# duckdb is imported by open_analyst: finding the snapshot's path needs no database engine.
 if TYPE_CHECKING:
+    import duckdb
+
     from assay.settings import Settings
 
 HISTORY_COLUMNS = (
@@ -62,6 +63,8 @@ def open_analyst(settings: Settings | Path) -> duckdb.DuckDBPyConnection:
         raise NoSnapshot(
             f"no analyst snapshot at {path}: run `assay project` (or `assay run`) to publish one"
         )
+    import duckdb
+
     con = duckdb.connect(str(path), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     return con

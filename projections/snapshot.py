@@ -16,8 +16,10 @@ import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 ANALYST_FILE = "analyst.duckdb"
 _counter = itertools.count(1)

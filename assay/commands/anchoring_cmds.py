@@ -6,17 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
-from anchoring.sealer import Anchor
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
-from assay.publishing import checkpoints_published
-from assay.service import Service
-from witness.stamper import CheckpointStamper
-from witness.submitter import CheckpointWitnessing
+
+if TYPE_CHECKING:
+    from anchoring.sealer import Anchor
+    from witness.stamper import CheckpointStamper
+    from witness.submitter import CheckpointWitnessing
 
 
 def register(sub: Any) -> None:
@@ -104,6 +103,9 @@ def anchor_handler(args: argparse.Namespace) -> int:
             stamper.run_once()
             _report_stamps(stamper, print)
         return 0
+    from assay.publishing import checkpoints_published
+    from assay.service import Service
+
     with Service("anchor", settings, args.metrics_port) as service:
         if stamper is not None:
             stamper.start()  # its own thread: a slow calendar never delays a seal
@@ -167,6 +169,8 @@ def _report(sealed: int, anchor: Anchor, say: Callable[[str], None], waiting: in
 
 
 def prove_handler(args: argparse.Namespace) -> int:
+    from anchoring.prove import ProveError, Prover, UnknownItem, write_bundle
+
     settings = settings_from(args)
     if not settings.checkpoint_path.exists():
         raise CommandError("nothing anchored yet: run `assay anchor --once` first")

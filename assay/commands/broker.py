@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.settings import Settings
 from devtools.kafka_dist import BrokerError
-from devtools.localbroker import LocalBroker, bootstrap_answers
+
+if TYPE_CHECKING:
+    from devtools.localbroker import LocalBroker
 
 EXIT_STOPPED = 3
 
@@ -33,6 +35,8 @@ def register(sub: Any) -> None:
 
 
 def _local(settings: Settings) -> LocalBroker:
+    from devtools.localbroker import LocalBroker
+
     return LocalBroker(settings.data_dir, settings.kafka_version)
 
 
@@ -89,6 +93,8 @@ def status_handler(args: argparse.Namespace) -> int:
 
 
 def _configured_report(settings: Settings) -> dict[str, Any]:
+    from devtools.localbroker import bootstrap_answers
+
     return {
         "kind": "configured",
         "running": bootstrap_answers(settings.kafka_bootstrap),

@@ -13,7 +13,6 @@ from typing import Any
 from assay import runtime
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
 from assay.lifecycle import Stopper
-from assay.service import Service
 
 
 def register(sub: Any) -> None:
@@ -35,6 +34,7 @@ def handle(args: argparse.Namespace) -> int:
         raise SystemExit("assay ingest: --workers must be at least 1")
     if args.workers > 1:
         return _spawn_workers(args)
+    from assay.service import Service
 
     settings = settings_from(args)
     with Service("ingest", settings, args.metrics_port) as service:

@@ -19,7 +19,6 @@ from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.commands.publish import open_outbox
 from assay.lifecycle import EXIT_OK, EXIT_UNSENT
-from assay.service import Service
 from streams.outbox import OutboxState, outbox_beside
 
 
@@ -91,6 +90,8 @@ def _as_json(state: OutboxState) -> dict[str, Any]:
 
 
 def flush_handler(args: argparse.Namespace) -> int:
+    from assay.service import Service
+
     settings = settings_from(args)
     path = _path(args)
     with Service("outbox flush", settings, 0, forced_code=EXIT_UNSENT) as service:

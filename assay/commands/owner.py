@@ -20,8 +20,6 @@ import argparse
 import base64
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +28,6 @@ from assay.commands import add_metrics_flag, settings_from
 from domain.owner_statement import OwnerKind
 from domain.privacy import claim_commitment, new_claim_code, typed_claim_code
 from streams.keys import KeyFileError
-from streams.owner_envelope import new_statement, seal_statement
-from streams.owner_keys import OwnerKey
 
 TIMEOUT = 30.0
 
@@ -83,6 +79,8 @@ def register(sub: Any) -> None:
 
 
 def keygen_handler(args: argparse.Namespace) -> int:
+    from streams.owner_keys import OwnerKey
+
     key = OwnerKey.generate()
     try:
         key.save(args.out)
@@ -93,6 +91,9 @@ def keygen_handler(args: argparse.Namespace) -> int:
 
 
 def statement_handler(args: argparse.Namespace) -> int:
+    from streams.owner_envelope import new_statement, seal_statement
+    from streams.owner_keys import OwnerKey
+
     endpoint = _endpoint(args)
     try:
         key = OwnerKey.load(args.key)
@@ -190,6 +191,9 @@ def _quote(item_id: str) -> str:
 
 
 def _call(endpoint: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         endpoint + path,

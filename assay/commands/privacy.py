@@ -10,7 +10,6 @@ from typing import Any
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import settings_from
-from ledger.application import ItemNotFound
 from ledger.disclosures import DisclosureStore
 
 
@@ -28,6 +27,8 @@ def register(sub: Any) -> None:
 
 
 def _commitments(args: argparse.Namespace) -> dict[tuple[str, str], str]:
+    from ledger.application import ItemNotFound
+
     ledger = runtime.open_ledger(settings_from(args))
     try:
         state = ledger.get_item(args.item_id).state

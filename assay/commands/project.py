@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
-
-import duckdb
-from eventsourcing.application import Application
+from typing import TYPE_CHECKING, Any
 
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
-from assay.service import Service
 from assay.settings import Settings
-from projections.analyst import analyst_path
-from projections.projector import Projector, ProjectorBusy
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+    from projections.projector import Projector
 
 
 def register(sub: Any) -> None:
@@ -39,6 +38,11 @@ def register(sub: Any) -> None:
 def make_projector(
     settings: Settings, ledger: Application[str], chain: Application[str]
 ) -> Projector:
+    import duckdb
+
+    from projections.analyst import analyst_path
+    from projections.projector import Projector, ProjectorBusy
+
     try:
         return Projector(
             ledger,
@@ -57,6 +61,8 @@ def make_projector(
 
 
 def project_handler(args: argparse.Namespace) -> int:
+    from assay.service import Service
+
     settings = settings_from(args)
     ledger, chain = runtime.open_ledger(settings), runtime.open_chain(settings)
     if args.rebuild:

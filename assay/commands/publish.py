@@ -14,18 +14,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import runtime
 from assay.cli import CommandError
 from assay.commands import settings_from
 from assay.lifecycle import EXIT_OK, EXIT_UNSENT
-from assay.service import Service
-from streams.envelope import seal
 from streams.keys import DeviceKey, KeyFileError
 from streams.outbox import Outbox, OutboxError, outbox_beside
-from streams.scanner import event_from_json
-from streams.sender import OutboxSender
+
+if TYPE_CHECKING:
+    from assay.service import Service
+    from streams.sender import OutboxSender
 
 #: Lines kept per outbox transaction.
 CHUNK = 1000
@@ -57,6 +57,8 @@ def open_outbox(path: Path) -> Outbox:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from assay.service import Service
+
     settings = settings_from(args)
     try:
         key = DeviceKey.load(args.device_key)
@@ -92,6 +94,9 @@ def _keep(
     args: argparse.Namespace, topic: str, key: DeviceKey, lines: Any, outbox: Outbox
 ) -> tuple[int, int]:
     """Sign every good line into the outbox; report the bad ones. Returns (kept, bad)."""
+    from streams.envelope import seal
+    from streams.scanner import event_from_json
+
     kept = bad = 0
     chunk: list[tuple[str, bytes | None, bytes]] = []
     for number, line in enumerate(lines, 1):

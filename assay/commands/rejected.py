@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from kafka import KafkaConsumer, TopicPartition
+from typing import TYPE_CHECKING, Any
 
 from assay import runtime
 from assay.commands import settings_from
-from streams.connection import Cluster, as_connection
-from streams.deadletter import DeadLetter
+
+if TYPE_CHECKING:
+    from streams.connection import Cluster
+    from streams.deadletter import DeadLetter
 
 
 def register(sub: Any) -> None:
@@ -21,6 +21,11 @@ def register(sub: Any) -> None:
 
 
 def read_dead_letters(cluster: Cluster, topic: str, limit: int) -> list[DeadLetter]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.connection import as_connection
+    from streams.deadletter import DeadLetter
+
     consumer = KafkaConsumer(**as_connection(cluster).client_config(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]

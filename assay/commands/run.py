@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from assay import runtime
 from assay.commands import add_metrics_flag, add_until_idle_flag, settings_from
-from assay.publishing import checkpoints_published
-from assay.service import Service
 
 if TYPE_CHECKING:
     from anchoring.sealer import Anchor
+    from assay.service import Service
     from projections.projector import Projector
     from streams.ingest import Ingest
 
@@ -52,6 +51,8 @@ class Stage(threading.Thread):
 
 
 def handle(args: argparse.Namespace) -> int:
+    from assay.publishing import checkpoints_published
+    from assay.service import Service
     from projections.projector import Projector
 
     settings = settings_from(args)

@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from assay.commands import add_metrics_flag, settings_from
-from assay.service import Service
 
 
 def register(sub: Any) -> None:
@@ -33,6 +32,7 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from assay.service import Service
     from projections.analyst import analyst_path
     from server.app import create_app
 

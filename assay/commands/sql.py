@@ -8,19 +8,13 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from assay.cli import CommandError
 from assay.commands import settings_from
-from projections.analyst import (
-    NoSnapshot,
-    corrected_view,
-    history,
-    open_analyst,
-    snapshot_taken_at,
-)
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def register(sub: Any) -> None:
@@ -46,6 +40,8 @@ def _formats(parser: argparse.ArgumentParser, csv_too: bool = True) -> None:
 
 
 def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
+    from projections.analyst import NoSnapshot, open_analyst
+
     try:
         return open_analyst(settings_from(args))
     except NoSnapshot as e:
@@ -54,6 +50,8 @@ def _connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
 
 def sql_handler(args: argparse.Namespace) -> int:
     with _connect(args) as con:
+        import duckdb
+
         try:
             cursor = con.execute(args.query)
             columns = [d[0] for d in cursor.description or []]
@@ -69,6 +67,8 @@ def history_handler(args: argparse.Namespace) -> int:
         from assay.commands.epcis import epcis_history
 
         return epcis_history(args)
+    from projections.analyst import corrected_view, history, snapshot_taken_at
+
     with _connect(args) as con:
         events = history(con, args.item_id)
         taken = snapshot_taken_at(con)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.commands import settings_from
-from assay.status import Status, gather
+
+if TYPE_CHECKING:
+    from assay.status import Status
 
 MARKS = {True: "ok  ", False: "FAIL", None: "    "}
 
@@ -23,6 +25,8 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from assay.status import gather
+
     status = gather(settings_from(args))
     if args.json:
         print(json.dumps(status.as_json(), sort_keys=True, default=str))

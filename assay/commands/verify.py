@@ -10,19 +10,16 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anchoring import strictjson
-from anchoring.checkpoint import Verifier
 from anchoring.errors import KeyFileError, VerificationError
-from anchoring.verify import read_bundle, verify_bundle
-from anchoring.verify_owner import current_owner
 from assay.cli import CommandError
-from witness import timestamps
 from witness.errors import NoteError, PolicyError, TimestampError
-from witness.note import parse_note
-from witness.policy import PolicyVerdict, evaluate, load_policy
-from witness.timestamps import VerifiedTimestamp
+
+if TYPE_CHECKING:
+    from anchoring.checkpoint import Verifier
+    from witness.policy import PolicyVerdict
+    from witness.timestamps import VerifiedTimestamp
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -66,6 +63,10 @@ def verify_handler(args: argparse.Namespace) -> int:
     """Exit 0: verified; 1: not verified, with the failing step (a bundle, key or pinned
     device key file that cannot be read as its format says included); 2: a file is
     missing or unreadable; 3: a valid absence proof (the item is not in the ledger)."""
+    from anchoring.verify import read_bundle, verify_bundle
+    from anchoring.verify_owner import current_owner
+    from witness.policy import evaluate, load_policy
+
     if (args.ots is None) != (args.block_header is None):
         raise CommandError("--ots and --block-header go together")
     try:
@@ -193,6 +194,9 @@ def _witness_json(verdict: PolicyVerdict) -> dict[str, Any]:
 
 def _checkpoint_timestamp(ots: bytes, checkpoint: object, header_hex: str) -> VerifiedTimestamp:
     """The body of the bundle's checkpoint note (what the anchor stamps) against the proof."""
+    from witness import timestamps
+    from witness.note import parse_note
+
     try:
         body = parse_note(checkpoint).text
     except NoteError as e:  # verify_bundle has refused this already
@@ -219,6 +223,8 @@ def _declared_lines(declared: list[dict[str, Any]]) -> list[str]:
 
 
 def _platform_key(raw: bytes) -> Verifier:
+    from anchoring.checkpoint import Verifier
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -228,6 +234,8 @@ def _platform_key(raw: bytes) -> Verifier:
 
 def _device_keys(raw: bytes) -> dict[str, bytes]:
     """``{"party/device": "<64 hex>"}``, as strict JSON; ``key_file`` if it is not."""
+    from anchoring import strictjson
+
     try:
         data = strictjson.loads(raw)
     except strictjson.JsonInputError as e:
