@@ -202,7 +202,15 @@ class Ingest:
         self.consumer.subscribe([self.topic], listener=Seeker(self))
         # Learn the topic's partitions before the first JoinGroup: a consumer that joins
         # first is assigned nothing and must rebalance again once the metadata arrives.
-        if not self.consumer.partitions_for_topic(self.topic):
+        try:
+            known = self.consumer.partitions_for_topic(self.topic)
+        except KafkaError as e:
+            if not e.retriable:
+                raise
+            # A topic created a moment ago can be listed with UNKNOWN_TOPIC_OR_PARTITION
+            # until every broker's metadata has it: the same as no partitions yet.
+            known = None
+        if not known:
             log.warning("topic %s has no partitions yet; joining anyway", self.topic)
 
     def rejoin(self, reason: str) -> None:
