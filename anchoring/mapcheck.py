@@ -37,13 +37,26 @@ def parse_entry(data: Any, where: str) -> MapEntry:
     return MapEntry(data["version"], bytes.fromhex(leaf), data["height"], data["leaf_index"])
 
 
-def parse_proof(data: Any, where: str) -> MapProof:
-    """``{"siblings": [hex32 | null, …], "other": null | {"key", "value"}}``."""
+def proof_shape(data: Any, where: str) -> tuple[list[Any], dict[str, Any] | None]:
+    """A map proof's shape, the same in every spelling: its siblings array (at most
+    ``DEPTH`` elements) and ``other`` (null or an object with ``key`` and ``value``),
+    their strings not yet read."""
     if type(data) is not dict or "siblings" not in data or "other" not in data:
         _format(f"{where} must be an object with 'siblings' and 'other'")
     siblings = data["siblings"]
     if type(siblings) is not list or len(siblings) > DEPTH:
         _format(f"{where}: 'siblings' must be an array of at most {DEPTH} elements")
+    other = data["other"]
+    if other is not None and (
+        type(other) is not dict or "key" not in other or "value" not in other
+    ):
+        _format(f"{where}: 'other' must be null or an object with 'key' and 'value'")
+    return siblings, other
+
+
+def parse_proof(data: Any, where: str) -> MapProof:
+    """``{"siblings": [hex32 | null, …], "other": null | {"key", "value"}}``."""
+    siblings, other = proof_shape(data, where)
     parsed: list[bytes | None] = []
     for sibling in siblings:
         if sibling is None:
@@ -52,11 +65,8 @@ def parse_proof(data: Any, where: str) -> MapProof:
             parsed.append(bytes.fromhex(sibling))
         else:
             _format(f"{where}: a sibling is neither 64 lowercase hex characters nor null")
-    other = data["other"]
     if other is None:
         return MapProof(tuple(parsed))
-    if type(other) is not dict or "key" not in other or "value" not in other:
-        _format(f"{where}: 'other' must be null or an object with 'key' and 'value'")
     key, value = other["key"], other["value"]
     if type(key) is not str or not _HEX32.fullmatch(key):
         _format(f"{where}: other.key must be 64 lowercase hex characters")

@@ -18,8 +18,8 @@ import re
 from typing import Any, NoReturn
 
 from anchoring.errors import VerificationError
-from anchoring.headmap import DEPTH, VALUE, MapProof
-from anchoring.mapcheck import parse_proof
+from anchoring.headmap import VALUE, MapProof
+from anchoring.mapcheck import parse_proof, proof_shape
 
 #: The first bundle version whose map proofs are spelt in base64url.
 COMPACT_VERSION = 5
@@ -61,17 +61,10 @@ def respell(proof: dict[str, Any]) -> dict[str, Any]:
 
 def parse_proof_v5(data: Any, where: str) -> MapProof:
     """``{"siblings": [b64url32 | null, …], "other": null | {"key", "value"}}``."""
-    if type(data) is not dict or "siblings" not in data or "other" not in data:
-        _format(f"{where} must be an object with 'siblings' and 'other'")
-    siblings = data["siblings"]
-    if type(siblings) is not list or len(siblings) > DEPTH:
-        _format(f"{where}: 'siblings' must be an array of at most {DEPTH} elements")
+    siblings, other = proof_shape(data, where)
     parsed = _siblings(siblings, where)
-    other = data["other"]
     if other is None:
         return MapProof(parsed)
-    if type(other) is not dict or "key" not in other or "value" not in other:
-        _format(f"{where}: 'other' must be null or an object with 'key' and 'value'")
     key, value = other["key"], other["value"]
     if type(key) is not str or not _B64_32.fullmatch(key):
         _format(f"{where}: other.key must be 43 canonical base64url characters")
