@@ -37,7 +37,6 @@ from anchoring.prove_registry import RegistryError, registry_of, registry_switch
 from anchoring.recorders import LeafRow
 from anchoring.verify_owner import owner_summary
 from anchoring.verify_result import (
-    ABSENCE_FORMAT,
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
     BUNDLE_VERSION_2,
@@ -84,6 +83,8 @@ class Prover:
         # are forgotten on every refresh.
         self._headers: OrderedDict[int, BlockHeader] = OrderedDict()
         self._devices: dict[str, dict[str, Any] | None] = {}
+        #: the log's signature line (name, key id) a verifier pins; set by :meth:`refresh`
+        self.signer: dict[str, str] = {}
         self.refresh(checkpoint_text)
 
     def refresh(self, checkpoint_text: str | None = None) -> None:
@@ -108,7 +109,7 @@ class Prover:
         if self.head is None or self.head.height != height:
             self.head = self._trees([height])[height][0]
         self.checkpoint_text = text
-        self._signer = signer
+        self.signer = signer
         self._devices.clear()
         self._switched: bool | None = None  # the head block holds parties and devices
 
@@ -121,7 +122,7 @@ class Prover:
         :class:`UnknownItem` if the ledger never recorded the id."""
         head = self.head
         assert head is not None
-        version = self._bundle_version(version)
+        version = self.bundle_version(version)
         events = self.ledger.item_events(item_id)
         if not events or not is_item_event(events[0]):
             raise UnknownItem(f"no item {item_id!r} in the ledger")
@@ -151,7 +152,7 @@ class Prover:
             "version": version,
             "item_id": item_id,
             "checkpoint": self.checkpoint_text,
-            "checkpoint_key": self._signer,
+            "checkpoint_key": self.signer,
             "head": head.to_json(),
             "blocks": [self._block_entry(trees[h][0], head) for h in sorted(trees)],
             "events": out_events,
@@ -162,7 +163,7 @@ class Prover:
             ],
         }
         if version != BUNDLE_VERSION:
-            entry, proof = self._map_proof(item_id, head.height, version)
+            entry, proof = self.map_proof(item_id, head.height, version)
             last = anchored[-1][1]
             if entry != MapEntry(last.version, last.leaf_hash, last.height, last.leaf_index):
                 raise ProveError(f"the head map's entry of {item_id!r} is not its last leaf")
@@ -170,7 +171,7 @@ class Prover:
             bundle["map_entry"] = entry.to_json()
             bundle["map_proof"] = proof
         if version in (BUNDLE_VERSION_3, BUNDLE_VERSION_4, BUNDLE_VERSION_5):
-            bundle["head_proof"] = self._head_proof()
+            bundle["head_proof"] = self.head_proof()
         if version in (BUNDLE_VERSION_4, BUNDLE_VERSION_5):
             try:
                 registry = registry_of(self.ledger, self.chain, bundle, head.height)
@@ -182,7 +183,7 @@ class Prover:
             bundle["registry"] = registry
         return bundle
 
-    def _bundle_version(self, version: int | None) -> int:
+    def bundle_version(self, version: int | None) -> int:
         """The format to write: what was asked for, if this checkpoint can carry it."""
         head = self.head
         assert head is not None
@@ -220,74 +221,26 @@ class Prover:
             raise ProveError(f"no bundle format version {version}")
         return version
 
-    def _head_proof(self) -> list[str]:
+    def head_proof(self) -> list[str]:
         """RFC 9162 inclusion proof of the head block (leaf n-1) in the n-block tree head."""
         head = self.head
         assert head is not None
         return [p.hex() for p in self.tree.inclusion_proof(head.height, head.height + 1)]
 
     def prove_absence(self, item_id: str, version: int | None = None) -> dict[str, Any]:
-        """The absence bundle of an id: no entry in the map at the checkpoint's head. With
-        a version 2 checkpoint ``version`` 5 (the proof in base64url; the default from the
-        registry switch on, as for proof bundles) or 3; with a version 1 checkpoint 2."""
-        head = self.head
-        assert head is not None
-        if head.map_root is None:
-            raise ProveError(f"the checkpoint's head (block {head.height}) has no head map")
-        events = self.ledger.item_events(item_id)
-        if events and is_item_event(events[0]):
-            raise ProveError(f"{item_id!r} is recorded in the ledger: it has no absence proof")
-        v2 = self.checkpoint_version == CHECKPOINT_V2
-        if version is None:
-            # as for a proof bundle: 5 from the registry switch on, else 3
-            version = self._bundle_version(None) if v2 else BUNDLE_VERSION_2
-        allowed = (BUNDLE_VERSION_3, BUNDLE_VERSION_5) if v2 else (BUNDLE_VERSION_2,)
-        if version not in allowed:
-            raise ProveError(
-                f"an absence bundle against this checkpoint is version "
-                f"{' or '.join(map(str, allowed))}, not {version}"
-            )
-        _, proof = self._map_proof(item_id, head.height, version, absent=True)
-        bundle = {
-            "format": ABSENCE_FORMAT,
-            "version": version,
-            "item_id": item_id,
-            "checkpoint": self.checkpoint_text,
-            "checkpoint_key": self._signer,
-            "head": head.to_json(),
-            "map_proof": proof,
-        }
-        if v2:
-            bundle["head_proof"] = self._head_proof()
-        return bundle
+        """The absence bundle of an id (:func:`anchoring.prove_head.absence_bundle`)."""
+        from anchoring.prove_head import absence_bundle  # it builds on this module
+
+        return absence_bundle(self, item_id, version)
 
     def newer(self, item_id: str, height: int, version: int | None = None) -> dict[str, Any]:
-        """The ``newer`` object (docs/proof-bundle.md §10.4) for a bundle whose head is
-        block ``height``: this prover's checkpoint, its head, the older head's accumulator
-        proof in it, and the item's entry there, its map proof spelt as a bundle of
-        ``version`` spells it (base64url from version 5 on, hex before; by default as the
-        bundles this prover writes)."""
-        head = self.head
-        assert head is not None
-        if version is None:
-            version = self._bundle_version(None)
-        if not 0 <= height <= head.height:
-            raise ProveError(f"block {height} is not at or below the head {head.height}")
-        entry, proof = self._map_proof(item_id, head.height, version)
-        acc = self.tree.inclusion_proof(height, head.acc_size) if height < head.height else []
-        assert entry is not None
-        newer = {
-            "checkpoint": self.checkpoint_text,
-            "head": head.to_json(),
-            "acc_proof": [p.hex() for p in acc],
-            "map_entry": entry.to_json(),
-            "map_proof": proof,
-        }
-        if self.checkpoint_version == CHECKPOINT_V2:
-            newer["head_proof"] = self._head_proof()
-        return newer
+        """The ``newer`` object for a bundle whose head is block ``height``
+        (:func:`anchoring.prove_head.newer_object`)."""
+        from anchoring.prove_head import newer_object  # it builds on this module
 
-    def _map_proof(
+        return newer_object(self, item_id, height, version)
+
+    def map_proof(
         self, item_id: str, height: int, version: int, *, absent: bool = False
     ) -> tuple[MapEntry | None, dict[str, Any]]:
         try:
