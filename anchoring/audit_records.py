@@ -170,8 +170,7 @@ class LedgerChecks:
         self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
         # Item events whose custody copies and signatures are still to check: the walk
         # checks them after the leaves, so an edited envelope is reported as the leaf it
-        # changes.
-        # (with its opened envelope if the fast path read it).
+        # changes. Each keeps its opened envelope if the fast path read it.
         self.signed_copies: list[Signed] = []
 
     def check(self, n: Notification, where: str) -> Any:
