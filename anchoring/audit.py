@@ -40,8 +40,10 @@ This module runs the audit and opens the stores for it. The walk over the two st
 block by block with the ledger in step, is anchoring/audit_walk.py (reading each log:
 anchoring/audit_log.py); the checks every single stored record gets (exact re-encoding,
 fields, version order, custody copies, signatures, tag claims) are in
-anchoring/audit_records.py; the head map's in anchoring/audit_map.py; the checkpoint and
-``--since`` checks in anchoring/audit_checkpoint.py.
+anchoring/audit_records.py (device-signed item records are read on a fast path that only
+ever accepts what those checks accept: anchoring/audit_read.py); the head map's in
+anchoring/audit_map.py; the checkpoint and ``--since`` checks in
+anchoring/audit_checkpoint.py.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ from typing import Any
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, Notification
 
+from anchoring.audit_read import SignedCopy, fast_signed_record
 from anchoring.leaves import read_envelope
 from anchoring.verify_owner import stored_statement_problem
-from domain.custody import CustodyEvent
 from domain.kinds import RULES
 from domain.tags import TAG_PREFIX
 from ledger.records import (
@@ -42,6 +42,10 @@ from streams.ed25519 import PublicKey, UnusableKey
 from streams.envelope import read_body
 from streams.keys import verify_signature
 
+#: An item record whose custody copy and signature are still to check: notification,
+#: event, where, and its envelope if the fast path opened it.
+Signed = tuple[Notification, Any, str, SignedCopy | None]
+
 
 class Divergence(Exception):
     """Where the stores differ from what they must hold; the message says where."""
@@ -49,6 +53,16 @@ class Divergence(Exception):
 
 def error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
+
+
+def read_record(mapper: Mapper[Any], n: Notification, where: str) -> tuple[Any, SignedCopy | None]:
+    """:func:`decode_record` of a ledger record (its event, or its divergence), and for a
+    device-signed item event shown exact on the fast path (anchoring/audit_read.py), its
+    opened envelope: the one place the audit reads a stored ledger record."""
+    fast = fast_signed_record(mapper, n)
+    if fast is not None:
+        return fast
+    return decode_record(mapper, n, where), None
 
 
 def decode_record(mapper: Mapper[Any], n: Notification, where: str) -> Any:
@@ -156,12 +170,12 @@ class LedgerChecks:
         self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
         # Item events whose custody copies and signatures are still to check: the walk
         # checks them after the leaves, so an edited envelope is reported as the leaf it
-        # changes.
-        self.signed_copies: list[tuple[Notification, Any, str]] = []
+        # changes. Each keeps its opened envelope if the fast path read it.
+        self.signed_copies: list[Signed] = []
 
     def check(self, n: Notification, where: str) -> Any:
         """Checks every ledger notification gets, sealed or not; returns its event."""
-        event = decode_record(self.mapper, n, where)
+        event, opened = read_record(self.mapper, n, where)
         aggregate = str(n.originator_id)
         previous = self.versions.get(aggregate, 0)
         if n.originator_version > previous + 1:
@@ -173,7 +187,7 @@ class LedgerChecks:
             raise Divergence(f"{where}: {aggregate} v{previous} came before it")
         self.versions[aggregate] = n.originator_version
         if is_item_topic(n.topic):
-            self.signed_copies.append((n, event, where))
+            self.signed_copies.append((n, event, where, opened))
         elif is_party_topic(n.topic):
             self.party_events.setdefault(aggregate, []).append(
                 f"{aggregate} v{n.originator_version}"
@@ -186,14 +200,17 @@ class LedgerChecks:
             self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
         return event
 
-    def take_signed(self) -> list[tuple[Notification, Any, str]]:
+    def take_signed(self) -> list[Signed]:
         """The item events read since the last call, to pass to :meth:`check_signed`."""
         out, self.signed_copies = self.signed_copies, []
         return out
 
-    def check_signed(self, n: Notification, event: Any, where: str) -> None:
+    def check_signed(
+        self, n: Notification, event: Any, where: str, fast: SignedCopy | None = None
+    ) -> None:
         """An item event's decoded custody copy must be its envelope's body, and the
-        envelope must carry a valid signature of an enrolled device."""
+        envelope must carry a valid signature of an enrolled device (``fast``: the
+        envelope as the fast path opened it, its body the event's copy)."""
         record = item_record(event)
         statement = getattr(event, "statement", None)
         if statement is not None:  # signed by an owner key, not a device
@@ -214,11 +231,14 @@ class LedgerChecks:
             return
         if record.type.own_report and copy.item_id != n.originator_id:
             raise Divergence(f"{where}: its custody event is for {copy.item_id}")
-        try:
-            opened = read_envelope(envelope)
-            signed: CustodyEvent = read_body(opened)
-        except Exception as e:
-            raise Divergence(f"{where}: its envelope cannot be read: {error_text(e)}") from None
+        if fast is not None:
+            opened, signed = fast.envelope, fast.custody
+        else:
+            try:
+                opened = read_envelope(envelope)
+                signed = read_body(opened)
+            except Exception as e:
+                raise Divergence(f"{where}: its envelope cannot be read: {error_text(e)}") from None
         if copy != signed or (opened.party_id, opened.device_id) != (
             signed.party_id,
             signed.device_id,

@@ -85,7 +85,7 @@ STATE_FIELDS: Mapping[str, Any] = {
     "revoked_at": {"_data_": "timestamp"},
 }
 
-_ENVELOPE = b',"envelope":{"_type_":"' + BytesAsBase64.name.encode() + b'","_data_":"'
+ENVELOPE_MEMBER = b',"envelope":{"_type_":"' + BytesAsBase64.name.encode() + b'","_data_":"'
 
 
 def select_rows(ledger: Application[str], start: int, limit: int) -> list[Row]:
@@ -182,8 +182,8 @@ def plain(mapper: Mapper[Any]) -> bool:
 def without_envelope(state: bytes) -> bytes:
     """Plain stored JSON minus its ``envelope`` member (base64 holds no quote, so the
     value ends at the first ``"}``)."""
-    start = state.find(_ENVELOPE)
+    start = state.find(ENVELOPE_MEMBER)
     if start < 0:
         return state
-    end = state.find(b'"}', start + len(_ENVELOPE))
+    end = state.find(b'"}', start + len(ENVELOPE_MEMBER))
     return state[:start] + state[end + 2 :]
