@@ -11,6 +11,7 @@ use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
 mod ed25519;
+mod sealbatch;
 mod strictjson;
 
 type Key = [u8; 32];
@@ -348,6 +349,12 @@ impl Core {
                 batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
             }
         }
+        self.change_batch(batch, height, keep_rows);
+        Ok(())
+    }
+
+    /// `change` of a batch already read: distinct keys (a key twice would be undone wrong).
+    fn change_batch(&mut self, batch: Vec<(Key, Val)>, height: i64, keep_rows: bool) {
         let mut p = Pending {
             nodes_before: self.nodes.len(),
             entries_before: self.entries.keys.len(),
@@ -378,7 +385,6 @@ impl Core {
             self.root = self.rebuild(0, self.root, &keys, false).0;
         }
         self.height = height;
-        Ok(())
     }
 
     fn hash_of(&self, index: u32) -> Hash {
@@ -981,6 +987,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
+    sealbatch::register(m)?;
     m.add_class::<Rows>()?;
     Ok(())
 }
