@@ -8,10 +8,11 @@ use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
-use sha2::{Digest, Sha256};
 
 mod ed25519;
+mod hugepages;
 mod sealbatch;
+mod sha;
 mod strictjson;
 
 type Key = [u8; 32];
@@ -161,19 +162,11 @@ fn meta_path() -> Path {
 }
 
 fn leaf_hash(key: &Key, value: &Val) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x02u8]);
-    h.update(key);
-    h.update(value);
-    h.finalize().into()
+    sha::joined(&[&[0x02u8], key, value])
 }
 
 fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x03u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sha::joined(&[&[0x03u8], left, right])
 }
 
 #[derive(Default)]

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
 use sha2::{Digest, Sha256};
 
-use crate::{bytes_of, value_of, Core, Hash, Key, Val};
+use crate::{bytes_of, sha, value_of, Core, Hash, Key, Val};
 
 const ZERO: Hash = [0; 32];
 
@@ -97,10 +97,7 @@ fn pack_levels<'py>(
     while count > 1 {
         for pair in 0..count / 2 {
             let at = start + pair * 64;
-            let mut h = Sha256::new();
-            h.update(node_prefix);
-            h.update(&out[at..at + 64]);
-            let node: Hash = h.finalize().into();
+            let node = sha::joined(&[node_prefix, &out[at..at + 64]]);
             out.extend_from_slice(&node);
         }
         if count % 2 == 1 {
@@ -153,15 +150,12 @@ fn enter_leaves<'py>(
         let item_obj = source.getattr(intern!(py, "item_id"))?;
         let item = item_obj.cast::<PyString>()?.to_str()?.as_bytes();
         let version: u64 = source.getattr(intern!(py, "version"))?.extract()?;
-        let mut h = Sha256::new();
-        h.update(tag);
-        h.update(item);
         let mut value = [0u8; 56];
         value[..8].copy_from_slice(&version.to_be_bytes());
         value[8..40].copy_from_slice(&bytes_of::<32>(&leaf, "a leaf")?);
         value[40..48].copy_from_slice(&block);
         value[48..].copy_from_slice(&(index as u64).to_be_bytes());
-        put(h.finalize().into(), value);
+        put(sha::joined(&[tag, item]), value);
     }
     if leaf_iter.next().is_some() {
         return Err(PyValueError::new_err("more leaves than sources"));
