@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import overload
 
-from assay_headmap import Core, Rows
+from assay_headmap import Core, Rows, enter_leaves
 
-from anchoring.headmap import MapEntry, MapProof, MapRow, Node
+from anchoring.headmap import TAG_ITEM, MapEntry, MapProof, MapRow, Node
+from ledger.records import LeafSource
 
 _PATH_LIMIT = 1 << (34 * 8)
 
@@ -111,6 +112,20 @@ class HeadMap:
         """:meth:`update` for a caller that stores no node rows: the same map and root,
         undone by :meth:`rollback` alike, without the rows' cost."""
         self._core.apply(changes, height)
+
+    def enter_leaves(
+        self,
+        sources: Sequence[LeafSource],
+        leaves: Sequence[bytes],
+        height: int,
+        others: Mapping[bytes, MapEntry | bytes] | None = None,
+    ) -> list[tuple[bytes, bytes]]:
+        """:meth:`apply` of a block's leaves in one native call: ``leaves[i]`` of
+        ``sources[i]`` enters as ``MapEntry(version, leaf, height, i)`` under its
+        :func:`~anchoring.headmap.item_key` (an item's last leaf in the block wins, and wins
+        over an entry of ``others``, which enter too). Returns the changed entries as
+        ``(key, encoded entry)`` in key order: what the chain saves with the block."""
+        return enter_leaves(self._core, sources, leaves, height, TAG_ITEM, others or {})
 
     def head_row(self) -> MapRow:
         row: MapRow = self._core.head_row(MapRow)

@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from assay_headmap import pack_levels
+
 from anchoring.errors import ProofError
 from anchoring.hasher import BLOCK_TREE, DIGEST_SIZE, Hasher, PrefixHasher
 
@@ -33,10 +35,12 @@ Side = Literal["left", "right"]
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-def pack_tree(leaves: Sequence[bytes], hasher: Hasher = BLOCK_TREE) -> bytes:
+def pack_tree(leaves: Sequence[bytes], hasher: PrefixHasher = BLOCK_TREE) -> bytes:
     """Every level of the tree over ``leaves`` (already leaf-hashed), leaves first,
     32 bytes per node; the root is the last 32 bytes. Level sizes follow from the leaf
-    count alone (``n → ceil(n / 2)``), so a path is read with O(log n) slices.
+    count alone (``n → ceil(n / 2)``), so a path is read with O(log n) slices. The levels
+    are hashed natively (``assay_headmap.pack_levels``, bound to tests/anchoring/reference.py
+    by the tests): a block's tree is a share of every seal.
     """
     level = list(leaves)
     if not level:
@@ -47,14 +51,7 @@ def pack_tree(leaves: Sequence[bytes], hasher: Hasher = BLOCK_TREE) -> bytes:
         joined = b""
     if len(joined) != DIGEST_SIZE * len(level) or set(map(len, level)) != {DIGEST_SIZE}:
         raise ValueError(f"every leaf must be a {DIGEST_SIZE}-byte digest (bytes)")
-    parts = [joined]
-    while len(level) > 1:
-        upper = hasher.hash_pairs(level)
-        if len(level) % 2:
-            upper.append(level[-1])  # promoted unchanged
-        parts.append(b"".join(upper))
-        level = upper
-    return b"".join(parts)
+    return pack_levels(joined, hasher.node_prefix)
 
 
 def packed_root(tree: bytes) -> bytes:

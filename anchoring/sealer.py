@@ -208,7 +208,9 @@ class Anchor(CheckpointSigning):
         map_entries: list[EntryRow] | None = None
         if leaves:
             tree = pack_tree(leaves)
-            map_entries = self.keeper.update(self.head, rows, height, notifications[-1].id)
+            map_entries = self.keeper.update(
+                self.head, sources, leaves, height, notifications[-1].id
+            )
             try:
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
                 items = [(s.item_id, s.version) for s in sources]

@@ -23,6 +23,7 @@ from anchoring.headmap_native import HeadMap
 from anchoring.recorders import EntryRow, LeafRow
 from anchoring.registry import entries_for, touched_in
 from ledger.application import CustodyLedger
+from ledger.records import LeafSource
 
 
 class AnchorError(RuntimeError):
@@ -73,28 +74,29 @@ class SealMap:
         self.map = stored
 
     def update(
-        self, head: BlockHeader | None, rows: Sequence[LeafRow], height: int, last: int
+        self,
+        head: BlockHeader | None,
+        sources: Sequence[LeafSource],
+        leaves: Sequence[bytes],
+        height: int,
+        last: int,
     ) -> list[EntryRow] | None:
-        """Apply a block's leaves (after ``head``, up to notification ``last``) to the map;
-        the entries to save with the block (those it changed, in key order)."""
+        """Apply a block's leaves (``leaves[i]`` of ``sources[i]``; after ``head``, up to
+        notification ``last``) to the map; the entries to save with the block (those it
+        changed, in key order)."""
         if self.map is None:
             return None
-        # Leaves enter as their stored encoding (what the native map reads and the chain
-        # saves), without an entry object each; registry subjects as entries.
-        changes: dict[bytes, MapEntry | bytes] = {}
+        # Leaves enter natively, in one call (their entries are made there, as stored);
+        # the first version 2 block's earlier items and registry subjects alongside them.
+        others: dict[bytes, MapEntry | bytes] = {}
         if head is not None and head.version != MAP_HEADER_VERSION:
             # The first version 2 block: every item anchored so far enters the map too.
             for row in self.chain.latest_leaves():
-                changes[item_key(row.item_id)] = _encoded(row)
-        for row in rows:  # in leaf order, so an item's last leaf in the block wins
-            changes[item_key(row.item_id)] = _encoded(row)
+                others[item_key(row.item_id)] = _encoded(row)
         if self.registry_on:
-            changes.update(self._registry_changes(head, height, last))
-        self.map.apply(changes, height)  # its node rows are not stored: the entries are
-        return sorted(
-            (key, value if isinstance(value, bytes) else value.encode())
-            for key, value in changes.items()
-        )
+            others.update(self._registry_changes(head, height, last))
+        # Node rows are not stored: the entries are.
+        return self.map.enter_leaves(sources, leaves, height, others)
 
     def _registry_changes(
         self, head: BlockHeader | None, height: int, last: int

@@ -1,6 +1,6 @@
 """Native core of the head map; use it through anchoring.headmap_native.HeadMap."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 class _Entry(Protocol):
@@ -58,3 +58,35 @@ class Ed25519Key:
 def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None:
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""
+
+class _Source(Protocol):
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+def leaf_chain(
+    sources: Iterable[_Source],
+    prev_leaf: Callable[[str, int], bytes],
+    prefix: bytes,
+    kinds: dict[str, bytes],
+) -> list[bytes]:
+    """A block's leaves (anchoring/leaves.py's leaf_chain)."""
+
+def pack_levels(leaves: bytes, node_prefix: bytes) -> bytes:
+    """Every level of a block's tree (anchoring/merkle.py's pack_tree)."""
+
+def enter_leaves(
+    core: Core,
+    sources: Iterable[_Source],
+    leaves: Iterable[bytes],
+    height: int,
+    tag: bytes,
+    others: Mapping[bytes, _Entry | bytes],
+) -> list[tuple[bytes, bytes]]:
+    """A block's leaves entered in the map (anchoring/headmap_native.py); the changed
+    entries in key order."""

@@ -8,9 +8,11 @@ use pyo3::exceptions::{PyLookupError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
-use sha2::{Digest, Sha256};
 
 mod ed25519;
+mod hugepages;
+mod sealbatch;
+mod sha;
 mod strictjson;
 
 type Key = [u8; 32];
@@ -160,19 +162,11 @@ fn meta_path() -> Path {
 }
 
 fn leaf_hash(key: &Key, value: &Val) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x02u8]);
-    h.update(key);
-    h.update(value);
-    h.finalize().into()
+    sha::joined(&[&[0x02u8], key, value])
 }
 
 fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x03u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sha::joined(&[&[0x03u8], left, right])
 }
 
 #[derive(Default)]
@@ -348,6 +342,12 @@ impl Core {
                 batch.push((bytes_of::<32>(&k, "a key")?, value_of(&e)?));
             }
         }
+        self.change_batch(batch, height, keep_rows);
+        Ok(())
+    }
+
+    /// `change` of a batch already read: distinct keys (a key twice would be undone wrong).
+    fn change_batch(&mut self, batch: Vec<(Key, Val)>, height: i64, keep_rows: bool) {
         let mut p = Pending {
             nodes_before: self.nodes.len(),
             entries_before: self.entries.keys.len(),
@@ -378,7 +378,6 @@ impl Core {
             self.root = self.rebuild(0, self.root, &keys, false).0;
         }
         self.height = height;
-        Ok(())
     }
 
     fn hash_of(&self, index: u32) -> Hash {
@@ -981,6 +980,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
+    sealbatch::register(m)?;
     m.add_class::<Rows>()?;
     Ok(())
 }

@@ -45,6 +45,10 @@ class MerkleTree:
         """The tree over ``SHA-256(0x00 || record)`` of each record."""
         return cls([_sha256(b"\x00" + record).digest() for record in records])
 
+    def packed(self) -> bytes:
+        """Every level, leaves first, 32 bytes a node: ``anchoring.merkle.pack_tree``'s layout."""
+        return b"".join(b"".join(level) for level in self._levels)
+
     @property
     def root(self) -> bytes:
         return self._levels[-1][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
@@ -88,7 +89,8 @@ def test_platform_bodies_are_canonical_json() -> None:
     payloads=st.lists(st.binary(max_size=40), min_size=12, max_size=12),
 )
 def test_both_builders_of_leaf_chain_are_leaf_of(ids: list[str], payloads: list[bytes]) -> None:
-    """Distinct item ids take a loop of their own: bound to ``leaf_of`` like the other."""
+    """The sealer's builder (native, one call a block) and the verifier's (``event_leaf``)
+    are ``leaf_of``, with distinct item ids or repeated ones."""
     versions: dict[str, int] = {}
     sources = []
     for n, item in enumerate(ids):
@@ -108,3 +110,65 @@ def test_both_builders_of_leaf_chain_are_leaf_of(ids: list[str], payloads: list[
     ] == [leaf_of(s, prev) for s, prev in zip(sources, prevs, strict=True)]
     firsts = [s for s in sources if s.version == 1]
     assert leaf_chain(firsts, lambda _i, _v: ZERO_HASH) == [leaf_of(s, ZERO_HASH) for s in firsts]
+
+
+def reference_chain(
+    sources: list[LeafSource], prev_leaf: Callable[[str, int], bytes]
+) -> list[bytes]:
+    """leaf_chain written plainly on ``leaf_of``: the rule the native builder follows."""
+    last: dict[str, tuple[int, bytes]] = {}
+    out = []
+    for source in sources:
+        known = last.get(source.item_id)
+        if source.version == 1:
+            prev = ZERO_HASH
+        elif known is not None and known[0] == source.version - 1:
+            prev = known[1]
+        else:
+            prev = prev_leaf(source.item_id, source.version)
+        out.append(leaf_of(source, prev))
+        last[source.item_id] = (source.version, out[-1])
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["a", "é", "", "\U0001f600"]), st.text(max_size=80)),
+            st.integers(1, 4) | st.integers(1, 2**64 - 1),
+            st.sampled_from(["E", "P"]),
+            st.binary(max_size=100),
+        ),
+        max_size=12,
+    )
+)
+def test_leaf_chain_is_leaf_of_for_any_ids_versions_and_gaps(
+    events: list[tuple[str, int, Literal["E", "P"], bytes]],
+) -> None:
+    surrogate = {chr(c) for c in range(0xD800, 0xE000)}
+    sources = [LeafSource(*event) for event in events if not surrogate & set(event[0])]
+    asked: list[tuple[str, int]] = []
+
+    def lookup(item: str, version: int) -> bytes:
+        asked.append((item, version))
+        return hashlib.sha256(f"{item} {version}".encode()).digest()
+
+    expected = reference_chain(sources, lookup)
+    expected_asked, asked[:] = list(asked), []
+    assert leaf_chain(sources, lookup) == expected
+    assert asked == expected_asked
+
+
+def test_leaf_chain_refuses_what_leaf_of_cannot_encode() -> None:
+    zero: Callable[[str, int], bytes] = lambda _i, _v: ZERO_HASH  # noqa: E731
+    with pytest.raises(KeyError):
+        leaf_chain([LeafSource("a", 1, "X", b"")], zero)  # type: ignore[arg-type]
+    with pytest.raises(UnicodeEncodeError):
+        leaf_chain([LeafSource("\ud800", 1, "E", b"")], zero)
+    with pytest.raises(TypeError):
+        leaf_chain([LeafSource("a", 1, "E", "text")], zero)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        leaf_chain([LeafSource("a", 2, "E", b"")], lambda _i, _v: bytearray(31))  # type: ignore[arg-type,return-value]
+    with pytest.raises(OverflowError):
+        leaf_chain([LeafSource("a", -1, "E", b"")], zero)

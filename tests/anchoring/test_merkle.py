@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchoring.errors import ProofError, VerificationError
-from anchoring.hasher import BLOCK_TREE, LEAF_PREFIX, leaf_hash, node_hash
+from anchoring.hasher import BLOCK_TREE, LEAF_PREFIX, RFC9162, leaf_hash, node_hash
 from anchoring.merkle import (
     expected_path_shape,
     pack_tree,
@@ -360,7 +360,27 @@ def test_the_packed_tree_sealing_uses_equals_the_reference_and_merkletools(
 ) -> None:
     leaves = leaves_for(count, "k")
     packed, tree, mt = pack_tree(leaves), MerkleTree(leaves), reference(leaves)
+    assert packed == tree.packed()  # every level, byte for byte
     assert packed_root(packed) == tree.root
     assert packed_root(packed).hex() == mt.get_merkle_root()
     for index in {0, count - 1, data.draw(st.integers(0, count - 1))}:
         assert packed_path(packed, count, index) == tree.path(index) == mt.get_proof(index)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 13, 1000])
+def test_a_prefixed_hasher_packs_the_levels_its_pairs_make(count: int) -> None:
+    leaves = leaves_for(count, "p")
+    level, levels = leaves, [leaves]
+    while len(level) > 1:
+        level = RFC9162.hash_pairs(level) + level[len(level) // 2 * 2 :]
+        levels.append(level)
+    assert pack_tree(leaves, RFC9162) == b"".join(b"".join(lv) for lv in levels)
+    assert pack_tree(leaves, RFC9162) != pack_tree(leaves) or count == 1
+
+
+@pytest.mark.parametrize(
+    "leaves", [[], [bytes(31)], [bytes(32), bytes(33)], [bytes(32), "x" * 32], [bytes(64)]]
+)
+def test_a_tree_of_anything_but_digests_is_refused(leaves: list[bytes]) -> None:
+    with pytest.raises(ValueError):
+        pack_tree(leaves)
