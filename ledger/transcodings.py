@@ -48,10 +48,6 @@ class OwnerStatementAsDict(Transcoding):
         return OwnerStatement.from_primitive(data)
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
 def _number(value: float | None) -> str | None:
     """A coordinate as the JSON encoder writes it, or None if not a plain finite float."""
     if value is None:
@@ -59,6 +55,9 @@ def _number(value: float | None) -> str | None:
     if type(value) is not float or value != value or value in (float("inf"), float("-inf")):
         return None
     return float.__repr__(value)
+
+
+_NULL = "null"
 
 
 def custody_json(event: CustodyEvent) -> str | None:
@@ -71,28 +70,34 @@ def custody_json(event: CustodyEvent) -> str | None:
     latitude, longitude = _number(event.latitude), _number(event.longitude)
     if latitude is None or longitude is None:
         return None
+    text = encode_basestring  # of a str (an enumeration here is a StrEnum: its value)
     attributes = event.attributes
-    if attributes:
-        pairs = sorted(attributes.items())
-        if any(type(k) is not str or type(v) is not str for k, v in pairs):
-            return None
-        spelt = "{" + ",".join(f"{_text(k)}:{_text(v)}" for k, v in pairs) + "}"
-    else:
-        spelt = "{}"
-    verdict, reason = event.verdict, event.reason
     try:
+        if attributes:
+            pairs = sorted(attributes.items())
+            if any(type(k) is not str or type(v) is not str for k, v in pairs):
+                return None
+            spelt = "{" + ",".join(f"{text(k)}:{text(v)}" for k, v in pairs) + "}"
+        else:
+            spelt = "{}"
+        e = event
+        counterparty, tag_uid, brand, model = e.counterparty, e.tag_uid, e.brand, e.model
+        serial, verdict, certificate, buyer_ref = e.serial, e.verdict, e.certificate, e.buyer_ref
+        reason = e.reason
         return (
-            f'{{"event_id":{_text(event.event_id)},"item_id":{_text(event.item_id)},'
-            f'"kind":{encode_basestring(event.kind.value)},'
-            f'"party_id":{_text(event.party_id)},"device_id":{_text(event.device_id)},'
-            f'"location":{_text(event.location)},'
-            f'"occurred_at":{encode_basestring(event.occurred_at.isoformat())},'
-            f'"counterparty":{_text(event.counterparty)},"tag_uid":{_text(event.tag_uid)},'
-            f'"brand":{_text(event.brand)},"model":{_text(event.model)},'
-            f'"serial":{_text(event.serial)},'
-            f'"verdict":{_text(verdict.value) if verdict else "null"},'
-            f'"certificate":{_text(event.certificate)},"buyer_ref":{_text(event.buyer_ref)},'
-            f'"reason":{_text(reason.value) if reason else "null"},'
+            f'{{"event_id":{text(e.event_id)},"item_id":{text(e.item_id)},'
+            f'"kind":{text(e.kind)},"party_id":{text(e.party_id)},'
+            f'"device_id":{text(e.device_id)},"location":{text(e.location)},'
+            f'"occurred_at":"{e.occurred_at.isoformat()}",'  # digits and -:+T. only
+            f'"counterparty":{_NULL if counterparty is None else text(counterparty)},'
+            f'"tag_uid":{_NULL if tag_uid is None else text(tag_uid)},'
+            f'"brand":{_NULL if brand is None else text(brand)},'
+            f'"model":{_NULL if model is None else text(model)},'
+            f'"serial":{_NULL if serial is None else text(serial)},'
+            f'"verdict":{text(verdict) if verdict else _NULL},'
+            f'"certificate":{_NULL if certificate is None else text(certificate)},'
+            f'"buyer_ref":{_NULL if buyer_ref is None else text(buyer_ref)},'
+            f'"reason":{text(reason) if reason else _NULL},'
             f'"latitude":{latitude},"longitude":{longitude},"attributes":{spelt}}}'
         )
     except TypeError:  # a text field holding something else: the encoder decides
@@ -107,7 +112,7 @@ def _spell_data(transcoding: Transcoding | None, value: Any) -> str | None:
     if type(transcoding) is CustodyEventAsDict:
         return custody_json(value)
     if type(transcoding) is DatetimeAsISO:
-        return encode_basestring(value.isoformat())
+        return f'"{value.isoformat()}"'  # digits and -:+T. only
     return None
 
 
