@@ -279,7 +279,7 @@ class Item(base.Aggregate):
     def _status_signal(self, custody: CustodyEvent, actor: Party) -> tuple[Signal, str] | None:
         """Any event for an item never commissioned, retired or sold is a signal."""
         s = self.state
-        kind = custody.kind.value
+        kind = custody.kind  # a StrEnum formats as its value; .value is a Python-level lookup
         if RULES[custody.kind].withdraws:  # judged by who may declare (check_declarable)
             return None
         if not s.commissioned:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding
 
 from domain.custody import CustodyEvent
 from domain.owner_statement import OwnerStatement
@@ -46,19 +48,86 @@ class OwnerStatementAsDict(Transcoding):
         return OwnerStatement.from_primitive(data)
 
 
+def _number(value: float | None) -> str | None:
+    """A coordinate as the JSON encoder writes it, or None if not a plain finite float."""
+    if value is None:
+        return "null"
+    if type(value) is not float or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return float.__repr__(value)
+
+
+_NULL = "null"
+
+
+def custody_json(event: CustodyEvent) -> str | None:
+    """``json.dumps(event.to_primitive(), separators=(",", ":"), ensure_ascii=False)``,
+    written straight from the event's fields for an everyday event (no correction fields,
+    commitments or claim code; text attributes), else None: then the caller encodes the
+    primitive form. tests/ledger/test_transcodings.py binds the two spellings."""
+    if event.corrects or event.commitments or event.claim_digest:
+        return None
+    latitude, longitude = _number(event.latitude), _number(event.longitude)
+    if latitude is None or longitude is None:
+        return None
+    text = encode_basestring  # of a str (an enumeration here is a StrEnum: its value)
+    attributes = event.attributes
+    try:
+        if attributes:
+            pairs = sorted(attributes.items())
+            if any(type(k) is not str or type(v) is not str for k, v in pairs):
+                return None
+            spelt = "{" + ",".join(f"{text(k)}:{text(v)}" for k, v in pairs) + "}"
+        else:
+            spelt = "{}"
+        e = event
+        counterparty, tag_uid, brand, model = e.counterparty, e.tag_uid, e.brand, e.model
+        serial, verdict, certificate, buyer_ref = e.serial, e.verdict, e.certificate, e.buyer_ref
+        reason = e.reason
+        return (
+            f'{{"event_id":{text(e.event_id)},"item_id":{text(e.item_id)},'
+            f'"kind":{text(e.kind)},"party_id":{text(e.party_id)},'
+            f'"device_id":{text(e.device_id)},"location":{text(e.location)},'
+            f'"occurred_at":"{e.occurred_at.isoformat()}",'  # digits and -:+T. only
+            f'"counterparty":{_NULL if counterparty is None else text(counterparty)},'
+            f'"tag_uid":{_NULL if tag_uid is None else text(tag_uid)},'
+            f'"brand":{_NULL if brand is None else text(brand)},'
+            f'"model":{_NULL if model is None else text(model)},'
+            f'"serial":{_NULL if serial is None else text(serial)},'
+            f'"verdict":{text(verdict) if verdict else _NULL},'
+            f'"certificate":{_NULL if certificate is None else text(certificate)},'
+            f'"buyer_ref":{_NULL if buyer_ref is None else text(buyer_ref)},'
+            f'"reason":{text(reason) if reason else _NULL},'
+            f'"latitude":{latitude},"longitude":{longitude},"attributes":{spelt}}}'
+        )
+    except TypeError:  # a text field holding something else: the encoder decides
+        return None
+
+
+def _spell_data(transcoding: Transcoding | None, value: Any) -> str | None:
+    """The ``_data_`` of a value of the ledger's own transcodings, or None (the encoder
+    decides)."""
+    if type(transcoding) is BytesAsBase64:
+        return '"' + binascii.b2a_base64(value, newline=False).decode("ascii") + '"'
+    if type(transcoding) is CustodyEventAsDict:
+        return custody_json(value)
+    if type(transcoding) is DatetimeAsISO:
+        return f'"{value.isoformat()}"'  # digits and -:+T. only
+    return None
+
+
 #: Value types JSON writes as they are.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-#: Types whose registered transcoding returns plain JSON values only.
-_FLAT = frozenset({bytes, datetime, CustodyEvent})
 
 
 class StateTranscoder(JSONTranscoder):
     """eventsourcing's JSON transcoder, byte for byte, faster on the ledger's own events.
 
-    The base encoder calls back into Python for every transcoded value; an event state
-    whose members are plain or of a flat transcoding (bytes, datetime, a custody event)
-    is instead wrapped here the way the base wraps it (``{"_type_": name, "_data_": …}``)
-    and written by the C encoder in one call. Anything else takes the base path.
+    The base encoder calls back into Python for every transcoded value. An event state
+    whose members are text, null, datetimes, bytes or an everyday custody event is
+    instead spelt here member by member, each as the base spells it (a transcoded value
+    as ``{"_type_": name, "_data_": …}``), and any other state by the C encoder in one
+    call if it holds only plain values; anything else takes the base path.
     """
 
     def __init__(self) -> None:
@@ -67,17 +136,50 @@ class StateTranscoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         if type(obj) is dict:
-            flat: dict[str, Any] = {}
-            for name, value in obj.items():
-                kind = type(value)
-                if kind not in _PLAIN:
-                    if kind not in _FLAT:
-                        return super().encode(obj)
-                    transcoding = self.types[kind]
-                    value = {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
-                flat[name] = value
-            try:
-                return self._plain.encode(flat).encode("utf8")
-            except TypeError:  # a value inside needs a transcoding after all
-                pass
+            spelt = self._spell(obj)
+            if spelt is not None:
+                return spelt.encode("utf8")
         return super().encode(obj)
+
+    def _spell(self, state: dict[str, Any]) -> str | None:
+        members = []
+        types = self.types
+        for name, value in state.items():
+            kind = type(value)
+            if kind is str:
+                text = encode_basestring(value)
+            elif value is None:
+                text = "null"
+            elif kind is datetime or kind is bytes or kind is CustodyEvent:
+                transcoding = types.get(kind)
+                data = _spell_data(transcoding, value)
+                if transcoding is None or data is None:
+                    return self._flat(state)
+                text = f'{{"_type_":{encode_basestring(transcoding.name)},"_data_":{data}}}'
+            else:
+                return self._flat(state)
+            if type(name) is not str:
+                return None
+            members.append(f"{encode_basestring(name)}:{text}")
+        return "{" + ",".join(members) + "}"
+
+    def _flat(self, state: dict[str, Any]) -> str | None:
+        """The state written by the C encoder in one call, its transcoded members wrapped
+        as the base wraps them; None if a member needs the base path."""
+        flat: dict[str, Any] = {}
+        for name, value in state.items():
+            kind = type(value)
+            if kind not in _PLAIN:
+                transcoding = self.types.get(kind)
+                if transcoding is None or kind not in _FLAT:
+                    return None
+                value = {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
+            flat[name] = value
+        try:
+            return self._plain.encode(flat)
+        except TypeError:  # a value inside needs a transcoding after all
+            return None
+
+
+#: Types whose registered transcoding returns plain JSON values only.
+_FLAT = frozenset({bytes, datetime, CustodyEvent})

@@ -117,9 +117,10 @@ def _verify_key(public_key_hex: str) -> PublicKey | None:
 
 
 def _has_nul(custody: CustodyEvent) -> bool:
-    # The event's text fields (its enumerations are text too) and its attributes.
+    # The event's text fields and its attributes. Its enumerations (StrEnum members, not
+    # of type str) are skipped: their values are fixed names, none with NUL.
     for value in vars(custody).values():
-        if isinstance(value, str) and "\x00" in value:
+        if type(value) is str and "\x00" in value:
             return True
     return any("\x00" in k or "\x00" in v for k, v in custody.attributes.items())
 
