@@ -14,13 +14,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from eventsourcing.persistence import Mapper, Notification
 
 from ledger.records import is_flag_topic, is_owner_topic, is_party_topic
 from ledger.stored import STATE_FIELDS, Row, plain, rows_of, state_json, without_envelope
+
+if TYPE_CHECKING:  # a rebuild's reader process imports this module, and needs no DuckDB
+    import duckdb
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "number": "DOUBLE"}
 
