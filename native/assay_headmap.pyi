@@ -58,3 +58,12 @@ class Ed25519Key:
 def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None:
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""
+
+def band_rows(
+    core: Core, keys: Iterable[bytes] | None
+) -> list[tuple[int, bytes | None, bytes | None, bytes | None]]:
+    """``(band id, hash or None, single key or None, its value or None)`` of the band nodes
+    over ``keys`` (None: all), sorted by id (native/src/bands.rs)."""
+
+def entries(core: Core) -> list[tuple[bytes, bytes]]:
+    """Every entry of the map as ``(key, value)``, in key order."""

@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 use sha2::{Digest, Sha256};
 
+mod bands;
 mod ed25519;
 mod strictjson;
 
@@ -982,5 +983,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ed25519::Ed25519Key>()?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
     m.add_class::<Rows>()?;
+    m.add_function(wrap_pyfunction!(bands::band_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(bands::entries, m)?)?;
     Ok(())
 }
