@@ -18,7 +18,7 @@ from anchoring.headbands import HEAD_ID, compose, head_of, state_of
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry, MapProof, root_of
 from anchoring.headmap_native import HeadMap
-from anchoring.recorders import MapStateStore
+from anchoring.recorders import BlockIndex, MapStateStore
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,30 @@ def proof_from_state(
     return entry, proof
 
 
-def build_state(store: object, head: BlockHeader | None, rebuild: Callable[[int], HeadMap]) -> bool:
-    """Write the state from the stored entries if it does not stand at the head block
-    (a data dir from before it, or a block sealed without it); whether it was written."""
-    if not isinstance(store, MapStateStore) or head is None or head.map_root is None:
+def build_state(
+    store: object, head: Callable[[], BlockHeader | None], rebuild: Callable[[int], HeadMap]
+) -> bool:
+    """Write the state from the stored entries if it does not stand at the newest block
+    (a data dir from before it, or a block sealed without it); whether it was written. A
+    chain whose newest block cannot be read opens without it (proofs take the rebuild way,
+    which reports the problem, as the audit does)."""
+    if not isinstance(store, MapStateStore) or not isinstance(store, BlockIndex):
         return False
-    if state_height(store) == head.height:
+    newest = store.indexed_blocks() - 1
+    if newest < 0 or state_height(store) == newest:
         return False
-    m = rebuild(head.height)
-    if not hmac.compare_digest(m.root, head.map_root):
-        log.warning("the stored map entries do not give block %d's map root", head.height)
+    try:
+        header = head()
+        if header is None or header.map_root is None or header.height != newest:
+            return False
+        m = rebuild(newest)
+    except Exception as e:  # derived data: the audit names what is wrong
+        log.warning("the head map state was not built: %s", e)
         return False
-    written = store.replace_map_state(state_of(m, None), head.height)
+    if not hmac.compare_digest(m.root, header.map_root):
+        log.warning("the stored map entries do not give block %d's map root", newest)
+        return False
+    written = store.replace_map_state(state_of(m, None), newest)
     if written:
-        log.info("built the stored head map state at block %d (%d entries)", head.height, m.size)
+        log.info("built the stored head map state at block %d (%d entries)", newest, m.size)
     return written
