@@ -192,7 +192,7 @@ class Chain(Application[str]):
             if isinstance(self.recorder, MapStore):  # once, whoever opens an older dir first
                 self.recorder.migrate_map_nodes()
             self._backfill_block_index()
-            build_state(self.recorder, self.head, self.head_map)
+            build_state(self.recorder, self._map_root, self.head_map)
         self._map_lock = threading.Lock()
         self._map: HeadMap | None = None  # the map as some block left it, for proofs
 

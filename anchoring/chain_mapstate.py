@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from anchoring.errors import ProofError
 from anchoring.headbands import HEAD_ID, compose, head_of, state_of
-from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry, MapProof, root_of
 from anchoring.headmap_native import HeadMap
 from anchoring.recorders import BlockIndex, MapStateStore
@@ -37,9 +36,10 @@ def proof_from_state(
 ) -> tuple[MapEntry | None, MapProof] | None:
     """The key's entry and proof at ``height`` from the stored state, or None if the state
     does not stand at ``height``; LookupError if it does but gives another root."""
-    if not isinstance(store, MapStateStore):
+    read = getattr(store, "map_state_rows", None)  # (a Protocol's isinstance is slow)
+    if read is None:
         return None
-    bands, entries = store.map_state_rows(key)
+    bands, entries = read(key)
     head = bands.get(HEAD_ID)
     if head is None or head_of(head)[0] != height:
         return None
@@ -55,7 +55,7 @@ def proof_from_state(
 
 
 def build_state(
-    store: object, head: Callable[[], BlockHeader | None], rebuild: Callable[[int], HeadMap]
+    store: object, map_root: Callable[[int], bytes | None], rebuild: Callable[[int], HeadMap]
 ) -> bool:
     """Write the state from the stored entries if it does not stand at the newest block
     (a data dir from before it, or a block sealed without it); whether it was written. A
@@ -67,14 +67,14 @@ def build_state(
     if newest < 0 or state_height(store) == newest:
         return False
     try:
-        header = head()
-        if header is None or header.map_root is None or header.height != newest:
-            return False
+        root = map_root(newest)
+        if root is None:
+            return False  # a version 1 head: no map yet
         m = rebuild(newest)
     except Exception as e:  # derived data: the audit names what is wrong
         log.warning("the head map state was not built: %s", e)
         return False
-    if not hmac.compare_digest(m.root, header.map_root):
+    if not hmac.compare_digest(m.root, root):
         log.warning("the stored map entries do not give block %d's map root", newest)
         return False
     written = store.replace_map_state(state_of(m, None), newest)

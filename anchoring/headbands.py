@@ -5,13 +5,15 @@ proof (seconds at a million items). Beside the per-block entries the chain store
 *as its newest block left it* (docs/architecture.md, "The head map on disk"):
 
 * every current entry, keyed by its map key;
-* the **bands**: the subtree under every non-empty 8-bit and 16-bit key prefix, as a
-  :class:`BandRow` (at most 256 + 65,536 rows) — its hash and, when it holds exactly one
+* the **bands**: the subtree under every non-empty 4-, 8-, 12- and 16-bit key prefix, as
+  a :class:`BandRow` (at most 16 + 256 + 4,096 + 65,536 rows) — its hash and, when it holds
+  exactly one
   entry (the shortcut rule: it then hashes to that entry's leaf hash), that entry;
 * the **head** row: the height the state stands at, the root and the map's size.
 
-A proof for key K reads the head, the 256 rows of band 8, the rows of band 16 under K's
-8-bit prefix and the entries under K's 16-bit prefix (:data:`READ` names the ranges), and
+A proof for key K reads the head, the 16 rows of band 4, the (at most) 16 rows of each next
+band under K's prefix in the band before, and the entries under K's 16-bit prefix
+(:func:`read_ranges` names them: some 70 rows at a million items), and
 :func:`compose` makes from them exactly the proof :meth:`HeadMap.prove` gives. The rows an
 update changes come from the native core (``band_rows``, native/src/bands.rs);
 :func:`band_rows` here is the reference, over any node lookup.
@@ -31,7 +33,8 @@ from anchoring.hasher import HEADMAP
 from anchoring.headmap import DEPTH, EMPTY, MapEntry, MapProof, Node, path_id
 from anchoring.headmap_native import HeadMap
 
-BANDS = (8, 16)
+BANDS = (4, 8, 12, 16)
+STEP = 4  # bits from one band to the next
 HEAD_ID = -1  # the head row's id in the bands table
 _META = struct.Struct(">qQ")
 _NODE = HEADMAP.node_prefix
@@ -113,20 +116,17 @@ def _subtree(node: Callable[[int], Node | None], i: int, depth: int, key: bytes)
 # ----- reading a proof -------------------------------------------------------------------
 
 
-def read_ranges(key: bytes) -> tuple[tuple[int, int], tuple[int, int], bytes, bytes]:
-    """What a proof for ``key`` reads: the band 8 id range, the band 16 id range under its
-    8-bit prefix, and the key range ``[low, high)`` of the entries under its 16-bit prefix
-    (the head row is read too)."""
+def read_ranges(key: bytes) -> tuple[list[tuple[int, int]], bytes, bytes]:
+    """What a proof for ``key`` reads besides the head row: the id range of each band under
+    the key's prefix in the band before, and the key range ``[low, high)`` of the entries
+    under its 16-bit prefix."""
     p16 = int.from_bytes(key[:2], "big")
-    p8 = p16 >> 8
-    low = key[:2]
+    ranges = []
+    for depth in BANDS:
+        first = (p16 >> (16 - depth + STEP)) << STEP
+        ranges.append((band_id(depth, first), band_id(depth, first | ((1 << STEP) - 1))))
     high = (p16 + 1).to_bytes(2, "big") if p16 < 0xFFFF else b"\xff" * 33
-    return (
-        (band_id(8, 0), band_id(8, 255)),
-        (band_id(16, p8 << 8), band_id(16, (p8 << 8) | 255)),
-        low,
-        high,
-    )
+    return ranges, key[:2], high
 
 
 def compose(
@@ -140,16 +140,18 @@ def compose(
     k = int.from_bytes(key, "big")
     top: list[bytes | None] = []  # siblings root-first, down to depth 16
     start = 0
+    above = head.hash  # the node at ``start`` on the key's path, as the band before has it
     for band in BANDS:
         level = _levels(bands, band, start, k >> (DEPTH - start))
+        if _hash(level[start].get(k >> (DEPTH - start))) != above:
+            raise LookupError(f"the stored band rows at depth {band} do not give the node above")
         for d in range(start, band):
             here = level[d].get(k >> (DEPTH - d))
             if here is None or here.leaf_key is not None:
                 return _ended(key, here, top)
             sibling = level[d + 1].get((k >> (DEPTH - d - 1)) ^ 1)
             top.append(None if sibling is None else sibling.hash)
-        if start == 0 and level[0].get(0, BandRow(0, bytes(32))).hash != head.hash:
-            raise LookupError("the stored band rows do not give the stored root")
+        above = _hash(level[band].get(k >> (DEPTH - band)))
         start = band
     here = bands.get(band_id(16, k >> (DEPTH - 16)))
     if here is None or here.leaf_key is not None:

@@ -111,18 +111,20 @@ class MapStateStore(Protocol):
     def replace_map_state(self, state: MapState, height: int) -> bool: ...
 
 
-#: The rows a proof for a key reads, in one statement (one snapshot, on either store).
-STATE_ROWS_SQL = (
-    "SELECT id, hash, leaf_key, value FROM {bands} WHERE id = {p} "
-    "UNION ALL SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p} "
-    "UNION ALL SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p} "
-    "UNION ALL SELECT NULL, key, NULL, value FROM {current} WHERE key >= {p} AND key < {p}"
+#: The rows a proof for a key reads (:func:`anchoring.headbands.read_ranges`), in one
+#: statement: one snapshot, on either store.
+STATE_ROWS_SQL = " UNION ALL ".join(
+    [
+        "SELECT id, hash, leaf_key, value FROM {bands} WHERE id = {p}",
+        *["SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p}"] * 4,
+        "SELECT NULL, key, NULL, value FROM {current} WHERE key >= {p} AND key < {p}",
+    ]
 )
 
 
 def state_params(key: bytes) -> tuple[object, ...]:
-    band8, band16, low, high = read_ranges(key)
-    return (HEAD_ID, *band8, *band16, low, high)
+    ranges, low, high = read_ranges(key)
+    return (HEAD_ID, *(i for pair in ranges for i in pair), low, high)
 
 
 def state_split(

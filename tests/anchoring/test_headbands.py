@@ -45,7 +45,7 @@ def shapes(rng: random.Random) -> dict[str, list[bytes]]:
         "shared-30-bits": [key_with(base, 30, rng) for _ in range(5)],
         "shared-200-bits": [key_with(base, 200, rng) for _ in range(2)],
     }
-    for depth in (7, 8, 9, 15, 16, 17):
+    for depth in (3, 4, 5, 7, 8, 9, 11, 12, 13, 15, 16, 17):
         # Two keys that part at ``depth``: each is alone below it (a shortcut at depth+1).
         prefix = rng.getrandbits(depth)
         out[f"part-at-{depth}"] = [
@@ -60,11 +60,11 @@ def shapes(rng: random.Random) -> dict[str, list[bytes]]:
 
 def reads(state: dict[int, BandRow], entries: dict[bytes, bytes], key: bytes):  # type: ignore[no-untyped-def]
     """What a store returns for ``key``: the rows read_ranges names."""
-    band8, band16, low, high = read_ranges(key)
+    ranges, low, high = read_ranges(key)
     bands = {
         i: row
         for i, row in state.items()
-        if i == HEAD_ID or band8[0] <= i <= band8[1] or band16[0] <= i <= band16[1]
+        if i == HEAD_ID or any(first <= i <= last for first, last in ranges)
     }
     return bands, sorted((k, v) for k, v in entries.items() if low <= k < high)
 
@@ -144,5 +144,5 @@ def test_rows_that_do_not_fit_together_are_refused() -> None:
     with pytest.raises(LookupError, match="no head row"):
         compose(keys[0], {i: r for i, r in bands.items() if i != HEAD_ID}, rows)
     flipped = {i: BandRow(i, bytes(32)) if i == (8 << 16) | 0x12 else r for i, r in bands.items()}
-    with pytest.raises(LookupError, match="root"):
+    with pytest.raises(LookupError, match="band rows at depth 8"):
         compose(keys[0], flipped, rows)
