@@ -7,8 +7,7 @@ proof (seconds at a million items). Beside the per-block entries the chain store
 * every current entry, keyed by its map key;
 * the **bands**: the subtree under every non-empty 4-, 8-, 12- and 16-bit key prefix, as
   a :class:`BandRow` (at most 16 + 256 + 4,096 + 65,536 rows) — its hash and, when it holds
-  exactly one
-  entry (the shortcut rule: it then hashes to that entry's leaf hash), that entry;
+  exactly one entry (the shortcut rule: it then hashes to that entry's leaf hash), that entry;
 * the **head** row: the height the state stands at, the root and the map's size.
 
 A proof for key K reads the head, the 16 rows of band 4, the (at most) 16 rows of each next
@@ -36,7 +35,7 @@ from anchoring.headmap_native import HeadMap
 BANDS = (4, 8, 12, 16)
 STEP = 4  # bits from one band to the next
 HEAD_ID = -1  # the head row's id in the bands table
-_META = struct.Struct(">qQ")
+_META = struct.Struct(">qQ")  # height, size: as the map's head row (headmap.head_of) packs them
 _NODE = HEADMAP.node_prefix
 
 
@@ -48,7 +47,7 @@ def band_id(depth: int, prefix: int) -> int:
 class BandRow:
     """The subtree under a prefix: ``hash`` (None: empty, a row to delete) and, when it
     holds exactly one entry, that entry's key and value. The head row (``id`` HEAD_ID)
-    holds the root and, as ``value``, the height and size (:func:`head_value`)."""
+    holds the root and, as ``value``, the height and size (:func:`head_of`)."""
 
     id: int
     hash: bytes | None
