@@ -5,14 +5,16 @@ proof (seconds at a million items). Beside the per-block entries the chain store
 *as its newest block left it* (docs/architecture.md, "The head map on disk"):
 
 * every current entry, keyed by its map key;
-* the **bands**: the subtree under every non-empty 4-, 8-, 12- and 16-bit key prefix, as
-  a :class:`BandRow` (at most 16 + 256 + 4,096 + 65,536 rows) — its hash and, when it holds
+* the **bands**: the subtree under every non-empty 4-, 8- and 12-bit key prefix, as
+  a :class:`BandRow` (at most 16 + 256 + 4,096 rows) — its hash and, when it holds
   exactly one entry (the shortcut rule: it then hashes to that entry's leaf hash), that entry;
 * the **head** row: the height the state stands at, the root and the map's size.
 
 A proof for key K reads the head, the 16 rows of band 4, the (at most) 16 rows of each next
-band under K's prefix in the band before, and the entries under K's 16-bit prefix
-(:func:`read_ranges` names them: some 70 rows at a million items), and
+band under K's prefix in the band before, and the entries under K's 12-bit prefix
+(:func:`read_ranges` names them: some 290 rows at a million items; a band at depth 16 would
+cut that to ~70 but cost a seal ~1,000 more scattered row writes per 1,000 keys:
+bench/results/headmap-bands-2026-12-04.md), and
 :func:`compose` makes from them exactly the proof :meth:`HeadMap.prove` gives. The rows an
 update changes come from the native core (``band_rows``, native/src/bands.rs);
 :func:`band_rows` here is the reference, over any node lookup.
@@ -32,7 +34,8 @@ from anchoring.hasher import HEADMAP
 from anchoring.headmap import DEPTH, EMPTY, MapEntry, MapProof, Node, path_id
 from anchoring.headmap_native import HeadMap
 
-BANDS = (4, 8, 12, 16)
+BANDS = (4, 8, 12)
+LAST = BANDS[-1]  # the entries under a key's LAST-bit prefix are read from the store
 STEP = 4  # bits from one band to the next
 HEAD_ID = -1  # the head row's id in the bands table
 _META = struct.Struct(">qQ")  # height, size: as the map's head row (headmap.head_of) packs them
@@ -118,14 +121,15 @@ def _subtree(node: Callable[[int], Node | None], i: int, depth: int, key: bytes)
 def read_ranges(key: bytes) -> tuple[list[tuple[int, int]], bytes, bytes]:
     """What a proof for ``key`` reads besides the head row: the id range of each band under
     the key's prefix in the band before, and the key range ``[low, high)`` of the entries
-    under its 16-bit prefix."""
+    under its ``LAST``-bit prefix."""
     p16 = int.from_bytes(key[:2], "big")
     ranges = []
     for depth in BANDS:
         first = (p16 >> (16 - depth + STEP)) << STEP
         ranges.append((band_id(depth, first), band_id(depth, first | ((1 << STEP) - 1))))
-    high = (p16 + 1).to_bytes(2, "big") if p16 < 0xFFFF else b"\xff" * 33
-    return ranges, key[:2], high
+    first, last = (p16 >> (16 - LAST)) << (16 - LAST), p16 | ((1 << (16 - LAST)) - 1)
+    high = (last + 1).to_bytes(2, "big") if last < 0xFFFF else b"\xff" * 33
+    return ranges, first.to_bytes(2, "big"), high
 
 
 def compose(
@@ -137,7 +141,7 @@ def compose(
     if head is None or head.hash is None:
         raise LookupError("the stored map state has no head row")
     k = int.from_bytes(key, "big")
-    top: list[bytes | None] = []  # siblings root-first, down to depth 16
+    top: list[bytes | None] = []  # siblings root-first, down to depth LAST
     start = 0
     above = head.hash  # the node at ``start`` on the key's path, as the band before has it
     for band in BANDS:
@@ -152,16 +156,16 @@ def compose(
             top.append(None if sibling is None else sibling.hash)
         above = _hash(level[band].get(k >> (DEPTH - band)))
         start = band
-    here = bands.get(band_id(16, k >> (DEPTH - 16)))
+    here = bands.get(band_id(LAST, k >> (DEPTH - LAST)))
     if here is None or here.leaf_key is not None:
         return _ended(key, here, top)
     under = HeadMap()
     under.apply(dict(entries), 0)
-    at_band = under.node(path_id(16, k))
+    at_band = under.node(path_id(LAST, k))
     if at_band is None or at_band.hash != here.hash or at_band.leaf_key is not None:
         raise LookupError("the stored entries do not give their band row's hash")
     entry, proof = under.prove(key)
-    siblings = proof.siblings[: len(proof.siblings) - 16] + tuple(reversed(top))
+    siblings = proof.siblings[: len(proof.siblings) - LAST] + tuple(reversed(top))
     return entry, MapProof(siblings, proof.other_key, proof.other_value)
 
 

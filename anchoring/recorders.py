@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
-from anchoring.headbands import HEAD_ID, BandRow, MapState, read_ranges
+from anchoring.headbands import BANDS, HEAD_ID, BandRow, MapState, read_ranges
 
 _LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
@@ -116,7 +116,8 @@ class MapStateStore(Protocol):
 STATE_ROWS_SQL = " UNION ALL ".join(
     [
         "SELECT id, hash, leaf_key, value FROM {bands} WHERE id = {p}",
-        *["SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p}"] * 4,
+        *["SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p}"]
+        * len(BANDS),
         "SELECT NULL, key, NULL, value FROM {current} WHERE key >= {p} AND key < {p}",
     ]
 )

@@ -1,5 +1,5 @@
 //! Band rows of the head map (anchoring/headbands.py is the reference): the subtree under
-//! every 4-, 8-, 12- and 16-bit key prefix, as the store's current-state tables keep them
+//! every 4-, 8- and 12-bit key prefix, as the store's current-state tables keep them
 //! so a proof at the head reads a few hundred rows instead of rebuilding the map.
 
 use pyo3::prelude::*;
@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use crate::{bit, bytes_of, masked, Core, Hash, Key, NONE};
 
 /// The depths of the bands, shallowest first.
-const BANDS: [usize; 4] = [4, 8, 12, 16];
+const BANDS: [usize; 3] = [4, 8, 12];
 
 impl Core {
     /// `(hash, entry index)` of the subtree under the first `depth` bits of `key` (the

@@ -13,7 +13,7 @@ import pytest
 from anchoring.audit import audit
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
-from anchoring.headbands import state_of
+from anchoring.headbands import LAST, state_of
 from anchoring.headmap import item_key
 from anchoring.recorders import MapStateStore
 from anchoring.sealer import SealPolicy
@@ -102,10 +102,11 @@ def flip(db: Path, sql_select: str, sql_update: str) -> None:
     conn.close()
 
 
-BAND_16 = 16 << 16
+BAND_LAST = LAST << 16  # the deepest band's first id
+BAND_END = BAND_LAST + (1 << LAST) - 1  # and its last
 TAMPERS = {
     "band hash": (
-        f"SELECT hash, id FROM anchored_map_bands WHERE id >= {BAND_16} ORDER BY id",
+        f"SELECT hash, id FROM anchored_map_bands WHERE id >= {BAND_LAST} ORDER BY id",
         "UPDATE anchored_map_bands SET hash=? WHERE id=?",
         "band row",
     ),
@@ -155,7 +156,7 @@ def test_an_altered_byte_of_the_state_is_named_by_the_audit(tmp_path: Path, targ
     [
         ("DELETE FROM anchored_map_bands WHERE id = (SELECT MAX(id) FROM anchored_map_bands)",
          "band row"),
-        (f"INSERT INTO anchored_map_bands VALUES ({BAND_16 + 65535}, zeroblob(32), NULL, NULL)",
+        (f"INSERT INTO anchored_map_bands VALUES ({BAND_END}, zeroblob(32), NULL, NULL)",
          "should not exist"),
         ("INSERT INTO anchored_map_current VALUES (zeroblob(32), zeroblob(56))",
          "is in no block's changes"),
