@@ -8,6 +8,8 @@ must be exactly the entries the rebuild enters, so an edited, added or missing e
 found, with its block.
 From the chain's registry switch on, a block's changes also hold the parties and devices
 of its range (``registry``, derived by :mod:`anchoring.registry` from the ledger).
+At the end (:meth:`MapAudit.finish`) the stored map state (:mod:`anchoring.headbands`:
+current entries, band rows, head row) must be exactly the state of the rebuilt map.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import hmac
 from collections.abc import Mapping
 
 from anchoring.audit_records import Divergence
+from anchoring.headbands import HEAD_ID, state_of
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import MapEntry, item_key
 from anchoring.headmap_native import HeadMap
-from anchoring.recorders import MapStore
+from anchoring.recorders import MapStateStore, MapStore
 
 
 class MapAudit:
     def __init__(self, store: object) -> None:
         self.map = HeadMap()
         self.store = store if isinstance(store, MapStore) else None
+        self.state_store = store if isinstance(store, MapStateStore) else None
         self.started = False  # a version 2 block was seen
         self.before: dict[bytes, MapEntry] = {}  # items of the version 1 blocks
 
@@ -87,3 +91,38 @@ class MapAudit:
                 )
         missing = next(key for key, _ in expected if (key, wanted[key]) not in stored)
         raise Divergence(f"block {height}: map entry {missing.hex()} was not stored")
+
+    def finish(self) -> None:
+        """Check the stored map state against the map rebuilt up to the newest block."""
+        if self.state_store is None:
+            return
+        bands, entries = self.state_store.map_state_all()
+        if not self.started:
+            if bands or entries:
+                raise Divergence("the chain has no head map, yet a stored map state")
+            return
+        expected = state_of(self.map, None)
+        wanted = [expected.head, *(r for r in expected.bands if r.hash is not None)]
+        if bands != sorted(wanted, key=lambda r: r.id):
+            have = {r.id: r for r in bands}
+            for row in wanted:
+                if have.pop(row.id, None) != row:
+                    raise Divergence(f"stored map state: {_band_name(row.id)} {_ALTERED}")
+            raise Divergence(f"stored map state: {_band_name(min(have))} should not exist")
+        if entries != list(expected.entries):
+            have_entries = dict(entries)
+            for key, value in expected.entries:
+                if have_entries.pop(key, None) != value:
+                    raise Divergence(f"stored map state: current entry {key.hex()} {_ALTERED}")
+            extra = min(have_entries).hex()
+            raise Divergence(f"stored map state: current entry {extra} is in no block's changes")
+
+
+_ALTERED = "differs from the map recomputed from the ledger (map state altered)"
+
+
+def _band_name(i: int) -> str:
+    if i == HEAD_ID:
+        return "the head row (height, size, root)"
+    depth = i >> 16
+    return f"band row {i & 0xFFFF:0{depth // 4}x} (depth {depth})"

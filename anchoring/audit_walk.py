@@ -86,6 +86,7 @@ class Walk:
             self.accumulator.append(header.block_hash())
             self.report.blocks += 1
             self.report.leaves += len(leaves)
+        self.map_audit.finish()
         self._check_tail()
         self._check_position()
         self.ledger_checks.check_claims()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,8 +27,10 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
+from anchoring.chain_mapstate import build_state, proof_from_state, state_height
+from anchoring.headbands import MapState
 from anchoring.header import BlockHeader
-from anchoring.headmap import MapEntry, MapProof, Node
+from anchoring.headmap import MapEntry, MapProof
 from anchoring.headmap_native import HeadMap
 from anchoring.merkle import pack_tree
 from anchoring.recorders import (
@@ -189,7 +191,8 @@ class Chain(Application[str]):
             super().__init__(env)
             if isinstance(self.recorder, MapStore):  # once, whoever opens an older dir first
                 self.recorder.migrate_map_nodes()
-        self._backfill_block_index()
+            self._backfill_block_index()
+            build_state(self.recorder, self._map_root, self.head_map)
         self._map_lock = threading.Lock()
         self._map: HeadMap | None = None  # the map as some block left it, for proofs
 
@@ -211,10 +214,12 @@ class Chain(Application[str]):
         leaf_rows: list[LeafRow],
         tree: bytes | None,
         map_entries: Sequence[EntryRow] | None = None,
+        map_state: MapState | None = None,
     ) -> None:
         """Save a seal in one transaction: the anchor's new ledger position, and the block
         with its leaf and block index rows (none when the batch held no item event) and
-        the head map entries it changed, in key order (version 2 headers).
+        the head map entries it changed, in key order, and the map state after it
+        (version 2 headers).
 
         Raises eventsourcing's ``IntegrityError`` if another anchor sealed that height or
         recorded that position first; nothing is saved then.
@@ -228,6 +233,7 @@ class Chain(Application[str]):
                 leaf_rows=leaf_rows,
                 block_rows=[block_row(block.header, tree)],
                 map_entries=(height, map_entries) if map_entries else None,
+                map_state=map_state,
             )
         self._record(processing)
 
@@ -354,17 +360,16 @@ class Chain(Application[str]):
         with self._map_lock:
             self._map_at(height)
 
-    def map_nodes_at(self, height: int) -> Callable[[int], Node | None]:
-        """Node lookup (path id → node) of the map as block ``height`` left it."""
-
-        def node(path: int) -> Node | None:
-            with self._map_lock:
-                return self._map_at(height).node(path)
-
-        return node
+    def map_state_at(self, height: int) -> bool:
+        """Whether proofs at ``height`` are answered from the stored map state (no rebuild)."""
+        return state_height(self.recorder) == height
 
     def map_proof_at(self, key: bytes, height: int) -> tuple[MapEntry | None, MapProof]:
-        """The key's entry and proof in the map as block ``height`` left it."""
+        """The key's entry and proof in the map as block ``height`` left it: from the
+        stored state when it stands at ``height``, else from the map rebuilt in memory."""
+        stored = proof_from_state(self.recorder, self._map_root, key, height)
+        if stored is not None:
+            return stored
         with self._map_lock:
             return self._map_at(height).prove(key)
 

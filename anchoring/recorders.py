@@ -14,6 +14,9 @@ written in one transaction so a seal is all-or-nothing.
   the map in memory (:meth:`anchoring.chain.Chain.head_map`). Data dirs from before this
   table kept every changed node in ``anchored_map``; :meth:`migrate_map_nodes` derives the
   entries from it once.
+* ``anchored_map_current`` and ``anchored_map_bands``: the map as the newest block left it
+  (:mod:`anchoring.headbands`): every entry by key, the band rows and the head row, updated
+  in the block's transaction, so a proof at the head reads a few hundred rows.
 
 All are derived data: ``audit`` recomputes and checks every row. ``height`` is the
 primary key of ``anchored_blocks``, a second guard (after the block aggregate's id)
@@ -28,6 +31,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+
+from anchoring.headbands import BANDS, HEAD_ID, BandRow, MapState, read_ranges
 
 _LEAF_COLUMNS = "item_id, version, height, leaf_index, leaf_hash"
 
@@ -94,6 +99,61 @@ class MapStore(Protocol):
     def latest_leaves(self) -> list[LeafRow]: ...
 
 
+@runtime_checkable
+class MapStateStore(Protocol):
+    """The map as the newest block left it (``map_state=`` a :class:`MapState` when
+    sealing): entries by key, band rows and the head row."""
+
+    def map_state_rows(self, key: bytes) -> tuple[dict[int, BandRow], list[EntryRow]]: ...
+
+    def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]: ...
+
+    def replace_map_state(self, state: MapState, height: int) -> bool: ...
+
+
+#: The rows a proof for a key reads (:func:`anchoring.headbands.read_ranges`), in one
+#: statement: one snapshot, on either store.
+STATE_ROWS_SQL = " UNION ALL ".join(
+    [
+        "SELECT id, hash, leaf_key, value FROM {bands} WHERE id = {p}",
+        *["SELECT id, hash, leaf_key, value FROM {bands} WHERE id BETWEEN {p} AND {p}"]
+        * len(BANDS),
+        "SELECT NULL, key, NULL, value FROM {current} WHERE key >= {p} AND key < {p}",
+    ]
+)
+
+
+def state_params(key: bytes) -> tuple[object, ...]:
+    ranges, low, high = read_ranges(key)
+    return (HEAD_ID, *(i for pair in ranges for i in pair), low, high)
+
+
+def state_split(
+    rows: Iterable[tuple[Any, Any, Any, Any]],
+) -> tuple[dict[int, BandRow], list[EntryRow]]:
+    """Band rows by id and the entries, from :data:`STATE_ROWS_SQL`'s rows."""
+    bands: dict[int, BandRow] = {}
+    entries: list[EntryRow] = []
+    for i, digest, leaf_key, value in rows:
+        if i is None:
+            entries.append((bytes(digest), bytes(value)))
+        else:
+            bands[i] = BandRow(i, bytes(digest), opt_bytes(leaf_key), opt_bytes(value))
+    entries.sort()
+    return bands, entries
+
+
+def opt_bytes(raw: Any) -> bytes | None:
+    return None if raw is None else bytes(raw)
+
+
+def band_params(state: MapState) -> tuple[list[tuple[int]], list[tuple[Any, ...]]]:
+    """The band ids to delete (empty subtrees) and the rows to upsert (with the head)."""
+    gone = [(r.id,) for r in state.bands if r.hash is None]
+    rows = [r for r in (*state.bands, state.head) if r.hash is not None]
+    return gone, [(r.id, r.hash, r.leaf_key, r.value) for r in rows]
+
+
 class SQLiteChainRecorder(SQLiteProcessRecorder):
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -116,6 +176,14 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             "CREATE TABLE IF NOT EXISTS anchored_map_entries ("
             "height INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
             "PRIMARY KEY (height, key)) WITHOUT ROWID"
+        )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS anchored_map_current ("
+            "key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
+        )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS anchored_map_bands ("
+            "id INTEGER PRIMARY KEY, hash BLOB NOT NULL, leaf_key BLOB, value BLOB)"
         )
         return statements
 
@@ -142,7 +210,21 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
                 "INSERT INTO anchored_map_entries VALUES (?,?,?)",
                 [(height, key, value) for key, value in entries],
             )
+        state: MapState | None = kwargs.get("map_state")
+        if state is not None:
+            self._write_state(c, state)
         return returning
+
+    @staticmethod
+    def _write_state(c: SQLiteCursor, state: MapState) -> None:
+        c.executemany(
+            "INSERT INTO anchored_map_current VALUES (?,?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            state.entries,
+        )
+        gone, rows = band_params(state)
+        c.executemany("DELETE FROM anchored_map_bands WHERE id = ?", gone)
+        c.executemany("INSERT OR REPLACE INTO anchored_map_bands VALUES (?,?,?,?)", rows)
 
     # ----- leaves ----------------------------------------------------------------------
 
@@ -243,6 +325,37 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
             rows = entries_of_nodes((r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall())
             c.executemany("INSERT INTO anchored_map_entries VALUES (?,?,?)", rows)
             return len(rows)
+
+    # ----- head map state ------------------------------------------------------------
+
+    def map_state_rows(self, key: bytes) -> tuple[dict[int, BandRow], list[EntryRow]]:
+        sql = STATE_ROWS_SQL.format(
+            bands="anchored_map_bands", current="anchored_map_current", p="?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, state_params(key))
+            return state_split(c.fetchall())
+
+    def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT id, hash, leaf_key, value FROM anchored_map_bands ORDER BY id")
+            bands = [
+                BandRow(r[0], bytes(r[1]), opt_bytes(r[2]), opt_bytes(r[3])) for r in c.fetchall()
+            ]
+            c.execute("SELECT key, value FROM anchored_map_current ORDER BY key")
+            return bands, [(bytes(r[0]), bytes(r[1])) for r in c.fetchall()]
+
+    def replace_map_state(self, state: MapState, height: int) -> bool:
+        """Write the whole state (built from the entries) unless block ``height`` is no
+        longer the newest; whether it was written."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("SELECT MAX(height) FROM anchored_blocks")
+            if c.fetchone()[0] != height:
+                return False
+            c.execute("DELETE FROM anchored_map_current")
+            c.execute("DELETE FROM anchored_map_bands")
+            self._write_state(c, state)
+            return True
 
     def latest_leaves(self) -> list[LeafRow]:
         """The newest anchored leaf of every item."""

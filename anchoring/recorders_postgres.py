@@ -12,7 +12,18 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from anchoring.recorders import BlockRow, EntryRow, LeafRow, entries_of_nodes
+from anchoring.headbands import BandRow, MapState
+from anchoring.recorders import (
+    STATE_ROWS_SQL,
+    BlockRow,
+    EntryRow,
+    LeafRow,
+    band_params,
+    entries_of_nodes,
+    opt_bytes,
+    state_params,
+    state_split,
+)
 
 
 class PostgresChainRecorder(PostgresProcessRecorder):
@@ -31,6 +42,8 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         self.blocks_table = f"{schema}.chain_anchored_blocks"
         self.map_table = f"{schema}.chain_anchored_map_entries"
         self.old_map_table = f"{schema}.chain_anchored_map"  # nodes, before the entries
+        self.current_table = f"{schema}.chain_anchored_map_current"
+        self.bands_table = f"{schema}.chain_anchored_map_bands"
         for statement in (
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_leaves ("
             "item_id TEXT NOT NULL, version BIGINT NOT NULL, height BIGINT NOT NULL, "
@@ -44,6 +57,10 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map_entries ("
             "height BIGINT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL, "
             "PRIMARY KEY (height, key))",
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map_current ("
+            "key BYTEA PRIMARY KEY, value BYTEA NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {0}.chain_anchored_map_bands ("
+            "id BIGINT PRIMARY KEY, hash BYTEA NOT NULL, leaf_key BYTEA, value BYTEA)",
         ):
             self.sql_create_statements.append(SQL(statement).format(Identifier(schema)))
 
@@ -70,6 +87,26 @@ class PostgresChainRecorder(PostgresProcessRecorder):
                 f"INSERT INTO {self.map_table} VALUES (%s, %s, %s)".encode(),
                 [(height, key, value) for key, value in entries],
             )
+        state: MapState | None = kwargs.get("map_state")
+        if state is not None:
+            self._write_state(curs, state)
+
+    def _write_state(self, curs: Cursor[DictRow], state: MapState) -> None:
+        if state.entries:
+            curs.executemany(
+                f"INSERT INTO {self.current_table} VALUES (%s, %s) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value".encode(),
+                state.entries,
+            )
+        gone, rows = band_params(state)
+        if gone:
+            curs.executemany(f"DELETE FROM {self.bands_table} WHERE id = %s".encode(), gone)
+        curs.executemany(
+            f"INSERT INTO {self.bands_table} VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+            "SET hash = excluded.hash, leaf_key = excluded.leaf_key, "
+            "value = excluded.value".encode(),
+            rows,
+        )
 
     # ----- leaves ----------------------------------------------------------------------
 
@@ -172,6 +209,39 @@ class PostgresChainRecorder(PostgresProcessRecorder):
             if rows:
                 curs.executemany(f"INSERT INTO {self.map_table} VALUES (%s, %s, %s)".encode(), rows)
             return len(rows)
+
+    # ----- head map state ------------------------------------------------------------
+
+    def map_state_rows(self, key: bytes) -> tuple[dict[int, BandRow], list[EntryRow]]:
+        sql = STATE_ROWS_SQL.format(bands=self.bands_table, current=self.current_table, p="%s")
+        rows = self._fetch(sql, state_params(key))
+        return state_split((r["id"], r["hash"], r["leaf_key"], r["value"]) for r in rows)
+
+    def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]:
+        bands = self._fetch(
+            f"SELECT id, hash, leaf_key, value FROM {self.bands_table} ORDER BY id", ()
+        )
+        entries = self._fetch(f"SELECT key, value FROM {self.current_table} ORDER BY key", ())
+        return (
+            [
+                BandRow(r["id"], bytes(r["hash"]), opt_bytes(r["leaf_key"]), opt_bytes(r["value"]))
+                for r in bands
+            ],
+            [(bytes(r["key"]), bytes(r["value"])) for r in entries],
+        )
+
+    def replace_map_state(self, state: MapState, height: int) -> bool:
+        """As :meth:`anchoring.recorders.SQLiteChainRecorder.replace_map_state`."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"LOCK TABLE {self.bands_table} IN EXCLUSIVE MODE".encode())
+            curs.execute(f"SELECT MAX(height) AS top FROM {self.blocks_table}".encode())
+            found = curs.fetchone()
+            if found is None or found["top"] != height:
+                return False
+            curs.execute(f"DELETE FROM {self.current_table}".encode())
+            curs.execute(f"DELETE FROM {self.bands_table}".encode())
+            self._write_state(curs, state)
+            return True
 
     def latest_leaves(self) -> list[LeafRow]:
         return self._leaves(

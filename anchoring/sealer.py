@@ -38,6 +38,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 from anchoring.accumulator import Accumulator
 from anchoring.chain import Block, Chain, RecordsDigest
 from anchoring.checkpoint import Signer
+from anchoring.headbands import MapState
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap_native import HeadMap
 from anchoring.leaves import ZERO_HASH, leaf_chain
@@ -206,12 +207,14 @@ class Anchor(CheckpointSigning):
         ]
         header = block = tree = None
         map_entries: list[EntryRow] | None = None
+        map_state: MapState | None = None
         if leaves:
             tree = pack_tree(leaves)
             map_entries = self.keeper.update(
                 self.head, sources, leaves, height, notifications[-1].id
             )
             try:
+                map_state = self.keeper.state(map_entries)
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)
                 items = [(s.item_id, s.version) for s in sources]
                 digest = self._records_digest(header.first_notification, notifications)
@@ -220,7 +223,7 @@ class Anchor(CheckpointSigning):
                 self.keeper.rollback()
                 raise
         try:
-            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_entries)
+            self.chain.save_seal(notifications[-1].id, block, rows, tree, map_entries, map_state)
         except IntegrityError as e:
             self.keeper.rollback()
             self.conflicts += 1

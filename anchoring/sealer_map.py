@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from anchoring.chain import Chain
+from anchoring.headbands import MapState, state_of
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import VALUE, MapEntry, item_key
 from anchoring.headmap_native import HeadMap
@@ -107,6 +108,13 @@ class SealMap:
         first = 1 if switch or head is None else head.last_notification + 1
         return entries_for(self.ledger, touched_in(self.ledger, first, last), height,
                            every_device=switch)  # fmt: skip
+
+    def state(self, entries: Sequence[EntryRow] | None) -> MapState | None:
+        """The stored map state after the block :meth:`update` applied (the entries it
+        changed, the band rows over them, the head row), to save with it."""
+        if self.map is None or entries is None:
+            return None
+        return state_of(self.map, entries)
 
     def rollback(self) -> None:
         if self.map is not None:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from bench import (
     bench_anchoring,
     bench_components,
+    bench_headbands,
     bench_headmap,
     bench_ingest,
     bench_merkle,
@@ -154,6 +155,12 @@ def measure(
         "head map: seal with map updates, map proofs, absence",
         lambda: bench_headmap.run(size.headmap_items, size.headmap_blocks, size.headmap_samples),
     )
+    raw["headbands"] = step(
+        "head map state: proofs from the store, cold and warm, seal cost",
+        lambda: bench_headbands.run(
+            size.headmap_items, 2, size.headmap_samples, size.headmap_blocks
+        ),
+    )
     projection_root = cached_root(
         "projections-store", size.projection_events, cache, out_tmp, fresh
     )
@@ -244,6 +251,7 @@ def rows_from(raw: dict[str, Any]) -> list[Row]:
                     ),
                 )
             )
+    rows += bench_headbands.rows(raw["headbands"])
     hm = raw["headmap"]
     in_map = f"{hm['items']:,} items in the map"
     rows += [

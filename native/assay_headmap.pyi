@@ -90,3 +90,12 @@ def enter_leaves(
 ) -> list[tuple[bytes, bytes]]:
     """A block's leaves entered in the map (anchoring/headmap_native.py); the changed
     entries in key order."""
+
+def band_rows(
+    core: Core, keys: Iterable[bytes] | None
+) -> list[tuple[int, bytes | None, bytes | None, bytes | None]]:
+    """``(band id, hash or None, single key or None, its value or None)`` of the band nodes
+    over ``keys`` (None: all), sorted by id (native/src/bands.rs)."""
+
+def entries(core: Core) -> list[tuple[bytes, bytes]]:
+    """Every entry of the map as ``(key, value)``, in key order."""

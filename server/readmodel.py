@@ -246,7 +246,8 @@ class ReadModel:
 
     def warm_up(self) -> None:
         """Read the party directory and the block hashes once, and rebuild the head map
-        from its stored entries, before the first request."""
+        from its stored entries (unless the stored map state stands at the checkpoint's
+        head, which answers its proofs), before the first request."""
         try:
             self._parties.refresh()
             with contextlib.suppress(NotAnchored):
@@ -255,8 +256,9 @@ class ReadModel:
                     if self._prover is None:
                         self._prover = Prover(self.ledger, self.chain, text)
                     head = self._prover.head
-                if head is not None and head.map_root is not None:
-                    self.chain.load_map(head.height)
+                stored = head is None or self.chain.map_state_at(head.height)
+                if head is not None and head.map_root is not None and not stored:
+                    self.chain.load_map(head.height)  # else proofs read the stored state
         except Exception:  # the requests will meet (and report) the same problem
             log.exception("warming up the read model failed")
 

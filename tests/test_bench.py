@@ -53,7 +53,8 @@ def test_json_has_machine_facts_and_positive_numbers(quick_run: Path) -> None:
         "ingest_over_verify_floor", "ingest_cpu_over_verify_floor", "ingest_cpu",
         *(f"ingest_cpu_{s}" for s in ("consume", "envelope", "signature", "body", "rules", "save")),
         "seal_with_map", "seal_with_map_stored", "map_prove_p99", "map_verify_p99", "absence_p99",
-        "map_proof_bytes",
+        "map_proof_bytes", "map_cold_first_proof", "map_state_prove_p99",
+        "map_state_absence_p99", "seal_with_map_state",
     ]  # fmt: skip
     for key in expected:
         value = rows[key]["value"]

@@ -24,7 +24,8 @@ record, a column and a byte of it:
   ``topic`` and the notification id (``rowid``);
 * chain: the block events (the same columns; the state holds header, leaves, items,
   timestamp), the block index (``anchored_blocks``: height, block hash, header JSON,
-  packed Merkle tree), the leaf index (``anchored_leaves``: every column) and the
+  packed Merkle tree), the leaf index (``anchored_leaves``: every column), the stored map
+  state (``anchored_map_bands``, ``anchored_map_current``; ``_corrupt_map_state``) and the
   checkpoint file.
 
 Text columns may end up as invalid UTF-8 (written with ``CAST(? AS TEXT)``), integers
@@ -289,8 +290,11 @@ def _corrupt_ledger(root: Path, rng: random.Random) -> Corruption:
 def _corrupt_chain(root: Path, rng: random.Random) -> Corruption:
     db = root / "chain.sqlite"
     table = rng.choices(
-        ["stored_events", "anchored_blocks", "anchored_leaves", "checkpoint"], [5, 2, 2, 1]
+        ["stored_events", "anchored_blocks", "anchored_leaves", "checkpoint", "map_state"],
+        [5, 2, 2, 1, 1],
     )[0]
+    if table == "map_state":
+        return _corrupt_map_state(db, rng)
     if table == "checkpoint":
         path = root / "checkpoint"
         old = path.read_bytes()
@@ -325,6 +329,40 @@ def _corrupt_chain(root: Path, rng: random.Random) -> Corruption:
         return Corruption("chain", f"leaf_index.{column}", places=places, detail=detail)
     finally:
         conn.close()
+
+
+def _corrupt_map_state(db: Path, rng: random.Random) -> Corruption:
+    """One byte of the stored map state (anchoring/headbands.py): a band row (any column
+    it fills), the head row's root or size, or a current entry's key or value. The head
+    row's id and height are left alone: a state whose head names another block is rebuilt
+    from the entries on open (by design), so there is nothing left for the audit to find."""
+    conn = sqlite3.connect(db)
+    try:
+        table = rng.choice(["anchored_map_bands", "anchored_map_current"])
+        if table == "anchored_map_current":
+            (key,) = rng.choice(conn.execute(f"SELECT key FROM {table}").fetchall())
+            column = rng.choice(["key", "value"])
+            detail = _update_cell(conn, table, column, "key=?", (key,), rng)
+        else:
+            row = rng.choice(conn.execute(f"SELECT * FROM {table}").fetchall())
+            filled = [
+                c
+                for c, v in zip(("id", "hash", "leaf_key", "value"), row, strict=True)
+                if v is not None
+            ]
+            column = "hash" if row[0] == -1 else rng.choice(filled)
+            if row[0] == -1 and rng.random() < 0.5:  # the size, not the height
+                value = bytes(row[3])
+                flipped = value[:8] + _flip(value[8:], rng)
+                with conn:
+                    conn.execute(f"UPDATE {table} SET value=? WHERE id=-1", (flipped,))
+                column, detail = "value", "head size: changed"
+            else:
+                detail = _update_cell(conn, table, column, "id=?", (row[0],), rng)
+    finally:
+        conn.close()
+    places = [re.escape("stored map state")]
+    return Corruption("chain", f"{table}.{column}", places=places, detail=detail)
 
 
 def _update_cell(

@@ -2,8 +2,9 @@
 
 After each kill a new anchor process takes over; in the end the chain audits clean (which
 recomputes every block's head map root and stored map entries), the stored map's root is the
-head's, and the multiset of (item, version) over all blocks equals the ledger's item
-events: nothing was sealed twice and nothing was skipped.
+head's, the stored map state stands at the newest block after every kill (and the audit
+finds it equal to the rebuild), and the multiset of (item, version) over all blocks equals
+the ledger's item events: nothing was sealed twice and nothing was skipped.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ def blocks_sealed(chain_db: Path) -> int:
     except sqlite3.OperationalError:  # table not created yet
         return 0
     return int(count)
+
+
+def state_height(chain_db: Path) -> int | None:
+    """The height the stored map state's head row names, read behind the chain's back (no
+    open that could rebuild it)."""
+    with sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True, timeout=5) as db:
+        row = db.execute("SELECT value FROM anchored_map_bands WHERE id = -1").fetchone()
+    return None if row is None else int.from_bytes(bytes(row[0])[:8], "big", signed=True)
 
 
 def start_anchor(data: Path) -> subprocess.Popen[bytes]:
@@ -80,6 +89,8 @@ def test_sigkill_mid_seal_neither_loses_nor_repeats_an_event(tmp_path: Path) -> 
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait(timeout=30)
+        # The kill left the map state at the newest block (written in its transaction).
+        assert state_height(chain_db) == blocks_sealed(chain_db) - 1
     assert kills >= 2, "the anchor finished before it could be killed; make the work longer"
 
     finisher = start_anchor(data)
@@ -108,3 +119,6 @@ def test_sigkill_mid_seal_neither_loses_nor_repeats_an_event(tmp_path: Path) -> 
     # The items, and (the registry being on by default) every party and its one device.
     entries = ITEMS + 2 * len(PARTIES)
     assert (stored.root, stored.size, stored.height) == (head.map_root, entries, head.height)
+    # The audit above compared the stored map state with the rebuild: the head's proofs
+    # come from it.
+    assert chain.map_state_at(head.height)

@@ -55,7 +55,7 @@ def test_every_block_commits_to_the_map_of_latest_leaves(tmp_path: Path, databas
     # A proof at an older height reads the map as that block left it (newer heights bring
     # the chain's map forward, an older one after them rebuilds it).
     for header in (headers[1], headers[len(headers) // 2], headers[-1], headers[0], headers[2]):
-        nodes = chain.map_nodes_at(header.height)
+        nodes = chain.head_map(header.height).node
         for n in range(7):
             key = item_key(f"urn:item:{n}")
             entry, proof = prove_from(nodes, key)

@@ -118,7 +118,8 @@ def test_a_prover_refuses_entries_that_do_not_give_the_blocks_map_root(tmp_path:
     reader = Chain(store_env("", db))
     reader.load_map(head)
     key, value = reader.map_store.map_entries_at(1)[0]
-    assert reader.map_proof_at(key, head)[0] == chain.head_map(head).get(key)
+    before = chain.head_map(head).prove(key)
+    assert reader.map_proof_at(key, head) == before
     with sqlite3.connect(db) as conn:
         changed = bytes(value[:-1]) + bytes([value[-1] ^ 1])
         conn.execute("UPDATE anchored_map_entries SET value=? WHERE height=1 AND key=?",
@@ -128,4 +129,7 @@ def test_a_prover_refuses_entries_that_do_not_give_the_blocks_map_root(tmp_path:
     with pytest.raises(LookupError, match="map root"):
         fresh.load_map(head)
     with pytest.raises(LookupError, match="map root"):
-        fresh.map_proof_at(key, head)
+        fresh.map_proof_at(key, head - 1)
+    # At the head the stored map state answers, without the per-block entries.
+    assert fresh.map_state_at(head)
+    assert fresh.map_proof_at(key, head) == before

@@ -104,6 +104,7 @@ def test_random_single_byte_corruptions_are_found_and_located(
     assert not any(o.crashed for o in tally.outcomes)
     labels = {o.corruption.target for o in tally.outcomes}
     assert {"stored_events.state", "block_events.state", "checkpoint"} <= labels
+    assert any(label.startswith("anchored_map_") for label in labels)  # the map state too
 
 
 def test_the_cli_exits_1_and_names_the_place(template: Path, tmp_path: Path) -> None:
