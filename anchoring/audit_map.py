@@ -17,12 +17,17 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
+from assay_headmap import band_rows as native_band_rows
+
 from anchoring.audit_records import Divergence
-from anchoring.headbands import HEAD_ID, state_of
+from anchoring.headbands import HEAD_ID, BandRow, state_of
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import MapEntry, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.recorders import MapStateStore, MapStore
+
+#: Current entries the audit reads at a time.
+STATE_PAGE = 10_000
 
 
 class MapAudit:
@@ -93,8 +98,10 @@ class MapAudit:
         raise Divergence(f"block {height}: map entry {missing.hex()} was not stored")
 
     def finish(self) -> None:
-        """Check the stored map state against the map rebuilt up to the newest block."""
-        if self.state_store is None:
+        """Check the stored map state against the map rebuilt up to the newest block: a
+        page of entries at a time (memory bounded by the page, not the map); on any
+        difference, the whole state is read again to name the first wrong row."""
+        if self.state_store is None or (self.started and self._state_matches()):
             return
         bands, entries = self.state_store.map_state_all()
         if not self.started:
@@ -116,6 +123,29 @@ class MapAudit:
                     raise Divergence(f"stored map state: current entry {key.hex()} {_ALTERED}")
             extra = min(have_entries).hex()
             raise Divergence(f"stored map state: current entry {extra} is in no block's changes")
+
+    def _state_matches(self) -> bool:
+        """Whether the stored state is exactly the rebuilt map's: every stored entry is the
+        map's entry under its key, there are as many as the map holds (keys are read in
+        strictly increasing order, so no key twice), and the band and head rows are those
+        over these keys (:func:`~anchoring.headbands.state_of`, one page at a time)."""
+        assert self.state_store is not None
+        core = self.map._core
+        bands: dict[int, BandRow] = {}
+        count, after = 0, b""
+        while page := self.state_store.map_state_entries(after, STATE_PAGE):
+            for key, value in page:
+                if core.get(key) != value:
+                    return False
+            count += len(page)
+            after = page[-1][0]
+            keys = [key for key, _ in page]
+            bands.update((r[0], BandRow(*r)) for r in native_band_rows(core, keys))
+        if count != self.map.size:
+            return False
+        head = state_of(self.map, []).head
+        wanted = [head, *(r for r in bands.values() if r.hash is not None)]
+        return self.state_store.map_state_bands() == sorted(wanted, key=lambda r: r.id)
 
 
 _ALTERED = "differs from the map recomputed from the ledger (map state altered)"

@@ -108,6 +108,11 @@ class MapStateStore(Protocol):
 
     def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]: ...
 
+    def map_state_bands(self) -> list[BandRow]: ...
+
+    def map_state_entries(self, after: bytes, limit: int) -> list[EntryRow]:
+        """Up to ``limit`` current entries with keys above ``after``, in key order."""
+
     def replace_map_state(self, state: MapState, height: int) -> bool: ...
 
 
@@ -338,12 +343,21 @@ class SQLiteChainRecorder(SQLiteProcessRecorder):
 
     def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT id, hash, leaf_key, value FROM anchored_map_bands ORDER BY id")
-            bands = [
-                BandRow(r[0], bytes(r[1]), opt_bytes(r[2]), opt_bytes(r[3])) for r in c.fetchall()
-            ]
+            bands = _read_bands(c)
             c.execute("SELECT key, value FROM anchored_map_current ORDER BY key")
             return bands, [(bytes(r[0]), bytes(r[1])) for r in c.fetchall()]
+
+    def map_state_bands(self) -> list[BandRow]:
+        with self.datastore.transaction(commit=False) as c:
+            return _read_bands(c)
+
+    def map_state_entries(self, after: bytes, limit: int) -> list[EntryRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT key, value FROM anchored_map_current WHERE key > ? ORDER BY key LIMIT ?",
+                (after, limit),
+            )
+            return [(bytes(r[0]), bytes(r[1])) for r in c.fetchall()]
 
     def replace_map_state(self, state: MapState, height: int) -> bool:
         """Write the whole state (built from the entries) unless block ``height`` is no
@@ -377,3 +391,8 @@ def entries_of_nodes(leaves: Iterable[tuple[int, bytes, bytes]]) -> list[tuple[i
             last[key] = value
             out.append((height, key, value))
     return out
+
+
+def _read_bands(c: Any) -> list[BandRow]:
+    c.execute("SELECT id, hash, leaf_key, value FROM anchored_map_bands ORDER BY id")
+    return [BandRow(r[0], bytes(r[1]), opt_bytes(r[2]), opt_bytes(r[3])) for r in c.fetchall()]

@@ -218,17 +218,24 @@ class PostgresChainRecorder(PostgresProcessRecorder):
         return state_split((r["id"], r["hash"], r["leaf_key"], r["value"]) for r in rows)
 
     def map_state_all(self) -> tuple[list[BandRow], list[EntryRow]]:
+        entries = self._fetch(f"SELECT key, value FROM {self.current_table} ORDER BY key", ())
+        return self.map_state_bands(), [(bytes(r["key"]), bytes(r["value"])) for r in entries]
+
+    def map_state_bands(self) -> list[BandRow]:
         bands = self._fetch(
             f"SELECT id, hash, leaf_key, value FROM {self.bands_table} ORDER BY id", ()
         )
-        entries = self._fetch(f"SELECT key, value FROM {self.current_table} ORDER BY key", ())
-        return (
-            [
-                BandRow(r["id"], bytes(r["hash"]), opt_bytes(r["leaf_key"]), opt_bytes(r["value"]))
-                for r in bands
-            ],
-            [(bytes(r["key"]), bytes(r["value"])) for r in entries],
+        return [
+            BandRow(r["id"], bytes(r["hash"]), opt_bytes(r["leaf_key"]), opt_bytes(r["value"]))
+            for r in bands
+        ]
+
+    def map_state_entries(self, after: bytes, limit: int) -> list[EntryRow]:
+        rows = self._fetch(
+            f"SELECT key, value FROM {self.current_table} WHERE key > %s ORDER BY key LIMIT %s",
+            (after, limit),
         )
+        return [(bytes(r["key"]), bytes(r["value"])) for r in rows]
 
     def replace_map_state(self, state: MapState, height: int) -> bool:
         """As :meth:`anchoring.recorders.SQLiteChainRecorder.replace_map_state`."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from anchoring import audit_map
 from anchoring.audit import audit
 from anchoring.chain import Chain
 from anchoring.checkpoint import Signer
@@ -172,3 +173,36 @@ def test_a_missing_or_extra_row_is_named_by_the_audit(
     conn.close()
     divergence = audit(world.ledger, Chain(env)).divergence or ""
     assert "stored map state" in divergence and named in divergence, divergence
+
+
+@pytest.mark.parametrize("page", [1, 3])
+def test_the_audit_reads_the_state_a_page_at_a_time(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    world, chain, _ = sealed_chain(tmp_path, database_url)
+    store = chain.recorder
+    assert isinstance(store, MapStateStore)
+    bands, entries = store.map_state_all()
+    assert store.map_state_bands() == bands
+    paged: list[tuple[bytes, bytes]] = []
+    while got := store.map_state_entries(paged[-1][0] if paged else b"", page):
+        assert len(got) <= page
+        paged += got
+    assert paged == entries and len(entries) > 3
+    monkeypatch.setattr(audit_map, "STATE_PAGE", page)
+    report = audit(world.ledger, chain)
+    assert report.ok, report.divergence
+
+
+def test_an_altered_last_entry_is_named_when_read_in_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, _, env = sealed_chain(tmp_path, "")
+    flip(
+        tmp_path / "chain.sqlite",
+        "SELECT value, key FROM anchored_map_current ORDER BY key DESC",
+        "UPDATE anchored_map_current SET value=? WHERE key=?",
+    )
+    monkeypatch.setattr(audit_map, "STATE_PAGE", 2)
+    divergence = audit(world.ledger, Chain(env)).divergence or ""
+    assert "stored map state: current entry" in divergence, divergence
