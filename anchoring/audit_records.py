@@ -18,6 +18,7 @@ Every failed check raises :class:`Divergence`, its message naming the record.
 from __future__ import annotations
 
 import functools
+import hashlib
 import types
 import typing
 from dataclasses import MISSING, dataclass, fields, is_dataclass
@@ -166,8 +167,13 @@ class LedgerChecks:
         self.versions: dict[str, int] = {}  # of every aggregate in the ledger
         self.devices: dict[tuple[str, str], _Device] = {}
         self.party_events: dict[str, list[str]] = {}
-        self.claims: list[tuple[str, str, str]] = []  # tag uid, item id, where
-        self.commissioned: set[tuple[str, str]] = set()  # item id, tag uid
+        # Tag claims not yet met by a commissioning checked after them, by (item id, tag
+        # uid): where each was read, in ledger order (a claim leaves when its item's
+        # commissioning is checked, in the same block as a rule). The commissionings
+        # checked so far, each as a 16-byte digest of (item id, tag uid) rather than its
+        # strings: the audit's memory per item.
+        self.claims: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self.commissioned: set[bytes] = set()
         # Item events whose custody copies and signatures are still to check: the walk
         # checks them after the leaves, so an edited envelope is reported as the leaf it
         # changes. Each keeps its opened envelope if the fast path read it.
@@ -197,7 +203,8 @@ class LedgerChecks:
                     event.public_key, f"ledger event {n.id} ({aggregate} v{n.originator_version})"
                 )
         elif is_tag_topic(n.topic):
-            self.claims.append((aggregate.removeprefix(TAG_PREFIX), event.item_id, where))
+            claim = (event.item_id, aggregate.removeprefix(TAG_PREFIX))
+            self.claims.setdefault(claim, []).append((n.id, where))
         return event
 
     def take_signed(self) -> list[Signed]:
@@ -261,13 +268,28 @@ class LedgerChecks:
                 f"{opened.party_id}/{opened.device_id} enrolled by {device.where}"
             ) from None
         if record.type.accepted and RULES[signed.kind].creates and signed.tag_uid:
-            self.commissioned.add((signed.item_id, signed.tag_uid))
+            self.commissioned.add(_claim_key(signed.item_id, signed.tag_uid))
+            self.claims.pop((signed.item_id, signed.tag_uid), None)
 
     def check_claims(self) -> None:
         """After the last record: every tag claim names a commissioning that carries it."""
-        for tag, item_id, where in self.claims:
-            if (item_id, tag) not in self.commissioned:
-                raise Divergence(
-                    f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
-                    f"{item_id} carries"
-                )
+        unmet = [
+            (at, where, item_id, tag)
+            for (item_id, tag), claims in self.claims.items()
+            if _claim_key(item_id, tag) not in self.commissioned  # checked before the claim
+            for at, where in claims
+        ]
+        if unmet:  # the first in ledger order, as if every claim were checked now
+            _, where, item_id, tag = min(unmet)
+            raise Divergence(
+                f"{where}: claims tag {tag} for {item_id}, which no commissioning of "
+                f"{item_id} carries"
+            )
+
+
+def _claim_key(item_id: str, tag_uid: str) -> bytes:
+    """An (item id, tag uid) pair as 16 bytes (length-prefixed, so no two pairs share
+    their input): what the audit keeps per commissioning."""
+    item = item_id.encode("utf-8", "surrogatepass")
+    tag = tag_uid.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(len(item).to_bytes(8, "big") + item + tag, digest_size=16).digest()

@@ -50,7 +50,7 @@ class Walk:
         self.chain = chain
         self.report = report
         self.ledger_log = read_log(ledger.recorder, "ledger notification")
-        self.last_leaf: dict[str, tuple[int, bytes]] = {}
+        self.last_leaf: dict[str, bytes] = {}  # item: its last leaf + version (8 bytes)
         self.ledger_checks = LedgerChecks(ledger.mapper)
         self.accumulator = Accumulator()
         self.headers: list[BlockHeader] = []
@@ -224,11 +224,11 @@ class Walk:
             source = leaf_source(item_id, version, event)
         except Exception as e:  # any corruption of the stored bytes lands here
             raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
-        prev_version, prev = self.last_leaf.get(item_id, (0, ZERO_HASH))
-        if prev_version != version - 1:
+        last = self.last_leaf.get(item_id, ZERO_HASH)  # one bytes object per item
+        if (prev_version := int.from_bytes(last[32:], "big")) != version - 1:
             raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
-        leaf = leaf_of(source, prev)
-        self.last_leaf[item_id] = (version, leaf)
+        leaf = leaf_of(source, last[:32])
+        self.last_leaf[item_id] = leaf + version.to_bytes(8, "big")
         return leaf
 
     def _check_leaves(
