@@ -207,6 +207,9 @@ class Item(base.Aggregate):
         if conflict is not None:
             return conflict
         if not self.state.commissioned and custody.item_id == self.id:
+            # Not even late: an item found counterfeit is never commissioned (again, once
+            # its commissioning was declared in error): only decommissioning remains.
+            self.check_not_frozen(custody.kind)
             self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
             return Outcome(Result.ACCEPTED)
         return self._flagged(Signal.DUPLICATE_COMMISSIONING, detail, custody, envelope)
@@ -233,9 +236,12 @@ class Item(base.Aggregate):
     def would_refuse(self, custody: CustodyEvent, actor: Party) -> str | None:
         """The rule or signal code that would refuse or flag ``custody`` now (None: it would
         be accepted): the steps of ``record`` after idempotency, changing nothing."""
-        if RULES[custody.kind].creates:
-            return Signal.DUPLICATE_COMMISSIONING.value if self.state.commissioned else None
         try:
+            if RULES[custody.kind].creates:
+                if self.state.commissioned:
+                    return Signal.DUPLICATE_COMMISSIONING.value
+                self.check_not_frozen(custody.kind)
+                return None
             signal = self._status_signal(custody, actor)
             if signal is None:
                 self.check_not_frozen(custody.kind)

@@ -159,3 +159,30 @@ def note_statistics(step: Step) -> None:
         event(f"{step.outcome.result.value}: {step.custody.kind.value}")
         for signal in step.outcome.signals:
             event(f"signal: {signal.value}")
+
+
+def test_an_item_found_counterfeit_is_not_commissioned_again_after_a_declaration() -> None:
+    """Found by the walk above: once its commissioning is declared in error, an item found
+    counterfeit is no longer commissioned, and a new commissioning was taken as a late one
+    (which skipped the freeze). It is refused: only decommissioning remains."""
+
+    def command(kind: Kind, actor: str, **more: Any) -> Command:
+        fields: dict[str, Any] = {
+            "counterparty": None, "verdict": Verdict.GENUINE, "complete": True, "minutes": 0,
+            "place": 0, "repeat": None, "tamper": False,
+        }  # fmt: skip
+        return Command(kind, actor, **(fields | more))
+
+    walk = run_walk(
+        "frozen",
+        [
+            command(Kind.ERROR_DECLARATION, "@recorder", target=0),
+            command(Kind.COMMISSIONING, "brand"),
+        ],
+    )
+    declared, again = walk.steps[-2:]
+    assert declared.outcome is not None and declared.outcome.result is Result.ACCEPTED
+    assert again.before is not None and again.before.frozen
+    assert again.refusal is not None and again.refusal.rule == "item_frozen"
+    for step in walk.steps:
+        check_step(step)
