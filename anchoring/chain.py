@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import OperationalError, ProcessRecorder, Tracking
+from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from anchoring.chain_mapstate import build_state, proof_from_state, state_height
 from anchoring.headbands import MapState
@@ -204,16 +204,7 @@ class Chain(Application[str]):
         from anchoring.recorders_postgres import PostgresChainRecorder
 
         recorder_pg = PostgresChainRecorder(datastore=self.factory.datastore)  # type: ignore[attr-defined]
-        for attempt in range(1, 6):
-            try:
-                recorder_pg.create_table()
-                break
-            except OperationalError as e:
-                # CREATE INDEX IF NOT EXISTS locks its table even when the index exists, so
-                # opening beside a sealing anchor can deadlock; PostgreSQL rolls this side's
-                # DDL back whole, and it is idempotent: take it again.
-                if "deadlock detected" not in str(e) or attempt == 5:
-                    raise
+        recorder_pg.create_table()
         return recorder_pg
 
     def save_seal(
