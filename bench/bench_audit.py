@@ -112,15 +112,21 @@ def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, Path]:
+    """The command line of a bench on this store against a baseline checkout (this one and
+    bench_rebuild): its arguments, and the store's folder."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--baseline", default="main", help="git ref to compare against")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "cache")
     args = parser.parse_args()
-    store = args.cache.resolve() / f"audit-{args.events}-{args.items}"
+    return args, args.cache.resolve() / f"audit-{args.events}-{args.items}"
+
+
+def main() -> None:
+    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         base = checkout(args.baseline, Path(tmp) / "base")
         build_store(store, args.events, args.items, base)

@@ -12,7 +12,6 @@ rebuild returns); on a shared machine wall time follows the other load.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.bench_audit import HERE, STORE_FILES, build_store, checkout
+from bench.bench_audit import STORE_FILES, build_store, checkout, store_arguments
 
 # Run in the measured checkout (its code first on sys.path). The rebuild spawns its reader
 # process, which runs this main module again: as ``assay``'s entry point (assay.cli), it
@@ -77,14 +76,7 @@ def rebuild_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--baseline", default="main", help="git ref to compare against")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cache", type=Path, default=HERE / "results" / "cache")
-    args = parser.parse_args()
-    store = args.cache.resolve() / f"audit-{args.events}-{args.items}"
+    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=3)
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
         base = checkout(args.baseline, Path(tmp) / "base")
