@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -121,13 +122,13 @@ def phase_grow(root: Path, items: int, first_step: int, last_step: int) -> dict[
             yield batch
 
     written = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for batch in reports():
         refused = [d for d in ledger.process(batch, None) if not d.accepted]
         if refused:
             raise SystemExit(f"refused while growing: {refused[0].refusal}")
         written += len(batch)
-    return {"events": written, "seconds": time.perf_counter() - started}
+    return {"events": written, **_took(started, cpu)}
 
 
 def phase_anchor(root: Path) -> dict[str, Any]:
@@ -146,9 +147,9 @@ def phase_anchor(root: Path) -> dict[str, Any]:
         policy=SealPolicy(max_events=1000, max_seconds=1e9),
         checkpoint_path=paths["checkpoint"],
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     anchor.catch_up()
-    return {"events": anchor.sealed_events, "seconds": time.perf_counter() - started}
+    return {"events": anchor.sealed_events, **_took(started, cpu)}
 
 
 def phase_project(root: Path, rebuild: bool) -> dict[str, Any]:
@@ -164,10 +165,9 @@ def phase_project(root: Path, rebuild: bool) -> dict[str, Any]:
     ledger = CustodyLedger(store_env("", paths["ledger"]))
     chain = Chain(store_env("", paths["chain"]))
     with Projector(ledger, chain, target) as p:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         count = p.rebuild() if rebuild else p.catch_up()
-        took = time.perf_counter() - started
-        out: dict[str, Any] = {"notifications": count, "seconds": took}
+        out: dict[str, Any] = {"notifications": count, **_took(started, cpu)}
         if not rebuild:
             out["snapshot"] = str(p.publish())
     if rebuild:
@@ -183,17 +183,17 @@ def phase_audit(root: Path) -> dict[str, Any]:
     from ledger.config import store_env
 
     paths = _paths(root)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = audit(
         CustodyLedger(store_env("", paths["ledger"])),
         Chain(store_env("", paths["chain"])),
         Signer.from_seed(ORIGIN, bytes(32)).verifier(),
         paths["checkpoint"].read_text(),
     )
-    took = time.perf_counter() - started
+    took = _took(started, cpu)
     if not report.ok:
         raise SystemExit(f"audit failed: {report.divergence}")
-    return {"leaves": report.leaves, "blocks": report.blocks, "seconds": took}
+    return {"leaves": report.leaves, "blocks": report.blocks, **took}
 
 
 def phase_query(root: Path, items: int, samples: int, snapshot: str) -> dict[str, Any]:
@@ -212,24 +212,32 @@ def phase_query(root: Path, items: int, samples: int, snapshot: str) -> dict[str
         paths["checkpoint"].read_text(),
     )
     prover.prove(chosen[0])
-    prove_ms = []
+    prove_ms, prove_cpu_ms = [], []
     for item in chosen:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         prover.prove(item)
+        prove_cpu_ms.append((time.process_time() - cpu) * 1e3)
         prove_ms.append((time.perf_counter() - started) * 1e3)
-    history_ms, views_s = [], {}
+    history_ms, history_cpu_ms, views_s = [], [], {}
     with open_analyst(Path(snapshot)) as con:
         for item in chosen[:50]:  # a long-lived notebook's warm buffer pool
             history(con, item)
         for item in chosen:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             assert history(con, item)
+            history_cpu_ms.append((time.process_time() - cpu) * 1e3)
             history_ms.append((time.perf_counter() - started) * 1e3)
         for view in VIEWS:
             started = time.perf_counter()
             con.execute(f"SELECT count(*) FROM (SELECT * FROM {view})").fetchall()
             views_s[view] = time.perf_counter() - started
-    return {"prove_ms": prove_ms, "history_ms": history_ms, "views_s": views_s}
+    return {
+        "prove_ms": prove_ms,
+        "prove_cpu_ms": prove_cpu_ms,
+        "history_ms": history_ms,
+        "history_cpu_ms": history_cpu_ms,
+        "views_s": views_s,
+    }
 
 
 PHASES = {
@@ -240,6 +248,16 @@ PHASES = {
     "audit": lambda a: phase_audit(Path(a.root)),
     "query": lambda a: phase_query(Path(a.root), a.items, a.samples, a.snapshot),
 }
+
+
+def _took(started: float, cpu: float) -> dict[str, float]:
+    """Wall and CPU seconds since ``started``/``cpu``, and the load average now: on a shared
+    machine the wall figure waits for a core; the CPU figure (all threads) does not."""
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "load": os.getloadavg()[0],
+    }
 
 
 def peak_rss_mb() -> float:
@@ -290,8 +308,14 @@ def measure_size(root: Path, items: int, events: int, samples: int) -> dict[str,
         "prove_p99_ms": percentile(queried["prove_ms"], 0.99),
         "history_p50_ms": percentile(queried["history_ms"], 0.5),
         "history_p99_ms": percentile(queried["history_ms"], 0.99),
+        "prove_cpu_p99_ms": percentile(queried["prove_cpu_ms"], 0.99),
+        "history_cpu_p99_ms": percentile(queried["history_cpu_ms"], 0.99),
         "audit_events_per_s": audited["leaves"] / audited["seconds"],
+        "audit_events_per_cpu_s": audited["leaves"] / audited["cpu_seconds"],
         "rebuild_events_per_s": events / rebuilt["seconds"],
+        "rebuild_events_per_cpu_s": events / rebuilt["cpu_seconds"],
+        "anchor_events_per_cpu_s": anchored["events"] / anchored["cpu_seconds"],
+        "load_max": max(p["load"] for p in (anchored, projected, rebuilt, audited)),
         "anchor_rss_mb": anchored["rss_mb"],
         "project_rss_mb": projected["rss_mb"],
         "audit_rss_mb": audited["rss_mb"],
@@ -317,6 +341,8 @@ def main() -> None:
     if args.phase:
         result = PHASES[args.phase](args)
         result["rss_mb"] = peak_rss_mb()
+        with (Path(args.root) / "phases.jsonl").open("a") as log:  # each phase, as measured
+            log.write(json.dumps({"phase": args.phase, **result}) + "\n")
         print(json.dumps(result))
         return
 
@@ -339,6 +365,7 @@ def main() -> None:
             done_steps = steps
             row = measure_size(root, args.items, size, args.samples)
             row["grow_events_per_s"] = grown["events"] / grown["seconds"]
+            row["grow_events_per_cpu_s"] = grown["events"] / grown["cpu_seconds"]
             row["grow_rss_mb"] = grown["rss_mb"]
             rows.append(row)
             print(json.dumps(row), flush=True)
