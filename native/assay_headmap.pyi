@@ -99,3 +99,18 @@ def band_rows(
 
 def entries(core: Core) -> list[tuple[bytes, bytes]]:
     """Every entry of the map as ``(key, value)``, in key order."""
+
+class BodyReader:
+    """A one-pass reader of canonically encoded Avro bodies (streams/avro_native.py)."""
+
+    def __init__(
+        self,
+        fields: list[tuple[str, int]],
+        added: list[tuple[str, Any]],
+        codes: Mapping[str, int],
+        datetime: type,
+        utc: object,
+    ) -> None: ...
+    @property
+    def fields(self) -> list[str]: ...
+    def __call__(self, message: bytes, position: int) -> dict[str, Any] | None: ...

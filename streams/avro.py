@@ -31,6 +31,7 @@ from fastavro.read import LOGICAL_READERS
 from fastavro.schema import to_parsing_canonical_form
 
 from streams import avro_onepass
+from streams.avro_native import native_reader
 from streams.errors import SerializationError
 
 MAGIC = b"\xc3\x01"
@@ -82,12 +83,15 @@ class SchemaVersion:
 class SchemaRegistry:
     """Every ``<name>.v<N>.avsc`` under a folder, indexed by name/version and fingerprint."""
 
-    def __init__(self, folder: Path = SCHEMA_DIR) -> None:
+    def __init__(self, folder: Path = SCHEMA_DIR, *, native: bool = True) -> None:
+        """``native``: read canonical bodies with the native reader (streams/avro_native.py),
+        else with the Python one (streams/avro_onepass.py), the reference it is bound to."""
         self.by_fingerprint: dict[bytes, SchemaVersion] = {}
         self.latest: dict[str, SchemaVersion] = {}
         self.versions: dict[tuple[str, int], SchemaVersion] = {}
         # The one-pass reader of each writer (None: there is none), made on first use.
         self._readers: dict[bytes, avro_onepass.Reader | None] = {}
+        self._compile = native_reader if native else avro_onepass.compile_reader
         for path in sorted(folder.glob("*.avsc")):
             match = _FILE_NAME.match(path.name)
             if match is None:
@@ -192,7 +196,7 @@ class SchemaRegistry:
         if reader is None and writer.fingerprint not in self._readers:
             latest = self.latest[name]
             body_plan = avro_onepass.plan(writer.raw, None if latest is writer else latest.raw)
-            reader = None if body_plan is None else avro_onepass.compile_reader(body_plan)
+            reader = None if body_plan is None else self._compile(body_plan)
             self._readers[writer.fingerprint] = reader
         return reader
 
