@@ -363,3 +363,38 @@ impl<'a> Body<'a> {
         Ok(items)
     }
 }
+
+/// The readers of every writer version of one schema, by fingerprint:
+/// `reader(message)` is the record of a single-object message (`magic ‖ fingerprint ‖
+/// body`), or `None` (another marker or writer, or a body the careful path decides).
+#[pyclass(frozen, module = "assay_headmap")]
+pub struct MessageReader {
+    magic: Vec<u8>,
+    readers: Vec<([u8; 8], Py<BodyReader>)>,
+}
+
+#[pymethods]
+impl MessageReader {
+    #[new]
+    fn new(magic: Vec<u8>, readers: HashMap<[u8; 8], Py<BodyReader>>) -> Self {
+        MessageReader {
+            magic,
+            readers: readers.into_iter().collect(),
+        }
+    }
+
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyDict>> {
+        let message = message.cast::<PyBytes>().ok()?.as_bytes();
+        let header = self.magic.len() + 8;
+        if message.len() < header || !message.starts_with(&self.magic) {
+            return None;
+        }
+        let fingerprint = &message[self.magic.len()..header];
+        let (_, reader) = self.readers.iter().find(|(f, _)| f == fingerprint)?;
+        reader.get().read(py, message, header).ok()
+    }
+}

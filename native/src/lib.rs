@@ -987,5 +987,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bands::band_rows, m)?)?;
     m.add_function(wrap_pyfunction!(bands::entries, m)?)?;
     m.add_class::<avrobody::BodyReader>()?;
+    m.add_class::<avrobody::MessageReader>()?;
     Ok(())
 }
