@@ -121,7 +121,7 @@ impl BodyReader {
                 return Err(PyValueError::new_err(format!("unknown type code {number}")));
             };
             plan.push(Field {
-                name: name.unbind(),
+                name: interned(&name)?,
                 kind,
                 optional,
             });
@@ -139,7 +139,7 @@ impl BodyReader {
                     "no literal for the default {default} of {name}"
                 )));
             };
-            fills.push((name.unbind(), fill));
+            fills.push((interned(&name)?, fill));
         }
         let template = PyDict::new(datetime.py());
         for name in plan
@@ -246,6 +246,12 @@ impl BodyReader {
         );
         Ok(self.datetime.bind(py).call1(args)?)
     }
+}
+
+/// `name` as Python's interned string of it: the attribute names of an object whose
+/// `__dict__` a record becomes are interned, and a lookup by the same object is quickest.
+fn interned(name: &Bound<'_, PyString>) -> PyResult<Py<PyString>> {
+    Ok(PyString::intern(name.py(), name.to_str()?).unbind())
 }
 
 /// (year, month, day) of the day `days` after 1970-01-01 in the proleptic Gregorian

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 from typing import Any
 
 import pytest
@@ -224,3 +225,15 @@ def test_any_long_timestamp_and_double_bits_are_read_alike(number: int, bits: by
     assert_alike(event, message)
     assert message.count(struct.pack("<d", 1.0)) == 1
     assert_alike(event, message.replace(struct.pack("<d", 1.0), bits))
+
+
+def test_a_record_s_field_names_are_interned_as_attribute_names_are() -> None:
+    """An event's ``__dict__`` is the record: its attribute lookups find the same objects."""
+    writer = NATIVE.latest[EVENT_SCHEMA]
+    record = {f["name"]: None for f in writer.raw["fields"]}
+    strings = ("event_id", "item_id", "kind", "party_id", "device_id", "location")
+    record |= {name: "x" for name in strings} | {"occurred_at": 0, "attributes": {}}
+    record |= {"corrective_event_ids": [], "commitments": {}}
+    read = NATIVE.one_pass(EVENT_SCHEMA)(NATIVE.encode(EVENT_SCHEMA, record))
+    assert read is not None
+    assert all(sys.intern(name) is name for name in read)
