@@ -99,3 +99,24 @@ def band_rows(
 
 def entries(core: Core) -> list[tuple[bytes, bytes]]:
     """Every entry of the map as ``(key, value)``, in key order."""
+
+class BodyReader:
+    """A one-pass reader of canonically encoded Avro bodies (streams/avro_native.py)."""
+
+    def __init__(
+        self,
+        fields: list[tuple[str, int]],
+        added: list[tuple[str, Any]],
+        codes: Mapping[str, int],
+        datetime: type,
+        utc: object,
+    ) -> None: ...
+    @property
+    def fields(self) -> list[str]: ...
+    def __call__(self, message: bytes, position: int) -> dict[str, Any] | None: ...
+
+class MessageReader:
+    """The body readers of one schema's writers by fingerprint (streams/avro_native.py)."""
+
+    def __init__(self, magic: bytes, readers: Mapping[bytes, BodyReader]) -> None: ...
+    def __call__(self, message: bytes) -> dict[str, Any] | None: ...

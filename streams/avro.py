@@ -20,7 +20,7 @@ import io
 import json
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,7 @@ from fastavro.read import LOGICAL_READERS
 from fastavro.schema import to_parsing_canonical_form
 
 from streams import avro_onepass
+from streams.avro_native import native_message_reader, native_reader
 from streams.errors import SerializationError
 
 MAGIC = b"\xc3\x01"
@@ -82,12 +83,17 @@ class SchemaVersion:
 class SchemaRegistry:
     """Every ``<name>.v<N>.avsc`` under a folder, indexed by name/version and fingerprint."""
 
-    def __init__(self, folder: Path = SCHEMA_DIR) -> None:
+    def __init__(self, folder: Path = SCHEMA_DIR, *, native: bool = True) -> None:
+        """``native``: read canonical bodies with the native reader (streams/avro_native.py),
+        else with the Python one (streams/avro_onepass.py), the reference it is bound to."""
         self.by_fingerprint: dict[bytes, SchemaVersion] = {}
         self.latest: dict[str, SchemaVersion] = {}
         self.versions: dict[tuple[str, int], SchemaVersion] = {}
         # The one-pass reader of each writer (None: there is none), made on first use.
         self._readers: dict[bytes, avro_onepass.Reader | None] = {}
+        self._compile = native_reader if native else avro_onepass.compile_reader
+        self._message_reader = native_message_reader if native else _message_reader
+        self._message_readers: dict[str, Callable[[bytes], dict[str, Any] | None]] = {}
         for path in sorted(folder.glob("*.avsc")):
             match = _FILE_NAME.match(path.name)
             if match is None:
@@ -124,27 +130,27 @@ class SchemaRegistry:
     def decode(self, name: str, message: bytes) -> dict[str, Any]:
         """Decode a single-object message into the newest version of schema ``name``.
 
-        A canonically encoded body is read in one pass (:mod:`streams.avro_onepass`);
-        anything that pass is not sure of is decided by :meth:`decode_carefully`."""
-        writer = self._writer(name, message)
-        if not isinstance(message, bytes):
-            message = bytes(message)
-        fast = self._onepass(writer, name)
-        if fast is not None:
-            record = fast(message, HEADER_LEN)
-            if record is not None:
-                return record
-        return self._decode_carefully(name, writer, message)
+        A canonically encoded body is read in one pass (:meth:`one_pass`); anything that
+        pass is not sure of is decided by :meth:`decode_carefully`."""
+        record = self.one_pass(name)(message)
+        if record is not None:
+            return record
+        return self.decode_carefully(name, message)
 
-    def decode_in_one_pass(self, name: str, message: bytes) -> dict[str, Any] | None:
-        """What :meth:`decode` returns if the one-pass reader reads ``message``, else None
-        (then :meth:`decode_carefully` decides); a message of another or an unknown schema
-        is refused as :meth:`decode` refuses it."""
-        writer = self._writer(name, message)
-        fast = self._onepass(writer, name)
-        if fast is None:
-            return None
-        return fast(message if isinstance(message, bytes) else bytes(message), HEADER_LEN)
+    def one_pass(self, name: str) -> Callable[[bytes], dict[str, Any] | None]:
+        """``read(message)``: the record :meth:`decode` returns if the one-pass reader of
+        ``message``'s writer reads it, else None (another schema, an unknown writer or not a
+        single-object message too: then :meth:`decode` or :meth:`decode_carefully` answers)."""
+        reader = self._message_readers.get(name)
+        if reader is None:
+            readers = {}
+            for fingerprint, writer in self.by_fingerprint.items():
+                body_reader = self._onepass(writer, name) if writer.name == name else None
+                if body_reader is not None:
+                    readers[fingerprint] = body_reader
+            reader = self._message_reader(MAGIC, readers)
+            self._message_readers[name] = reader
+        return reader
 
     def decode_carefully(self, name: str, message: bytes) -> dict[str, Any]:
         """What :meth:`decode` returns or raises, by the reference method: read the body
@@ -192,7 +198,7 @@ class SchemaRegistry:
         if reader is None and writer.fingerprint not in self._readers:
             latest = self.latest[name]
             body_plan = avro_onepass.plan(writer.raw, None if latest is writer else latest.raw)
-            reader = None if body_plan is None else avro_onepass.compile_reader(body_plan)
+            reader = None if body_plan is None else self._compile(body_plan)
             self._readers[writer.fingerprint] = reader
         return reader
 
@@ -271,6 +277,21 @@ def _without_logical_types(schema: Any) -> Any:
 def _reader(registry: SchemaRegistry, name: str, writer: SchemaVersion) -> Any:
     latest = registry.latest[name]
     return None if latest is writer else latest.schema
+
+
+def _message_reader(
+    magic: bytes, readers: Mapping[bytes, avro_onepass.Reader]
+) -> Callable[[bytes], dict[str, Any] | None]:
+    """What :func:`streams.avro_native.native_message_reader` makes, in Python."""
+    header = len(magic) + 8
+
+    def read(message: bytes) -> dict[str, Any] | None:
+        if type(message) is not bytes or len(message) < header or message[:2] != magic:
+            return None
+        reader = readers.get(message[len(magic) : header])
+        return None if reader is None else reader(message, header)
+
+    return read
 
 
 @cache

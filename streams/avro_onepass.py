@@ -22,7 +22,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["BodyPlan", "Reader", "compile_reader", "plan", "read", "read_long", "read_text"]
+__all__ = [
+    "KIND_CODES",
+    "BodyPlan",
+    "Reader",
+    "compile_reader",
+    "plan",
+    "read",
+    "read_long",
+    "read_text",
+]
 
 # The field types a plan can read, as they appear in a schema file.
 _STRING, _BYTES, _LONG, _TIMESTAMP, _DOUBLE = range(5)
@@ -30,6 +39,18 @@ _OPTIONAL = 8  # added to a type: the union ["null", T]
 _STRING_MAP, _STRING_ARRAY = 16, 17
 _SIMPLE: dict[str, int] = {"string": _STRING, "bytes": _BYTES, "long": _LONG, "double": _DOUBLE}
 _TIMESTAMP_MICROS = {"type": "long", "logicalType": "timestamp-micros"}
+#: The type codes of a plan by name: what the native reader (streams/avro_native.py) is
+#: told, so that they are written here only.
+KIND_CODES: dict[str, int] = {
+    "string": _STRING,
+    "bytes": _BYTES,
+    "long": _LONG,
+    "timestamp": _TIMESTAMP,
+    "double": _DOUBLE,
+    "optional": _OPTIONAL,
+    "string_map": _STRING_MAP,
+    "string_array": _STRING_ARRAY,
+}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FLOAT64 = struct.Struct("<d")

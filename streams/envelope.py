@@ -182,7 +182,7 @@ def open_envelope(message: bytes, registry: SchemaRegistry | None = None) -> Env
 
 def read_body(envelope: Envelope, registry: SchemaRegistry | None = None) -> CustodyEvent:
     reg = registry or default_registry()
-    record = reg.decode_in_one_pass(EVENT_SCHEMA, envelope.body)
-    if record is None:
+    record = reg.one_pass(EVENT_SCHEMA)(envelope.body)
+    if record is None:  # decode_carefully refuses it if decode would (same reason)
         return custody_from_avro(reg.decode_carefully(EVENT_SCHEMA, envelope.body))
     return custody_from_record(record)

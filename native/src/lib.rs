@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
+mod avrobody;
 mod bands;
 mod ed25519;
 mod hugepages;
@@ -985,5 +986,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Rows>()?;
     m.add_function(wrap_pyfunction!(bands::band_rows, m)?)?;
     m.add_function(wrap_pyfunction!(bands::entries, m)?)?;
+    m.add_class::<avrobody::BodyReader>()?;
+    m.add_class::<avrobody::MessageReader>()?;
     Ok(())
 }
