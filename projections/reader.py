@@ -22,7 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.stored import select_rows
-from projections.staging import Page, prepare_rows, spill
+from projections.staging import Page, prepare_rows, spill_rows
 
 _Item = Page | BaseException | None
 
@@ -184,10 +184,13 @@ def _read_in_child(
 ) -> None:
     try:
         ledger = resolve_topic(topic)(env=env)
-        for page in PageReader(ledger, start=start, limit=limit):
-            if spill_dir is not None:
-                page = spill(page, Path(spill_dir) / f"{page.first_id}.jsonl")
+        while rows := select_rows(ledger, start, limit):
+            if spill_dir is None:
+                page = prepare_rows(ledger.mapper, rows)
+            else:
+                page = spill_rows(ledger.mapper, rows, Path(spill_dir) / f"{rows[0][0]}.page")
             pages.put(page)
+            start = page.last_id + 1
         pages.put(None)
     except BaseException as e:
         pages.put(f"{type(e).__name__}: {e}")

@@ -1,16 +1,29 @@
-"""Ids and texts that need escaping survive the trip through the staged JSON lines."""
+"""Ids and texts that need escaping survive the trip through the staged JSON lines and CSV
+columns; both stage the same rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from ledger.records import is_flag_topic, is_item_topic
+from ledger.stored import select_rows
 from projections.projector import Projector
 from projections.reader import read_page
-from projections.staging import json_string_body, prepare, spill, stage_ledger
+from projections.staging import (
+    Page,
+    json_string_body,
+    prepare,
+    prepare_rows,
+    spill,
+    spill_rows,
+    stage_ledger,
+    staged_rows,
+)
 from tests.projections.support import make_store, rows
+from tests.projections.workload import Workload
 from tests.support import custody
 
 
@@ -78,3 +91,72 @@ def test_a_page_read_equals_one_prepared_from_the_recorders_notifications(
     )
     assert page == expected
     assert page is not None and read_page(store.ledger, page.last_id + 1, 10) is None
+
+
+def _staged(con: duckdb.DuckDBPyConnection, page: Page) -> list[tuple[Any, ...]]:
+    stage_ledger(con, page)
+    return rows(con, "SELECT * FROM staged ORDER BY n")
+
+
+def test_a_csv_page_stages_the_same_rows_as_its_json_lines(tmp_path: Path) -> None:
+    """A rebuild's reader writes pages as typed CSV columns (native ``staged_csv``); they
+    must stage exactly what the JSON lines stage: every record kind, flags, corrections,
+    owner statements, and texts with quotes, commas, backslashes and non-ASCII."""
+    store = make_store(tmp_path)
+    Workload(store, seed=18, owners=True).run(300)
+    awkward = 'urn:item:"q",back\\slash/東京'
+    store.record(
+        [custody(1, "commissioning", "brand", awkward, tag_uid='T"1,', brand="Hermès",
+                 model='K "1", 2', serial="S\\1", latitude=51.123456789, longitude=-0.5)]
+    )  # fmt: skip
+    every = select_rows(store.ledger, 1, 1_000_000)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    mapper = store.ledger.mapper
+    events: set[str] = set()
+    for part, chunk in enumerate((every, every[len(every) // 2 :], every[-40:])):
+        page = spill_rows(mapper, chunk, tmp_path / f"{part}.csv")
+        assert page.csv and page.file is not None
+        expected = _staged(con, spill(prepare_rows(mapper, chunk), tmp_path / f"{part}.jsonl"))
+        assert _staged(con, page) == expected
+        assert _staged(con, prepare_rows(mapper, chunk)) == expected
+        assert (page.first_id, page.last_id, len(page)) == (chunk[0][0], chunk[-1][0], len(chunk))
+        events |= {r[2] for r in expected}
+    assert {"Party.Registered", "Party.DeviceEnrolled", "Item.Commissioned", "Item.Flagged",
+            "Item.OwnerStated", "Item.CustodyRecorded"} <= events  # fmt: skip
+    assert (awkward, "Hermès", 'K "1", 2', 51.123456789) in rows(
+        con, "SELECT o, c.brand, c.model, c.latitude FROM staged"
+    )
+
+
+def test_a_page_the_csv_cannot_hold_plainly_is_spilled_as_json(tmp_path: Path) -> None:
+    """A control character in a text (here a line break) is left to DuckDB's JSON reading."""
+    store = make_store(tmp_path)
+    store.record([custody(1, "commissioning", "brand", "urn:item:1", tag_uid="T1", brand="B",
+                          model="M", serial="a\nb")])  # fmt: skip
+    every = select_rows(store.ledger, 1, 1000)
+    page = spill_rows(store.ledger.mapper, every, tmp_path / "page")
+    assert page.file is not None and not page.csv
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    assert _staged(con, page) == _staged(con, prepare_rows(store.ledger.mapper, every))
+    assert ("a\nb",) in rows(con, "SELECT c.serial FROM staged")
+
+
+def test_only_item_and_party_records_are_staged_but_every_one_is_counted(
+    tmp_path: Path,
+) -> None:
+    store = make_store(tmp_path)
+    store.record([custody(1, "commissioning", "brand", "urn:item:1", tag_uid="T1", brand="B",
+                          model="M", serial="S")])  # fmt: skip
+    every = select_rows(store.ledger, 1, 1000)
+    topics = {r[1].partition(":")[0] for r in every}
+    assert "domain.tags" in topics  # the tag claim: no statement reads it
+    page = prepare_rows(store.ledger.mapper, every)
+    assert len(page) == len(every) and len(page.lines) == len(staged_rows(every)) < len(every)
+    assert {r[1].partition(":")[0] for r in staged_rows(every)} == {
+        "domain.items", "domain.parties"
+    }  # fmt: skip
+    tags_only = [r for r in every if r[1].startswith("domain.tags:")]
+    empty = spill_rows(store.ledger.mapper, tags_only, tmp_path / "page")
+    assert (empty.lines, empty.file, len(empty)) == ([], None, len(tags_only))
