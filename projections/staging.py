@@ -192,9 +192,26 @@ def _csv_columns(shape: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[Path_
 
 Path_ = tuple[str, ...]
 
-#: The state's columns in a CSV page (``spill_rows``), after n, t, o and v: ``STATE_FIELDS``.
-CSV_COLUMNS = list(_csv_columns(STATE_FIELDS))
-_CSV_NAME = {path: f"f{i}" for i, (path, _, _) in enumerate(CSV_COLUMNS)}
+#: State members a record never holds together (the staged ``c`` is the one it holds):
+#: the second's fields share the first's CSV columns, and ``staged_csv`` refuses a record
+#: that sets a column twice.
+_SHARED = {"evidence": "custody"}
+assert all(STATE_FIELDS[a] == STATE_FIELDS[b] for a, b in _SHARED.items())
+
+
+def _shared_columns() -> tuple[list[tuple[list[Path_], str, str]], dict[Path_, str]]:
+    """``CSV_COLUMNS`` and each path's column name."""
+    columns: dict[Path_, tuple[list[Path_], str, str]] = {}
+    for path, kind, duckdb_type in _csv_columns(STATE_FIELDS):
+        own = (_SHARED.get(path[0], path[0]), *path[1:])
+        columns.setdefault(own, ([], kind, duckdb_type))[0].append(path)
+    names = {p: f"f{i}" for i, (paths, _, _) in enumerate(columns.values()) for p in paths}
+    return list(columns.values()), names
+
+
+#: The state's columns in a CSV page (``spill_rows``) after n, t, o and v, from
+#: ``STATE_FIELDS``: (paths it is read from, kind for ``staged_csv``, DuckDB type).
+CSV_COLUMNS, _CSV_NAME = _shared_columns()
 
 
 def _from_csv(shape: Any, path: Path_ = ()) -> str:
@@ -209,7 +226,7 @@ def _from_csv(shape: Any, path: Path_ = ()) -> str:
 
 
 _CSV_TYPES = {"n": "BIGINT", "t": "VARCHAR", "o": "VARCHAR", "v": "BIGINT"} | {
-    _CSV_NAME[path]: kind for path, _, kind in CSV_COLUMNS
+    _CSV_NAME[paths[0]]: kind for paths, _, kind in CSV_COLUMNS
 }
 _CSV_OPTIONS = (
     "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
@@ -218,6 +235,11 @@ _CSV_OPTIONS = (
 )
 #: The state's plain strings that the staged view shows under their own names.
 _TOP_TEXTS = ("signal", "detail", "name", "role", "device_id", "public_key")
+
+
+def _coalesce(first: str, second: str) -> str:
+    """SQL for the first non-NULL of two (one, if both read the same columns)."""
+    return first if first == second else f"coalesce({first}, {second})"
 
 
 def _json_at(path: str) -> str:
@@ -262,7 +284,7 @@ def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
         SELECT {at("n")} AS n, split_part({at("t")}, ':', 1) AS module,
                split_part({at("t")}, ':', 2) AS event, {at("o")} AS o, {at("v")} AS v,
                {at("s.timestamp._data_")} AS ts,
-               coalesce({at("s.custody._data_")}, {at("s.evidence._data_")}) AS c,
+               {_coalesce(at("s.custody._data_"), at("s.evidence._data_"))} AS c,
                {at("s.statement._data_")} AS os,
                {", ".join(f"{at('s.' + f)} AS {f}" for f in _TOP_TEXTS)},
                {at("s.enrolled_at._data_")} AS enrolled_at,

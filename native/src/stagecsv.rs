@@ -7,12 +7,16 @@
 //! the expected JSON type, strings without control characters, no member twice — and
 //! `None` otherwise: the caller then stages the page as JSON lines, which DuckDB reads
 //! with its own rules. So where it answers, the CSV holds exactly the values the JSON
-//! reading gives.
+//! reading gives. A column may be read from several paths (alternatives that a record
+//! never holds together): a record that sets one column twice is not plain either.
 
 use std::fmt;
 
+use std::io::Write;
+
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -61,9 +65,28 @@ fn kind_of(name: &str) -> PyResult<Kind> {
         "number" => Ok(Kind::Number),
         "texts" => Ok(Kind::Texts),
         "object" => Ok(Kind::Object),
-        _ => Err(pyo3::exceptions::PyValueError::new_err(format!(
+        _ => Err(PyValueError::new_err(format!(
             "unknown column kind {name:?}"
         ))),
+    }
+}
+
+/// One column's value in the current row: `text` (CSV) if `set`, else empty (NULL).
+#[derive(Default)]
+struct Cell {
+    set: bool,
+    text: Vec<u8>,
+}
+
+impl Cell {
+    /// The cell, cleared for a value; None if it already holds one (read twice).
+    fn fill(&mut self) -> Option<&mut Vec<u8>> {
+        if self.set {
+            return None;
+        }
+        self.set = true;
+        self.text.clear();
+        Some(&mut self.text)
     }
 }
 
@@ -95,24 +118,30 @@ pub fn staged_csv<'py>(
     let mut root = Node::default();
     let mut width = 0;
     for spec in columns.iter() {
-        let (path, kind): (Vec<String>, String) = spec.extract()?;
-        root.add(&path, width, kind_of(&kind)?);
+        let (paths, kind): (Vec<Vec<String>>, String) = spec.extract()?;
+        let kind = kind_of(&kind)?;
+        for path in paths {
+            root.add(&path, width, kind);
+        }
         width += 1;
     }
     let mut out: Vec<u8> = Vec::with_capacity(rows.len() * 256);
-    let mut cells: Vec<Option<String>> = vec![None; width];
+    // Reused from row to row: no allocation per value.
+    let mut cells: Vec<Cell> = (0..width).map(|_| Cell::default()).collect();
     for row in rows.iter() {
         let row = row.cast::<PyTuple>()?;
         let n: i64 = row.get_item(0)?.extract()?;
-        let topic: String = row.get_item(1)?.extract()?;
-        let originator: String = row.get_item(2)?.extract()?;
+        let topic = row.get_item(1)?;
+        let topic = topic.cast::<PyString>()?.to_str()?;
+        let originator = row.get_item(2)?;
+        let originator = originator.cast::<PyString>()?.to_str()?;
         let version: i64 = row.get_item(3)?.extract()?;
         let state = row.get_item(4)?;
         let state = state.cast::<PyBytes>()?.as_bytes();
-        if !plain(&topic) || !plain(&originator) {
+        if !plain(topic) || !plain(originator) {
             return Ok(None);
         }
-        cells.iter_mut().for_each(|c| *c = None);
+        cells.iter_mut().for_each(|c| c.set = false);
         let mut reader = serde_json::Deserializer::from_slice(state);
         let walk = Object {
             node: &root,
@@ -122,17 +151,15 @@ pub fn staged_csv<'py>(
             return Ok(None);
         }
         let start = out.len();
-        out.extend_from_slice(n.to_string().as_bytes());
+        write!(out, "{n},").map_err(|_| PyValueError::new_err("out of memory"))?;
+        quoted(&mut out, topic);
         out.push(b',');
-        quoted(&mut out, &topic);
-        out.push(b',');
-        quoted(&mut out, &originator);
-        out.push(b',');
-        out.extend_from_slice(version.to_string().as_bytes());
+        quoted(&mut out, originator);
+        write!(out, ",{version}").map_err(|_| PyValueError::new_err("out of memory"))?;
         for cell in &cells {
             out.push(b',');
-            if let Some(text) = cell {
-                out.extend_from_slice(text.as_bytes());
+            if cell.set {
+                out.extend_from_slice(&cell.text);
             }
         }
         out.push(b'\n');
@@ -150,7 +177,7 @@ fn refuse<E: de::Error>() -> E {
 /// An object node: its wanted members into `cells`, the rest skipped.
 struct Object<'a> {
     node: &'a Node,
-    cells: &'a mut [Option<String>],
+    cells: &'a mut [Cell],
 }
 
 impl<'de> DeserializeSeed<'de> for Object<'_> {
@@ -177,18 +204,19 @@ impl<'de> Visitor<'de> for Object<'_> {
             if kind != Kind::Object {
                 return Err(refuse());
             }
-            self.cells[column] = Some("true".to_owned());
+            let text = self.cells[column].fill().ok_or_else(refuse)?;
+            text.extend_from_slice(b"true");
         }
-        let mut seen = vec![false; self.node.children.len()];
+        let mut seen = 0u128; // a node has far fewer children (STATE_FIELDS)
         while let Some(wanted) = members.next_key_seed(Member(self.node))? {
             let Some(at) = wanted else {
                 members.next_value::<IgnoredAny>()?;
                 continue;
             };
-            if seen[at] {
+            if at >= 128 || seen & (1 << at) != 0 {
                 return Err(refuse());
             }
-            seen[at] = true;
+            seen |= 1 << at;
             let child = &self.node.children[at];
             match child.column {
                 Some((column, kind)) if kind != Kind::Object => {
@@ -236,7 +264,7 @@ impl<'de> Visitor<'de> for Member<'_> {
 /// A wanted value, into its cell as CSV text (absent or null: empty, which reads as NULL).
 struct Leaf<'a> {
     kind: Kind,
-    cell: &'a mut Option<String>,
+    cell: &'a mut Cell,
 }
 
 impl<'de> DeserializeSeed<'de> for Leaf<'_> {
@@ -247,13 +275,18 @@ impl<'de> DeserializeSeed<'de> for Leaf<'_> {
     }
 }
 
-impl Leaf<'_> {
-    fn number<E: de::Error>(self, text: String) -> Result<(), E> {
-        if self.kind != Kind::Number {
+impl<'a> Leaf<'a> {
+    /// The cell to write a value of `kind` into (refused: another kind, or a second value).
+    fn text<E: de::Error>(self, kind: Kind) -> Result<&'a mut Vec<u8>, E> {
+        if self.kind != kind {
             return Err(refuse());
         }
-        *self.cell = Some(text);
-        Ok(())
+        self.cell.fill().ok_or_else(refuse)
+    }
+
+    fn number<E: de::Error>(self, value: impl fmt::Debug) -> Result<(), E> {
+        let text = self.text(Kind::Number)?;
+        write!(text, "{value:?}").map_err(|_| refuse())
     }
 }
 
@@ -269,28 +302,26 @@ impl<'de> Visitor<'de> for Leaf<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        if self.kind != Kind::Text || !plain(v) {
+        if !plain(v) {
             return Err(refuse());
         }
-        let mut text = Vec::with_capacity(v.len() + 2);
-        quoted(&mut text, v);
-        *self.cell = Some(String::from_utf8(text).map_err(|_| refuse::<E>())?);
+        quoted(self.text(Kind::Text)?, v);
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.number(v.to_string())
+        self.number(v)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.number(v.to_string())
+        self.number(v)
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
         if !v.is_finite() {
             return Err(refuse());
         }
-        self.number(format!("{v:?}"))
+        self.number(v)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
@@ -302,9 +333,7 @@ impl<'de> Visitor<'de> for Leaf<'_> {
             all.push(item);
         }
         let json = serde_json::to_string(&all).map_err(|_| refuse::<A::Error>())?;
-        let mut text = Vec::with_capacity(json.len() + 2);
-        quoted(&mut text, &json);
-        *self.cell = Some(String::from_utf8(text).map_err(|_| refuse::<A::Error>())?);
+        quoted(self.text(Kind::Texts)?, &json);
         Ok(())
     }
 }

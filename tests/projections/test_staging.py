@@ -3,16 +3,22 @@ columns; both stage the same rows."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
+from assay_headmap import staged_csv
 
 from ledger.records import is_flag_topic, is_item_topic
 from ledger.stored import select_rows
 from projections.projector import Projector
 from projections.reader import read_page
 from projections.staging import (
+    CSV_COLUMNS,
+    SPILL_MAX_LINE,
     Page,
     json_string_body,
     prepare,
@@ -160,3 +166,70 @@ def test_only_item_and_party_records_are_staged_but_every_one_is_counted(
     tags_only = [r for r in every if r[1].startswith("domain.tags:")]
     empty = spill_rows(store.ledger.mapper, tags_only, tmp_path / "page")
     assert (empty.lines, empty.file, len(empty)) == ([], None, len(tags_only))
+
+
+def _crafted(n: int, state: dict[str, Any]) -> tuple[int, str, str, int, bytes]:
+    return (n, "domain.items:Item.CustodyRecorded", f"urn:item:{n}", 2, json.dumps(state).encode())
+
+
+def _custody(**fields: Any) -> dict[str, Any]:
+    return {"_type_": "custody_event", "_data_": {"event_id": "e", "kind": "observing", **fields}}
+
+
+CSV_ARGS = [(p, k) for p, k, _ in CSV_COLUMNS]
+
+
+def test_csv_columns_hold_the_values_the_json_reading_gives(tmp_path: Path) -> None:
+    """Edge values written by hand: numbers in every spelling, offsets, arrays with nulls,
+    an absent, a null and an empty object."""
+    stamp = {"_type_": "datetime_iso", "_data_": "2026-03-01T10:00:00.5+02:00"}
+    states = [
+        {"timestamp": stamp, "custody": _custody(latitude=1e300, longitude=-0.0)},
+        {"timestamp": stamp, "custody": _custody(latitude=5, longitude=0.1, reason=None)},
+        {"timestamp": stamp, "custody": _custody(corrective_event_ids=["a", None, "b"])},
+        {"timestamp": stamp, "custody": _custody(corrective_event_ids=[])},
+        {"timestamp": stamp, "custody": None, "evidence": _custody(location="x")},
+        {"timestamp": stamp, "custody": {"_type_": "custody_event", "_data_": {}}},
+        {"timestamp": {"_data_": "2026-03-01T10:00:00Z"}, "statement": None, "extra": [1, {}]},
+        {"timestamp": stamp, "signal": "s", "detail": "", "name": 'a "b"', "role": "r"},
+    ]
+    crafted = [_crafted(i + 1, s) for i, s in enumerate(states)]
+    data = staged_csv(crafted, CSV_ARGS, SPILL_MAX_LINE)
+    assert data is not None
+    (tmp_path / "page.csv").write_bytes(data)
+    lines = [
+        json.dumps({"n": n, "t": t, "o": o, "v": v, "s": json.loads(s)})
+        for n, t, o, v, s in crafted
+    ]
+    as_json = Page(lines, 1, len(crafted), False, True, len(crafted))
+    as_csv = replace(as_json, lines=[], file=str(tmp_path / "page.csv"), csv=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    assert _staged(con, as_csv) == _staged(con, as_json)
+    assert rows(con, "SELECT c.latitude, c.corrective_event_ids FROM staged ORDER BY n")[:3] == [
+        (1e300, None), (5.0, None), (None, ["a", None, "b"])
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"custody": _custody(), "evidence": _custody()},  # both alternatives
+        {"custody": _custody(latitude="51.5")},  # a text where a number belongs
+        {"custody": _custody(location=7)},  # a number where a text belongs
+        {"custody": _custody(location="a\rb")},  # a control character
+        {"custody": "text"},  # not an object
+        {"role": ["r"]},  # an array where a text belongs
+    ],
+)
+def test_staged_csv_leaves_what_it_cannot_read_plainly_to_the_json_reading(
+    state: dict[str, Any],
+) -> None:
+    assert staged_csv([_crafted(1, state)], CSV_ARGS, SPILL_MAX_LINE) is None
+
+
+def test_staged_csv_refuses_a_member_given_twice() -> None:
+    twice = b'{"signal": "a", "signal": "b"}'
+    row = (1, "domain.items:Item.Flagged", "urn:item:1", 2, twice)
+    assert staged_csv([row], CSV_ARGS, SPILL_MAX_LINE) is None
+    assert staged_csv([(*row[:4], b'{"signal": "a"}')], CSV_ARGS, SPILL_MAX_LINE) is not None
