@@ -276,7 +276,7 @@ class Projector:
 
     @property
     def spill_dir(self) -> Path:
-        """Where a rebuild's reader process leaves pages for DuckDB (``staging.spill``)."""
+        """Where a rebuild's reader process leaves pages for DuckDB (``staging.spill_rows``)."""
         return self.path.with_name(self.path.name + ".rebuild-pages")
 
     def _chain_pages(self) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:

@@ -4,7 +4,7 @@ Reading is pure Python (``ledger.stored.select_rows``, then ``staging.prepare_ro
 DuckDB's side is mostly native code. ``PageReader`` reads on a thread: enough for a
 catch-up. For a large rebuild ``ProcessPageReader`` reads in a child process with its own
 application object, so the two sides do not share one GIL, and hands pages over as files
-that DuckDB reads itself (``staging.spill``); bench/bench_projections.py measures it.
+that DuckDB reads itself (``staging.spill_rows``); bench/bench_projections.py measures it.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def page_reader(
 class ProcessPageReader:
     """As ``PageReader``, reading in a spawned child process.
 
-    Pages arrive pickled, or with ``spill_dir`` as newline-delimited files there
-    (``staging.spill``) which DuckDB reads itself; each file is removed once the consumer
+    Pages arrive pickled, or with ``spill_dir`` as files there (``staging.spill_rows``:
+    CSV, or JSON lines) which DuckDB reads itself; each file is removed once the consumer
     asks for the next page, and the directory when reading ends.
     """
 
