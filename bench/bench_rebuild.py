@@ -50,8 +50,10 @@ if __name__ == "__main__":
         done = p.rebuild()
         wall, used = time.perf_counter() - wall, cpu() - used
         (rows,) = p.con.execute("SELECT count(*) FROM custody_events").fetchall()[0]
+    rss = {who: resource.getrusage(w).ru_maxrss / 1024 for who, w in
+           (("rss_mb", resource.RUSAGE_SELF), ("reader_rss_mb", resource.RUSAGE_CHILDREN))}
     print(json.dumps({"notifications": done, "rows": rows, "wall_s": wall, "cpu_s": used,
-                      "load_before": load, "load_after": os.getloadavg()[0]}))
+                      "load_before": load, "load_after": os.getloadavg()[0], **rss}))
 """
 
 
@@ -90,7 +92,8 @@ def main() -> None:
                 print(
                     f"{name:6} {n:>8} notifications  {n / result['wall_s']:>9,.0f}/s wall  "
                     f"{n / result['cpu_s']:>9,.0f}/s CPU  (wall {result['wall_s']:.2f} s, "
-                    f"CPU {result['cpu_s']:.2f} s, load {result['load_before']:.1f}→"
+                    f"CPU {result['cpu_s']:.2f} s, peak RSS {result['rss_mb']:.0f} MB, reader "
+                    f"{result['reader_rss_mb']:.0f} MB, load {result['load_before']:.1f}→"
                     f"{result['load_after']:.1f})",
                     flush=True,
                 )

@@ -59,6 +59,15 @@ def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""
 
+def staged_csv(
+    rows: list[tuple[int, str, str, int, bytes]],
+    columns: list[tuple[list[tuple[str, ...]], str]],
+    max_line: int,
+) -> bytes | None:
+    """Stored records as CSV lines (n, topic, originator id, version, then ``columns``:
+    each read from one of its paths into the state, of kind text, number, texts or
+    object); None: stage the page as JSON lines (projections/staging.py)."""
+
 class _Source(Protocol):
     @property
     def item_id(self) -> str: ...

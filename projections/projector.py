@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 PAGE = 20000
 REBUILD_PAGE = 20000
 REBUILD_COMMIT = 500_000
+#: Blocks per chain page of a rebuild: a block's stored state holds all its leaves
+#: (~0.3 MB at 1,000 leaves), so a page of 20,000 would hold the whole chain in memory
+#: (with its decoded text, twice: ~750 MB at 1M events).
+REBUILD_CHAIN_PAGE = 64
 POLL_SECONDS = 0.1
 #: From this many ledger notifications on, a rebuild reads in a child process (starting
 #: one costs a fraction of a second; see projections/reader.py).
@@ -272,7 +276,7 @@ class Projector:
 
     @property
     def spill_dir(self) -> Path:
-        """Where a rebuild's reader process leaves pages for DuckDB (``staging.spill``)."""
+        """Where a rebuild's reader process leaves pages for DuckDB (``staging.spill_rows``)."""
         return self.path.with_name(self.path.name + ".rebuild-pages")
 
     def _chain_pages(self) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
@@ -280,7 +284,9 @@ class Projector:
         if self.chain is None:
             return
         start = 1
-        while page := self.chain.recorder.select_notifications(start=start, limit=REBUILD_PAGE):
+        while page := self.chain.recorder.select_notifications(
+            start=start, limit=REBUILD_CHAIN_PAGE
+        ):
             blocks = [decode_block(self.chain, n) for n in page]
             yield page[-1].id, len(page), [b for b in blocks if b is not None]
             start = page[-1].id + 1

@@ -4,7 +4,7 @@ Reading is pure Python (``ledger.stored.select_rows``, then ``staging.prepare_ro
 DuckDB's side is mostly native code. ``PageReader`` reads on a thread: enough for a
 catch-up. For a large rebuild ``ProcessPageReader`` reads in a child process with its own
 application object, so the two sides do not share one GIL, and hands pages over as files
-that DuckDB reads itself (``staging.spill``); bench/bench_projections.py measures it.
+that DuckDB reads itself (``staging.spill_rows``); bench/bench_projections.py measures it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.stored import select_rows
-from projections.staging import Page, prepare_rows, spill
+from projections.staging import Page, prepare_rows, spill_rows
 
 _Item = Page | BaseException | None
 
@@ -114,8 +114,8 @@ def page_reader(
 class ProcessPageReader:
     """As ``PageReader``, reading in a spawned child process.
 
-    Pages arrive pickled, or with ``spill_dir`` as newline-delimited files there
-    (``staging.spill``) which DuckDB reads itself; each file is removed once the consumer
+    Pages arrive pickled, or with ``spill_dir`` as files there (``staging.spill_rows``:
+    CSV, or JSON lines) which DuckDB reads itself; each file is removed once the consumer
     asks for the next page, and the directory when reading ends.
     """
 
@@ -184,10 +184,13 @@ def _read_in_child(
 ) -> None:
     try:
         ledger = resolve_topic(topic)(env=env)
-        for page in PageReader(ledger, start=start, limit=limit):
-            if spill_dir is not None:
-                page = spill(page, Path(spill_dir) / f"{page.first_id}.jsonl")
+        while rows := select_rows(ledger, start, limit):
+            if spill_dir is None:
+                page = prepare_rows(ledger.mapper, rows)
+            else:
+                page = spill_rows(ledger.mapper, rows, Path(spill_dir) / f"{rows[0][0]}.page")
             pages.put(page)
+            start = page.last_id + 1
         pages.put(None)
     except BaseException as e:
         pages.put(f"{type(e).__name__}: {e}")

@@ -2,7 +2,9 @@
 
 Handing DuckDB one list of JSON lines and letting ``json_transform`` parse them in bulk is
 several times cheaper than decoding each stored event into domain objects in Python, and
-a file of those lines read by ``read_json`` (a rebuild, see ``spill``) cheaper still. The
+a file of those lines read by ``read_json`` (a rebuild, see ``spill``) cheaper still; a
+file of typed CSV columns (``spill_rows``, written by the native extension) is cheaper
+again. Only item and party records are staged (the projection reads no others). The
 stored rows and the layout of their JSON are the ledger's documented contract
 (``ledger/stored.py``); which topics are items, flags and parties is the record codec's
 (``ledger/records.py``).
@@ -11,14 +13,21 @@ stored rows and the layout of their JSON are the ledger's documented contract
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay_headmap import staged_csv
 from eventsourcing.persistence import Mapper, Notification
 
-from ledger.records import is_flag_topic, is_owner_topic, is_party_topic
+from ledger.records import (
+    ITEM_MODULE,
+    PARTY_MODULE,
+    is_flag_topic,
+    is_owner_topic,
+    is_party_topic,
+)
 from ledger.stored import STATE_FIELDS, Row, plain, rows_of, state_json, without_envelope
 
 if TYPE_CHECKING:  # a rebuild's reader process imports this module, and needs no DuckDB
@@ -48,13 +57,19 @@ def json_string_body(text: str) -> str:
     return text
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class Page:
     """A page of ledger notifications ready for DuckDB, and what kinds of rows it holds
     (statements with nothing to do are skipped: each one scans the staged page).
 
     The lines are in ``lines``, or (a rebuild's reader process, see ``spill``) in the
-    newline-delimited file ``file``, which DuckDB reads itself.
+    newline-delimited file ``file``, which DuckDB reads itself: JSON lines, or with ``csv``
+    CSV lines (``spill_rows``). ``count`` counts every notification of the page; only
+    item and party records are staged (no lines and no file: nothing to stage).
     """
 
     lines: list[str]
@@ -65,6 +80,7 @@ class Page:
     count: int
     file: str | None = None
     has_owner: bool = False
+    csv: bool = False
 
     def __len__(self) -> int:
         return self.count
@@ -76,23 +92,36 @@ def prepare(mapper: Mapper[Any], page: Sequence[Notification]) -> Page:
     return prepare_rows(mapper, rows_of(page))
 
 
+#: Topic prefixes of the records a page stages (its statements read no others).
+STAGED_PREFIXES = (f"{ITEM_MODULE}:", f"{PARTY_MODULE}:")
+
+
+def staged_rows(rows: Sequence[Row]) -> list[Row]:
+    return [row for row in rows if row[1].startswith(STAGED_PREFIXES)]
+
+
 def prepare_rows(mapper: Mapper[Any], rows: Sequence[Row]) -> Page:
     """As ``prepare``, from rows read straight from the store (``ledger.stored``)."""
     bare = plain(mapper)
+    staged = staged_rows(rows)
     text = [
         f'{{"n":{n},"t":"{t}","o":"{json_string_body(o)}","v":{v},"s":'
         f"{without_envelope(s).decode() if bare else state_json(mapper, s)}}}"
-        for n, t, o, v, s in rows
+        for n, t, o, v, s in staged
     ]
-    topics = {row[1] for row in rows}
+    return _page(rows, staged, lines=text)
+
+
+def _page(rows: Sequence[Row], staged: Sequence[Row], **fields: Any) -> Page:
+    topics = {row[1] for row in staged}
     return Page(
-        lines=text,
         first_id=rows[0][0],
         last_id=rows[-1][0],
         has_parties=any(is_party_topic(t) for t in topics),
         has_flags=any(is_flag_topic(t) for t in topics),
-        count=len(text),
+        count=len(rows),
         has_owner=any(is_owner_topic(t) for t in topics),
+        **fields,
     )
 
 
@@ -117,6 +146,20 @@ def spill(page: Page, path: Path) -> Page:
     return replace(page, lines=[], file=str(path))
 
 
+def spill_rows(mapper: Mapper[Any], rows: Sequence[Row], path: Path) -> Page:
+    """The page of ``rows`` in the file ``path``: as CSV columns (``CSV_COLUMNS``) where
+    the native reading answers (plain JSON, see native/src/stagecsv.rs), else as
+    ``spill`` writes it. DuckDB converts flat CSV columns in about half the CPU time of the
+    nested JSON lines (bench/results/rebuild-speed-2026-12-04.md)."""
+    staged = staged_rows(rows)
+    if staged and plain(mapper):
+        data = staged_csv(staged, [(p, k) for p, k, _ in CSV_COLUMNS], SPILL_MAX_LINE)
+        if data is not None:
+            path.write_bytes(data)
+            return _page(rows, staged, lines=[], file=str(path), csv=True)
+    return spill(prepare_rows(mapper, rows), path)
+
+
 def _duckdb_type(shape: object) -> str:
     if isinstance(shape, dict):
         return "STRUCT(" + ", ".join(f'"{k}" {_duckdb_type(v)}' for k, v in shape.items()) + ")"
@@ -131,6 +174,90 @@ _FILE_COLUMNS = (
 )
 
 
+def _csv_columns(shape: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[Path_, str, str]]:
+    """(path, kind for ``staged_csv``, DuckDB type) of each value of ``shape``, objects too
+    (whether present: JSON null and absence both read as NULL)."""
+    if isinstance(shape, dict):
+        if path:
+            yield path, "object", "BOOLEAN"
+        for key, inner in shape.items():
+            yield from _csv_columns(inner, (*path, key))
+    elif isinstance(shape, list):
+        if shape != ["string"]:
+            raise TypeError(f"{path}: staged CSV holds arrays of strings only")
+        yield path, "texts", "VARCHAR"
+    else:
+        yield path, "number" if shape == "number" else "text", _DUCKDB_TYPES[shape]
+
+
+Path_ = tuple[str, ...]
+
+#: State members a record never holds together (the staged ``c`` is the one it holds):
+#: the second's fields share the first's CSV columns, and ``staged_csv`` refuses a record
+#: that sets a column twice.
+_SHARED = {"evidence": "custody"}
+assert all(STATE_FIELDS[a] == STATE_FIELDS[b] for a, b in _SHARED.items())
+
+
+def _shared_columns() -> tuple[list[tuple[list[Path_], str, str]], dict[Path_, str]]:
+    """``CSV_COLUMNS`` and each path's column name."""
+    columns: dict[Path_, tuple[list[Path_], str, str]] = {}
+    for path, kind, duckdb_type in _csv_columns(STATE_FIELDS):
+        own = (_SHARED.get(path[0], path[0]), *path[1:])
+        columns.setdefault(own, ([], kind, duckdb_type))[0].append(path)
+    names = {p: f"f{i}" for i, (paths, _, _) in enumerate(columns.values()) for p in paths}
+    return list(columns.values()), names
+
+
+#: The state's columns in a CSV page (``spill_rows``) after n, t, o and v, from
+#: ``STATE_FIELDS``: (paths it is read from, kind for ``staged_csv``, DuckDB type).
+CSV_COLUMNS, _CSV_NAME = _shared_columns()
+
+
+def _from_csv(shape: Any, path: Path_ = ()) -> str:
+    """SQL for the value at ``path`` from the CSV columns: what ``json_transform`` gives
+    for it (``LINE_SHAPE``); an absent object is NULL, not an object of NULLs."""
+    if isinstance(shape, dict):
+        members = ", ".join(f"{_literal(k)}: {_from_csv(v, (*path, k))}" for k, v in shape.items())
+        return f"CASE WHEN {_CSV_NAME[path]} THEN {{{members}}} END" if path else f"{{{members}}}"
+    if isinstance(shape, list):
+        return f"json_transform({_CSV_NAME[path]}, {_literal(json.dumps(_duckdb_shape(shape)))})"
+    return _CSV_NAME[path]
+
+
+_CSV_TYPES = {"n": "BIGINT", "t": "VARCHAR", "o": "VARCHAR", "v": "BIGINT"} | {
+    _CSV_NAME[paths[0]]: kind for paths, _, kind in CSV_COLUMNS
+}
+_CSV_OPTIONS = (
+    "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+    f"allow_quoted_nulls = false, max_line_size = {2 * SPILL_MAX_LINE}, columns = "
+    "{" + ", ".join(f"'{k}': '{v}'" for k, v in _CSV_TYPES.items()) + "}"
+)
+#: The state's plain strings that the staged view shows under their own names.
+_TOP_TEXTS = ("signal", "detail", "name", "role", "device_id", "public_key")
+
+
+def _coalesce(first: str, second: str) -> str:
+    """SQL for the first non-NULL of two (one, if both read the same columns)."""
+    return first if first == second else f"coalesce({first}, {second})"
+
+
+def _json_at(path: str) -> str:
+    """SQL for a field of the staged line (``LINE_SHAPE``: n, t, o, v, s.…) read as JSON."""
+    return f"x.{path}"
+
+
+def _csv_at(path: str) -> str:
+    """As ``_json_at`` from the CSV columns (``spill_rows``)."""
+    if not path.startswith("s."):
+        return path
+    steps = tuple(path.split(".")[1:])
+    shape: Any = STATE_FIELDS
+    for step in steps:
+        shape = shape[step]
+    return _from_csv(shape, steps)
+
+
 def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
     """(Re)create TEMP view ``staged``: one row per notification, fields flattened.
 
@@ -141,29 +268,32 @@ def stage_ledger(con: duckdb.DuckDBPyConnection, page: Page) -> None:
     (``spill``) that only one statement reads (no parties, no flags): the view then reads
     the file as that statement runs, saving a copy of every row.
     """
-    if page.file is not None:
-        source = (
-            f"SELECT x FROM read_json({_literal(page.file)}, format = 'newline_delimited', "
-            f"maximum_object_size = {2 * SPILL_MAX_LINE}, columns = {_FILE_COLUMNS}) AS x"
-        )
+    if page.csv and page.file is not None:
+        # Each expression reads only its own columns (no whole state built and taken apart).
+        at = _csv_at
+        source = f"read_csv({_literal(page.file)}, {_CSV_OPTIONS})"
     else:
-        source = f"SELECT json_transform(unnest($1), '{LINE_SHAPE}') AS x"
+        at = _json_at
+        source = (
+            f"(SELECT x FROM read_json({_literal(page.file)}, format = 'newline_delimited', "
+            f"maximum_object_size = {2 * SPILL_MAX_LINE}, columns = {_FILE_COLUMNS}) AS x)"
+            if page.file is not None
+            else f"(SELECT json_transform(unnest($1), '{LINE_SHAPE}') AS x)"
+        )
     rows = f"""
-        SELECT x.n, split_part(x.t, ':', 1) AS module, split_part(x.t, ':', 2) AS event,
-               x.o, x.v, x.s.timestamp._data_ AS ts,
-               coalesce(x.s.custody._data_, x.s.evidence._data_) AS c,
-               x.s.statement._data_ AS os,
-               x.s.signal, x.s.detail, x.s.name, x.s.role, x.s.device_id, x.s.public_key,
-               x.s.enrolled_at._data_ AS enrolled_at, x.s.revoked_at._data_ AS revoked_at,
-               x.s.effective_from._data_ AS effective_from
-        FROM ({source})"""
+        SELECT {at("n")} AS n, split_part({at("t")}, ':', 1) AS module,
+               split_part({at("t")}, ':', 2) AS event, {at("o")} AS o, {at("v")} AS v,
+               {at("s.timestamp._data_")} AS ts,
+               {_coalesce(at("s.custody._data_"), at("s.evidence._data_"))} AS c,
+               {at("s.statement._data_")} AS os,
+               {", ".join(f"{at('s.' + f)} AS {f}" for f in _TOP_TEXTS)},
+               {at("s.enrolled_at._data_")} AS enrolled_at,
+               {at("s.revoked_at._data_")} AS revoked_at,
+               {at("s.effective_from._data_")} AS effective_from
+        FROM {source}"""
     if page.file is not None and not (page.has_parties or page.has_flags or page.has_owner):
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {rows}")
         return
     params = [] if page.file is not None else [page.lines]
     con.execute(f"CREATE OR REPLACE TEMP TABLE staged_rows AS {rows}", params)
     con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM staged_rows")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

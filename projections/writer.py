@@ -76,8 +76,9 @@ class Writer:
         self, page: Page, *, derive_items: bool, leaves_ahead: bool = False
     ) -> None:
         """As ``ledger_page`` inside the caller's transaction."""
-        stage_ledger(self.con, page)
-        apply_ledger(self.con, page, derive_items=derive_items, leaves_ahead=leaves_ahead)
+        if page.lines or page.file is not None:  # else no item or party record to stage
+            stage_ledger(self.con, page)
+            apply_ledger(self.con, page, derive_items=derive_items, leaves_ahead=leaves_ahead)
         self._track(LEDGER, page.last_id)
 
     def chain_page(self, last_id: int, blocks: Sequence[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ mod ed25519;
 mod hugepages;
 mod sealbatch;
 mod sha;
+mod stagecsv;
 mod strictjson;
 
 type Key = [u8; 32];
@@ -982,6 +983,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
+    m.add_function(wrap_pyfunction!(stagecsv::staged_csv, m)?)?;
     sealbatch::register(m)?;
     m.add_class::<Rows>()?;
     m.add_function(wrap_pyfunction!(bands::band_rows, m)?)?;

@@ -87,6 +87,31 @@ def test_rebuild_ends_with_the_same_content_as_the_incremental_path(
     assert all(row[-1] is not None for row in rebuilt_content["custody_events"])  # anchored
 
 
+def test_a_rebuild_reads_the_chain_a_few_blocks_at_a_time(
+    grown: tuple[Store, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block's state holds all its leaves: the whole chain in one page would hold the
+    chain in memory. Several chain pages end with the same content."""
+    store, path = grown
+    blocks = store.chain.recorder.max_notification_id() or 0
+    monkeypatch.setattr(projector, "REBUILD_CHAIN_PAGE", 2)
+    pages: list[int] = []
+    original = Projector._chain_pages
+
+    def counted(self: Projector) -> Any:
+        for page in original(self):
+            pages.append(page[1])
+            yield page
+
+    monkeypatch.setattr(Projector, "_chain_pages", counted)
+    with Projector(store.ledger, store.chain, tmp_path / "rebuilt.duckdb") as rebuilt:
+        rebuilt.rebuild()
+        rebuilt_content = contents(rebuilt.con)
+    assert blocks > 4 and sum(pages) == blocks and max(pages) == 2
+    with Projector(store.ledger, store.chain, path) as incremental:
+        assert contents(incremental.con) == rebuilt_content
+
+
 def test_items_equal_the_aggregates_state(grown: tuple[Store, Path]) -> None:
     store, path = grown
     with Projector(store.ledger, store.chain, path) as p:
