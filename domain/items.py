@@ -24,7 +24,15 @@ from domain.guards import GUARDS
 from domain.kinds import DETAIL_HINTS, RULES, KindRule
 from domain.owner_statement import OwnerStatement
 from domain.parties import Party
-from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
+from domain.signals import (
+    ACCEPTED,
+    Flag,
+    Outcome,
+    Policy,
+    Result,
+    Signal,
+    impossible_travel,
+)
 from domain.state import ItemState, Status, fix_of
 from domain.tags import check_not_a_claim_id
 
@@ -62,8 +70,7 @@ class Item(base.Aggregate):
         envelope: bytes
 
         def apply(self, item: Item) -> None:
-            item.state = ItemState()
-            item.state.evolve(self.custody)
+            item.state.evolve(self.custody)  # on the fresh state of Item.__init__
 
     @dataclass(frozen=True)
     class Sighted(base.Created):
@@ -79,8 +86,7 @@ class Item(base.Aggregate):
         detail: str = SIGHTED_DETAIL
 
         def apply(self, item: Item) -> None:
-            item.state = ItemState()
-            item.state.note_evidence(self.custody)
+            item.state.note_evidence(self.custody)  # on the fresh state of Item.__init__
             item.state.flags.append(
                 Flag(Signal(self.signal), self.detail, self.custody.event_id, self.timestamp)
             )
@@ -189,7 +195,7 @@ class Item(base.Aggregate):
             # The envelope is stored with the custody event just recorded.
             self.flag(Signal.IMPOSSIBLE_TRAVEL, travel, custody, None)
             return Outcome(Result.ACCEPTED, (Signal.IMPOSSIBLE_TRAVEL,), travel)
-        return Outcome(Result.ACCEPTED)
+        return ACCEPTED
 
     def record_duplicate_commissioning(
         self, custody: CustodyEvent, envelope: bytes, detail: str
@@ -211,7 +217,7 @@ class Item(base.Aggregate):
             # its commissioning was declared in error): only decommissioning remains.
             self.check_not_frozen(custody.kind)
             self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
-            return Outcome(Result.ACCEPTED)
+            return ACCEPTED
         return self._flagged(Signal.DUPLICATE_COMMISSIONING, detail, custody, envelope)
 
     def flag(
@@ -229,7 +235,7 @@ class Item(base.Aggregate):
         rested = resting_on(self, custody, parties)
         self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
         if not rested:
-            return Outcome(Result.ACCEPTED)
+            return ACCEPTED
         self.flag(Signal.RESTS_ON_DECLARED, rested, custody, None)
         return Outcome(Result.ACCEPTED, (Signal.RESTS_ON_DECLARED,), rested)
 

@@ -309,7 +309,7 @@ class _Batch:
         except DomainError as refusal:
             self._check_nothing_pending(refusal)
             return Decision(report, refusal=refusal)
-        return Decision(report, outcome=outcome)
+        return Decision(report, outcome)
 
     def _check_nothing_pending(self, refusal: DomainError) -> None:
         # Guards run before any event is triggered; a refusal after a change is a bug.
