@@ -30,6 +30,8 @@ class SQLiteBatchStore:
     def __init__(self, mapper: Mapper[Any], recorder: SQLiteProcessRecorder) -> None:
         self.encode = mapper.transcoder.encode
         self.recorder = recorder
+        #: Event class -> its topic and class version (as the mapper finds them).
+        self.classes: dict[type, tuple[str, int]] = {}
 
     @classmethod
     def of(cls, mapper: Mapper[Any], recorder: Recorder) -> SQLiteBatchStore | None:
@@ -46,17 +48,20 @@ class SQLiteBatchStore:
 
     def rows(self, events: Sequence[Any]) -> list[Row]:
         """``Mapper.to_stored_event``'s columns for each event."""
-        encode = self.encode
+        encode, classes = self.encode, self.classes
         rows: list[Row] = []
         for event in events:
             cls = type(event)
+            known = classes.get(cls)
+            if known is None:
+                known = classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+            topic, class_version = known
             state = dict(vars(event))
             originator_id = state.pop("originator_id")
             originator_version = state.pop("originator_version")
-            class_version = getattr(cls, "class_version", 1)
             if class_version > 1:
                 state["class_version"] = class_version
-            rows.append((originator_id, originator_version, get_topic(cls), encode(state)))
+            rows.append((originator_id, originator_version, topic, encode(state)))
         return rows
 
     def put(self, events: Sequence[Any], tracking: Tracking | None) -> None:

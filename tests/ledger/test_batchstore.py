@@ -8,6 +8,8 @@ the tracking position in the same transaction, and a refused transaction leaves 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Tracking
 
 from bench.bench_ingest import sealed_messages
+from domain.base import Event
 from domain.items import Signal
 from ledger.application import CustodyLedger, Report
 from ledger.batchstore import SQLiteBatchStore
@@ -126,3 +129,28 @@ def test_other_stores_keep_eventsourcings_path(tmp_path: Path, env: dict[str, st
     assert len(decisions) == 7 and all(d.accepted for d in decisions)
     assert ledger.position("o:0") == 6
     assert ledger.get_item("urn:other:0").state.status.value == "sold"
+
+
+@dataclass(frozen=True)
+class Upcast(Event):
+    """An event of a later class version (the mapper stores it with the state)."""
+
+    class_version = 2
+    note: str
+
+
+def test_rows_are_the_mappers_for_any_event_class(tmp_path: Path) -> None:
+    ledger = make_world(tmp_path).ledger
+    store = ledger._batch_store
+    assert store is not None
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [Upcast("u-1", 3, at, "a note"), Upcast("u-2", 1, at, 'é\x00"')] * 2
+    mapper = eventsourcing_mapper(ledger)
+    expected = []
+    for event in events:
+        stored = mapper.to_stored_event(event)
+        expected.append(
+            (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        )
+    assert store.rows(events) == expected
+    assert b'"class_version":2' in expected[0][3]
