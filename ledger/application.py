@@ -284,8 +284,9 @@ class _Batch:
 
     def keep(self, *aggregates: BaseAggregate[str]) -> None:
         for aggregate in aggregates:
-            self.loaded[aggregate.id] = aggregate
-            self.changed[aggregate.id] = aggregate
+            aggregate_id = aggregate.id
+            self.loaded[aggregate_id] = aggregate
+            self.changed[aggregate_id] = aggregate
             self.events.extend(aggregate.collect_events())
 
     def cache_saved(self) -> None:
