@@ -345,12 +345,13 @@ class Item(base.Aggregate):
         """The kind's guards in the order of its rule (domain/kinds.py), then its details."""
         rule = RULES[custody.kind]
         self.check_transit_allows(custody, actor)
+        item_id = self._id  # the id property's value, read once
         for guard in rule.guards:
-            GUARDS[guard](self.id, self.state, custody, actor, counterparty_known)
+            GUARDS[guard](item_id, self.state, custody, actor, counterparty_known)
         self.check_details(custody)
 
     def check_addressed_to_me(self, custody: CustodyEvent) -> None:
-        if custody.item_id != self.id:
+        if custody.item_id != self._id:  # the id property's value, without the call
             raise ActorMismatch(
                 f"event {custody.event_id} is for item {custody.item_id}, not {self.id}"
             )
