@@ -75,11 +75,17 @@ def test_a_batch_is_stored_as_eventsourcing_stores_it(tmp_path: Path) -> None:
     assert ledger.get_item("urn:bs:7").state.status.value == "sold"
 
 
-def test_a_refused_batch_leaves_nothing(tmp_path: Path) -> None:
+def ledger_and_reports(
+    tmp_path: Path, items: int, prefix: str
+) -> tuple[CustodyLedger, list[Report]]:
+    """A ledger on a SQLite file and the reports of ``items`` signed stories of 7."""
     world = make_world(tmp_path)
-    ledger = world.ledger
-    messages = [value for _, value in sealed_messages(world, 4, "urn:no:")]
-    reports = [Report(read_body(open_envelope(m)), m) for m in messages]
+    messages = [value for _, value in sealed_messages(world, items, prefix)]
+    return world.ledger, [Report(read_body(open_envelope(m)), m) for m in messages]
+
+
+def test_a_refused_batch_leaves_nothing(tmp_path: Path) -> None:
+    ledger, reports = ledger_and_reports(tmp_path, 4, "urn:no:")
     ledger.process(reports[:7], Tracking("no:0", 6))
     before = select_rows(ledger, 1, 10_000)
     with pytest.raises(IntegrityError):  # the position is recorded already
@@ -92,10 +98,7 @@ def test_a_refused_batch_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_a_version_taken_meanwhile_refuses_the_whole_batch(tmp_path: Path) -> None:
-    world = make_world(tmp_path)
-    ledger = world.ledger
-    messages = [value for _, value in sealed_messages(world, 2, "urn:race:")]
-    reports = [Report(read_body(open_envelope(m)), m) for m in messages]
+    ledger, reports = ledger_and_reports(tmp_path, 2, "urn:race:")
     ledger.process(reports[:6], Tracking("race:0", 5))
     stale = ledger.get_item("urn:race:0")
     other = ledger.get_item("urn:race:0")
