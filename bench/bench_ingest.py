@@ -169,7 +169,8 @@ def stage_cpu(tmp: Path, items: int, prefix: str = "urn:stage:") -> dict[str, fl
 
 def _rules_and_save(ledger: CustodyLedger, reports: list[Report]) -> tuple[float, float]:
     """CPU seconds of ledger.process in batches: all but the transaction, and the
-    transaction (eventsourcing's _record, which the ledger calls once per batch)."""
+    transaction (the ledger's _record, once per batch: encoding and storing the events
+    and the position)."""
     record = ledger._record
     saving = [0.0]
 

@@ -35,7 +35,7 @@ STAGES = [
     ("ledger.process: all", "ledger/application.py", "process"),
     ("  load aggregates (replay)", "ledger/application.py", "load"),
     ("  deciding each report (domain rules)", "domain/reports.py", "decide"),
-    ("  save events + position", "eventsourcing/application.py", "_record"),
+    ("  save events + position", "ledger/application.py", "_record"),
 ]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -114,7 +115,7 @@ class Aggregate(BaseAggregate[str]):
         kwargs["originator_version"] = cls.INITIAL_VERSION
         if kwargs.get("timestamp") is None:
             kwargs["timestamp"] = event_class.create_timestamp()
-        created = event_class(**kwargs)
+        created = make_event(event_class, kwargs)
         aggregate = created.mutate(None)
         assert isinstance(aggregate, cls)
         aggregate.pending_events.append(created)
@@ -128,7 +129,7 @@ class Aggregate(BaseAggregate[str]):
         kwargs["originator_version"] = self._version + 1
         if kwargs.get("timestamp") is None:
             kwargs["timestamp"] = event_class.create_timestamp()
-        event = event_class(**kwargs)
+        event = make_event(event_class, kwargs)
         event.mutate(self)
         self._pending_events.append(event)
 
@@ -136,6 +137,45 @@ class Aggregate(BaseAggregate[str]):
         collected, self._pending_events = self._pending_events, []
         return collected
 
+
+E = TypeVar("E")
+
+
+def make_event(event_class: type[E], values: Mapping[str, Any]) -> E:
+    """``event_class(**values)``: for a frozen dataclass event given every field and
+    nothing else, its attributes set in the order of its fields (as its ``__init__`` sets
+    them, so it is stored alike) in one step, not one ``object.__setattr__`` each."""
+    names = _FIELDS.get(event_class)
+    if names is None:
+        names = _FIELDS[event_class] = _plain_fields(event_class)
+    if names and len(values) == len(names):
+        try:
+            state = {name: values[name] for name in names}
+        except KeyError:
+            pass
+        else:
+            event = object.__new__(event_class)
+            object.__setattr__(event, "__dict__", state)
+            return event
+    return event_class(**values)
+
+
+def _plain_fields(event_class: type) -> tuple[str, ...]:
+    """The fields of a dataclass whose ``__init__`` only sets them, in order; () for
+    anything else (a ``__post_init__``, a field out of ``__init__``, no ``__dict__``)."""
+    if (
+        not dataclasses.is_dataclass(event_class)
+        or hasattr(event_class, "__post_init__")
+        or not event_class.__dictoffset__
+    ):
+        return ()
+    found = dataclasses.fields(event_class)
+    if any(not f.init for f in found):
+        return ()
+    return tuple(f.name for f in found)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 #: The aggregate classes that take the short way, by their topic, and their topics.
 _SHORT: dict[str, type[Aggregate]] = {}

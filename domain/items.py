@@ -24,7 +24,15 @@ from domain.guards import GUARDS
 from domain.kinds import DETAIL_HINTS, RULES, KindRule
 from domain.owner_statement import OwnerStatement
 from domain.parties import Party
-from domain.signals import Flag, Outcome, Policy, Result, Signal, impossible_travel
+from domain.signals import (
+    ACCEPTED,
+    Flag,
+    Outcome,
+    Policy,
+    Result,
+    Signal,
+    impossible_travel,
+)
 from domain.state import ItemState, Status, fix_of
 from domain.tags import check_not_a_claim_id
 
@@ -62,8 +70,7 @@ class Item(base.Aggregate):
         envelope: bytes
 
         def apply(self, item: Item) -> None:
-            item.state = ItemState()
-            item.state.evolve(self.custody)
+            item.state.evolve(self.custody)  # on the fresh state of Item.__init__
 
     @dataclass(frozen=True)
     class Sighted(base.Created):
@@ -79,8 +86,7 @@ class Item(base.Aggregate):
         detail: str = SIGHTED_DETAIL
 
         def apply(self, item: Item) -> None:
-            item.state = ItemState()
-            item.state.note_evidence(self.custody)
+            item.state.note_evidence(self.custody)  # on the fresh state of Item.__init__
             item.state.flags.append(
                 Flag(Signal(self.signal), self.detail, self.custody.event_id, self.timestamp)
             )
@@ -189,7 +195,7 @@ class Item(base.Aggregate):
             # The envelope is stored with the custody event just recorded.
             self.flag(Signal.IMPOSSIBLE_TRAVEL, travel, custody, None)
             return Outcome(Result.ACCEPTED, (Signal.IMPOSSIBLE_TRAVEL,), travel)
-        return Outcome(Result.ACCEPTED)
+        return ACCEPTED
 
     def record_duplicate_commissioning(
         self, custody: CustodyEvent, envelope: bytes, detail: str
@@ -211,7 +217,7 @@ class Item(base.Aggregate):
             # its commissioning was declared in error): only decommissioning remains.
             self.check_not_frozen(custody.kind)
             self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
-            return Outcome(Result.ACCEPTED)
+            return ACCEPTED
         return self._flagged(Signal.DUPLICATE_COMMISSIONING, detail, custody, envelope)
 
     def flag(
@@ -229,7 +235,7 @@ class Item(base.Aggregate):
         rested = resting_on(self, custody, parties)
         self.trigger_event(self.CustodyRecorded, custody=custody, envelope=envelope)
         if not rested:
-            return Outcome(Result.ACCEPTED)
+            return ACCEPTED
         self.flag(Signal.RESTS_ON_DECLARED, rested, custody, None)
         return Outcome(Result.ACCEPTED, (Signal.RESTS_ON_DECLARED,), rested)
 
@@ -339,12 +345,13 @@ class Item(base.Aggregate):
         """The kind's guards in the order of its rule (domain/kinds.py), then its details."""
         rule = RULES[custody.kind]
         self.check_transit_allows(custody, actor)
+        item_id = self._id  # the id property's value, read once
         for guard in rule.guards:
-            GUARDS[guard](self.id, self.state, custody, actor, counterparty_known)
+            GUARDS[guard](item_id, self.state, custody, actor, counterparty_known)
         self.check_details(custody)
 
     def check_addressed_to_me(self, custody: CustodyEvent) -> None:
-        if custody.item_id != self.id:
+        if custody.item_id != self._id:  # the id property's value, without the call
             raise ActorMismatch(
                 f"event {custody.event_id} is for item {custody.item_id}, not {self.id}"
             )

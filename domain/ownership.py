@@ -38,7 +38,7 @@ from domain.errors import (
 from domain.kinds import Status
 from domain.owner_statement import VERSIONED, MissingReason, OwnerKind, OwnerStatement, fingerprint
 from domain.privacy import digest_of
-from domain.signals import Outcome, Result
+from domain.signals import ACCEPTED, Outcome, Result
 
 if TYPE_CHECKING:
     from domain.custody import CustodyEvent
@@ -285,4 +285,4 @@ def decide_owner(statement: OwnerStatement, envelope: bytes, world: World) -> Ou
         return Outcome(Result.DUPLICATE, detail=f"statement {statement.statement_id} again")
     item.trigger_event(item.OwnerStated, statement=statement, envelope=envelope)
     world.keep(item)
-    return Outcome(Result.ACCEPTED)
+    return ACCEPTED

@@ -207,7 +207,7 @@ class Party(base.Aggregate):
 
     def check_made(self, custody: CustodyEvent) -> None:
         """The event names this party as the one that made it."""
-        if custody.party_id != self.id:
+        if custody.party_id != self._id:  # the id property's value, without the call
             raise ActorMismatch(
                 f"event {custody.event_id} was made by {custody.party_id!r}, not by {self.id!r}"
             )

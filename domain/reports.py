@@ -27,6 +27,7 @@ from domain.errors import ReservedId, UnknownEvent, UnknownParty
 from domain.items import SIGHTED_DETAIL, Item, Outcome, Policy, Result, Signal
 from domain.kinds import RULES
 from domain.parties import Party
+from domain.signals import ACCEPTED
 from domain.tags import TagClaim, tag_claim_id
 
 
@@ -128,4 +129,4 @@ def _commission(
         world.keep(item)
         return outcome
     world.keep(Item.commission(custody, envelope), TagClaim.claim(tag_uid, custody.item_id))
-    return Outcome(Result.ACCEPTED)
+    return ACCEPTED

@@ -37,6 +37,10 @@ class Outcome:
     detail: str = ""
 
 
+#: A plain acceptance (no signal, no detail): one value, shared.
+ACCEPTED = Outcome(Result.ACCEPTED)
+
+
 @dataclass(frozen=True)
 class Policy:
     """Tunable thresholds of the counterfeit signals."""

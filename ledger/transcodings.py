@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -104,16 +105,21 @@ def custody_json(event: CustodyEvent) -> str | None:
         return None
 
 
-def _spell_data(transcoding: Transcoding | None, value: Any) -> str | None:
-    """The ``_data_`` of a value of the ledger's own transcodings, or None (the encoder
-    decides)."""
-    if type(transcoding) is BytesAsBase64:
-        return '"' + binascii.b2a_base64(value, newline=False).decode("ascii") + '"'
-    if type(transcoding) is CustodyEventAsDict:
-        return custody_json(value)
-    if type(transcoding) is DatetimeAsISO:
-        return f'"{value.isoformat()}"'  # digits and -:+T. only
-    return None
+def _spell_bytes(value: bytes) -> str:
+    return '"' + binascii.b2a_base64(value, newline=False).decode("ascii") + '"'
+
+
+def _spell_datetime(value: datetime) -> str:
+    return '"' + value.isoformat() + '"'  # digits and -:+T. only
+
+
+#: The ledger's own transcodings, each with the spelling of its ``_data_`` (None: the
+#: encoder decides).
+_SPELLERS: dict[type[Transcoding], Callable[[Any], str | None]] = {
+    BytesAsBase64: _spell_bytes,
+    CustodyEventAsDict: custody_json,
+    DatetimeAsISO: _spell_datetime,
+}
 
 
 #: Value types JSON writes as they are.
@@ -133,6 +139,17 @@ class StateTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self._plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+        #: Member name -> its spelling with the colon; type -> how its values are spelt.
+        self._names: dict[str, str] = {}
+        self._spellers: dict[type, tuple[str, Callable[[Any], str | None]]] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self._spellers.pop(transcoding.type, None)
+        speller = _SPELLERS.get(type(transcoding))
+        if speller is not None and transcoding.type in (datetime, bytes, CustodyEvent):
+            head = f'{{"_type_":{encode_basestring(transcoding.name)},"_data_":'
+            self._spellers[transcoding.type] = (head, speller)
 
     def encode(self, obj: Any) -> bytes:
         if type(obj) is dict:
@@ -142,25 +159,29 @@ class StateTranscoder(JSONTranscoder):
         return super().encode(obj)
 
     def _spell(self, state: dict[str, Any]) -> str | None:
+        names, spellers = self._names, self._spellers
         members = []
-        types = self.types
         for name, value in state.items():
+            if type(name) is not str:
+                return None
             kind = type(value)
             if kind is str:
                 text = encode_basestring(value)
             elif value is None:
                 text = "null"
-            elif kind is datetime or kind is bytes or kind is CustodyEvent:
-                transcoding = types.get(kind)
-                data = _spell_data(transcoding, value)
-                if transcoding is None or data is None:
-                    return self._flat(state)
-                text = f'{{"_type_":{encode_basestring(transcoding.name)},"_data_":{data}}}'
             else:
-                return self._flat(state)
-            if type(name) is not str:
-                return None
-            members.append(f"{encode_basestring(name)}:{text}")
+                speller = spellers.get(kind)
+                if speller is None:
+                    return self._flat(state)
+                head, spell = speller
+                data = spell(value)
+                if data is None:
+                    return self._flat(state)
+                text = head + data + "}"
+            spelt = names.get(name)
+            if spelt is None:
+                spelt = names[name] = encode_basestring(name) + ":"
+            members.append(spelt + text)
         return "{" + ",".join(members) + "}"
 
     def _flat(self, state: dict[str, Any]) -> str | None:

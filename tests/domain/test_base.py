@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.authority import AuthorityClaim
-from domain.base import Aggregate
+from domain.base import Aggregate, Event, make_event
 from domain.custody import Role
 from domain.items import Item
 from domain.parties import Party
@@ -62,3 +63,36 @@ def test_an_item_s_events_are_eventsourcing_s_and_replay_by_its_generic_mutate()
         short.version,
         short.modified_on,
     )
+
+
+EVENT_CLASSES = sorted(
+    {
+        value
+        for aggregate in (Item, Party, TagClaim, AuthorityClaim)
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, Event) and dataclasses.is_dataclass(value)
+    },
+    key=lambda cls: cls.__qualname__,
+)
+
+
+@pytest.mark.parametrize("event_class", EVENT_CLASSES, ids=lambda cls: cls.__qualname__)
+def test_an_event_made_in_one_step_is_the_one_its_init_makes(event_class: type[Any]) -> None:
+    """Its attributes in the order of its fields: the stored JSON's members follow them."""
+    values = {f.name: f"value of {f.name}" for f in reversed(dataclasses.fields(event_class))}
+    made, by_init = make_event(event_class, values), event_class(**values)
+    assert type(made) is event_class
+    assert list(vars(made).items()) == list(vars(by_init).items())
+    assert made == by_init and hash(made) == hash(by_init)
+
+
+def test_an_event_not_given_every_field_is_made_by_its_init() -> None:
+    custody = story_events()[0]
+    values: dict[str, Any] = {"originator_id": "i", "originator_version": 1, "timestamp": None,
+              "originator_topic": "t", "custody": custody, "envelope": b"e"}  # fmt: skip
+    sighted = make_event(Item.Sighted, values)  # its signal and detail: the defaults
+    assert list(vars(sighted).items()) == list(vars(Item.Sighted(**values)).items())
+    assert (sighted.signal, sighted.detail) == (Item.Sighted.signal, Item.Sighted.detail)
+    with pytest.raises(TypeError):
+        make_event(Item.Commissioned, {**values, "signal": "x"})  # as its init refuses
+    assert len(EVENT_CLASSES) >= 10
