@@ -97,7 +97,10 @@ def _sqlite_hint(text: str, data_dir: str) -> str:
             "the transaction was rolled back."
         )
     if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-        return f"Make {data_dir} and its files writable by this user."
+        return (
+            f"Check the permissions: {data_dir} and its files must be writable by this user "
+            "(SQLite writes its WAL and shared-memory files beside each store)."
+        )
     if "full" in lowered or "i/o" in lowered:
         return f"Free space under {data_dir}; the transaction was rolled back."
     return "The transaction was rolled back."
