@@ -214,9 +214,9 @@ class Walk:
 
     def _check_signed(self) -> None:
         """The custody copies and signatures of the item events read since the last call."""
-        for n, event, where, fast in self.ledger_checks.take_signed():
+        for n, event, where, fast, pending in self.ledger_checks.take_signed():
             self.where = where
-            self.ledger_checks.check_signed(n, event, where, fast)
+            self.ledger_checks.check_signed(n, event, where, fast, pending)
 
     def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
         item_id, version = str(n.originator_id), n.originator_version
