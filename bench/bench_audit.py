@@ -35,7 +35,7 @@ STORE_FILES = ("ledger.sqlite", "chain.sqlite", "checkpoint")
 # Run in the measured checkout (its code first on sys.path): names only what every
 # checkout with an audit has.
 _CHILD = """
-import json, os, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
 from anchoring.audit import audit
@@ -53,7 +53,9 @@ report = audit(ledger, chain, Signer.from_seed(sys.argv[2], bytes(32)).verifier(
 wall, cpu, main = time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - main
 print(json.dumps({"ok": report.ok, "divergence": report.divergence, "leaves": report.leaves,
                   "notifications": report.notifications, "wall_s": wall, "cpu_s": cpu,
-                  "main_s": main, "load_before": load, "load_after": os.getloadavg()[0]}))
+                  "main_s": main, "load_before": load,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "load_after": os.getloadavg()[0]}))
 """
 
 
@@ -144,6 +146,7 @@ def main() -> None:
                     f"(wall {result['wall_s']:.1f} s, CPU {result['cpu_s']:.1f} s, "
                     f"{1e6 * result['cpu_s'] / result['leaves']:.1f} µs/event, main thread "
                     f"{1e6 * result['main_s'] / result['leaves']:.1f} µs/event, "
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB, "
                     f"load {result['load_before']:.1f}→{result['load_after']:.1f})",
                     flush=True,
                 )
