@@ -272,7 +272,8 @@ class LedgerChecks:
                 signed = read_body(opened)
             except Exception as e:
                 raise Divergence(f"{where}: its envelope cannot be read: {error_text(e)}") from None
-        if copy != signed or (opened.party_id, opened.device_id) != (
+        # (on the fast path the copy is the signed event itself: equal, without comparing)
+        if (copy is not signed and copy != signed) or (opened.party_id, opened.device_id) != (
             signed.party_id,
             signed.device_id,
         ):
