@@ -17,8 +17,9 @@ from streams.ed25519 import PendingVerdicts, PublicKey
 
 #: Signatures per chunk started while the walk reads on (one thread each).
 CHUNK = 128
-#: Threads for the last, partial chunk, which the checks wait for at once.
-LAST_THREADS = 2
+#: Threads for the last, partial chunk, which the checks wait for at once (the waiting
+#: thread verifies beside them).
+LAST_THREADS = 1
 
 
 class _Chunk:

@@ -135,7 +135,7 @@ class PublicKey:
 class PendingVerdicts:
     """:meth:`PublicKey.verify` of each ``(key, message, signature)``, the equations
     computed on ``threads`` threads of the native extension (without the GIL) while the
-    caller goes on; :meth:`verdict` waits for them."""
+    caller goes on; :meth:`verdict` waits for them, verifying what is left itself."""
 
     __slots__ = ("_batch", "_checks", "_verdicts")
 
