@@ -41,7 +41,8 @@ block by block with the ledger in step, is anchoring/audit_walk.py (reading each
 anchoring/audit_log.py); the checks every single stored record gets (exact re-encoding,
 fields, version order, custody copies, signatures, tag claims) are in
 anchoring/audit_records.py (device-signed item records are read on a fast path that only
-ever accepts what those checks accept: anchoring/audit_read.py); the head map's in
+ever accepts what those checks accept: anchoring/audit_read.py; their signatures are
+verified on native threads beside the walk: anchoring/audit_signatures.py); the head map's in
 anchoring/audit_map.py; the checkpoint and ``--since`` checks in
 anchoring/audit_checkpoint.py.
 """

@@ -28,6 +28,7 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, Notification
 
 from anchoring.audit_read import SignedCopy, fast_signed_record
+from anchoring.audit_signatures import SignatureQueue, Ticket
 from anchoring.leaves import read_envelope
 from anchoring.verify_owner import stored_statement_problem
 from domain.kinds import RULES
@@ -40,12 +41,14 @@ from ledger.records import (
     item_record,
 )
 from streams.ed25519 import PublicKey, UnusableKey
-from streams.envelope import read_body
+from streams.envelope import Envelope, read_body
 from streams.keys import verify_signature
 
 #: An item record whose custody copy and signature are still to check: notification,
-#: event, where, and its envelope if the fast path opened it.
-Signed = tuple[Notification, Any, str, SignedCopy | None]
+#: event, where, its envelope if the fast path opened it, and then the device it names as
+#: enrolled when the record was read, with its signature's verdict to come.
+Pending = tuple["_Device", Ticket]
+Signed = tuple[Notification, Any, str, SignedCopy | None, Pending | None]
 
 
 class Divergence(Exception):
@@ -150,13 +153,17 @@ class _Device:
     #: or not yet needed).
     key: PublicKey | None = None
 
-    def verifies(self, message: bytes, signature: bytes) -> bool:
+    def usable_key(self) -> PublicKey | None:
         if self.key is None:
             try:
                 self.key = PublicKey(bytes.fromhex(self.public_key))
             except (UnusableKey, ValueError):
-                return False
-        return self.key.verify(message, signature)
+                return None
+        return self.key
+
+    def verifies(self, message: bytes, signature: bytes) -> bool:
+        key = self.usable_key()
+        return key is not None and key.verify(message, signature)
 
 
 class LedgerChecks:
@@ -178,6 +185,8 @@ class LedgerChecks:
         # checks them after the leaves, so an edited envelope is reported as the leaf it
         # changes. Each keeps its opened envelope if the fast path read it.
         self.signed_copies: list[Signed] = []
+        # Their signatures, verified on other threads meanwhile (anchoring/audit_signatures.py).
+        self.signatures = SignatureQueue()
 
     def check(self, n: Notification, where: str) -> Any:
         """Checks every ledger notification gets, sealed or not; returns its event."""
@@ -193,7 +202,8 @@ class LedgerChecks:
             raise Divergence(f"{where}: {aggregate} v{previous} came before it")
         self.versions[aggregate] = n.originator_version
         if is_item_topic(n.topic):
-            self.signed_copies.append((n, event, where, opened))
+            pending = None if opened is None else self._submit(opened.envelope)
+            self.signed_copies.append((n, event, where, opened, pending))
         elif is_party_topic(n.topic):
             self.party_events.setdefault(aggregate, []).append(
                 f"{aggregate} v{n.originator_version}"
@@ -207,17 +217,33 @@ class LedgerChecks:
             self.claims.setdefault(claim, []).append((n.id, where))
         return event
 
+    def _submit(self, opened: Envelope) -> Pending | None:
+        """Start verifying the signature of an envelope the fast path opened, if a device
+        it names is enrolled with a usable key (:meth:`check_signed` decides, as ever)."""
+        device = self.devices.get((opened.party_id, opened.device_id))
+        key = None if device is None else device.usable_key()
+        if device is None or key is None:
+            return None
+        return device, self.signatures.submit(key, opened.body, opened.signature)
+
     def take_signed(self) -> list[Signed]:
         """The item events read since the last call, to pass to :meth:`check_signed`."""
         out, self.signed_copies = self.signed_copies, []
+        self.signatures.flush()
         return out
 
     def check_signed(
-        self, n: Notification, event: Any, where: str, fast: SignedCopy | None = None
+        self,
+        n: Notification,
+        event: Any,
+        where: str,
+        fast: SignedCopy | None = None,
+        pending: Pending | None = None,
     ) -> None:
         """An item event's decoded custody copy must be its envelope's body, and the
         envelope must carry a valid signature of an enrolled device (``fast``: the
-        envelope as the fast path opened it, its body the event's copy)."""
+        envelope as the fast path opened it, its body the event's copy; ``pending``: its
+        signature's verdict under the key of the device then enrolled)."""
         record = item_record(event)
         statement = getattr(event, "statement", None)
         if statement is not None:  # signed by an owner key, not a device
@@ -246,7 +272,8 @@ class LedgerChecks:
                 signed = read_body(opened)
             except Exception as e:
                 raise Divergence(f"{where}: its envelope cannot be read: {error_text(e)}") from None
-        if copy != signed or (opened.party_id, opened.device_id) != (
+        # (on the fast path the copy is the signed event itself: equal, without comparing)
+        if (copy is not signed and copy != signed) or (opened.party_id, opened.device_id) != (
             signed.party_id,
             signed.device_id,
         ):
@@ -259,7 +286,11 @@ class LedgerChecks:
                 f"party event enrols (events of {opened.party_id}: {known})"
             )
         try:
-            if not device.verifies(opened.body, opened.signature):
+            if pending is not None and pending[0] is device:
+                valid = SignatureQueue.verdict(pending[1])  # the same key, body and signature
+            else:
+                valid = device.verifies(opened.body, opened.signature)
+            if not valid:
                 # the same rules, and the same failure, as every other check of a signature
                 verify_signature(bytes.fromhex(device.public_key), opened.body, opened.signature)
         except Exception:

@@ -18,7 +18,7 @@ from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, se
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry
-from anchoring.leaves import ZERO_HASH, leaf_of
+from anchoring.leaves import ZERO_HASH, event_leaf
 from anchoring.merkle import pack_tree
 from anchoring.recorders import BlockIndex, LeafRow
 from anchoring.registry import Touched, entries_for
@@ -214,9 +214,9 @@ class Walk:
 
     def _check_signed(self) -> None:
         """The custody copies and signatures of the item events read since the last call."""
-        for n, event, where, fast in self.ledger_checks.take_signed():
+        for n, event, where, fast, pending in self.ledger_checks.take_signed():
             self.where = where
-            self.ledger_checks.check_signed(n, event, where, fast)
+            self.ledger_checks.check_signed(n, event, where, fast, pending)
 
     def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
         item_id, version = str(n.originator_id), n.originator_version
@@ -227,7 +227,7 @@ class Walk:
         last = self.last_leaf.get(item_id, ZERO_HASH)  # one bytes object per item
         if (prev_version := int.from_bytes(last[32:], "big")) != version - 1:
             raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
-        leaf = leaf_of(source, last[:32])
+        leaf = event_leaf(source.item_id, source.version, source.kind, source.payload, last[:32])
         self.last_leaf[item_id] = leaf + version.to_bytes(8, "big")
         return leaf
 

@@ -55,6 +55,17 @@ class Ed25519Key:
     def __init__(self, raw: bytes) -> None: ...
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
+class Ed25519Batch:
+    """``Ed25519Key(key).verify(message, signature)`` of each triple, on ``threads``
+    threads of its own without the GIL (streams/ed25519.py's start_verifying)."""
+
+    def __init__(
+        self, keys: list[bytes], messages: list[bytes], signatures: list[bytes], threads: int
+    ) -> None: ...
+    def wait(self) -> bytes:
+        """One byte per signature, 1 where it verifies; verifies what is left on the
+        calling thread too (without the GIL), then joins the threads."""
+
 def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None:
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""

@@ -16,6 +16,9 @@ is asked, whatever its version or build options:
   ``crypto_sign_verify_detached``, which applies the same rules). The native extension
   (``assay_headmap.Ed25519Key``, ed25519-dalek) computes it for message bytes, with the
   key decompressed once per :class:`PublicKey`; PyNaCl for anything else.
+  :class:`PendingVerdicts` asks it for many signatures at once, on threads of its own
+  (``assay_headmap.Ed25519Batch``), each still checked alone: a batch equation would
+  accept a different set.
 
 Enrolment is stricter: a device key must also decode to a point of the prime-order
 subgroup, which every key derived from a seed is (:func:`enrolment_key_problem`).
@@ -23,7 +26,9 @@ subgroup, which every key derived from a seed is (:func:`enrolment_key_problem`)
 
 from __future__ import annotations
 
-from assay_headmap import Ed25519Key
+from collections.abc import Sequence
+
+from assay_headmap import Ed25519Batch, Ed25519Key
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
@@ -33,6 +38,7 @@ __all__ = [
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
     "SMALL_ORDER_Y",
+    "PendingVerdicts",
     "PublicKey",
     "UnusableKey",
     "enrolment_key_problem",
@@ -124,6 +130,38 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey({self.raw.hex()!r})"
+
+
+class PendingVerdicts:
+    """:meth:`PublicKey.verify` of each ``(key, message, signature)``, the equations
+    computed on ``threads`` threads of the native extension (without the GIL) while the
+    caller goes on; :meth:`verdict` waits for them, verifying what is left itself."""
+
+    __slots__ = ("_batch", "_checks", "_verdicts")
+
+    def __init__(self, checks: Sequence[tuple[PublicKey, bytes, bytes]], threads: int = 1) -> None:
+        self._checks = checks
+        self._verdicts: bytes | None = None
+        plain = all(type(m) is bytes and type(s) is bytes for _, m, s in checks)
+        self._batch = (
+            Ed25519Batch(
+                [key.raw for key, _, _ in checks],
+                [message for _, message, _ in checks],
+                [signature for _, _, signature in checks],
+                threads,
+            )
+            if plain
+            else None
+        )
+
+    def verdict(self, index: int) -> bool:
+        """``PublicKey.verify`` of the check at ``index``."""
+        key, message, signature = self._checks[index]
+        if self._batch is None or signature_problem(signature) is not None:
+            return key.verify(message, signature)
+        if self._verdicts is None:
+            self._verdicts = self._batch.wait()
+        return self._verdicts[index] == 1
 
 
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:

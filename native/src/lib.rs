@@ -12,6 +12,7 @@ use pyo3::{ffi, intern};
 mod avrobody;
 mod bands;
 mod ed25519;
+mod ed25519_batch;
 mod hugepages;
 mod sealbatch;
 mod sha;
@@ -982,6 +983,7 @@ fn hex(bytes: &[u8]) -> String {
 fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
+    m.add_class::<ed25519_batch::Ed25519Batch>()?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
     m.add_function(wrap_pyfunction!(stagecsv::staged_csv, m)?)?;
     sealbatch::register(m)?;

@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
+from assay_headmap import Ed25519Batch, Ed25519Key
 from nacl.bindings import crypto_sign_open
 from nacl.signing import SigningKey
 
@@ -157,3 +158,38 @@ def test_the_spec_states_the_same_constants() -> None:
     y8 = min(y for y in ed25519.SMALL_ORDER_Y if 1 < y < edwards.P - 1 and y < edwards.P // 2)
     assert f"y₈ = {y8}" in spec
     assert f"L = 2^252 + {edwards.L - 2**252}" in spec
+
+
+def test_the_native_batch_agrees_with_the_single_check_on_every_case() -> None:
+    """``Ed25519Batch`` (many signatures on threads of their own) gives, signature by
+    signature, the single check's verdict, on raw keys the rules would refuse too (small
+    order, non-canonical, off the curve), non-canonical S and mutated cases; and
+    ``PendingVerdicts`` gives ``PublicKey.verify``'s (the rules, then the equation)."""
+    rng = random.Random(20261204)
+    triples = [(key, message, signature) for key, signature, message, _ in CASES.values()]
+    for n in range(20):
+        signing = SigningKey(rng.randbytes(32))
+        message = rng.randbytes(n * 11)
+        triples.append((bytes(signing.verify_key), message, signing.sign(message).signature))
+    for key, message, signature in list(triples):
+        for _ in range(30):
+            parts = [bytearray(key), bytearray(signature), bytearray(message + b"m")]
+            part = parts[rng.randrange(3)]
+            part[rng.randrange(len(part))] ^= 1 << rng.randrange(8)
+            triples.append((bytes(parts[0]), bytes(parts[2]), bytes(parts[1])))
+    keys, messages, signatures = (list(column) for column in zip(*triples, strict=True))
+    for threads in (0, 1, 2, 7):  # 0: all on the thread that waits
+        verdicts = Ed25519Batch(keys, messages, signatures, threads).wait()
+        single = [Ed25519Key(k).verify(m, s) for k, m, s in triples]
+        assert [v == 1 for v in verdicts] == single
+    assert Ed25519Batch([], [], [], 2).wait() == b""
+    with pytest.raises(ValueError, match="32 bytes"):
+        Ed25519Batch([bytes(31)], [b""], [bytes(64)], 1)
+    usable = [
+        (ed25519.PublicKey(k), m, s) for k, m, s in triples if not ed25519.public_key_problem(k)
+    ]
+    pending = ed25519.PendingVerdicts(usable, 2)
+    expected = [key.verify(message, signature) for key, message, signature in usable]
+    assert [pending.verdict(i) for i in range(len(usable))] == expected
+    assert expected.count(True) == 22 and expected.count(False) > 100
+    assert all(v is _libsodium(k.raw, m, s) for (k, m, s), v in zip(usable, expected, strict=True))
