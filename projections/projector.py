@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 PAGE = 20000
 REBUILD_PAGE = 20000
 REBUILD_COMMIT = 500_000
-#: Blocks per chain page of a rebuild: a block's stored state holds all its leaves
-#: (~0.3 MB at 1,000 leaves), so a page of 20,000 would hold the whole chain in memory
-#: (with its decoded text, twice: ~750 MB at 1M events).
-REBUILD_CHAIN_PAGE = 64
+#: Blocks per chain page, following or rebuilding: a block's stored state holds all its
+#: leaves (~0.3 MB at 1,000 leaves), so a page of 20,000 would hold the whole chain in
+#: memory (with its decoded text, twice: ~750 MB at 1M events; a catch-up over 2M events
+#: peaked at 2.1 GB).
+CHAIN_PAGE = 64
 POLL_SECONDS = 0.1
 #: From this many ledger notifications on, a rebuild reads in a child process (starting
 #: one costs a fraction of a second; see projections/reader.py).
@@ -204,7 +205,7 @@ class Projector:
             return 0
         writer = writer or self.writer
         start = writer.position(CHAIN) + 1
-        page = self.chain.recorder.select_notifications(start=start, limit=limit or self.page_size)
+        page = self.chain.recorder.select_notifications(start=start, limit=limit or CHAIN_PAGE)
         blocks = [decode_block(self.chain, n) for n in page]
         ready = coverable(blocks, writer.position(LEDGER))
         if ready:
@@ -284,9 +285,7 @@ class Projector:
         if self.chain is None:
             return
         start = 1
-        while page := self.chain.recorder.select_notifications(
-            start=start, limit=REBUILD_CHAIN_PAGE
-        ):
+        while page := self.chain.recorder.select_notifications(start=start, limit=CHAIN_PAGE):
             blocks = [decode_block(self.chain, n) for n in page]
             yield page[-1].id, len(page), [b for b in blocks if b is not None]
             start = page[-1].id + 1

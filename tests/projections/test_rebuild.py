@@ -94,7 +94,7 @@ def test_a_rebuild_reads_the_chain_a_few_blocks_at_a_time(
     chain in memory. Several chain pages end with the same content."""
     store, path = grown
     blocks = store.chain.recorder.max_notification_id() or 0
-    monkeypatch.setattr(projector, "REBUILD_CHAIN_PAGE", 2)
+    monkeypatch.setattr(projector, "CHAIN_PAGE", 2)
     pages: list[int] = []
     original = Projector._chain_pages
 
@@ -110,6 +110,31 @@ def test_a_rebuild_reads_the_chain_a_few_blocks_at_a_time(
     assert blocks > 4 and sum(pages) == blocks and max(pages) == 2
     with Projector(store.ledger, store.chain, path) as incremental:
         assert contents(incremental.con) == rebuilt_content
+
+
+def test_following_reads_the_chain_a_few_blocks_at_a_time(
+    grown: tuple[Store, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up over many blocks pages the chain as a rebuild does (it once read up to
+    20,000 blocks, every leaf of each, in one page) and ends with the same content."""
+    store, path = grown
+    monkeypatch.setattr(projector, "CHAIN_PAGE", 2)
+    limits: list[int] = []
+    select = store.chain.recorder.select_notifications
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        page = select(*args, **kwargs)
+        limits.append(kwargs["limit"])
+        assert len(page) <= 2
+        return page
+
+    monkeypatch.setattr(store.chain.recorder, "select_notifications", counted)
+    with Projector(store.ledger, store.chain, tmp_path / "followed.duckdb") as followed:
+        followed.catch_up()
+        followed_content = contents(followed.con)
+    assert len(limits) > 2 and set(limits) == {2}
+    with Projector(store.ledger, store.chain, path) as incremental:
+        assert contents(incremental.con) == followed_content
 
 
 def test_items_equal_the_aggregates_state(grown: tuple[Store, Path]) -> None:
