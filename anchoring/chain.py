@@ -48,6 +48,8 @@ from ledger.config import schema_lock
 
 LEDGER_TRACKING_NAME = "ledger"
 PAGE = 1000
+#: Blocks whose map entries :meth:`Chain.head_map` reads and applies at a time.
+MAP_LOAD_BLOCKS = 64
 
 _sha256 = hashlib.sha256
 
@@ -321,13 +323,18 @@ class Chain(Application[str]):
 
     def _advance(self, m: HeadMap | None, height: int) -> HeadMap:
         """``m`` (None: an empty map) brought forward to block ``height``."""
-        after = -(1 << 62) if m is None else m.height
+        after = -1 if m is None else m.height  # block heights start at 0
         m = HeadMap() if m is None else m
-        # In height order: a key's last entry wins. The map takes the encoded values as stored.
-        changes = dict(self.map_store.map_entries_between(after, height))
-        if changes:
-            m.apply(changes, height)
-            m.commit()
+        # In height order, MAP_LOAD_BLOCKS blocks' entries at a time: a key's last entry
+        # wins (in a window and across them), and memory holds one window's rows, not every
+        # entry the chain ever stored (issue 19). The map takes the encoded values as stored.
+        while after < height:
+            upto = min(after + MAP_LOAD_BLOCKS, height)
+            changes = dict(self.map_store.map_entries_between(after, upto))
+            if changes:
+                m.apply(changes, upto)
+                m.commit()
+            after = upto
         m.height = height
         return m
 
