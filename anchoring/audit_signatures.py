@@ -50,6 +50,8 @@ class SignatureQueue:
         self._open = _Chunk()
 
     def submit(self, key: PublicKey, message: bytes, signature: bytes) -> Ticket:
+        if self._open.pending is not None:  # a verdict was asked of it early: it is closed
+            self._open = _Chunk()
         chunk = self._open
         chunk.checks.append((key, message, signature))
         if len(chunk.checks) == CHUNK:

@@ -71,6 +71,20 @@ def test_a_partial_chunk_not_flushed_still_answers() -> None:
     assert [SignatureQueue.verdict(t) for t in tickets] == [True, False, False, False, False]
 
 
+def test_a_signature_submitted_after_an_early_verdict_goes_to_a_new_chunk() -> None:
+    """A verdict asked of the chunk still filling starts it with the checks it has; what
+    is submitted after lands in a chunk of its own (it once joined the started one and its
+    verdict read past the native answers)."""
+    checks = _checks(4)
+    queue = SignatureQueue()
+    first = queue.submit(*checks[0])
+    assert SignatureQueue.verdict(first) is True
+    later = [queue.submit(*check) for check in checks[1:]]
+    assert all(chunk is not first[0] for chunk, _ in later)
+    assert [SignatureQueue.verdict(t) for t in later] == [False, False, False]
+    assert len(first[0].checks) == 1
+
+
 def _flip_signature(state: bytes) -> bytes:
     """The stored state with one bit of its envelope's signature (its last 64 bytes)
     flipped: still the envelope's canonical encoding, still JSON and base64."""
