@@ -34,7 +34,7 @@ METRICS: dict[str, tuple[str, str, float | None, str]] = {
     "project_rss_mb": ("projector peak RSS", "MB", None, ""),
     "audit_rss_mb": ("audit peak RSS", "MB", None, ""),
     "query_rss_mb": ("prover + analyst peak RSS", "MB", None, ""),
-    "load_max": ("highest 1-minute load average during the phases", "", None, ""),
+    "load_max": ("1-minute load average at the end of a phase, highest", "", None, ""),
 }
 GOALS = {k: f"{'≤' if how == 'max' else '≥'} {goal:g}" for k, (_, _, goal, how) in METRICS.items()
          if goal is not None}  # fmt: skip
