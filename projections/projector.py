@@ -37,7 +37,7 @@ REBUILD_COMMIT = 500_000
 #: Blocks per chain page, following or rebuilding: a block's stored state holds all its
 #: leaves (~0.3 MB at 1,000 leaves), so a page of 20,000 would hold the whole chain in
 #: memory (with its decoded text, twice: ~750 MB at 1M events; a catch-up over 2M events
-#: peaked at 2.1 GB).
+#: peaked at 2.1 GB). A projector made with a smaller ``page_size`` pages by that.
 CHAIN_PAGE = 64
 POLL_SECONDS = 0.1
 #: From this many ledger notifications on, a rebuild reads in a child process (starting
@@ -205,7 +205,8 @@ class Projector:
             return 0
         writer = writer or self.writer
         start = writer.position(CHAIN) + 1
-        page = self.chain.recorder.select_notifications(start=start, limit=limit or CHAIN_PAGE)
+        limit = limit or min(self.page_size, CHAIN_PAGE)
+        page = self.chain.recorder.select_notifications(start=start, limit=limit)
         blocks = [decode_block(self.chain, n) for n in page]
         ready = coverable(blocks, writer.position(LEDGER))
         if ready:
