@@ -14,13 +14,14 @@ from anchoring.accumulator import Accumulator
 from anchoring.audit_log import read_log
 from anchoring.audit_map import MapAudit
 from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
-from anchoring.chain import Block, Chain, RecordsDigest, block_id, block_row, sealed_at_time
+from anchoring.chain import Block, Chain, block_id, block_row, sealed_at_time
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry
 from anchoring.leaves import ZERO_HASH, event_leaf
 from anchoring.merkle import pack_tree
 from anchoring.recorders import BlockIndex, LeafRow
+from anchoring.records_digest import RecordsDigest
 from anchoring.registry import Touched, entries_for
 from ledger.application import CustodyLedger
 from ledger.records import is_item_topic, leaf_source

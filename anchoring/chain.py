@@ -15,13 +15,12 @@ recomputes it. Blocks sealed before it existed have none (``None``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate
@@ -50,58 +49,6 @@ LEDGER_TRACKING_NAME = "ledger"
 PAGE = 1000
 #: Blocks whose map entries :meth:`Chain.head_map` reads and applies at a time.
 MAP_LOAD_BLOCKS = 64
-
-_sha256 = hashlib.sha256
-
-
-RECORDS_DIGEST_DOMAIN = b"assay/ledger-records/v1\x00"
-
-
-class StoredRecord(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def originator_id(self) -> Any: ...
-    @property
-    def originator_version(self) -> int: ...
-    @property
-    def topic(self) -> str: ...
-    @property
-    def state(self) -> bytes: ...
-
-
-class RecordsDigest:
-    """SHA-256 over ledger records in notification order, each as its id, originator id,
-    originator version, topic and state bytes exactly as stored (integers 8-byte signed
-    big-endian, strings UTF-8 and every variable part length-prefixed)."""
-
-    def __init__(self) -> None:
-        self._hash = _sha256(RECORDS_DIGEST_DOMAIN)
-        self.count = 0
-
-    def update(self, record: StoredRecord) -> None:
-        update = self._hash.update
-        update(record.id.to_bytes(8, "big", signed=True))
-        _put(update, str(record.originator_id).encode("utf-8", "surrogatepass"))
-        update(record.originator_version.to_bytes(8, "big", signed=True))
-        _put(update, record.topic.encode("utf-8", "surrogatepass"))
-        _put(update, bytes(record.state))
-        self.count += 1
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
-def _put(update: Any, data: bytes) -> None:
-    update(len(data).to_bytes(8, "big"))
-    update(data)
-
-
-def records_digest(records: Iterable[StoredRecord]) -> str:
-    digest = RecordsDigest()
-    for record in records:
-        digest.update(record)
-    return digest.hexdigest()
 
 
 def block_id(height: int) -> str:

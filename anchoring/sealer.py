@@ -9,7 +9,7 @@ Blocks cover contiguous ranges of the notification log: a block's ``first_notifi
 is one past the previous block's ``last_notification``, even when notifications without
 item events (parties, devices, tag claims) were passed over in between, so ``audit`` can
 account for every notification. The block event also stores ``records_digest``
-(:class:`anchoring.chain.RecordsDigest`) of every ledger record in that range as stored,
+(:class:`anchoring.records_digest.RecordsDigest`) of every ledger record in that range as stored,
 leafless ones and those of earlier leafless batches included, so ``audit`` can vouch for
 bytes no leaf covers (e.g. eventsourcing's ``timestamp``).
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from eventsourcing.persistence import IntegrityError, Notification
 
 from anchoring.accumulator import Accumulator
-from anchoring.chain import Block, Chain, RecordsDigest
+from anchoring.chain import Block, Chain
 from anchoring.checkpoint import Signer
 from anchoring.headbands import MapState
 from anchoring.header import HEADER_VERSION, MAP_HEADER_VERSION, BlockHeader
@@ -45,6 +45,7 @@ from anchoring.leaves import ZERO_HASH, leaf_chain
 from anchoring.logtree import BlockHashTree
 from anchoring.merkle import pack_tree, packed_root
 from anchoring.recorders import EntryRow, LeafRow
+from anchoring.records_digest import RecordsDigest
 from anchoring.sealer_checkpoint import CheckpointSigning
 from anchoring.sealer_map import AnchorError, SealMap
 from ledger.application import CustodyLedger

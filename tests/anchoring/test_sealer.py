@@ -13,9 +13,10 @@ import pytest
 
 from anchoring.accumulator import consistency_proof, merkle_tree_hash, verify_consistency
 from anchoring.audit import audit
-from anchoring.chain import Chain, records_digest
+from anchoring.chain import Chain
 from anchoring.checkpoint import Signer, open_checkpoint
 from anchoring.recorders import SQLiteChainRecorder
+from anchoring.records_digest import records_digest
 from anchoring.sealer import Anchor, SealPolicy
 from ledger.application import CustodyLedger
 from ledger.config import store_env
