@@ -161,7 +161,7 @@ def test_the_spec_states_the_same_constants() -> None:
 
 
 def test_the_native_batch_agrees_with_the_single_check_on_every_case() -> None:
-    """``Ed25519Batch`` (many signatures on threads of their own) gives, signature by
+    """``Ed25519Batch`` (many signatures on the verifier threads) gives, signature by
     signature, the single check's verdict, on raw keys the rules would refuse too (small
     order, non-canonical, off the curve), non-canonical S and mutated cases; and
     ``PendingVerdicts`` gives ``PublicKey.verify``'s (the rules, then the equation)."""
