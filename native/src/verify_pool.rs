@@ -8,7 +8,8 @@
 //! A job is offered once per helper it asks for; an idle thread takes the oldest offer and
 //! helps until the job has nothing left to take. Nothing waits on these threads for
 //! correctness: whoever wants a job's results helps it too (`Job::help`), so a job offered
-//! to no thread (a forked child, whose copy of this pool has no threads) still ends.
+//! to no thread still ends. A forked child offers nothing: its copy of the pool has no
+//! threads, and its lock may have been held by one of them at the fork.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,8 @@ struct Pool {
     offered: Condvar,
     started: AtomicUsize,
     cap: usize,
+    /// The process the threads belong to.
+    pid: u32,
 }
 
 fn pool() -> &'static Pool {
@@ -36,6 +39,7 @@ fn pool() -> &'static Pool {
         offered: Condvar::new(),
         started: AtomicUsize::new(0),
         cap: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        pid: std::process::id(),
     })
 }
 
@@ -45,6 +49,9 @@ pub fn offer(job: &Arc<dyn Job>, helpers: usize) {
         return;
     }
     let pool = pool();
+    if pool.pid != std::process::id() {
+        return; // a forked child: its callers verify alone
+    }
     {
         let mut offers = pool.offers.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..helpers {
