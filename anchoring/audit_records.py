@@ -34,6 +34,7 @@ from anchoring.verify_owner import stored_statement_problem
 from domain.kinds import RULES
 from domain.tags import TAG_PREFIX
 from ledger.records import (
+    ItemRecord,
     is_device_enrolment,
     is_item_topic,
     is_party_topic,
@@ -45,10 +46,11 @@ from streams.envelope import Envelope, read_body
 from streams.keys import verify_signature
 
 #: An item record whose custody copy and signature are still to check: notification,
-#: event, where, its envelope if the fast path opened it, and then the device it names as
-#: enrolled when the record was read, with its signature's verdict to come.
+#: event, where, its envelope if the fast path opened it, the device it names as
+#: enrolled when the record was read, with its signature's verdict to come, and its
+#: ``item_record`` (None: that raised, and raises again where it is needed).
 Pending = tuple["_Device", Ticket]
-Signed = tuple[Notification, Any, str, SignedCopy | None, Pending | None]
+Signed = tuple[Notification, Any, str, SignedCopy | None, Pending | None, ItemRecord | None]
 
 
 class Divergence(Exception):
@@ -187,6 +189,9 @@ class LedgerChecks:
         self.signed_copies: list[Signed] = []
         # Their signatures, verified on other threads meanwhile (anchoring/audit_signatures.py).
         self.signatures = SignatureQueue()
+        # The ``item_record`` of the last item event checked, made once for its leaf and
+        # its signature check (None: that raised; each raises it again where it did).
+        self.record: ItemRecord | None = None
 
     def check(self, n: Notification, where: str) -> Any:
         """Checks every ledger notification gets, sealed or not; returns its event."""
@@ -202,8 +207,12 @@ class LedgerChecks:
             raise Divergence(f"{where}: {aggregate} v{previous} came before it")
         self.versions[aggregate] = n.originator_version
         if is_item_topic(n.topic):
+            try:
+                self.record = item_record(event, aggregate, n.originator_version)
+            except Exception:
+                self.record = None
             pending = None if opened is None else self._submit(opened.envelope)
-            self.signed_copies.append((n, event, where, opened, pending))
+            self.signed_copies.append((n, event, where, opened, pending, self.record))
         elif is_party_topic(n.topic):
             self.party_events.setdefault(aggregate, []).append(
                 f"{aggregate} v{n.originator_version}"
@@ -216,6 +225,11 @@ class LedgerChecks:
             claim = (event.item_id, aggregate.removeprefix(TAG_PREFIX))
             self.claims.setdefault(claim, []).append((n.id, where))
         return event
+
+    def item_record(self, event: Any, item_id: str, version: int) -> ItemRecord:
+        """The ``item_record`` of the item event just checked, made by that check (or made
+        here, if it raised there: it raises again)."""
+        return self.record or item_record(event, item_id, version)
 
     def _submit(self, opened: Envelope) -> Pending | None:
         """Start verifying the signature of an envelope the fast path opened, if a device
@@ -239,12 +253,15 @@ class LedgerChecks:
         where: str,
         fast: SignedCopy | None = None,
         pending: Pending | None = None,
+        record: ItemRecord | None = None,
     ) -> None:
         """An item event's decoded custody copy must be its envelope's body, and the
         envelope must carry a valid signature of an enrolled device (``fast``: the
         envelope as the fast path opened it, its body the event's copy; ``pending``: its
-        signature's verdict under the key of the device then enrolled)."""
-        record = item_record(event)
+        signature's verdict under the key of the device then enrolled; ``record``: its
+        ``item_record``, if made already)."""
+        if record is None:
+            record = item_record(event)
         statement = getattr(event, "statement", None)
         if statement is not None:  # signed by an owner key, not a device
             problem = stored_statement_problem(record.envelope, statement)

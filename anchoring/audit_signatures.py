@@ -4,9 +4,10 @@ The walk reads a block's ledger records first and checks their signatures after 
 leaves (anchoring/audit_walk.py). Most records are device-signed item events whose
 envelope the fast path (anchoring/audit_read.py) has already opened, so their signature
 can be asked for as soon as the record is read: :class:`SignatureQueue` gathers them in
-chunks and starts each full chunk on a thread of the native extension
-(:class:`~streams.ed25519.PendingVerdicts`), so the equations run on the other core
-while this one decodes. When the checks come, they take the verdict instead of
+chunks and starts each full chunk on the native extension's verifier threads
+(:class:`~streams.ed25519.PendingVerdicts`; at most one thread per core the process may
+run on, kept for the process: native/src/verify_pool.rs), so the equations run on the
+other core while this one decodes. When the checks come, they take the verdict instead of
 computing it; each is :meth:`PublicKey.verify <streams.ed25519.PublicKey.verify>` of the
 same key, body and signature, so no check and no message changes.
 """
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 from streams.ed25519 import PendingVerdicts, PublicKey
 
-#: Signatures per chunk started while the walk reads on (one thread each).
+#: Signatures per chunk started while the walk reads on (each offered to one verifier
+#: thread; chunks wait their turn when every thread is busy).
 CHUNK = 128
-#: Threads for the last, partial chunk, which the checks wait for at once (the waiting
-#: thread verifies beside them).
+#: Verifier threads offered the last, partial chunk, which the checks wait for at once
+#: (the waiting thread verifies beside them).
 LAST_THREADS = 1
 
 

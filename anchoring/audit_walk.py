@@ -24,7 +24,7 @@ from anchoring.recorders import BlockIndex, LeafRow
 from anchoring.records_digest import RecordsDigest
 from anchoring.registry import Touched, entries_for
 from ledger.application import CustodyLedger
-from ledger.records import is_item_topic, leaf_source
+from ledger.records import is_item_topic
 
 
 @dataclass
@@ -215,14 +215,14 @@ class Walk:
 
     def _check_signed(self) -> None:
         """The custody copies and signatures of the item events read since the last call."""
-        for n, event, where, fast, pending in self.ledger_checks.take_signed():
+        for n, event, where, fast, pending, record in self.ledger_checks.take_signed():
             self.where = where
-            self.ledger_checks.check_signed(n, event, where, fast, pending)
+            self.ledger_checks.check_signed(n, event, where, fast, pending, record)
 
     def _leaf(self, n: Notification, event: Any, where: str) -> bytes:
         item_id, version = str(n.originator_id), n.originator_version
         try:
-            source = leaf_source(item_id, version, event)
+            source = self.ledger_checks.item_record(event, item_id, version).leaf_source()
         except Exception as e:  # any corruption of the stored bytes lands here
             raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
         last = self.last_leaf.get(item_id, ZERO_HASH)  # one bytes object per item
@@ -290,17 +290,16 @@ class Walk:
             raise Divergence(f"block {height}: its block index row's header is wrong")
         if row.tree != expected_row.tree:
             raise Divergence(f"block {height}: its block index row's Merkle tree is wrong")
-        expected = [
-            LeafRow(item_id, version, height, index, leaf)
-            for index, ((item_id, version), leaf) in enumerate(zip(items, leaves, strict=True))
-        ]
-        if rows != expected:
+        have = [(r.item_id, r.version, r.height, r.leaf_index, r.leaf_hash) for r in rows]
+        pairs = zip(items, leaves, strict=True)
+        expected = [(*item, height, index, leaf) for index, (item, leaf) in enumerate(pairs)]
+        if have != expected:
             index = next(
-                i for i in range(max(len(rows), len(expected)))
-                if i >= len(rows) or i >= len(expected) or rows[i] != expected[i]
+                i for i in range(max(len(have), len(expected)))
+                if i >= len(have) or i >= len(expected) or have[i] != expected[i]
             )  # fmt: skip
             stored = _leaf_row(rows[index]) if index < len(rows) else "nothing"
-            wanted = _leaf_row(expected[index]) if index < len(expected) else "nothing"
+            wanted = _leaf_row(LeafRow(*expected[index])) if index < len(expected) else "nothing"
             raise Divergence(
                 f"block {height}: leaf index row {index} is wrong: stored {stored}, "
                 f"expected {wanted}"

@@ -115,13 +115,14 @@ class HeadMap:
 
     def enter_leaves(
         self,
-        sources: Sequence[LeafSource],
+        sources: Sequence[LeafSource] | Sequence[tuple[str, int]],
         leaves: Sequence[bytes],
         height: int,
         others: Mapping[bytes, MapEntry | bytes] | None = None,
     ) -> list[tuple[bytes, bytes]]:
         """:meth:`apply` of a block's leaves in one native call: ``leaves[i]`` of
-        ``sources[i]`` enters as ``MapEntry(version, leaf, height, i)`` under its
+        ``sources[i]`` (a leaf source, or an ``(item_id, version)`` pair) enters as
+        ``MapEntry(version, leaf, height, i)`` under its
         :func:`~anchoring.headmap.item_key` (an item's last leaf in the block wins, and wins
         over an entry of ``others``, which enter too). Returns the changed entries as
         ``(key, encoded entry)`` in key order: what the chain saves with the block."""

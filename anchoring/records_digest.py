@@ -36,21 +36,27 @@ class RecordsDigest:
         self.count = 0
 
     def update(self, record: StoredRecord) -> None:
-        update = self._hash.update
-        update(record.id.to_bytes(8, "big", signed=True))
-        _put(update, str(record.originator_id).encode("utf-8", "surrogatepass"))
-        update(record.originator_version.to_bytes(8, "big", signed=True))
-        _put(update, record.topic.encode("utf-8", "surrogatepass"))
-        _put(update, bytes(record.state))
+        originator = str(record.originator_id).encode("utf-8", "surrogatepass")
+        topic = record.topic.encode("utf-8", "surrogatepass")
+        state = bytes(record.state)
+        self._hash.update(  # one call: the audit digests every ledger record
+            b"".join(
+                (
+                    record.id.to_bytes(8, "big", signed=True),
+                    len(originator).to_bytes(8, "big"),
+                    originator,
+                    record.originator_version.to_bytes(8, "big", signed=True),
+                    len(topic).to_bytes(8, "big"),
+                    topic,
+                    len(state).to_bytes(8, "big"),
+                    state,
+                )
+            )
+        )
         self.count += 1
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
-
-
-def _put(update: Any, data: bytes) -> None:
-    update(len(data).to_bytes(8, "big"))
-    update(data)
 
 
 def records_digest(records: Iterable[StoredRecord]) -> str:

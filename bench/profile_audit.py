@@ -37,7 +37,7 @@ STAGES = [
     ("block index rows", "anchoring.audit_walk", "Walk._check_index"),
     ("head map (per block and final state)", "anchoring.audit_map", "MapAudit.block"),
     ("head map (per block and final state)", "anchoring.audit_map", "MapAudit.finish"),
-    ("records digest", "anchoring.chain", "RecordsDigest.update"),
+    ("records digest", "anchoring.records_digest", "RecordsDigest.update"),
     ("block records + headers", "anchoring.audit_walk", "Walk._block_event"),
 ]
 
@@ -66,11 +66,14 @@ class Clock:
 
     def install(self) -> None:
         for stage, module_name, path in STAGES:
-            owner: Any = importlib.import_module(module_name)
+            try:
+                owner: Any = importlib.import_module(module_name)
+            except ImportError:
+                continue
             *outer, name = path.split(".")
             for part in outer:
-                owner = getattr(owner, part)
-            if hasattr(owner, name):
+                owner = getattr(owner, part, None)
+            if owner is not None and hasattr(owner, name):
                 setattr(owner, name, self.wrap(stage, getattr(owner, name)))
 
 

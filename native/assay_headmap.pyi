@@ -102,7 +102,7 @@ def pack_levels(leaves: bytes, node_prefix: bytes) -> bytes:
 
 def enter_leaves(
     core: Core,
-    sources: Iterable[_Source],
+    sources: Iterable[_Source] | Iterable[tuple[str, int]],
     leaves: Iterable[bytes],
     height: int,
     tag: bytes,

@@ -16,8 +16,9 @@ is asked, whatever its version or build options:
   ``crypto_sign_verify_detached``, which applies the same rules). The native extension
   (``assay_headmap.Ed25519Key``, ed25519-dalek) computes it for message bytes, with the
   key decompressed once per :class:`PublicKey`; PyNaCl for anything else.
-  :class:`PendingVerdicts` asks it for many signatures at once, on threads of its own
-  (``assay_headmap.Ed25519Batch``), each still checked alone: a batch equation would
+  :class:`PendingVerdicts` asks it for many signatures at once, on the extension's
+  verifier threads (``assay_headmap.Ed25519Batch``; at most one per core, kept for the
+  process), each still checked alone: a batch equation would
   accept a different set.
 
 Enrolment is stricter: a device key must also decode to a point of the prime-order
@@ -134,8 +135,9 @@ class PublicKey:
 
 class PendingVerdicts:
     """:meth:`PublicKey.verify` of each ``(key, message, signature)``, the equations
-    computed on ``threads`` threads of the native extension (without the GIL) while the
-    caller goes on; :meth:`verdict` waits for them, verifying what is left itself."""
+    computed by up to ``threads`` of the native extension's verifier threads (without the
+    GIL; at most one per core in all) while the caller goes on; :meth:`verdict` waits
+    for them, verifying what is left itself."""
 
     __slots__ = ("_batch", "_checks", "_verdicts")
 

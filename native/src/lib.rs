@@ -18,6 +18,7 @@ mod sealbatch;
 mod sha;
 mod stagecsv;
 mod strictjson;
+mod verify_pool;
 
 type Key = [u8; 32];
 type Val = [u8; 56];
@@ -984,6 +985,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<ed25519::Ed25519Key>()?;
     m.add_class::<ed25519_batch::Ed25519Batch>()?;
+    m.add_function(wrap_pyfunction!(verify_pool::ed25519_threads, m)?)?;
     m.add_function(wrap_pyfunction!(strictjson::strict_json, m)?)?;
     m.add_function(wrap_pyfunction!(stagecsv::staged_csv, m)?)?;
     sealbatch::register(m)?;

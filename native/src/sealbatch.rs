@@ -111,7 +111,7 @@ fn pack_levels<'py>(
 }
 
 /// Enter a block's leaves in the map at `height`: the entry of `sources[i]` (item_id,
-/// version) is `(version, leaves[i], height, i)` under the key `SHA-256(tag ‖ item_id)`,
+/// version: attributes, or a pair) is `(version, leaves[i], height, i)` under the key `SHA-256(tag ‖ item_id)`,
 /// an item's last leaf in the block winning; `others` (key -> entry or its encoding) are
 /// entered too, a block's leaf winning over one of them. Undone by the core's `rollback`.
 /// Returns every changed entry as `(key, encoded value)`, in key order.
@@ -147,9 +147,15 @@ fn enter_leaves<'py>(
         let leaf = leaf_iter
             .next()
             .ok_or_else(|| PyValueError::new_err("fewer leaves than sources"))??;
-        let item_obj = source.getattr(intern!(py, "item_id"))?;
+        let (item_obj, version_obj) = match source.cast::<PyTuple>() {
+            Ok(pair) => (pair.get_item(0)?, pair.get_item(1)?), // the audit's (item, version)
+            Err(_) => (
+                source.getattr(intern!(py, "item_id"))?,
+                source.getattr(intern!(py, "version"))?,
+            ),
+        };
         let item = item_obj.cast::<PyString>()?.to_str()?.as_bytes();
-        let version: u64 = source.getattr(intern!(py, "version"))?.extract()?;
+        let version: u64 = version_obj.extract()?;
         let mut value = [0u8; 56];
         value[..8].copy_from_slice(&version.to_be_bytes());
         value[8..40].copy_from_slice(&bytes_of::<32>(&leaf, "a leaf")?);

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
+import sys
+import threading
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -83,6 +86,53 @@ def test_a_signature_submitted_after_an_early_verdict_goes_to_a_new_chunk() -> N
     assert all(chunk is not first[0] for chunk, _ in later)
     assert [SignatureQueue.verdict(t) for t in later] == [False, False, False]
     assert len(first[0].checks) == 1
+
+
+def _tasks() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_the_verifier_threads_are_at_most_one_per_core() -> None:
+    """Many chunks in flight at once (a 10,000-event block starts 78) and a tail verified
+    one signature at a time (each its own chunk) run on no more threads than the cores
+    this process may use: counted in /proc/self/task while they run (each chunk once
+    started a thread of its own), and by the native pool."""
+    from assay_headmap import ed25519_threads
+
+    cores = len(os.sched_getaffinity(0))
+    # (long messages: each chunk's thread works long enough to be seen)
+    checks = [(key, message * 100, signature) for key, message, signature in _checks(5120)]
+    before = _tasks()
+    peak = before
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tasks())
+
+    watcher = threading.Thread(target=watch)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)  # the watcher looks often, the submits go on
+    watcher.start()
+    try:
+        queue = SignatureQueue()
+        tickets = [queue.submit(*check) for check in checks]
+        queue.flush()
+        verdicts = [SignatureQueue.verdict(ticket) for ticket in tickets]
+        tail = []
+        for check in checks[:300]:
+            queue.flush()  # as the walk does after each unsealed record
+            tail.append(SignatureQueue.verdict(queue.submit(*check)))
+    finally:
+        stop.set()
+        watcher.join()
+        sys.setswitchinterval(switching)
+    assert verdicts == [key.verify(message, signature) for key, message, signature in checks]
+    assert tail == verdicts[:300]
+    started, cap = ed25519_threads()
+    assert 1 <= started <= cap <= cores
+    assert peak - before - 1 <= cores  # (the watcher is one)
 
 
 def _flip_signature(state: bytes) -> bytes:

@@ -8,6 +8,7 @@ tests/server/test_parity.py).
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def test_the_spec_states_the_same_constants() -> None:
 
 
 def test_the_native_batch_agrees_with_the_single_check_on_every_case() -> None:
-    """``Ed25519Batch`` (many signatures on threads of their own) gives, signature by
+    """``Ed25519Batch`` (many signatures on the verifier threads) gives, signature by
     signature, the single check's verdict, on raw keys the rules would refuse too (small
     order, non-canonical, off the curve), non-canonical S and mutated cases; and
     ``PendingVerdicts`` gives ``PublicKey.verify``'s (the rules, then the equation)."""
@@ -193,3 +194,20 @@ def test_the_native_batch_agrees_with_the_single_check_on_every_case() -> None:
     assert [pending.verdict(i) for i in range(len(usable))] == expected
     assert expected.count(True) == 22 and expected.count(False) > 100
     assert all(v is _libsodium(k.raw, m, s) for (k, m, s), v in zip(usable, expected, strict=True))
+
+
+def test_a_forked_child_verifies_without_the_parents_threads() -> None:
+    """The verifier threads belong to the process that started them: a child forked
+    after they started (its copy of the pool has no threads) verifies its batches on
+    the thread that waits, and gets every verdict."""
+    signing = SigningKey(bytes(range(32)))
+    triples = [(bytes(signing.verify_key), m, signing.sign(m).signature) for m in (b"a", b"b")]
+    triples.append((triples[0][0], b"c", triples[0][2]))
+    keys, messages, signatures = (list(column) for column in zip(*triples, strict=True))
+    assert Ed25519Batch(keys, messages, signatures, 2).wait() == b"\x01\x01\x00"
+    child = os.fork()
+    if child == 0:  # (no pytest machinery in the child: its exit status is the verdict)
+        ok = Ed25519Batch(keys * 50, messages * 50, signatures * 50, 2).wait()
+        os._exit(0 if ok == b"\x01\x01\x00" * 50 else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
