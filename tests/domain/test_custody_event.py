@@ -75,9 +75,9 @@ def test_the_digest_covers_every_field_and_ignores_attribute_order() -> None:
 
 
 def test_the_first_empty_name_is_the_one_refused() -> None:
-    with pytest.raises(ValueError, match="^party_id must not be empty$"):
+    with pytest.raises(ValueError, match=r"^party_id must not be empty$"):
         event(party_id="", device_id="", location="")
-    with pytest.raises(ValueError, match="^device_id must not be empty$"):
+    with pytest.raises(ValueError, match=r"^device_id must not be empty$"):
         event(device_id="", location="")
 
 
