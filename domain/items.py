@@ -313,7 +313,7 @@ class Item(base.Aggregate):
         refuse."""
         if not RULES[custody.kind].presence:
             return None
-        if self._is_present(actor.id):
+        if self._is_present(actor._id):  # the id property's value, without the call
             return None
         where = self._whereabouts()
         return (
