@@ -232,6 +232,9 @@ SALE = CustodyEvent("e", "i", Kind.RETAIL_SELLING, "p", "d", "l", datetime(2026,
 def test_the_native_speller_declines_what_it_does_not_spell(state: dict[Any, Any]) -> None:
     assert native(state) is None
     assert FAST.encode(state) == BASE.encode(state)
+    with_columns = {"originator_id": "i", **state, "originator_version": 2}
+    without = FAST.encode_without(with_columns, ("originator_id", "originator_version"))  # type: ignore[attr-defined]
+    assert without == BASE.encode(state)
 
 
 def test_a_text_utf8_cannot_carry_is_left_to_the_python_path() -> None:
