@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from domain import base
 from domain.custody import CustodyEvent
@@ -28,6 +29,7 @@ _COMPANY_PREFIX = re.compile(r"[0-9]{6,12}")
 _GS1_KEY = re.compile(r"urn:epc:id:(sgtin|sgln):([0-9]{6,12})\.[^:]*")
 
 
+@lru_cache(maxsize=4096)  # every commissioning compares its brand with the actor's
 def brand_key(name: str) -> str:
     """A brand name as compared: NFKC, case folded, inner spaces collapsed."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())

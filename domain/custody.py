@@ -93,17 +93,19 @@ class CustodyEvent:
         # Accept plain strings for the enumerations; refuse what cannot be one.
         if type(self.kind) is not Kind:
             object.__setattr__(self, "kind", Kind(self.kind))
-        if self.verdict is not None:
+        # (A member is its own enumeration value: no call for what is one already.)
+        if self.verdict is not None and type(self.verdict) is not Verdict:
             object.__setattr__(self, "verdict", Verdict(self.verdict))
-        if self.reason is not None:
+        if self.reason is not None and type(self.reason) is not RetirementReason:
             object.__setattr__(self, "reason", RetirementReason(self.reason))
-        if self.error_reason is not None:
+        if self.error_reason is not None and type(self.error_reason) is not ErrorReason:
             object.__setattr__(self, "error_reason", ErrorReason(self.error_reason))
-        if isinstance(self.corrective_event_ids, str):
-            raise ValueError("corrective_event_ids is a list of event ids, not one string")
         ids = self.corrective_event_ids
-        if type(ids) is not tuple or not all(type(i) is str for i in ids):
-            object.__setattr__(self, "corrective_event_ids", tuple(str(i) for i in ids))
+        if ids != ():  # the usual empty tuple: nothing to check or convert
+            if isinstance(ids, str):
+                raise ValueError("corrective_event_ids is a list of event ids, not one string")
+            if type(ids) is not tuple or not all(type(i) is str for i in ids):
+                object.__setattr__(self, "corrective_event_ids", tuple(str(i) for i in ids))
         if not RULES[self.kind].withdraws and self.corrects:
             raise ValueError(
                 f"{', '.join(CORRECTION_FIELDS)} belong to an error_declaration, "
@@ -117,9 +119,12 @@ class CustodyEvent:
             check_claim_commitment(self.kind, self.claim_salt, self.claim_digest)
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must carry a time zone")
-        for name in ("event_id", "item_id", "party_id", "device_id", "location"):
-            if not getattr(self, name):
-                raise ValueError(f"{name} must not be empty")
+        if not (
+            self.event_id and self.item_id and self.party_id and self.device_id and self.location
+        ):
+            for name in ("event_id", "item_id", "party_id", "device_id", "location"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name} must not be empty")
         if (self.latitude is None) != (self.longitude is None):
             raise ValueError("latitude and longitude go together")
         if self.latitude is not None and not -90.0 <= self.latitude <= 90.0:

@@ -313,7 +313,7 @@ class Item(base.Aggregate):
         refuse."""
         if not RULES[custody.kind].presence:
             return None
-        if actor.id in self._present_parties():
+        if self._is_present(actor._id):  # the id property's value, without the call
             return None
         where = self._whereabouts()
         return (
@@ -327,11 +327,13 @@ class Item(base.Aggregate):
         # item (reported lost or stolen) so that any later scan of it is flagged.
         return rule.after_sale == "any" or (rule.after_sale == "brand" and actor.role is Role.BRAND)
 
-    def _present_parties(self) -> set[str]:
+    def _is_present(self, party_id: str) -> bool:
+        """The party may have the item: its shipper or consignee in transit, else its
+        holder."""
         s = self.state
         if s.status is Status.IN_TRANSIT:
-            return {p for p in (s.shipper, s.consignee) if p}
-        return {s.holder} if s.holder else set()
+            return bool(party_id) and party_id in (s.shipper, s.consignee)
+        return bool(party_id) and party_id == s.holder
 
     def _whereabouts(self) -> str:
         s = self.state

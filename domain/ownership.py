@@ -80,6 +80,10 @@ class Ownership:
         return fingerprint(self.owner_key) if self.owner_key else None
 
 
+#: The ownership of an item no claim is open on (a frozen value, shared).
+_NO_OWNERSHIP = Ownership()
+
+
 # ----- how custody events and statements change the view ---------------------------------
 
 
@@ -89,7 +93,7 @@ def after_custody(state: ItemState, custody: CustodyEvent, status: Status | None
     if status is None:
         return
     opened = custody.claim_digest if status is Status.SOLD else None
-    state.ownership = Ownership(open_claim=opened)
+    state.ownership = _NO_OWNERSHIP if opened is None else Ownership(open_claim=opened)
 
 
 @dataclass(frozen=True)

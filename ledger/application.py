@@ -284,7 +284,7 @@ class _Batch:
 
     def keep(self, *aggregates: BaseAggregate[str]) -> None:
         for aggregate in aggregates:
-            aggregate_id = aggregate.id
+            aggregate_id = aggregate._id  # the id property's value, without the call
             self.loaded[aggregate_id] = aggregate
             self.changed[aggregate_id] = aggregate
             self.events.extend(aggregate.collect_events())

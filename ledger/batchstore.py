@@ -19,8 +19,12 @@ from eventsourcing.persistence import Mapper, Recorder, Tracking
 from eventsourcing.sqlite import SQLiteProcessRecorder
 from eventsourcing.utils import get_topic
 
+from ledger.transcodings import StateTranscoder
+
 #: A stored record's columns: originator id, originator version, topic, state.
 Row = tuple[str, int, str, bytes]
+#: An event's attributes that its record keeps in columns, not in its state.
+COLUMNS = ("originator_id", "originator_version")
 
 
 class SQLiteBatchStore:
@@ -28,7 +32,12 @@ class SQLiteBatchStore:
     recorder would, without the per-event objects it makes on the way."""
 
     def __init__(self, mapper: Mapper[Any], recorder: SQLiteProcessRecorder) -> None:
-        self.encode = mapper.transcoder.encode
+        transcoder = mapper.transcoder
+        self.encode = transcoder.encode
+        #: The ledger's transcoder spells an event's attributes without a copy of them.
+        self.encode_without = (
+            transcoder.encode_without if isinstance(transcoder, StateTranscoder) else None
+        )
         self.recorder = recorder
         #: Event class -> its topic and class version (as the mapper finds them).
         self.classes: dict[type, tuple[str, int]] = {}
@@ -48,7 +57,7 @@ class SQLiteBatchStore:
 
     def rows(self, events: Sequence[Any]) -> list[Row]:
         """``Mapper.to_stored_event``'s columns for each event."""
-        encode, classes = self.encode, self.classes
+        encode, encode_without, classes = self.encode, self.encode_without, self.classes
         rows: list[Row] = []
         for event in events:
             cls = type(event)
@@ -56,12 +65,15 @@ class SQLiteBatchStore:
             if known is None:
                 known = classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
             topic, class_version = known
-            state = dict(vars(event))
-            originator_id = state.pop("originator_id")
-            originator_version = state.pop("originator_version")
-            if class_version > 1:
-                state["class_version"] = class_version
-            rows.append((originator_id, originator_version, topic, encode(state)))
+            members = vars(event)
+            if encode_without is not None and class_version == 1:
+                state = encode_without(members, COLUMNS)
+            else:
+                kept = {name: value for name, value in members.items() if name not in COLUMNS}
+                if class_version > 1:
+                    kept["class_version"] = class_version
+                state = encode(kept)
+            rows.append((members["originator_id"], members["originator_version"], topic, state))
         return rows
 
     def put(self, events: Sequence[Any], tracking: Tracking | None) -> None:

@@ -6,10 +6,11 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from assay_headmap import StateSpeller
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding
 
 from domain.custody import CustodyEvent
@@ -105,6 +106,33 @@ def custody_json(event: CustodyEvent) -> str | None:
         return None
 
 
+#: An everyday custody event's members in the order ``to_primitive`` writes them, each
+#: with how it is spelt (native/src/statejson.rs: a text, an optional text, an enumeration
+#: or null, a UTC datetime, a finite float or null, a text map sorted by key), and the
+#: members that must all be unset for an event to be an everyday one (``custody_json``).
+CUSTODY_MEMBERS: tuple[tuple[str, str], ...] = (
+    *((name, "text") for name in ("event_id", "item_id", "kind", "party_id", "device_id")),
+    ("location", "text"),
+    ("occurred_at", "time"),
+    *((name, "optional_text") for name in ("counterparty", "tag_uid", "brand", "model")),
+    ("serial", "optional_text"),
+    ("verdict", "choice"),
+    ("certificate", "optional_text"),
+    ("buyer_ref", "optional_text"),
+    ("reason", "choice"),
+    ("latitude", "number"),
+    ("longitude", "number"),
+    ("attributes", "text_map"),
+)
+UNEVERYDAY = (
+    "declared_event_id",
+    "error_reason",
+    "corrective_event_ids",
+    "commitments",
+    "claim_digest",
+)
+
+
 def _spell_bytes(value: bytes) -> str:
     return '"' + binascii.b2a_base64(value, newline=False).decode("ascii") + '"'
 
@@ -142,6 +170,9 @@ class StateTranscoder(JSONTranscoder):
         #: Member name -> its spelling with the colon; type -> how its values are spelt.
         self._names: dict[str, str] = {}
         self._spellers: dict[type, tuple[str, Callable[[Any], str | None]]] = {}
+        #: The native spelling of the same states, once the three types it spells have
+        #: their transcodings here.
+        self._native: StateSpeller | None = None
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
@@ -150,13 +181,33 @@ class StateTranscoder(JSONTranscoder):
         if speller is not None and transcoding.type in (datetime, bytes, CustodyEvent):
             head = f'{{"_type_":{encode_basestring(transcoding.name)},"_data_":'
             self._spellers[transcoding.type] = (head, speller)
+        self._native = self._native_speller()
+
+    def _native_speller(self) -> StateSpeller | None:
+        heads = [self._spellers.get(kind) for kind in (CustodyEvent, datetime, bytes)]
+        if any(head is None for head in heads):
+            return None
+        custody, at, raw = (head[0] for head in heads if head is not None)
+        return StateSpeller(
+            CustodyEvent, datetime, UTC, (custody, at, raw), list(CUSTODY_MEMBERS), list(UNEVERYDAY)
+        )
 
     def encode(self, obj: Any) -> bytes:
-        if type(obj) is dict:
-            spelt = self._spell(obj)
-            if spelt is not None:
-                return spelt.encode("utf8")
-        return super().encode(obj)
+        return self.encode_without(obj, ()) if type(obj) is dict else super().encode(obj)
+
+    def encode_without(self, state: dict[str, Any], left_out: tuple[str, ...]) -> bytes:
+        """``encode`` of ``state`` without the members named in ``left_out`` (an event's
+        attributes less those a stored record keeps in columns), without copying it."""
+        if self._native is not None:
+            native = self._native(state, left_out)
+            if native is not None:
+                return native
+        if left_out:
+            state = {name: value for name, value in state.items() if name not in left_out}
+        spelt = self._spell(state)
+        if spelt is not None:
+            return spelt.encode("utf8")
+        return super().encode(state)
 
     def _spell(self, state: dict[str, Any]) -> str | None:
         names, spellers = self._names, self._spellers

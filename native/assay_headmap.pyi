@@ -140,3 +140,18 @@ class MessageReader:
 
     def __init__(self, magic: bytes, readers: Mapping[bytes, BodyReader]) -> None: ...
     def __call__(self, message: bytes) -> dict[str, Any] | None: ...
+
+class StateSpeller:
+    """A stored event's state as the ledger's transcoder spells it (ledger/transcodings.py,
+    native/src/statejson.rs)."""
+
+    def __init__(
+        self,
+        custody_type: type,
+        datetime_type: type,
+        utc: object,
+        heads: tuple[str, str, str],
+        members: list[tuple[str, str]],
+        quiet: list[str],
+    ) -> None: ...
+    def __call__(self, state: dict[str, Any], left_out: tuple[str, ...]) -> bytes | None: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from domain.custody import (
@@ -115,11 +116,14 @@ def custody_from_avro(record: dict[str, Any]) -> CustodyEvent:
 _KINDS = {kind.value: kind for kind in Kind}
 
 
-def custody_from_record(record: dict[str, Any]) -> CustodyEvent:
+def custody_from_record(record: dict[str, Any], *, fields_known: bool = False) -> CustodyEvent:
     """What :func:`custody_from_avro` returns or raises for a record the one-pass reader
     made (every field of the event, each of the schema's type), built from the record
-    itself: it becomes the event's fields once its enumerations are made."""
-    if record.keys() != CUSTODY_FIELDS:
+    itself: it becomes the event's fields once its enumerations are made.
+
+    ``fields_known``: the record's names are the event's (:func:`reads_custody_fields`),
+    so only ``CustodyEvent.from_fields`` checks them again."""
+    if not fields_known and record.keys() != CUSTODY_FIELDS:
         return custody_from_avro(record)
     try:
         kind = record["kind"]
@@ -137,6 +141,15 @@ def custody_from_record(record: dict[str, Any]) -> CustodyEvent:
         raise SerializationError(
             "invalid_event", f"custody event fields are invalid: {e}"
         ) from None
+
+
+@lru_cache(maxsize=16)
+def reads_custody_fields(registry: SchemaRegistry) -> bool:
+    """Every record the registry's one-pass reader of custody events makes has exactly
+    the event's field names: those of the newest custody_event schema (each writer's
+    record is resolved to it), checked once per registry rather than once per body."""
+    newest = registry.get(EVENT_SCHEMA).raw
+    return {field["name"] for field in newest["fields"]} == CUSTODY_FIELDS
 
 
 def _optional(record: dict[str, Any], name: str) -> str | None:
@@ -185,4 +198,4 @@ def read_body(envelope: Envelope, registry: SchemaRegistry | None = None) -> Cus
     record = reg.one_pass(EVENT_SCHEMA)(envelope.body)
     if record is None:  # decode_carefully refuses it if decode would (same reason)
         return custody_from_avro(reg.decode_carefully(EVENT_SCHEMA, envelope.body))
-    return custody_from_record(record)
+    return custody_from_record(record, fields_known=reads_custody_fields(reg))

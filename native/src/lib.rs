@@ -17,6 +17,7 @@ mod hugepages;
 mod sealbatch;
 mod sha;
 mod stagecsv;
+mod statejson;
 mod strictjson;
 mod verify_pool;
 
@@ -994,5 +995,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bands::entries, m)?)?;
     m.add_class::<avrobody::BodyReader>()?;
     m.add_class::<avrobody::MessageReader>()?;
+    m.add_class::<statejson::StateSpeller>()?;
     Ok(())
 }

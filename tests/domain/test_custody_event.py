@@ -72,3 +72,31 @@ def test_the_digest_covers_every_field_and_ignores_attribute_order() -> None:
         {"latitude": 35.0001},
     ):
         assert replace(base, **change).digest() != base.digest(), change
+
+
+def test_the_first_empty_name_is_the_one_refused() -> None:
+    with pytest.raises(ValueError, match=r"^party_id must not be empty$"):
+        event(party_id="", device_id="", location="")
+    with pytest.raises(ValueError, match=r"^device_id must not be empty$"):
+        event(device_id="", location="")
+
+
+@pytest.mark.parametrize("ids", [["a", "b"], ("a", "b"), iter(["a", "b"]), ("a", 7)])
+def test_corrective_event_ids_become_a_tuple_of_strings(ids: Any) -> None:
+    e = event(kind="error_declaration", declared_event_id="x", corrective_event_ids=ids)
+    assert type(e.corrective_event_ids) is tuple
+    assert all(type(i) is str for i in e.corrective_event_ids)
+    assert event().corrective_event_ids == ()
+
+
+@pytest.mark.parametrize("ids", ["abc", ""])
+def test_one_string_of_corrective_ids_is_refused(ids: str) -> None:
+    with pytest.raises(ValueError, match="a list of event ids, not one string"):
+        event(kind="error_declaration", declared_event_id="x", corrective_event_ids=ids)
+
+
+def test_an_enumeration_member_is_kept_and_a_wrong_value_refused() -> None:
+    e = event(verdict=Verdict.COUNTERFEIT)
+    assert e.verdict is Verdict.COUNTERFEIT
+    with pytest.raises(ValueError):
+        event(verdict="maybe")

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from domain.custody import CustodyEvent, ErrorReason, Kind
 from streams import avro_onepass
-from streams.avro import HEADER_LEN, default_registry
+from streams.avro import HEADER_LEN, SchemaRegistry, default_registry
 from streams.envelope import (
     ENVELOPE_SCHEMA,
     EVENT_SCHEMA,
@@ -35,6 +35,7 @@ from streams.envelope import (
     custody_to_avro,
     open_envelope,
     read_body,
+    reads_custody_fields,
     seal,
 )
 from streams.errors import SerializationError
@@ -249,3 +250,17 @@ def test_an_envelope_is_read_in_one_pass() -> None:
     sealed = seal(sample_event(random.Random(7)), key_for("brand"))
     assert onepass(ENVELOPE_SCHEMA, sealed) is not None
     assert open_envelope(sealed).body == onepass(ENVELOPE_SCHEMA, sealed)["body"]  # type: ignore[index]
+
+
+def test_the_field_names_are_checked_once_per_registry_and_again_by_the_domain() -> None:
+    # The one-pass records carry the newest schema's names: the event's, in both readers.
+    assert reads_custody_fields(default_registry())
+    assert reads_custody_fields(SchemaRegistry(native=False))
+    for seed in range(20):
+        record = custody_to_avro(sample_event(random.Random(seed)))
+        record["occurred_at"] = record["occurred_at"].astimezone(UTC)
+        known = custody_from_record(dict(record), fields_known=True)
+        assert known == custody_from_record(dict(record)) == custody_from_avro(dict(record))
+    del record["claim_salt"]
+    with pytest.raises(TypeError):  # the domain's own guard stays
+        custody_from_record(dict(record), fields_known=True)
