@@ -167,11 +167,7 @@ def read(body_plan: BodyPlan, message: bytes, position: int) -> dict[str, Any] |
                 stop = position + 8
                 if stop > end:
                     return None
-                raw = message[position:stop]
-                (number,) = _FLOAT64.unpack(raw)
-                if number != number and _FLOAT64.pack(number) != raw:
-                    return None  # a NaN the writer would spell otherwise
-                record[name] = number
+                (record[name],) = _FLOAT64.unpack_from(message, position)  # any bits, as fastavro
                 position = stop
             else:
                 number, position = read_long(message, position)

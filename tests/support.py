@@ -148,3 +148,12 @@ class Helper(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.value
+
+
+# NaNs of every kind (signalling, negative, with a payload) and the infinities, as stored bits:
+# the Avro readers take them alike (tests/streams/test_avro_*.py).
+NAN_BITS = [
+    bytes.fromhex(h)[::-1]
+    for h in ("7ff0000000000001", "7ff8000000000000", "fff8000000000000", "7ff8deadbeef0001",
+              "fff7ffffffffffff", "7ff0000000000000", "fff0000000000000")
+]  # fmt: skip
