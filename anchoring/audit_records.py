@@ -227,9 +227,12 @@ class LedgerChecks:
         return event
 
     def item_record(self, event: Any, item_id: str, version: int) -> ItemRecord:
-        """The ``item_record`` of the item event just checked, made by that check (or made
-        here, if it raised there: it raises again)."""
-        return self.record or item_record(event, item_id, version)
+        """The ``item_record`` of an item event: the one its check made, if it is the event
+        checked last (else made here; if it raised there, it raises again)."""
+        made = self.record
+        if made is not None and made.version == version and made.item_id == item_id:
+            return made
+        return item_record(event, item_id, version)
 
     def _submit(self, opened: Envelope) -> Pending | None:
         """Start verifying the signature of an envelope the fast path opened, if a device
