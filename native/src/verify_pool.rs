@@ -52,6 +52,7 @@ pub fn offer(job: &Arc<dyn Job>, helpers: usize) {
     if pool.pid != std::process::id() {
         return; // a forked child: its callers verify alone
     }
+    let helpers = helpers.min(pool.cap); // more offers than threads would only queue
     {
         let mut offers = pool.offers.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..helpers {
@@ -96,10 +97,12 @@ fn work(pool: &'static Pool) {
     }
 }
 
-/// How many verifier threads this process has started, and the most it will start
-/// (tests/streams/test_ed25519.py holds the cap against `os.sched_getaffinity`).
+/// How many verifier threads this process has started, the most it will start
+/// (tests/streams/test_ed25519.py holds the cap against `os.sched_getaffinity`), and how
+/// many offers wait for a thread (a forked child must leave none).
 #[pyfunction]
-pub fn ed25519_threads() -> (usize, usize) {
+pub fn ed25519_threads() -> (usize, usize, usize) {
     let pool = pool();
-    (pool.started.load(Ordering::Relaxed), pool.cap)
+    let queued = pool.offers.lock().unwrap_or_else(|e| e.into_inner()).len();
+    (pool.started.load(Ordering::Relaxed), pool.cap, queued)
 }
