@@ -209,13 +209,14 @@ def test_a_forked_child_verifies_without_the_parents_threads() -> None:
     assert Ed25519Batch(keys, messages, signatures, 2).wait() == b"\x01\x01\x00"
     child = os.fork()
     if child == 0:  # (no pytest machinery in the child: its exit status is the verdict)
+        copied = ed25519_threads()[2]  # offers the parent's threads had not taken yet
         ok = all(
             Ed25519Batch(keys * 50, messages * 50, signatures * 50, 2).wait()
             == b"\x01\x01\x00" * 50
             for _ in range(5)
         )
         # It offered nothing to the pool it copied (no thread there would ever take it).
-        os._exit(0 if ok and ed25519_threads()[2] == 0 else 1)
+        os._exit(0 if ok and ed25519_threads()[2] == copied else 1)
     deadline = time.monotonic() + 60
     while (done := os.waitpid(child, os.WNOHANG))[0] == 0:
         if time.monotonic() > deadline:
