@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.scale_clock import cpu_seconds, disk_bytes, peak_rss_mb, percentile, took
 from bench.scale_report import GOALS, write_report
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -145,7 +144,7 @@ def phase_grow(root: Path, items: int, first_step: int, last_step: int) -> dict[
         if refused:
             raise SystemExit(f"refused while growing: {refused[0].refusal}")
         written += len(batch)
-    return {"events": written, **_took(started, cpu)}
+    return {"events": written, **took(started, cpu)}
 
 
 def phase_anchor(root: Path) -> dict[str, Any]:
@@ -166,7 +165,7 @@ def phase_anchor(root: Path) -> dict[str, Any]:
     )
     started, cpu = time.perf_counter(), cpu_seconds()
     anchor.catch_up()
-    return {"events": anchor.sealed_events, **_took(started, cpu)}
+    return {"events": anchor.sealed_events, **took(started, cpu)}
 
 
 def phase_project(root: Path, rebuild: bool) -> dict[str, Any]:
@@ -184,7 +183,7 @@ def phase_project(root: Path, rebuild: bool) -> dict[str, Any]:
     with Projector(ledger, chain, target) as p:
         started, cpu = time.perf_counter(), cpu_seconds()
         count = p.rebuild() if rebuild else p.catch_up()
-        out: dict[str, Any] = {"notifications": count, **_took(started, cpu)}
+        out: dict[str, Any] = {"notifications": count, **took(started, cpu)}
         if not rebuild:
             out["snapshot"] = str(p.publish())
     if rebuild:
@@ -207,10 +206,10 @@ def phase_audit(root: Path) -> dict[str, Any]:
         Signer.from_seed(ORIGIN, bytes(32)).verifier(),
         paths["checkpoint"].read_text(),
     )
-    took = _took(started, cpu)
+    spent = took(started, cpu)
     if not report.ok:
         raise SystemExit(f"audit failed: {report.divergence}")
-    return {"leaves": report.leaves, "blocks": report.blocks, **took}
+    return {"leaves": report.leaves, "blocks": report.blocks, **spent}
 
 
 def phase_query(root: Path, items: int, samples: int, snapshot: str) -> dict[str, Any]:
@@ -267,31 +266,6 @@ PHASES = {
 }
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process (all threads) and of its children that have ended (the
-    rebuild reads the store in a child process)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _took(started: float, cpu: float) -> dict[str, float]:
-    """Wall and CPU seconds since ``started``/``cpu``, and the load average now: on a shared
-    machine the wall figure waits for a core; the CPU figure does not."""
-    return {
-        "seconds": time.perf_counter() - started,
-        "cpu_seconds": cpu_seconds() - cpu,
-        "load": os.getloadavg()[0],
-    }
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run_phase(name: str, root: Path, **options: object) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.scale", "--phase", name, "--root", str(root)]
     for key, value in options.items():
@@ -304,15 +278,6 @@ def run_phase(name: str, root: Path, **options: object) -> dict[str, Any]:
 
 
 # ----- the run -----------------------------------------------------------------------------
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def disk_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
 
 
 def measure_size(root: Path, items: int, events: int, samples: int) -> dict[str, Any]:

@@ -201,3 +201,23 @@ def test_a_stopped_grow_resumes_where_it_stopped(tmp_path: Path) -> None:
         "WHERE topic LIKE 'domain.items:Item.%' GROUP BY originator_id"
     ).fetchall()
     assert len(rows) == 60 and all(count == version == 3 for _, count, version in rows)
+
+
+def test_a_resumed_run_shows_an_earlier_runs_smaller_sizes(tmp_path: Path) -> None:
+    """``--earlier``: the rows of an earlier run's scale.json below this run's sizes join
+    the table (a store grown to 60 events before, measured again at 120)."""
+    root, out = tmp_path / "store", tmp_path / "out"
+    assert _grow(root, 60, 1) == 60
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"rows": [{"events": 60, "items": 60}, {"events": 600}]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--items", "60", "--sizes", "120",
+         "--samples", "20", "--root", str(root), "--out", str(out), "--earlier", str(earlier)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((out / "scale.json").read_text())["rows"]
+    assert [r["events"] for r in rows] == [60, 120]
+    phases = [json.loads(line) for line in (root / "phases.jsonl").open()]
+    assert [p["events"] for p in phases if p["phase"] == "grow"] == [60, 60]  # step 2 only
+    assert "120 events" in (out / "scale.md").read_text()
