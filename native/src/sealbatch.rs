@@ -111,9 +111,10 @@ fn pack_levels<'py>(
 }
 
 /// Enter a block's leaves in the map at `height`: the entry of `sources[i]` (item_id,
-/// version: attributes, or a pair) is `(version, leaves[i], height, i)` under the key `SHA-256(tag ‖ item_id)`,
-/// an item's last leaf in the block winning; `others` (key -> entry or its encoding) are
-/// entered too, a block's leaf winning over one of them. Undone by the core's `rollback`.
+/// version: attributes, or a pair) is `(version, leaves[i], height, i)` under the key
+/// `SHA-256(tag ‖ item_id)`, an item's last leaf in the block winning; `others` (key ->
+/// entry or its encoding) are entered too, a block's leaf winning over one of them. Undone
+/// by the core's `rollback`.
 /// Returns every changed entry as `(key, encoded value)`, in key order.
 #[pyfunction]
 fn enter_leaves<'py>(
