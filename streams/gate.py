@@ -8,7 +8,9 @@ bytes, the body, and the agreement of all of them; anything else ends as
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from domain.custody import CustodyEvent
@@ -116,9 +118,27 @@ def _verify_key(public_key_hex: str) -> PublicKey | None:
         return None
 
 
+#: The event's text fields (``str`` or ``str | None``), read from its members in one call.
+_TEXTS = itemgetter(*(f.name for f in fields(CustodyEvent) if f.type in ("str", "str | None")))
+
+
 def _has_nul(custody: CustodyEvent) -> bool:
     # The event's text fields and its attributes. Its enumerations (StrEnum members, not
     # of type str) are skipped: their values are fixed names, none with NUL.
+    try:
+        # One join of the set text fields (None and "" left out) and one search: the usual
+        # event has no NUL, and that needs no look at each member.
+        texts = "".join(filter(None, _TEXTS(vars(custody))))
+    except TypeError:  # a text field holding something else (not made from a body)
+        texts = "\x00"
+    if "\x00" in texts:
+        return _has_nul_each(custody)  # member by member, as it decides
+    attributes = custody.attributes
+    return bool(attributes) and any("\x00" in k or "\x00" in v for k, v in attributes.items())
+
+
+def _has_nul_each(custody: CustodyEvent) -> bool:
+    """Any member of type ``str`` (a subclass is not looked into) or attribute with NUL."""
     for value in vars(custody).values():
         if type(value) is str and "\x00" in value:
             return True

@@ -9,7 +9,7 @@ import pytest
 from domain.custody import Kind
 from domain.privacy import claim_commitment, digest_of, new_claim_code
 from streams.avro import default_registry
-from streams.envelope import EVENT_SCHEMA, open_envelope, read_body, seal
+from streams.envelope import EVENT_SCHEMA, Envelope, open_envelope, read_body, seal
 from streams.keys import DeviceKey, KeyFileError, SignatureInvalid, verify_signature
 from streams.scanner import event_from_json
 from tests.support import custody
@@ -140,3 +140,18 @@ def test_events_are_frozen_values() -> None:
     event = custody(1, "observing", "dc")
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.location = "elsewhere"  # type: ignore[misc]
+
+
+def test_an_envelope_is_the_frozen_value_the_generated_init_would_make() -> None:
+    made = Envelope("p", "d", b"body", b"s" * 64)
+    assert list(vars(made)) == [f.name for f in dataclasses.fields(Envelope)]
+    assert made == Envelope(party_id="p", device_id="d", body=b"body", signature=b"s" * 64)
+    assert hash(made) == hash(dataclasses.replace(made))
+    assert (
+        repr(made)
+        == "Envelope(party_id='p', device_id='d', body=b'body', signature=" + repr(b"s" * 64) + ")"
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.body = b"other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Envelope("p", "d", b"body")  # type: ignore[call-arg]
