@@ -13,7 +13,7 @@ from typing import Any
 from assay_headmap import StateSpeller
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding
 
-from domain.custody import CustodyEvent
+from domain.custody import CORRECTION_FIELDS, CustodyEvent
 from domain.owner_statement import OwnerStatement
 
 
@@ -124,13 +124,7 @@ CUSTODY_MEMBERS: tuple[tuple[str, str], ...] = (
     ("longitude", "number"),
     ("attributes", "text_map"),
 )
-UNEVERYDAY = (
-    "declared_event_id",
-    "error_reason",
-    "corrective_event_ids",
-    "commitments",
-    "claim_digest",
-)
+UNEVERYDAY = (*CORRECTION_FIELDS, "commitments", "claim_digest")
 
 
 def _spell_bytes(value: bytes) -> str:
@@ -198,7 +192,8 @@ class StateTranscoder(JSONTranscoder):
     def encode_without(self, state: dict[str, Any], left_out: tuple[str, ...]) -> bytes:
         """``encode`` of ``state`` without the members named in ``left_out`` (an event's
         attributes less those a stored record keeps in columns), without copying it."""
-        if self._native is not None:
+        # (a dict subclass may keep its keys in an order of its own: the encoder's way)
+        if self._native is not None and type(state) is dict:
             native = self._native(state, left_out)
             if native is not None:
                 return native

@@ -8,6 +8,7 @@ saves, and states that must take the base path, are written both ways and compar
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,10 +20,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.bench_ingest import sealed_messages
-from domain.custody import CustodyEvent, ErrorReason, Kind, RetirementReason, Verdict
+from domain.custody import (
+    CUSTODY_FIELDS,
+    CustodyEvent,
+    ErrorReason,
+    Kind,
+    RetirementReason,
+    Verdict,
+)
 from domain.kinds import RULES
 from ledger.application import CustodyLedger, Report
 from ledger.transcodings import (
+    CUSTODY_MEMBERS,
+    UNEVERYDAY,
     BytesAsBase64,
     CustodyEventAsDict,
     OwnerStatementAsDict,
@@ -251,3 +261,22 @@ def test_the_native_speller_escapes_as_the_json_encoder_does() -> None:
     assert native({}) == b"{}" == BASE.encode({})
     for size in range(5):  # every base64 padding
         assert native({"raw": bytes(range(size))}) == BASE.encode({"raw": bytes(range(size))})
+
+
+def test_every_custody_field_is_spelt_natively_or_keeps_an_event_off_the_native_path() -> None:
+    """A field the native spelling does not write must be one that, when set, sends the
+    event to the Python path (else it would be dropped from the stored state): the members
+    it writes, the fields that must be unset and ``claim_salt`` (set only with
+    ``claim_digest``) are exactly the event's fields."""
+    spelt = {name for name, _ in CUSTODY_MEMBERS}
+    assert not spelt & set(UNEVERYDAY)
+    assert spelt | set(UNEVERYDAY) | {"claim_salt"} == CUSTODY_FIELDS
+
+
+def test_a_dict_subclass_is_written_in_its_own_order() -> None:
+    """The native spelling walks a plain dict; a subclass (its own order) goes the
+    encoder's way."""
+    state = OrderedDict(a="1", b="2")
+    state.move_to_end("a")
+    written = FAST.encode_without(state, ())  # type: ignore[attr-defined]
+    assert written == BASE.encode(state) == b'{"b":"2","a":"1"}'
