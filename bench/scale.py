@@ -3,9 +3,9 @@
     uv run python -m bench.scale                           # 1M, 3M, 10M events over 1M items
     uv run python -m bench.scale --items 100000 --sizes 100000,300000,1000000
 
-One store grows through the sizes: every item gets its first event before any gets its
-second, so the first size holds one event per item, the next three, and so on (up to the
-ten of a journey: brand → lab → warehouse → store → sold). Events are signed and written
+One store grows through the sizes: at each size every item has taken the same number of
+steps, so the first size holds one event per item, the next three, and so on (up to the
+ten of a journey: brand → lab → warehouse → store → sold); a stopped grow resumes. Events are signed and written
 straight into the event store through the ledger (no Kafka), then sealed by the real
 anchor and projected by the real projector. At each size it reports bytes per event on
 disk, prove and history-query latency, a full audit, a projection rebuild, the peak RSS of
