@@ -5,13 +5,14 @@
 
 One store grows through the sizes: at each size every item has taken the same number of
 steps, so the first size holds one event per item, the next three, and so on (up to the
-ten of a journey: brand → lab → warehouse → store → sold); a stopped grow resumes. Events are signed and written
-straight into the event store through the ledger (no Kafka), then sealed by the real
-anchor and projected by the real projector. At each size it reports bytes per event on
-disk, prove and history-query latency, a full audit, a projection rebuild, the peak RSS of
-each process (every phase runs in a process of its own), and the analysts' views, each
-timed on the published snapshot. Results: ``scale.json``, ``scale.md`` and ``scale.png``
-(log-scale x) in ``--out``. The store is kept in ``--root`` (default: a temporary folder).
+ten of a journey: brand → lab → warehouse → store → sold); a stopped grow resumes. Events
+are signed and written straight into the event store through the ledger (no Kafka), then
+sealed by the real anchor and projected by the real projector. At each size it reports
+bytes per event on disk, prove and history-query latency, a full audit, a projection
+rebuild, the peak RSS of each process (every phase runs in a process of its own), and the
+analysts' views, each timed on the published snapshot. Results: ``scale.json``,
+``scale.md`` and ``scale.png`` (log-scale x) in ``--out``. The store is kept in ``--root``
+(default: a temporary folder).
 """
 
 from __future__ import annotations
