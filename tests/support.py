@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hypothesis import example
+
 from domain.custody import CustodyEvent, Kind, Role
 from ledger.application import CustodyLedger
 from ledger.config import store_env
@@ -157,3 +159,11 @@ NAN_BITS = [
     for h in ("7ff0000000000001", "7ff8000000000000", "fff8000000000000", "7ff8deadbeef0001",
               "fff7ffffffffffff", "7ff0000000000000", "fff0000000000000")
 ]  # fmt: skip
+
+
+def with_nan_bits(test: Callable[[int, bytes], None]) -> Callable[[int, bytes], None]:
+    """Hypothesis examples ``(0, bits)`` for every entry of NAN_BITS, besides the drawn ones
+    (a test of a number and a double's 8 bytes)."""
+    for bits in NAN_BITS:
+        test = example(0, bits)(test)
+    return test

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from assay_headmap import BodyReader, MessageReader
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.custody import CUSTODY_FIELDS
@@ -26,7 +26,7 @@ from streams.avro import HEADER_LEN, MAGIC, SchemaRegistry, SchemaVersion, defau
 from streams.avro_native import native_reader
 from streams.envelope import EVENT_SCHEMA, Envelope, read_body
 from streams.errors import SerializationError
-from tests.support import NAN_BITS
+from tests.support import with_nan_bits
 
 ADDRESS = re.compile(r"0x[0-9a-f]+")
 NATIVE = default_registry()
@@ -212,13 +212,7 @@ def test_a_plan_the_native_reader_does_not_know_is_refused() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@example(0, NAN_BITS[0])
-@example(0, NAN_BITS[1])
-@example(0, NAN_BITS[2])
-@example(0, NAN_BITS[3])
-@example(0, NAN_BITS[4])
-@example(0, NAN_BITS[5])
-@example(0, NAN_BITS[6])
+@with_nan_bits
 @given(LONGS, st.binary(min_size=8, max_size=8))
 def test_any_long_timestamp_and_double_bits_are_read_alike(number: int, bits: bytes) -> None:
     statement = NATIVE.latest["owner_statement"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.custody import CustodyEvent, ErrorReason, Kind
@@ -41,7 +41,7 @@ from streams.envelope import (
 from streams.errors import SerializationError
 from tests.anchoring.hostile_bundles import respellings
 from tests.streams.hostile import key_for, sample_event
-from tests.support import NAN_BITS
+from tests.support import with_nan_bits
 
 ADDRESS = re.compile(r"0x[0-9a-f]+")
 VECTORS = sorted((Path(__file__).parent / "vectors" / "custody_event").glob("*.json"))
@@ -152,13 +152,7 @@ def test_a_mutated_envelope_is_decided_as_the_careful_check_decides(rng: random.
 
 
 @settings(max_examples=300, deadline=None)
-@example(0, NAN_BITS[0])
-@example(0, NAN_BITS[1])
-@example(0, NAN_BITS[2])
-@example(0, NAN_BITS[3])
-@example(0, NAN_BITS[4])
-@example(0, NAN_BITS[5])
-@example(0, NAN_BITS[6])
+@with_nan_bits
 @given(st.integers(-(2**63), 2**63 - 1), st.binary(min_size=8, max_size=8))
 def test_any_timestamp_and_any_double_bits_are_decided_alike(micros: int, bits: bytes) -> None:
     registry = default_registry()
