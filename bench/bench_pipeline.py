@@ -13,7 +13,11 @@ For each worker count, in a fresh data directory and fresh topics on one broker:
    checkpoint covering its block (the anchor's checkpoint messages on the checkpoints
    topic carry the broker-side time of publication) and publish → first analyst snapshot
    that shows it (polled every 50 ms by this process);
-4. memory: RSS of every process (and the local broker) sampled from /proc twice a second.
+4. memory: RSS of every process (and the local broker) sampled from /proc twice a second;
+5. CPU: µs per burst event of every process (ingest workers, anchor, projector, broker, and
+   this one as ``bench``: the producer and snapshot polling) from the first publish to
+   stored, sealed and projected, from /proc (``bench.process_cpu``), with each phase's wall
+   time: where the cores went. The burst is signed before the clock starts, as before.
 """
 
 from __future__ import annotations
