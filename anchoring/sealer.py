@@ -50,6 +50,7 @@ from anchoring.sealer_checkpoint import CheckpointSigning
 from anchoring.sealer_map import AnchorError, SealMap
 from ledger.application import CustodyLedger
 from ledger.records import LeafSource, is_item_topic, leaf_source
+from ledger.stored import stored_leaf_source
 
 __all__ = ["Anchor", "AnchorError", "SealConflict", "SealPolicy", "sealed_at_now"]
 
@@ -198,9 +199,12 @@ class Anchor(CheckpointSigning):
         sources: list[LeafSource] = []
         for n in notifications:
             if is_item_topic(n.topic):
-                event = self.ledger.mapper.to_domain_event(n)
-                item_id, version = str(n.originator_id), n.originator_version
-                sources.append(leaf_source(item_id, version, event))
+                source = stored_leaf_source(self.ledger.mapper, n)
+                if source is None:
+                    event = self.ledger.mapper.to_domain_event(n)
+                    item_id, version = str(n.originator_id), n.originator_version
+                    source = leaf_source(item_id, version, event)
+                sources.append(source)
         leaves = leaf_chain(sources, self._prev_leaf)
         rows = [
             LeafRow(s.item_id, s.version, height, index, leaf)

@@ -13,7 +13,11 @@ For each worker count, in a fresh data directory and fresh topics on one broker:
    checkpoint covering its block (the anchor's checkpoint messages on the checkpoints
    topic carry the broker-side time of publication) and publish → first analyst snapshot
    that shows it (polled every 50 ms by this process);
-4. memory: RSS of every process (and the local broker) sampled from /proc twice a second.
+4. memory: RSS of every process (and the local broker) sampled from /proc twice a second;
+5. CPU: µs per burst event of every process (ingest workers, anchor, projector, broker, and
+   this one as ``bench``: the producer and snapshot polling) from the first publish to
+   stored, sealed and projected, from /proc (``bench.process_cpu``), with each phase's wall
+   time: where the cores went. The burst is signed before the clock starts, as before.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from kafka.errors import KafkaError
 
 from anchoring.chain import Chain
 from bench.bench_ingest import sealed_messages
+from bench.process_cpu import cpu_between, cpu_marks, cpu_table
 from ledger.config import store_env
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
@@ -329,11 +334,13 @@ def run_config(
             expected = len(warmup) + total
 
             # -- throughput -------------------------------------------------------------
+            cpu0 = cpu_marks(pids)
             t0 = time.time()
             for key, value in burst:
                 producer.send(topic, value, key=key)
             producer.flush(timeout=300)
             t_published = time.time()
+            cpu_published = cpu_marks(pids)
             limit = max(300.0, total / 200)
             t_stored = wait_until(
                 lambda: max_notification(ledger_db) - base >= total,
@@ -341,14 +348,17 @@ def run_config(
                 "every event stored",
                 every=0.1,
             )
+            cpu_stored = cpu_marks(pids)
             assert chain is not None
             last = max_notification(ledger_db)
             t_sealed = wait_until(lambda: chain.position() >= last, limit, "every event sealed")
+            cpu_sealed = cpu_marks(pids)
             t_projected = wait_until(
                 lambda: (watcher.poll() or True) and watcher.anchored >= expected,
                 limit,
                 "every event anchored and projected",
             )
+            cpu_projected = cpu_marks(pids)
             result.update(
                 events=total,
                 publish_per_s=total / (t_published - t0),
@@ -356,6 +366,19 @@ def run_config(
                 sealed_per_s=total / (t_sealed - t0),
                 e2e_per_s=total / (t_projected - t0),
                 e2e_seconds=t_projected - t0,
+                phase_seconds={
+                    "published": t_published - t0,
+                    "stored": t_stored - t0,
+                    "sealed": t_sealed - t0,
+                    "projected": t_projected - t0,
+                },
+                # CPU µs per event of each process from the first publish to each mark
+                cpu_us_per_event={
+                    "published": cpu_between(cpu0, cpu_published, total),
+                    "stored": cpu_between(cpu0, cpu_stored, total),
+                    "sealed": cpu_between(cpu0, cpu_sealed, total),
+                    "projected": cpu_between(cpu0, cpu_projected, total),
+                },
             )
 
             # -- latency at a steady rate -------------------------------------------------
@@ -429,12 +452,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="steady phase length")
     args = parser.parse_args()
     from bench.bench_ingest import broker
+    from devtools.localbroker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix="assay-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with broker(tmp) as bootstrap:
+            broker_pid = None
+            if not os.environ.get("ASSAY_KAFKA_BOOTSTRAP"):
+                broker_pid = LocalBroker(tmp / "broker").status().pid
             for workers in args.workers:
-                print(run_config(bootstrap, tmp, workers, args.items, args.rate, args.seconds))
+                result = run_config(
+                    bootstrap, tmp, workers, args.items, args.rate, args.seconds, broker_pid
+                )
+                print(result)
+                print(f"\n{workers} worker(s): {result['e2e_per_s']:,.0f} events/s end to end")
+                print(cpu_table(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,13 @@ REBUILD_COMMIT = 500_000
 #: peaked at 2.1 GB). A projector made with a smaller ``page_size`` pages by that.
 CHAIN_PAGE = 64
 POLL_SECONDS = 0.1
+#: Following, after a page that emptied the backlog: wait this long before the next, so
+#: pages hold what arrived meanwhile. A page costs tens of ms of DuckDB statements
+#: whatever its size (deriving ``items`` alone is seven), and stepping again at once
+#: while ingest writes made pages of a few hundred events: 2-5x the CPU per event
+#: (bench/results/e2e-2026-12-05.md). Analysts see a snapshot every
+#: ``snapshot_interval`` (2 s) anyway.
+GATHER_SECONDS = 0.5
 #: From this many ledger notifications on, a rebuild reads in a child process (starting
 #: one costs a fraction of a second; see projections/reader.py).
 PROCESS_READER_MIN = 100_000
@@ -175,13 +182,15 @@ class Projector:
                 last_activity = now
             if self.dirty and now - self.published_at >= self.snapshot_interval:
                 self.publish()
-            if not done:
-                if until_idle is not None and now - last_activity >= until_idle:
-                    break
-                if stop is not None:
-                    stop.wait(POLL_SECONDS)
-                else:
-                    time.sleep(POLL_SECONDS)
+            if done >= self.page_size:
+                continue  # a backlog: the next page is full already
+            if not done and until_idle is not None and now - last_activity >= until_idle:
+                break
+            pause = GATHER_SECONDS if done else POLL_SECONDS
+            if stop is not None:
+                stop.wait(pause)
+            else:
+                time.sleep(pause)
         if self.dirty or not self.snapshot_path.exists():
             self.publish()
         return total

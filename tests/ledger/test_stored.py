@@ -9,13 +9,16 @@ from typing import Any
 from bench.bench_ingest import sealed_messages
 from domain.tags import tag_claim_id
 from ledger.application import Report
-from ledger.records import ITEM_RECORDS, is_item_topic
+from ledger.records import ITEM_RECORDS, is_item_topic, leaf_source
 from ledger.stored import (
+    ENVELOPE_MEMBER,
     STATE_FIELDS,
     present_ids,
     rows_of,
     select_rows,
     state_json,
+    stored_envelope,
+    stored_leaf_source,
     without_envelope,
 )
 from streams.envelope import open_envelope, read_body
@@ -47,6 +50,37 @@ def test_every_item_record_type_reads_as_its_state_minus_the_envelope(tmp_path: 
         assert json.loads(state_json(store.ledger.mapper, state)) == whole
         assert set(whole) - {"originator_topic"} <= set(STATE_FIELDS) | {"envelope"}
     assert seen == {r.topic_event for r in ITEM_RECORDS}
+
+
+def test_the_leaf_read_from_the_state_is_the_decoded_events(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    story = story_events()
+    store.record([*story, custody(8, "observing", "osaka"), custody(1, "observing", "osaka", "x")])
+    sold_and_claimed(World(store.ledger, store.keys))  # an owner statement
+    mapper = store.ledger.mapper
+    read: dict[str, int] = {}
+    for n in store.ledger.recorder.select_notifications(start=1, limit=10_000):
+        fast = stored_leaf_source(mapper, n)
+        if not is_item_topic(n.topic):
+            assert fast is None
+            continue
+        decoded = leaf_source(str(n.originator_id), n.originator_version, mapper.to_domain_event(n))
+        event = n.topic.rpartition(":")[2]
+        if fast is not None:
+            assert fast == decoded
+            read[event] = read.get(event, 0) + 1
+        else:  # platform-made records (flags) have no envelope leaf: they are decoded
+            assert decoded.kind == "P"
+    assert set(read) == {r.topic_event for r in ITEM_RECORDS if r.leaf == "E"}
+
+
+def test_the_envelope_is_read_only_where_the_application_writes_it() -> None:
+    member = ENVELOPE_MEMBER.decode()
+    assert stored_envelope(f'{{"a":1{member}QUJD"}}}}'.encode()) == b"ABC"
+    assert stored_envelope(f'{{"a":1{member}QUJD"}},"b":2}}'.encode()) is None  # not last
+    assert stored_envelope(f'{{"a":1{member}QU\\u004aD"}}}}'.encode()) is None  # escaped
+    assert stored_envelope(f'{{"a":{{"x":1{member}QUJD"}}}}}}'.encode()) is None  # nested
+    assert stored_envelope(b'{"envelope":null}') is None
 
 
 def test_the_direct_read_equals_the_recorders(tmp_path: Path) -> None:
