@@ -16,6 +16,7 @@ mod ed25519_batch;
 mod hugepages;
 mod sealbatch;
 mod sha;
+mod signedstate;
 mod stagecsv;
 mod statejson;
 mod strictjson;
@@ -996,5 +997,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<avrobody::BodyReader>()?;
     m.add_class::<avrobody::MessageReader>()?;
     m.add_class::<statejson::StateSpeller>()?;
+    m.add_class::<signedstate::SignedStateReader>()?;
     Ok(())
 }
