@@ -14,6 +14,7 @@ mod bands;
 mod ed25519;
 mod ed25519_batch;
 mod hugepages;
+mod recordsdigest;
 mod sealbatch;
 mod sha;
 mod signedstate;
@@ -998,5 +999,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<avrobody::MessageReader>()?;
     m.add_class::<statejson::StateSpeller>()?;
     m.add_class::<signedstate::SignedStateReader>()?;
+    m.add_class::<recordsdigest::RecordsHasher>()?;
     Ok(())
 }
