@@ -10,7 +10,8 @@ envelope, and requires the stored copy to equal it. :func:`fast_signed_record` t
 builds the event from the envelope instead (the copy the record must hold) and accepts
 the record only if the application writes exactly its stored bytes for that event. The
 stored JSON is not parsed at all: the timestamp and the envelope are sliced out where the
-application writes them, and the comparison of the whole state decides.
+application writes them (:func:`reference_pieces`; in one native pass, :func:`native_pieces`,
+for the plain spelling), and the comparison of the whole state decides.
 
 Fast accept, reference reject: the fast path only ever accepts; anything it does not
 accept (another record type, a byte that differs, an unreadable envelope, a nested object
@@ -29,9 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assay_headmap import SignedStateReader
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, Notification
 
-from anchoring.fastread import plain_envelope
+from anchoring.fastread import plain_envelope, plain_envelope_header
 from anchoring.leaves import read_envelope
 from domain.custody import CustodyEvent
 from domain.items import Item
@@ -53,6 +55,11 @@ _ITEM_TOPIC = topic_of(Item)
 _TRANSCODED = 3
 #: How its state begins: eventsourcing writes the timestamp first.
 _TIMESTAMP = b'{"timestamp":{"_type_":"' + DatetimeAsISO.name.encode() + b'","_data_":"'
+#: How it ends: the envelope's base64, then its value's and the state's braces.
+_TAIL = b'"}}'
+_MARKER = b'"_type_"'
+#: The native reader of the pieces (:func:`native_pieces`), made once; [None]: none.
+_readers: list[SignedStateReader | None] = []
 
 
 @dataclass(frozen=True)
@@ -78,24 +85,18 @@ def fast_signed_record(mapper: Mapper[Any], n: Notification) -> tuple[Any, Signe
         or type(state) is not bytes
         or not isinstance(transcoder, JSONTranscoder)
         or not state.startswith(_TIMESTAMP)
-        or not state.endswith(b'"}}')
+        or not state.endswith(_TAIL)
     ):
         return None
     cls, created = kind
     if getattr(cls, "class_version", 1) != 1 or (created and n.originator_version != 1):
         return None
-    # Where the two values lie if the state is what the application writes; any other
-    # spelling fails the comparison below.
-    envelope_at = state.rfind(ENVELOPE_MEMBER)
+    pieces = native_pieces(transcoder, state) or reference_pieces(transcoder, state)
+    if pieces is None:
+        return None
+    text, raw, opened = pieces
     try:
-        names = transcoder.names
-        timestamp = names[DatetimeAsISO.name].decode(
-            state[len(_TIMESTAMP) : state.index(b'"', len(_TIMESTAMP))].decode()
-        )
-        raw = names[BytesAsBase64.name].decode(
-            state[envelope_at + len(ENVELOPE_MEMBER) : -3].decode()
-        )
-        opened = plain_envelope(raw) or read_envelope(raw)
+        timestamp = transcoder.names[DatetimeAsISO.name].decode(text)
         custody = read_body(opened)
     except Exception:
         return None
@@ -104,12 +105,55 @@ def fast_signed_record(mapper: Mapper[Any], n: Notification) -> tuple[Any, Signe
         fields["originator_topic"] = _ITEM_TOPIC
     fields["custody"] = custody
     fields["envelope"] = raw
-    if envelope_at < 0 or transcoder.encode(fields) != state:
-        return None
-    if state.count(b'"_type_"') != _TRANSCODED:  # the reference decodes another value
+    if transcoder.encode(fields) != state:
         return None
     fields["originator_id"] = n.originator_id
     fields["originator_version"] = n.originator_version
     event = object.__new__(cls)  # as eventsourcing's mapper makes it
     object.__setattr__(event, "__dict__", fields)
     return event, SignedCopy(opened, custody)
+
+
+Pieces = tuple[str, bytes, Envelope]
+
+
+def reference_pieces(transcoder: JSONTranscoder, state: bytes) -> Pieces | None:
+    """The timestamp's text, the envelope and the envelope opened, sliced out of a signed
+    item record's state where the application writes them (None: not so, or not exactly
+    what it writes: :func:`fast_signed_record` compares the whole state spelt again)."""
+    # Where the values lie if the state is what the application writes; any other
+    # spelling fails the comparison of the whole state.
+    envelope_at = state.rfind(ENVELOPE_MEMBER)
+    if envelope_at < 0 or state.count(_MARKER) != _TRANSCODED:  # the reference decodes
+        return None  # another value
+    try:
+        text = state[len(_TIMESTAMP) : state.index(b'"', len(_TIMESTAMP))].decode()
+        raw = transcoder.names[BytesAsBase64.name].decode(
+            state[envelope_at + len(ENVELOPE_MEMBER) : -len(_TAIL)].decode()
+        )
+        opened = plain_envelope(raw) or read_envelope(raw)
+    except Exception:
+        return None
+    return text, raw, opened
+
+
+def native_pieces(transcoder: JSONTranscoder, state: bytes) -> Pieces | None:
+    """:func:`reference_pieces` in one native pass (native/src/signedstate.rs), for the
+    plain spelling (canonical base64, an envelope :func:`plain_envelope` reads); None:
+    ask the reference."""
+    if type(transcoder.names.get(BytesAsBase64.name)) is not BytesAsBase64:
+        return None
+    if not _readers:
+        header = plain_envelope_header()
+        reader = (
+            SignedStateReader(_TIMESTAMP, ENVELOPE_MEMBER, _TAIL, _MARKER, _TRANSCODED, header)
+            if header
+            else None
+        )
+        _readers.append(reader)
+    reader = _readers[0]
+    got = None if reader is None else reader(state)
+    if got is None:
+        return None
+    text, raw, party_id, device_id, body, signature = got
+    return text, raw, Envelope(party_id, device_id, body, signature)

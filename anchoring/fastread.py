@@ -23,7 +23,7 @@ from streams.avro import HEADER_LEN, default_registry
 from streams.avro_onepass import read_long, read_text
 from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, Envelope
 
-__all__ = ["plain_body", "plain_envelope", "plain_summary"]
+__all__ = ["plain_body", "plain_envelope", "plain_envelope_header", "plain_summary"]
 
 _MISSING = object()
 
@@ -45,6 +45,12 @@ def _envelope_header_bytes() -> bytes:
         plain = fields == _ENVELOPE_FIELDS
         _envelope_header.append(b"\xc3\x01" + latest.fingerprint if plain else b"")
     return _envelope_header[0]
+
+
+def plain_envelope_header() -> bytes:
+    """The single-object header of the envelopes :func:`plain_envelope` reads (b"": it
+    reads none)."""
+    return _envelope_header_bytes()
 
 
 def plain_envelope(message: bytes) -> Envelope | None:

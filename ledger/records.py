@@ -39,7 +39,7 @@ RECORD_VERSION = 1
 PLATFORM_BODY_KEYS = ("detail", "evidence_event_id", "evidence_sha256", "signal", "type")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LeafSource:
     """What one stored item event contributes to its leaf."""
 
@@ -47,6 +47,12 @@ class LeafSource:
     version: int
     kind: LeafKind
     payload: bytes
+
+    def __init__(self, item_id: str, version: int, kind: LeafKind, payload: bytes) -> None:
+        # The audit makes one per item event: the fields set in one step (in their order,
+        # as the generated __init__ sets them), not with one frozen-field set each.
+        fields = {"item_id": item_id, "version": version, "kind": kind, "payload": payload}
+        object.__setattr__(self, "__dict__", fields)
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ ITEM_RECORDS: tuple[RecordType, ...] = (
 _BY_CLASS: dict[type[Any], RecordType] = {r.event: r for r in ITEM_RECORDS}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ItemRecord:
     """One stored Item event as the outer layers read it."""
 
@@ -109,6 +115,31 @@ class ItemRecord:
     detail: str | None
     #: An owner statement (``Item.OwnerStated``), signed by the owner key it names.
     statement: OwnerStatement | None = None
+
+    def __init__(
+        self,
+        item_id: str,
+        version: int,
+        type: RecordType,
+        report: CustodyEvent | None,
+        envelope: bytes | None,
+        signal: str | None,
+        detail: str | None,
+        statement: OwnerStatement | None = None,
+    ) -> None:
+        # The audit and the sealer make one per item event: the fields set in one step
+        # (in their order, as the generated __init__ sets them).
+        fields = {
+            "item_id": item_id,
+            "version": version,
+            "type": type,
+            "report": report,
+            "envelope": envelope,
+            "signal": signal,
+            "detail": detail,
+            "statement": statement,
+        }
+        object.__setattr__(self, "__dict__", fields)
 
     @property
     def leaf_kind(self) -> LeafKind:

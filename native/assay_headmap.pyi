@@ -155,3 +155,26 @@ class StateSpeller:
         quiet: list[str],
     ) -> None: ...
     def __call__(self, state: dict[str, Any], left_out: tuple[str, ...]) -> bytes | None: ...
+
+class SignedStateReader:
+    """A signed item record's stored state split into its timestamp's text, its envelope
+    and the envelope's fields (anchoring/audit_read.py, native/src/signedstate.rs)."""
+
+    def __init__(
+        self,
+        head: bytes,
+        envelope_member: bytes,
+        tail: bytes,
+        marker: bytes,
+        transcoded: int,
+        envelope_header: bytes,
+    ) -> None: ...
+    def __call__(self, state: bytes) -> tuple[str, bytes, str, str, bytes, bytes] | None: ...
+
+class RecordsHasher:
+    """A running records digest (anchoring/records_digest.py, native/src/recordsdigest.rs)."""
+
+    def __init__(self, domain: bytes) -> None: ...
+    def update(self, record: object) -> bool: ...
+    def update_bytes(self, data: bytes) -> None: ...
+    def hexdigest(self) -> str: ...

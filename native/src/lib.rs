@@ -14,8 +14,10 @@ mod bands;
 mod ed25519;
 mod ed25519_batch;
 mod hugepages;
+mod recordsdigest;
 mod sealbatch;
 mod sha;
+mod signedstate;
 mod stagecsv;
 mod statejson;
 mod strictjson;
@@ -996,5 +998,7 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<avrobody::BodyReader>()?;
     m.add_class::<avrobody::MessageReader>()?;
     m.add_class::<statejson::StateSpeller>()?;
+    m.add_class::<signedstate::SignedStateReader>()?;
+    m.add_class::<recordsdigest::RecordsHasher>()?;
     Ok(())
 }
