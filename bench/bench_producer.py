@@ -1,6 +1,6 @@
 """Producer settings, measured: publish rate, CPU and bytes on the wire per configuration.
 
-    uv run python bench/bench_producer.py [--events 21000] [--rounds 3]
+    uv run python bench/bench_producer.py [--events 21000] [--rounds 3] [--only gzip zstd]
 
 All runs use acks=all and idempotence (never traded away); only batching and compression
 vary. The chosen defaults live in streams/producer.py. Each configuration publishes the
@@ -180,18 +180,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=21000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="+", help="configurations whose name has one of these")
     args = parser.parse_args()
+    configs = [c for c in CONFIGS if not args.only or any(o in c[0] for o in args.only)]
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-producer-"))
     with bench_broker(tmp) as (bootstrap, pid, data_dir):
         world = make_world(tmp)
         messages = sealed_messages(world, args.events // 7, "urn:p:")
         raw = sum(len(k) + len(v) for k, v in messages) / len(messages)
         print(f"{len(messages)} envelopes, key + value ~{raw:.0f} B, acks=all, idempotent")
-        rows: dict[str, list[dict[str, float]]] = {name: [] for name, _ in CONFIGS}
+        rows: dict[str, list[dict[str, float]]] = {name: [] for name, _ in configs}
         unavailable: dict[str, str] = {}
         measure(bootstrap, pid, data_dir, CONFIGS[0][1], messages)  # warm the broker's JIT
         for _ in range(args.rounds):
-            for name, settings in CONFIGS:
+            for name, settings in configs:
                 if name in unavailable:
                     continue
                 try:
@@ -200,7 +202,7 @@ def main() -> None:
                     unavailable[name] = f"{type(e).__name__}: {e}"
         print(f"median of {args.rounds} alternated rounds; CPU in µs per event")
         print(f"{'configuration':<30}" + "".join(f"{c:>10}" for c in COLUMNS) + "  total CPU")
-        for name, _ in CONFIGS:
+        for name, _ in configs:
             if name in unavailable:
                 print(f"{name:<30}{'n/a':>10}  ({unavailable[name]})")
                 continue
@@ -210,7 +212,7 @@ def main() -> None:
             spread = max(r["producer"] for r in rows[name]) - min(r["producer"] for r in rows[name])
             print(f"{name:<30}{cells}{total:>10.1f}  (producer spread {spread:.1f})")
         gzip = CONFIGS[0][0]
-        if gzip not in unavailable:
+        if rows.get(gzip):
             batch = statistics.median(r["batch B"] for r in rows[gzip])
             per_event = statistics.median(r["B/event"] for r in rows[gzip])
             codec_cpu(messages, max(1, round(batch / per_event)))
