@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventsourcing.persistence import Notification
+
 from anchoring.headmap import MapEntry, device_key, party_key
 from domain.parties import Device, Party
 from ledger.application import CustodyLedger
@@ -138,17 +140,25 @@ class Touched:
 
 
 def touched_in(ledger: CustodyLedger, start: int, stop: int) -> Touched:
-    """The parties ledger notifications ``start``..``stop`` touch."""
+    """The parties ledger notifications ``start``..``stop`` touch, read from the store."""
     touched = Touched()
     while start <= stop:
         page = ledger.recorder.select_notifications(start=start, limit=PAGE, stop=stop)
         if not page:
             break
-        for n in page:
-            if is_party_topic(n.topic):
-                event = ledger.mapper.to_domain_event(n)
-                touched.see(n.topic, str(n.originator_id), n.originator_version, event)
+        touched.update(touched_by(ledger, page))
         start = page[-1].id + 1
+    return touched
+
+
+def touched_by(ledger: CustodyLedger, notifications: Iterable[Notification]) -> Touched:
+    """The parties ``notifications`` (in order) touch: :func:`touched_in` of notifications
+    already in hand (the anchor's batch), without reading them again."""
+    touched = Touched()
+    for n in notifications:
+        if is_party_topic(n.topic):
+            event = ledger.mapper.to_domain_event(n)
+            touched.see(n.topic, str(n.originator_id), n.originator_version, event)
     return touched
 
 

@@ -215,9 +215,7 @@ class Anchor(CheckpointSigning):
         map_state: MapState | None = None
         if leaves:
             tree = pack_tree(leaves)
-            map_entries = self.keeper.update(
-                self.head, sources, leaves, height, notifications[-1].id
-            )
+            map_entries = self.keeper.update(self.head, sources, leaves, height, notifications)
             try:
                 map_state = self.keeper.state(map_entries)
                 header = self._header(height, len(leaves), packed_root(tree), notifications[-1].id)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eventsourcing.persistence import Notification
+
 from anchoring.chain import Chain
 from anchoring.headbands import MapState, state_of
 from anchoring.header import MAP_HEADER_VERSION, BlockHeader
 from anchoring.headmap import VALUE, MapEntry, item_key
 from anchoring.headmap_native import HeadMap
 from anchoring.recorders import EntryRow, LeafRow
-from anchoring.registry import entries_for, touched_in
+from anchoring.registry import entries_for, touched_by, touched_in
 from ledger.application import CustodyLedger
 from ledger.records import LeafSource
 
@@ -80,11 +82,11 @@ class SealMap:
         sources: Sequence[LeafSource],
         leaves: Sequence[bytes],
         height: int,
-        last: int,
+        notifications: Sequence[Notification],
     ) -> list[EntryRow] | None:
         """Apply a block's leaves (``leaves[i]`` of ``sources[i]``; after ``head``, up to
-        notification ``last``) to the map; the entries to save with the block (those it
-        changed, in key order)."""
+        the end of the batch ``notifications``) to the map; the entries to save with the
+        block (those it changed, in key order)."""
         if self.map is None:
             return None
         # Leaves enter natively, in one call (their entries are made there, as stored);
@@ -95,19 +97,22 @@ class SealMap:
             for row in self.chain.latest_leaves():
                 others[item_key(row.item_id)] = _encoded(row)
         if self.registry_on:
-            others.update(self._registry_changes(head, height, last))
+            others.update(self._registry_changes(head, height, notifications))
         # Node rows are not stored: the entries are.
         return self.map.enter_leaves(sources, leaves, height, others)
 
     def _registry_changes(
-        self, head: BlockHeader | None, height: int, last: int
+        self, head: BlockHeader | None, height: int, batch: Sequence[Notification]
     ) -> dict[bytes, MapEntry]:
-        """Parties and devices of the block's notification range, ``last`` its end (the
-        switch block: all recorded up to there)."""
+        """Parties and devices of the block's notification range, which ends with
+        ``batch`` (the switch block: all recorded up to there). Only the range before the
+        batch (earlier batches that sealed no block, or everything for the switch) is
+        read again; the batch's own notifications are in hand."""
         switch = not self.head_registry
         first = 1 if switch or head is None else head.last_notification + 1
-        return entries_for(self.ledger, touched_in(self.ledger, first, last), height,
-                           every_device=switch)  # fmt: skip
+        touched = touched_in(self.ledger, first, batch[0].id - 1)
+        touched.update(touched_by(self.ledger, batch))
+        return entries_for(self.ledger, touched, height, every_device=switch)
 
     def state(self, entries: Sequence[EntryRow] | None) -> MapState | None:
         """The stored map state after the block :meth:`update` applied (the entries it

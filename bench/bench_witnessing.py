@@ -40,7 +40,7 @@ from kafka import KafkaConsumer
 
 from anchoring.chain import Chain
 from bench.bench_ingest import broker, sealed_messages
-from bench.bench_pipeline import group_is_stable, max_notification, percentile, wait_until
+from bench.pipeline_watch import group_is_stable, max_notification, percentile, wait_until
 from ledger.config import store_env
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
