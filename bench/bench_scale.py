@@ -1,11 +1,15 @@
 """End-to-end ingest rate with 1 and 2 worker processes, on SQLite and on PostgreSQL.
 
     uv run python bench/bench_scale.py [--items 3000] [--postgres postgresql://…]
+                                       [--stores sqlite,postgresql]
 
 Publishes items × 7 signed events, then starts N `assay ingest` processes in one
 consumer group and times publish-complete → every event stored. Without --postgres the
 PostgreSQL rows use a private cluster started like the test suite does (Debian's
-postgresql binaries), or are skipped with a note if there are none.
+postgresql binaries), or are skipped with a note if there are none. Each row is also
+given as a multiple of the verify floor, measured in the same run as the full benchmark
+measures it (``bench_ingest.stage_cpu``: Ed25519 verifies of the ingest's signature check
+per CPU second); issue 19's goal is PostgreSQL with 2 workers at ≥ 0.3× that floor.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
 
+from bench.bench_ingest import stage_cpu
 from streams.envelope import seal
 from streams.producer import Producer
 from streams.topics import custody_topics, ensure_topics
 from tests.support import make_world, story_events
 
 PARTITIONS = 6
+#: Items of the verify floor's run (× 7 signed events; bench_ingest's default is 3,000).
+FLOOR_ITEMS = 1000
+STORES = ("sqlite", "postgresql")
 
 
 def sqlite_counter(path: Path) -> Callable[[], int]:
@@ -116,7 +124,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=3000)
     parser.add_argument("--postgres", help="server DSN (a fresh database is created on it)")
+    parser.add_argument("--stores", default=",".join(STORES), help="rows to run, of " + str(STORES))
     args = parser.parse_args()
+    stores = args.stores.split(",")
+    if not set(stores) <= set(STORES):
+        parser.error(f"--stores: of {', '.join(STORES)}, not {args.stores!r}")
+    with tempfile.TemporaryDirectory(prefix="assay-bench-floor-") as tmp:
+        floor = stage_cpu(Path(tmp), FLOOR_ITEMS)["verify_floor_per_s"]
     from devtools.localbroker import LocalBroker
 
     broker_dir = Path(tempfile.mkdtemp(prefix="assay-bench-broker-"))
@@ -137,9 +151,11 @@ def main() -> None:
             f"{args.items * 7} events per run, {PARTITIONS} partitions, workers include "
             "group join and process start-up"
         )
-        print(f"{'store':<12}{'workers':>8}{'events/s':>12}")
+        print(f"verify floor (Ed25519, same run): {floor:,.0f} verifies/s")
+        print(f"load average (1 min) at the start: {os.getloadavg()[0]:.1f}")
+        print(f"{'store':<12}{'workers':>8}{'events/s':>12}{'/ floor':>10}")
         for label, url in (("sqlite", ""), ("postgresql", server)):
-            if url is None:
+            if url is None or label not in stores:
                 continue
             for workers in (1, 2):
                 db = url
@@ -149,7 +165,8 @@ def main() -> None:
                         conn.execute(f'CREATE DATABASE "{name}"')
                     db = url.rsplit("/", 1)[0] + "/" + name
                 rate = one_run(bootstrap, args.items, workers, db)
-                print(f"{label:<12}{workers:>8}{rate:>12.0f}")
+                print(f"{label:<12}{workers:>8}{rate:>12.0f}{rate / floor:>9.2f}×", flush=True)
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     finally:
         if cluster is not None:
             cluster.stop()
