@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,29 +43,82 @@ FLOOR_ITEMS = 1000
 STORES = ("sqlite", "postgresql")
 
 
-def sqlite_counter(path: Path) -> Callable[[], int]:
+#: Item events stored after a row id, and the last row id: only the rows new since the
+#: last poll are read (a full count(*) each 0.2 s cost the store as much CPU as the ingest's
+#: own inserts at 100,000 rows). Ids are issued in commit order (one writer at a time).
+SQLITE_NEW = (
+    "SELECT count(*) FILTER (WHERE topic LIKE 'domain.items:Item.%'), max(rowid) "
+    "FROM stored_events WHERE rowid > ?"
+)
+POSTGRES_NEW = (
+    "SELECT count(*) FILTER (WHERE topic LIKE 'domain.items:Item.%%'), max(notification_id) "
+    "FROM ledger_events WHERE notification_id > %s"
+)
+
+
+def counter(query: Callable[[int], tuple[int, int | None]]) -> Callable[[], int]:
+    """Item events stored so far, from ``query(after)``: (item events, last id) of rows
+    after an id."""
+    counted, after = 0, 0
+
     def count() -> int:
-        with sqlite3.connect(path) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM stored_events WHERE topic LIKE 'domain.items:Item.%'"
-            ).fetchone()
-        return int(row[0])
+        nonlocal counted, after
+        items, last = query(after)
+        counted += items
+        after = last if last is not None else after
+        return counted
 
     return count
+
+
+def sqlite_counter(path: Path) -> Callable[[], int]:
+    def query(after: int) -> tuple[int, int | None]:
+        with sqlite3.connect(path) as conn:
+            items, last = conn.execute(SQLITE_NEW, (after,)).fetchone()
+        return int(items), last
+
+    return counter(query)
 
 
 def postgres_counter(url: str) -> Callable[[], int]:
-    def count() -> int:
+    def query(after: int) -> tuple[int, int | None]:
         with psycopg.connect(url) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM ledger_events WHERE topic LIKE 'domain.items:Item.%'"
-            ).fetchone()
-        return int(row[0]) if row else 0
+            row = conn.execute(POSTGRES_NEW, (after,)).fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
 
-    return count
+    return counter(query)
 
 
-def one_run(bootstrap: str, items: int, workers: int, database_url: str) -> float:
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (the workers, once waited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid``, of its children that ended, and of those alive (a
+    PostgreSQL server: the postmaster and its backends and background processes)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile: its time is in its parent's now
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    rate: float  # events/s, publish complete -> all stored
+    worker_us: float  # CPU µs per event of the ingest processes (start-up included)
+    server_us: float | None  # CPU µs per event of the PostgreSQL server, if it is ours
+
+
+def one_run(
+    bootstrap: str, items: int, workers: int, database_url: str, server_pid: int | None = None
+) -> Run:
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     world = make_world(tmp, database_url)
     suffix = uuid.uuid4().hex[:8]
@@ -99,7 +154,8 @@ def one_run(bootstrap: str, items: int, workers: int, database_url: str) -> floa
     count = (
         postgres_counter(database_url) if database_url else sqlite_counter(tmp / "ledger.sqlite")
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
+    server = tree_cpu(server_pid) if server_pid else 0.0
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "assay", "ingest"],
@@ -117,7 +173,9 @@ def one_run(bootstrap: str, items: int, workers: int, database_url: str) -> floa
             p.terminate()
         for p in procs:
             p.wait()
-    return total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    server_us = (tree_cpu(server_pid) - server) / total * 1e6 if server_pid else None
+    return Run(total / elapsed, (children_cpu() - cpu) / total * 1e6, server_us)
 
 
 def main() -> None:
@@ -153,7 +211,10 @@ def main() -> None:
         )
         print(f"verify floor (Ed25519, same run): {floor:,.0f} verifies/s")
         print(f"load average (1 min) at the start: {os.getloadavg()[0]:.1f}")
-        print(f"{'store':<12}{'workers':>8}{'events/s':>12}{'/ floor':>10}")
+        print("CPU µs per event: the ingest processes (start-up included), the PostgreSQL server")
+        print(
+            f"{'store':<12}{'workers':>8}{'events/s':>12}{'/ floor':>10}{'ingest':>9}{'server':>9}"
+        )
         for label, url in (("sqlite", ""), ("postgresql", server)):
             if url is None or label not in stores:
                 continue
@@ -164,8 +225,14 @@ def main() -> None:
                     with psycopg.connect(url, autocommit=True) as conn:
                         conn.execute(f'CREATE DATABASE "{name}"')
                     db = url.rsplit("/", 1)[0] + "/" + name
-                rate = one_run(bootstrap, args.items, workers, db)
-                print(f"{label:<12}{workers:>8}{rate:>12.0f}{rate / floor:>9.2f}×", flush=True)
+                ours = cluster.pid() if url and cluster is not None else None
+                run = one_run(bootstrap, args.items, workers, db, ours)
+                server_us = "" if run.server_us is None else f"{run.server_us:.0f}"
+                print(
+                    f"{label:<12}{workers:>8}{run.rate:>12.0f}{run.rate / floor:>9.2f}×"
+                    f"{run.worker_us:>9.0f}{server_us:>9}",
+                    flush=True,
+                )
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     finally:
         if cluster is not None:
