@@ -1,6 +1,6 @@
 """Where the ingest's time goes: cProfile of one in-process ingest run, per event.
 
-    uv run python -m bench.profile_ingest [--items 3000]
+    uv run python -m bench.profile_ingest [--items 3000] [--postgres postgresql://…/empty_db]
 
 Publishes ``items`` × 7 signed events to a fresh topic (local broker unless
 ``$ASSAY_KAFKA_BOOTSTRAP``), ingests them under cProfile (timed by the thread's CPU
@@ -39,8 +39,10 @@ STAGES = [
 ]
 
 
-def profile(bootstrap: str, tmp: Path, items: int) -> tuple[int, list[tuple[str, float]]]:
-    world = make_world(tmp)
+def profile(
+    bootstrap: str, tmp: Path, items: int, database_url: str = ""
+) -> tuple[int, list[tuple[str, float]]]:
+    world = make_world(tmp, database_url)
     suffix = uuid.uuid4().hex[:6]
     topic, rejected = f"prof.events.{suffix}", f"prof.rejected.{suffix}"
     ensure_topics(bootstrap, custody_topics(topic, rejected, f"prof.cp.{suffix}", 6))
@@ -83,12 +85,13 @@ def profile(bootstrap: str, tmp: Path, items: int) -> tuple[int, list[tuple[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--postgres", default="", help="an empty database (default: SQLite)")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="assay-profile-") as tmp,
         broker(Path(tmp)) as bootstrap,
     ):
-        events, rows = profile(bootstrap, Path(tmp), args.items)
+        events, rows = profile(bootstrap, Path(tmp), args.items, args.postgres)
     print(f"ingest of {events} signed events under cProfile (CPU µs per event, cumulative;")
     print("the profiler inflates pure-Python code such as kafka-python's record parsing):")
     for label, seconds in rows:

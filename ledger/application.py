@@ -31,7 +31,7 @@ from domain.ownership import OwnerReport, decide_owner
 from domain.parties import Party
 from domain.reports import decide
 from domain.tags import tag_claim_id
-from ledger.batchstore import SQLiteBatchStore
+from ledger.batchstore import batch_store
 from ledger.config import schema_lock
 from ledger.stored import present_ids
 from ledger.transcodings import (
@@ -93,7 +93,7 @@ class CustodyLedger(Application[str]):
         with schema_lock(env or {}):
             super().__init__(env)
         self.policy = policy or Policy()
-        self._batch_store = SQLiteBatchStore.of(self.mapper, self.recorder)
+        self._batch_store = batch_store(self.mapper, self.recorder)
 
     def construct_transcoder(self) -> Transcoder:
         # The same bytes as eventsourcing's JSONTranscoder (ledger/transcodings.py), unless
@@ -111,8 +111,9 @@ class CustodyLedger(Application[str]):
         transcoder.register(OwnerStatementAsDict())
 
     def _record(self, processing_event: ProcessingEvent[str]) -> list[Recording[str]]:
-        # A batch of process() has no reader of its recordings: on SQLite it is written
-        # without them (ledger/batchstore.py), the same rows in one transaction.
+        # A batch of process() has no reader of its recordings: on SQLite and PostgreSQL
+        # it is written without them (ledger/batchstore.py), the same rows in one
+        # transaction.
         if self._batch_store is None or not isinstance(processing_event, _BatchEvent):
             return super()._record(processing_event)
         self._batch_store.put(processing_event.events, processing_event.tracking)

@@ -142,7 +142,7 @@ def present_ids(ledger: Application[str], ids: Collection[str]) -> set[str] | No
                 cursor.row_factory = None
                 cursor.execute(statement, chunk)
                 found.update(row[0] for row in cursor.fetchall())
-        elif _is_postgres(recorder) and recorder.datastore.originator_id_type == "text":
+        elif is_postgres(recorder) and recorder.datastore.originator_id_type == "text":
             from psycopg.sql import SQL, Identifier
 
             query = SQL(
@@ -159,7 +159,7 @@ def present_ids(ledger: Application[str], ids: Collection[str]) -> set[str] | No
     return found
 
 
-def _is_postgres(recorder: object) -> TypeGuard[PostgresAggregateRecorder]:
+def is_postgres(recorder: object) -> TypeGuard[PostgresAggregateRecorder]:
     # A PostgreSQL store has imported eventsourcing.postgres to make its recorder; a SQLite
     # one need not pay for importing it (and psycopg) to learn that it is not one.
     module = sys.modules.get("eventsourcing.postgres")

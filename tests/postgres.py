@@ -99,6 +99,10 @@ class PrivateCluster:
         )
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
+    def pid(self) -> int:
+        """The running server's postmaster (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         subprocess.run(
             _as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]),

@@ -1,9 +1,11 @@
 """A batch written the short way (ledger/batchstore.py) is the rows eventsourcing writes.
 
 The stored records are a contract: every row a batch writes must be what eventsourcing's
-``Mapper`` and SQLite process recorder would have written for the same events (topic,
-state bytes, originator id and version, the notification ids in the batch's order), with
-the tracking position in the same transaction, and a refused transaction leaves nothing.
+``Mapper`` and process recorder would have written for the same events (topic, state
+bytes, originator id and version, the notification ids in the batch's order), with the
+tracking position in the same transaction, and a refused transaction leaves nothing — on
+SQLite and on PostgreSQL (tests/ledger/test_pgbatchstore.py: the PostgreSQL recorder's own
+rows, and its lock).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bench.bench_ingest import sealed_messages
 from domain.base import Event
 from domain.items import Signal
 from ledger.application import CustodyLedger, Report
-from ledger.batchstore import SQLiteBatchStore
+from ledger.batchstore import batch_store
 from ledger.config import store_env
 from ledger.stored import select_rows
 from streams.envelope import open_envelope, read_body
@@ -47,10 +49,10 @@ def eventsourcing_mapper(ledger: CustodyLedger) -> Mapper[Any]:
     return Mapper(transcoder)
 
 
-def test_a_batch_is_stored_as_eventsourcing_stores_it(tmp_path: Path) -> None:
-    world = make_world(tmp_path)
+def test_a_batch_is_stored_as_eventsourcing_stores_it(tmp_path: Path, database_url: str) -> None:
+    world = make_world(tmp_path, database_url)
     ledger = world.ledger
-    assert ledger._batch_store is not None  # a SQLite file: the short way
+    assert ledger._batch_store is not None  # a SQLite file or a PostgreSQL database
     messages = [value for _, value in sealed_messages(world, 30, "urn:bs:")]
     reports = [Report(read_body(open_envelope(m)), m) for m in messages]
     first = ledger.recorder.max_notification_id() or 0
@@ -76,16 +78,17 @@ def test_a_batch_is_stored_as_eventsourcing_stores_it(tmp_path: Path) -> None:
 
 
 def ledger_and_reports(
-    tmp_path: Path, items: int, prefix: str
+    tmp_path: Path, items: int, prefix: str, database_url: str = ""
 ) -> tuple[CustodyLedger, list[Report]]:
-    """A ledger on a SQLite file and the reports of ``items`` signed stories of 7."""
-    world = make_world(tmp_path)
+    """A ledger (on a SQLite file unless ``database_url``) and the reports of ``items``
+    signed stories of 7."""
+    world = make_world(tmp_path, database_url)
     messages = [value for _, value in sealed_messages(world, items, prefix)]
     return world.ledger, [Report(read_body(open_envelope(m)), m) for m in messages]
 
 
-def test_a_refused_batch_leaves_nothing(tmp_path: Path) -> None:
-    ledger, reports = ledger_and_reports(tmp_path, 4, "urn:no:")
+def test_a_refused_batch_leaves_nothing(tmp_path: Path, database_url: str) -> None:
+    ledger, reports = ledger_and_reports(tmp_path, 4, "urn:no:", database_url)
     ledger.process(reports[:7], Tracking("no:0", 6))
     before = select_rows(ledger, 1, 10_000)
     with pytest.raises(IntegrityError):  # the position is recorded already
@@ -97,8 +100,10 @@ def test_a_refused_batch_leaves_nothing(tmp_path: Path) -> None:
     assert len(select_rows(ledger, 1, 10_000)) > len(before)
 
 
-def test_a_version_taken_meanwhile_refuses_the_whole_batch(tmp_path: Path) -> None:
-    ledger, reports = ledger_and_reports(tmp_path, 2, "urn:race:")
+def test_a_version_taken_meanwhile_refuses_the_whole_batch(
+    tmp_path: Path, database_url: str
+) -> None:
+    ledger, reports = ledger_and_reports(tmp_path, 2, "urn:race:", database_url)
     ledger.process(reports[:6], Tracking("race:0", 5))
     stale = ledger.get_item("urn:race:0")
     other = ledger.get_item("urn:race:0")
@@ -123,7 +128,7 @@ def test_other_stores_keep_eventsourcings_path(tmp_path: Path, env: dict[str, st
         env = {**store_env("", tmp_path / "ledger.sqlite"), **env}
     ledger = register(CustodyLedger(env))
     assert ledger._batch_store is None
-    assert SQLiteBatchStore.of(ledger.mapper, ledger.recorder) is None
+    assert batch_store(ledger.mapper, ledger.recorder) is None
     world = make_world(tmp_path / "keys")
     messages = [value for _, value in sealed_messages(world, 1, "urn:other:")]
     decisions = ledger.process(
