@@ -38,7 +38,7 @@ from anchoring.leaves import read_envelope
 from domain.custody import CustodyEvent
 from domain.items import Item
 from ledger.records import topic_of
-from ledger.stored import ENVELOPE_MEMBER
+from ledger.stored import ENVELOPE_MEMBER, ENVELOPE_TAIL
 from ledger.transcodings import BytesAsBase64
 from streams.envelope import Envelope, read_body
 
@@ -55,8 +55,6 @@ _ITEM_TOPIC = topic_of(Item)
 _TRANSCODED = 3
 #: How its state begins: eventsourcing writes the timestamp first.
 _TIMESTAMP = b'{"timestamp":{"_type_":"' + DatetimeAsISO.name.encode() + b'","_data_":"'
-#: How it ends: the envelope's base64, then its value's and the state's braces.
-_TAIL = b'"}}'
 _MARKER = b'"_type_"'
 #: The native reader of the pieces (:func:`native_pieces`), made once; [None]: none.
 _readers: list[SignedStateReader | None] = []
@@ -85,7 +83,7 @@ def fast_signed_record(mapper: Mapper[Any], n: Notification) -> tuple[Any, Signe
         or type(state) is not bytes
         or not isinstance(transcoder, JSONTranscoder)
         or not state.startswith(_TIMESTAMP)
-        or not state.endswith(_TAIL)
+        or not state.endswith(ENVELOPE_TAIL)
     ):
         return None
     cls, created = kind
@@ -129,7 +127,7 @@ def reference_pieces(transcoder: JSONTranscoder, state: bytes) -> Pieces | None:
     try:
         text = state[len(_TIMESTAMP) : state.index(b'"', len(_TIMESTAMP))].decode()
         raw = transcoder.names[BytesAsBase64.name].decode(
-            state[envelope_at + len(ENVELOPE_MEMBER) : -len(_TAIL)].decode()
+            state[envelope_at + len(ENVELOPE_MEMBER) : -len(ENVELOPE_TAIL)].decode()
         )
         opened = plain_envelope(raw) or read_envelope(raw)
     except Exception:
@@ -146,7 +144,9 @@ def native_pieces(transcoder: JSONTranscoder, state: bytes) -> Pieces | None:
     if not _readers:
         header = plain_envelope_header()
         reader = (
-            SignedStateReader(_TIMESTAMP, ENVELOPE_MEMBER, _TAIL, _MARKER, _TRANSCODED, header)
+            SignedStateReader(
+                _TIMESTAMP, ENVELOPE_MEMBER, ENVELOPE_TAIL, _MARKER, _TRANSCODED, header
+            )
             if header
             else None
         )

@@ -23,6 +23,8 @@ they read through:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -91,9 +93,16 @@ STATE_FIELDS: Mapping[str, Any] = {
 }
 
 ENVELOPE_MEMBER = b',"envelope":{"_type_":"' + BytesAsBase64.name.encode() + b'","_data_":"'
-#: Stored topics of the item events whose leaf is their signed envelope (kind ``E``).
-SIGNED_LEAF_TOPICS = frozenset(topic_of(r.event) for r in ITEM_RECORDS if r.leaf == "E")
-_BASE64 = BytesAsBase64()
+#: How a signed item record's state ends: the envelope's base64, then its value's and the
+#: state's braces (the envelope is the last member the application writes).
+ENVELOPE_TAIL = b'"}}'
+#: Stored topics of the item events whose leaf is their signed envelope (kind ``E``), of
+#: class version 1 (a later version's record is upcast on decoding: decode it).
+SIGNED_LEAF_TOPICS = frozenset(
+    topic_of(r.event)
+    for r in ITEM_RECORDS
+    if r.leaf == "E" and getattr(r.event, "class_version", 1) == 1
+)
 
 
 def select_rows(ledger: Application[str], start: int, limit: int) -> list[Row]:
@@ -199,16 +208,20 @@ def without_envelope(state: bytes) -> bytes:
 
 def stored_envelope(state: bytes) -> bytes | None:
     """The signed envelope of a plain stored state whose last top-level member is
-    ``envelope`` as the application writes it (base64 without escapes), decoded as the
-    transcoder decodes it; None for any other state (then decode the record)."""
+    ``envelope`` as the application writes it (strict base64, no escapes), as the
+    transcoder decodes it; None for any other state (then decode the record). Only the
+    envelope is read: the anchor seals the record's bytes as they are, and the audit
+    decodes and checks every record (tests/anchoring/test_tamper.py)."""
     start = state.rfind(ENVELOPE_MEMBER)
-    if start < 0 or not state.endswith(b'"}}'):
+    if start < 0 or not state.endswith(ENVELOPE_TAIL):
         return None
-    data = state[start + len(ENVELOPE_MEMBER) : -3]
-    # No quote: the member is this one object; no backslash: the text is its own value.
-    if b'"' in data or b"\\" in data or not data.isascii():
+    data = state[start + len(ENVELOPE_MEMBER) : -len(ENVELOPE_TAIL)]
+    # Strict base64 holds no quote or backslash (the member is this one object, the
+    # text its own value) and nothing the lenient decoder would skip.
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
         return None
-    return _BASE64.decode(data.decode("ascii"))
 
 
 def stored_leaf_source(mapper: Mapper[Any], n: Notification) -> LeafSource | None:

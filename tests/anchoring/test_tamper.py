@@ -54,10 +54,15 @@ import pytest
 
 from anchoring.audit import UNEXPECTED
 from anchoring.chain import Chain
+from anchoring.checkpoint import Signer
+from anchoring.sealer import SealPolicy
+from ledger.application import CustodyLedger
 from ledger.config import store_env
-from tests.anchoring.stores import item_row, set_state, stored_row
+from tests.anchoring.stores import item_row, new_anchor, set_state, stored_row
 from tests.anchoring.tamper import (
     ITEMS,
+    ORIGIN,
+    SEED,
     Tally,
     build_store,
     campaign,
@@ -200,6 +205,27 @@ def test_a_tail_timestamp_cannot_be_vouched_for_until_it_is_sealed(work: Path) -
     _move_timestamp(work / "ledger.sqlite", f"urn:item:{ITEMS}", 2)  # in the tail
     report = run_audit(work)
     assert report.ok, report.divergence
+
+
+def test_a_tail_record_whose_custody_copy_is_broken_is_sealed_as_stored_and_reported(
+    work: Path,
+) -> None:
+    """The anchor reads a signed record's leaf, its envelope, straight from the stored
+    state (ledger.stored.stored_leaf_source) and seals the record's bytes as they are;
+    a custody copy that no longer decodes is the audit's to find, sealed or not."""
+    db = work / "ledger.sqlite"
+    rowid, state = item_row(db, f"urn:item:{ITEMS}", 2)  # in the tail
+    assert state.count(b'"custody":') == 1
+    set_state(db, rowid, state.replace(b'"custody":', b'"custodx":'))
+    ledger = CustodyLedger(store_env("", db))
+    chain = Chain(store_env("", work / "chain.sqlite"))
+    signer = Signer.from_seed(ORIGIN, SEED)
+    policy = SealPolicy(max_events=1, max_seconds=1e9)
+    sealed = new_anchor(ledger, chain, signer, work, origin=ORIGIN, policy=policy).catch_up()
+    assert sealed  # the tail, the broken record with it, is sealed now
+    divergence = run_audit(work).divergence or ""
+    assert f"ledger event {rowid} (urn:item:{ITEMS} v2" in divergence, divergence
+    assert not divergence.startswith(UNEXPECTED)
 
 
 def test_blocks_sealed_without_a_records_digest_still_audit_with_a_note(work: Path) -> None:

@@ -81,6 +81,10 @@ def test_the_envelope_is_read_only_where_the_application_writes_it() -> None:
     assert stored_envelope(f'{{"a":1{member}QU\\u004aD"}}}}'.encode()) is None  # escaped
     assert stored_envelope(f'{{"a":{{"x":1{member}QUJD"}}}}}}'.encode()) is None  # nested
     assert stored_envelope(b'{"envelope":null}') is None
+    # Only strict base64: what the lenient decoder would skip or refuse, the record's
+    # decoding judges (a raw control character is not JSON; bad padding does not decode).
+    for text in ("QU\nJD", "QU\tJD", "QU\x00JD", "QUJ", "QU=D", "QUJD!"):
+        assert stored_envelope(f'{{"a":1{member}{text}"}}}}'.encode()) is None, text
 
 
 def test_the_direct_read_equals_the_recorders(tmp_path: Path) -> None:
