@@ -103,6 +103,8 @@ class Projector:
         self.published_at = 0.0
         #: Notifications projected by ``step`` and ``catch_up`` since start (metrics).
         self.projected = 0
+        #: Whether the last :meth:`step` left a full page of either log behind it.
+        self.backlog = False
 
     def _open_current(self) -> duckdb.DuckDBPyConnection:
         """The projection file, started afresh if an older Assay wrote another schema.
@@ -162,9 +164,12 @@ class Projector:
                 return total
 
     def step(self) -> int:
-        """One ledger page and one chain page at most (each its own transaction)."""
-        done = self._ledger_step()
-        done += self._chain_step()
+        """One ledger page and one chain page at most (each its own transaction);
+        :attr:`backlog` says whether either page was full (more is waiting)."""
+        ledger = self._ledger_step()
+        chain = self._chain_step()
+        self.backlog = ledger >= self.page_size or chain >= min(self.page_size, CHAIN_PAGE)
+        done = ledger + chain
         if done:
             self.dirty = True
             self.projected += done
@@ -182,8 +187,8 @@ class Projector:
                 last_activity = now
             if self.dirty and now - self.published_at >= self.snapshot_interval:
                 self.publish()
-            if done >= self.page_size:
-                continue  # a backlog: the next page is full already
+            if self.backlog:
+                continue  # the next page of either log is waiting already
             if not done and until_idle is not None and now - last_activity >= until_idle:
                 break
             pause = GATHER_SECONDS if done else POLL_SECONDS

@@ -6,6 +6,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
+import projections.projector as projector_module
 from projections.projector import GATHER_SECONDS, POLL_SECONDS, Projector
 from tests.projections.support import make_store
 from tests.support import story_events
@@ -53,3 +56,21 @@ def test_a_backlog_goes_page_after_page_then_the_loop_gathers_and_polls(tmp_path
     assert steps.pauses == [GATHER_SECONDS, POLL_SECONDS, POLL_SECONDS]
     assert done[len(full) :] == [done[len(full)], 0, 0]
     assert 0 < done[len(full)] < page
+
+
+def test_a_chain_backlog_goes_page_after_page_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full chain page (the ledger long caught up) is a backlog as a full ledger page is:
+    the next chain page follows at once, not after a gathering pause."""
+    monkeypatch.setattr(projector_module, "CHAIN_PAGE", 2)
+    store = make_store(tmp_path)
+    for n in range(5):  # five blocks, one per item; the ledger fits one page
+        store.record(story_events(f"urn:item:{n}", f"TAG-{n}"))
+    blocks = store.chain.recorder.max_notification_id() or 0
+    assert blocks >= 5
+    steps = Steps(limit=3)
+    with Projector(store.ledger, store.chain, tmp_path / "p.duckdb", page_size=100) as projector:
+        projector.run(stop=steps)
+        assert projector.position("chain") == blocks
+    assert steps.pauses == [GATHER_SECONDS, POLL_SECONDS, POLL_SECONDS]
