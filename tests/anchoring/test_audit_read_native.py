@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import random
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,8 @@ from anchoring.audit_read import fast_signed_record, native_pieces, reference_pi
 from ledger.application import CustodyLedger
 from ledger.config import store_env
 from ledger.stored import ENVELOPE_MEMBER
-from tests.anchoring.stores import set_state
-from tests.anchoring.tamper import build_store, copy_store, run_audit
-from tests.anchoring.test_audit_read import SIGNED
+from tests.anchoring.tamper import build_store
+from tests.anchoring.test_audit_read import SIGNED, flips_audit_alike
 
 
 @pytest.fixture(scope="module")
@@ -159,25 +157,12 @@ def test_tampered_envelopes_audit_to_the_same_divergence_natively_and_by_the_ref
 ) -> None:
     """A bit flipped in a stored envelope's base64 (where the native pass reads): the audit
     with it names what the audit with the reference's pieces names."""
-    rng = random.Random(1905)
-    with sqlite3.connect(template / "ledger.sqlite") as conn:
-        rows = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic IN (?, ?)", sorted(SIGNED)
-        ).fetchall()
-    conn.close()
-    found = set()
-    for _ in range(12):
-        rowid, state = rng.choice(rows)
-        start = state.rindex(ENVELOPE_MEMBER) + len(ENVELOPE_MEMBER)
-        at = rng.randrange(start, len(state) - 3)
-        work = tmp_path / "work"
-        copy_store(template, work)
-        changed = state[:at] + bytes([state[at] ^ (1 << rng.randrange(8))]) + state[at + 1 :]
-        set_state(work / "ledger.sqlite", rowid, changed)
-        native = run_audit(work)
-        with monkeypatch.context() as m:
-            m.setattr(audit_read, "native_pieces", lambda transcoder, state: None)
-            reference = run_audit(work)
-        assert native.divergence == reference.divergence and native.notes == reference.notes
-        found.add(native.divergence)
+
+    def base64(state: bytes) -> tuple[int, int]:
+        return state.rindex(ENVELOPE_MEMBER) + len(ENVELOPE_MEMBER), len(state) - 3
+
+    without = (audit_read, "native_pieces", lambda transcoder, state: None)
+    found = flips_audit_alike(
+        template, tmp_path, monkeypatch, random.Random(1905), 12, base64, without
+    )
     assert len(found - {None}) > 5

@@ -126,7 +126,12 @@ def test_a_version_taken_meanwhile_refuses_the_whole_batch(
 def test_other_stores_keep_eventsourcings_path(tmp_path: Path, env: dict[str, str]) -> None:
     if "PERSISTENCE_MODULE" not in env:
         env = {**store_env("", tmp_path / "ledger.sqlite"), **env}
-    ledger = register(CustodyLedger(env))
+    assert_on_eventsourcings_path(register(CustodyLedger(env)), tmp_path)
+
+
+def assert_on_eventsourcings_path(ledger: CustodyLedger, tmp_path: Path) -> None:
+    """``ledger`` has no batch store, and a batch of one item's story goes through
+    eventsourcing's path whole, with its position."""
     assert ledger._batch_store is None
     assert batch_store(ledger.mapper, ledger.recorder) is None
     world = make_world(tmp_path / "keys")

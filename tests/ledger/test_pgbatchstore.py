@@ -20,13 +20,16 @@ from eventsourcing.persistence import Tracking
 
 from bench.bench_ingest import sealed_messages
 from ledger.application import CustodyLedger, Report
-from ledger.batchstore import batch_store
 from ledger.config import store_env
 from ledger.pgbatchstore import PostgresBatchStore
 from ledger.stored import Row, select_rows
 from streams.envelope import open_envelope, read_body
 from tests.ledger.helpers import register
-from tests.ledger.test_batchstore import captured_batches, eventsourcing_mapper
+from tests.ledger.test_batchstore import (
+    assert_on_eventsourcings_path,
+    captured_batches,
+    eventsourcing_mapper,
+)
 from tests.support import make_world
 
 
@@ -73,16 +76,9 @@ def test_other_postgres_setups_keep_eventsourcings_path(tmp_path: Path, postgres
     # eventsourcing's database function inserts events only (no position): not ours to copy.
     functions = ReferenceLedger({**env, "POSTGRES_ENABLE_DB_FUNCTIONS": "y"})
     assert functions._batch_store is None
-    ledger = register(CustodyLedger({**env, "SINGLE_ROW_TRACKING": "n"}))
-    assert ledger._batch_store is None
-    assert batch_store(ledger.mapper, ledger.recorder) is None
-    world = make_world(tmp_path / "keys")
-    messages = [value for _, value in sealed_messages(world, 1, "urn:other:")]
-    decisions = ledger.process(
-        [Report(read_body(open_envelope(m)), m) for m in messages], Tracking("o:0", 6)
+    assert_on_eventsourcings_path(
+        register(CustodyLedger({**env, "SINGLE_ROW_TRACKING": "n"})), tmp_path
     )
-    assert len(decisions) == 7 and all(d.accepted for d in decisions)
-    assert ledger.position("o:0") == 6
 
 
 def waiting_on_a_lock(conn: psycopg.Connection[Any]) -> bool:
