@@ -178,3 +178,16 @@ class RecordsHasher:
     def update(self, record: object) -> bool: ...
     def update_bytes(self, data: bytes) -> None: ...
     def hexdigest(self) -> str: ...
+
+def kafka_records(
+    buffer: bytes,
+    count: int,
+    base_offset: int,
+    first_timestamp: int,
+    append_time: int | None,
+    make: Callable[..., Any],
+    prefix: tuple[str, int, int],
+    timestamp_type: int,
+) -> tuple[list[Any], list[int]] | None:
+    """The records of a decompressed Kafka v2 batch made by ``make`` and their sizes, or
+    None: kafka-python reads the batch (native/src/kafkarecords.rs)."""
