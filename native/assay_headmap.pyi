@@ -178,3 +178,39 @@ class RecordsHasher:
     def update(self, record: object) -> bool: ...
     def update_bytes(self, data: bytes) -> None: ...
     def hexdigest(self) -> str: ...
+
+def plain_path_root(
+    leaf: object, index: object, leaf_count: object, path: object, node_prefix: bytes
+) -> bytes | None:
+    """``anchoring.merkle._plain_path_root`` for a prefix hasher, or None: the Python path
+    decides (native/src/verifyplain.rs)."""
+
+def plain_acc_root(
+    block_hash: bytes,
+    index: int,
+    size: int,
+    proof: object,
+    leaf_prefix: bytes,
+    node_prefix: bytes,
+) -> bytes | None:
+    """The accumulator root a plainly spelled proof of ``block_hash`` at ``index`` of
+    ``size`` leads to, or None: the Python path decides (native/src/verifyplain.rs)."""
+
+class HeaderReader:
+    """A JSON block header as ``anchoring.header.plain_json_block_hash`` reads it
+    (native/src/verifyplain.rs)."""
+
+    def __init__(
+        self,
+        magic: str,
+        map_magic: str,
+        names: list[str],
+        map_names: list[str],
+        version: int,
+        map_version: int,
+        genesis_prev: bytes,
+        empty_root: bytes,
+    ) -> None: ...
+    def read(
+        self, data: object
+    ) -> tuple[int, int, bytes, bytes, int, bytes, int, bytes | None, str] | None: ...
