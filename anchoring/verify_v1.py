@@ -20,7 +20,7 @@ from anchoring.accumulator import (
 )
 from anchoring.checkpoint import Checkpoint, Verifier, open_checkpoint
 from anchoring.errors import VerificationError
-from anchoring.fastread import plain_body, plain_envelope, plain_summary
+from anchoring.fastread import native_envelope, native_summary, plain_body
 from anchoring.header import BlockHeader, plain_json_block_hash, read_plain_header
 from anchoring.leaves import (
     event_leaf,
@@ -244,7 +244,7 @@ def check_content(
     numbers = True  # whether the summary may hold a number (then same_json decides)
     if entry["leaf_kind"] == "E":
         envelope, device = _signed_envelope(payload, keys, "envelope")
-        read = plain_summary(envelope.body)
+        read = native_summary(envelope.body)
         if read is None:
             body = _read_body(envelope, device, "envelope")
             if body["item_id"] != item_id:
@@ -273,7 +273,7 @@ def _signed_body(message: bytes, keys: DeviceKeys, what: str) -> dict[str, Any]:
 
 def _signed_envelope(message: bytes, keys: DeviceKeys, what: str) -> tuple[Envelope, str]:
     """The envelope whose signature verifies, and its device (``party/device``)."""
-    envelope = plain_envelope(message)
+    envelope = native_envelope(message)
     if envelope is None:
         try:
             envelope = read_envelope(message)

@@ -214,3 +214,19 @@ class HeaderReader:
     def read(
         self, data: object
     ) -> tuple[int, int, bytes, bytes, int, bytes, int, bytes | None, str] | None: ...
+
+def plain_envelope_fields(message: bytes, header: bytes) -> tuple[str, str, bytes, bytes] | None:
+    """``anchoring.fastread.plain_envelope``'s fields, or None: the Python reader decides
+    (native/src/verifybody.rs)."""
+
+class SummaryReader:
+    """``anchoring.fastread.plain_summary`` over its plans (native/src/verifybody.rs)."""
+
+    def __init__(
+        self,
+        plans: Mapping[bytes, tuple[list[tuple[str, str]], list[str]]],
+        header_len: int,
+        sorted_maps: list[str],
+        shown_time: str,
+    ) -> None: ...
+    def read(self, message: bytes) -> tuple[dict[str, Any], bool] | None: ...

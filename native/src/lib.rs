@@ -22,6 +22,7 @@ mod stagecsv;
 mod statejson;
 mod strictjson;
 mod verify_pool;
+mod verifybody;
 mod verifyplain;
 
 type Key = [u8; 32];
@@ -1002,6 +1003,8 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<signedstate::SignedStateReader>()?;
     m.add_class::<recordsdigest::RecordsHasher>()?;
     m.add_class::<verifyplain::HeaderReader>()?;
+    m.add_class::<verifybody::SummaryReader>()?;
+    m.add_function(wrap_pyfunction!(verifybody::plain_envelope_fields, m)?)?;
     m.add_function(wrap_pyfunction!(verifyplain::plain_path_root, m)?)?;
     m.add_function(wrap_pyfunction!(verifyplain::plain_acc_root, m)?)?;
     Ok(())

@@ -1,10 +1,11 @@
-"""The verifier's native plain paths (native/src/verifyplain.rs) answer what the Python
-paths answer, and change no verdict.
+"""The verifier's native paths (native/src/verifyplain.rs, verifybody.rs) answer what the
+Python paths answer, and change no verdict.
 
 Each native function is held to the Python function it stands in for on valid and mutated
 input: the same answer, None included. Then every committed bundle vector (versions 1 to
 5, absence and owner bundles) and thousands of mutations of the valid ones are verified
-with the native paths and with them switched off (the Python paths alone, as before):
+with the native paths and with them switched off (the Python paths alone, as before;
+tests/anchoring/test_verifybody.py binds the envelope and summary readers one by one):
 the same result, or the same error with the same step and message.
 """
 
@@ -33,6 +34,7 @@ from anchoring.accumulator import (
 )
 from anchoring.checkpoint import Verifier
 from anchoring.errors import VerificationError
+from anchoring.fastread import plain_envelope, plain_summary
 from anchoring.hasher import BLOCK_TREE
 from anchoring.header import BlockHeader, plain_json_block_hash, read_plain_header
 from anchoring.merkle import _plain_path_root, pack_tree, packed_path
@@ -166,11 +168,13 @@ def test_the_native_header_reading_is_the_python_one(data: st.DataObject) -> Non
 
 @contextlib.contextmanager
 def python_paths_only() -> Iterator[None]:
-    """The verifier as it was before the native plain paths: they decline everything."""
+    """The verifier as it was before the native paths: the Python readers alone."""
     declined = [
         (anchoring.verify_v1, "read_plain_header", lambda data: None),
         (anchoring.verify_v1, "plain_acc_root", lambda *args: None),
         (anchoring.merkle, "plain_path_root", lambda *args: None),
+        (anchoring.verify_v1, "native_envelope", plain_envelope),
+        (anchoring.verify_v1, "native_summary", plain_summary),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in declined]
     try:
@@ -326,6 +330,8 @@ def test_the_valid_vectors_take_the_native_paths() -> None:
         (anchoring.verify_v1, "read_plain_header"),
         (anchoring.verify_v1, "plain_acc_root"),
         (anchoring.merkle, "plain_path_root"),
+        (anchoring.verify_v1, "native_envelope"),
+        (anchoring.verify_v1, "native_summary"),
     ]
     saved = [getattr(module, name) for module, name in patched]
     try:
