@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,25 @@ def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     return result
 
 
+def floor_once(store: Path, scratch: Path) -> dict[str, Any]:
+    """bench/audit_floor.py on a fresh copy of the store, in a process of its own."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    for name in STORE_FILES:
+        shutil.copyfile(store / name, scratch / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.audit_floor", str(scratch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the signature floor failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, Path]:
     """The command line of a bench on this store against a baseline checkout (this one and
     bench_rebuild): its arguments, and the store's folder."""
@@ -129,11 +149,16 @@ def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, 
 
 
 def main() -> None:
+    # (here, not at the top: bench.profile_audit imports this module before it chooses
+    # whose anchoring code to load, and the floor's module loads this checkout's)
+    from bench.audit_floor import floor_line, floor_rate
+
     args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         base = checkout(args.baseline, Path(tmp) / "base")
         build_store(store, args.events, args.items, base)
         runs: dict[str, list[dict[str, Any]]] = {"base": [], "branch": []}
+        floors: list[dict[str, Any]] = []
         for _ in range(args.rounds):
             for name, code in (("base", base), ("branch", ROOT)):
                 result = audit_once(code, store, Path(tmp) / "store")
@@ -150,6 +175,13 @@ def main() -> None:
                     f"load {result['load_before']:.1f}→{result['load_after']:.1f})",
                     flush=True,
                 )
+            floor = floor_once(store, Path(tmp) / "store")
+            floors.append(floor)
+            shares = ", ".join(
+                f"{name} {rs[-1]['leaves'] / rs[-1]['wall_s'] / floor_rate(floor):.2f}×"
+                for name, rs in runs.items()
+            )
+            print(f"{floor_line(floor)}; audit/floor (wall): {shares}", flush=True)
     best = {name: min(r["cpu_s"] for r in rs) for name, rs in runs.items()}
     fastest = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
     main_cpu = {name: min(r["main_s"] for r in rs) for name, rs in runs.items()}
@@ -160,6 +192,14 @@ def main() -> None:
         f"(main-thread CPU: {main_cpu['base'] / main_cpu['branch']:.2f}×, wall: "
         f"{fastest['base'] / fastest['branch']:.2f}×); "
         f"load average now {os.getloadavg()[0]:.1f}"
+    )
+    rate = statistics.median(floor_rate(f) for f in floors)
+    cpu = statistics.median(1e6 * f["cpu_s"] / f["item_events"] for f in floors)
+    audit = statistics.median(r["leaves"] / r["wall_s"] for r in runs["branch"])
+    print(
+        f"signature floor (median of {len(floors)}): {rate:,.0f} events/s wall on "
+        f"{floors[0]['cores']} cores, {cpu:.1f} µs CPU/event; the branch's audit "
+        f"(median {audit:,.0f}/s) runs at {audit / rate:.2f}× it"
     )
 
 
