@@ -14,6 +14,7 @@ mod bands;
 mod ed25519;
 mod ed25519_batch;
 mod hugepages;
+mod itemchain;
 mod recordsdigest;
 mod sealbatch;
 mod sha;
@@ -1000,5 +1001,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<statejson::StateSpeller>()?;
     m.add_class::<signedstate::SignedStateReader>()?;
     m.add_class::<recordsdigest::RecordsHasher>()?;
+    m.add_class::<itemchain::ItemChain>()?;
     Ok(())
 }
