@@ -3,6 +3,7 @@ against a baseline checkout (a git ref) in the same run.
 
     uv run python -m bench.bench_audit                         # 100k events, against main
     uv run python -m bench.bench_audit --events 300000 --baseline HEAD~3 --rounds 3
+    uv run python -m bench.bench_audit --baseline-code /tmp/base   # its own uv sync'd checkout
 
 The store (signed events written through the ledger and sealed by the real anchor, by
 ``bench.scale``'s phases run by the baseline checkout) is built once and kept in
@@ -94,6 +95,13 @@ def checkout(ref: str, into: Path) -> Path:
     return into
 
 
+def interpreter(code: Path) -> str:
+    """The checkout's own Python (its environment, so its own native extension), if it
+    has one (``uv sync`` there), else this one."""
+    own = code / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     from bench.scale import ORIGIN
 
@@ -102,7 +110,7 @@ def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     for name in STORE_FILES:
         shutil.copyfile(store / name, scratch / name)
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(scratch), ORIGIN],
+        [interpreter(code), "-c", _CHILD, str(scratch), ORIGIN],
         cwd=code,
         capture_output=True,
         text=True,
@@ -135,13 +143,21 @@ def floor_once(store: Path, scratch: Path) -> dict[str, Any]:
     return result
 
 
-def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, Path]:
+def store_arguments(
+    description: str, rounds: int, baseline_code: bool = False
+) -> tuple[argparse.Namespace, Path]:
     """The command line of a bench on this store against a baseline checkout (this one and
     bench_rebuild): its arguments, and the store's folder."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--baseline", default="main", help="git ref to compare against")
+    if baseline_code:
+        parser.add_argument(
+            "--baseline-code",
+            type=Path,
+            help="a checkout to compare against instead (run with its own .venv if it has one)",
+        )
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "cache")
     args = parser.parse_args()
@@ -153,9 +169,9 @@ def main() -> None:
     # whose anchoring code to load, and the floor's module loads this checkout's)
     from bench.audit_floor import floor_line, floor_rate
 
-    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2)
+    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2, baseline_code=True)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
-        base = checkout(args.baseline, Path(tmp) / "base")
+        base = args.baseline_code or checkout(args.baseline, Path(tmp) / "base")
         build_store(store, args.events, args.items, base)
         runs: dict[str, list[dict[str, Any]]] = {"base": [], "branch": []}
         floors: list[dict[str, Any]] = []
