@@ -105,20 +105,8 @@ def interpreter(code: Path) -> str:
 def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     from bench.scale import ORIGIN
 
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    for name in STORE_FILES:
-        shutil.copyfile(store / name, scratch / name)
-    done = subprocess.run(
-        [interpreter(code), "-c", _CHILD, str(scratch), ORIGIN],
-        cwd=code,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the audit in {code} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    argv = [interpreter(code), "-c", _CHILD, str(scratch), ORIGIN]
+    result = on_a_copy(store, scratch, argv, code, f"the audit in {code}")
     if not result["ok"]:
         raise SystemExit(f"the audit in {code} found a divergence: {result['divergence']}")
     return result
@@ -126,19 +114,20 @@ def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
 
 def floor_once(store: Path, scratch: Path) -> dict[str, Any]:
     """bench/audit_floor.py on a fresh copy of the store, in a process of its own."""
+    argv = [sys.executable, "-m", "bench.audit_floor", str(scratch)]
+    return on_a_copy(store, scratch, argv, ROOT, "the signature floor")
+
+
+def on_a_copy(store: Path, scratch: Path, argv: list[str], cwd: Path, what: str) -> dict[str, Any]:
+    """The JSON last line of ``argv`` run in ``cwd`` on a fresh copy of the store in
+    ``scratch``."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     for name in STORE_FILES:
         shutil.copyfile(store / name, scratch / name)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.audit_floor", str(scratch)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"the signature floor failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

@@ -181,13 +181,21 @@ def flips_audit_alike(
         copy_store(template, work)
         changed = state[:at] + bytes([state[at] ^ (1 << rng.randrange(8))]) + state[at + 1 :]
         set_state(work / "ledger.sqlite", rowid, changed)
-        audited = run_audit(work)
-        with monkeypatch.context() as m:
-            m.setattr(*without)
-            alone = run_audit(work)
-        assert audited.divergence == alone.divergence and audited.notes == alone.notes
-        found.add(audited.divergence)
+        found.add(audits_alike(work, monkeypatch, without))
     return found
+
+
+def audits_alike(
+    work: Path, monkeypatch: pytest.MonkeyPatch, without: tuple[object, str, Callable[..., None]]
+) -> str | None:
+    """The store in ``work`` audits to the same divergence and notes as it does with
+    ``without`` (module, attribute, stand-in) patched in; returns the divergence."""
+    audited = run_audit(work)
+    with monkeypatch.context() as m:
+        m.setattr(*without)
+        alone = run_audit(work)
+    assert audited.divergence == alone.divergence and audited.notes == alone.notes
+    return audited.divergence
 
 
 def test_tampered_stores_audit_to_the_same_divergence_with_and_without_the_fast_path(
