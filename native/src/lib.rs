@@ -14,6 +14,7 @@ mod bands;
 mod ed25519;
 mod ed25519_batch;
 mod hugepages;
+mod itemchain;
 mod recordsdigest;
 mod sealbatch;
 mod sha;
@@ -1007,5 +1008,6 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verifybody::plain_envelope_fields, m)?)?;
     m.add_function(wrap_pyfunction!(verifyplain::plain_path_root, m)?)?;
     m.add_function(wrap_pyfunction!(verifyplain::plain_acc_root, m)?)?;
+    m.add_class::<itemchain::ItemChain>()?;
     Ok(())
 }
