@@ -23,6 +23,11 @@ which eventsourcing needs anyway to load the aggregates it saved.
 
 A new stored format (another transcoder, another layout) is not the fast path's: such
 records take the reference path until this function learns them.
+
+Tag claims (``TagClaim.Claimed``, one per commissioned tag) have a fast path of the same
+kind, :func:`fast_tag_claim`: the timestamp and the item id are sliced out where the
+application writes them, the event is built from them, and it is accepted only if the
+application writes exactly the stored state for it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from anchoring.fastread import plain_envelope, plain_envelope_header
 from anchoring.leaves import read_envelope
 from domain.custody import CustodyEvent
 from domain.items import Item
+from domain.tags import TagClaim
 from ledger.records import topic_of
 from ledger.stored import ENVELOPE_MEMBER, ENVELOPE_TAIL
 from ledger.transcodings import BytesAsBase64
@@ -56,6 +62,11 @@ _TRANSCODED = 3
 #: How its state begins: eventsourcing writes the timestamp first.
 _TIMESTAMP = b'{"timestamp":{"_type_":"' + DatetimeAsISO.name.encode() + b'","_data_":"'
 _MARKER = b'"_type_"'
+#: A tag claim's stored topic, its aggregate's, and what its state holds between the
+#: timestamp's text and the item id's (the JSON the transcoder writes; checked whole).
+_TAG_CLAIMED = topic_of(TagClaim.Claimed)
+_TAG_TOPIC = topic_of(TagClaim)
+_TAG_MIDDLE = b'"},"originator_topic":"' + _TAG_TOPIC.encode() + b'","item_id":"'
 #: The native reader of the pieces (:func:`native_pieces`), made once; [None]: none.
 _readers: list[SignedStateReader | None] = []
 
@@ -75,17 +86,9 @@ def fast_signed_record(mapper: Mapper[Any], n: Notification) -> tuple[Any, Signe
     kind = _SIGNED.get(n.topic)
     transcoder = mapper.transcoder
     state = n.state
-    if (
-        kind is None
-        or mapper.cipher is not None
-        or mapper.compressor is not None
-        or type(n.originator_id) is not str
-        or type(state) is not bytes
-        or not isinstance(transcoder, JSONTranscoder)
-        or not state.startswith(_TIMESTAMP)
-        or not state.endswith(ENVELOPE_TAIL)
-    ):
+    if kind is None or not _plain(mapper, n) or not state.endswith(ENVELOPE_TAIL):
         return None
+    assert isinstance(transcoder, JSONTranscoder) and type(state) is bytes
     cls, created = kind
     if getattr(cls, "class_version", 1) != 1 or (created and n.originator_version != 1):
         return None
@@ -110,6 +113,57 @@ def fast_signed_record(mapper: Mapper[Any], n: Notification) -> tuple[Any, Signe
     event = object.__new__(cls)  # as eventsourcing's mapper makes it
     object.__setattr__(event, "__dict__", fields)
     return event, SignedCopy(opened, custody)
+
+
+def _plain(mapper: Mapper[Any], n: Notification) -> bool:
+    """Whether the record is stored as a fast path reads it: neither encrypted nor
+    compressed, a ``str`` id, a ``bytes`` state of the JSON transcoder, the timestamp
+    first."""
+    return (
+        mapper.cipher is None
+        and mapper.compressor is None
+        and type(n.originator_id) is str
+        and type(n.state) is bytes
+        and isinstance(mapper.transcoder, JSONTranscoder)
+        and n.state.startswith(_TIMESTAMP)
+    )
+
+
+def fast_tag_claim(mapper: Mapper[Any], n: Notification) -> Any | None:
+    """The event of a tag claim record, if its stored bytes are exactly what the
+    application writes for the event built from its timestamp and item id; None: not
+    shown here (the reference path decides)."""
+    if (
+        n.topic != _TAG_CLAIMED
+        or type(n.originator_version) is not int
+        or n.originator_version != 1
+        or getattr(TagClaim.Claimed, "class_version", 1) != 1
+        or not _plain(mapper, n)
+    ):
+        return None
+    state, transcoder = n.state, mapper.transcoder
+    assert isinstance(transcoder, JSONTranscoder)
+    end = state.find(b'"', len(_TIMESTAMP))
+    if end < 0 or not state.startswith(_TAG_MIDDLE, end) or not state.endswith(b'"}'):
+        return None
+    try:
+        text = state[len(_TIMESTAMP) : end].decode()
+        item_id = state[end + len(_TAG_MIDDLE) : -2].decode()
+        timestamp = transcoder.names[DatetimeAsISO.name].decode(text)
+    except Exception:
+        return None
+    fields: dict[str, Any] = {
+        "timestamp": timestamp,
+        "originator_topic": _TAG_TOPIC,
+        "item_id": item_id,
+    }
+    if transcoder.encode(fields) != state:  # any other spelling: the reference's
+        return None
+    fields["originator_id"] = n.originator_id
+    fields["originator_version"] = n.originator_version
+    event = object.__new__(TagClaim.Claimed)  # as eventsourcing's mapper makes it
+    object.__setattr__(event, "__dict__", fields)
+    return event
 
 
 Pieces = tuple[str, bytes, Envelope]

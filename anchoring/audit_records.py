@@ -27,7 +27,7 @@ from typing import Any
 from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, Notification
 
-from anchoring.audit_read import SignedCopy, fast_signed_record
+from anchoring.audit_read import SignedCopy, fast_signed_record, fast_tag_claim
 from anchoring.audit_signatures import SignatureQueue, Ticket
 from anchoring.leaves import read_envelope
 from anchoring.verify_owner import stored_statement_problem
@@ -64,10 +64,14 @@ def error_text(e: BaseException) -> str:
 def read_record(mapper: Mapper[Any], n: Notification, where: str) -> tuple[Any, SignedCopy | None]:
     """:func:`decode_record` of a ledger record (its event, or its divergence), and for a
     device-signed item event shown exact on the fast path (anchoring/audit_read.py), its
-    opened envelope: the one place the audit reads a stored ledger record."""
+    opened envelope (a tag claim also has a fast path there): the one place the audit reads
+    a stored ledger record."""
     fast = fast_signed_record(mapper, n)
     if fast is not None:
         return fast
+    claim = fast_tag_claim(mapper, n)
+    if claim is not None:
+        return claim, None
     return decode_record(mapper, n, where), None
 
 

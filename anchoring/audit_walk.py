@@ -11,6 +11,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from anchoring.accumulator import Accumulator
+from anchoring.audit_leaves import LeafChain
 from anchoring.audit_log import read_log
 from anchoring.audit_map import MapAudit
 from anchoring.audit_records import Divergence, LedgerChecks, decode_record, error_text
@@ -18,7 +19,7 @@ from anchoring.chain import Block, Chain, block_id, block_row, sealed_at_time
 from anchoring.errors import VerificationError
 from anchoring.header import BlockHeader
 from anchoring.headmap import MapEntry
-from anchoring.leaves import ZERO_HASH, event_leaf
+from anchoring.leaves import ZERO_HASH
 from anchoring.merkle import pack_tree
 from anchoring.recorders import BlockIndex, LeafRow
 from anchoring.records_digest import RecordsDigest
@@ -51,7 +52,7 @@ class Walk:
         self.chain = chain
         self.report = report
         self.ledger_log = read_log(ledger.recorder, "ledger notification")
-        self.last_leaf: dict[str, bytes] = {}  # item: its last leaf + version (8 bytes)
+        self.leaf_chain = LeafChain()  # each item's last leaf and version
         self.ledger_checks = LedgerChecks(ledger.mapper)
         self.accumulator = Accumulator()
         self.headers: list[BlockHeader] = []
@@ -225,12 +226,7 @@ class Walk:
             source = self.ledger_checks.item_record(event, item_id, version).leaf_source()
         except Exception as e:  # any corruption of the stored bytes lands here
             raise Divergence(f"{where} cannot be read: {error_text(e)}") from None
-        last = self.last_leaf.get(item_id, ZERO_HASH)  # one bytes object per item
-        if (prev_version := int.from_bytes(last[32:], "big")) != version - 1:
-            raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
-        leaf = event_leaf(source.item_id, source.version, source.kind, source.payload, last[:32])
-        self.last_leaf[item_id] = leaf + version.to_bytes(8, "big")
-        return leaf
+        return self.leaf_chain.next_leaf(item_id, version, source, where)
 
     def _check_leaves(
         self,

@@ -19,11 +19,20 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from assay_headmap import SummaryReader, plain_envelope_fields
+
 from streams.avro import HEADER_LEN, default_registry
 from streams.avro_onepass import read_long, read_text
 from streams.envelope import ENVELOPE_SCHEMA, EVENT_SCHEMA, Envelope
 
-__all__ = ["plain_body", "plain_envelope", "plain_envelope_header", "plain_summary"]
+__all__ = [
+    "native_envelope",
+    "native_summary",
+    "plain_body",
+    "plain_envelope",
+    "plain_envelope_header",
+    "plain_summary",
+]
 
 _MISSING = object()
 
@@ -317,3 +326,39 @@ def _string_array(
         if count:
             return None
     return items, position
+
+
+# ----- the same readings, natively (native/src/verifybody.rs) ----------------------------------
+
+_KIND_NAMES = {
+    _STRING: "string",
+    _TIMESTAMP: "timestamp",
+    _OPTIONAL_STRING: "optional_string",
+    _STRING_MAP: "string_map",
+    _OPTIONAL_DOUBLE: "optional_double",
+    _STRING_ARRAY: "string_array",
+}
+_summary_reader: list[SummaryReader] = []  # made from the plans above, once known
+
+
+def native_envelope(message: bytes) -> Envelope | None:
+    """:func:`plain_envelope`, read natively first (the same answer; tests/anchoring/
+    test_verifybody.py binds them)."""
+    fields = plain_envelope_fields(message, _envelope_header_bytes())
+    return Envelope(*fields) if fields is not None else plain_envelope(message)
+
+
+def native_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
+    """:func:`plain_summary`, read natively first (the same answer)."""
+    if not _summary_reader:
+        _body_plan(b"")  # makes the plans
+        plans = {
+            header: (
+                [(name, _KIND_NAMES[kind]) for name, kind in kinds],
+                [n for n, default in added if default == {} and n not in _SORTED_MAPS],
+            )
+            for header, (kinds, added) in _body_plans[0].items()
+        }
+        _summary_reader.append(SummaryReader(plans, HEADER_LEN, list(_SORTED_MAPS), _SHOWN_TIME))
+    read = _summary_reader[0].read(message)
+    return read if read is not None else plain_summary(message)

@@ -59,6 +59,8 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NoReturn
 
+from assay_headmap import HeaderReader
+
 from anchoring.accumulator import EMPTY_ROOT
 from anchoring.errors import HeaderError
 
@@ -204,6 +206,20 @@ _GET_MAP_FIELDS = itemgetter("map_root", "map_size")
 _CANONICAL_V2_TAIL = "map_root={}\nmap_size={}\n"
 _GET_FIELDS = itemgetter(*_FIELD_NAMES)
 _CANONICAL = HEADER_MAGIC + "\n" + "".join(f"{name}={{}}\n" for name in _FIELD_NAMES)
+#: ``read_plain_header(data)``: what a verifier needs of a header :func:`plain_json_block_hash`
+#: accepts, natively (``(height, leaf_count, merkle_root, acc_root, acc_size, block_hash,
+#: version, map_root, sealed_at)``), or None: then that function and ``from_json`` decide.
+#: The layout is this module's; tests/anchoring/test_verifyplain.py binds the two readings.
+read_plain_header = HeaderReader(
+    HEADER_MAGIC,
+    MAP_HEADER_MAGIC,
+    list(_FIELD_NAMES),
+    list(_FIELD_NAMES_V2),
+    HEADER_VERSION,
+    MAP_HEADER_VERSION,
+    GENESIS_PREV_HASH,
+    EMPTY_ROOT,
+).read
 
 
 def plain_json_block_hash(data: object) -> bytes | None:

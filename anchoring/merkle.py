@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from assay_headmap import pack_levels
+from assay_headmap import pack_levels, plain_path_root
 
 from anchoring.errors import ProofError
 from anchoring.hasher import BLOCK_TREE, DIGEST_SIZE, Hasher, PrefixHasher
@@ -150,7 +150,11 @@ def verify_inclusion(
     comes before any hashing: it is what rejects a truncated or padded path, a wrong index
     and an interior node posing as a leaf (see :mod:`anchoring.hasher`).
     """
-    node = _plain_path_root(leaf, index, leaf_count, path, hasher)
+    node = None
+    if type(hasher) is PrefixHasher:  # natively first (native/src/verifyplain.rs), same answer
+        node = plain_path_root(leaf, index, leaf_count, path, hasher.node_prefix)
+    if node is None:
+        node = _plain_path_root(leaf, index, leaf_count, path, hasher)
     if node is not None and type(root) is bytes and len(root) == DIGEST_SIZE:
         if not hmac.compare_digest(node, root):
             raise ProofError(

@@ -45,7 +45,11 @@ header's hash from its JSON values, a path folded while its shape is checked, he
 base64 decoded in one call, the envelope and its Avro body read directly by
 :mod:`anchoring.fastread`). Anything not plainly valid goes to the careful check it
 replaces, which decides: so every refusal keeps its step and message, and nothing is
-accepted that the careful check refuses.
+accepted that the careful check refuses. The commonest of these plain readings run natively
+first (native/src/verifyplain.rs: a header and its hash, a block's accumulator proof, an
+event's Merkle path; native/src/verifybody.rs: the envelope, the body's summary); each
+answers exactly what its Python reading answers, else None and the Python reading decides
+(tests/anchoring/test_verifyplain.py, test_verifybody.py).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ against a baseline checkout (a git ref) in the same run.
 
     uv run python -m bench.bench_audit                         # 100k events, against main
     uv run python -m bench.bench_audit --events 300000 --baseline HEAD~3 --rounds 3
+    uv run python -m bench.bench_audit --baseline-code /tmp/base   # its own uv sync'd checkout
 
 The store (signed events written through the ledger and sealed by the real anchor, by
 ``bench.scale``'s phases run by the baseline checkout) is built once and kept in
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,35 +95,58 @@ def checkout(ref: str, into: Path) -> Path:
     return into
 
 
+def interpreter(code: Path) -> str:
+    """The checkout's own Python (its environment, so its own native extension), if it
+    has one (``uv sync`` there), else this one."""
+    own = code / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def audit_once(code: Path, store: Path, scratch: Path) -> dict[str, Any]:
     from bench.scale import ORIGIN
 
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    for name in STORE_FILES:
-        shutil.copyfile(store / name, scratch / name)
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(scratch), ORIGIN],
-        cwd=code,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the audit in {code} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    argv = [interpreter(code), "-c", _CHILD, str(scratch), ORIGIN]
+    result = on_a_copy(store, scratch, argv, code, f"the audit in {code}")
     if not result["ok"]:
         raise SystemExit(f"the audit in {code} found a divergence: {result['divergence']}")
     return result
 
 
-def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, Path]:
+def floor_once(store: Path, scratch: Path) -> dict[str, Any]:
+    """bench/audit_floor.py on a fresh copy of the store, in a process of its own."""
+    argv = [sys.executable, "-m", "bench.audit_floor", str(scratch)]
+    return on_a_copy(store, scratch, argv, ROOT, "the signature floor")
+
+
+def on_a_copy(store: Path, scratch: Path, argv: list[str], cwd: Path, what: str) -> dict[str, Any]:
+    """The JSON last line of ``argv`` run in ``cwd`` on a fresh copy of the store in
+    ``scratch``."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    for name in STORE_FILES:
+        shutil.copyfile(store / name, scratch / name)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def store_arguments(
+    description: str, rounds: int, baseline_code: bool = False
+) -> tuple[argparse.Namespace, Path]:
     """The command line of a bench on this store against a baseline checkout (this one and
     bench_rebuild): its arguments, and the store's folder."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--baseline", default="main", help="git ref to compare against")
+    if baseline_code:
+        parser.add_argument(
+            "--baseline-code",
+            type=Path,
+            help="a checkout to compare against instead (run with its own .venv if it has one)",
+        )
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "cache")
     args = parser.parse_args()
@@ -129,11 +154,16 @@ def store_arguments(description: str, rounds: int) -> tuple[argparse.Namespace, 
 
 
 def main() -> None:
-    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2)
+    # (here, not at the top: bench.profile_audit imports this module before it chooses
+    # whose anchoring code to load, and the floor's module loads this checkout's)
+    from bench.audit_floor import floor_line, floor_rate
+
+    args, store = store_arguments(__doc__.split("\n\n")[0], rounds=2, baseline_code=True)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
-        base = checkout(args.baseline, Path(tmp) / "base")
+        base = args.baseline_code or checkout(args.baseline, Path(tmp) / "base")
         build_store(store, args.events, args.items, base)
         runs: dict[str, list[dict[str, Any]]] = {"base": [], "branch": []}
+        floors: list[dict[str, Any]] = []
         for _ in range(args.rounds):
             for name, code in (("base", base), ("branch", ROOT)):
                 result = audit_once(code, store, Path(tmp) / "store")
@@ -150,6 +180,13 @@ def main() -> None:
                     f"load {result['load_before']:.1f}→{result['load_after']:.1f})",
                     flush=True,
                 )
+            floor = floor_once(store, Path(tmp) / "store")
+            floors.append(floor)
+            shares = ", ".join(
+                f"{name} {rs[-1]['leaves'] / rs[-1]['wall_s'] / floor_rate(floor):.2f}×"
+                for name, rs in runs.items()
+            )
+            print(f"{floor_line(floor)}; audit/floor (wall): {shares}", flush=True)
     best = {name: min(r["cpu_s"] for r in rs) for name, rs in runs.items()}
     fastest = {name: min(r["wall_s"] for r in rs) for name, rs in runs.items()}
     main_cpu = {name: min(r["main_s"] for r in rs) for name, rs in runs.items()}
@@ -160,6 +197,14 @@ def main() -> None:
         f"(main-thread CPU: {main_cpu['base'] / main_cpu['branch']:.2f}×, wall: "
         f"{fastest['base'] / fastest['branch']:.2f}×); "
         f"load average now {os.getloadavg()[0]:.1f}"
+    )
+    rate = statistics.median(floor_rate(f) for f in floors)
+    cpu = statistics.median(1e6 * f["cpu_s"] / f["item_events"] for f in floors)
+    audit = statistics.median(r["leaves"] / r["wall_s"] for r in runs["branch"])
+    print(
+        f"signature floor (median of {len(floors)}): {rate:,.0f} events/s wall on "
+        f"{floors[0]['cores']} cores, {cpu:.1f} µs CPU/event; the branch's audit "
+        f"(median {audit:,.0f}/s) runs at {audit / rate:.2f}× it"
     )
 
 

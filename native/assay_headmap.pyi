@@ -179,6 +179,70 @@ class RecordsHasher:
     def update_bytes(self, data: bytes) -> None: ...
     def hexdigest(self) -> str: ...
 
+def plain_path_root(
+    leaf: object, index: object, leaf_count: object, path: object, node_prefix: bytes
+) -> bytes | None:
+    """``anchoring.merkle._plain_path_root`` for a prefix hasher, or None: the Python path
+    decides (native/src/verifyplain.rs)."""
+
+def plain_acc_root(
+    block_hash: bytes,
+    index: int,
+    size: int,
+    proof: object,
+    leaf_prefix: bytes,
+    node_prefix: bytes,
+) -> bytes | None:
+    """The accumulator root a plainly spelled proof of ``block_hash`` at ``index`` of
+    ``size`` leads to, or None: the Python path decides (native/src/verifyplain.rs)."""
+
+class HeaderReader:
+    """A JSON block header as ``anchoring.header.plain_json_block_hash`` reads it
+    (native/src/verifyplain.rs)."""
+
+    def __init__(
+        self,
+        magic: str,
+        map_magic: str,
+        names: list[str],
+        map_names: list[str],
+        version: int,
+        map_version: int,
+        genesis_prev: bytes,
+        empty_root: bytes,
+    ) -> None: ...
+    def read(
+        self, data: object
+    ) -> tuple[int, int, bytes, bytes, int, bytes, int, bytes | None, str] | None: ...
+
+def plain_envelope_fields(message: bytes, header: bytes) -> tuple[str, str, bytes, bytes] | None:
+    """``anchoring.fastread.plain_envelope``'s fields, or None: the Python reader decides
+    (native/src/verifybody.rs)."""
+
+class SummaryReader:
+    """``anchoring.fastread.plain_summary`` over its plans (native/src/verifybody.rs)."""
+
+    def __init__(
+        self,
+        plans: Mapping[bytes, tuple[list[tuple[str, str]], list[str]]],
+        header_len: int,
+        sorted_maps: list[str],
+        shown_time: str,
+    ) -> None: ...
+    def read(self, message: bytes) -> tuple[dict[str, Any], bool] | None: ...
+
+class ItemChain:
+    """Each item's last leaf and version, and its next leaf (anchoring/audit_leaves.py,
+    native/src/itemchain.rs): ``leaf`` answers None (nothing changed) for what it declines."""
+
+    def __init__(self, prefix: bytes, kinds: dict[str, bytes]) -> None: ...
+    def leaf(
+        self, item_id: object, version: object, kind: object, payload: object
+    ) -> bytes | None: ...
+    def last(self, item: bytes) -> bytes: ...
+    def set(self, item: bytes, last: bytes) -> None: ...
+    def __len__(self) -> int: ...
+
 def kafka_records(
     buffer: bytes,
     count: int,

@@ -14,6 +14,7 @@ mod bands;
 mod ed25519;
 mod ed25519_batch;
 mod hugepages;
+mod itemchain;
 mod kafkarecords;
 mod recordsdigest;
 mod sealbatch;
@@ -23,6 +24,8 @@ mod stagecsv;
 mod statejson;
 mod strictjson;
 mod verify_pool;
+mod verifybody;
+mod verifyplain;
 
 type Key = [u8; 32];
 type Val = [u8; 56];
@@ -1001,6 +1004,12 @@ fn assay_headmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<statejson::StateSpeller>()?;
     m.add_class::<signedstate::SignedStateReader>()?;
     m.add_class::<recordsdigest::RecordsHasher>()?;
+    m.add_class::<verifyplain::HeaderReader>()?;
+    m.add_class::<verifybody::SummaryReader>()?;
+    m.add_function(wrap_pyfunction!(verifybody::plain_envelope_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(verifyplain::plain_path_root, m)?)?;
+    m.add_function(wrap_pyfunction!(verifyplain::plain_acc_root, m)?)?;
+    m.add_class::<itemchain::ItemChain>()?;
     m.add_function(wrap_pyfunction!(kafkarecords::kafka_records, m)?)?;
     Ok(())
 }

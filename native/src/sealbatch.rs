@@ -10,8 +10,8 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple};
-use sha2::{Digest, Sha256};
 
+use crate::itemchain::leaf_hash;
 use crate::{bytes_of, sha, value_of, Core, Hash, Key, Val};
 
 const ZERO: Hash = [0; 32];
@@ -55,16 +55,10 @@ fn leaf_chain<'py>(
         let kind_byte = bytes_of::<1>(&kind_byte, "a kind's byte")?;
         let payload_obj = source.getattr(intern!(py, "payload"))?;
         let payload = payload_obj.cast::<PyBytes>()?.as_bytes();
-        let mut h = Sha256::new();
-        h.update(prefix);
-        h.update(u32_len(item.len(), "an item id")?);
-        h.update(item);
-        h.update(version.to_be_bytes());
-        h.update(prev);
-        h.update(kind_byte);
-        h.update(u32_len(payload.len(), "a payload")?);
-        h.update(payload);
-        let leaf: Hash = h.finalize().into();
+        u32_len(item.len(), "an item id")?;
+        u32_len(payload.len(), "a payload")?;
+        let leaf = leaf_hash(prefix, item, version, &prev, kind_byte[0], payload)
+            .ok_or_else(|| PyValueError::new_err("a length does not fit its field"))?;
         out.append(PyBytes::new(py, &leaf))?;
         last.insert(item.to_vec(), (version, leaf));
     }

@@ -1,13 +1,14 @@
-"""The audit's fast path for device-signed item records (anchoring/audit_read.py) against
-the reference (``decode_record`` and the custody-copy check): it reads every such record
-of a real store, accepts no changed byte the reference refuses, and an audit of a
-tampered store names the same divergence with it and without it."""
+"""The audit's fast paths for device-signed item records and tag claims
+(anchoring/audit_read.py) against the reference (``decode_record`` and the custody-copy
+check): each reads every such record of a real store, accepts no changed byte the
+reference refuses, and an audit of a tampered store names the same divergence with it and
+without it."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ import pytest
 from eventsourcing.persistence import Notification
 
 import anchoring.audit_records as audit_records
-from anchoring.audit_read import fast_signed_record
+from anchoring.audit_read import fast_signed_record, fast_tag_claim
 from anchoring.audit_records import Divergence, decode_record
 from anchoring.leaves import read_envelope
 from domain.items import Item
+from domain.tags import TagClaim
 from ledger.application import CustodyLedger
 from ledger.config import store_env
 from ledger.records import topic_of
@@ -164,13 +166,16 @@ def flips_audit_alike(
     rounds: int,
     span: Callable[[bytes], tuple[int, int]],
     without: tuple[object, str, Callable[..., None]],
+    topics: Collection[str] = SIGNED,
 ) -> set[str | None]:
-    """Flip one bit at a random place in ``span(state)`` of a random signed record of a
-    copy of ``template``, ``rounds`` times: the audit names what it names with ``without``
-    (module, attribute, stand-in) patched in. Returns the divergences found."""
+    """Flip one bit at a random place in ``span(state)`` of a random record of ``topics``
+    (signed ones by default) of a copy of ``template``, ``rounds`` times: the audit names
+    what it names with ``without`` (module, attribute, stand-in) patched in. Returns the
+    divergences found."""
+    marks = ", ".join("?" * len(topics))
     with sqlite3.connect(template / "ledger.sqlite") as conn:
         rows = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic IN (?, ?)", sorted(SIGNED)
+            f"SELECT rowid, state FROM stored_events WHERE topic IN ({marks})", sorted(topics)
         ).fetchall()
     conn.close()
     found: set[str | None] = set()
@@ -181,13 +186,21 @@ def flips_audit_alike(
         copy_store(template, work)
         changed = state[:at] + bytes([state[at] ^ (1 << rng.randrange(8))]) + state[at + 1 :]
         set_state(work / "ledger.sqlite", rowid, changed)
-        audited = run_audit(work)
-        with monkeypatch.context() as m:
-            m.setattr(*without)
-            alone = run_audit(work)
-        assert audited.divergence == alone.divergence and audited.notes == alone.notes
-        found.add(audited.divergence)
+        found.add(audits_alike(work, monkeypatch, without))
     return found
+
+
+def audits_alike(
+    work: Path, monkeypatch: pytest.MonkeyPatch, without: tuple[object, str, Callable[..., None]]
+) -> str | None:
+    """The store in ``work`` audits to the same divergence and notes as it does with
+    ``without`` (module, attribute, stand-in) patched in; returns the divergence."""
+    audited = run_audit(work)
+    with monkeypatch.context() as m:
+        m.setattr(*without)
+        alone = run_audit(work)
+    assert audited.divergence == alone.divergence and audited.notes == alone.notes
+    return audited.divergence
 
 
 def test_tampered_stores_audit_to_the_same_divergence_with_and_without_the_fast_path(
@@ -199,3 +212,78 @@ def test_tampered_stores_audit_to_the_same_divergence_with_and_without_the_fast_
     )
     # (A change in the unsealed tail's ingest time is found by nothing yet, either way.)
     assert len(found - {None}) > 10
+
+
+# ----- tag claims -----------------------------------------------------------------------
+
+CLAIMED = topic_of(TagClaim.Claimed)
+
+
+def claim_agrees(ledger: CustodyLedger, n: Notification) -> bool:
+    """Whether the tag claim fast path accepted ``n``; if it did, the reference decodes
+    the same event (class, fields, their order)."""
+    event = fast_tag_claim(ledger.mapper, n)
+    if event is None:
+        return False
+    expected = decode_record(ledger.mapper, n, "here")  # raises: the fast path was wrong
+    assert type(event) is type(expected) and list(vars(event).items()) == list(
+        vars(expected).items()
+    )
+    return True
+
+
+def test_every_tag_claim_of_a_real_store_takes_its_fast_path(ledger: CustodyLedger) -> None:
+    claims = [n for n in notifications(ledger) if n.topic == CLAIMED]
+    assert len(claims) >= 8 and all(claim_agrees(ledger, n) for n in claims)
+    others = [n for n in notifications(ledger) if n.topic != CLAIMED]
+    assert not any(fast_tag_claim(ledger.mapper, n) for n in others)
+
+
+def test_no_changed_byte_of_a_claim_is_accepted_unless_the_reference_accepts_it(
+    ledger: CustodyLedger,
+) -> None:
+    n = next(n for n in notifications(ledger) if n.topic == CLAIMED)
+    accepted = set()
+    for at in range(len(n.state)):
+        changes = {n.state[at] ^ 0x01, n.state[at] ^ 0x20, ord(" "), ord("\\"), ord('"'), 0xC3}
+        for new in changes - {n.state[at]}:
+            if claim_agrees(
+                ledger, replace(n, state=n.state[:at] + bytes([new]) + n.state[at + 1 :])
+            ):
+                accepted.add(at)
+        for state in (n.state[:at] + n.state[at + 1 :], n.state[:at] + b"a" + n.state[at:]):
+            if claim_agrees(ledger, replace(n, state=state)):
+                accepted.add(at)
+    # Only another ingest time or another item id is still a claim the application writes.
+    start = n.state.index(b'"_data_":"') + len(b'"_data_":"')
+    item = n.state.index(b'"item_id":"') + len(b'"item_id":"')
+    assert accepted and accepted <= set(range(start, n.state.index(b'"', start))) | set(
+        range(item, len(n.state) - 1)
+    )
+
+
+def test_other_claim_columns_go_to_the_reference(ledger: CustodyLedger) -> None:
+    n = next(n for n in notifications(ledger) if n.topic == CLAIMED)
+    recorded = next(n for n in notifications(ledger) if n.topic == topic_of(Item.CustodyRecorded))
+    for changed in (
+        replace(n, originator_version=2),  # a created event after version 1
+        replace(n, originator_version=True),
+        replace(n, topic=recorded.topic),
+        replace(recorded, topic=CLAIMED),
+        replace(n, state=n.state.replace(b'"item_id":"', b'"item_id": "')),
+        replace(n, state=n.state.replace(b'"}', b'\\u0041"}')),  # an escape it would decode
+    ):
+        assert fast_tag_claim(ledger.mapper, changed) is None, changed
+    # Another claim id, or a claim for another item, is the reference's to accept too.
+    assert claim_agrees(ledger, replace(n, originator_id="tag:other"))
+
+
+def test_tampered_claims_audit_to_the_same_divergence_with_and_without_their_fast_path(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without = (audit_records, "fast_tag_claim", lambda mapper, n: None)
+    found = flips_audit_alike(
+        template, tmp_path, monkeypatch, random.Random(1923), 16, lambda s: (0, len(s)),
+        without, topics={CLAIMED},
+    )  # fmt: skip
+    assert len(found - {None}) > 6

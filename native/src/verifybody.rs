@@ -1,0 +1,311 @@
+//! The verifier's one-pass readers of a signed envelope and of its body's summary
+//! (`anchoring/fastread.py: plain_envelope, plain_summary` are the reference), natively.
+//! Like them they answer only for the plain spelling writers emit, and `None` for anything
+//! else (then the Python readers, and after them the careful ones, decide). The body
+//! layouts (each field's name and kind) are fastread's plans, made from the schema
+//! registry and handed over once. tests/anchoring/test_verifybody.py binds the readings.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
+
+/// Microseconds from the Unix epoch to 0001-01-01T00:00:00 and to the end of 9999, the
+/// range of Python's `datetime` (beyond it fastread's `_EPOCH + timedelta` overflows).
+const FIRST_MICROS: i64 = -62_135_596_800_000_000;
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
+
+/// `plain_envelope(message)`'s four fields `(party_id, device_id, body, signature)` when
+/// `message` starts with `header` (the newest envelope schema's) and is read plainly.
+#[pyfunction]
+pub fn plain_envelope_fields<'py>(
+    py: Python<'py>,
+    message: &[u8],
+    header: &[u8],
+) -> Option<Bound<'py, PyTuple>> {
+    if header.is_empty() || !message.starts_with(header) {
+        return None;
+    }
+    let mut at = header.len();
+    let mut values: [&[u8]; 4] = [&[]; 4];
+    for value in &mut values {
+        // A minimal zig-zag varint of a non-negative length (at most five bytes).
+        let mut byte = *message.get(at)?;
+        at += 1;
+        let (mut zigzag, mut shift) = (u64::from(byte & 0x7F), 7);
+        while byte & 0x80 != 0 {
+            byte = *message.get(at)?;
+            at += 1;
+            if shift > 28 || byte == 0 {
+                return None;
+            }
+            zigzag |= u64::from(byte & 0x7F) << shift;
+            shift += 7;
+        }
+        if zigzag & 1 == 1 {
+            return None;
+        }
+        let stop = at + usize::try_from(zigzag >> 1).ok()?;
+        *value = message.get(at..stop)?;
+        at = stop;
+    }
+    let party = std::str::from_utf8(values[0]).ok()?;
+    let device = std::str::from_utf8(values[1]).ok()?;
+    if at != message.len() || values[3].len() != 64 {
+        return None;
+    }
+    let items: [Bound<'py, PyAny>; 4] = [
+        PyString::new(py, party).into_any(),
+        PyString::new(py, device).into_any(),
+        PyBytes::new(py, values[2]).into_any(),
+        PyBytes::new(py, values[3]).into_any(),
+    ];
+    PyTuple::new(py, items).ok()
+}
+
+/// The kinds of field fastread's plans name (its `_STRING` … `_STRING_ARRAY`).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Timestamp,
+    OptionalText,
+    TextMap,
+    OptionalDouble,
+    TextArray,
+}
+
+/// A plan as handed over: `[(name, kind name)]` and the names shown as `{}` when absent.
+type GivenPlan = (Vec<(String, String)>, Vec<String>);
+
+struct Plan {
+    fields: Vec<(Py<PyString>, Kind)>,
+    /// Fields the newest version adds that the summary shows as `{}` when absent.
+    empty_maps: Vec<Py<PyString>>,
+}
+
+/// `plain_summary` over fastread's plans.
+#[pyclass(frozen)]
+pub struct SummaryReader {
+    plans: HashMap<Vec<u8>, Plan>,
+    header_len: usize,
+    sorted_maps: Vec<String>,
+    shown_time: String,
+}
+
+struct Body<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Body<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let byte = *self.data.get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    /// `avro_onepass.read_long`: a minimal varint of at most nine bytes (ten is refused).
+    fn long(&mut self) -> Option<i64> {
+        let mut byte = self.byte()?;
+        let mut value = u64::from(byte & 0x7F);
+        let mut shift = 7;
+        while byte & 0x80 != 0 {
+            byte = self.byte()?;
+            if shift > 56 || byte == 0 {
+                return None;
+            }
+            value |= u64::from(byte & 0x7F) << shift;
+            shift += 7;
+        }
+        Some(((value >> 1) as i64) ^ -((value & 1) as i64))
+    }
+
+    /// `avro_onepass.read_text`: sized bytes of strict UTF-8 (Rust's rules are Python's).
+    fn text(&mut self) -> Option<&'a str> {
+        let size = usize::try_from(self.long()?).ok()?;
+        let stop = self.at.checked_add(size)?;
+        let bytes = self.data.get(self.at..stop)?;
+        self.at = stop;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// A map or array in one block and its end block (the first count already read).
+    fn strings(&mut self, count: i64, pairs: bool) -> Option<Vec<(&'a str, &'a str)>> {
+        let count = usize::try_from(count).ok()?;
+        let mut out = Vec::with_capacity(count.min(64));
+        if count > 0 {
+            for _ in 0..count {
+                let first = self.text()?;
+                if pairs && out.iter().any(|(key, _)| *key == first) {
+                    return None;
+                }
+                out.push((first, if pairs { self.text()? } else { "" }));
+            }
+            if self.long()? != 0 {
+                return None;
+            }
+        }
+        Some(out)
+    }
+}
+
+#[pymethods]
+impl SummaryReader {
+    /// `plans`: single-object header → (`[(name, kind name)]`, names shown as `{}` when
+    /// a body lacks them); kind names are fastread's (`"string"`, `"timestamp"`, …).
+    #[new]
+    fn new(
+        py: Python<'_>,
+        plans: HashMap<Vec<u8>, GivenPlan>,
+        header_len: usize,
+        sorted_maps: Vec<String>,
+        shown_time: String,
+    ) -> PyResult<Self> {
+        let mut out = HashMap::new();
+        for (header, (fields, empty_maps)) in plans {
+            let mut read = Vec::new();
+            for (name, kind) in fields {
+                let kind = match kind.as_str() {
+                    "string" => Kind::Text,
+                    "timestamp" => Kind::Timestamp,
+                    "optional_string" => Kind::OptionalText,
+                    "string_map" => Kind::TextMap,
+                    "optional_double" => Kind::OptionalDouble,
+                    "string_array" => Kind::TextArray,
+                    other => return Err(PyValueError::new_err(format!("no kind {other}"))),
+                };
+                read.push((PyString::new(py, &name).unbind(), kind));
+            }
+            let empty_maps = empty_maps
+                .iter()
+                .map(|n| PyString::new(py, n).unbind())
+                .collect();
+            out.insert(
+                header,
+                Plan {
+                    fields: read,
+                    empty_maps,
+                },
+            );
+        }
+        Ok(Self {
+            plans: out,
+            header_len,
+            sorted_maps,
+            shown_time,
+        })
+    }
+
+    /// `plain_summary(message)`: `(summary, numbers)` or None.
+    fn read<'py>(&self, py: Python<'py>, message: &[u8]) -> Option<Bound<'py, PyTuple>> {
+        let plan = self.plans.get(message.get(..self.header_len)?)?;
+        let out = PyDict::new(py);
+        let mut numbers = false;
+        let mut body = Body {
+            data: message,
+            at: self.header_len,
+        };
+        for (name, kind) in &plan.fields {
+            let name = name.bind(py);
+            let mut kind = *kind;
+            if matches!(kind, Kind::OptionalText | Kind::OptionalDouble) {
+                match body.byte()? {
+                    0 => continue,
+                    2 => {}
+                    _ => return None,
+                }
+                if kind == Kind::OptionalDouble {
+                    let raw = body.data.get(body.at..body.at + 8)?;
+                    body.at += 8;
+                    let value = f64::from_le_bytes(raw.try_into().ok()?);
+                    out.set_item(name, PyFloat::new(py, value)).ok()?;
+                    numbers = true;
+                    continue;
+                }
+                kind = Kind::Text;
+            }
+            match kind {
+                Kind::Text => out.set_item(name, body.text()?).ok()?,
+                Kind::Timestamp => {
+                    if name.to_str().ok()? != self.shown_time {
+                        return None; // a datetime value: left to the Python reader
+                    }
+                    out.set_item(name, rfc3339_utc(body.long()?)?).ok()?;
+                }
+                Kind::TextMap => {
+                    let count = body.long()?;
+                    let mut pairs = body.strings(count, true)?;
+                    let sorted = self
+                        .sorted_maps
+                        .iter()
+                        .any(|m| name.to_str().is_ok_and(|n| n == m));
+                    if sorted && pairs.is_empty() {
+                        continue;
+                    }
+                    if sorted {
+                        pairs.sort_unstable(); // keys are distinct: by key, as sorted() does
+                    }
+                    let map = PyDict::new(py);
+                    for (key, value) in pairs {
+                        map.set_item(key, value).ok()?;
+                    }
+                    out.set_item(name, map).ok()?;
+                }
+                Kind::TextArray => {
+                    let count = body.long()?;
+                    let items = body.strings(count, false)?;
+                    if !items.is_empty() {
+                        let list = PyList::new(py, items.iter().map(|(item, _)| *item)).ok()?;
+                        out.set_item(name, list).ok()?;
+                    }
+                }
+                Kind::OptionalText | Kind::OptionalDouble => return None,
+            }
+        }
+        if body.at != message.len() {
+            return None;
+        }
+        for name in &plan.empty_maps {
+            out.set_item(name.bind(py), PyDict::new(py)).ok()?;
+        }
+        let numbers = pyo3::types::PyBool::new(py, numbers).to_owned().into_any();
+        PyTuple::new(py, [out.into_any(), numbers]).ok()
+    }
+}
+
+/// `(_EPOCH + timedelta(microseconds=micros)).isoformat()` (UTC): the fraction only when
+/// not zero; None outside years 1-9999.
+fn rfc3339_utc(micros: i64) -> Option<String> {
+    if !(FIRST_MICROS..=LAST_MICROS).contains(&micros) {
+        return None;
+    }
+    let (days, rest) = (
+        micros.div_euclid(86_400_000_000),
+        micros.rem_euclid(86_400_000_000),
+    );
+    let (year, month, day) = civil_from_days(days);
+    let seconds = rest / 1_000_000;
+    let fraction = rest % 1_000_000;
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut text = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}");
+    if fraction != 0 {
+        text.push_str(&format!(".{fraction:06}"));
+    }
+    text.push_str("+00:00");
+    Some(text)
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
