@@ -116,7 +116,8 @@ def test_fetches_read_alike() -> None:
 
 
 def test_corrupted_and_truncated_fetches_read_alike() -> None:
-    """Bit flips anywhere (CRCs unchecked, so they reach the record reader) and cuts."""
+    """Bit flips anywhere (CRCs unchecked, so they reach the record reader; and checked)
+    and cuts."""
     rng = random.Random(1919)
     flipped = read = 0
     for _ in range(80):
@@ -126,6 +127,8 @@ def test_corrupted_and_truncated_fetches_read_alike() -> None:
             for _ in range(rng.choice((1, 1, 3))):
                 data[rng.randrange(61, len(data))] ^= 1 << rng.randrange(8)
             read += _alike(bytes(data), rng, crcs=False)
+            # Checked, the CRC refuses every flip (an odd number of them), worded alike.
+            assert _alike(bytes(data), rng, crcs=True) == 0
             flipped += 1
         _alike(batch[: rng.randrange(61, len(batch))], rng, crcs=False)
         _alike(batch, rng, crcs=True)
