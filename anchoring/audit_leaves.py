@@ -29,20 +29,21 @@ class LeafChain:
 
     def next_leaf(self, item_id: str, version: int, source: LeafSource, where: str) -> bytes:
         """The leaf of ``item_id``'s event at ``version`` (``source``: its leaf source, for
-        the same item and version), which becomes the item's last; a Divergence naming
-        ``where`` if the item's previous version is not ``version - 1``."""
+        the same item and version; its kind and payload are hashed, with ``item_id`` and
+        ``version``), which becomes the item's last; a Divergence naming ``where`` if the
+        item's previous version is not ``version - 1``."""
         leaf: bytes | None = self._native.leaf(item_id, version, source.kind, source.payload)
         if leaf is not None:
             return leaf
         return self.reference_leaf(item_id, version, source, where)
 
     def reference_leaf(self, item_id: str, version: int, source: LeafSource, where: str) -> bytes:
-        """:meth:`next_leaf` in Python."""
+        """:meth:`next_leaf` in Python (hashing the same ``item_id`` and ``version``)."""
         key = item_id.encode("utf-8", "surrogatepass")
         last: bytes = self._native.last(key)  # zeros: none yet (a version 0 before it)
         if (prev_version := int.from_bytes(last[32:], "big")) != version - 1:
             raise Divergence(f"{where}: the item jumps from v{prev_version} to v{version}")
-        leaf = event_leaf(source.item_id, source.version, source.kind, source.payload, last[:32])
+        leaf = event_leaf(item_id, version, source.kind, source.payload, last[:32])
         self._native.set(key, leaf + version.to_bytes(8, "big"))
         return leaf
 

@@ -1,13 +1,15 @@
 """One-pass readers for the plain spelling of signed envelopes and their Avro bodies.
 
-:func:`plain_envelope` and :func:`plain_body` are the verifier's fast paths:
-each reads, in a single pass over the bytes, what :func:`anchoring.leaves.read_envelope`
-and :func:`anchoring.leaves.read_body_record` would return, but only for input in the
-plain spelling writers emit (the newest envelope schema, minimal varints, non-negative
-lengths, a map or array in one block, distinct map keys, a timestamp inside years
-1-9999). For anything else they return None and the caller asks the careful reader,
-which decides, so a fast path never accepts what the careful one refuses and never
-changes a refusal.
+:func:`native_envelope` and :func:`native_summary` are the verifier's fast paths: they
+read natively (native/src/verifybody.rs) and, on None, fall back to :func:`plain_envelope`
+and :func:`plain_summary` here, their reference. These and :func:`plain_body` read, in a
+single pass over the bytes, what :func:`anchoring.leaves.read_envelope` and
+:func:`anchoring.leaves.read_body_record` would return (the summary: its
+``signed_fields``), but only for input in the plain spelling writers emit (the newest
+envelope schema, minimal varints, non-negative lengths, a map or array in one block,
+distinct map keys, a timestamp inside years 1-9999). For anything else they return None
+and the caller asks the careful reader, which decides, so a fast path never accepts what
+the careful one refuses and never changes a refusal.
 
 The layouts they can read are derived once from the schema registry
 (``streams.avro.default_registry``); a schema they do not know simply takes the careful path.
@@ -109,6 +111,12 @@ _BODY_TYPES: list[tuple[Any, int]] = [
     ({"type": "array", "items": "string"}, _STRING_ARRAY),
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The timestamps _EPOCH + timedelta can show (datetime's own range, years 1-9999), in
+# microseconds from _EPOCH: the native reader's bounds.
+_MICROS_RANGE = (
+    (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1),
+    (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1),
+)
 _DOUBLE = struct.Struct("<d")
 # (the fields a body version has, with their types; (name, default) of those the newest adds)
 _BodyPlan = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, Any], ...]]
@@ -359,6 +367,8 @@ def native_summary(message: bytes) -> tuple[dict[str, Any], bool] | None:
             )
             for header, (kinds, added) in _body_plans[0].items()
         }
-        _summary_reader.append(SummaryReader(plans, HEADER_LEN, list(_SORTED_MAPS), _SHOWN_TIME))
+        _summary_reader.append(
+            SummaryReader(plans, HEADER_LEN, list(_SORTED_MAPS), _SHOWN_TIME, _MICROS_RANGE)
+        )
     read = _summary_reader[0].read(message)
     return read if read is not None else plain_summary(message)

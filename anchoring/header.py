@@ -219,6 +219,7 @@ read_plain_header = HeaderReader(
     MAP_HEADER_VERSION,
     GENESIS_PREV_HASH,
     EMPTY_ROOT,
+    MAX_INT,
 ).read
 
 

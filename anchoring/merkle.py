@@ -1,7 +1,11 @@
 """The Merkle tree over one block's leaf digests, and the offline inclusion check.
 
-This is the one implementation sealing, proving, auditing and verifying use (the
-reference tree the tests compare it with is ``tests/anchoring/reference.py``).
+This is the implementation sealing, proving and auditing use (the reference tree the
+tests compare it with is ``tests/anchoring/reference.py``), and the reference of the
+verifier's native path: :func:`verify_inclusion` first asks ``plain_path_root``
+(native/src/verifyplain.rs) for the root of a plainly spelled path, and on None runs
+:func:`_plain_path_root` and then the careful check here, which decide
+(tests/anchoring/test_verifyplain.py binds the two).
 
 Tree shape (identical to ``merkletools`` 1.0.3): each level pairs nodes left to right
 with the hasher's ``hash_children`` (:data:`anchoring.hasher.BLOCK_TREE` for blocks);

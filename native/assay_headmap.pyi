@@ -66,6 +66,10 @@ class Ed25519Batch:
         """One byte per signature, 1 where it verifies; verifies what is left on the
         calling thread too (without the GIL), then joins the threads."""
 
+def ed25519_threads() -> tuple[int, int, int]:
+    """(verifier threads this process has started, the most it will start, offers waiting
+    for a thread) (native/src/verify_pool.rs)."""
+
 def strict_json(data: bytes, max_depth: int, max_safe: int) -> tuple[Any] | None:
     """``(value,)`` of a plainly strict JSON text; None: read it the careful way
     (anchoring/strictjson.py)."""
@@ -186,9 +190,9 @@ def plain_path_root(
     decides (native/src/verifyplain.rs)."""
 
 def plain_acc_root(
-    block_hash: bytes,
-    index: int,
-    size: int,
+    block_hash: object,
+    index: object,
+    size: object,
     proof: object,
     leaf_prefix: bytes,
     node_prefix: bytes,
@@ -210,12 +214,13 @@ class HeaderReader:
         map_version: int,
         genesis_prev: bytes,
         empty_root: bytes,
+        max_int: int,
     ) -> None: ...
     def read(
         self, data: object
     ) -> tuple[int, int, bytes, bytes, int, bytes, int, bytes | None, str] | None: ...
 
-def plain_envelope_fields(message: bytes, header: bytes) -> tuple[str, str, bytes, bytes] | None:
+def plain_envelope_fields(message: object, header: bytes) -> tuple[str, str, bytes, bytes] | None:
     """``anchoring.fastread.plain_envelope``'s fields, or None: the Python reader decides
     (native/src/verifybody.rs)."""
 
@@ -228,8 +233,9 @@ class SummaryReader:
         header_len: int,
         sorted_maps: list[str],
         shown_time: str,
+        micros: tuple[int, int],
     ) -> None: ...
-    def read(self, message: bytes) -> tuple[dict[str, Any], bool] | None: ...
+    def read(self, message: object) -> tuple[dict[str, Any], bool] | None: ...
 
 class ItemChain:
     """Each item's last leaf and version, and its next leaf (anchoring/audit_leaves.py,

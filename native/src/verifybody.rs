@@ -5,25 +5,21 @@
 //! layouts (each field's name and kind) are fastread's plans, made from the schema
 //! registry and handed over once. tests/anchoring/test_verifybody.py binds the readings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
-
-/// Microseconds from the Unix epoch to 0001-01-01T00:00:00 and to the end of 9999, the
-/// range of Python's `datetime` (beyond it fastread's `_EPOCH + timedelta` overflows).
-const FIRST_MICROS: i64 = -62_135_596_800_000_000;
-const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
 /// `plain_envelope(message)`'s four fields `(party_id, device_id, body, signature)` when
 /// `message` starts with `header` (the newest envelope schema's) and is read plainly.
 #[pyfunction]
 pub fn plain_envelope_fields<'py>(
     py: Python<'py>,
-    message: &[u8],
+    message: &Bound<'py, PyAny>,
     header: &[u8],
 ) -> Option<Bound<'py, PyTuple>> {
+    let message = exact_bytes(message)?;
     if header.is_empty() || !message.starts_with(header) {
         return None;
     }
@@ -64,6 +60,15 @@ pub fn plain_envelope_fields<'py>(
     PyTuple::new(py, items).ok()
 }
 
+/// The bytes of an exact `bytes` object; None for anything else (a `bytearray`, a
+/// subclass): the Python reader decides.
+fn exact_bytes<'a>(value: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    if !value.is_exact_instance_of::<PyBytes>() {
+        return None;
+    }
+    Some(value.cast::<PyBytes>().ok()?.as_bytes())
+}
+
 /// The kinds of field fastread's plans name (its `_STRING` … `_STRING_ARRAY`).
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -91,6 +96,9 @@ pub struct SummaryReader {
     header_len: usize,
     sorted_maps: Vec<String>,
     shown_time: String,
+    /// Microseconds from the Unix epoch to the first and the last instant Python's
+    /// `datetime` holds (fastread's `_EPOCH + timedelta` overflows beyond them).
+    micros: (i64, i64),
 }
 
 struct Body<'a> {
@@ -134,10 +142,11 @@ impl<'a> Body<'a> {
     fn strings(&mut self, count: i64, pairs: bool) -> Option<Vec<(&'a str, &'a str)>> {
         let count = usize::try_from(count).ok()?;
         let mut out = Vec::with_capacity(count.min(64));
+        let mut keys = HashSet::with_capacity(if pairs { count.min(64) } else { 0 });
         if count > 0 {
             for _ in 0..count {
                 let first = self.text()?;
-                if pairs && out.iter().any(|(key, _)| *key == first) {
+                if pairs && !keys.insert(first) {
                     return None;
                 }
                 out.push((first, if pairs { self.text()? } else { "" }));
@@ -161,6 +170,7 @@ impl SummaryReader {
         header_len: usize,
         sorted_maps: Vec<String>,
         shown_time: String,
+        micros: (i64, i64),
     ) -> PyResult<Self> {
         let mut out = HashMap::new();
         for (header, (fields, empty_maps)) in plans {
@@ -194,11 +204,17 @@ impl SummaryReader {
             header_len,
             sorted_maps,
             shown_time,
+            micros,
         })
     }
 
     /// `plain_summary(message)`: `(summary, numbers)` or None.
-    fn read<'py>(&self, py: Python<'py>, message: &[u8]) -> Option<Bound<'py, PyTuple>> {
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        message: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyTuple>> {
+        let message = exact_bytes(message)?;
         let plan = self.plans.get(message.get(..self.header_len)?)?;
         let out = PyDict::new(py);
         let mut numbers = false;
@@ -231,7 +247,8 @@ impl SummaryReader {
                     if name.to_str().ok()? != self.shown_time {
                         return None; // a datetime value: left to the Python reader
                     }
-                    out.set_item(name, rfc3339_utc(body.long()?)?).ok()?;
+                    out.set_item(name, rfc3339_utc(body.long()?, self.micros)?)
+                        .ok()?;
                 }
                 Kind::TextMap => {
                     let count = body.long()?;
@@ -275,9 +292,9 @@ impl SummaryReader {
 }
 
 /// `(_EPOCH + timedelta(microseconds=micros)).isoformat()` (UTC): the fraction only when
-/// not zero; None outside years 1-9999.
-fn rfc3339_utc(micros: i64) -> Option<String> {
-    if !(FIRST_MICROS..=LAST_MICROS).contains(&micros) {
+/// not zero; None outside `(first, last)` (years 1-9999, handed over by fastread).
+fn rfc3339_utc(micros: i64, (first, last): (i64, i64)) -> Option<String> {
+    if !(first..=last).contains(&micros) {
         return None;
     }
     let (days, rest) = (

@@ -13,9 +13,6 @@ use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::sha;
 
-/// Integers a header may hold (JavaScript's exact range, `verify_result.MAX_INT`).
-const MAX_INT: u64 = (1 << 53) - 1;
-
 fn exact_u64(value: &Bound<'_, PyAny>) -> Option<u64> {
     if !value.is_exact_instance_of::<PyInt>() {
         return None;
@@ -23,8 +20,10 @@ fn exact_u64(value: &Bound<'_, PyAny>) -> Option<u64> {
     value.extract::<u64>().ok()
 }
 
-fn header_int(value: &Bound<'_, PyAny>) -> Option<u64> {
-    exact_u64(value).filter(|v| *v <= MAX_INT)
+/// A level's node count from the one below it, `ceil(count / 2)` (no overflow at
+/// `u64::MAX`, where `(count + 1) >> 1` would wrap to 0).
+fn half_up(count: u64) -> u64 {
+    count / 2 + (count & 1)
 }
 
 fn exact_text<'a>(value: &'a Bound<'_, PyAny>) -> Option<std::borrow::Cow<'a, str>> {
@@ -91,7 +90,7 @@ pub fn plain_path_root<'py>(
     for entry in path.cast::<PyList>().ok()?.iter() {
         while count > 1 && index == count - 1 && count & 1 == 1 {
             index >>= 1;
-            count = (count + 1) >> 1;
+            count = half_up(count);
         }
         if count <= 1 || !entry.is_exact_instance_of::<PyDict>() {
             return None;
@@ -111,14 +110,14 @@ pub fn plain_path_root<'py>(
             sha::joined(&[node_prefix, &node, &sibling])
         };
         index >>= 1;
-        count = (count + 1) >> 1;
+        count = half_up(count);
     }
     while count > 1 {
         if !(index == count - 1 && count & 1 == 1) {
             return None;
         }
         index >>= 1;
-        count = (count + 1) >> 1;
+        count = half_up(count);
     }
     Some(PyBytes::new(py, &node))
 }
@@ -128,13 +127,18 @@ pub fn plain_path_root<'py>(
 #[pyfunction]
 pub fn plain_acc_root<'py>(
     py: Python<'py>,
-    block_hash: &[u8],
-    index: u64,
-    size: u64,
+    block_hash: &Bound<'py, PyAny>,
+    index: &Bound<'py, PyAny>,
+    size: &Bound<'py, PyAny>,
     proof: &Bound<'py, PyAny>,
     leaf_prefix: &[u8],
     node_prefix: &[u8],
 ) -> Option<Bound<'py, PyBytes>> {
+    if !block_hash.is_exact_instance_of::<PyBytes>() {
+        return None;
+    }
+    let block_hash = block_hash.cast::<PyBytes>().ok()?.as_bytes();
+    let (index, size) = (exact_u64(index)?, exact_u64(size)?);
     if index >= size || !proof.is_exact_instance_of::<PyList>() {
         return None;
     }
@@ -161,7 +165,8 @@ pub fn plain_acc_root<'py>(
 }
 
 /// A JSON block header read as `plain_json_block_hash` reads it. The layout (magic lines,
-/// field names in order, version numbers, the genesis hashes) comes from anchoring/header.py.
+/// field names in order, version numbers, the genesis hashes, the largest integer) comes
+/// from anchoring/header.py.
 #[pyclass(frozen)]
 pub struct HeaderReader {
     magic: String,
@@ -172,6 +177,8 @@ pub struct HeaderReader {
     map_version: u64,
     genesis_prev: [u8; 32],
     empty_root: [u8; 32],
+    /// The largest integer a header may hold (`header.MAX_INT`).
+    max_int: u64,
 }
 
 #[pymethods]
@@ -188,6 +195,7 @@ impl HeaderReader {
         map_version: u64,
         genesis_prev: &[u8],
         empty_root: &[u8],
+        max_int: u64,
     ) -> PyResult<Self> {
         let expected = [
             "version",
@@ -222,6 +230,7 @@ impl HeaderReader {
             map_version,
             genesis_prev: digest(genesis_prev)?,
             empty_root: digest(empty_root)?,
+            max_int,
         })
     }
 
@@ -244,7 +253,7 @@ impl HeaderReader {
         for name in names {
             values.push(data.get_item(name.bind(py)).ok()??);
         }
-        let int = |at: usize| header_int(&values[at]);
+        let int = |at: usize| exact_u64(&values[at]).filter(|v| *v <= self.max_int);
         let (height, first, last) = (int(1)?, int(4)?, int(5)?);
         let (leaf_count, acc_size) = (int(6)?, int(9)?);
         if int(0)? != version || leaf_count < 1 || first > last || acc_size != height {

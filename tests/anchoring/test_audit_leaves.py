@@ -86,6 +86,16 @@ def test_a_chained_leaf_is_the_leaf_of_its_record() -> None:
         chain.next_leaf("urn:item:z", 4, LeafSource("urn:item:z", 4, "E", b""), "there")
 
 
+def test_the_native_leaf_and_the_reference_hash_the_same_item_and_version() -> None:
+    """Both hash the ``item_id`` and ``version`` they are given (the walk's), with the
+    source's kind and payload, even were the source to name another item or version."""
+    source = LeafSource("urn:item:other", 7, "E", b"envelope")
+    native, reference = LeafChain(), LeafChain()
+    leaf = event_leaf("urn:item:z", 1, "E", b"envelope", ZERO_HASH)
+    assert native.next_leaf("urn:item:z", 1, source, "here") == leaf
+    assert reference.reference_leaf("urn:item:z", 1, source, "here") == leaf
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_store(tmp_path_factory.mktemp("auditleaves") / "template", items=6)

@@ -165,7 +165,7 @@ def flips_audit_alike(
     rng: random.Random,
     rounds: int,
     span: Callable[[bytes], tuple[int, int]],
-    without: tuple[object, str, Callable[..., None]],
+    without: tuple[object, str, Callable[..., object]],
     topics: Collection[str] = SIGNED,
 ) -> set[str | None]:
     """Flip one bit at a random place in ``span(state)`` of a random record of ``topics``
@@ -191,7 +191,7 @@ def flips_audit_alike(
 
 
 def audits_alike(
-    work: Path, monkeypatch: pytest.MonkeyPatch, without: tuple[object, str, Callable[..., None]]
+    work: Path, monkeypatch: pytest.MonkeyPatch, without: tuple[object, str, Callable[..., object]]
 ) -> str | None:
     """The store in ``work`` audits to the same divergence and notes as it does with
     ``without`` (module, attribute, stand-in) patched in; returns the divergence."""
