@@ -4,19 +4,24 @@ kafka-python reads each record of a fetched batch in Python (``DefaultRecordBatc
 then a ``ConsumerRecord`` in its fetcher's ``PartitionRecords._unpack_records``): about 5 µs
 a record, a tenth of the whole ingest's CPU per event. :class:`NativePartitionRecords` is
 that fetcher's ``PartitionRecords`` with the records of each v2 batch read by one native
-call, which makes the same ``ConsumerRecord``s; the batch's checks (CRC, control batches,
-the next offset), the skipping of records before the fetch offset and the taking are
-kafka-python's. Whatever the native reader declines (an old message format, a batch it
+call, which makes the same ``ConsumerRecord``s. The batch's checks (CRC, control batches,
+the next offset) are a copy of the read-uncommitted ``_unpack_records`` of kafka-python
+:data:`KAFKA_PYTHON_VERSION`, calling its ``validate_crc``; the skipping of records before
+the fetch offset and the taking are kafka-python's own. Whatever the native reader declines (an old
+message format, a control batch, more than :data:`NATIVE_MAX_RECORDS` records, a batch it
 does not read exactly as kafka-python does: then kafka-python may find it corrupt) is read
-by kafka-python's own reader, the reference; so is every fetch of a consumer with
-deserializers or reading committed transactions only. tests/streams/test_kafka_records.py
-binds the two on many batches, valid, corrupted and truncated.
+by kafka-python's own reader, the reference, which makes each record as it is taken; so is
+every fetch of a consumer with deserializers or reading committed transactions only.
+tests/streams/test_kafka_records.py binds the two on many batches, valid, corrupted and
+truncated.
 
-:func:`read_natively` installs it on one consumer (the ingest's), not on kafka-python.
+:func:`read_natively` installs it on one consumer (the ingest's), not on kafka-python, and
+only on the kafka-python version the copy was made from (:data:`KAFKA_PYTHON_VERSION`).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +34,20 @@ from kafka.protocol.consumer import IsolationLevel
 from kafka.record.default_records import DefaultRecordBatch
 
 log = logging.getLogger(__name__)
+
+#: The kafka-python version whose ``PartitionRecords._unpack_records`` (read uncommitted)
+#: :class:`NativePartitionRecords` copies; pyproject.toml pins it. On an upgrade, compare
+#: the two and re-run tests/streams/test_kafka_records.py.
+KAFKA_PYTHON_VERSION = "3.0.12"
+
+#: The most records of a batch read natively. The native call makes every record of a batch
+#: before the first is taken (kafka-python makes each as it is taken), so a batch claiming
+#: more is left to kafka-python: a hostile 0.8 MB zstd batch of a million empty records
+#: would otherwise cost ~0.3 GB and seconds of CPU at once. The ingest's producers fill
+#: batches of 256 KiB (streams/producer.py): ~105 signed custody events of ~2.5 KB. Only
+#: records under ~26 bytes fill such a batch past 10,000, so every real batch stays native,
+#: and one call makes a few MB at most.
+NATIVE_MAX_RECORDS = 10_000
 
 _Base: Any = Fetcher.PartitionRecords  # kafka-python's class (untyped)
 
@@ -74,7 +93,11 @@ class NativePartitionRecords(_Base):  # type: ignore[misc]
             raise RuntimeError("StopIteration raised unpacking messageset") from None
 
     def _batch_records(self, tp: Any, batch: Any) -> Iterator[ConsumerRecord]:
-        read = _read_v2(tp, batch, self.leader_epoch) if type(batch) is DefaultRecordBatch else None
+        # A magic above 2 (kafka-python reads it as v2) or a control bit: kafka-python's.
+        native = (
+            type(batch) is DefaultRecordBatch and batch.magic == 2 and not batch.is_control_batch
+        )
+        read = _read_v2(tp, batch, self.leader_epoch) if native else None
         if read is None:
             yield from self._reference_records(tp, batch)
             return
@@ -112,9 +135,9 @@ class NativePartitionRecords(_Base):  # type: ignore[misc]
 
 def _read_v2(tp: Any, batch: Any, leader_epoch: int) -> tuple[list[Any], list[int]] | None:
     """The records of a v2 batch and their sizes, read natively, or None (not read: the
-    batch is left as it was)."""
+    batch is left as it was; so is one of more than :data:`NATIVE_MAX_RECORDS` records)."""
     count = batch._num_records
-    if count < 0:
+    if not 0 <= count <= NATIVE_MAX_RECORDS:
         return None
     iter(batch)  # decompresses its records (kafka-python's step, before any is read)
     append_time = batch.max_timestamp if batch.timestamp_type == batch.LOG_APPEND_TIME else None
@@ -134,6 +157,12 @@ def read_natively(consumer: KafkaConsumer) -> bool:
     """Have ``consumer``'s fetcher read records with :class:`NativePartitionRecords`
     (False, and kafka-python's reader kept, if the fetcher is not the one it was written
     against)."""
+    installed = importlib.metadata.version("kafka-python")
+    if installed != KAFKA_PYTHON_VERSION:
+        log.warning(
+            "kafka-python %s, not %s: its own record reader kept", installed, KAFKA_PYTHON_VERSION
+        )
+        return False
     fetcher: Any = getattr(consumer, "_fetcher", None)
     if type(fetcher) is not Fetcher or fetcher.PartitionRecords is not _Base:
         return False
