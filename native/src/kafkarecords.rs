@@ -6,8 +6,9 @@
 //! It answers the records, or `None` for anything it does not read exactly as kafka-python
 //! does without an error (a varint longer than 9 bytes, a length past the end, a record
 //! whose size disagrees with its contents, bytes left after the last record, a negative
-//! header count, a header key that is not UTF-8): kafka-python's own reader then reads the
-//! batch, with its own records or errors. tests/streams/test_kafka_records.py binds the two.
+//! header count or header key length, a header key that is not UTF-8, a timestamp or
+//! offset past i64): kafka-python's own reader then reads the batch, with its own records
+//! or errors. tests/streams/test_kafka_records.py binds the two.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
