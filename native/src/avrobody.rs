@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use crate::avrocursor::{civil_from_days, Cursor};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -185,10 +186,7 @@ impl BodyReader {
         message: &[u8],
         position: usize,
     ) -> Step<Bound<'py, PyDict>> {
-        let mut body = Body {
-            data: message,
-            at: position,
-        };
+        let mut body = Body(Cursor::new(message, position));
         // Every field, None until read: a copy of a full dict is made at its size at once.
         let record = self.template.bind(py).copy()?;
         for field in &self.fields {
@@ -211,7 +209,7 @@ impl BodyReader {
             };
             record.set_item(name, value)?;
         }
-        if body.at != message.len() {
+        if !body.0.at_end() {
             return Err(Careful);
         }
         for (name, fill) in &self.added {
@@ -254,75 +252,29 @@ fn interned(name: &Bound<'_, PyString>) -> PyResult<Py<PyString>> {
     Ok(PyString::intern(name.py(), name.to_str()?).unbind())
 }
 
-/// (year, month, day) of the day `days` after 1970-01-01 in the proleptic Gregorian
-/// calendar (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The unread rest of a body.
-struct Body<'a> {
-    data: &'a [u8],
-    at: usize,
-}
+/// The unread rest of a body: the shared cursor's steps, a careful-path answer where it
+/// declines.
+struct Body<'a>(Cursor<'a>);
 
 impl<'a> Body<'a> {
     fn byte(&mut self) -> Step<u8> {
-        let byte = *self.data.get(self.at).ok_or(Careful)?;
-        self.at += 1;
-        Ok(byte)
+        self.0.byte().ok_or(Careful)
     }
 
-    /// A long written as a minimal varint of at most nine bytes (`avro_onepass.read_long`).
     fn long(&mut self) -> Step<i64> {
-        let mut byte = self.byte()?;
-        let mut value = u64::from(byte & 0x7F);
-        let mut shift = 7;
-        while byte & 0x80 != 0 {
-            byte = self.byte()?;
-            if shift > 56 || byte == 0 {
-                return Err(Careful);
-            }
-            value |= u64::from(byte & 0x7F) << shift;
-            shift += 7;
-        }
-        Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
+        self.0.long().ok_or(Careful)
     }
 
-    /// Bytes after their length (a long, not negative, ending within the body).
     fn sized(&mut self) -> Step<&'a [u8]> {
-        let size = usize::try_from(self.long()?).map_err(|_| Careful)?;
-        let stop = self.at.checked_add(size).ok_or(Careful)?;
-        let bytes = self.data.get(self.at..stop).ok_or(Careful)?;
-        self.at = stop;
-        Ok(bytes)
+        self.0.sized().ok_or(Careful)
     }
 
-    /// A string: sized bytes that are strict UTF-8 (Rust's rules are Python's: no
-    /// surrogates, no overlong forms, nothing beyond U+10FFFF).
     fn text(&mut self) -> Step<&'a str> {
-        std::str::from_utf8(self.sized()?).map_err(|_| Careful)
+        self.0.text().ok_or(Careful)
     }
 
     fn double(&mut self) -> Step<f64> {
-        let stop = self.at.checked_add(8).ok_or(Careful)?;
-        let raw: [u8; 8] = self
-            .data
-            .get(self.at..stop)
-            .ok_or(Careful)?
-            .try_into()
-            .map_err(|_| Careful)?;
-        self.at = stop;
-        Ok(f64::from_le_bytes(raw)) // any bits, as fastavro reads them
+        self.0.double().ok_or(Careful)
     }
 
     /// The count of a block, then (after the items) its closing `00` if it had any.

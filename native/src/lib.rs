@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 mod avrobody;
+mod avrocursor;
 mod bands;
 mod ed25519;
 mod ed25519_batch;

@@ -11,6 +11,7 @@
 //! an envelope `plain_envelope` would not read, another count of transcoded values), and the
 //! Python path decides (tests/anchoring/test_audit_read_native.py binds the two).
 
+use crate::avrocursor::plain_envelope;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
@@ -59,9 +60,8 @@ impl SignedStateReader {
     fn __call__<'py>(&self, state: &Bound<'py, PyBytes>) -> Option<Bound<'py, PyTuple>> {
         let py = state.py();
         let (timestamp, envelope) = self.split(state.as_bytes())?;
-        let [party_id, device_id, body, signature] = self.open(&envelope)?;
-        let party_id = std::str::from_utf8(party_id).ok()?;
-        let device_id = std::str::from_utf8(device_id).ok()?;
+        let (party_id, device_id, body, signature) =
+            plain_envelope(&envelope, &self.envelope_header)?;
         let items: [Bound<'py, PyAny>; 6] = [
             PyString::new(py, timestamp).into_any(),
             PyBytes::new(py, &envelope).into_any(),
@@ -93,46 +93,6 @@ impl SignedStateReader {
             return None;
         }
         Some((timestamp, canonical_base64(&state[start..end])?))
-    }
-
-    /// The envelope's four fields, if it is in the plain spelling `plain_envelope` reads:
-    /// the header, four minimal varints of non-negative lengths, nothing after, a
-    /// 64-byte signature.
-    fn open<'a>(&self, message: &'a [u8]) -> Option<[&'a [u8]; 4]> {
-        let header = &self.envelope_header;
-        if header.is_empty() || !message.starts_with(header) {
-            return None;
-        }
-        let mut values: [&[u8]; 4] = [&[]; 4];
-        let mut position = header.len();
-        for value in values.iter_mut() {
-            let mut byte = *message.get(position)?;
-            position += 1;
-            let mut zigzag = u64::from(byte & 0x7F);
-            let mut shift = 7;
-            while byte & 0x80 != 0 {
-                byte = *message.get(position)?;
-                position += 1;
-                if shift > 28 || byte == 0 {
-                    return None;
-                }
-                zigzag |= u64::from(byte & 0x7F) << shift;
-                shift += 7;
-            }
-            if zigzag & 1 != 0 {
-                return None;
-            }
-            let stop = position.checked_add(usize::try_from(zigzag >> 1).ok()?)?;
-            if stop > message.len() {
-                return None;
-            }
-            *value = &message[position..stop];
-            position = stop;
-        }
-        if position != message.len() || values[3].len() != 64 {
-            return None;
-        }
-        Some(values)
     }
 }
 

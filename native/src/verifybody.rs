@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::avrocursor::{civil_from_days, plain_envelope, Cursor};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
@@ -20,42 +21,12 @@ pub fn plain_envelope_fields<'py>(
     header: &[u8],
 ) -> Option<Bound<'py, PyTuple>> {
     let message = exact_bytes(message)?;
-    if header.is_empty() || !message.starts_with(header) {
-        return None;
-    }
-    let mut at = header.len();
-    let mut values: [&[u8]; 4] = [&[]; 4];
-    for value in &mut values {
-        // A minimal zig-zag varint of a non-negative length (at most five bytes).
-        let mut byte = *message.get(at)?;
-        at += 1;
-        let (mut zigzag, mut shift) = (u64::from(byte & 0x7F), 7);
-        while byte & 0x80 != 0 {
-            byte = *message.get(at)?;
-            at += 1;
-            if shift > 28 || byte == 0 {
-                return None;
-            }
-            zigzag |= u64::from(byte & 0x7F) << shift;
-            shift += 7;
-        }
-        if zigzag & 1 == 1 {
-            return None;
-        }
-        let stop = at + usize::try_from(zigzag >> 1).ok()?;
-        *value = message.get(at..stop)?;
-        at = stop;
-    }
-    let party = std::str::from_utf8(values[0]).ok()?;
-    let device = std::str::from_utf8(values[1]).ok()?;
-    if at != message.len() || values[3].len() != 64 {
-        return None;
-    }
+    let (party, device, body, signature) = plain_envelope(message, header)?;
     let items: [Bound<'py, PyAny>; 4] = [
         PyString::new(py, party).into_any(),
         PyString::new(py, device).into_any(),
-        PyBytes::new(py, values[2]).into_any(),
-        PyBytes::new(py, values[3]).into_any(),
+        PyBytes::new(py, body).into_any(),
+        PyBytes::new(py, signature).into_any(),
     ];
     PyTuple::new(py, items).ok()
 }
@@ -101,62 +72,24 @@ pub struct SummaryReader {
     micros: (i64, i64),
 }
 
-struct Body<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Body<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let byte = *self.data.get(self.at)?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    /// `avro_onepass.read_long`: a minimal varint of at most nine bytes (ten is refused).
-    fn long(&mut self) -> Option<i64> {
-        let mut byte = self.byte()?;
-        let mut value = u64::from(byte & 0x7F);
-        let mut shift = 7;
-        while byte & 0x80 != 0 {
-            byte = self.byte()?;
-            if shift > 56 || byte == 0 {
+/// A map or array in one block and its end block (the first count already read).
+fn strings<'a>(body: &mut Cursor<'a>, count: i64, pairs: bool) -> Option<Vec<(&'a str, &'a str)>> {
+    let count = usize::try_from(count).ok()?;
+    let mut out = Vec::with_capacity(count.min(64));
+    let mut keys = HashSet::with_capacity(if pairs { count.min(64) } else { 0 });
+    if count > 0 {
+        for _ in 0..count {
+            let first = body.text()?;
+            if pairs && !keys.insert(first) {
                 return None;
             }
-            value |= u64::from(byte & 0x7F) << shift;
-            shift += 7;
+            out.push((first, if pairs { body.text()? } else { "" }));
         }
-        Some(((value >> 1) as i64) ^ -((value & 1) as i64))
-    }
-
-    /// `avro_onepass.read_text`: sized bytes of strict UTF-8 (Rust's rules are Python's).
-    fn text(&mut self) -> Option<&'a str> {
-        let size = usize::try_from(self.long()?).ok()?;
-        let stop = self.at.checked_add(size)?;
-        let bytes = self.data.get(self.at..stop)?;
-        self.at = stop;
-        std::str::from_utf8(bytes).ok()
-    }
-
-    /// A map or array in one block and its end block (the first count already read).
-    fn strings(&mut self, count: i64, pairs: bool) -> Option<Vec<(&'a str, &'a str)>> {
-        let count = usize::try_from(count).ok()?;
-        let mut out = Vec::with_capacity(count.min(64));
-        let mut keys = HashSet::with_capacity(if pairs { count.min(64) } else { 0 });
-        if count > 0 {
-            for _ in 0..count {
-                let first = self.text()?;
-                if pairs && !keys.insert(first) {
-                    return None;
-                }
-                out.push((first, if pairs { self.text()? } else { "" }));
-            }
-            if self.long()? != 0 {
-                return None;
-            }
+        if body.long()? != 0 {
+            return None;
         }
-        Some(out)
     }
+    Some(out)
 }
 
 #[pymethods]
@@ -218,10 +151,7 @@ impl SummaryReader {
         let plan = self.plans.get(message.get(..self.header_len)?)?;
         let out = PyDict::new(py);
         let mut numbers = false;
-        let mut body = Body {
-            data: message,
-            at: self.header_len,
-        };
+        let mut body = Cursor::new(message, self.header_len);
         for (name, kind) in &plan.fields {
             let name = name.bind(py);
             let mut kind = *kind;
@@ -232,10 +162,7 @@ impl SummaryReader {
                     _ => return None,
                 }
                 if kind == Kind::OptionalDouble {
-                    let raw = body.data.get(body.at..body.at + 8)?;
-                    body.at += 8;
-                    let value = f64::from_le_bytes(raw.try_into().ok()?);
-                    out.set_item(name, PyFloat::new(py, value)).ok()?;
+                    out.set_item(name, PyFloat::new(py, body.double()?)).ok()?;
                     numbers = true;
                     continue;
                 }
@@ -252,7 +179,7 @@ impl SummaryReader {
                 }
                 Kind::TextMap => {
                     let count = body.long()?;
-                    let mut pairs = body.strings(count, true)?;
+                    let mut pairs = strings(&mut body, count, true)?;
                     let sorted = self
                         .sorted_maps
                         .iter()
@@ -271,7 +198,7 @@ impl SummaryReader {
                 }
                 Kind::TextArray => {
                     let count = body.long()?;
-                    let items = body.strings(count, false)?;
+                    let items = strings(&mut body, count, false)?;
                     if !items.is_empty() {
                         let list = PyList::new(py, items.iter().map(|(item, _)| *item)).ok()?;
                         out.set_item(name, list).ok()?;
@@ -280,7 +207,7 @@ impl SummaryReader {
                 Kind::OptionalText | Kind::OptionalDouble => return None,
             }
         }
-        if body.at != message.len() {
+        if !body.at_end() {
             return None;
         }
         for name in &plan.empty_maps {
@@ -311,18 +238,4 @@ fn rfc3339_utc(micros: i64, (first, last): (i64, i64)) -> Option<String> {
     }
     text.push_str("+00:00");
     Some(text)
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
