@@ -64,6 +64,21 @@ class Block(NamedTuple):
     map_root: bytes | None
     sealed_at: str
 
+    @classmethod
+    def of(cls, header: BlockHeader, block_hash: bytes) -> Block:
+        """The fields the checks need of a parsed header whose hash is ``block_hash``."""
+        return cls(
+            header.height,
+            header.leaf_count,
+            header.merkle_root,
+            header.acc_root,
+            header.acc_size,
+            block_hash,
+            header.version,
+            header.map_root,
+            header.sealed_at,
+        )
+
 
 def read_header(data: Any, where: str) -> Block:
     plain = read_plain_header(data)
@@ -89,17 +104,7 @@ def read_header(data: Any, where: str) -> Block:
         header = BlockHeader.from_json(data)
     except VerificationError as e:
         fail(e.step, f"{where} header: {e}")
-    return Block(
-        header.height,
-        header.leaf_count,
-        header.merkle_root,
-        header.acc_root,
-        header.acc_size,
-        header.block_hash(),
-        header.version,
-        header.map_root,
-        header.sealed_at,
-    )
+    return Block.of(header, header.block_hash())
 
 
 def open_checkpoint_and_head(

@@ -134,18 +134,7 @@ def _python_header(data: Any) -> Block | None:
     block_hash = plain_json_block_hash(data)
     if block_hash is None:
         return None
-    header = BlockHeader.from_json(data)
-    return Block(
-        header.height,
-        header.leaf_count,
-        header.merkle_root,
-        header.acc_root,
-        header.acc_size,
-        block_hash,
-        header.version,
-        header.map_root,
-        header.sealed_at,
-    )
+    return Block.of(BlockHeader.from_json(data), block_hash)
 
 
 SEALED_AT = st.from_regex(
